@@ -1,0 +1,66 @@
+// The one error type of extmount: a message a person can act on, the exit code it maps to, a cause.
+
+/** 2: bad input or usage (the caller can fix it); 1: the operation failed (CRIU, Docker, restore). */
+export type ExitCode = 1 | 2;
+
+export type ErrorCode =
+  | 'usage' // unknown flag, missing argument
+  | 'bad-input' // unreadable or malformed file, unknown pid/container
+  | 'parse' // malformed mountinfo or CRIU image
+  | 'refused' // a mapping, path or manifest that policy forbids
+  | 'criu-failed'
+  | 'docker-failed'
+  | 'restore-failed';
+
+const exitCodes: Record<ErrorCode, ExitCode> = {
+  usage: 2,
+  'bad-input': 2,
+  parse: 2,
+  refused: 2,
+  'criu-failed': 1,
+  'docker-failed': 1,
+  'restore-failed': 1,
+};
+
+export class ExtmountError extends Error {
+  override name = 'ExtmountError';
+  readonly code: ErrorCode;
+  /** What to do about it, appended to the one-line message. */
+  readonly hint: string | undefined;
+  /** Extra lines shown under the message (e.g. the Error lines quoted from a CRIU log). */
+  readonly details: readonly string[];
+
+  constructor(code: ErrorCode, message: string, options: { hint?: string; cause?: unknown; details?: string[] } = {}) {
+    super(message, { cause: options.cause });
+    this.code = code;
+    this.hint = options.hint;
+    this.details = options.details ?? [];
+  }
+
+  get exitCode(): ExitCode {
+    return exitCodes[this.code];
+  }
+}
+
+export function isExtmountError(err: unknown): err is ExtmountError {
+  return err instanceof ExtmountError;
+}
+
+/** The lines the CLI prints on stderr for an error: `extmount: <message>[: <hint>]`, then details. */
+export function formatError(err: unknown, debug = false): string[] {
+  if (err instanceof ExtmountError) {
+    const first = `extmount: ${oneLine(err.message)}${err.hint ? `; ${oneLine(err.hint)}` : ''}`;
+    const lines = [first, ...err.details.map((d) => `  ${d}`)];
+    if (debug && err.stack) lines.push(err.stack);
+    if (debug && err.cause instanceof Error && err.cause.stack) lines.push(`caused by: ${err.cause.stack}`);
+    return lines;
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  const lines = [`extmount: internal error: ${oneLine(message)}; rerun with --debug and report it`];
+  if (debug && err instanceof Error && err.stack) lines.push(err.stack);
+  return lines;
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, ' ').trim();
+}
