@@ -1,0 +1,150 @@
+// Parses /proc/PID/mountinfo text into records; pure, no I/O.
+//
+// One line per mount, fields separated by single spaces (proc(5), "/proc/pid/mountinfo"):
+//   (1) mount ID  (2) parent ID  (3) major:minor  (4) root  (5) mount point  (6) mount options
+//   (7) optional fields, zero or more "tag[:value]"  (8) "-"  (9) fstype  (10) source  (11) super options
+// The kernel escapes space, tab, newline and backslash in paths as octal (\040 \011 \012 \134),
+// see show_mountinfo()/mangle() in fs/proc_namespace.c.
+import { ExtmountError } from './errors.js';
+
+export interface MountInfo {
+  mountId: number;
+  parentId: number;
+  major: number;
+  minor: number;
+  /** The path inside the filesystem that forms this mount's root. */
+  root: string;
+  /** Relative to the reading process's root. */
+  mountpoint: string;
+  /** Per-mount options, e.g. ["rw", "relatime"]. */
+  options: string[];
+  /** Peer group this mount belongs to (shared:N). */
+  shared?: number;
+  /** Peer group this mount receives propagation from (master:N). */
+  master?: number;
+  /** Nearest dominant peer group visible to the reader (propagate_from:N). */
+  propagateFrom?: number;
+  unbindable: boolean;
+  fstype: string;
+  source: string;
+  superOptions: string;
+  /** 1-based line number in the parsed text, for messages. */
+  line: number;
+}
+
+const FIELD_NAMES = ['mount ID', 'parent ID', 'major:minor', 'root', 'mount point', 'mount options'] as const;
+
+export function parseMountinfo(text: string, origin = 'mountinfo'): MountInfo[] {
+  const mounts: MountInfo[] = [];
+  const seen = new Set<number>();
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const raw = lines[i]!;
+    if (raw === '' && i === lines.length - 1) break; // the final newline
+    const mount = parseLine(raw, i + 1, origin);
+    if (seen.has(mount.mountId)) {
+      throw parseError(origin, i + 1, `mount ID ${mount.mountId} appears twice`);
+    }
+    seen.add(mount.mountId);
+    mounts.push(mount);
+  }
+  if (mounts.length === 0) throw parseError(origin, 1, 'no mounts (empty input)');
+  return mounts;
+}
+
+function parseLine(raw: string, line: number, origin: string): MountInfo {
+  // Raw control bytes never appear in kernel output (they are escaped): this is not mountinfo.
+  // eslint-disable-next-line no-control-regex
+  if (/[\x00-\x1f\x7f]/.test(raw)) throw parseError(origin, line, 'contains control or binary bytes');
+  const fields = raw.split(' ');
+  const separator = fields.indexOf('-', 6);
+  if (separator === -1) {
+    throw parseError(origin, line, fields.length < 7 ? `truncated: only ${fields.length} fields` : 'no "-" separator before fstype');
+  }
+  if (fields.length !== separator + 4) {
+    throw parseError(origin, line, `expected 3 fields after "-", found ${fields.length - separator - 1}`);
+  }
+  const [id, parent, dev, root, mountpoint, options] = fields as [string, string, string, string, string, string];
+  const [fstype, source, superOptions] = fields.slice(separator + 1) as [string, string, string];
+  const mountId = parseNumber(id, line, origin, FIELD_NAMES[0]);
+  const parentId = parseNumber(parent, line, origin, FIELD_NAMES[1]);
+  const devMatch = /^(\d{1,10}):(\d{1,10})$/.exec(dev);
+  if (!devMatch) throw parseError(origin, line, `field 3 (major:minor) is "${clip(dev)}"`);
+  if (options === '') throw parseError(origin, line, 'field 6 (mount options) is empty');
+  if (fstype === '') throw parseError(origin, line, 'field 9 (fstype) is empty');
+  const mount: MountInfo = {
+    mountId,
+    parentId,
+    major: Number(devMatch[1]),
+    minor: Number(devMatch[2]),
+    root: unescapePath(root, line, origin, 'root'),
+    mountpoint: unescapePath(mountpoint, line, origin, 'mount point'),
+    options: options.split(','),
+    unbindable: false,
+    fstype: unescapeOctal(fstype),
+    source: unescapeOctal(source),
+    superOptions: unescapeOctal(superOptions),
+    line,
+  };
+  for (const tag of fields.slice(6, separator)) parseOptionalField(mount, tag, line, origin);
+  return mount;
+}
+
+function parseOptionalField(mount: MountInfo, tag: string, line: number, origin: string): void {
+  const colon = tag.indexOf(':');
+  const name = colon === -1 ? tag : tag.slice(0, colon);
+  const value = colon === -1 ? undefined : tag.slice(colon + 1);
+  switch (name) {
+    case 'shared':
+      mount.shared = parseNumber(value ?? '', line, origin, 'optional field shared:N');
+      return;
+    case 'master':
+      mount.master = parseNumber(value ?? '', line, origin, 'optional field master:N');
+      return;
+    case 'propagate_from':
+      mount.propagateFrom = parseNumber(value ?? '', line, origin, 'optional field propagate_from:N');
+      return;
+    case 'unbindable':
+      mount.unbindable = true;
+      return;
+    case '':
+      throw parseError(origin, line, 'empty optional field (double space?)');
+    default:
+      // proc(5): "Parsers should ignore all unrecognized optional fields."
+      return;
+  }
+}
+
+function parseNumber(text: string, line: number, origin: string, field: string): number {
+  if (!/^\d{1,10}$/.test(text)) throw parseError(origin, line, `${field} is "${clip(text)}", not a number`);
+  return Number(text);
+}
+
+function unescapePath(text: string, line: number, origin: string, field: string): string {
+  if (!text.startsWith('/')) throw parseError(origin, line, `${field} "${clip(text)}" is not an absolute path`);
+  return unescapeOctal(text);
+}
+
+/** Undoes the kernel's \ooo escapes; anything else stays as written. */
+export function unescapeOctal(text: string): string {
+  if (!text.includes('\\')) return text;
+  return text.replace(/\\([0-3][0-7]{2})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
+}
+
+function clip(text: string): string {
+  return text.length > 40 ? `${text.slice(0, 40)}…` : text;
+}
+
+function parseError(origin: string, line: number, what: string): ExtmountError {
+  return new ExtmountError('parse', `${origin}: line ${line}: ${what}`, {
+    hint: 'pass the text of a /proc/PID/mountinfo file',
+  });
+}
+
+export function isReadOnly(mount: MountInfo): boolean {
+  return mount.options.includes('ro');
+}
+
+export function deviceOf(mount: MountInfo): string {
+  return `${mount.major}:${mount.minor}`;
+}

@@ -1,0 +1,68 @@
+// The one place that turns a plan into CRIU options: argv, or lines of a CRIU config file.
+import { ExtmountError } from './errors.js';
+import type { MountPlan } from './plan.js';
+
+export interface CriuVersion {
+  major: number;
+  minor: number;
+  patch: number;
+  text: string;
+}
+
+/** Parses `criu --version` output ("Version: 4.1.1\nGitID: …"). */
+export function parseCriuVersion(output: string): CriuVersion {
+  const match = /Version:\s*(\d+)\.(\d+)(?:\.(\d+))?/.exec(output);
+  if (!match) throw new ExtmountError('bad-input', `cannot read the CRIU version from "${output.trim().slice(0, 60)}"`, { hint: 'check that `criu --version` works' });
+  const [major, minor, patch] = [Number(match[1]), Number(match[2]), Number(match[3] ?? 0)];
+  return { major, minor, patch, text: `${major}.${minor}.${patch}` };
+}
+
+export function atLeast(version: CriuVersion, major: number, minor: number): boolean {
+  return version.major > major || (version.major === major && version.minor >= minor);
+}
+
+/** `--external mnt[…]` replaced `--ext-mount-map` in CRIU 2.8 (the old flag still works). */
+export function usesExternalSyntax(version: CriuVersion): boolean {
+  return atLeast(version, 2, 8);
+}
+
+/** One CRIU option: flag without dashes, and its value if it takes one. */
+export type CriuOption = readonly [flag: string, value?: string];
+
+export interface CriuOptions {
+  dump: CriuOption[];
+  restore: CriuOption[];
+}
+
+export interface RenderOptions {
+  /** Key → host path to restore from; default: each mount's recorded host path. */
+  targets?: ReadonlyMap<string, string>;
+  /** Add --root for the recorded root (plain CRIU trees; runtimes pass their own). */
+  includeRoot?: boolean;
+}
+
+export function planCriuOptions(plan: MountPlan, version: CriuVersion, options: RenderOptions = {}): CriuOptions {
+  const modern = usesExternalSyntax(version);
+  const dump: CriuOption[] = [];
+  const restore: CriuOption[] = [];
+  for (const mount of plan.mounts) {
+    dump.push(modern ? ['external', `mnt[${mount.mountpoint}]:${mount.key}`] : ['ext-mount-map', `${mount.mountpoint}:${mount.key}`]);
+    const target = options.targets?.get(mount.key) ?? mount.hostPath;
+    if (target !== null) restore.push(modern ? ['external', `mnt[${mount.key}]:${target}`] : ['ext-mount-map', `${mount.key}:${target}`]);
+  }
+  for (const side of [dump, restore]) {
+    if (plan.enableExternalMasters) side.push(['enable-external-masters']);
+    if (plan.enableExternalSharing) side.push(['enable-external-sharing']);
+  }
+  if (options.includeRoot && plan.rootHostPath) restore.push(['root', plan.rootHostPath]);
+  return { dump, restore };
+}
+
+export function toArgv(options: readonly CriuOption[]): string[] {
+  return options.flatMap(([flag, value]) => (value === undefined ? [`--${flag}`] : [`--${flag}`, value]));
+}
+
+/** CRIU config file syntax (criu(8) "CONFIGURATION FILES"): one option per line, no dashes. */
+export function toConfigFile(options: readonly CriuOption[]): string {
+  return options.map(([flag, value]) => (value === undefined ? flag : `${flag} ${value}`)).join('\n') + '\n';
+}

@@ -1,0 +1,153 @@
+// Private dockerd instances ("host a", "host b") for integration tests, demo and benchmarks.
+import { spawn } from 'node:child_process';
+import { mkdtemp, mkdir, writeFile, rm, readFile } from 'node:fs/promises';
+import { existsSync, openSync, closeSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import Docker from 'dockerode';
+
+export const TEST_IMAGE = 'extmount-busybox:1';
+
+export interface Daemon {
+  name: string;
+  /** DOCKER_HOST value, e.g. unix:///tmp/extmount-tb-x/a/docker.sock */
+  host: string;
+  dir: string;
+  dataRoot: string;
+  execRoot: string;
+  pid: number;
+  docker: Docker;
+  /** argv prefix for the docker CLI: ['-H', host] */
+  cli(args: string[], options?: { input?: string; reject?: boolean }): Promise<{ stdout: string; stderr: string; exitCode: number }>;
+  stop(): Promise<void>;
+}
+
+export interface DaemonOptions {
+  /** Extra runtimes for daemon.json: name → absolute path of the runtime binary. */
+  runtimes?: Record<string, string>;
+  /** Parent directory; a fresh temp dir by default. */
+  baseDir?: string;
+}
+
+/** Starts dockerd with its own data-root, exec-root, pidfile and socket; no bridge, no iptables. */
+export async function startDaemon(name: string, options: DaemonOptions = {}): Promise<Daemon> {
+  const base = options.baseDir ?? (await mkdtemp(join(tmpdir(), 'extmount-tb-')));
+  // unix socket paths are limited to 108 bytes: keep every path under this short base.
+  const dir = join(base, name);
+  const dataRoot = join(dir, 'data');
+  const execRoot = join(dir, 'exec');
+  const socket = join(dir, 'docker.sock');
+  const pidfile = join(dir, 'docker.pid');
+  const configFile = join(dir, 'daemon.json');
+  await mkdir(dataRoot, { recursive: true });
+  await mkdir(execRoot, { recursive: true });
+  const runtimes = Object.fromEntries(Object.entries(options.runtimes ?? {}).map(([n, path]) => [n, { path }]));
+  await writeFile(configFile, JSON.stringify(Object.keys(runtimes).length ? { runtimes } : {}));
+  const logFd = openSync(join(dir, 'dockerd.log'), 'a');
+  const child = spawn(
+    'dockerd',
+    [
+      '--experimental',
+      '--bridge=none',
+      '--iptables=false',
+      '--ip6tables=false',
+      '--data-root', dataRoot,
+      '--exec-root', execRoot,
+      '--pidfile', pidfile,
+      '--config-file', configFile,
+      '-H', `unix://${socket}`,
+    ],
+    { stdio: ['ignore', logFd, logFd], detached: true },
+  );
+  closeSync(logFd);
+  child.unref();
+  const pid = child.pid;
+  if (pid === undefined) throw new Error(`dockerd ${name} did not start`);
+  const host = `unix://${socket}`;
+  const docker = new Docker({ socketPath: socket });
+  const daemon: Daemon = {
+    name, host, dir, dataRoot, execRoot, pid, docker,
+    async cli(args, opts = {}) {
+      const r = await execa('docker', ['-H', host, ...args], { input: opts.input, reject: opts.reject ?? true });
+      return { stdout: String(r.stdout), stderr: String(r.stderr), exitCode: r.exitCode ?? 0 };
+    },
+    stop: () => stopDaemon(daemon, options.baseDir === undefined ? base : undefined),
+  };
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null || !processAlive(pid)) {
+      const log = await readFile(join(dir, 'dockerd.log'), 'utf8').catch(() => '');
+      throw new Error(`dockerd ${name} exited during start:\n${log.split('\n').slice(-15).join('\n')}`);
+    }
+    if (existsSync(socket) && (await docker.ping().then(() => true, () => false))) break;
+    if (Date.now() > deadline) {
+      await daemon.stop();
+      throw new Error(`dockerd ${name} not ready after 60 s (log: ${join(dir, 'dockerd.log')})`);
+    }
+    await sleep(200);
+  }
+  return daemon;
+}
+
+async function stopDaemon(daemon: Daemon, removeDir: string | undefined): Promise<void> {
+  const containers = await daemon.docker.listContainers({ all: true }).catch(() => []);
+  await Promise.all(containers.map((c) => daemon.docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
+  if (processAlive(daemon.pid)) {
+    process.kill(daemon.pid, 'SIGTERM');
+    const deadline = Date.now() + 30_000;
+    while (processAlive(daemon.pid) && Date.now() < deadline) await sleep(100);
+    if (processAlive(daemon.pid)) process.kill(daemon.pid, 'SIGKILL');
+  }
+  if (removeDir) {
+    // dockerd unmounts its layers on shutdown; a lazy unmount catches what is left before rm.
+    await execa('sh', ['-c', 'grep -o " $1[^ ]*" /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l', 'sh', removeDir], { reject: false });
+    await rm(removeDir, { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    // a zombie still answers kill(0): it has exited for our purposes
+    return !isZombie(pid);
+  } catch {
+    return false;
+  }
+}
+
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return / Z /.test(stat.slice(stat.lastIndexOf(')')));
+  } catch {
+    return false;
+  }
+}
+
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Imports a busybox-static rootfs as TEST_IMAGE (no registry is reachable here). */
+export async function importTestImage(daemon: Daemon): Promise<void> {
+  const images = await daemon.docker.listImages({ filters: { reference: [TEST_IMAGE] } });
+  if (images.length > 0) return;
+  const rootfs = await mkdtemp(join(tmpdir(), 'extmount-rootfs-'));
+  try {
+    await buildBusyboxRootfs(rootfs);
+    await execa('sh', ['-c', 'tar -C "$1" -c . | docker -H "$2" import - "$3" >/dev/null', 'sh', rootfs, daemon.host, TEST_IMAGE]);
+  } finally {
+    await rm(rootfs, { recursive: true, force: true });
+  }
+}
+
+/** bin/busybox with its applet links, and the empty folders a container expects. */
+export async function buildBusyboxRootfs(dir: string): Promise<void> {
+  const busybox = ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p));
+  if (!busybox) throw new Error('busybox-static is not installed (run scripts/provision.sh)');
+  for (const sub of ['bin', 'proc', 'sys', 'dev', 'etc', 'tmp', 'data', 'root']) await mkdir(join(dir, sub), { recursive: true });
+  await execa('cp', [busybox, join(dir, 'bin/busybox')]);
+  await execa('sh', ['-c', 'cd "$1/bin" && for a in $(./busybox --list); do [ -e "$a" ] || ln -s busybox "$a"; done', 'sh', dir]);
+  await writeFile(join(dir, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
+  await writeFile(join(dir, 'etc/group'), 'root:x:0:\n');
+}
