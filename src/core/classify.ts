@@ -1,10 +1,10 @@
 // Decides, for every mount of a task, whether CRIU can dump it by itself, and why not if it cannot.
 import type { ContainerInfo, ContainerMount } from './container.js';
+import { ExtmountError } from './errors.js';
 import { deviceOf, isReadOnly, type MountInfo } from './mountinfo.js';
 
 export type MountClass = 'root' | 'internal' | 'external' | 'runtime' | 'special';
 export type ExternalKind = 'bind' | 'volume' | 'propagated' | 'file' | 'runtime';
-export type FileType = 'file' | 'directory';
 
 export interface ClassifiedMount {
   mount: MountInfo;
@@ -20,7 +20,6 @@ export interface ExternalDetails {
   kind: ExternalKind;
   /** Where the mount's content lives in the reader's (host's) mount namespace; null if not found. */
   hostPath: string | null;
-  fileType: FileType | undefined;
   volumeName?: string;
   readOnly: boolean;
   propagation: string;
@@ -32,6 +31,8 @@ export interface ExternalDetails {
 
 export interface Classification {
   root: ClassifiedMount;
+  /** Where the root mount's content lives on the host (null when not found, e.g. no host view). */
+  rootHostPath: string | null;
   /** The root and every mount below it, in mountinfo order. */
   mounts: ClassifiedMount[];
 }
@@ -42,8 +43,6 @@ export interface ClassifyContext {
   /** The reader's own mountinfo, to find host paths and peers outside the tree. */
   hostMounts?: MountInfo[];
   container?: ContainerInfo;
-  /** Host path → file or directory, as the adapter found it (the core does no I/O). */
-  fileTypes?: ReadonlyMap<string, FileType>;
 }
 
 // Filesystems CRIU mounts anew on restore (tmpfs: it also dumps the content); cgroup mounts go
@@ -60,8 +59,9 @@ export function classifyMounts(mounts: MountInfo[], context: ClassifyContext = {
   const tree = subtree(mounts, rootMount);
   const relative = relativeMountpoints(rootMount);
   const providers = indexByDeviceAndRoot(tree);
-  const hostIndex = context.hostMounts ? indexByDeviceAndRoot(context.hostMounts) : undefined;
   const treeIds = new Set(tree.map((m) => m.mountId));
+  // Host mounts outside the tree (a host-view mountinfo holds the tree too).
+  const hostIndex = context.hostMounts ? indexByDeviceAndRoot(context.hostMounts.filter((m) => !treeIds.has(m.mountId))) : undefined;
   const sharedInTree = new Set(tree.flatMap((m) => (m.shared === undefined ? [] : [m.shared])));
   const peersOutside = new Set(
     (context.hostMounts ?? []).filter((m) => !treeIds.has(m.mountId)).flatMap((m) => [m.shared, m.master]).filter((g) => g !== undefined),
@@ -80,18 +80,15 @@ export function classifyMounts(mounts: MountInfo[], context: ClassifyContext = {
       const via = provider === rootMount ? 'the root mount' : `${relative(provider.mountpoint)} (mount ${provider.mountId})`;
       return { mount, mountpoint, class: 'internal', reason: `bind of ${mount.root} inside ${via}: reachable from the tree` };
     }
-    const hostMount = hostIndex ? findProvider(hostIndex, mount, true) : undefined;
-    const sharesHostContent = hostMount !== undefined && !treeIds.has(hostMount.mountId);
-    if (FRESH_FS.has(mount.fstype) && (mount.root === '/' || mount.fstype.startsWith('cgroup')) && !(CONTENT_FS.has(mount.fstype) && sharesHostContent)) {
+    const hostMount = hostIndex ? findHostMount(hostIndex, mount) : undefined;
+    if (FRESH_FS.has(mount.fstype) && (mount.root === '/' || mount.fstype.startsWith('cgroup')) && !(CONTENT_FS.has(mount.fstype) && hostMount)) {
       return { mount, mountpoint, class: 'special', reason: specialReason(mount.fstype) };
     }
-    const hostPath = hostMount && !treeIds.has(hostMount.mountId) ? joinUnder(hostMount.mountpoint, mount.root.slice(rootLength(hostMount.root))) : null;
+    const hostPath = hostPathOf(mount, hostIndex);
     const config = configByDestination.get(mountpoint);
-    const fileType = hostPath ? context.fileTypes?.get(hostPath) : undefined;
     const details: ExternalDetails = {
       kind: 'bind',
       hostPath,
-      fileType,
       readOnly: isReadOnly(mount),
       propagation: propagationOf(mount),
       needsExternalMasters: mount.master !== undefined && !sharedInTree.has(mount.master),
@@ -119,21 +116,32 @@ export function classifyMounts(mounts: MountInfo[], context: ClassifyContext = {
         external: details,
       };
     }
-    if (fileType === 'file' || (mount.fstype === 'devtmpfs' && mount.root !== '/')) details.kind = 'file';
-    const what = details.kind === 'file' ? 'file' : 'folder';
+    if (mount.fstype === 'devtmpfs' && mount.root !== '/') details.kind = 'file';
     return {
       mount, mountpoint, class: 'external',
-      reason: `bind of host ${what} ${where}: its root is not reachable from the tree's root${sharing}`,
+      reason: `bind of host path ${where}: its root is not reachable from the tree's root${sharing}`,
       external: details,
     };
   });
-  return { root: classified[tree.indexOf(rootMount)]!, mounts: classified };
+  return { root: classified[tree.indexOf(rootMount)]!, rootHostPath: hostPathOf(rootMount, hostIndex), mounts: classified };
+}
+
+/**
+ * Where a mount's root lives in the host's namespace: under the host mount of the same device whose
+ * root contains it (as CRIU's own auto-detection does). Without a host view, the device is assumed
+ * mounted at / on the host, so the mount's root is the path.
+ */
+function hostPathOf(mount: MountInfo, hostIndex: DeviceIndex | undefined): string | null {
+  if (!hostIndex) return mount.root;
+  const hostMount = findHostMount(hostIndex, mount);
+  if (!hostMount) return null;
+  return joinUnder(hostMount.mountpoint, mount.root.slice(rootLength(hostMount.root)));
 }
 
 function findRootMount(mounts: MountInfo[], rootMountId: number | undefined): MountInfo {
   if (rootMountId !== undefined) {
     const chosen = mounts.find((m) => m.mountId === rootMountId);
-    if (!chosen) throw new RangeError(`no mount with ID ${rootMountId}`);
+    if (!chosen) throw new ExtmountError('usage', `--root-mount ${rootMountId}: no mount with that ID`, { hint: 'pick a mount ID from the first column of the mountinfo' });
     return chosen;
   }
   const ids = new Set(mounts.map((m) => m.mountId));
@@ -187,19 +195,32 @@ function indexByDeviceAndRoot(mounts: MountInfo[]): DeviceIndex {
 /**
  * A mount of the same device whose root contains this mount's root: what CRIU binds it from.
  * With equal roots the earlier mount provides (so two copies do not provide for each other).
- * `anyEqual` accepts any mount with an equal root (for host lookups).
  */
-function findProvider(index: DeviceIndex, mount: MountInfo, anyEqual = false): MountInfo | undefined {
+function findProvider(index: DeviceIndex, mount: MountInfo): MountInfo | undefined {
   const roots = index.get(deviceOf(mount));
   if (!roots) return undefined;
-  const same = roots.get(mount.root);
-  const first = anyEqual ? same?.[0] : same?.find((m) => m !== mount);
-  if (first && (anyEqual || same!.indexOf(first) < same!.indexOf(mount))) return anyEqual ? preferShortest(same!) : first;
+  const same = roots.get(mount.root) ?? [];
+  const position = same.indexOf(mount);
+  if (position !== 0 && same.length > 0) return same[0];
   for (let path = parentPath(mount.root); path !== undefined; path = parentPath(path)) {
     const candidates = roots.get(path);
-    if (candidates) return preferShortest(candidates);
+    if (candidates) return candidates[0];
   }
   return undefined;
+}
+
+/**
+ * The host mount that shows this mount's content closest to its filesystem's root (shortest root,
+ * then shortest mountpoint): the canonical path, not one that exists only through another bind.
+ */
+function findHostMount(index: DeviceIndex, mount: MountInfo): MountInfo | undefined {
+  const roots = index.get(deviceOf(mount));
+  if (!roots) return undefined;
+  let found: MountInfo[] | undefined;
+  for (let path: string | undefined = mount.root; path !== undefined; path = parentPath(path)) {
+    found = roots.get(path) ?? found;
+  }
+  return found && preferShortest(found);
 }
 
 function preferShortest(mounts: MountInfo[]): MountInfo {

@@ -264,15 +264,16 @@ export function decodeMntEntryWire(reader: WireReader): MntEntryWire {
   ]);
 }
 
-export function decodeTaskKobjIdsWire(reader: WireReader): TaskKobjIdsWire {
-  const ids: Partial<TaskKobjIdsWire> = {};
-  const names = [
+const taskKobjIdFields = [
     undefined, 'vm_id', 'files_id', 'fs_id', 'sighand_id', 'pid_ns_id', 'net_ns_id', 'ipc_ns_id',
     'uts_ns_id', 'mnt_ns_id', 'user_ns_id', 'cgroup_ns_id', 'time_ns_id',
-  ] as const;
+] as const;
+
+export function decodeTaskKobjIdsWire(reader: WireReader): TaskKobjIdsWire {
+  const ids: Partial<TaskKobjIdsWire> = {};
   while (!reader.atEnd()) {
     const tag = reader.readTag();
-    const name = names[tag.fieldNumber];
+    const name = taskKobjIdFields[tag.fieldNumber];
     if (name === undefined) reader.skipField(tag);
     else ids[name] = readUint32Field(reader, tag, name);
   }
@@ -506,26 +507,27 @@ export type CriuImage = MountpointsImage | InventoryImage | OtherImage;
 
 const entrySizeBytes = 4;
 
-function parseError(file: string, message: string, offset: number): ExtmountError {
-  return new ExtmountError('parse', `${file}: ${message} (at byte offset ${offset})`, {
-    hint: 'the file is not a complete CRIU image; dump again or check the path',
-  });
+const notAnImageHint = 'give a file written by criu dump (inventory.img, mountpoints-*.img…)';
+const corruptImageHint = 'the image is truncated or corrupt; dump again';
+
+function parseError(file: string, message: string, offset: number, hint = corruptImageHint): ExtmountError {
+  return new ExtmountError('parse', `${file}: ${message} (at byte offset ${offset})`, { hint });
 }
 
 function readMagic(bytes: Uint8Array, file: string): { magic: ImageMagic; bodyOffset: number } {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (bytes.length < 4) throw parseError(file, `too short for a CRIU image (${bytes.length} bytes)`, 0);
+  if (bytes.length < 4) throw parseError(file, `too short for a CRIU image (${bytes.length} bytes)`, 0, notAnImageHint);
   const first = view.getUint32(0, true);
   if (first === IMG_COMMON_MAGIC || first === IMG_SERVICE_MAGIC) {
     if (bytes.length < 8) throw parseError(file, 'truncated after the head magic', 4);
     const value = view.getUint32(4, true);
     const name = magicName(value);
-    if (name === undefined) throw parseError(file, `unknown image magic 0x${hex(value)}`, 4);
+    if (name === undefined) throw parseError(file, `unknown image magic 0x${hex(value)}`, 4, notAnImageHint);
     return { magic: { name, value, head: first === IMG_COMMON_MAGIC ? 'common' : 'service' }, bodyOffset: 8 };
   }
   const name = magicName(first);
   if (name === undefined) {
-    throw parseError(file, `bad magic 0x${hex(first)}: not a CRIU image (raw images such as pages-*.img have none)`, 0);
+    throw parseError(file, `bad magic 0x${hex(first)}: not a CRIU image (raw images such as pages-*.img have none)`, 0, notAnImageHint);
   }
   return { magic: { name, value: first, head: 'none' }, bodyOffset: 4 };
 }
@@ -559,7 +561,7 @@ function forEachEntry(bytes: Uint8Array, bodyOffset: number, file: string, visit
 export function decodeCriuImage(bytes: Uint8Array, fileName = 'image'): CriuImage {
   const { magic, bodyOffset } = readMagic(bytes, fileName);
   const payloadReader = (payload: Uint8Array, frame: EntryFrame, index: number): WireReader =>
-    new WireReader(payload, { baseOffset: frame.offset + entrySizeBytes, describe: `${fileName}: entry ${index}` });
+    new WireReader(payload, { baseOffset: frame.offset + entrySizeBytes, describe: `${fileName}: entry ${index}`, hint: corruptImageHint });
 
   if (magic.value === MNTS_MAGIC) {
     const entries: MountEntry[] = [];

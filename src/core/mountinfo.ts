@@ -77,7 +77,8 @@ function parseLine(raw: string, line: number, origin: string): MountInfo {
     parentId,
     major: Number(devMatch[1]),
     minor: Number(devMatch[2]),
-    root: unescapePath(root, line, origin, 'root'),
+    // Not always a path: nsfs mounts have roots like "net:[4026532182]".
+    root: unescapeNonEmpty(root, line, origin, 'root'),
     mountpoint: unescapePath(mountpoint, line, origin, 'mount point'),
     options: options.split(','),
     unbindable: false,
@@ -118,6 +119,11 @@ function parseOptionalField(mount: MountInfo, tag: string, line: number, origin:
 function parseNumber(text: string, line: number, origin: string, field: string): number {
   if (!/^\d{1,10}$/.test(text)) throw parseError(origin, line, `${field} is "${clip(text)}", not a number`);
   return Number(text);
+}
+
+function unescapeNonEmpty(text: string, line: number, origin: string, field: string): string {
+  if (text === '') throw parseError(origin, line, `field ${field} is empty`);
+  return unescapeOctal(text);
 }
 
 function unescapePath(text: string, line: number, origin: string, field: string): string {

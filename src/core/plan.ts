@@ -1,5 +1,7 @@
 // Turns a classification into the plan: one stable, unique key per external mount, and what CRIU needs.
-import type { Classification, ExternalKind, FileType } from './classify.js';
+import type { Classification, ExternalKind } from './classify.js';
+
+export type FileType = 'file' | 'directory';
 import { ExtmountError } from './errors.js';
 
 export interface ExternalMount {
@@ -30,6 +32,8 @@ export interface PlanOptions {
   keys?: ReadonlyMap<string, string>;
   /** Host path of the root mount's content, found by the adapter (null for overlay roots). */
   rootHostPath?: string | null;
+  /** Host path → file or directory, as the adapter found it (the core does no I/O). */
+  fileTypes?: ReadonlyMap<string, FileType>;
 }
 
 const KEY_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._+@-]*$/;
@@ -78,13 +82,14 @@ export function planExternalMounts(classification: Classification, options: Plan
   }
   const mounts = externals.map((c): ExternalMount => {
     const e = c.external!;
+    const fileType = e.hostPath === null ? undefined : options.fileTypes?.get(e.hostPath);
     return {
       mountId: c.mount.mountId,
       mountpoint: c.mountpoint,
       key: keyById.get(c.mount.mountId)!,
       hostPath: e.hostPath,
-      kind: e.kind,
-      fileType: e.fileType,
+      kind: e.kind === 'bind' && fileType === 'file' ? 'file' : e.kind,
+      fileType,
       ...(e.volumeName !== undefined ? { volumeName: e.volumeName } : {}),
       readOnly: e.readOnly,
       propagation: e.propagation,

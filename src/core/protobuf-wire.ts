@@ -26,6 +26,8 @@ export interface WireContext {
   baseOffset: number;
   /** Prefix for messages, e.g. `mountpoints-10.img: entry 3`. */
   describe: string;
+  /** What to do about a parse error, passed on to ExtmountError. */
+  hint?: string;
 }
 
 const maxVarintBytes = 10;
@@ -44,10 +46,6 @@ export class WireReader {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
-  get offset(): number {
-    return this.position;
-  }
-
   get remaining(): number {
     return this.bytes.length - this.position;
   }
@@ -59,7 +57,8 @@ export class WireReader {
   /** A parse error naming the file offset of `at` (an offset within this reader). */
   fail(message: string, at: number = this.position): ExtmountError {
     const fileOffset = this.context.baseOffset + at;
-    return new ExtmountError('parse', `${this.context.describe}: ${message} (at byte offset ${fileOffset})`);
+    const hint = this.context.hint;
+    return new ExtmountError('parse', `${this.context.describe}: ${message} (at byte offset ${fileOffset})`, hint ? { hint } : {});
   }
 
   readTag(): FieldTag {
@@ -137,11 +136,11 @@ export class WireReader {
   /** The bytes of a length-delimited field, as a view (not a copy). */
   readLengthDelimited(): Uint8Array {
     const lengthOffset = this.position;
-    const length = this.readVarint64();
-    if (length > BigInt(this.remaining)) {
+    const length = this.readUint64();
+    if (typeof length === 'bigint' || length > this.remaining) {
       throw this.fail(`length ${length} runs past the end (${this.remaining} bytes left)`, lengthOffset);
     }
-    const start = this.need(Number(length));
+    const start = this.need(length);
     return this.bytes.subarray(start, this.position);
   }
 

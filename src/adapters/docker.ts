@@ -1,0 +1,100 @@
+// A thin layer over dockerode: connect to an engine and read what extmount needs from it.
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import Docker from 'dockerode';
+import type { ContainerInfo } from '../core/container.js';
+import { describeEndpoint, type DockerEndpoint } from '../core/docker-host.js';
+import { ExtmountError } from '../core/errors.js';
+
+export interface Engine {
+  docker: Docker;
+  endpoint: DockerEndpoint;
+  /** For messages: where the engine is. */
+  where: string;
+}
+
+export function connectEngine(endpoint: DockerEndpoint): Engine {
+  const where = describeEndpoint(endpoint);
+  switch (endpoint.kind) {
+    case 'unix':
+      return { docker: new Docker({ socketPath: endpoint.socketPath }), endpoint, where };
+    case 'tcp': {
+      if (!endpoint.tls) return { docker: new Docker({ host: endpoint.host, port: endpoint.port, protocol: 'http' }), endpoint, where };
+      const certPath = endpoint.certPath ?? join(homedir(), '.docker');
+      const read = (name: string) => {
+        try {
+          return readFileSync(join(certPath, name));
+        } catch (err) {
+          throw new ExtmountError('bad-input', `TLS for ${where}: cannot read ${join(certPath, name)}`, {
+            hint: 'set DOCKER_CERT_PATH to the folder holding ca.pem, cert.pem and key.pem',
+            cause: err,
+          });
+        }
+      };
+      return {
+        docker: new Docker({ host: endpoint.host, port: endpoint.port, protocol: 'https', ca: read('ca.pem'), cert: read('cert.pem'), key: read('key.pem') }),
+        endpoint,
+        where,
+      };
+    }
+    case 'ssh':
+      return {
+        docker: new Docker({
+          protocol: 'ssh',
+          host: endpoint.host,
+          port: endpoint.port,
+          ...(endpoint.username ? { username: endpoint.username } : {}),
+          sshOptions: { agent: process.env.SSH_AUTH_SOCK },
+        } as Docker.DockerOptions),
+        endpoint,
+        where,
+      };
+  }
+}
+
+/** Maps dockerode's failures to extmount errors: unknown container and unreachable engine are bad input. */
+export function engineError(engine: Engine, err: unknown, what: string): ExtmountError {
+  const e = err as { statusCode?: number; code?: string; json?: { message?: string }; message?: string };
+  if (e.code === 'ECONNREFUSED' || e.code === 'ENOENT' || e.code === 'EHOSTUNREACH' || e.code === 'ETIMEDOUT' || e.code === 'EACCES') {
+    return new ExtmountError('bad-input', `cannot reach the Docker engine at ${engine.where} (${e.code})`, {
+      hint: 'check that dockerd runs there, or pass --host / set DOCKER_HOST',
+      cause: err,
+    });
+  }
+  const message = e.json?.message ?? e.message ?? String(err);
+  return new ExtmountError('docker-failed', `${what} on ${engine.where}: ${message.trim()}`, { cause: err });
+}
+
+export async function inspectContainer(engine: Engine, ref: string): Promise<ContainerInfo> {
+  let info: Docker.ContainerInspectInfo;
+  try {
+    info = await engine.docker.getContainer(ref).inspect();
+  } catch (err) {
+    if ((err as { statusCode?: number }).statusCode === 404) {
+      throw new ExtmountError('bad-input', `no container "${ref}" on ${engine.where}`, { hint: 'check the name with `docker ps -a`', cause: err });
+    }
+    throw engineError(engine, err, `inspecting container "${ref}"`);
+  }
+  return containerInfoFromInspect(info);
+}
+
+export function containerInfoFromInspect(info: Docker.ContainerInspectInfo): ContainerInfo {
+  return {
+    id: info.Id,
+    name: info.Name.replace(/^\//, ''),
+    image: info.Config.Image,
+    pid: info.State.Pid,
+    running: info.State.Running,
+    runtime: info.HostConfig.Runtime ?? 'runc',
+    mounts: (info.Mounts ?? []).map((m) => ({
+      type: m.Type ?? 'bind',
+      source: m.Source,
+      destination: m.Destination,
+      ...(m.Type === 'volume' && m.Name ? { volumeName: m.Name } : {}),
+      readOnly: !m.RW,
+      propagation: m.Propagation ?? '',
+    })),
+    runtimeFiles: [info.HostsPath, info.ResolvConfPath, info.HostnamePath].filter((p): p is string => Boolean(p)),
+  };
+}

@@ -1,0 +1,50 @@
+// Reads mount tables and file types from the running system.
+import { lstat, readFile } from 'node:fs/promises';
+import { ExtmountError } from '../core/errors.js';
+import type { FileType } from '../core/plan.js';
+
+export async function readMountinfo(pid: number): Promise<string> {
+  try {
+    return await readFile(`/proc/${pid}/mountinfo`, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ESRCH') {
+      throw new ExtmountError('bad-input', `no process with pid ${pid}`, { hint: 'check the pid with `ps -p PID`', cause: err });
+    }
+    throw new ExtmountError('bad-input', `cannot read /proc/${pid}/mountinfo: ${(err as Error).message}`, {
+      hint: 'run extmount as root on the host where the process runs',
+      cause: err,
+    });
+  }
+}
+
+/** Our own mount namespace: where host paths are resolved and restores will look for them. */
+export function readOwnMountinfo(): Promise<string> {
+  return readFile('/proc/self/mountinfo', 'utf8');
+}
+
+export async function readMountinfoFile(path: string): Promise<string> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (err) {
+    throw new ExtmountError('bad-input', `cannot read ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  // mountinfo is ASCII with octal escapes: a decoder replacement char means binary input.
+  const text = bytes.toString('utf8');
+  if (text.includes('\uFFFD')) throw new ExtmountError('parse', `${path}: not a mountinfo file (binary content)`, { hint: 'pass the text of a /proc/PID/mountinfo file' });
+  return text;
+}
+
+/** lstat, so a symlink at the end of a path is never followed; missing paths are left out. */
+export async function fileTypesOf(paths: Iterable<string>): Promise<Map<string, FileType>> {
+  const types = new Map<string, FileType>();
+  await Promise.all(
+    [...new Set(paths)].map(async (path) => {
+      const stat = await lstat(path).catch(() => undefined);
+      if (stat?.isDirectory()) types.set(path, 'directory');
+      else if (stat && !stat.isSymbolicLink()) types.set(path, 'file');
+    }),
+  );
+  return types;
+}

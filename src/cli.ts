@@ -1,0 +1,199 @@
+#!/usr/bin/env node
+// The extmount command line: parses flags, wires a command to its context, maps errors to exit codes.
+import { readFileSync } from 'node:fs';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { ExtmountError, formatError } from './core/errors.js';
+import { loadConfig } from './adapters/config-file.js';
+import { createLogger } from './adapters/log.js';
+import type { CommandContext } from './commands/context.js';
+import { processIO, type CommandIO } from './commands/io.js';
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+type Values = Record<string, string | boolean | string[] | undefined>;
+
+interface CommandSpec {
+  summary: string;
+  usage: string;
+  options: Options;
+  run(values: Values, positionals: string[], passthrough: string[], ctx: CommandContext): Promise<void>;
+}
+
+const GLOBAL_OPTIONS: Options = {
+  json: { type: 'boolean' },
+  config: { type: 'string' },
+  host: { type: 'string' },
+  debug: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean' },
+};
+
+const GLOBAL_HELP = `Global options:
+  --json           machine-readable output on stdout (logs always go to stderr)
+  --config FILE    configuration file (default: /etc/extmount/config.json, else the packaged config.json)
+  --host HOST      Docker engine: unix:///path, tcp://HOST:PORT, ssh://USER@HOST (default: DOCKER_HOST, else the local socket)
+  --debug          debug logs, and stack traces on errors
+  -h, --help       this help
+  --version        print the version
+Exit codes: 0 success, 1 the operation failed, 2 bad input or usage.`;
+
+const COMMANDS: Record<string, CommandSpec> = {
+  detect: {
+    summary: 'find external mounts and the CRIU options they need',
+    usage: `extmount detect --pid PID | CONTAINER | --mountinfo FILE [--root-mount ID]  [--key MOUNTPOINT=KEY]...
+
+Reads the task's mountinfo (and the container's config), classifies every mount, and prints the
+external ones with their key, host path and the CRIU dump/restore options.
+
+  --pid PID            a process tree on this host
+  CONTAINER            a running Docker container (name or id) on this host
+  --mountinfo FILE     a saved mountinfo (offline; host paths assume the device is mounted at /)
+  --root-mount ID      the tree's root mount when FILE is not the task's own view
+  --key MP=KEY         use KEY for the external mount at MP (e.g. --key /bar=barmount)`,
+    options: {
+      pid: { type: 'string' },
+      mountinfo: { type: 'string' },
+      'root-mount': { type: 'string' },
+      key: { type: 'string', multiple: true },
+    },
+    async run(values, positionals, passthrough, ctx) {
+      noPassthrough(passthrough);
+      const { runDetect } = await import('./commands/detect.js');
+      const chosen = [values.pid !== undefined, values.mountinfo !== undefined, positionals.length > 0].filter(Boolean).length;
+      if (chosen !== 1 || positionals.length > 1) throw usage('detect needs exactly one of --pid PID, CONTAINER or --mountinfo FILE', 'detect');
+      if (values['root-mount'] !== undefined && values.mountinfo === undefined) throw usage('--root-mount goes with --mountinfo FILE', 'detect');
+      const keys = parseKeyFlags(values.key as string[] | undefined);
+      const source =
+        values.pid !== undefined
+          ? { kind: 'pid' as const, pid: positiveInt(values.pid as string, '--pid') }
+          : values.mountinfo !== undefined
+            ? {
+                kind: 'file' as const,
+                path: values.mountinfo as string,
+                ...(values['root-mount'] !== undefined ? { rootMountId: positiveInt(values['root-mount'] as string, '--root-mount') } : {}),
+              }
+            : { kind: 'container' as const, ref: positionals[0]! };
+      await runDetect({ source, keys }, ctx);
+    },
+  },
+  show: {
+    summary: 'decode CRIU images (mountpoints, inventory) without crit',
+    usage: `extmount show PATH
+
+PATH is a CRIU images directory or one image file. Prints the mounts recorded in the images
+(mnt_id, parent, root, mountpoint, fstype, source, external key, sharing).`,
+    options: {},
+    async run(_values, positionals, passthrough, ctx) {
+      noPassthrough(passthrough);
+      if (positionals.length !== 1) throw usage('show needs exactly one PATH', 'show');
+      const { runShow } = await import('./commands/show.js');
+      await runShow({ path: positionals[0]!, json: ctx.json }, ctx.io);
+    },
+  },
+};
+
+export async function main(argv: string[], io: CommandIO = processIO): Promise<number> {
+  const debug = argv.includes('--debug');
+  try {
+    const { name, rest } = splitCommand(argv);
+    const spec = name ? COMMANDS[name] : undefined;
+    if (name && !spec) throw usage(`unknown command "${name}"`);
+    const { values, positionals, passthrough } = parse(rest, { ...GLOBAL_OPTIONS, ...(spec?.options ?? {}) }, name);
+    if (values.version) {
+      io.out(version());
+      return 0;
+    }
+    if (values.help || !spec) {
+      io.out(spec ? `Usage: ${spec.usage}\n\n${GLOBAL_HELP}` : topHelp());
+      return values.help ? 0 : 2;
+    }
+    const config = await loadConfig(values.config as string | undefined);
+    const ctx: CommandContext = {
+      config,
+      io,
+      log: createLogger(debug ? 'debug' : config.logLevel),
+      json: values.json === true,
+      host: values.host as string | undefined,
+    };
+    await spec.run(values, positionals, passthrough, ctx);
+    return 0;
+  } catch (err) {
+    for (const line of formatError(err, debug)) io.err(line);
+    return err instanceof ExtmountError ? err.exitCode : 1;
+  }
+}
+
+/** The command is the first argument that is neither an option nor the value of a global option. */
+function splitCommand(argv: string[]): { name: string | undefined; rest: string[] } {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') break;
+    if (arg === '--config' || arg === '--host') {
+      i++;
+      continue;
+    }
+    if (!arg.startsWith('-')) return { name: arg, rest: [...argv.slice(0, i), ...argv.slice(i + 1)] };
+  }
+  return { name: undefined, rest: argv };
+}
+
+function parse(args: string[], options: Options, command: string | undefined): { values: Values; positionals: string[]; passthrough: string[] } {
+  const terminator = args.indexOf('--');
+  const own = terminator === -1 ? args : args.slice(0, terminator);
+  const passthrough = terminator === -1 ? [] : args.slice(terminator + 1);
+  try {
+    const { values, positionals } = parseArgs({ args: own, options, allowPositionals: true, strict: true });
+    return { values: values as Values, positionals, passthrough };
+  } catch (err) {
+    throw usage((err as Error).message.replace(/\. To specify a positional argument.*$/, ''), command);
+  }
+}
+
+function usage(message: string, command?: string): ExtmountError {
+  return new ExtmountError('usage', message, { hint: `see extmount ${command ? `${command} ` : ''}--help` });
+}
+
+function noPassthrough(passthrough: string[]): void {
+  if (passthrough.length > 0) throw usage(`unexpected arguments after "--": ${passthrough.join(' ')}`);
+}
+
+function positiveInt(text: string, flag: string): number {
+  if (!/^[1-9]\d{0,9}$/.test(text)) throw usage(`${flag} needs a positive number, got "${text}"`);
+  return Number(text);
+}
+
+/** --key MOUNTPOINT=KEY, repeated. Keys are validated with the plan (one place). */
+export function parseKeyFlags(flags: string[] | undefined): Map<string, string> {
+  const keys = new Map<string, string>();
+  for (const flag of flags ?? []) {
+    const eq = flag.lastIndexOf('=');
+    if (eq <= 0 || !flag.startsWith('/')) throw usage(`--key "${flag}": expected MOUNTPOINT=KEY, e.g. --key /bar=barmount`);
+    const mountpoint = flag.slice(0, eq);
+    if (keys.has(mountpoint)) throw usage(`--key: ${mountpoint} is given twice`);
+    keys.set(mountpoint, flag.slice(eq + 1));
+  }
+  return keys;
+}
+
+function topHelp(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length));
+  const list = Object.entries(COMMANDS).map(([n, c]) => `  ${n.padEnd(width)}  ${c.summary}`).join('\n');
+  return `extmount ${version()}: CRIU checkpoint/restore that keeps external bind mounts
+
+Usage: extmount [options] COMMAND [args]
+
+Commands:
+${list}
+
+${GLOBAL_HELP}
+Run "extmount COMMAND --help" for a command's own options.`;
+}
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === (await import('node:fs')).realpathSync(process.argv[1])) {
+  process.exitCode = await main(process.argv.slice(2));
+}

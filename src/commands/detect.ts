@@ -1,0 +1,81 @@
+// `extmount detect`: finds a task's external mounts and the CRIU options they need.
+import { classifyMounts } from '../core/classify.js';
+import type { ContainerInfo } from '../core/container.js';
+import { buildDetectReport, formatDetectReport, type DetectReport } from '../core/detect-report.js';
+import { ExtmountError } from '../core/errors.js';
+import { parseMountinfo } from '../core/mountinfo.js';
+import { planExternalMounts } from '../core/plan.js';
+import { planCriuOptions, type CriuVersion } from '../core/render.js';
+import { criuVersion } from '../adapters/criu.js';
+import { fileTypesOf, readMountinfo, readMountinfoFile, readOwnMountinfo } from '../adapters/procfs.js';
+import { localContainer } from './docker-target.js';
+import type { CommandContext } from './context.js';
+
+export type DetectSource =
+  | { kind: 'pid'; pid: number }
+  | { kind: 'container'; ref: string }
+  | { kind: 'file'; path: string; rootMountId?: number };
+
+export interface DetectOptions {
+  source: DetectSource;
+  /** Mountpoint → key overrides (--key MOUNTPOINT=KEY). */
+  keys: ReadonlyMap<string, string>;
+}
+
+export async function runDetect(options: DetectOptions, ctx: CommandContext): Promise<void> {
+  const report = await detect(options, ctx);
+  ctx.io.out(ctx.json ? JSON.stringify(report, null, 2) : formatDetectReport(report));
+}
+
+export async function detect(options: DetectOptions, ctx: CommandContext): Promise<DetectReport> {
+  const { source } = options;
+  let text: string;
+  let origin: string;
+  let hostText: string | undefined;
+  let container: ContainerInfo | undefined;
+  switch (source.kind) {
+    case 'pid':
+      text = await readMountinfo(source.pid);
+      origin = `/proc/${source.pid}/mountinfo`;
+      hostText = await readOwnMountinfo();
+      break;
+    case 'container':
+      container = await localContainer(ctx, source.ref);
+      text = await readMountinfo(container.pid);
+      origin = `/proc/${container.pid}/mountinfo (container ${container.name})`;
+      hostText = await readOwnMountinfo();
+      break;
+    case 'file':
+      text = await readMountinfoFile(source.path);
+      origin = source.path;
+      break;
+  }
+  const mounts = parseMountinfo(text, origin);
+  // A saved host-view mountinfo (--root-mount) holds the host's mounts as well as the tree's.
+  const hostMounts = hostText !== undefined ? parseMountinfo(hostText, '/proc/self/mountinfo') : source.kind === 'file' && source.rootMountId !== undefined ? mounts : undefined;
+  const classification = classifyMounts(mounts, {
+    ...(source.kind === 'file' && source.rootMountId !== undefined ? { rootMountId: source.rootMountId } : {}),
+    ...(hostMounts ? { hostMounts } : {}),
+    ...(container ? { container } : {}),
+  });
+  const hostPaths = classification.mounts.flatMap((c) => (c.external?.hostPath ? [c.external.hostPath] : []));
+  const plan = planExternalMounts(classification, {
+    keys: options.keys,
+    rootHostPath: source.kind === 'pid' ? classification.rootHostPath : null,
+    // Offline, the paths belong to another machine: do not look at this one's files.
+    ...(source.kind !== 'file' ? { fileTypes: await fileTypesOf(hostPaths) } : {}),
+  });
+  const version = await findCriuVersion(ctx);
+  const criuOptions = planCriuOptions(plan, version ?? { major: 4, minor: 0, patch: 0, text: 'unknown' }, { includeRoot: source.kind === 'pid' });
+  return buildDetectReport(classification, plan, { version, options: criuOptions });
+}
+
+async function findCriuVersion(ctx: CommandContext): Promise<CriuVersion | null> {
+  try {
+    return await criuVersion(ctx.config.criu);
+  } catch (err) {
+    if (!(err instanceof ExtmountError)) throw err;
+    ctx.log.warn(`${err.message}: showing options for CRIU >= 2.8`);
+    return null;
+  }
+}

@@ -1,0 +1,89 @@
+// extmount's configuration: its fields, defaults and validation (the file is read by an adapter).
+import { ExtmountError } from './errors.js';
+
+export interface RemapRule {
+  /** A host path prefix as recorded at checkpoint time… */
+  from: string;
+  /** …and what it becomes on restore (this path and everything below it). */
+  to: string;
+}
+
+export interface Config {
+  /** CRIU binary (name looked up in PATH, or absolute). */
+  criu: string;
+  /** The real runc that hooks/extmount-runc hands every verb to. */
+  runc: string;
+  /** Where the runtime wrapper keeps per-container CRIU config files and kept CRIU logs. */
+  stateDir: string;
+  hostPaths: {
+    /** When non-empty, restore targets must lie under one of these. */
+    allow: string[];
+    /** Refused as restore targets (with everything below, except "/", which refuses only itself). */
+    deny: string[];
+  };
+  remap: RemapRule[];
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+}
+
+export const DEFAULT_CONFIG: Config = {
+  criu: 'criu',
+  runc: 'runc',
+  stateDir: '/var/lib/extmount',
+  hostPaths: { allow: [], deny: ['/', '/etc', '/proc', '/sys', '/dev', '/boot', '/run', '/var/run', '/var/lib/docker'] },
+  remap: [],
+  logLevel: 'warn',
+};
+
+const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+
+/** Validates parsed JSON; missing fields take their defaults, unknown fields are refused (typos). */
+export function parseConfig(value: unknown, origin: string): Config {
+  const fail = (what: string) => new ExtmountError('bad-input', `${origin}: ${what}`, { hint: 'see "Configuration" in the README' });
+  if (!isObject(value)) throw fail('the configuration must be a JSON object');
+  const known = new Set(Object.keys(DEFAULT_CONFIG));
+  for (const key of Object.keys(value)) if (!known.has(key)) throw fail(`unknown field "${key}"`);
+  const text = (field: 'criu' | 'runc' | 'stateDir'): string => {
+    const v = value[field] ?? DEFAULT_CONFIG[field];
+    if (typeof v !== 'string' || v === '') throw fail(`"${field}" must be a non-empty string`);
+    return v;
+  };
+  const hostPaths = value.hostPaths ?? DEFAULT_CONFIG.hostPaths;
+  if (!isObject(hostPaths)) throw fail('"hostPaths" must be an object with "allow" and "deny" lists');
+  const pathList = (field: 'allow' | 'deny'): string[] => {
+    const list = hostPaths[field] ?? DEFAULT_CONFIG.hostPaths[field];
+    if (!Array.isArray(list) || !list.every(isAbsolutePath)) throw fail(`"hostPaths.${field}" must be a list of absolute paths`);
+    return list.map(normalizePath);
+  };
+  const remap = value.remap ?? [];
+  if (!Array.isArray(remap)) throw fail('"remap" must be a list of {"from", "to"}');
+  const rules = remap.map((rule, i): RemapRule => {
+    if (!isObject(rule) || !isAbsolutePath(rule.from) || !isAbsolutePath(rule.to)) {
+      throw fail(`"remap[${i}]" must be {"from": "/abs/path", "to": "/abs/path"}`);
+    }
+    return { from: normalizePath(rule.from), to: normalizePath(rule.to) };
+  });
+  const logLevel = value.logLevel ?? DEFAULT_CONFIG.logLevel;
+  if (typeof logLevel !== 'string' || !LOG_LEVELS.has(logLevel)) throw fail(`"logLevel" must be one of ${[...LOG_LEVELS].join(', ')}`);
+  return {
+    criu: text('criu'),
+    runc: text('runc'),
+    stateDir: text('stateDir'),
+    hostPaths: { allow: pathList('allow'), deny: pathList('deny') },
+    remap: rules,
+    logLevel: logLevel as Config['logLevel'],
+  };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+export function isAbsolutePath(value: unknown): value is string {
+  return typeof value === 'string' && value.startsWith('/') && !value.includes('\0') && !value.split('/').includes('..');
+}
+
+/** Drops duplicate and trailing slashes and "." components: "/srv//a/./" → "/srv/a". */
+export function normalizePath(path: string): string {
+  const parts = path.split('/').filter((p) => p !== '' && p !== '.');
+  return `/${parts.join('/')}`;
+}
