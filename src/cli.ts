@@ -76,6 +76,111 @@ external ones with their key, host path and the CRIU dump/restore options.
       await runDetect({ source, keys }, ctx);
     },
   },
+  checkpoint: {
+    summary: 'checkpoint a process tree (--pid) or a Docker container, keeping external mounts',
+    usage: `extmount checkpoint --pid PID --images-dir DIR [--key MP=KEY]... [--leave-running] [-- CRIU_ARGS...]
+       extmount checkpoint CONTAINER [--name NAME] [--leave-running]
+
+--pid: runs criu dump on the tree rooted at PID with the options extmount detect derives, and
+writes DIR/extmount.yaml (the manifest restore reads). CRIU_ARGS go to criu as they are.
+CONTAINER: docker checkpoint create through the engine's API (the container must run under the
+extmount runtime when it has mounts runc does not map itself).
+
+  --pid PID            the root of the process tree
+  --images-dir DIR     where CRIU writes the images (created if missing)
+  --key MP=KEY         use KEY for the external mount at MP
+  --leave-running      keep the tree (or container) running after the dump
+  --name NAME          checkpoint name for a container (default: extmount-<time>)`,
+    options: {
+      pid: { type: 'string' },
+      'images-dir': { type: 'string' },
+      key: { type: 'string', multiple: true },
+      'leave-running': { type: 'boolean' },
+      name: { type: 'string' },
+    },
+    async run(values, positionals, passthrough, ctx) {
+      const leaveRunning = values['leave-running'] === true;
+      if (values.pid !== undefined) {
+        if (positionals.length > 0) throw usage('checkpoint takes --pid PID or CONTAINER, not both', 'checkpoint');
+        if (values.name !== undefined) throw usage('--name goes with a CONTAINER, not --pid', 'checkpoint');
+        if (values['images-dir'] === undefined) throw usage('checkpoint --pid needs --images-dir DIR', 'checkpoint');
+        const { runCheckpoint } = await import('./commands/checkpoint.js');
+        await runCheckpoint({
+          pid: positiveInt(values.pid as string, '--pid'),
+          imagesDir: values['images-dir'] as string,
+          keys: parseKeyFlags(values.key as string[] | undefined),
+          leaveRunning,
+          criuArgs: passthrough,
+        }, ctx);
+        return;
+      }
+      if (positionals.length !== 1) throw usage('checkpoint needs --pid PID or one CONTAINER', 'checkpoint');
+      if (values['images-dir'] !== undefined || values.key !== undefined) throw usage('--images-dir and --key go with --pid', 'checkpoint');
+      noPassthrough(passthrough);
+      const { runContainerCheckpoint } = await import('./commands/container-checkpoint.js');
+      await runContainerCheckpoint({ ref: positionals[0]!, name: values.name as string | undefined, leaveRunning }, ctx);
+    },
+  },
+  restore: {
+    summary: 'restore a checkpoint, with external mounts mapped and checked first',
+    usage: `extmount restore --images-dir DIR [--map KEY=PATH]... [--foreground] [-- CRIU_ARGS...]
+       extmount restore CONTAINER [--name NAME] [--map KEY=PATH]...
+
+Reads the manifest (DIR/extmount.yaml), resolves every external mount (--map, then the config's
+remap rules, then the recorded host path), checks each target before CRIU runs (exists, same
+type, allowed by hostPaths, no symlinks), then runs criu restore. Prints the restored pid.
+
+  --images-dir DIR     images written by extmount checkpoint --pid
+  --map KEY=PATH       restore the external mount KEY from PATH
+  --foreground         wait for the restored tree instead of detaching
+  --name NAME          checkpoint name for a container (default: its newest)`,
+    options: {
+      'images-dir': { type: 'string' },
+      map: { type: 'string', multiple: true },
+      foreground: { type: 'boolean' },
+      name: { type: 'string' },
+    },
+    async run(values, positionals, passthrough, ctx) {
+      const maps = parseMapFlags(values.map as string[] | undefined);
+      if (values['images-dir'] !== undefined) {
+        if (positionals.length > 0) throw usage('restore takes --images-dir DIR or CONTAINER, not both', 'restore');
+        if (values.name !== undefined) throw usage('--name goes with a CONTAINER, not --images-dir', 'restore');
+        const { runRestore } = await import('./commands/restore.js');
+        await runRestore({ imagesDir: values['images-dir'] as string, maps, foreground: values.foreground === true, criuArgs: passthrough }, ctx);
+        return;
+      }
+      if (positionals.length !== 1) throw usage('restore needs --images-dir DIR or one CONTAINER', 'restore');
+      if (values.foreground !== undefined) throw usage('--foreground goes with --images-dir', 'restore');
+      noPassthrough(passthrough);
+      const { runContainerRestore } = await import('./commands/container-checkpoint.js');
+      await runContainerRestore({ ref: positionals[0]!, name: values.name as string | undefined, maps }, ctx);
+    },
+  },
+  'install-runtime': {
+    summary: 'print (or merge into daemon.json) the dockerd runtime entry for hooks/extmount-runc',
+    usage: `extmount install-runtime [--apply] [--name NAME] [--daemon-json FILE]
+
+Prints the "runtimes" entry that registers hooks/extmount-runc with dockerd. With --apply, merges
+it into FILE (default /etc/docker/daemon.json), keeping a backup; then reload dockerd (SIGHUP).
+
+  --name NAME          runtime name (default: extmount)
+  --daemon-json FILE   the daemon configuration to merge into`,
+    options: {
+      apply: { type: 'boolean' },
+      name: { type: 'string' },
+      'daemon-json': { type: 'string' },
+    },
+    async run(values, positionals, passthrough, ctx) {
+      noPassthrough(passthrough);
+      if (positionals.length > 0) throw usage(`unexpected argument ${positionals[0]}`, 'install-runtime');
+      const { runInstallRuntime } = await import('./commands/install-runtime.js');
+      await runInstallRuntime({
+        apply: values.apply === true,
+        name: (values.name as string | undefined) ?? 'extmount',
+        daemonJson: (values['daemon-json'] as string | undefined) ?? '/etc/docker/daemon.json',
+      }, ctx);
+    },
+  },
   show: {
     summary: 'decode CRIU images (mountpoints, inventory) without crit',
     usage: `extmount show PATH
@@ -173,6 +278,19 @@ export function parseKeyFlags(flags: string[] | undefined): Map<string, string> 
     keys.set(mountpoint, flag.slice(eq + 1));
   }
   return keys;
+}
+
+/** --map KEY=PATH, repeated. */
+export function parseMapFlags(flags: string[] | undefined): Map<string, string> {
+  const maps = new Map<string, string>();
+  for (const flag of flags ?? []) {
+    const eq = flag.indexOf('=');
+    if (eq <= 0 || !flag.slice(eq + 1).startsWith('/')) throw usage(`--map "${flag}": expected KEY=/ABSOLUTE/PATH, e.g. --map barmount=/srv/foo`);
+    const key = flag.slice(0, eq);
+    if (maps.has(key)) throw usage(`--map: ${key} is given twice`);
+    maps.set(key, flag.slice(eq + 1));
+  }
+  return maps;
 }
 
 function topHelp(): string {
