@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 // The extmount command line: parses flags, wires a command to its context, maps errors to exit codes.
-import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { ExtmountError, formatError } from './core/errors.js';
 import { loadConfig } from './adapters/config-file.js';
 import { createLogger } from './adapters/log.js';
+import { extmountVersion } from './adapters/package-info.js';
 import type { CommandContext } from './commands/context.js';
 import { processIO, type CommandIO } from './commands/io.js';
 
@@ -205,7 +205,7 @@ export async function main(argv: string[], io: CommandIO = processIO): Promise<n
     if (name && !spec) throw usage(`unknown command "${name}"`);
     const { values, positionals, passthrough } = parse(rest, { ...GLOBAL_OPTIONS, ...(spec?.options ?? {}) }, name);
     if (values.version) {
-      io.out(version());
+      io.out(extmountVersion());
       return 0;
     }
     if (values.help || !spec) {
@@ -296,7 +296,7 @@ export function parseMapFlags(flags: string[] | undefined): Map<string, string> 
 function topHelp(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length));
   const list = Object.entries(COMMANDS).map(([n, c]) => `  ${n.padEnd(width)}  ${c.summary}`).join('\n');
-  return `extmount ${version()}: CRIU checkpoint/restore that keeps external bind mounts
+  return `extmount ${extmountVersion()}: CRIU checkpoint/restore that keeps external bind mounts
 
 Usage: extmount [options] COMMAND [args]
 
@@ -307,10 +307,6 @@ ${GLOBAL_HELP}
 Run "extmount COMMAND --help" for a command's own options.`;
 }
 
-function version(): string {
-  const pkg = JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { version: string };
-  return pkg.version;
-}
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === (await import('node:fs')).realpathSync(process.argv[1])) {
   process.exitCode = await main(process.argv.slice(2));

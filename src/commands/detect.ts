@@ -1,11 +1,11 @@
 // `extmount detect`: finds a task's external mounts and the CRIU options they need.
-import { classifyMounts } from '../core/classify.js';
+import { classifyMounts, type Classification } from '../core/classify.js';
 import type { ContainerInfo } from '../core/container.js';
 import { buildDetectReport, formatDetectReport, type DetectReport } from '../core/detect-report.js';
 import { ExtmountError } from '../core/errors.js';
 import { parseMountinfo } from '../core/mountinfo.js';
-import { planExternalMounts } from '../core/plan.js';
-import { planCriuOptions, type CriuVersion } from '../core/render.js';
+import { planExternalMounts, type MountPlan } from '../core/plan.js';
+import { planCriuOptions, type CriuOptions, type CriuVersion } from '../core/render.js';
 import { criuVersion } from '../adapters/criu.js';
 import { fileTypesOf, readMountinfo, readMountinfoFile, readOwnMountinfo } from '../adapters/procfs.js';
 import { localContainer } from './docker-target.js';
@@ -28,6 +28,21 @@ export async function runDetect(options: DetectOptions, ctx: CommandContext): Pr
 }
 
 export async function detect(options: DetectOptions, ctx: CommandContext): Promise<DetectReport> {
+  const analysis = await analyzeTask(options, ctx);
+  return buildDetectReport(analysis.classification, analysis.plan, { version: analysis.version, options: analysis.criuOptions });
+}
+
+export interface TaskAnalysis {
+  classification: Classification;
+  plan: MountPlan;
+  /** null when CRIU is not installed here (options are then rendered for CRIU >= 2.8). */
+  version: CriuVersion | null;
+  criuOptions: CriuOptions;
+  container: ContainerInfo | undefined;
+}
+
+/** The whole pipeline for one task: mountinfo → classification → plan → CRIU options. */
+export async function analyzeTask(options: DetectOptions, ctx: CommandContext): Promise<TaskAnalysis> {
   const { source } = options;
   let text: string;
   let origin: string;
@@ -67,7 +82,7 @@ export async function detect(options: DetectOptions, ctx: CommandContext): Promi
   });
   const version = await findCriuVersion(ctx);
   const criuOptions = planCriuOptions(plan, version ?? { major: 4, minor: 0, patch: 0, text: 'unknown' }, { includeRoot: source.kind === 'pid' });
-  return buildDetectReport(classification, plan, { version, options: criuOptions });
+  return { classification, plan, version, criuOptions, container };
 }
 
 async function findCriuVersion(ctx: CommandContext): Promise<CriuVersion | null> {

@@ -1,5 +1,15 @@
 // `extmount restore --images-dir DIR`: checks every target, then a plain CRIU restore.
+import { readFile, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { criuFailureError } from '../core/criu-log.js';
 import { ExtmountError } from '../core/errors.js';
+import { checkManifestAgainstImages } from '../core/image-check.js';
+import { MANIFEST_FILE, parseManifest, type Manifest } from '../core/manifest.js';
+import { planCriuOptions, toArgv } from '../core/render.js';
+import { resolveRestoreTargets } from '../core/restore-targets.js';
+import { criuVersion, runCriu } from '../adapters/criu.js';
+import { checkRestoreTargets } from '../adapters/host-paths.js';
+import { readImageMounts } from '../adapters/images.js';
 import type { CommandContext } from './context.js';
 
 export interface RestoreOptions {
@@ -9,6 +19,48 @@ export interface RestoreOptions {
   criuArgs: string[];
 }
 
-export async function runRestore(_options: RestoreOptions, _ctx: CommandContext): Promise<void> {
-  throw new ExtmountError('usage', 'restore --images-dir is not implemented yet');
+export async function runRestore(options: RestoreOptions, ctx: CommandContext): Promise<void> {
+  const { imagesDir } = options;
+  const manifest = await readManifest(imagesDir);
+  if (manifest.target.kind !== 'pid') {
+    throw new ExtmountError('bad-input', `${imagesDir} holds a checkpoint of container ${manifest.target.name}`, { hint: `restore it with: extmount restore ${manifest.target.name}` });
+  }
+  checkManifestAgainstImages(manifest, await readImageMounts(imagesDir), imagesDir);
+  const targets = resolveRestoreTargets(manifest, options.maps, ctx.config.remap);
+  await checkRestoreTargets(targets, ctx.config.hostPaths);
+  const root = manifest.target.root;
+  if (root !== null && root !== '/') {
+    const rootStat = await stat(root).catch(() => undefined);
+    if (!rootStat?.isDirectory()) throw new ExtmountError('refused', `the tree's root ${root} is not a directory on this host`, { hint: 'the root folder must exist where it was at checkpoint time' });
+  }
+  // Everything checked: from here on CRIU may write (its log and pidfile) into the images dir.
+  const version = await criuVersion(ctx.config.criu);
+  const criuOptions = planCriuOptions({ ...manifest, rootHostPath: root === '/' ? null : root }, version, { targets: new Map(targets.map((t) => [t.mount.key, t.path])), includeRoot: true });
+  const pidfile = join(imagesDir, 'restore.pid');
+  await rm(pidfile, { force: true });
+  const args = [...toArgv(criuOptions.restore), ...(options.foreground ? [] : ['--restore-detached', '--pidfile', pidfile]), ...options.criuArgs];
+  ctx.log.debug({ argv: args }, 'criu restore');
+  const run = await runCriu(ctx.config.criu, 'restore', imagesDir, args, { foreground: options.foreground });
+  if (run.exitCode !== 0) throw criuFailureError(`criu restore from ${imagesDir}`, run.log, run.logPath);
+  if (options.foreground) return;
+  const pid = Number((await readFile(pidfile, 'utf8')).trim());
+  if (ctx.json) {
+    ctx.io.out(JSON.stringify({ pid, mounts: targets.map((t) => ({ key: t.mount.key, mountpoint: t.mount.mountpoint, path: t.path, from: t.from })) }, null, 2));
+    return;
+  }
+  ctx.io.out(String(pid));
+  for (const t of targets) ctx.log.info(`${t.mount.mountpoint} (key ${t.mount.key}) restored from ${t.path} (${t.from})`);
+}
+
+export async function readManifest(imagesDir: string): Promise<Manifest> {
+  const dirStat = await stat(imagesDir).catch(() => undefined);
+  if (!dirStat?.isDirectory()) throw new ExtmountError('bad-input', `no images directory ${imagesDir}`, { hint: 'give the --images-dir used at checkpoint time' });
+  const path = join(imagesDir, MANIFEST_FILE);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new ExtmountError('bad-input', `${imagesDir} has no readable ${MANIFEST_FILE}`, { hint: 'was it written by extmount checkpoint?', cause: err });
+  }
+  return parseManifest(text, path);
 }

@@ -1,6 +1,5 @@
 // The one place that turns a plan into CRIU options: argv, or lines of a CRIU config file.
 import { ExtmountError } from './errors.js';
-import type { MountPlan } from './plan.js';
 
 export interface CriuVersion {
   major: number;
@@ -34,6 +33,14 @@ export interface CriuOptions {
   restore: CriuOption[];
 }
 
+/** What rendering needs of a plan (a MountPlan, or a manifest read back on restore). */
+export interface CriuPlanInput {
+  rootHostPath: string | null;
+  mounts: ReadonlyArray<{ mountpoint: string; key: string; hostPath: string | null }>;
+  enableExternalMasters: boolean;
+  enableExternalSharing: boolean;
+}
+
 export interface RenderOptions {
   /** Key → host path to restore from; default: each mount's recorded host path. */
   targets?: ReadonlyMap<string, string>;
@@ -41,7 +48,7 @@ export interface RenderOptions {
   includeRoot?: boolean;
 }
 
-export function planCriuOptions(plan: MountPlan, version: CriuVersion, options: RenderOptions = {}): CriuOptions {
+export function planCriuOptions(plan: CriuPlanInput, version: CriuVersion, options: RenderOptions = {}): CriuOptions {
   const modern = usesExternalSyntax(version);
   const dump: CriuOption[] = [];
   const restore: CriuOption[] = [];

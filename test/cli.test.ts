@@ -1,0 +1,95 @@
+// Black-box tests of the CLI contract that need no root, daemon or CRIU.
+import assert from 'node:assert/strict';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { before, describe, it } from 'node:test';
+import { assertOneLineError, runCli } from './helpers/cli.js';
+import { FIXTURES } from './helpers/fixtures.js';
+
+const seed = join(FIXTURES, 'mountinfo/seed.mountinfo');
+
+describe('extmount detect --mountinfo (offline)', () => {
+  it('prints the documented JSON for the seed tree', async () => {
+    const r = await runCli(['detect', '--mountinfo', seed, '--key', '/bar=barmount', '--json']);
+    assert.equal(r.exitCode, 0, r.stderr);
+    const report = JSON.parse(r.stdout);
+    assert.deepEqual(Object.keys(report).sort(), ['criu', 'external', 'mounts']);
+    assert.equal(report.external.length, 1);
+    const [bar] = report.external;
+    assert.deepEqual(Object.keys(bar).sort(), ['hostPath', 'key', 'kind', 'mountpoint', 'propagation', 'readOnly', 'reason']);
+    assert.equal(bar.mountpoint, '/bar');
+    assert.equal(bar.key, 'barmount');
+    assert.match(bar.hostPath, /\/foo$/);
+    assert.deepEqual(Object.keys(report.mounts[0]).sort(), ['class', 'fstype', 'mountId', 'mountpoint', 'parentId', 'reason', 'root', 'source']);
+    assert.deepEqual(report.criu.dump.slice(0, 2), ['--external', 'mnt[/bar]:barmount']);
+    assert.ok(report.criu.restore.includes(`mnt[barmount]:${bar.hostPath}`));
+  });
+
+  it('prints a table a person can read', async () => {
+    const r = await runCli(['detect', '--mountinfo', join(FIXTURES, 'mountinfo/docker-propagated.mountinfo')]);
+    assert.equal(r.exitCode, 0, r.stderr);
+    assert.match(r.stdout, /^ID\s+PARENT\s+MOUNTPOINT\s+FSTYPE\s+CLASS\s+REASON/);
+    assert.match(r.stdout, /External mounts \(5\):/);
+    assert.match(r.stdout, /--enable-external-masters/);
+  });
+
+  it('picks the root with --root-mount in a host-view mountinfo', async () => {
+    const r = await runCli(['detect', '--mountinfo', join(FIXTURES, 'mountinfo/seed.host.mountinfo'), '--root-mount', '27', '--json']);
+    assert.equal(r.exitCode, 0, r.stderr);
+    const roots = JSON.parse(r.stdout).mounts.filter((m: { class: string }) => m.class === 'root');
+    assert.deepEqual(roots.map((m: { mountId: number }) => m.mountId), [27]);
+  });
+});
+
+describe('bad input exits 2 with one line', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'extmount-cli-'));
+    await writeFile(join(dir, 'garbage'), 'this is not mountinfo\n');
+    await writeFile(join(dir, 'truncated'), '63 42 254:0 /tmp/x/root / rw,relatime - ext4 /dev/vda rw\n64 63 254:0 /tmp/x/foo /bar rw,rel');
+    await writeFile(join(dir, 'binary'), Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0x02, 0x01, 0x00, 0xff, 0xfe, 0x0a]));
+    await writeFile(join(dir, 'bad-config.json'), '{"hostPaths": {"deny": "/etc"}}');
+  });
+
+  const cases: Array<[string, () => string[], RegExp]> = [
+    ['garbage mountinfo', () => ['detect', '--mountinfo', join(dir, 'garbage')], /^extmount: .*garbage: line 1: truncated/],
+    ['truncated mountinfo', () => ['detect', '--mountinfo', join(dir, 'truncated')], /line 2: truncated/],
+    ['binary mountinfo', () => ['detect', '--mountinfo', join(dir, 'binary')], /binary/],
+    ['missing mountinfo', () => ['detect', '--mountinfo', join(dir, 'nope')], /cannot read .*nope/],
+    ['unknown pid', () => ['detect', '--pid', '999999999'], /no process with pid 999999999/],
+    ['--key with a colon', () => ['detect', '--mountinfo', seed, '--key', '/bar=bar:mount'], /--key \/bar=bar:mount: the key may only hold/],
+    ['--key for no external mount', () => ['detect', '--mountinfo', seed, '--key', '/nope=x'], /no external mount at \/nope/],
+    ['--key without =', () => ['detect', '--mountinfo', seed, '--key', 'barmount'], /expected MOUNTPOINT=KEY/],
+    ['unknown flag', () => ['detect', '--frobnicate'], /Unknown option '--frobnicate'/],
+    ['unknown command', () => ['frobnicate'], /unknown command "frobnicate"/],
+    ['two sources', () => ['detect', '--pid', '1', '--mountinfo', seed], /exactly one of/],
+    ['bad --root-mount', () => ['detect', '--mountinfo', seed, '--root-mount', '4242'], /--root-mount 4242: no mount with that ID/],
+    ['malformed config', () => ['--config', join(dir, 'bad-config.json'), 'detect', '--mountinfo', seed], /"hostPaths.deny" must be a list/],
+    ['unreachable engine', () => ['--host', `unix://${join(dir, 'no.sock')}`, 'detect', 'c1'], /cannot reach the Docker engine at unix:\/\/.*no\.sock/],
+    ['bad --host', () => ['--host', 'ftp://x', 'detect', 'c1'], /unsupported scheme ftp:/],
+    ['restore of a missing images dir', () => ['restore', '--images-dir', join(dir, 'none')], /no images directory/],
+    ['show of a missing path', () => ['show', join(dir, 'none')], /cannot read/],
+    ['--map without =', () => ['restore', '--images-dir', dir, '--map', 'barmount'], /expected KEY=\/ABSOLUTE\/PATH/],
+  ];
+  for (const [name, args, pattern] of cases) {
+    it(name, async () => assertOneLineError(await runCli(args()), 2, pattern));
+  }
+});
+
+describe('help and version', () => {
+  it('--help lists the commands and exits 0', async () => {
+    const r = await runCli(['--help']);
+    assert.equal(r.exitCode, 0);
+    for (const command of ['detect', 'checkpoint', 'restore', 'show', 'install-runtime']) assert.match(r.stdout, new RegExp(`^  ${command} `, 'm'));
+  });
+  it('a command --help shows its usage', async () => {
+    const r = await runCli(['detect', '--help']);
+    assert.equal(r.exitCode, 0);
+    assert.match(r.stdout, /^Usage: extmount detect --pid PID/);
+  });
+  it('--version prints the package version', async () => {
+    const r = await runCli(['--version']);
+    assert.match(r.stdout.trim(), /^\d+\.\d+\.\d+$/);
+  });
+});
