@@ -1,7 +1,7 @@
 // Decides, for every mount of a task, whether CRIU can dump it by itself, and why not if it cannot.
 import type { ContainerInfo, ContainerMount } from './container.js';
 import { ExtmountError } from './errors.js';
-import { deviceOf, isReadOnly, type MountInfo } from './mountinfo.js';
+import { deviceKey, deviceOf, isReadOnly, type MountInfo } from './mountinfo.js';
 
 export type MountClass = 'root' | 'internal' | 'external' | 'runtime' | 'special';
 export type ExternalKind = 'bind' | 'volume' | 'propagated' | 'file' | 'runtime';
@@ -177,12 +177,12 @@ function relativeMountpoints(root: MountInfo): (mountpoint: string) => string {
   return (mp) => (mp === prefix ? '/' : mp.startsWith(`${prefix}/`) ? mp.slice(prefix.length) : mp);
 }
 
-type DeviceIndex = Map<string, Map<string, MountInfo[]>>;
+type DeviceIndex = Map<number, Map<string, MountInfo[]>>;
 
 function indexByDeviceAndRoot(mounts: MountInfo[]): DeviceIndex {
   const index: DeviceIndex = new Map();
   for (const m of mounts) {
-    const dev = deviceOf(m);
+    const dev = deviceKey(m);
     let roots = index.get(dev);
     if (!roots) index.set(dev, (roots = new Map()));
     const list = roots.get(m.root);
@@ -197,7 +197,7 @@ function indexByDeviceAndRoot(mounts: MountInfo[]): DeviceIndex {
  * With equal roots the earlier mount provides (so two copies do not provide for each other).
  */
 function findProvider(index: DeviceIndex, mount: MountInfo): MountInfo | undefined {
-  const roots = index.get(deviceOf(mount));
+  const roots = index.get(deviceKey(mount));
   if (!roots) return undefined;
   const same = roots.get(mount.root) ?? [];
   const position = same.indexOf(mount);
@@ -214,7 +214,7 @@ function findProvider(index: DeviceIndex, mount: MountInfo): MountInfo | undefin
  * then shortest mountpoint): the canonical path, not one that exists only through another bind.
  */
 function findHostMount(index: DeviceIndex, mount: MountInfo): MountInfo | undefined {
-  const roots = index.get(deviceOf(mount));
+  const roots = index.get(deviceKey(mount));
   if (!roots) return undefined;
   let found: MountInfo[] | undefined;
   for (let path: string | undefined = mount.root; path !== undefined; path = parentPath(path)) {

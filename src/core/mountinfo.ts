@@ -38,9 +38,15 @@ export function parseMountinfo(text: string, origin = 'mountinfo'): MountInfo[] 
   const mounts: MountInfo[] = [];
   const seen = new Set<number>();
   const lines = text.split('\n');
+  // Raw control bytes never appear in kernel output (they are escaped): this is not mountinfo.
+  // One scan of the whole text; the line is looked up only when there is something to report.
+  // eslint-disable-next-line no-control-regex
+  const binary = /[\x00-\x09\x0b-\x1f\x7f]/.exec(text);
+  const badLine = binary ? text.slice(0, binary.index).split('\n').length : 0;
   for (let i = 0; i < lines.length; i++) {
     const raw = lines[i]!;
     if (raw === '' && i === lines.length - 1) break; // the final newline
+    if (i + 1 === badLine) throw parseError(origin, badLine, 'contains control or binary bytes');
     const mount = parseLine(raw, i + 1, origin);
     if (seen.has(mount.mountId)) {
       throw parseError(origin, i + 1, `mount ID ${mount.mountId} appears twice`);
@@ -53,9 +59,6 @@ export function parseMountinfo(text: string, origin = 'mountinfo'): MountInfo[] 
 }
 
 function parseLine(raw: string, line: number, origin: string): MountInfo {
-  // Raw control bytes never appear in kernel output (they are escaped): this is not mountinfo.
-  // eslint-disable-next-line no-control-regex
-  if (/[\x00-\x1f\x7f]/.test(raw)) throw parseError(origin, line, 'contains control or binary bytes');
   const fields = raw.split(' ');
   const separator = fields.indexOf('-', 6);
   if (separator === -1) {
@@ -68,26 +71,32 @@ function parseLine(raw: string, line: number, origin: string): MountInfo {
   const [fstype, source, superOptions] = fields.slice(separator + 1) as [string, string, string];
   const mountId = parseNumber(id, line, origin, FIELD_NAMES[0]);
   const parentId = parseNumber(parent, line, origin, FIELD_NAMES[1]);
-  const devMatch = /^(\d{1,10}):(\d{1,10})$/.exec(dev);
-  if (!devMatch) throw parseError(origin, line, `field 3 (major:minor) is "${clip(dev)}"`);
+  const colon = dev.indexOf(':');
+  const major = decimal(dev.slice(0, colon));
+  const minor = decimal(dev.slice(colon + 1));
+  if (colon === -1 || major === undefined || minor === undefined) throw parseError(origin, line, `field 3 (major:minor) is "${clip(dev)}"`);
   if (options === '') throw parseError(origin, line, 'field 6 (mount options) is empty');
   if (fstype === '') throw parseError(origin, line, 'field 9 (fstype) is empty');
   const mount: MountInfo = {
     mountId,
     parentId,
-    major: Number(devMatch[1]),
-    minor: Number(devMatch[2]),
+    major,
+    minor,
     // Not always a path: nsfs mounts have roots like "net:[4026532182]".
     root: unescapeNonEmpty(root, line, origin, 'root'),
     mountpoint: unescapePath(mountpoint, line, origin, 'mount point'),
     options: options.split(','),
+    // Every record gets the same shape (V8 hidden class), set or not.
+    shared: undefined,
+    master: undefined,
+    propagateFrom: undefined,
     unbindable: false,
     fstype: unescapeOctal(fstype),
     source: unescapeOctal(source),
     superOptions: unescapeOctal(superOptions),
     line,
   };
-  for (const tag of fields.slice(6, separator)) parseOptionalField(mount, tag, line, origin);
+  for (let i = 6; i < separator; i++) parseOptionalField(mount, fields[i]!, line, origin);
   return mount;
 }
 
@@ -117,8 +126,21 @@ function parseOptionalField(mount: MountInfo, tag: string, line: number, origin:
 }
 
 function parseNumber(text: string, line: number, origin: string, field: string): number {
-  if (!/^\d{1,10}$/.test(text)) throw parseError(origin, line, `${field} is "${clip(text)}", not a number`);
-  return Number(text);
+  const value = decimal(text);
+  if (value === undefined) throw parseError(origin, line, `${field} is "${clip(text)}", not a number`);
+  return value;
+}
+
+/** 1 to 10 ASCII digits, else undefined (hot: runs several times per line). */
+function decimal(text: string): number | undefined {
+  if (text.length === 0 || text.length > 10) return undefined;
+  let value = 0;
+  for (let i = 0; i < text.length; i++) {
+    const digit = text.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return undefined;
+    value = value * 10 + digit;
+  }
+  return value;
 }
 
 function unescapeNonEmpty(text: string, line: number, origin: string, field: string): string {
@@ -153,4 +175,9 @@ export function isReadOnly(mount: MountInfo): boolean {
 
 export function deviceOf(mount: MountInfo): string {
   return `${mount.major}:${mount.minor}`;
+}
+
+/** The device as one number, for map keys (minor numbers have 20 bits). */
+export function deviceKey(mount: MountInfo): number {
+  return mount.major * 0x100000 + mount.minor;
 }

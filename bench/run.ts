@@ -1,0 +1,78 @@
+// `npm run bench`: every benchmark, medians and ratios against a baseline measured in the same run.
+// Usage: npm run bench [-- --json FILE] [-- --only NAME,NAME]
+import { writeFile } from 'node:fs/promises';
+import { cpus, release } from 'node:os';
+import { parseArgs } from 'node:util';
+import { execa } from 'execa';
+import { benchDecodeImage } from './criu-image.js';
+import { benchDetect } from './detect.js';
+
+export interface BenchRow {
+  case: string;
+  /** Median of extmount's runs, in ms. */
+  ms: number;
+  /** Median of the baseline's runs, in ms (same machine, same run); absent for absolute goals. */
+  baselineMs?: number;
+  baseline?: string;
+  goal: string;
+  runs: number;
+}
+
+type BenchCase = () => Promise<BenchRow[]>;
+
+const CASES: Record<string, BenchCase> = {
+  detect: async () => {
+    const r = await benchDetect();
+    return [{ case: r.name, ms: r.medianMs, goal: '< 20 ms', runs: r.runs }];
+  },
+  images: async () => {
+    const r = await benchDecodeImage();
+    return [{ case: r.name, ms: r.medianMs, goal: '(none)', runs: r.runs }];
+  },
+};
+
+async function versionOf(cmd: string, args: string[]): Promise<string> {
+  const r = await execa(cmd, args, { reject: false });
+  return r.exitCode === 0 ? String(r.stdout).split('\n')[0]!.trim() : 'not found';
+}
+
+async function machine(): Promise<Record<string, string>> {
+  return {
+    date: new Date().toISOString().slice(0, 10),
+    cpu: `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'unknown'}`,
+    kernel: release(),
+    node: process.version,
+    criu: await versionOf('criu', ['--version']),
+    dockerd: await versionOf('dockerd', ['--version']),
+    runc: await versionOf('runc', ['--version']),
+  };
+}
+
+export function formatTable(rows: readonly BenchRow[]): string {
+  const cells = rows.map((r) => [
+    r.case,
+    `${r.ms.toFixed(2)} ms`,
+    r.baselineMs === undefined ? '' : `${r.baselineMs.toFixed(2)} ms (${r.baseline})`,
+    r.baselineMs === undefined ? '' : `${(r.ms / r.baselineMs).toFixed(3)}×`,
+    r.goal,
+    String(r.runs),
+  ]);
+  const header = ['case', 'extmount (median)', 'baseline (median)', 'ratio', 'goal', 'runs'];
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
+  const line = (c: string[]) => `| ${c.map((v, i) => v.padEnd(widths[i]!)).join(' | ')} |`;
+  return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...cells.map(line)].join('\n');
+}
+
+const { values } = parseArgs({ options: { json: { type: 'string' }, only: { type: 'string' } } });
+const selected = values.only ? values.only.split(',') : Object.keys(CASES);
+const info = await machine();
+console.log(Object.entries(info).map(([k, v]) => `${k}: ${v}`).join('\n'));
+console.log('');
+const rows: BenchRow[] = [];
+for (const name of selected) {
+  const run = CASES[name];
+  if (!run) throw new Error(`unknown case ${name} (known: ${Object.keys(CASES).join(', ')})`);
+  rows.push(...(await run()));
+}
+console.log(formatTable(rows));
+if (values.json) await writeFile(values.json, `${JSON.stringify({ machine: info, rows }, null, 2)}\n`);
