@@ -4,6 +4,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
+import { execa } from 'execa';
 import { assertOneLineError, runCli } from './helpers/cli.js';
 import { FIXTURES } from './helpers/fixtures.js';
 
@@ -75,6 +76,20 @@ describe('bad input exits 2 with one line', () => {
   for (const [name, args, pattern] of cases) {
     it(name, async () => assertOneLineError(await runCli(args()), 2, pattern));
   }
+});
+
+describe('docker CLI plugin (hooks/docker-extmount)', () => {
+  const plugin = join(FIXTURES, '../../hooks/docker-extmount');
+  it('answers docker-cli-plugin-metadata with SchemaVersion 0.1.0 and the package version', async () => {
+    const r = await execa(plugin, ['docker-cli-plugin-metadata']);
+    const metadata = JSON.parse(String(r.stdout));
+    assert.equal(metadata.SchemaVersion, '0.1.0');
+    assert.equal(metadata.Version, (await runCli(['--version'])).stdout.trim());
+  });
+  it('runs extmount with the plugin name dropped', async () => {
+    const r = await execa(plugin, ['extmount', 'detect', '--mountinfo', seed, '--json']);
+    assert.equal(JSON.parse(String(r.stdout)).external[0].mountpoint, '/bar');
+  });
 });
 
 describe('help and version', () => {
