@@ -14,10 +14,17 @@ function api(container: Docker.Container): CheckpointApi {
 }
 
 /** Checkpoints need dockerd --experimental (moby: "checkpoint is only supported in experimental mode"). */
-export async function requireExperimental(engine: Engine): Promise<Docker.DockerInfo & { DockerRootDir: string }> {
-  let info: Docker.DockerInfo & { ExperimentalBuild?: boolean; DockerRootDir: string };
+export interface EngineInfo {
+  ExperimentalBuild?: boolean;
+  DockerRootDir: string;
+  ServerVersion?: string;
+  Runtimes?: Record<string, { path: string }>;
+}
+
+export async function requireExperimental(engine: Engine): Promise<EngineInfo> {
+  let info: EngineInfo;
   try {
-    info = (await engine.docker.info()) as typeof info;
+    info = (await engine.docker.info()) as EngineInfo;
   } catch (err) {
     throw engineError(engine, err, 'reading engine info');
   }
