@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { DEFAULT_CONFIG } from '../../src/core/config.js';
+import { ExtmountError } from '../../src/core/errors.js';
+import type { Manifest } from '../../src/core/manifest.js';
+import { applyRemap, refusalOf, resolveRestoreTargets } from '../../src/core/restore-targets.js';
+
+const manifest: Manifest = {
+  format: 'extmount/v1',
+  extmount: '0.1.0',
+  criu: '4.1.1',
+  createdAt: '2026-11-26T00:00:00Z',
+  target: { kind: 'pid', pid: 42, root: '/tmp/x/root' },
+  enableExternalMasters: false,
+  enableExternalSharing: false,
+  mounts: [
+    { key: 'barmount', mountpoint: '/bar', hostPath: '/srv/a/foo', kind: 'bind', type: 'directory', readOnly: false, propagation: 'private' },
+    { key: 'cfg', mountpoint: '/etc/app.conf', hostPath: '/srv/conf/app.conf', kind: 'file', type: 'file', readOnly: true, propagation: 'private' },
+  ],
+};
+
+describe('resolveRestoreTargets', () => {
+  it('takes --map first, then remap rules, then the recorded path', () => {
+    const targets = resolveRestoreTargets(manifest, new Map([['cfg', '/srv/other.conf']]), [{ from: '/srv/a', to: '/srv/b' }]);
+    assert.deepEqual(targets.map((t) => [t.mount.key, t.path, t.from]), [['barmount', '/srv/b/foo', 'remap'], ['cfg', '/srv/other.conf', 'map']]);
+    assert.deepEqual(resolveRestoreTargets(manifest, new Map(), []).map((t) => t.from), ['original', 'original']);
+  });
+  it('refuses a --map for a key the images do not have', () => {
+    assert.throws(() => resolveRestoreTargets(manifest, new Map([['nokey', '/srv']]), []), (e: unknown) => e instanceof ExtmountError && e.exitCode === 2 && /key nokey/.test(e.message));
+  });
+  it('asks for --map when no host path was recorded', () => {
+    const m: Manifest = { ...manifest, mounts: [{ ...manifest.mounts[0]!, hostPath: null }] };
+    assert.throws(() => resolveRestoreTargets(m, new Map(), []), (e: unknown) => e instanceof ExtmountError && /had no host path/.test(e.message) && e.hint === 'give one with --map barmount=PATH');
+  });
+});
+
+describe('applyRemap', () => {
+  it('maps a path and everything below; the longest prefix wins', () => {
+    const rules = [{ from: '/srv', to: '/mnt' }, { from: '/srv/a', to: '/data/b' }];
+    assert.equal(applyRemap('/srv/a', rules), '/data/b');
+    assert.equal(applyRemap('/srv/a/x/y', rules), '/data/b/x/y');
+    assert.equal(applyRemap('/srv/ab', rules), '/mnt/ab');
+    assert.equal(applyRemap('/other', rules), undefined);
+  });
+});
+
+describe('refusalOf (hostPaths policy)', () => {
+  const policy = DEFAULT_CONFIG.hostPaths;
+  it('refuses the root itself, system folders and the docker data root by default', () => {
+    assert.match(refusalOf('/', policy)!, /denied host path \//);
+    assert.match(refusalOf('/etc', policy)!, /\/etc/);
+    assert.match(refusalOf('/etc/ssh', policy)!, /\/etc/);
+    assert.match(refusalOf('/proc/1/root', policy)!, /\/proc/);
+    assert.match(refusalOf('/var/lib/docker/volumes/x', policy)!, /\/var\/lib\/docker/);
+    assert.equal(refusalOf('/srv/data', policy), undefined);
+    assert.equal(refusalOf('/etcetera', policy), undefined);
+  });
+  it('lets a more specific allow entry override a deny entry', () => {
+    assert.equal(refusalOf('/etc/app/x', { allow: ['/etc/app'], deny: ['/etc'] }), undefined);
+    assert.match(refusalOf('/etc/other', { allow: ['/etc/app'], deny: ['/etc'] })!, /outside the allowed/);
+    assert.equal(refusalOf('/', { allow: ['/'], deny: ['/'] }), undefined);
+  });
+  it('with an allow list, refuses everything outside it', () => {
+    assert.match(refusalOf('/tmp/x', { allow: ['/srv'], deny: [] })!, /outside the allowed host paths \(\/srv\)/);
+  });
+  it('refuses unclean paths and extra denials', () => {
+    assert.match(refusalOf('/srv/../etc', policy)!, /clean absolute path/);
+    assert.match(refusalOf('srv', policy)!, /clean absolute path/);
+    assert.match(refusalOf('/srv/a\nb', policy)!, /clean absolute path/);
+    assert.match(refusalOf('/data/docker/x', policy, ['/data/docker'])!, /\/data\/docker/);
+  });
+});
