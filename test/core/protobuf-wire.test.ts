@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { ExtmountError } from '../../src/core/errors.js';
 import { WireReader, WireType, toSafeNumber } from '../../src/core/protobuf-wire.js';
+import { varint } from '../helpers/criu-image-encoder.js';
 
 const fixtures = fileURLToPath(new URL('../../../test/fixtures/images/seed/', import.meta.url));
 
@@ -13,16 +14,7 @@ function reader(bytes: number[], baseOffset = 0): WireReader {
   return new WireReader(Uint8Array.from(bytes), { baseOffset, describe: 'test' });
 }
 
-function varintBytes(value: bigint): number[] {
-  const bytes: number[] = [];
-  do {
-    let byte = Number(value & 0x7fn);
-    value >>= 7n;
-    if (value !== 0n) byte |= 0x80;
-    bytes.push(byte);
-  } while (value !== 0n);
-  return bytes;
-}
+const varintBytes = (value: bigint): number[] => varint(value);
 
 function assertParseError(action: () => unknown, message?: RegExp): void {
   assert.throws(action, (err: unknown) => {
