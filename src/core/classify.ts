@@ -177,17 +177,23 @@ function relativeMountpoints(root: MountInfo): (mountpoint: string) => string {
   return (mp) => (mp === prefix ? '/' : mp.startsWith(`${prefix}/`) ? mp.slice(prefix.length) : mp);
 }
 
-type DeviceIndex = Map<number, Map<string, MountInfo[]>>;
+interface DeviceRoots {
+  byRoot: Map<string, MountInfo[]>;
+  /** No root of this device is shorter: walking up a path can stop there. */
+  shortestRoot: number;
+}
+type DeviceIndex = Map<number, DeviceRoots>;
 
 function indexByDeviceAndRoot(mounts: MountInfo[]): DeviceIndex {
   const index: DeviceIndex = new Map();
   for (const m of mounts) {
     const dev = deviceKey(m);
     let roots = index.get(dev);
-    if (!roots) index.set(dev, (roots = new Map()));
-    const list = roots.get(m.root);
+    if (!roots) index.set(dev, (roots = { byRoot: new Map(), shortestRoot: m.root.length }));
+    const list = roots.byRoot.get(m.root);
     if (list) list.push(m);
-    else roots.set(m.root, [m]);
+    else roots.byRoot.set(m.root, [m]);
+    if (m.root.length < roots.shortestRoot) roots.shortestRoot = m.root.length;
   }
   return index;
 }
@@ -199,11 +205,10 @@ function indexByDeviceAndRoot(mounts: MountInfo[]): DeviceIndex {
 function findProvider(index: DeviceIndex, mount: MountInfo): MountInfo | undefined {
   const roots = index.get(deviceKey(mount));
   if (!roots) return undefined;
-  const same = roots.get(mount.root) ?? [];
-  const position = same.indexOf(mount);
-  if (position !== 0 && same.length > 0) return same[0];
-  for (let path = parentPath(mount.root); path !== undefined; path = parentPath(path)) {
-    const candidates = roots.get(path);
+  const same = roots.byRoot.get(mount.root);
+  if (same && same[0] !== mount) return same[0];
+  for (let path = parentPath(mount.root); path !== undefined && path.length >= roots.shortestRoot; path = parentPath(path)) {
+    const candidates = roots.byRoot.get(path);
     if (candidates) return candidates[0];
   }
   return undefined;
@@ -217,8 +222,8 @@ function findHostMount(index: DeviceIndex, mount: MountInfo): MountInfo | undefi
   const roots = index.get(deviceKey(mount));
   if (!roots) return undefined;
   let found: MountInfo[] | undefined;
-  for (let path: string | undefined = mount.root; path !== undefined; path = parentPath(path)) {
-    found = roots.get(path) ?? found;
+  for (let path: string | undefined = mount.root; path !== undefined && path.length >= roots.shortestRoot; path = parentPath(path)) {
+    found = roots.byRoot.get(path) ?? found;
   }
   return found && preferShortest(found);
 }
