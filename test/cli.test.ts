@@ -1,6 +1,6 @@
 // Black-box tests of the CLI contract that need no root, daemon or CRIU.
 import assert from 'node:assert/strict';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
@@ -76,6 +76,25 @@ describe('bad input exits 2 with one line', () => {
   for (const [name, args, pattern] of cases) {
     it(name, async () => assertOneLineError(await runCli(args()), 2, pattern));
   }
+});
+
+describe('extmount show on damaged images', () => {
+  it('exits 2 with one line for a truncated and for a corrupted mountpoints image', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'extmount-show-'));
+    const image = await readFile(join(FIXTURES, 'images/seed/mountpoints-10.img'));
+    await writeFile(join(dir, 'truncated.img'), image.subarray(0, 40));
+    const corrupted = Buffer.from(image);
+    corrupted[12] = 0xff;
+    corrupted[13] = 0xff;
+    await writeFile(join(dir, 'corrupted.img'), corrupted);
+    assertOneLineError(await runCli(['show', join(dir, 'truncated.img')]), 2, /truncated\.img/);
+    assertOneLineError(await runCli(['show', join(dir, 'corrupted.img')]), 2, /corrupted\.img/);
+    const ok = await runCli(['show', join(FIXTURES, 'images/seed'), '--json']);
+    assert.equal(ok.exitCode, 0, ok.stderr);
+    const files = JSON.parse(ok.stdout).files as Array<{ entries: Array<{ mountpoint: string; externalKey: string | null }> }>;
+    const bar = files.flatMap((f) => f.entries).find((e) => e.mountpoint === '/bar');
+    assert.equal(bar?.externalKey, 'barmount');
+  });
 });
 
 describe('docker CLI plugin (hooks/docker-extmount)', () => {
