@@ -3,9 +3,11 @@
 import { writeFile } from 'node:fs/promises';
 import { cpus, release } from 'node:os';
 import { parseArgs } from 'node:util';
+import { pathToFileURL } from 'node:url';
 import { execa } from 'execa';
 import { benchDecodeImage } from './criu-image.js';
 import { benchDetect } from './detect.js';
+import { benchRuntime } from './runtime.js';
 
 export interface BenchRow {
   case: string;
@@ -25,6 +27,7 @@ const CASES: Record<string, BenchCase> = {
     const r = await benchDetect();
     return [{ case: r.name, ms: r.medianMs, goal: '< 20 ms', runs: r.runs }];
   },
+  runtime: () => benchRuntime({ memories: [16, 512], runs: 5 }),
   images: async () => {
     const r = await benchDecodeImage();
     return [{ case: r.name, ms: r.medianMs, goal: '(none)', runs: r.runs }];
@@ -63,6 +66,7 @@ export function formatTable(rows: readonly BenchRow[]): string {
   return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...cells.map(line)].join('\n');
 }
 
+async function main(): Promise<void> {
 const { values } = parseArgs({ options: { json: { type: 'string' }, only: { type: 'string' } } });
 const selected = values.only ? values.only.split(',') : Object.keys(CASES);
 const info = await machine();
@@ -76,3 +80,6 @@ for (const name of selected) {
 }
 console.log(formatTable(rows));
 if (values.json) await writeFile(values.json, `${JSON.stringify({ machine: info, rows }, null, 2)}\n`);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();

@@ -1,0 +1,109 @@
+// Benchmarks of the runtime wrapper and of Docker checkpoint/restore through it, each against its
+// baseline in the same run: runc itself, and plain `docker checkpoint create`/`start --checkpoint`.
+import { mkdir, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { execa } from 'execa';
+import type { Daemon } from '../test/helpers/dockerd.js';
+import { TEST_IMAGE } from '../test/helpers/dockerd.js';
+import { hostSandbox, startRuntimeDaemon, WRAPPER, writeTestConfig } from '../test/helpers/e2e.js';
+import { median } from './measure.js';
+import type { BenchRow } from './run.js';
+
+/** Times `a` and `b` alternately, so drift in the machine's load hits both alike. */
+async function paired(runs: number, a: () => Promise<unknown>, b: () => Promise<unknown>, warmup = 2): Promise<[number, number]> {
+  const ta: number[] = [];
+  const tb: number[] = [];
+  for (let i = 0; i < warmup + runs; i++) {
+    for (const [run, times] of [[a, ta], [b, tb]] as const) {
+      const start = performance.now();
+      await run();
+      if (i >= warmup) times.push(performance.now() - start);
+    }
+  }
+  return [median(ta), median(tb)];
+}
+
+/** runc's --root for a container: dockerd 20.10 uses <exec-root>/runtime-runc/moby for every runc-like runtime. */
+async function runtimeRoot(daemon: Daemon, id: string): Promise<string> {
+  for (const runtimeDir of (await readdir(daemon.execRoot)).filter((d) => d.startsWith('runtime-'))) {
+    for (const ns of await readdir(join(daemon.execRoot, runtimeDir))) {
+      const root = join(daemon.execRoot, runtimeDir, ns);
+      if ((await readdir(root)).includes(id)) return root;
+    }
+  }
+  throw new Error(`no runc state for ${id} under ${daemon.execRoot}`);
+}
+
+export async function benchRuntime(options: { memories: number[]; runs: number }): Promise<BenchRow[]> {
+  const sandbox = await hostSandbox('extmount-bench-');
+  const rows: BenchRow[] = [];
+  let daemon: Daemon | undefined;
+  try {
+    const config = await writeTestConfig(sandbox.dir);
+    daemon = await startRuntimeDaemon('bench', { config, dir: sandbox.dir });
+    const d = daemon;
+    const docker = (args: string[]) => d.cli(args);
+
+    // 1. Passthrough: a verb the wrapper does not handle, on a running container.
+    await docker(['run', '-d', '--name', 'idle', '--network', 'none', '--runtime', 'extmount', TEST_IMAGE, 'sleep', '100000']);
+    const id = (await d.docker.getContainer('idle').inspect()).Id;
+    const root = await runtimeRoot(d, id);
+    const [wrapped, direct] = await paired(options.runs * 10, () => execa(WRAPPER, ['--root', root, 'state', id]), () => execa('runc', ['--root', root, 'state', id]));
+    rows.push({ case: 'runc state ID through hooks/extmount-runc', ms: wrapped, baselineMs: direct, baseline: 'runc state ID', goal: '≤ 1.05×', runs: options.runs * 10 });
+    const [lifeWrapped, lifeDirect] = await paired(
+      options.runs,
+      () => docker(['run', '--rm', '--network', 'none', '--runtime', 'extmount', TEST_IMAGE, 'true']),
+      () => docker(['run', '--rm', '--network', 'none', '--runtime', 'runc', TEST_IMAGE, 'true']),
+    );
+    rows.push({ case: 'docker run --rm … true (create/start/kill/delete)', ms: lifeWrapped, baselineMs: lifeDirect, baseline: 'runtime runc', goal: '≤ 1.05×', runs: options.runs });
+
+    // 2 and 3. Checkpoint and restore: bind + propagated mount through extmount vs bind only with runc.
+    const data = join(sandbox.dir, 'data');
+    const prop = join(sandbox.dir, 'prop');
+    const disk2 = join(sandbox.dir, 'disk2');
+    for (const dir of [data, prop, disk2]) await mkdir(dir, { recursive: true });
+    await execa('mount', ['--bind', prop, prop]);
+    await execa('mount', ['--make-shared', prop]);
+    for (const mib of options.memories) {
+      const hold = `awk 'BEGIN { s = sprintf("%${mib * 1024 * 1024}s", ""); while (1) system("sleep 1") }'`;
+      const ours = `ours${mib}`;
+      const base = `base${mib}`;
+      await docker(['run', '-d', '--name', ours, '--network', 'none', '--runtime', 'extmount', '-v', `${data}:/data`, '-v', `${prop}:/prop:rslave`, TEST_IMAGE, 'sh', '-c', hold]);
+      await docker(['run', '-d', '--name', base, '--network', 'none', '--runtime', 'runc', '-v', `${data}:/data`, TEST_IMAGE, 'sh', '-c', hold]);
+      const sub = join(prop, 'sub');
+      await mkdir(sub, { recursive: true });
+      await execa('mount', ['--bind', disk2, sub]).catch(() => undefined); // once for all sizes
+      await new Promise((resolve) => setTimeout(resolve, 1000 + mib * 4)); // let awk fill its memory
+      const checkpoints: number[][] = [[], []];
+      const restores: number[][] = [[], []];
+      for (let i = 0; i < options.runs; i++) {
+        for (const [n, name] of [ours, base].entries()) {
+          let start = performance.now();
+          await docker(['checkpoint', 'create', name, `cp${i}`]);
+          checkpoints[n]!.push(performance.now() - start);
+          start = performance.now();
+          await startWithRetry(d, name, `cp${i}`);
+          restores[n]!.push(performance.now() - start);
+        }
+      }
+      rows.push({ case: `docker checkpoint create, ${mib} MiB dirty, bind + propagated mount`, ms: median(checkpoints[0]!), baselineMs: median(checkpoints[1]!), baseline: 'bind only, runc', goal: mib === 16 ? '≤ 1.15×' : '(report)', runs: options.runs });
+      rows.push({ case: `docker start --checkpoint, ${mib} MiB dirty, bind + propagated mount`, ms: median(restores[0]!), baselineMs: median(restores[1]!), baseline: 'bind only, runc', goal: '(report)', runs: options.runs });
+      await docker(['rm', '-f', ours, base]);
+    }
+  } finally {
+    await daemon?.stop();
+    await sandbox.cleanup();
+  }
+  return rows;
+}
+
+/** dockerd 20.10 + containerd 1.6 sometimes refuse the first start after a checkpoint ("already exists"). */
+async function startWithRetry(daemon: Daemon, name: string, checkpoint: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    const r = await daemon.cli(['start', '--checkpoint', checkpoint, name], { reject: false });
+    if (r.exitCode === 0) return;
+    if (attempt >= 5 || !/already exists/.test(r.stderr)) throw new Error(`docker start --checkpoint ${checkpoint} ${name}: ${r.stderr}`);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  }
+}
