@@ -3,11 +3,12 @@ import { classifyMounts, type Classification } from '../core/classify.js';
 import type { ContainerInfo } from '../core/container.js';
 import { buildDetectReport, formatDetectReport, type DetectReport } from '../core/detect-report.js';
 import { ExtmountError } from '../core/errors.js';
-import { parseMountinfo } from '../core/mountinfo.js';
+import { parseMountinfo, type MountInfo } from '../core/mountinfo.js';
 import { planExternalMounts, type MountPlan } from '../core/plan.js';
 import { planCriuOptions, type CriuOptions, type CriuVersion } from '../core/render.js';
 import { criuVersion } from '../adapters/criu.js';
-import { fileTypesOf, readMountinfo, readMountinfoFile, readOwnMountinfo } from '../adapters/procfs.js';
+import { hostMountTable, processMountTable } from '../adapters/mount-table.js';
+import { fileTypesOf, readMountinfoFile } from '../adapters/procfs.js';
 import { localContainer } from './docker-target.js';
 import type { CommandContext } from './context.js';
 
@@ -44,30 +45,25 @@ export interface TaskAnalysis {
 /** The whole pipeline for one task: mountinfo → classification → plan → CRIU options. */
 export async function analyzeTask(options: DetectOptions, ctx: CommandContext): Promise<TaskAnalysis> {
   const { source } = options;
-  let text: string;
-  let origin: string;
-  let hostText: string | undefined;
+  let mounts: MountInfo[];
+  let hostMounts: MountInfo[] | undefined;
   let container: ContainerInfo | undefined;
   switch (source.kind) {
     case 'pid':
-      text = await readMountinfo(source.pid);
-      origin = `/proc/${source.pid}/mountinfo`;
-      hostText = await readOwnMountinfo();
+      mounts = await processMountTable(source.pid);
+      hostMounts = await hostMountTable();
       break;
     case 'container':
       container = await localContainer(ctx, source.ref);
-      text = await readMountinfo(container.pid);
-      origin = `/proc/${container.pid}/mountinfo (container ${container.name})`;
-      hostText = await readOwnMountinfo();
+      mounts = await processMountTable(container.pid);
+      hostMounts = await hostMountTable();
       break;
     case 'file':
-      text = await readMountinfoFile(source.path);
-      origin = source.path;
+      mounts = parseMountinfo(await readMountinfoFile(source.path), source.path);
+      // A saved host-view mountinfo (--root-mount) holds the host's mounts as well as the tree's.
+      if (source.rootMountId !== undefined) hostMounts = mounts;
       break;
   }
-  const mounts = parseMountinfo(text, origin);
-  // A saved host-view mountinfo (--root-mount) holds the host's mounts as well as the tree's.
-  const hostMounts = hostText !== undefined ? parseMountinfo(hostText, '/proc/self/mountinfo') : source.kind === 'file' && source.rootMountId !== undefined ? mounts : undefined;
   const classification = classifyMounts(mounts, {
     ...(source.kind === 'file' && source.rootMountId !== undefined ? { rootMountId: source.rootMountId } : {}),
     ...(hostMounts ? { hostMounts } : {}),

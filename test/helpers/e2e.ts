@@ -1,7 +1,13 @@
 // The gate of every integration test: what it needs (root, dockerd, CRIU), checked once per process.
 // Absent → the test is skipped with a loud reason; with EXTMOUNT_E2E=required (CI) it fails instead.
-import { execa } from 'execa';
+import { readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { TestContext } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import { importTestImage, startDaemon, type Daemon } from './dockerd.js';
 
 export type Need = 'root' | 'criu' | 'dockerd';
 
@@ -42,4 +48,138 @@ export async function requireE2E(t: TestContext, needs: readonly Need[]): Promis
   process.stderr.write(`\n*** SKIPPED integration test "${t.name}": ${reason} ***\n\n`);
   t.skip(reason);
   return false;
+}
+
+// ---- Tools for end-to-end tests that change this host's mount table ----------------------------
+
+/** hooks/extmount-runc in this checkout: the runtime tests register with their private dockerd. */
+export const WRAPPER = fileURLToPath(new URL('../../../hooks/extmount-runc', import.meta.url));
+
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 15_000, intervalMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined && value !== false) return value;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+/** One mount of /proc/self/mountinfo: what identifies it, and its propagation fields. */
+export interface HostMount {
+  id: number;
+  root: string;
+  mountpoint: string;
+  optional: string;
+}
+
+export function hostMounts(): HostMount[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const f = line.split(' ');
+      return { id: Number(f[0]), root: f[3]!, mountpoint: f[4]!, optional: f.slice(6, f.indexOf('-', 6)).join(' ') };
+    });
+}
+
+/**
+ * Mounts of `before` missing from `after` (same mount ID and mountpoint), except those under
+ * `ignoreUnder`. With `mine` (the test's sandbox), other folders in the temp dir are ignored too:
+ * other tests on this machine make and remove their own mounts there meanwhile.
+ */
+export function lostMounts(before: readonly HostMount[], after: readonly HostMount[], options: { ignoreUnder?: readonly string[]; mine?: string } = {}): HostMount[] {
+  const now = new Set(after.map((m) => `${m.id} ${m.mountpoint}`));
+  const under = (mp: string, d: string) => mp === d || mp.startsWith(`${d}/`);
+  const ignored = (mp: string) =>
+    (options.ignoreUnder ?? []).some((d) => under(mp, d)) || (options.mine !== undefined && under(mp, tmpdir()) && !under(mp, options.mine));
+  return before.filter((m) => !now.has(`${m.id} ${m.mountpoint}`) && !ignored(m.mountpoint));
+}
+
+/** A temporary folder for a test's host mounts; cleanup() unmounts everything below it, then removes it. */
+export interface HostSandbox {
+  dir: string;
+  cleanup(): Promise<void>;
+}
+
+export async function hostSandbox(prefix: string): Promise<HostSandbox> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  const below = () => hostMounts().filter((m) => m.mountpoint === dir || m.mountpoint.startsWith(`${dir}/`));
+  return {
+    dir,
+    async cleanup() {
+      for (let round = 0; round < 5 && below().length > 0; round++) {
+        // Deepest first. The tests make their shared mounts here; a detach of one never reaches above it.
+        for (const m of below().sort((a, b) => b.mountpoint.length - a.mountpoint.length)) {
+          await execa('umount', ['-l', m.mountpoint], { reject: false });
+        }
+      }
+      // Never rm -r through a mount that is still there: it would delete the content of what it shows.
+      if (below().length > 0) throw new Error(`mounts are left below ${dir}; not removing it`);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** An extmount config for a test: its state dir inside `dir`. The runtime reads it via EXTMOUNT_CONFIG. */
+export async function writeTestConfig(dir: string, extra: Record<string, unknown> = {}): Promise<string> {
+  const path = join(dir, 'extmount-config.json');
+  await mkdir(join(dir, 'state'), { recursive: true });
+  await writeFile(path, JSON.stringify({ stateDir: join(dir, 'state'), ...extra }, null, 2));
+  return path;
+}
+
+/**
+ * A private dockerd with hooks/extmount-runc registered as runtime "extmount". The wrapper reads
+ * `config` (EXTMOUNT_CONFIG, inherited through dockerd, containerd and the shim), and the daemon's temp
+ * files go below `dir`: dockerd 20.10 leaves a /tmp/ctrd-checkpoint* copy of the images behind on every
+ * `docker start --checkpoint`.
+ */
+export async function startRuntimeDaemon(name: string, options: { config: string; dir: string }): Promise<Daemon> {
+  const saved = { EXTMOUNT_CONFIG: process.env.EXTMOUNT_CONFIG, TMPDIR: process.env.TMPDIR };
+  const tmp = join(options.dir, 'daemon-tmp');
+  await mkdir(tmp, { recursive: true });
+  process.env.EXTMOUNT_CONFIG = options.config;
+  process.env.TMPDIR = tmp;
+  try {
+    const daemon = await startDaemon(name, { runtimes: { extmount: WRAPPER } });
+    await importTestImage(daemon);
+    return daemon;
+  } finally {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+}
+
+/**
+ * A busybox shell loop that writes "<token> <n>" into each file every 100 ms. The token is drawn once
+ * at start: a restored process goes on with the same token, a restarted one shows a new token.
+ */
+export function counterLoop(...files: string[]): string {
+  // Written aside and renamed: a dump can freeze the loop between truncating a file and writing it.
+  const writes = files.map((f) => `echo "$t $i" > ${f}.tmp; mv ${f}.tmp ${f}`).join('; ');
+  return `t=$(cat /proc/sys/kernel/random/uuid); i=0; while :; do i=$((i+1)); ${writes}; usleep 100000; done`;
+}
+
+export interface Count {
+  token: string;
+  n: number;
+}
+
+export async function readCount(path: string): Promise<Count> {
+  const [token, n] = (await readFile(path, 'utf8')).trim().split(' ');
+  if (!token || !n || !/^\d+$/.test(n)) throw new Error(`${path}: no count yet`);
+  return { token, n: Number(n) };
+}
+
+/** The same process, further on: what a restore must show (a restart draws a new token and counts from 1). */
+export function continued(now: Count, before: Count): boolean {
+  return now.token === before.token && now.n > before.n;
 }

@@ -1,0 +1,47 @@
+// What every wrapper handler gets, and how a per-call CRIU config file reaches `criu swrk`.
+//
+// runc starts `criu swrk 3` with its own environment (exec.Command without Env, libcontainer criuSwrk),
+// and CRIU reads $CRIU_CONFIG_FILE when it parses its options at start, swrk mode included
+// (criu/config.c next_config, PARSING_ENV_CONF); options given over RPC add to them. Setting it on this
+// one runc call is therefore a per-container config. The alternatives leak: /etc/criu/runc.conf (runc's
+// default RPC config file) is shared by every container, and the org.criu.config annotation is fixed
+// when the container is created.
+import { readFile } from 'node:fs/promises';
+import type { Config } from '../core/config.js';
+import { ExtmountError } from '../core/errors.js';
+import type { RuncInvocation } from '../core/runc-argv.js';
+
+export interface RuntimeContext {
+  config: Config;
+  /** The real runc: $EXTMOUNT_RUNC, else the config's "runc". */
+  runc: string;
+  env: NodeJS.ProcessEnv;
+  /** extmount's version, for the manifest. */
+  version: string;
+}
+
+/**
+ * The environment for runc: ours, CRIU_CONFIG_FILE when this call has a CRIU config file, and the mark
+ * hooks/extmount-runc checks so that a "runc" configured as the wrapper itself fails instead of looping.
+ */
+export function runcEnv(env: NodeJS.ProcessEnv, criuConfig: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined) out[k] = v;
+  if (criuConfig) out.CRIU_CONFIG_FILE = criuConfig;
+  out.EXTMOUNT_WRAPPED = '1';
+  return out;
+}
+
+/** CRIU reads one $CRIU_CONFIG_FILE: keep the options of one the daemon already had, then add ours. */
+export async function withInheritedCriuConfig(text: string, env: NodeJS.ProcessEnv): Promise<string> {
+  const inherited = env.CRIU_CONFIG_FILE;
+  if (!inherited) return text;
+  const previous = await readFile(inherited, 'utf8').catch(() => undefined);
+  return previous === undefined ? text : `# from ${inherited}\n${previous.replace(/\n?$/, '\n')}# extmount\n${text}`;
+}
+
+export function requireId(invocation: RuncInvocation): string {
+  const id = invocation.containerId;
+  if (!id) throw new ExtmountError('usage', `runc ${invocation.verb}: no container ID`);
+  return id;
+}

@@ -1,0 +1,181 @@
+// `runc restore` through the wrapper: targets checked first, our mounts mapped, and the host's mounts kept.
+//
+// runc 1.1 binds every config.json bind source into the rootfs (MS_BIND|MS_REC) and detaches it before
+// CRIU runs (prepareCriuRestoreMounts). For a source inside a shared mount that detach propagates to the
+// host and unmounts the host's own submounts (host-mounts.ts detachPropagationRisk). The wrapper points
+// such sources at an rslave copy in its private holder for this one call, and gives CRIU each of our
+// mounts as a copy from which it can take the master back (host-mounts.ts findSharingSource).
+import { readFile, realpath, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { checkRestoreTargets } from '../adapters/host-paths.js';
+import { runRunc } from '../adapters/runc.js';
+import { criuFailureError } from '../core/criu-log.js';
+import { ExtmountError, formatError } from '../core/errors.js';
+import { detachPropagationRisk } from '../core/host-mounts.js';
+import { MANIFEST_FILE, parseManifest, type Manifest } from '../core/manifest.js';
+import { dockerContainerDir, parseOciSpec, rewriteBindSources, type OciBind } from '../core/oci-bundle.js';
+import { planCriuOptions, toConfigFile, type CriuVersion } from '../core/render.js';
+import type { RuncInvocation } from '../core/runc-argv.js';
+import { RESTORE_RESULT_FILE, type RuntimeMountResult, type RuntimeResult } from '../core/runtime-files.js';
+import { planFromManifest, planRuntimeRestore, type RuntimeRestorePlan } from '../core/runtime-plan.js';
+import { requireId, runcEnv, withInheritedCriuConfig, type RuntimeContext } from './context.js';
+import { MountHolder } from './holder.js';
+import { hostMountTable } from '../adapters/mount-table.js';
+import { appendRuncLog, writeStderr } from './report.js';
+import { ContainerStateDir } from './state-dir.js';
+
+const RESTORE_CONFIG = 'criu-restore.conf';
+// runc 1.1 refuses CRIU older than 3.0 (checkCriuVersion(30000)), and `--external mnt[]` exists since 2.8:
+// the restore needs no `criu --version` call to pick the syntax.
+const RUNC_MIN_CRIU: CriuVersion = { major: 3, minor: 0, patch: 0, text: '3.0.0' };
+
+export async function handleRestore(invocation: RuncInvocation, argv: readonly string[], ctx: RuntimeContext): Promise<number> {
+  const id = requireId(invocation);
+  const images = invocation.options.get('image-path');
+  if (!images) throw new ExtmountError('usage', 'runc restore without --image-path');
+  const bundle = invocation.options.get('bundle') ?? invocation.options.get('b') ?? process.cwd();
+  const state = await ContainerStateDir.open(ctx.config.stateDir, id);
+  const result: RuntimeResult = { verb: 'restore', containerId: id, ok: false, at: new Date().toISOString(), mounts: [], notes: [] };
+  try {
+    return await restore(invocation, argv, ctx, { id, images, bundle, state, result });
+  } catch (err) {
+    const lines = formatError(err);
+    writeStderr(lines);
+    await appendRuncLog(invocation, 'error', lines[0]!);
+    result.error = lines[0]!.replace(/^extmount: /, '');
+    await state.log(`restore refused or failed: ${result.error}`);
+    await state.writeResult(RESTORE_RESULT_FILE, result);
+    return err instanceof ExtmountError ? err.exitCode : 1;
+  }
+}
+
+interface RestoreCall {
+  id: string;
+  images: string;
+  bundle: string;
+  state: ContainerStateDir;
+  result: RuntimeResult;
+}
+
+async function restore(invocation: RuncInvocation, argv: readonly string[], ctx: RuntimeContext, call: RestoreCall): Promise<number> {
+  const { bundle, state, result } = call;
+  const configPath = join(bundle, 'config.json');
+  const configText = await readFile(configPath, 'utf8').catch((err: Error) => {
+    throw new ExtmountError('bad-input', `cannot read ${configPath}: ${err.message}`);
+  });
+  const { spec, view } = parseOciSpec(configText, bundle);
+  const manifest = await readManifest(call.images);
+  const maps = await state.readMaps();
+  if (!manifest && maps.size > 0) {
+    throw new ExtmountError('bad-input', `${state.path('maps.json')} asks for --map, but the checkpoint has no ${MANIFEST_FILE}`, {
+      hint: 'it was not taken through the extmount runtime; remove the maps file',
+    });
+  }
+  const hostMounts = await hostMountTable();
+  const plan: RuntimeRestorePlan = manifest
+    ? planRuntimeRestore(manifest, view, maps, ctx.config.remap, hostMounts)
+    : { ours: [], runcSources: new Map(), toCheck: [] };
+  const dockerDir = dockerContainerDir(view, call.id);
+  // Docker's data root (…/containers/<id> → …) is never a place to restore a mount from.
+  const extraDeny = dockerDir ? [dockerDir.replace(/\/containers\/[^/]+$/, '')] : [];
+  await checkRestoreTargets(plan.toCheck, ctx.config.hostPaths, extraDeny);
+
+  const sources = new Map(plan.runcSources);
+  const atRisk: Array<{ bind: OciBind; reason: string }> = [];
+  for (const bind of view.binds) {
+    const source = await realpath(sources.get(bind.destination) ?? bind.source).catch(() => bind.source);
+    const reason = detachPropagationRisk(source, hostMounts);
+    if (reason) atRisk.push({ bind, reason });
+  }
+  const needHolder = atRisk.length > 0 || plan.ours.length > 0;
+  const holder = needHolder ? await MountHolder.create(state.path('mnt')) : undefined;
+  let restoreConfig: (() => Promise<void>) | undefined;
+  try {
+    for (const { bind, reason } of atRisk) {
+      sources.set(bind.destination, await holder!.rslaveCopy(sources.get(bind.destination) ?? bind.source));
+      await state.log(`restore: ${bind.destination} from an rslave copy: ${reason}`);
+    }
+    const criuTargets = new Map<string, string>();
+    for (const source of plan.ours) criuTargets.set(source.target.mount.key, await holder!.bindCopy(source.bindFrom, source.make));
+    if (sources.size > 0) restoreConfig = await replaceFile(configPath, configText, rewriteBindSources(spec, sources));
+
+    const criuConfigPath = manifest ? await writeCriuConfig(state, manifest, plan, criuTargets, ctx) : undefined;
+    result.mounts = mountResults(manifest, plan, view.binds);
+    result.notes = [...new Set(result.mounts.flatMap((m) => (m.note ? [m.note] : [])))];
+    await state.log(`restore: ${plan.ours.length} mount(s) mapped by extmount, ${atRisk.length} bind source(s) through rslave copies`);
+
+    const started = Date.now();
+    const run = await runRunc(ctx.runc, argv, { env: runcEnv(ctx.env, criuConfigPath), captureStderr: false });
+    result.ok = run.exitCode === 0;
+    if (run.exitCode === 0) {
+      for (const note of result.notes) await appendRuncLog(invocation, 'warning', `extmount: ${note}`);
+      await state.writeResult(RESTORE_RESULT_FILE, result);
+      return 0;
+    }
+    const workDir = invocation.options.get('work-path') ?? call.images;
+    const kept = await state.keepLog(join(workDir, 'restore.log'), 'restore', started);
+    const logText = kept ? await readFile(kept, 'utf8').catch(() => '') : '';
+    const error = logText ? criuFailureError('restore', logText, kept) : new ExtmountError('restore-failed', `restore failed: runc exited with ${run.exitCode}`);
+    const lines = formatError(error);
+    // Without a CRIU log runc failed on its own, and its error (the last in --log) is the one to show.
+    if (logText) {
+      writeStderr(lines);
+      await appendRuncLog(invocation, 'error', lines[0]!);
+    }
+    result.error = lines[0]!.replace(/^extmount: /, '');
+    if (kept) result.criuLog = kept;
+    await state.log(`failed: ${result.error}`);
+    await state.writeResult(RESTORE_RESULT_FILE, result);
+    return run.exitCode;
+  } finally {
+    // runc has read config.json and CRIU has bound what it needs: put both back as they were.
+    await restoreConfig?.();
+    await holder?.release();
+  }
+}
+
+async function readManifest(images: string): Promise<Manifest | undefined> {
+  const path = join(images, MANIFEST_FILE);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new ExtmountError('bad-input', `cannot read ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  return parseManifest(text, path);
+}
+
+async function writeCriuConfig(
+  state: ContainerStateDir,
+  manifest: Manifest,
+  plan: RuntimeRestorePlan,
+  criuTargets: ReadonlyMap<string, string>,
+  ctx: RuntimeContext,
+): Promise<string | undefined> {
+  const restore = planCriuOptions(planFromManifest(manifest, plan.ours.map((s) => s.target.mount)), RUNC_MIN_CRIU, { targets: criuTargets }).restore;
+  if (restore.length === 0) return undefined;
+  return state.writeFile(RESTORE_CONFIG, await withInheritedCriuConfig(toConfigFile(restore), ctx.env));
+}
+
+/** Swaps a file's content for one call; returns how to put the original back. */
+async function replaceFile(path: string, original: string, replacement: string): Promise<() => Promise<void>> {
+  await writeFile(`${path}.extmount.tmp`, replacement);
+  await rename(`${path}.extmount.tmp`, path);
+  return async () => {
+    await writeFile(`${path}.extmount.tmp`, original);
+    await rename(`${path}.extmount.tmp`, path);
+  };
+}
+
+function mountResults(manifest: Manifest | undefined, plan: RuntimeRestorePlan, binds: ReadonlyArray<{ destination: string; source: string }>): RuntimeMountResult[] {
+  if (!manifest) return [];
+  const ours = new Map(plan.ours.map((s) => [s.target.mount.key, s]));
+  const bindSources = new Map(binds.map((b) => [b.destination, b.source]));
+  return manifest.mounts.map((m): RuntimeMountResult => {
+    const our = ours.get(m.key);
+    const path = our ? our.target.path : (plan.runcSources.get(m.mountpoint) ?? bindSources.get(m.mountpoint) ?? m.hostPath);
+    const note = our?.note ?? m.propagationNote;
+    return { key: m.key, mountpoint: m.mountpoint, kind: m.kind, path, mappedBy: our ? 'extmount' : 'runc', propagation: m.propagation, ...(note ? { note } : {}) };
+  });
+}

@@ -1,0 +1,70 @@
+// A plain bind (-v DIR:/data) and a named volume survive checkpoint/restore through the extmount runtime,
+// with `docker` itself and with `extmount checkpoint|restore CONTAINER` (whose --map moves a bind).
+import assert from 'node:assert/strict';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { runCli } from '../helpers/cli.js';
+import { TEST_IMAGE, type Daemon } from '../helpers/dockerd.js';
+import { hostSandbox, requireE2E, startRuntimeDaemon, waitFor, writeTestConfig, counterLoop, readCount, continued } from '../helpers/e2e.js';
+
+
+test('a bind mount and a named volume survive checkpoint/restore through the extmount runtime', async (t) => {
+  if (!(await requireE2E(t, ['root', 'dockerd', 'criu']))) return;
+  const box = await hostSandbox('extmount-rt-binds-');
+  let daemon: Daemon | undefined;
+  try {
+    const config = await writeTestConfig(box.dir);
+    daemon = await startRuntimeDaemon('b', { config, dir: box.dir });
+    const data = join(box.dir, 'data');
+    const data2 = join(box.dir, 'data2');
+    await mkdir(data);
+    await mkdir(data2);
+    await daemon.cli(['volume', 'create', 'rtvol']);
+    await daemon.cli(['run', '-d', '--name', 'bc1', '--runtime', 'extmount', '--network', 'none', '-v', `${data}:/data`, '-v', 'rtvol:/vol', TEST_IMAGE, 'sh', '-c', counterLoop('/data/counter', '/vol/counter')]);
+    const volume = join(daemon.dataRoot, 'volumes', 'rtvol', '_data');
+    const read = (dir: string) => readCount(join(dir, 'counter'));
+    await waitFor('the counters to pass 5', async () => (await read(data)).n > 5 && (await read(volume)).n > 5);
+
+    await t.test('docker checkpoint create / docker start --checkpoint', async () => {
+      const dump = await daemon!.cli(['checkpoint', 'create', 'bc1', 'cp1'], { reject: false });
+      assert.equal(dump.exitCode, 0, dump.stderr);
+      const atDump = await read(data);
+      await waitFor('docker start --checkpoint', async () => (await daemon!.cli(['start', '--checkpoint', 'cp1', 'bc1'], { reject: false })).exitCode === 0 || undefined, 10_000, 500);
+      await waitFor('both counters to go on in the same process', async () => continued(await read(data), atDump) && continued(await read(volume), atDump));
+    });
+
+    await t.test('extmount checkpoint --leave-running keeps the container going', async () => {
+      const dump = await runCli(['--config', config, '--host', daemon!.host, '--json', 'checkpoint', 'bc1', '--name', 'live', '--leave-running']);
+      assert.equal(dump.exitCode, 0, dump.stderr);
+      assert.equal((JSON.parse(dump.stdout) as { leftRunning: boolean }).leftRunning, true);
+      assert.equal((await daemon!.cli(['inspect', '-f', '{{.State.Status}}', 'bc1'])).stdout.trim(), 'running');
+      const n = await read(data);
+      await waitFor('the counter to go on', async () => continued(await read(data), n));
+    });
+
+    await t.test('extmount checkpoint CONTAINER --json, then extmount restore CONTAINER --map data=OTHER', async () => {
+      const dump = await runCli(['--config', config, '--host', daemon!.host, '--json', 'checkpoint', 'bc1', '--name', 'cp2']);
+      assert.equal(dump.exitCode, 0, dump.stderr);
+      const report = JSON.parse(dump.stdout) as { checkpoint: string; leftRunning: boolean; mounts: Array<{ mountpoint: string; kind: string; mappedBy: string; path: string }> };
+      assert.equal(report.checkpoint, 'cp2');
+      assert.equal(report.leftRunning, false);
+      const byMountpoint = new Map(report.mounts.map((m) => [m.mountpoint, m]));
+      assert.deepEqual({ ...byMountpoint.get('/data') }, { ...byMountpoint.get('/data'), kind: 'bind', mappedBy: 'runc', path: data });
+      assert.equal(byMountpoint.get('/vol')?.kind, 'volume');
+      const atDump = await read(data);
+
+      const restore = await runCli(['--config', config, '--host', daemon!.host, '--json', 'restore', 'bc1', '--name', 'cp2', '--map', `data=${data2}`]);
+      assert.equal(restore.exitCode, 0, restore.stderr);
+      const restored = JSON.parse(restore.stdout) as { pid: number; mounts: Array<{ mountpoint: string; path: string }> };
+      assert.ok(restored.pid > 0);
+      assert.equal(restored.mounts.find((m) => m.mountpoint === '/data')?.path, data2);
+      // The restored process goes on counting, now into the folder --map chose.
+      await waitFor('the same process to go on counting in the mapped folder', async () => continued(await read(data2), atDump));
+      assert.ok(continued(await read(volume), atDump));
+    });
+  } finally {
+    await daemon?.stop();
+    await box.cleanup();
+  }
+});
