@@ -1,5 +1,6 @@
 // Docker checkpoints through the engine's API (experimental endpoints @types/dockerode lacks).
 import type Docker from 'dockerode';
+import { isTransientContentExists } from '../core/docker-checkpoint.js';
 import { ExtmountError } from '../core/errors.js';
 import { engineError, type Engine } from './docker.js';
 
@@ -60,12 +61,9 @@ export async function deleteCheckpoint(engine: Engine, containerId: string, name
   }
 }
 
-const ALREADY_EXISTS = /content sha256:[0-9a-f]+ already exists|already exists/;
-
 /**
  * `docker start --checkpoint NAME`: the daemon takes the checkpoint as query parameters only.
- * Right after a checkpoint, containerd sometimes answers "content sha256:… already exists" once
- * (seen here with dockerd 20.10/containerd 1.6); the same call a moment later works, so retry it.
+ * The transient "content sha256:… already exists" (see isTransientContentExists) is retried.
  */
 export async function startFromCheckpoint(engine: Engine, containerId: string, name: string, options: { attempts?: number; delayMs?: number } = {}): Promise<void> {
   const attempts = options.attempts ?? 5;
@@ -75,7 +73,7 @@ export async function startFromCheckpoint(engine: Engine, containerId: string, n
       return;
     } catch (err) {
       const message = (err as { json?: { message?: string }; message?: string }).json?.message ?? (err as Error).message ?? '';
-      if (attempt < attempts && ALREADY_EXISTS.test(message)) {
+      if (attempt < attempts && isTransientContentExists(message)) {
         await new Promise((resolve) => setTimeout(resolve, (options.delayMs ?? 500) * attempt));
         continue;
       }
