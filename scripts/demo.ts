@@ -1,10 +1,11 @@
 // `npm run demo`: extmount's main job, end to end, on this machine's real CRIU and a private dockerd.
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { runCli } from '../test/helpers/cli.js';
-import { sleep } from '../test/helpers/dockerd.js';
+import { sleep, TEST_IMAGE, type Daemon } from '../test/helpers/dockerd.js';
+import { continued, counterLoop, hostMounts, hostSandbox, lostMounts, readCount, startRuntimeDaemon, waitFor, writeTestConfig } from '../test/helpers/e2e.js';
 import { killTree, startSeedTree } from '../test/helpers/seed-tree.js';
 
 const say = (text: string) => console.log(`\n\x1b[1m== ${text}\x1b[0m`);
@@ -46,5 +47,55 @@ async function seedDemo(): Promise<void> {
   }
 }
 
+async function dockerDemo(): Promise<void> {
+  say('2. A Docker container with a bind mount and a host mount propagated into it after start');
+  const box = await hostSandbox('extmount-demo-');
+  let daemon: Daemon | undefined;
+  try {
+    const config = await writeTestConfig(box.dir);
+    daemon = await startRuntimeDaemon('demo', { config, dir: box.dir });
+    const d = daemon;
+    console.log(`   private dockerd at ${d.host} with hooks/extmount-runc registered as runtime "extmount"`);
+    const data = join(box.dir, 'data');
+    const prop = join(box.dir, 'prop');
+    const disk2 = join(box.dir, 'disk2');
+    for (const dir of [data, join(prop, 'sub'), disk2]) await mkdir(dir, { recursive: true });
+    await writeFile(join(disk2, 'hello.txt'), 'content of the host submount\n');
+    await execa('mount', ['--bind', prop, prop]);
+    await execa('mount', ['--make-shared', prop]);
+    const docker = async (args: string[]) => {
+      console.log(`\n$ docker ${args.map((a) => (a.includes(' ') ? `'${a}'` : a)).join(' ')}`);
+      const r = await d.cli(args, { reject: false });
+      if (r.stdout.trim()) show(r.stdout);
+      if (r.exitCode !== 0) throw new Error(`docker ${args[0]} failed: ${r.stderr}`);
+      return r.stdout;
+    };
+    await docker(['run', '-d', '--name', 'demo', '--runtime', 'extmount', '--network', 'none', '-v', `${data}:/data`, '-v', `${prop}:/prop:rslave`, TEST_IMAGE, 'sh', '-c', counterLoop('/data/counter')]);
+    console.log(`\n$ mount --bind ${disk2} ${prop}/sub      # on the host, after the container started`);
+    await execa('mount', ['--bind', disk2, join(prop, 'sub')]);
+    await waitFor('the counter', async () => (await readCount(join(data, 'counter'))).n > 5);
+    await extmount(['--host', d.host, 'detect', 'demo']);
+
+    const mountsBefore = hostMounts();
+    await docker(['checkpoint', 'create', 'demo', 'cp1']);
+    const atDump = await readCount(join(data, 'counter'));
+    console.log(`   counter at checkpoint: ${atDump.n} (process token ${atDump.token.slice(0, 8)})`);
+    await waitFor('docker start --checkpoint', async () => (await d.cli(['start', '--checkpoint', 'cp1', 'demo'], { reject: false })).exitCode === 0 || undefined, 10_000, 500);
+    console.log('\n$ docker start --checkpoint cp1 demo');
+    const now = await waitFor('the counter to go on', async () => {
+      const c = await readCount(join(data, 'counter'));
+      return continued(c, atDump) ? c : undefined;
+    });
+    console.log(`   counter now: ${now.n}, same process token ${now.token.slice(0, 8)}: it continued, it did not restart`);
+    await docker(['exec', 'demo', 'cat', '/prop/sub/hello.txt']);
+    const lost = lostMounts(mountsBefore, hostMounts(), { ignoreUnder: [d.dir], mine: box.dir });
+    console.log(`   host mounts lost by the restore: ${lost.length === 0 ? 'none' : JSON.stringify(lost)}`);
+  } finally {
+    await daemon?.stop();
+    await box.cleanup();
+  }
+}
+
 await seedDemo();
+await dockerDemo();
 say('done');
