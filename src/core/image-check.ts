@@ -1,16 +1,22 @@
 // Checks that the manifest and the CRIU images agree before a restore: every external key mapped.
 import type { MountEntry } from './criu-image.js';
 import { ExtmountError } from './errors.js';
-import type { Manifest } from './manifest.js';
+import type { Manifest, ManifestMount } from './manifest.js';
 
 export interface ImageCheckOptions {
-  /** Keys someone else maps on restore (runc maps config.json binds by their destination). */
-  mappedElsewhere?: ReadonlySet<string>;
+  /**
+   * The key a manifest mount has in the images: its own key by default. Through runc, config.json
+   * binds are dumped under their destination (runc addCriuDumpMount: --ext-mount-map DEST:DEST).
+   */
+  imageKeyOf?: (mount: ManifestMount) => string;
+  /** Image mounts someone else maps on restore and the manifest need not hold (runc's masked paths…). */
+  mappedElsewhere?: (entry: MountEntry) => boolean;
 }
 
 /** Throws (exit 2, naming the key) when the images need a key the manifest lacks, or disagree on a mountpoint. */
 export function checkManifestAgainstImages(manifest: Manifest, entries: readonly MountEntry[], origin: string, options: ImageCheckOptions = {}): void {
-  const byKey = new Map(manifest.mounts.map((m) => [m.key, m]));
+  const keyOf = options.imageKeyOf ?? ((m: ManifestMount) => m.key);
+  const byKey = new Map(manifest.mounts.map((m) => [keyOf(m), m]));
   const imageKeys = new Set<string>();
   for (const entry of entries) {
     const key = entry.externalKey;
@@ -18,7 +24,7 @@ export function checkManifestAgainstImages(manifest: Manifest, entries: readonly
     imageKeys.add(key);
     const mount = byKey.get(key);
     if (!mount) {
-      if (options.mappedElsewhere?.has(key)) continue;
+      if (options.mappedElsewhere?.(entry)) continue;
       throw new ExtmountError('refused', `${origin}: the images need external mount key ${key} (at ${entry.mountpoint}), which the manifest does not map`, {
         hint: 'the manifest does not belong to these images, or was edited; checkpoint again',
       });
@@ -30,8 +36,8 @@ export function checkManifestAgainstImages(manifest: Manifest, entries: readonly
     }
   }
   for (const mount of manifest.mounts) {
-    if (!imageKeys.has(mount.key)) {
-      throw new ExtmountError('refused', `${origin}: the manifest maps key ${mount.key} (${mount.mountpoint}), which the images do not hold`, {
+    if (!imageKeys.has(keyOf(mount))) {
+      throw new ExtmountError('refused', `${origin}: the manifest maps key ${keyOf(mount)} (${mount.mountpoint}), which the images do not hold`, {
         hint: 'the manifest does not belong to these images, or was edited; checkpoint again',
       });
     }

@@ -12,6 +12,8 @@ import { runRunc } from '../adapters/runc.js';
 import { criuFailureError } from '../core/criu-log.js';
 import { ExtmountError, formatError } from '../core/errors.js';
 import { detachPropagationRisk } from '../core/host-mounts.js';
+import { checkManifestAgainstImages } from '../core/image-check.js';
+import { readImageMounts } from '../adapters/images.js';
 import { MANIFEST_FILE, parseManifest, type Manifest } from '../core/manifest.js';
 import { dockerContainerDir, parseOciSpec, rewriteBindSources, type OciBind } from '../core/oci-bundle.js';
 import { planCriuOptions, toConfigFile, type CriuVersion } from '../core/render.js';
@@ -65,7 +67,15 @@ async function restore(invocation: RuncInvocation, argv: readonly string[], ctx:
   });
   const { spec, view } = parseOciSpec(configText, bundle);
   const manifest = await readManifest(call.images);
-  const maps = await state.readMaps();
+  if (manifest) {
+    // runc keys what it maps by path: binds, devices and cgroup mounts by their destination, masked
+    // files as /dev/null (libcontainer addCriuDumpMount, addMaskPaths). extmount's keys never hold "/".
+    checkManifestAgainstImages(manifest, await readImageMounts(call.images), call.images, {
+      imageKeyOf: (m) => (m.kind === 'propagated' ? m.key : m.mountpoint),
+      mappedElsewhere: (e) => e.externalKey?.startsWith('/') === true,
+    });
+  }
+  const maps = await state.consumeMaps();
   if (!manifest && maps.size > 0) {
     throw new ExtmountError('bad-input', `${state.path('maps.json')} asks for --map, but the checkpoint has no ${MANIFEST_FILE}`, {
       hint: 'it was not taken through the extmount runtime; remove the maps file',

@@ -1,6 +1,6 @@
 // The wrapper's per-container folder, <stateDir>/<container id>/: CRIU config files, kept CRIU logs,
 // maps.json from `extmount restore CONTAINER --map`, the result of the last call, and a short log.
-import { appendFile, copyFile, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { appendFile, copyFile, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ExtmountError } from '../core/errors.js';
 import { containerStateDir, MAPS_FILE, parseMapsFile, renderRuntimeResult, type RuntimeResult } from '../core/runtime-files.js';
@@ -26,7 +26,11 @@ export class ContainerStateDir {
     return path;
   }
 
-  async readMaps(): Promise<Map<string, string>> {
+  /**
+   * The --map of `extmount restore CONTAINER`, read once: the file is removed as it is read, so a file
+   * left by an interrupted `extmount restore` cannot redirect a later plain `docker start --checkpoint`.
+   */
+  async consumeMaps(): Promise<Map<string, string>> {
     const path = this.path(MAPS_FILE);
     let text: string;
     try {
@@ -35,6 +39,7 @@ export class ContainerStateDir {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
       throw new ExtmountError('bad-input', `cannot read ${path}: ${(err as Error).message}`, { cause: err });
     }
+    await rm(path, { force: true });
     return parseMapsFile(text, path);
   }
 

@@ -58,8 +58,10 @@ describe('checkManifestAgainstImages', () => {
   it('refuses an image key without a mapping, naming the key', () => {
     assert.throws(() => checkManifestAgainstImages(manifest, [entry('/bar', 'barmount'), entry('/vol', 'myvol'), entry('/x', 'xkey')], 'DIR'), /key xkey \(at \/x\)/);
   });
-  it('lets keys mapped by someone else through', () => {
-    checkManifestAgainstImages(manifest, [entry('/bar', 'barmount'), entry('/vol', 'myvol'), entry('/data', '/data')], 'DIR', { mappedElsewhere: new Set(['/data']) });
+  it('finds mounts under the key runc gave them (their destination)', () => {
+    const imageKeyOf = (m: { kind: string; key: string; mountpoint: string }) => (m.kind === 'volume' ? m.mountpoint : m.key);
+    checkManifestAgainstImages(manifest, [entry('/bar', 'barmount'), entry('/vol', '/vol')], 'DIR', { imageKeyOf });
+    assert.throws(() => checkManifestAgainstImages(manifest, [entry('/bar', 'barmount'), entry('/vol', 'myvol')], 'DIR', { imageKeyOf }), /key myvol \(at \/vol\)/);
   });
   it('refuses a moved mountpoint and a manifest key absent from the images', () => {
     assert.throws(() => checkManifestAgainstImages(manifest, [entry('/baz', 'barmount'), entry('/vol', 'myvol')], 'DIR'), /at \/baz in the images but at \/bar/);

@@ -100,8 +100,9 @@ test('failures through the extmount runtime leave containers and host as they we
       assert.equal(await digestDir(images), fingerprint, 'the checkpoint images changed');
       assert.deepEqual(lostMounts(mountsBefore, hostMounts(), { ignoreUnder: [daemon!.dir], mine: box.dir }), []);
 
-      // Nothing was damaged: with the file gone, the same checkpoint restores.
-      await execa('rm', [join(stateDir, 'maps.json')]);
+      // The wrapper read the file once and removed it: it cannot redirect a later start. Nothing was
+      // damaged either: the same checkpoint restores.
+      assert.ok(!(await readdir(stateDir)).includes('maps.json'), 'the wrapper left maps.json behind');
       const restore = await cli(['restore', 'pf1', '--name', 'cp1']);
       assert.equal(restore.exitCode, 0, restore.stderr);
       assert.equal((await daemon!.cli(['exec', 'pf1', 'cat', '/prop/sub/hello.txt'])).stdout, 'from disk2');

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runWrapper } from '../../src/runtime/main.js';
+import { encodeMount, mountpointsImage } from '../helpers/criu-image-encoder.js';
 
 // Records its argv and two env variables, writes a CRIU log when asked, exits with $FAKE_EXIT.
 const FAKE_RUNC = `#!/bin/sh
@@ -36,6 +37,11 @@ describe('the wrapper\'s restore handler (fake runc)', () => {
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'extmount-handler-'));
     for (const sub of ['bundle', 'images', 'work', 'state', 'data', 'data2']) await mkdir(join(dir, sub));
+    // The images the manifest describes: runc dumped the config bind /data under its destination.
+    await writeFile(join(dir, 'images', 'mountpoints-13.img'), mountpointsImage([
+      encodeMount({ mntId: 82, parentId: 52, mountpoint: './', root: '/' }),
+      encodeMount({ mntId: 100, parentId: 82, mountpoint: './data', root: join(dir, 'data'), extKey: '/data' }),
+    ]));
     await writeFile(join(dir, 'fake-runc'), FAKE_RUNC);
     await chmod(join(dir, 'fake-runc'), 0o755);
     await writeFile(join(dir, 'config.json'), JSON.stringify({ stateDir: join(dir, 'state') }));
@@ -103,6 +109,25 @@ describe('the wrapper\'s restore handler (fake runc)', () => {
     await writeFile(join(dir, 'images', 'extmount.yaml'), MANIFEST);
   });
 
+  it('images with an external key the manifest does not map are refused before runc runs, naming the key', async () => {
+    await reset();
+    const image = join(dir, 'images', 'mountpoints-13.img');
+    const original = await readFile(image);
+    await writeFile(image, mountpointsImage([
+      encodeMount({ mntId: 82, parentId: 52, mountpoint: './', root: '/' }),
+      encodeMount({ mntId: 100, parentId: 82, mountpoint: './data', root: join(dir, 'data'), extKey: '/data' }),
+      encodeMount({ mntId: 101, parentId: 82, mountpoint: './x', root: '/srv/x', extKey: 'unmapped' }),
+    ]));
+    try {
+      assert.equal(await runWrapper(argv, env), 2);
+      await assert.rejects(readFile(join(dir, 'argv')), /ENOENT/);
+      const last = JSON.parse((await readFile(join(dir, 'log.json'), 'utf8')).trim().split('\n').at(-1)!) as { msg: string };
+      assert.match(last.msg, /the images need external mount key unmapped \(at \/x\), which the manifest does not map/);
+    } finally {
+      await writeFile(image, original);
+    }
+  });
+
   it('maps.json from `extmount restore --map` is applied to runc\'s bind, and checked first', async () => {
     await reset();
     await writeFile(join(dir, 'state', 'cid', 'maps.json'), JSON.stringify({ maps: { data: join(dir, 'nowhere') } }));
@@ -115,6 +140,7 @@ describe('the wrapper\'s restore handler (fake runc)', () => {
     assert.equal(await runWrapper(argv, env), 0);
     assert.equal(JSON.parse(await readFile(join(dir, 'config-at-call.json'), 'utf8')).mounts[0].source, join(dir, 'data2'));
     assert.equal(await readFile(join(dir, 'bundle', 'config.json'), 'utf8'), original);
-    await rm(join(dir, 'state', 'cid', 'maps.json'));
+    // Read once: a later plain restore is not redirected by it.
+    await assert.rejects(readFile(join(dir, 'state', 'cid', 'maps.json')), /ENOENT/);
   });
 });
