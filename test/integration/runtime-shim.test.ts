@@ -52,7 +52,7 @@ describe('hooks/extmount-runc', () => {
   });
 
   it('hands checkpoint and restore to the Node handler next to it, with the same argv', async () => {
-    const main = await realpath(join(REPO_WRAPPER, '../../build/src/runtime/main.js'));
+    const main = await realpath(join(REPO_WRAPPER, '../../build/src/runtime/main.bundle.mjs'));
     for (const args of [
       ['--root', '/r', '--log', '/l', '--log-format', 'json', 'checkpoint', '--image-path', '/i', '--work-path', '/w', 'id1'],
       ['--root', '/r', 'restore', '--image-path', '/i', '--detach', '-no-subreaper', '--bundle', '/b', 'id1'],
