@@ -10,7 +10,8 @@ RUN npm ci --no-audit --no-fund
 COPY src ./src
 COPY test ./test
 COPY bench ./bench
-RUN npx tsc -p . && npm prune --omit=dev
+COPY scripts ./scripts
+RUN npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
 WORKDIR /opt/extmount
