@@ -28,6 +28,8 @@ export interface DaemonOptions {
   runtimes?: Record<string, string>;
   /** Parent directory; a fresh temp dir by default. */
   baseDir?: string;
+  /** --experimental (which checkpoints need); on by default. */
+  experimental?: boolean;
 }
 
 /** Starts dockerd with its own data-root, exec-root, pidfile and socket; no bridge, no iptables. */
@@ -48,7 +50,7 @@ export async function startDaemon(name: string, options: DaemonOptions = {}): Pr
   const child = spawn(
     'dockerd',
     [
-      '--experimental',
+      ...(options.experimental === false ? [] : ['--experimental']),
       '--bridge=none',
       '--iptables=false',
       '--ip6tables=false',
