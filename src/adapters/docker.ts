@@ -67,16 +67,19 @@ export function engineError(engine: Engine, err: unknown, what: string): Extmoun
 }
 
 export async function inspectContainer(engine: Engine, ref: string): Promise<ContainerInfo> {
-  let info: Docker.ContainerInspectInfo;
+  return containerInfoFromInspect(await inspectRaw(engine, ref));
+}
+
+/** The engine's own inspect answer; an unknown container is bad input (exit 2). */
+export async function inspectRaw(engine: Engine, ref: string): Promise<Docker.ContainerInspectInfo> {
   try {
-    info = await engine.docker.getContainer(ref).inspect();
+    return await engine.docker.getContainer(ref).inspect();
   } catch (err) {
     if ((err as { statusCode?: number }).statusCode === 404) {
       throw new ExtmountError('bad-input', `no container "${ref}" on ${engine.where}`, { hint: 'check the name with `docker ps -a`', cause: err });
     }
     throw engineError(engine, err, `inspecting container "${ref}"`);
   }
-  return containerInfoFromInspect(info);
 }
 
 export function containerInfoFromInspect(info: Docker.ContainerInspectInfo): ContainerInfo {

@@ -19,7 +19,7 @@ import {
   CHECKPOINT_RESULT_FILE, containerStateDir, MAPS_FILE, parseRuntimeResult, renderMapsFile, RESTORE_RESULT_FILE, type RuntimeMountResult, type RuntimeResult,
 } from '../core/runtime-files.js';
 import { dumpPropagationNote, dumpPropagationNoteOnHost } from '../core/runtime-plan.js';
-import { containerInfoFromInspect, engineError, type Engine } from '../adapters/docker.js';
+import { containerInfoFromInspect, inspectRaw, type Engine } from '../adapters/docker.js';
 import { createCheckpoint, listCheckpoints, requireExperimental, startFromCheckpoint, type EngineInfo } from '../adapters/docker-checkpoint.js';
 import { checkRestoreTargets } from '../adapters/host-paths.js';
 import { fileTypesOf } from '../adapters/procfs.js';
@@ -156,15 +156,7 @@ export async function runContainerRestore(options: ContainerRestoreOptions, ctx:
 }
 
 async function inspect(engine: Engine, ref: string): Promise<{ container: ContainerInfo; raw: Docker.ContainerInspectInfo }> {
-  let raw: Docker.ContainerInspectInfo;
-  try {
-    raw = await engine.docker.getContainer(ref).inspect();
-  } catch (err) {
-    if ((err as { statusCode?: number }).statusCode === 404) {
-      throw new ExtmountError('bad-input', `no container "${ref}" on ${engine.where}`, { hint: 'check the name with `docker ps -a`', cause: err });
-    }
-    throw engineError(engine, err, `inspecting container "${ref}"`);
-  }
+  const raw = await inspectRaw(engine, ref);
   return { container: containerInfoFromInspect(raw), raw };
 }
 
