@@ -7,6 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { execa } from 'execa';
 import { benchDecodeImage } from './criu-image.js';
 import { benchDetect } from './detect.js';
+import { benchMigrate } from './migrate.js';
 import { benchRuntime } from './runtime.js';
 
 export interface BenchRow {
@@ -28,6 +29,7 @@ const CASES: Record<string, BenchCase> = {
     return [{ case: r.name, ms: r.medianMs, goal: '< 20 ms', runs: r.runs }];
   },
   runtime: () => benchRuntime({ memories: [16, 512], runs: 5 }),
+  migrate: () => benchMigrate({ memories: [16, 512], runs: 3 }),
   images: async () => {
     const r = await benchDecodeImage();
     return [{ case: r.name, ms: r.medianMs, goal: '(none)', runs: r.runs }];

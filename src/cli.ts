@@ -156,6 +156,47 @@ type, allowed by hostPaths, no symlinks), then runs criu restore. Prints the res
       await runContainerRestore({ ref: positionals[0]!, name: values.name as string | undefined, maps }, ctx);
     },
   },
+  migrate: {
+    summary: 'move a running container to another Docker engine, binds remapped, through the engines\' APIs only',
+    usage: `extmount migrate CONTAINER --from DOCKER_HOST --to DOCKER_HOST [--map SRC=DST]... [--copy-binds] [--name NEW]
+
+Checks everything first (both engines experimental, image, every bind on the target, volumes);
+then checkpoints the container on the source (it stays there, stopped), recreates it on the target
+with the same settings, its writable layer (deletions included), volumes and checkpoint, starts it
+from the checkpoint and checks it runs; only then removes the source container. Any failure after
+the checkpoint removes what was made on the target and restores the container on the source.
+A re-run after an interruption finishes the move or says why it cannot.
+
+  --from HOST        the engine the container runs on (unix:///…, tcp://HOST:PORT, ssh://USER@HOST)
+  --to HOST          the engine to move it to
+  --map SRC=DST      binds from SRC (and below) come from DST on the target, e.g. --map /srv/a=/srv/b
+  --copy-binds       copy the binds' content to the target (folders are created there when missing)
+  --name NEW         name on the target (default: the same name)`,
+    options: {
+      from: { type: 'string' },
+      to: { type: 'string' },
+      map: { type: 'string', multiple: true },
+      'copy-binds': { type: 'boolean' },
+      name: { type: 'string' },
+    },
+    async run(values, positionals, passthrough, ctx) {
+      noPassthrough(passthrough);
+      if (positionals.length !== 1) throw usage('migrate needs exactly one CONTAINER', 'migrate');
+      if (values.from === undefined || values.to === undefined) throw usage('migrate needs --from DOCKER_HOST and --to DOCKER_HOST', 'migrate');
+      if (ctx.host !== undefined) throw usage('migrate takes --from and --to, not --host', 'migrate');
+      const { parseMigrateMaps } = await import('./core/migrate-plan.js');
+      const maps = parseMigrateMaps(values.map as string[] | undefined);
+      const { runMigrate } = await import('./commands/migrate.js');
+      await runMigrate({
+        ref: positionals[0]!,
+        from: values.from as string,
+        to: values.to as string,
+        maps,
+        copyBinds: values['copy-binds'] === true,
+        name: values.name as string | undefined,
+      }, ctx);
+    },
+  },
   'install-runtime': {
     summary: 'print (or merge into daemon.json) the dockerd runtime entry for hooks/extmount-runc',
     usage: `extmount install-runtime [--apply] [--name NAME] [--daemon-json FILE]

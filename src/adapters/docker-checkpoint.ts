@@ -47,7 +47,9 @@ export async function createCheckpoint(engine: Engine, containerId: string, name
 
 export async function listCheckpoints(engine: Engine, containerId: string): Promise<string[]> {
   try {
-    return ((await api(engine.docker.getContainer(containerId)).listCheckpoint()) ?? []).map((c) => c.Name);
+    // For "none" dockerd answers null, which docker-modem hands back as the raw body (a Buffer).
+    const answer: unknown = await api(engine.docker.getContainer(containerId)).listCheckpoint();
+    return Array.isArray(answer) ? answer.map((c: { Name: string }) => c.Name) : [];
   } catch (err) {
     throw engineError(engine, err, `listing checkpoints of container ${containerId.slice(0, 12)}`);
   }

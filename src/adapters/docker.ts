@@ -53,10 +53,16 @@ export function connectEngine(endpoint: DockerEndpoint): Engine {
   }
 }
 
+/**
+ * Socket errors that mean the engine is not there. A request on a kept-alive connection to a daemon
+ * that has just stopped fails with EPIPE or ECONNRESET rather than ECONNREFUSED.
+ */
+export const UNREACHABLE_CODES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ENOENT', 'EHOSTUNREACH', 'ETIMEDOUT', 'EACCES', 'EPIPE', 'ECONNRESET', 'ECONNABORTED']);
+
 /** Maps dockerode's failures to extmount errors: unknown container and unreachable engine are bad input. */
 export function engineError(engine: Engine, err: unknown, what: string): ExtmountError {
   const e = err as { statusCode?: number; code?: string; json?: { message?: string }; message?: string };
-  if (e.code === 'ECONNREFUSED' || e.code === 'ENOENT' || e.code === 'EHOSTUNREACH' || e.code === 'ETIMEDOUT' || e.code === 'EACCES') {
+  if (e.code !== undefined && UNREACHABLE_CODES.has(e.code)) {
     return new ExtmountError('bad-input', `cannot reach the Docker engine at ${engine.where} (${e.code})`, {
       hint: 'check that dockerd runs there, or pass --host / set DOCKER_HOST',
       cause: err,

@@ -1,0 +1,80 @@
+// What a migration reports when it is done: where the container runs, how long it was down, what moved.
+
+export type TransferKind = 'image' | 'checkpoint' | 'rootfs' | 'volumes' | 'binds';
+
+export interface MigratedMount {
+  destination: string;
+  kind: 'bind' | 'volume';
+  /** Host path or volume name on the source. */
+  source: string;
+  /** Host path or volume name on the target. */
+  target: string;
+  /** Its content was copied (volumes always; binds with --copy-binds). */
+  copied: boolean;
+}
+
+export interface MigrationReport {
+  container: { name: string; sourceId: string; targetId: string };
+  from: string;
+  to: string;
+  checkpoint: string;
+  /** How this run ended up: a full migration, the rest of an interrupted one, or only its last step. */
+  mode: 'migrated' | 'resumed' | 'finished';
+  /** From the freeze on the source to the process running on the target; null when a previous run froze it. */
+  downtimeMs: number | null;
+  durationMs: number;
+  /**
+   * Where the downtime went (ms): checkpoint on the source; prepare (read the changes, create volumes
+   * and the container); copy (layer, checkpoint, volumes, binds, in parallel); start from the
+   * checkpoint. verify (the process stays up) follows the downtime. null when nothing was moved.
+   */
+  timings: { checkpoint: number; prepare: number; copy: number; start: number; verify: number } | null;
+  bytes: Record<TransferKind, number> & { total: number };
+  rootfs: { copied: number; deleted: number; skipped: number };
+  mounts: MigratedMount[];
+  /** Named volumes whose content was copied and that stay on the source engine. */
+  volumesLeftOnSource: string[];
+}
+
+export function emptyBytes(): MigrationReport['bytes'] {
+  return { image: 0, checkpoint: 0, rootfs: 0, volumes: 0, binds: 0, total: 0 };
+}
+
+export function formatReport(r: MigrationReport): string {
+  const moved = (['image', 'checkpoint', 'rootfs', 'volumes', 'binds'] as const)
+    .filter((k) => r.bytes[k] > 0)
+    .map((k) => `${k} ${formatBytes(r.bytes[k])}`)
+    .join(', ');
+  const lines = [
+    `${r.container.name} now runs on ${r.to} (container ${r.container.targetId.slice(0, 12)}), restored from checkpoint ${r.checkpoint}`,
+    r.mode === 'finished'
+      ? '  a previous run had already started it there; this run verified it and removed the source container'
+      : `  downtime: ${r.downtimeMs === null ? 'unknown (frozen by an earlier, interrupted run)' : formatDuration(r.downtimeMs)}${r.timings ? ` (checkpoint ${formatDuration(r.timings.checkpoint)}, prepare ${formatDuration(r.timings.prepare)}, copy ${formatDuration(r.timings.copy)}, start ${formatDuration(r.timings.start)})` : ''}, total ${formatDuration(r.durationMs)}`,
+    `  moved: ${formatBytes(r.bytes.total)}${moved ? ` (${moved})` : ''}`,
+    `  writable layer: ${r.rootfs.copied} path(s) copied, ${r.rootfs.deleted} deletion(s) applied, ${r.rootfs.skipped} runtime/mount path(s) left to the engine`,
+    ...r.mounts.map((m) => `  ${m.kind} ${m.destination}: ${m.source} → ${m.target}${m.copied ? ' (content copied)' : ''}`),
+    `  the source container on ${r.from} (${r.container.sourceId.slice(0, 12)}) was removed`,
+  ];
+  if (r.volumesLeftOnSource.length > 0) lines.push(`  volumes left on ${r.from}: ${r.volumesLeftOnSource.join(', ')}`);
+  return lines.join('\n');
+}
+
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+}
+
+export function formatRate(bytes: number, ms: number): string {
+  return ms <= 0 ? '-' : `${formatBytes(Math.round((bytes * 1000) / ms))}/s`;
+}
+
+export function formatDuration(ms: number): string {
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(2)} s`;
+}

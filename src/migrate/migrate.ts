@@ -1,0 +1,393 @@
+// The migration itself: preflight → checkpoint on the source → rebuild on the target → start there → remove the source; or roll back.
+import type { Logger } from 'pino';
+import type { Config } from '../core/config.js';
+import { ExtmountError } from '../core/errors.js';
+import { LABEL_FROM, checkpointName, targetCreateOptions, type SourceInspect } from '../core/migrate-config.js';
+import type { MigrationReport } from '../core/migrate-report.js';
+import type { RootfsPlan } from '../core/migrate-plan.js';
+import { engineError, type Engine } from '../adapters/docker.js';
+import { createCheckpoint, deleteCheckpoint, listCheckpoints, startFromCheckpoint } from '../adapters/docker-checkpoint.js';
+import { applyRootfs, copyData, createBindFolders, createTargetVolume, prepareTransfers, readRootfsPlan, type Sides, type Transfers } from './content.js';
+import { HelperPool, describeFailure, inspectMaybe, removeContainer, removeHelpers, setRestartPolicy } from './engine.js';
+import type { Faults } from './faults.js';
+import { removeJournals, writeJournal } from './journal.js';
+import { preflight, type MigrateRequest, type MigrationPlan } from './preflight.js';
+import type { Progress } from './progress.js';
+
+export interface MigrateDeps {
+  config: Config;
+  log: Logger;
+  faults: Faults;
+  progress: Progress;
+  now?: () => number;
+  /** How long the restored process must stay up on the target before the source is removed. */
+  verifyMs?: number;
+}
+
+/** Milliseconds per phase of the downtime, for the report. */
+type Timings = NonNullable<MigrationReport['timings']>;
+
+/** What exists on the target so far: rollback removes exactly this. */
+interface TargetState {
+  containerId: string | undefined;
+  volumes: string[];
+  /** Once start was asked for, the copy on the target may run: the source is only brought back when that copy is known gone. */
+  startIssued: boolean;
+}
+
+export async function migrate(request: MigrateRequest, source: Engine, target: Engine, deps: MigrateDeps): Promise<MigrationReport> {
+  const now = deps.now ?? Date.now;
+  const startedAt = now();
+  const plan = await preflight(request, source, target, deps.config, deps.progress);
+  const sid = plan.container.Id;
+  if (plan.mode === 'finish') {
+    const running = plan.targetContainers.find((c) => c.running)!;
+    deps.log.info(`an earlier run already started ${plan.name} on ${target.where}: finishing it`);
+    await verifyRunning(target, running.id, Math.min(deps.verifyMs ?? 1000, 500), 'the copy on the target');
+    await complete(plan, running.id, plan.journal!.checkpoint, deps);
+    return report(plan, { targetId: running.id, checkpoint: plan.journal!.checkpoint, mode: 'finished', downtimeMs: null, durationMs: now() - startedAt, rootfs: undefined, timings: undefined, deps });
+  }
+  await deps.faults.at('after-preflight');
+
+  // Everything that does not depend on the frozen state is made first, so it is not downtime:
+  // the container (created, never started, no restart policy), its volumes, the helpers.
+  const checkpoint = plan.mode === 'fresh' ? checkpointName(new Date(now())) : plan.journal!.checkpoint;
+  const made: TargetState = { containerId: undefined, volumes: [], startIssued: false };
+  const pool = new HelperPool();
+  let transfers: Transfers;
+  try {
+    await cleanLeftovers(plan, deps);
+    transfers = await prepareTarget(plan, checkpoint, made, pool, deps);
+  } catch (err) {
+    await discardTarget(plan, made, pool);
+    throw new ExtmountError('docker-failed', `preparing ${plan.name} on ${target.where} failed, nothing was stopped (what was made there is removed): ${describeFailure(err, target)}`, { cause: err });
+  }
+  await deps.faults.at('after-create');
+
+  let freezeAt: number | null = null;
+  const timings: Timings = { checkpoint: 0, prepare: 0, copy: 0, start: 0, verify: 0 };
+  if (plan.mode === 'fresh') {
+    try {
+      await writeJournal(source, { sourceId: sid, image: plan.container.Image, checkpoint, restartPolicy: plan.restartPolicy, to: target.where });
+      // A restart policy would make the engine start the container afresh when the checkpoint stops it:
+      // then it would run twice (seen with --restart always on dockerd 20.10). It is given back at the end.
+      await setRestartPolicy(source, sid, { Name: 'no' });
+    } catch (err) {
+      await removeJournals(source, sid).catch(() => undefined);
+      await discardTarget(plan, made, pool);
+      throw err;
+    }
+    freezeAt = now();
+    deps.progress.phase('checkpoint on the source');
+    try {
+      await checkpointSource(plan, checkpoint, deps);
+    } catch (err) {
+      await discardTarget(plan, made, pool);
+      throw err;
+    }
+    timings.checkpoint = now() - freezeAt;
+    deps.log.debug({ ms: timings.checkpoint }, 'checkpointed the source');
+    await deps.faults.at('after-checkpoint');
+  } else {
+    deps.log.info(`resuming: ${plan.name} is stopped on ${source.where} with checkpoint ${checkpoint} from an earlier run`);
+  }
+
+  let moved: { targetId: string; runningAt: number; rootfs: RootfsPlan };
+  try {
+    moved = await transfer(plan, checkpoint, made, transfers, pool, deps, now, timings);
+  } catch (err) {
+    deps.progress.done();
+    throw await rollback(plan, checkpoint, made, pool, err, deps);
+  }
+  deps.progress.done();
+  await complete(plan, moved.targetId, checkpoint, deps);
+  return report(plan, {
+    targetId: moved.targetId,
+    checkpoint,
+    mode: plan.mode === 'fresh' ? 'migrated' : 'resumed',
+    downtimeMs: freezeAt === null ? null : moved.runningAt - freezeAt,
+    durationMs: now() - startedAt,
+    rootfs: moved.rootfs,
+    timings,
+    deps,
+  });
+}
+
+/** Volumes before the container (a volume mount whose volume is missing would be made empty, unlabelled), then the container and the helpers. */
+async function prepareTarget(plan: MigrationPlan, checkpoint: string, made: TargetState, pool: HelperPool, deps: MigrateDeps): Promise<Transfers> {
+  const { source, target } = plan;
+  const sid = plan.container.Id;
+  deps.progress.phase('preparing the target');
+  for (const volume of plan.volumes) {
+    made.volumes.push(volume.name);
+    await createTargetVolume(target, sid, volume);
+  }
+  if (plan.copyBinds) await createBindFolders({ engine: target, image: plan.image }, sid, plan.binds.filter((b) => b.missing).map((b) => b.target));
+  let targetId: string;
+  try {
+    targetId = (await target.docker.createContainer(targetCreateOptions(plan.container, { name: plan.targetName, image: plan.image, sourceId: sid, binds: plan.binds }) as never)).id;
+  } catch (err) {
+    throw engineError(target, err, `creating ${plan.targetName}`);
+  }
+  made.containerId = targetId;
+  const created = await inspectMaybe(target, targetId);
+  const upperDir = created?.GraphDriver?.Name === 'overlay2' ? created.GraphDriver.Data?.UpperDir : undefined;
+  return prepareTransfers({ source: { engine: source, image: plan.container.Image }, target: { engine: target, image: plan.image } }, pool, {
+    sourceId: sid,
+    targetId,
+    checkpoint,
+    roots: { source: plan.sourceInfo.DockerRootDir, target: plan.targetInfo.DockerRootDir },
+    upperDir,
+    volumes: plan.volumes,
+    binds: plan.copyBinds ? plan.binds : [],
+  });
+}
+
+/** Before anything was frozen: remove what was made on the target (best effort; a later run removes leftovers by label). */
+async function discardTarget(plan: MigrationPlan, made: TargetState, pool: HelperPool): Promise<void> {
+  await pool.removeAll();
+  if (made.containerId) await removeContainer(plan.target, made.containerId, { force: true }).catch(() => undefined);
+  for (const volume of made.volumes) await plan.target.docker.getVolume(volume).remove().catch(() => undefined);
+}
+
+/** What an earlier, interrupted run left: never-started or dead copies and volumes on the target, helpers, old checkpoints. */
+async function cleanLeftovers(plan: MigrationPlan, deps: MigrateDeps): Promise<void> {
+  const { source, target } = plan;
+  const sid = plan.container.Id;
+  // Helpers first: one that mounts a volume keeps it from being removed.
+  await removeHelpers(target, sid);
+  await removeHelpers(source, sid);
+  for (const c of plan.targetContainers) {
+    if (c.running) continue;
+    deps.log.info(`removing ${c.id.slice(0, 12)} on ${target.where}, left by an earlier run`);
+    await removeContainer(target, c.id, { force: true });
+  }
+  let volumes: Array<{ Name: string }> = [];
+  try {
+    volumes = ((await target.docker.listVolumes({ filters: { label: [`${LABEL_FROM}=${sid}`] } })).Volumes ?? []) as Array<{ Name: string }>;
+  } catch (err) {
+    throw engineError(target, err, 'listing volumes left by an earlier run');
+  }
+  for (const v of volumes) {
+    try {
+      await target.docker.getVolume(v.Name).remove();
+    } catch (err) {
+      throw engineError(target, err, `removing volume ${v.Name} left by an earlier run`);
+    }
+  }
+  for (const name of plan.staleCheckpoints) await deleteCheckpoint(source, sid, name);
+  if (plan.mode === 'fresh') await removeJournals(source, sid);
+}
+
+async function checkpointSource(plan: MigrationPlan, checkpoint: string, deps: MigrateDeps): Promise<void> {
+  const { source } = plan;
+  const sid = plan.container.Id;
+  try {
+    await createCheckpoint(source, sid, checkpoint, { exit: true });
+    return;
+  } catch (err) {
+    const reason = err instanceof ExtmountError ? err.message : String(err);
+    // A failed dump resumes the tree (CRIU unfreezes it); make sure, and put everything back as it was.
+    const after = await inspectMaybe(source, sid).catch(() => undefined);
+    const kept = (await listCheckpoints(source, sid).catch(() => [] as string[])).includes(checkpoint);
+    let state: string;
+    if (after?.State.Running) {
+      state = 'it still runs there, unchanged';
+    } else if (kept) {
+      try {
+        await startFromCheckpoint(source, sid, checkpoint);
+        state = 'it was restored there from the checkpoint';
+      } catch (restoreErr) {
+        await removeJournals(source, sid).catch(() => undefined);
+        throw new ExtmountError('restore-failed', `checkpoint of ${plan.name} on ${source.where} reported a failure (${reason}), and restoring it from the checkpoint ${checkpoint} failed too (${describeFailure(restoreErr, source)}): it is stopped there and keeps the checkpoint`, {
+          hint: `bring it back with docker start --checkpoint ${checkpoint} ${plan.name} on ${source.where}`,
+          cause: err,
+        });
+      }
+    } else {
+      await source.docker.getContainer(sid).start().catch(() => undefined);
+      state = 'it had stopped and was started again (its processes start afresh)';
+    }
+    await setRestartPolicy(source, sid, plan.restartPolicy).catch((e: unknown) => deps.log.warn(`restart policy not given back: ${String(e)}`));
+    if (kept) await deleteCheckpoint(source, sid, checkpoint).catch(() => undefined);
+    await removeJournals(source, sid).catch(() => undefined);
+    throw new ExtmountError('criu-failed', `checkpoint of ${plan.name} on ${source.where} failed, ${state}; what was prepared on ${plan.target.where} is removed: ${reason}`, {
+      hint: 'CRIU could not dump it: its log is named above; mounts that appear after start need the extmount runtime (extmount install-runtime)',
+      cause: err,
+    });
+  }
+}
+
+async function transfer(
+  plan: MigrationPlan,
+  checkpoint: string,
+  made: TargetState,
+  transfers: Transfers,
+  pool: HelperPool,
+  deps: MigrateDeps,
+  now: () => number,
+  timings: Timings,
+): Promise<{ targetId: string; runningAt: number; rootfs: RootfsPlan }> {
+  const { source, target } = plan;
+  const { progress } = deps;
+  const sid = plan.container.Id;
+  const targetId = made.containerId!;
+  const sides: Sides = { source: { engine: source, image: plan.container.Image }, target: { engine: target, image: plan.image } };
+  const mountpoints = mountpointsOf(plan.container);
+  let mark = now();
+  const step = (what: string, phase: keyof Timings) => {
+    const t = now();
+    timings[phase] += t - mark;
+    deps.log.debug({ ms: t - mark }, what);
+    mark = t;
+  };
+  const rootfs = await readRootfsPlan(source, sid, mountpoints);
+  step('read the writable layer changes', 'prepare');
+
+  progress.phase('copying');
+  // Independent of each other: the new container's layer, its checkpoint, volumes, binds (each through its own helpers).
+  await settleAll([
+    applyRootfs(sides, { source: sid, target: targetId }, rootfs, mountpoints, transfers.upper, progress),
+    copyData(sides, transfers, progress),
+  ]);
+  step('copied the writable layer, the checkpoint, volumes and binds', 'copy');
+  await deps.faults.at('after-copy');
+  progress.done();
+
+  await deps.faults.at('before-start');
+  made.startIssued = true;
+  await startFromCheckpoint(target, targetId, checkpoint);
+  const runningAt = now();
+  step('started from the checkpoint', 'start');
+  await deps.faults.at('after-start');
+  await Promise.all([verifyRunning(target, targetId, deps.verifyMs ?? 1000, 'the restored container'), pool.removeAll()]);
+  step('verified it keeps running', 'verify');
+  return { targetId, runningAt, rootfs };
+}
+
+/** Like Promise.all, but waits for every task before failing, so rollback never races a transfer still writing. */
+async function settleAll(tasks: Promise<unknown>[]): Promise<void> {
+  const results = await Promise.allSettled(tasks);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
+function mountpointsOf(container: SourceInspect): string[] {
+  return [
+    ...(container.Mounts ?? []).map((m) => m.Destination),
+    ...(container.HostConfig.Mounts ?? []).map((m) => m.Target),
+    ...Object.keys((container.HostConfig.Tmpfs as Record<string, string> | undefined) ?? {}),
+  ];
+}
+
+/** Running now, and still the same process `ms` later (not exited, not restarted). */
+async function verifyRunning(engine: Engine, id: string, ms: number, what: string): Promise<void> {
+  const first = await inspectMaybe(engine, id);
+  if (!first?.State.Running) throw new ExtmountError('restore-failed', `${what} on ${engine.where} is not running after the restore (${first ? first.State.Status : 'gone'})`);
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  const second = await inspectMaybe(engine, id);
+  if (!second?.State.Running || second.State.Pid !== first.State.Pid) {
+    throw new ExtmountError('restore-failed', `${what} on ${engine.where} stopped within ${ms} ms of the restore (${second ? second.State.Status : 'gone'})`);
+  }
+}
+
+/** Success: the target keeps the container's restart policy, the source container (and its checkpoint) go. */
+async function complete(plan: MigrationPlan, targetId: string, checkpoint: string, deps: MigrateDeps): Promise<void> {
+  const { source, target } = plan;
+  const sid = plan.container.Id;
+  if (plan.restartPolicy.Name !== 'no') await setRestartPolicy(target, targetId, plan.restartPolicy);
+  try {
+    await removeContainer(source, sid, { force: false });
+  } catch (err) {
+    throw new ExtmountError('docker-failed', `${plan.name} runs on ${target.where} now, but removing the stopped source container on ${source.where} failed: ${(err as Error).message}`, {
+      hint: 'run the same migrate command again to finish, or remove it by hand',
+      cause: err,
+    });
+  }
+  await removeJournals(source, sid).catch((err: unknown) => deps.log.warn(`journal not removed: ${String(err)}`));
+  // Helpers a run killed after the start left behind (this run's are gone already).
+  await Promise.all([removeHelpers(source, sid), removeHelpers(target, sid)]).catch((err: unknown) => deps.log.warn(`helpers not removed: ${String(err)}`));
+  await deleteCheckpoint(target, targetId, checkpoint).catch((err: unknown) => deps.log.warn(`checkpoint not removed from the target: ${String(err)}`));
+}
+
+/**
+ * After the checkpoint, any failure ends here. The copy on the target goes first; the source is
+ * restored from its checkpoint only when no copy can be running on the target, so the container
+ * is never lost and never runs twice.
+ */
+async function rollback(plan: MigrationPlan, checkpoint: string, made: TargetState, pool: HelperPool, err: unknown, deps: MigrateDeps): Promise<ExtmountError> {
+  const { source, target, name } = plan;
+  const sid = plan.container.Id;
+  const cause = describeFailure(err, target);
+  deps.log.info(`migration failed (${cause}): rolling back`);
+  // Helpers first: a helper holding a volume would keep it from being removed.
+  await pool.removeAll();
+  let left = false;
+  if (made.containerId) {
+    try {
+      await removeContainer(target, made.containerId, { force: true });
+    } catch {
+      const state = await inspectMaybe(target, made.containerId).catch(() => undefined);
+      if (made.startIssued && state?.State.Running !== false) {
+        return new ExtmountError('docker-failed', `migration of ${name} failed after it was started on ${target.where} (${cause}), and that copy could not be removed; so that it never runs twice, ${name} stays stopped on ${source.where} with its checkpoint ${checkpoint}`, {
+          hint: 'run the same migrate command again once the target answers: it finishes the move, or cleans up and moves it again',
+          cause: err,
+        });
+      }
+      left = true;
+    }
+  }
+  for (const volume of made.volumes) await target.docker.getVolume(volume).remove().catch(() => undefined);
+  await removeHelpers(target, sid).catch(() => 0);
+  await removeHelpers(source, sid).catch(() => 0);
+  try {
+    await startFromCheckpoint(source, sid, checkpoint);
+    await verifyRunning(source, sid, 300, name);
+  } catch (restoreErr) {
+    return new ExtmountError('restore-failed', `migration of ${name} failed (${cause}); restoring it on ${source.where} from checkpoint ${checkpoint} failed too (${(restoreErr as Error).message}): it is stopped there and keeps the checkpoint`, {
+      hint: `bring it back with docker start --checkpoint ${checkpoint} ${name} on ${source.where}, or run migrate again`,
+      cause: err,
+    });
+  }
+  await setRestartPolicy(source, sid, plan.restartPolicy).catch((e: unknown) => deps.log.warn(`restart policy not given back: ${String(e)}`));
+  await deleteCheckpoint(source, sid, checkpoint).catch(() => undefined);
+  await removeJournals(source, sid).catch(() => undefined);
+  // containerd deletes CRIU's restore log: say what most often makes a restore elsewhere fail.
+  const criu = /criu failed/.test(cause);
+  return new ExtmountError('docker-failed', `migration of ${name} to ${target.where} failed: ${cause}; rolled back: it runs again on ${source.where}, restored from checkpoint ${checkpoint}${left ? `; a never-started copy is left on ${target.where} (label ${LABEL_FROM}), the next migrate removes it` : ''}`, {
+    ...(criu ? { hint: 'CRIU reopens by path the files the process had open: on a --map\'ed bind they must exist at the target path (the same data), or pass --copy-binds; the CRIU runtime on the target must work too' } : {}),
+    cause: err,
+  });
+}
+
+function report(
+  plan: MigrationPlan,
+  r: {
+    targetId: string;
+    checkpoint: string;
+    mode: MigrationReport['mode'];
+    downtimeMs: number | null;
+    durationMs: number;
+    rootfs: RootfsPlan | undefined;
+    timings: Timings | undefined;
+    deps: MigrateDeps;
+  },
+): MigrationReport {
+  return {
+    container: { name: plan.targetName, sourceId: plan.container.Id, targetId: r.targetId },
+    from: plan.source.where,
+    to: plan.target.where,
+    checkpoint: r.checkpoint,
+    mode: r.mode,
+    downtimeMs: r.downtimeMs,
+    durationMs: r.durationMs,
+    timings: r.timings ?? null,
+    bytes: { ...r.deps.progress.bytes },
+    rootfs: { copied: r.rootfs?.fetch.length ?? 0, deleted: r.rootfs?.deletions.length ?? 0, skipped: r.rootfs?.skipped ?? 0 },
+    mounts: [
+      ...plan.binds.map((b) => ({ destination: b.destination, kind: 'bind' as const, source: b.source, target: b.target, copied: plan.copyBinds })),
+      ...plan.volumes.map((v) => ({ destination: v.destination, kind: 'volume' as const, source: v.name, target: v.name, copied: true })),
+    ],
+    volumesLeftOnSource: plan.volumes.map((v) => v.name),
+  };
+}

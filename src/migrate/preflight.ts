@@ -1,0 +1,319 @@
+// Everything checked before the container stops: engines, container, what a crashed earlier run left, image, mounts on the target.
+import type { Config, RemapRule } from '../core/config.js';
+import { describeEndpoint } from '../core/docker-host.js';
+import { ExtmountError } from '../core/errors.js';
+import {
+  CHECKPOINT_PREFIX,
+  LABEL_CHECKPOINT,
+  LABEL_FROM,
+  LABEL_JOURNAL,
+  LABEL_RESTART_POLICY,
+  decodeRestartPolicy,
+  migrationRefusal,
+  type RestartPolicy,
+  type SourceInspect,
+} from '../core/migrate-config.js';
+import { planBindTargets, unusedMaps, type BindTarget, type Change, type SourceBind } from '../core/migrate-plan.js';
+import { engineError, type Engine } from '../adapters/docker.js';
+import { listCheckpoints, requireExperimental, type EngineInfo } from '../adapters/docker-checkpoint.js';
+import { transferImage } from './archives.js';
+import { inspectMaybe, inspectSource, isDirectoryMode, listLabelled, statPath, statusOf } from './engine.js';
+import { hostPathRefused, inspectHostPath } from './host-paths.js';
+import type { Progress } from './progress.js';
+
+export interface MigrateRequest {
+  ref: string;
+  maps: RemapRule[];
+  copyBinds: boolean;
+  /** Name on the target (default: the source's). */
+  name?: string;
+}
+
+export interface FullEngineInfo extends EngineInfo {
+  ID?: string;
+  Driver?: string;
+}
+
+export interface VolumePlan {
+  name: string;
+  destination: string;
+  /** The target already has it from an earlier run of ours (labelled): it is emptied and filled again. */
+  leftover: boolean;
+}
+
+export interface Journal {
+  id: string;
+  checkpoint: string;
+  restartPolicy: RestartPolicy;
+}
+
+export interface MigrationPlan {
+  /**
+   * fresh: the container runs on the source; resume: an earlier run checkpointed it and was
+   * interrupted before the target ran it; finish: an earlier run started it on the target and was
+   * interrupted before removing the source.
+   */
+  mode: 'fresh' | 'resume' | 'finish';
+  source: Engine;
+  target: Engine;
+  sourceInfo: FullEngineInfo;
+  targetInfo: FullEngineInfo;
+  container: SourceInspect;
+  name: string;
+  targetName: string;
+  /** What an earlier, interrupted run recorded on the source. */
+  journal: Journal | undefined;
+  restartPolicy: RestartPolicy;
+  /** How the image is named on the target (a tag when it points at the same image, else the id). */
+  image: string;
+  imageBytes: number;
+  binds: BindTarget[];
+  volumes: VolumePlan[];
+  copyBinds: boolean;
+  /** Containers labelled as ours on the target (leftovers of an earlier run, or the running copy in finish mode). */
+  targetContainers: Array<{ id: string; running: boolean }>;
+  /** Checkpoints an earlier run left on the source. */
+  staleCheckpoints: string[];
+}
+
+/** Any failure here is exit 2: nothing has been stopped or changed yet. */
+export async function preflight(request: MigrateRequest, source: Engine, target: Engine, config: Config, progress: Progress): Promise<MigrationPlan> {
+  try {
+    return await check(request, source, target, config, progress);
+  } catch (err) {
+    if (err instanceof ExtmountError && err.message.startsWith('cannot reach the Docker engine') && !err.hint?.includes('checkpoint')) {
+      throw new ExtmountError('bad-input', err.message, { hint: 'check that dockerd runs there and the --from/--to address', cause: err });
+    }
+    if (err instanceof ExtmountError && err.exitCode === 1) {
+      throw new ExtmountError('bad-input', `preflight: ${err.message}`, { ...(err.hint ? { hint: err.hint } : {}), cause: err });
+    }
+    throw err;
+  }
+}
+
+async function check(request: MigrateRequest, source: Engine, target: Engine, config: Config, progress: Progress): Promise<MigrationPlan> {
+  if (describeEndpoint(source.endpoint) === describeEndpoint(target.endpoint)) {
+    throw new ExtmountError('usage', `--from and --to are the same engine (${source.where})`, { hint: 'migrate moves a container to another engine; use checkpoint/restore on one host' });
+  }
+  const sourceInfo = (await requireExperimental(source)) as FullEngineInfo;
+  const container = await inspectSource(source, request.ref).catch(async (err: unknown) => {
+    // A re-run after success: say where it went rather than only that it is not here.
+    const there = err instanceof ExtmountError && err.code === 'bad-input' ? await inspectMaybe(target, request.ref).catch(() => undefined) : undefined;
+    if (there?.Config.Labels?.[LABEL_FROM]) {
+      throw new ExtmountError('bad-input', `no container "${request.ref}" on ${source.where}; it was migrated: ${request.ref} (${there.Id.slice(0, 12)}) is on ${target.where}`, { cause: err });
+    }
+    throw err;
+  });
+  const frozen = !container.State.Running ? await frozenBy(source, container.Id) : undefined;
+  let targetInfo: FullEngineInfo;
+  try {
+    targetInfo = (await requireExperimental(target)) as FullEngineInfo;
+  } catch (err) {
+    // An earlier run froze it and the target is gone: say how to bring it back where it was.
+    if (frozen && err instanceof ExtmountError) {
+      throw new ExtmountError('bad-input', err.message, {
+        hint: `${container.Name.replace(/^\//, '')} is stopped on ${source.where} in checkpoint ${frozen} from an earlier run: run migrate again once the target answers, or bring it back there with docker start --checkpoint ${frozen} ${container.Name.replace(/^\//, '')}`,
+        cause: err,
+      });
+    }
+    throw err;
+  }
+  // Engine IDs do not tell engines apart (dockerd 20.10 derives it from /etc/docker/key.json, which
+  // two daemons on one host, or cloned hosts, share); a container id is 256 random bits.
+  if ((await inspectMaybe(target, container.Id)) !== undefined) {
+    throw new ExtmountError('usage', `--from ${source.where} and --to ${target.where} reach the same engine (both have container ${container.Id.slice(0, 12)})`, {
+      hint: 'give the address of another engine with --to',
+    });
+  }
+  const name = container.Name.replace(/^\//, '');
+  const refusal = migrationRefusal(container);
+  if (refusal) throw new ExtmountError('refused', `cannot migrate ${name}: ${refusal}`);
+
+  const sid = container.Id;
+  const journal = await readJournal(source, sid);
+  const checkpoints = await listCheckpoints(source, sid);
+  const targetContainers = (await listLabelled(target, LABEL_FROM, sid)).map((c) => ({ id: c.Id, running: c.State === 'running' || c.State === 'restarting' || c.State === 'paused' }));
+  const runningOnTarget = targetContainers.filter((c) => c.running);
+
+  let mode: MigrationPlan['mode'];
+  if (container.State.Paused) {
+    throw new ExtmountError('bad-input', `container ${name} is paused on ${source.where}`, { hint: 'unpause it first: migrate freezes it itself' });
+  } else if (container.State.Running) {
+    if (runningOnTarget.length > 0) {
+      throw new ExtmountError('refused', `${name} runs on ${source.where}, and a copy migrated from it (${runningOnTarget[0]!.id.slice(0, 12)}) runs on ${target.where}`, {
+        hint: 'two copies must not run: remove the one you do not want, then run migrate again',
+      });
+    }
+    mode = 'fresh';
+  } else if (journal && checkpoints.includes(journal.checkpoint)) {
+    mode = runningOnTarget.length > 0 ? 'finish' : 'resume';
+  } else {
+    const ours = checkpoints.filter((c) => c.startsWith(CHECKPOINT_PREFIX));
+    throw new ExtmountError('bad-input', `container ${name} is not running on ${source.where}`, {
+      hint: ours.length > 0 ? `it has the checkpoint ${ours[ours.length - 1]}: bring it back with docker start --checkpoint ${ours[ours.length - 1]} ${name}, then migrate` : 'start it first',
+    });
+  }
+  // A run that stopped between recording the journal and the checkpoint left the policy at "no".
+  const current = container.HostConfig.RestartPolicy;
+  const restartPolicy = journal && (!current?.Name || current.Name === 'no') ? journal.restartPolicy : { Name: current?.Name || 'no', ...(current?.MaximumRetryCount ? { MaximumRetryCount: current.MaximumRetryCount } : {}) };
+  const staleCheckpoints = mode === 'fresh' ? checkpoints.filter((c) => c.startsWith(CHECKPOINT_PREFIX)) : [];
+  const base = { source, target, sourceInfo, targetInfo, container, name, journal, restartPolicy, copyBinds: request.copyBinds, targetContainers, staleCheckpoints };
+  const targetName = request.name ?? name;
+  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(targetName)) {
+    throw new ExtmountError('usage', `--name "${targetName}": a container name is [a-zA-Z0-9][a-zA-Z0-9_.-]+`, { hint: 'see extmount migrate --help' });
+  }
+  if (mode === 'finish') {
+    return { ...base, mode, targetName, image: container.Image, imageBytes: 0, binds: [], volumes: [] };
+  }
+
+  await checkTargetName(target, targetName, targetContainers.map((c) => c.id));
+  const runtime = (container.HostConfig.Runtime as string | undefined) || 'runc';
+  if (runtime !== 'runc' && !(targetInfo.Runtimes && runtime in targetInfo.Runtimes)) {
+    throw new ExtmountError('refused', `${name} runs under the runtime "${runtime}", which ${target.where} does not have`, {
+      hint: `register it there (extmount install-runtime --apply --name ${runtime}) and reload dockerd`,
+    });
+  }
+  await checkNetwork(target, container.HostConfig.NetworkMode ?? 'default');
+
+  const sourceBinds: SourceBind[] = (container.Mounts ?? [])
+    .filter((m) => (m.Type ?? 'bind') === 'bind')
+    .map((m) => ({ source: m.Source, destination: m.Destination, readOnly: !m.RW, propagation: m.Propagation ?? '' }));
+  const unused = unusedMaps(request.maps, sourceBinds);
+  if (unused.length > 0) {
+    throw new ExtmountError('usage', `--map ${unused[0]!.from}=${unused[0]!.to} matches no bind of ${name}`, {
+      hint: `its binds: ${sourceBinds.map((b) => b.source).join(', ') || 'none'}`,
+    });
+  }
+  const binds = planBindTargets(sourceBinds, request.maps, config, targetInfo.DockerRootDir);
+  const volumes = await planVolumes(source, target, container);
+  if (targetInfo.Driver && targetInfo.Driver !== 'overlay2') await refuseDeletions(source, container, targetInfo.Driver);
+
+  const { image, imageBytes } = await ensureImage(source, target, container, progress);
+  await checkBindTargets({ source, target }, binds, image, request.copyBinds, sid);
+  return { ...base, mode, targetName, image, imageBytes, binds, volumes };
+}
+
+/** The checkpoint an earlier run froze the container in, if its journal says so and the checkpoint is there. */
+async function frozenBy(source: Engine, sid: string): Promise<string | undefined> {
+  const journal = await readJournal(source, sid);
+  return journal && (await listCheckpoints(source, sid)).includes(journal.checkpoint) ? journal.checkpoint : undefined;
+}
+
+async function readJournal(source: Engine, sid: string): Promise<Journal | undefined> {
+  const found = await listLabelled(source, LABEL_JOURNAL, sid);
+  const entry = found[0];
+  if (!entry) return undefined;
+  const labels = entry.Labels ?? {};
+  const checkpoint = labels[LABEL_CHECKPOINT];
+  // A label is data from the source engine: only a name migrate itself would have made is used.
+  if (!checkpoint || !/^extmount-migrate-[0-9a-z]+$/.test(checkpoint)) return undefined;
+  return { id: entry.Id, checkpoint, restartPolicy: decodeRestartPolicy(labels[LABEL_RESTART_POLICY]) };
+}
+
+async function checkTargetName(target: Engine, name: string, ours: string[]): Promise<void> {
+  try {
+    const existing = await target.docker.getContainer(name).inspect();
+    if (!ours.includes(existing.Id)) {
+      throw new ExtmountError('refused', `${target.where} already has a container named ${name}`, { hint: 'give the migrated container another name with --name NEW' });
+    }
+  } catch (err) {
+    if (err instanceof ExtmountError) throw err;
+    if (statusOf(err) !== 404) throw engineError(target, err, `looking up ${name}`);
+  }
+}
+
+async function checkNetwork(target: Engine, mode: string): Promise<void> {
+  if (['none', 'default', 'bridge', 'host', ''].includes(mode)) return;
+  try {
+    await target.docker.getNetwork(mode).inspect();
+  } catch (err) {
+    if (statusOf(err) === 404) throw new ExtmountError('refused', `the network ${mode} does not exist on ${target.where}`, { hint: `create it there first (docker network create ${mode})` });
+    throw engineError(target, err, `looking up network ${mode}`);
+  }
+}
+
+async function planVolumes(source: Engine, target: Engine, container: SourceInspect): Promise<VolumePlan[]> {
+  const plans: VolumePlan[] = [];
+  for (const m of container.Mounts ?? []) {
+    if (m.Type !== 'volume' || !m.Name) continue;
+    let info: { Driver: string; Options?: Record<string, string> | null };
+    try {
+      info = (await source.docker.getVolume(m.Name).inspect()) as typeof info;
+    } catch (err) {
+      throw engineError(source, err, `inspecting volume ${m.Name}`);
+    }
+    // A local volume with options is a mount of something else (nfs, a host device, a bind): not content to copy.
+    if (info.Driver !== 'local' || Object.keys(info.Options ?? {}).length > 0) {
+      throw new ExtmountError('refused', `volume ${m.Name} (${m.Destination}) uses the driver ${info.Driver}${info.Options ? ` with options ${Object.keys(info.Options).join(', ')}` : ''}`, {
+        hint: 'only plain local volumes are copied; recreate it on the target and migrate a bind instead',
+      });
+    }
+    let leftover = false;
+    try {
+      const existing = (await target.docker.getVolume(m.Name).inspect()) as { Labels?: Record<string, string> | null };
+      if (existing.Labels?.[LABEL_FROM] !== container.Id) {
+        throw new ExtmountError('refused', `volume ${m.Name} already exists on ${target.where}`, { hint: 'remove or rename it there: migrate copies the volume and will not overwrite one it did not create' });
+      }
+      leftover = true;
+    } catch (err) {
+      if (err instanceof ExtmountError) throw err;
+      if (statusOf(err) !== 404) throw engineError(target, err, `looking up volume ${m.Name}`);
+    }
+    plans.push({ name: m.Name, destination: m.Destination, leftover });
+  }
+  return plans;
+}
+
+async function refuseDeletions(source: Engine, container: SourceInspect, driver: string): Promise<void> {
+  const changes = ((await source.docker.getContainer(container.Id).changes()) ?? []) as Change[];
+  if (changes.some((c) => c.Kind === 2)) {
+    throw new ExtmountError('refused', `${container.Name.replace(/^\//, '')} deleted files from its image, and the target's storage driver ${driver} gives the API no way to delete them`, {
+      hint: 'migrate to an engine with the overlay2 storage driver',
+    });
+  }
+}
+
+/** The image by id: a tag on the target is used only when it names the very same image. */
+async function ensureImage(source: Engine, target: Engine, container: SourceInspect, progress: Progress): Promise<{ image: string; imageBytes: number }> {
+  const id = container.Image;
+  const tag = container.Config.Image;
+  const idOn = async (engine: Engine, ref: string): Promise<string | undefined> => {
+    try {
+      return (await engine.docker.getImage(ref).inspect()).Id;
+    } catch (err) {
+      if (statusOf(err) === 404) return undefined;
+      throw engineError(engine, err, `inspecting image ${ref}`);
+    }
+  };
+  let imageBytes = 0;
+  if ((await idOn(target, id)) === undefined) {
+    // Save by tag when the tag still names this image, so the target gets the tag too.
+    const ref = tag && !tag.startsWith('sha256:') && (await idOn(source, tag)) === id ? tag : id;
+    progress.phase(`image ${ref}`);
+    imageBytes = await transferImage(source, target, ref, progress);
+    progress.done();
+    if ((await idOn(target, id)) === undefined) throw new ExtmountError('docker-failed', `image ${ref} was loaded on ${target.where} but its id ${id} is not there`);
+  }
+  const image = tag && !tag.startsWith('sha256:') && (await idOn(target, tag)) === id ? tag : id;
+  return { image, imageBytes };
+}
+
+async function checkBindTargets(engines: { source: Engine; target: Engine }, binds: BindTarget[], image: string, copyBinds: boolean, sid: string): Promise<void> {
+  const { source, target } = engines;
+  for (const bind of binds) {
+    const what = `bind ${bind.destination} → ${bind.target} on ${target.where}`;
+    const sourceStat = await statPath(source, source.docker.getContainer(sid), bind.destination);
+    const sourceKind = sourceStat && isDirectoryMode(sourceStat.mode) ? 'directory' : 'file';
+    const state = await inspectHostPath(target, image, sid, bind.target);
+    if (state.kind === 'symlink') throw hostPathRefused(what, bind.target, state, 'give the real path with --map (the allowlist is checked on the path as written)');
+    if (state.kind === 'missing') {
+      if (copyBinds && sourceKind === 'directory') {
+        if (/[:,]/.test(bind.target)) throw new ExtmountError('refused', `${what}: cannot create a path with ":" or "," through the API`, { hint: 'create it on the target first' });
+        bind.missing = true;
+        continue;
+      }
+      throw hostPathRefused(what, bind.target, state, copyBinds ? 'create it on the target first (--copy-binds creates folders, not files)' : `create it there, pass --copy-binds to copy ${bind.source} into it, or map it elsewhere with --map`);
+    }
+    if (state.kind !== sourceKind) throw hostPathRefused(what, bind.target, state, `the source ${bind.source} is a ${sourceKind}`);
+  }
+}
