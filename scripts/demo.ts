@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { runCli } from '../test/helpers/cli.js';
-import { sleep, TEST_IMAGE, type Daemon } from '../test/helpers/dockerd.js';
+import { importTestImage, sleep, startDaemon, TEST_IMAGE, type Daemon } from '../test/helpers/dockerd.js';
 import { continued, counterLoop, hostMounts, hostSandbox, lostMounts, readCount, startRuntimeDaemon, waitFor, writeTestConfig } from '../test/helpers/e2e.js';
 import { killTree, startSeedTree } from '../test/helpers/seed-tree.js';
 
@@ -96,6 +96,38 @@ async function dockerDemo(): Promise<void> {
   }
 }
 
+async function migrateDemo(): Promise<void> {
+  say('3. Migrate a running container from host a to host b, its bind moved to another path');
+  const box = await hostSandbox('extmount-demo-mig-');
+  let a: Daemon | undefined;
+  let b: Daemon | undefined;
+  try {
+    a = await startDaemon('a', { baseDir: box.dir });
+    b = await startDaemon('b', { baseDir: box.dir });
+    await importTestImage(a);
+    console.log(`   host a: ${a.host}\n   host b: ${b.host} (has no image yet: migrate carries it)`);
+    const srvA = join(box.dir, 'srv/a');
+    const srvB = join(box.dir, 'srv/b');
+    await mkdir(srvA, { recursive: true });
+    await a.cli(['run', '-d', '--name', 'mover', '--network', 'none', '-v', `${srvA}:/data`, TEST_IMAGE, 'sh', '-c', `echo written-on-a > /root/note.txt; ${counterLoop('/data/counter')}`]);
+    await waitFor('the counter', async () => (await readCount(join(srvA, 'counter'))).n > 5);
+    const before = await readCount(join(srvA, 'counter'));
+    await extmount(['migrate', 'mover', '--from', a.host, '--to', b.host, '--map', `${srvA}=${srvB}`, '--copy-binds']);
+    const now = await waitFor('the counter on b', async () => {
+      const c = await readCount(join(srvB, 'counter'));
+      return continued(c, before) ? c : undefined;
+    });
+    console.log(`   counter in ${srvB}/counter: ${now.n}, same process token ${now.token.slice(0, 8)} (was ${before.n} on a)`);
+    console.log(`   /root/note.txt on b: ${(await b.cli(['exec', 'mover', 'cat', '/root/note.txt'])).stdout.trim()}`);
+    console.log(`   containers left on a: ${(await a.cli(['ps', '-aq'])).stdout.trim() || 'none'}`);
+  } finally {
+    await a?.stop();
+    await b?.stop();
+    await box.cleanup();
+  }
+}
+
 await seedDemo();
 await dockerDemo();
+await migrateDemo();
 say('done');
