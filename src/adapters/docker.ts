@@ -4,6 +4,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import type { ContainerInfo } from '../core/container.js';
+import type { Change } from '../core/migrate-plan.js';
 import { describeEndpoint, type DockerEndpoint } from '../core/docker-host.js';
 import { ExtmountError } from '../core/errors.js';
 
@@ -106,4 +107,18 @@ export function containerInfoFromInspect(info: Docker.ContainerInspectInfo): Con
     })),
     runtimeFiles: [info.HostsPath, info.ResolvConfPath, info.HostnamePath].filter((p): p is string => Boolean(p)),
   };
+}
+
+/**
+ * The writable layer's changes. For "none" dockerd answers `null`, which docker-modem hands back as
+ * the raw body (a Buffer): never iterate what it returns without checking.
+ */
+export async function containerChanges(engine: Engine, id: string): Promise<Change[]> {
+  let answer: unknown;
+  try {
+    answer = await engine.docker.getContainer(id).changes();
+  } catch (err) {
+    throw engineError(engine, err, 'reading the writable layer changes');
+  }
+  return Array.isArray(answer) ? (answer as Change[]) : [];
 }

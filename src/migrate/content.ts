@@ -2,11 +2,11 @@
 import type Docker from 'dockerode';
 import { ExtmountError } from '../core/errors.js';
 import { LABEL_FROM } from '../core/migrate-config.js';
-import { basename, dirname, planRootfsChanges, type BindTarget, type Change, type RootfsPlan } from '../core/migrate-plan.js';
+import { basename, dirname, planRootfsChanges, type BindTarget, type RootfsPlan } from '../core/migrate-plan.js';
 import { isUnder } from '../core/restore-targets.js';
 import type { TransferKind } from '../core/migrate-report.js';
 import { TarFormatError } from '../core/migrate-tar.js';
-import { engineError, type Engine } from '../adapters/docker.js';
+import { containerChanges, engineError, type Engine } from '../adapters/docker.js';
 import { copyArchive, putEntries, whiteoutEntry } from './archives.js';
 import { statPath, withHelper, type HelperMount, type HelperPool } from './engine.js';
 import type { VolumePlan } from './preflight.js';
@@ -104,13 +104,7 @@ export async function createBindFolders(target: Side, sourceId: string, paths: r
 
 /** The source's writable-layer changes, read while it is stopped (after the checkpoint). */
 export async function readRootfsPlan(source: Engine, sourceId: string, mountpoints: readonly string[]): Promise<RootfsPlan> {
-  let changes: Change[];
-  try {
-    changes = ((await source.docker.getContainer(sourceId).changes()) ?? []) as Change[];
-  } catch (err) {
-    throw engineError(source, err, 'reading the writable layer changes');
-  }
-  return planRootfsChanges(changes, mountpoints);
+  return planRootfsChanges(await containerChanges(source, sourceId), mountpoints);
 }
 
 /**

@@ -13,8 +13,8 @@ import {
   type RestartPolicy,
   type SourceInspect,
 } from '../core/migrate-config.js';
-import { planBindTargets, unusedMaps, type BindTarget, type Change, type SourceBind } from '../core/migrate-plan.js';
-import { engineError, type Engine } from '../adapters/docker.js';
+import { planBindTargets, unusedMaps, type BindTarget, type SourceBind } from '../core/migrate-plan.js';
+import { containerChanges, engineError, type Engine } from '../adapters/docker.js';
 import { listCheckpoints, requireExperimental, type EngineInfo } from '../adapters/docker-checkpoint.js';
 import { transferImage } from './archives.js';
 import { inspectMaybe, inspectSource, isDirectoryMode, listLabelled, statPath, statusOf } from './engine.js';
@@ -265,7 +265,7 @@ async function planVolumes(source: Engine, target: Engine, container: SourceInsp
 }
 
 async function refuseDeletions(source: Engine, container: SourceInspect, driver: string): Promise<void> {
-  const changes = ((await source.docker.getContainer(container.Id).changes()) ?? []) as Change[];
+  const changes = await containerChanges(source, container.Id);
   if (changes.some((c) => c.Kind === 2)) {
     throw new ExtmountError('refused', `${container.Name.replace(/^\//, '')} deleted files from its image, and the target's storage driver ${driver} gives the API no way to delete them`, {
       hint: 'migrate to an engine with the overlay2 storage driver',

@@ -187,6 +187,18 @@ describe('migrate between two engines', () => {
     await a!.cli(['rm', '-f', 'allow1']);
   });
 
+  it('a container that changed nothing in its writable layer and has no mounts migrates too', async (t) => {
+    if (!(await requireE2E(t, needs))) return;
+    // dockerd answers `null` for "no changes"; docker-modem hands that back as a Buffer.
+    await a!.cli(['run', '-d', '--name', 'idle1', '--network', 'none', TEST_IMAGE, 'sleep', '100000']);
+    const r = await runCli(['--config', config, 'migrate', 'idle1', '--from', a!.host, '--to', b!.host, '--json']);
+    assert.equal(r.exitCode, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout).rootfs, { copied: 0, deleted: 0, skipped: 0 });
+    assert.equal((await state(b!, 'idle1'))?.running, true);
+    assert.equal(await state(a!, 'idle1'), undefined);
+    await b!.cli(['rm', '-f', 'idle1']);
+  });
+
   it('--copy-binds copies a bind\'s folder to a new path on b, --name renames it there', async (t) => {
     if (!(await requireE2E(t, needs))) return;
     const { src, id } = await startCounter('cp1');
