@@ -1,8 +1,8 @@
-# extmount in a container, for hosts that keep their tools in images. It works on the HOST's
-# processes and mounts, so run it privileged in the host's pid and mount namespaces, e.g.:
-#   docker run --rm --privileged --pid=host -v /proc:/host/proc:ro \
-#     -v /var/run/docker.sock:/var/run/docker.sock extmount detect CONTAINER
-# (checkpoint/restore also need CRIU on the host; see scripts/provision.sh).
+# extmount in a container, for what needs only the engines' APIs or files: migrate, show,
+# detect --mountinfo. E.g.:
+#   docker run --rm -v /var/run/docker.sock:/var/run/docker.sock extmount migrate C --from … --to …
+# detect/checkpoint/restore of local processes read the host's /proc and mount namespace and call
+# CRIU: run those on the host (scripts/provision.sh installs what they need).
 FROM node:20-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json tsconfig.json ./

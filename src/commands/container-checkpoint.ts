@@ -3,7 +3,7 @@
 // The work itself happens in hooks/extmount-runc, which dockerd runs for the container; these commands
 // check first (experimental daemon, extmount runtime when needed, restore targets), carry --map to the
 // wrapper in <stateDir>/<id>/maps.json (`docker start` has no way to pass it), and report what it did.
-import { readdir, readFile, realpath, rm, stat, writeFile, mkdir, rename } from 'node:fs/promises';
+import { readFile, realpath, rm, stat, writeFile, mkdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { classifyMounts } from '../core/classify.js';
@@ -11,8 +11,8 @@ import type { ContainerInfo } from '../core/container.js';
 import {
   defaultCheckpointName, looksLikeExtmountRuntime, mountsNeedingExtmount, runtimeMessageFrom, validateCheckpointName,
 } from '../core/docker-checkpoint.js';
-import { ExtmountError } from '../core/errors.js';
-import { MANIFEST_FILE, parseManifest, type Manifest } from '../core/manifest.js';
+import { ExtmountError, fileError } from '../core/errors.js';
+import { MANIFEST_FILE, type Manifest } from '../core/manifest.js';
 import { planExternalMounts } from '../core/plan.js';
 import { resolveRestoreTargets } from '../core/restore-targets.js';
 import {
@@ -22,6 +22,7 @@ import { dumpPropagationNote, dumpPropagationNoteOnHost } from '../core/runtime-
 import { containerInfoFromInspect, inspectRaw, type Engine } from '../adapters/docker.js';
 import { createCheckpoint, listCheckpoints, requireExperimental, startFromCheckpoint, type EngineInfo } from '../adapters/docker-checkpoint.js';
 import { checkRestoreTargets } from '../adapters/host-paths.js';
+import { readManifestIn } from '../adapters/manifest-file.js';
 import { fileTypesOf } from '../adapters/procfs.js';
 import { hostMountTable, processMountTable } from '../adapters/mount-table.js';
 import { engineFor } from './docker-target.js';
@@ -100,6 +101,12 @@ export async function runContainerRestore(options: ContainerRestoreOptions, ctx:
     throw new ExtmountError('bad-input', `container ${container.name} is running`, { hint: 'stop it first, or checkpoint it without --leave-running' });
   }
   const underExtmount = await isExtmountRuntime(daemon, container.runtime);
+  if (options.maps.size > 0 && engine.endpoint.kind !== 'unix') {
+    // The maps reach the runtime through a file in this host's stateDir; a remote runtime never sees it.
+    throw new ExtmountError('usage', `--map needs extmount on the engine's own host, and ${engine.where} is remote`, {
+      hint: 'run extmount restore on that host',
+    });
+  }
   if (options.maps.size > 0 && !underExtmount) {
     throw new ExtmountError('refused', `--map needs the extmount runtime, and container ${container.name} runs under "${container.runtime}"`, {
       hint: 'recreate it with --runtime extmount',
@@ -123,16 +130,20 @@ export async function runContainerRestore(options: ContainerRestoreOptions, ctx:
   const mapsFile = join(stateDir, MAPS_FILE);
   const started = Date.now();
   try {
-    if (options.maps.size > 0) {
-      await mkdir(stateDir, { recursive: true, mode: 0o700 });
-      await writeFile(`${mapsFile}.tmp`, renderMapsFile(options.maps, name), { mode: 0o600 });
-      await rename(`${mapsFile}.tmp`, mapsFile);
-    } else {
-      await rm(mapsFile, { force: true });
+    try {
+      if (options.maps.size > 0) {
+        await mkdir(stateDir, { recursive: true, mode: 0o700 });
+        await writeFile(`${mapsFile}.tmp`, renderMapsFile(options.maps, name), { mode: 0o600 });
+        await rename(`${mapsFile}.tmp`, mapsFile);
+      } else {
+        await rm(mapsFile, { force: true });
+      }
+    } catch (err) {
+      throw fileError('write', mapsFile, err);
     }
     await withRuntimeMessage(startFromCheckpoint(engine, container.id, name), `restore of ${container.name} from checkpoint ${name}`);
   } finally {
-    await rm(mapsFile, { force: true });
+    await rm(mapsFile, { force: true }).catch(() => undefined);
   }
   const after = await inspect(engine, container.id);
   const result = underExtmount ? await readResult(ctx, container.id, RESTORE_RESULT_FILE, started) : undefined;
@@ -203,11 +214,7 @@ async function newestCheckpoint(engine: Engine, daemon: EngineInfo, container: C
 async function readManifest(daemon: EngineInfo, container: ContainerInfo, name: string): Promise<Manifest | undefined> {
   if (!daemon.DockerRootDir) return undefined;
   const dir = join(daemon.DockerRootDir, 'containers', container.id, 'checkpoints', name);
-  const entries = await readdir(dir).catch(() => undefined);
-  if (!entries) return undefined;
-  if (!entries.includes(MANIFEST_FILE)) return undefined;
-  const path = join(dir, MANIFEST_FILE);
-  return parseManifest(await readFile(path, 'utf8'), path);
+  return readManifestIn(dir);
 }
 
 /** Docker wraps the wrapper's own line in its error; bring that line to the front. */

@@ -1,7 +1,7 @@
 // `extmount install-runtime`: the daemon.json entry that registers hooks/extmount-runc with dockerd.
 import { chmod, copyFile, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { ExtmountError } from '../core/errors.js';
+import { ExtmountError, fileError } from '../core/errors.js';
 import { mergeRuntimeEntry, runtimeEntry } from '../core/daemon-json.js';
 import type { CommandContext } from './context.js';
 
@@ -33,17 +33,17 @@ export async function runInstallRuntime(options: InstallRuntimeOptions, ctx: Com
   const merged = mergeRuntimeEntry(text, file, options.name, WRAPPER_PATH);
   let backup: string | null = null;
   if (merged.changed) {
-    const mode = text === undefined ? 0o644 : (await stat(file)).mode & 0o777;
-    if (text !== undefined) {
-      backup = `${file}.extmount-backup-${new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`;
-      await copyFile(file, backup);
-    }
     try {
+      const mode = text === undefined ? 0o644 : (await stat(file)).mode & 0o777;
+      if (text !== undefined) {
+        backup = `${file}.extmount-backup-${new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`;
+        await copyFile(file, backup);
+      }
       await writeFile(`${file}.extmount.tmp`, merged.text, { mode });
       await chmod(`${file}.extmount.tmp`, mode);
       await rename(`${file}.extmount.tmp`, file);
     } catch (err) {
-      throw new ExtmountError('bad-input', `cannot write ${file}: ${(err as Error).message}`, { cause: err });
+      throw fileError('write', file, err);
     }
   }
   const report = { daemonJson: file, runtime: options.name, path: WRAPPER_PATH, changed: merged.changed, replaced: merged.replaced, backup };

@@ -1,14 +1,16 @@
 // `extmount restore --images-dir DIR`: checks every target, then a plain CRIU restore.
-import { readFile, rm, stat } from 'node:fs/promises';
+import { lstat, readFile, realpath, rm, stat } from 'node:fs/promises';
+import type { Config } from '../core/config.js';
 import { join } from 'node:path';
 import { criuFailureError } from '../core/criu-log.js';
 import { ExtmountError } from '../core/errors.js';
 import { checkManifestAgainstImages } from '../core/image-check.js';
-import { MANIFEST_FILE, parseManifest, type Manifest } from '../core/manifest.js';
+import { MANIFEST_FILE, type Manifest } from '../core/manifest.js';
 import { planCriuOptions, toArgv } from '../core/render.js';
-import { resolveRestoreTargets } from '../core/restore-targets.js';
+import { refusalOf, resolveRestoreTargets } from '../core/restore-targets.js';
 import { criuVersion, runCriu } from '../adapters/criu.js';
 import { checkRestoreTargets } from '../adapters/host-paths.js';
+import { readManifestIn } from '../adapters/manifest-file.js';
 import { readImageMounts } from '../adapters/images.js';
 import type { CommandContext } from './context.js';
 
@@ -29,10 +31,7 @@ export async function runRestore(options: RestoreOptions, ctx: CommandContext): 
   const targets = resolveRestoreTargets(manifest, options.maps, ctx.config.remap);
   await checkRestoreTargets(targets, ctx.config.hostPaths);
   const root = manifest.target.root;
-  if (root !== null && root !== '/') {
-    const rootStat = await stat(root).catch(() => undefined);
-    if (!rootStat?.isDirectory()) throw new ExtmountError('refused', `the tree's root ${root} is not a directory on this host`, { hint: 'the root folder must exist where it was at checkpoint time' });
-  }
+  if (root !== null && root !== '/') await checkTreeRoot(root, ctx.config.hostPaths);
   // Everything checked: from here on CRIU may write (its log and pidfile) into the images dir.
   const version = await criuVersion(ctx.config.criu);
   const criuOptions = planCriuOptions({ ...manifest, rootHostPath: root === '/' ? null : root }, version, { targets: new Map(targets.map((t) => [t.mount.key, t.path])), includeRoot: true });
@@ -52,15 +51,20 @@ export async function runRestore(options: RestoreOptions, ctx: CommandContext): 
   for (const t of targets) ctx.log.info(`${t.mount.mountpoint} (key ${t.mount.key}) restored from ${t.path} (${t.from})`);
 }
 
+/** The restored tree's whole filesystem: held to the same rules as every mount target. */
+async function checkTreeRoot(root: string, hostPaths: Config['hostPaths']): Promise<void> {
+  const refusal = refusalOf(root, hostPaths);
+  if (refusal) throw new ExtmountError('refused', `the tree's root ${root} ${refusal}`, { hint: 'allow it in the config (hostPaths.allow) if this is intended' });
+  const rootStat = await lstat(root).catch(() => undefined);
+  if (!rootStat?.isDirectory()) throw new ExtmountError('refused', `the tree's root ${root} is not a directory on this host`, { hint: 'the root folder must exist where it was at checkpoint time' });
+  const real = await realpath(root).catch(() => root);
+  if (real !== root) throw new ExtmountError('refused', `the tree's root ${root} goes through a symlink (real path ${real})`, { hint: 'restore where the tree really was' });
+}
+
 export async function readManifest(imagesDir: string): Promise<Manifest> {
   const dirStat = await stat(imagesDir).catch(() => undefined);
   if (!dirStat?.isDirectory()) throw new ExtmountError('bad-input', `no images directory ${imagesDir}`, { hint: 'give the --images-dir used at checkpoint time' });
-  const path = join(imagesDir, MANIFEST_FILE);
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    throw new ExtmountError('bad-input', `${imagesDir} has no readable ${MANIFEST_FILE}`, { hint: 'was it written by extmount checkpoint?', cause: err });
-  }
-  return parseManifest(text, path);
+  const manifest = await readManifestIn(imagesDir);
+  if (!manifest) throw new ExtmountError('bad-input', `${imagesDir} has no ${MANIFEST_FILE}`, { hint: 'was it written by extmount checkpoint?' });
+  return manifest;
 }

@@ -1,4 +1,5 @@
 // extmount's configuration: its fields, defaults and validation (the file is read by an adapter).
+import { isRecord } from './json.js';
 import { ExtmountError } from './errors.js';
 
 export interface RemapRule {
@@ -39,7 +40,7 @@ const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 
 /** Validates parsed JSON; missing fields take their defaults, unknown fields are refused (typos). */
 export function parseConfig(value: unknown, origin: string): Config {
   const fail = (what: string) => new ExtmountError('bad-input', `${origin}: ${what}`, { hint: 'see "Configuration" in the README' });
-  if (!isObject(value)) throw fail('the configuration must be a JSON object');
+  if (!isRecord(value)) throw fail('the configuration must be a JSON object');
   const known = new Set(Object.keys(DEFAULT_CONFIG));
   for (const key of Object.keys(value)) if (!known.has(key)) throw fail(`unknown field "${key}"`);
   const text = (field: 'criu' | 'runc' | 'stateDir'): string => {
@@ -48,7 +49,7 @@ export function parseConfig(value: unknown, origin: string): Config {
     return v;
   };
   const hostPaths = value.hostPaths ?? DEFAULT_CONFIG.hostPaths;
-  if (!isObject(hostPaths)) throw fail('"hostPaths" must be an object with "allow" and "deny" lists');
+  if (!isRecord(hostPaths)) throw fail('"hostPaths" must be an object with "allow" and "deny" lists');
   const pathList = (field: 'allow' | 'deny'): string[] => {
     const list = hostPaths[field] ?? DEFAULT_CONFIG.hostPaths[field];
     if (!Array.isArray(list) || !list.every(isAbsolutePath)) throw fail(`"hostPaths.${field}" must be a list of absolute paths`);
@@ -57,7 +58,7 @@ export function parseConfig(value: unknown, origin: string): Config {
   const remap = value.remap ?? [];
   if (!Array.isArray(remap)) throw fail('"remap" must be a list of {"from", "to"}');
   const rules = remap.map((rule, i): RemapRule => {
-    if (!isObject(rule) || !isAbsolutePath(rule.from) || !isAbsolutePath(rule.to)) {
+    if (!isRecord(rule) || !isAbsolutePath(rule.from) || !isAbsolutePath(rule.to)) {
       throw fail(`"remap[${i}]" must be {"from": "/abs/path", "to": "/abs/path"}`);
     }
     return { from: normalizePath(rule.from), to: normalizePath(rule.to) };
@@ -74,9 +75,6 @@ export function parseConfig(value: unknown, origin: string): Config {
   };
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 export function isAbsolutePath(value: unknown): value is string {
   return typeof value === 'string' && value.startsWith('/') && !value.includes('\0') && !value.split('/').includes('..');

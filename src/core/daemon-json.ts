@@ -1,4 +1,5 @@
 // The dockerd configuration entry for the extmount runtime, and merging it into a daemon.json text.
+import { isRecord } from './json.js';
 import { ExtmountError } from './errors.js';
 
 export function runtimeEntry(name: string, path: string): { runtimes: Record<string, { path: string }> } {
@@ -34,8 +35,4 @@ export function mergeRuntimeEntry(text: string | undefined, origin: string, name
   }
   const merged = { ...doc, runtimes: { ...runtimes, [name]: { path } } };
   return { text: `${JSON.stringify(merged, null, 2)}\n`, changed: true, replaced: existing !== undefined };
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -42,8 +42,12 @@ export class ExtmountError extends Error {
   }
 }
 
-export function isExtmountError(err: unknown): err is ExtmountError {
-  return err instanceof ExtmountError;
+/** A failed file operation as bad input: what could not be done where, and "run as root" when it is that. */
+export function fileError(action: string, path: string, err: unknown): ExtmountError {
+  const code = (err as { code?: string }).code;
+  const denied = code === 'EACCES' || code === 'EPERM' || code === 'EROFS';
+  const reason = code === 'ENOENT' ? 'no such file or directory' : denied ? 'permission denied' : (err as Error).message ?? String(err);
+  return new ExtmountError('bad-input', `cannot ${action} ${path}: ${reason}`, { ...(denied ? { hint: 'run extmount as root' } : {}), cause: err });
 }
 
 /** The lines the CLI prints on stderr for an error: `extmount: <message>[: <hint>]`, then details. */

@@ -1,4 +1,5 @@
 // Questions about the host's mount table that restore has to answer before runc and CRIU touch it.
+import { isUnder } from './restore-targets.js';
 import { deviceOf, type MountInfo } from './mountinfo.js';
 
 /** The mount a path resolves to, walking down from / as the kernel does (hidden mounts are skipped). */
@@ -70,7 +71,7 @@ export function findSharingSource(path: string, mounts: readonly MountInfo[]): S
   // The most specific mount wins: with a shared / (systemd hosts), /srv/disk2 must still follow the
   // /srv/prop/sub peer group it was a slave of, not the one of /.
   const candidates = mounts.filter(
-    (m) => deviceOf(m) === deviceOf(mount) && hasSharing(m) && isUnderOrSame(fsPath, m.root) && (m === mount || mountOfPath(m.mountpoint, mounts) === m),
+    (m) => deviceOf(m) === deviceOf(mount) && hasSharing(m) && isUnder(fsPath, m.root) && (m === mount || mountOfPath(m.mountpoint, mounts) === m),
   );
   if (candidates.length === 0) return { kind: 'none', mount };
   candidates.sort(
@@ -89,10 +90,6 @@ export function findSharingSource(path: string, mounts: readonly MountInfo[]): S
 
 export function hasSharing(mount: MountInfo): boolean {
   return mount.shared !== undefined || mount.master !== undefined;
-}
-
-function isUnderOrSame(path: string, prefix: string): boolean {
-  return prefix === '/' || path === prefix || path.startsWith(`${prefix}/`);
 }
 
 function childrenIndex(mounts: readonly MountInfo[]): Map<number, MountInfo[]> {

@@ -1,4 +1,5 @@
 // extmount.yaml, written beside the CRIU images: what was external at dump time and how to map it back.
+import { isRecord } from './json.js';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import type { ExternalKind } from './classify.js';
 import { isAbsolutePath } from './config.js';
@@ -142,8 +143,4 @@ function parseTarget(raw: unknown, fail: (what: string) => ExtmountError): Manif
     return { kind: 'container', id: raw.id as string, name: raw.name as string, image: raw.image as string };
   }
   throw fail('target.kind must be pid or container');
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -1,4 +1,5 @@
 // Reads what extmount needs from an OCI bundle's config.json (and Docker's config.v2.json), and rewrites bind sources.
+import { isRecord } from './json.js';
 import type { ContainerInfo, ContainerMount } from './container.js';
 import { normalizePath } from './config.js';
 import { ExtmountError } from './errors.js';
@@ -146,8 +147,4 @@ export function containerInfoFromBundle(view: OciSpecView, target: { id: string;
     mounts,
     runtimeFiles: meta?.runtimeFiles ?? [],
   };
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

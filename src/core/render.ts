@@ -53,6 +53,12 @@ export function planCriuOptions(plan: CriuPlanInput, version: CriuVersion, optio
   const dump: CriuOption[] = [];
   const restore: CriuOption[] = [];
   for (const mount of plan.mounts) {
+    // CRIU splits "mnt[PATH]:KEY" at the first "]": a path holding one would be read as another mount.
+    if (mount.mountpoint.includes(']')) {
+      throw new ExtmountError('refused', `the external mount ${JSON.stringify(mount.mountpoint)} has "]" in its path, which CRIU's --external syntax cannot carry`, {
+        hint: 'unmount it, or mount it at a path without "]" before checkpointing',
+      });
+    }
     dump.push(modern ? ['external', `mnt[${mount.mountpoint}]:${mount.key}`] : ['ext-mount-map', `${mount.mountpoint}:${mount.key}`]);
     const target = options.targets?.get(mount.key) ?? mount.hostPath;
     if (target !== null) restore.push(modern ? ['external', `mnt[${mount.key}]:${target}`] : ['ext-mount-map', `${mount.key}:${target}`]);
@@ -69,7 +75,19 @@ export function toArgv(options: readonly CriuOption[]): string[] {
   return options.flatMap(([flag, value]) => (value === undefined ? [`--${flag}`] : [`--${flag}`, value]));
 }
 
-/** CRIU config file syntax (criu(8) "CONFIGURATION FILES"): one option per line, no dashes. */
+/**
+ * CRIU config file syntax (criu(8) "CONFIGURATION FILES"): one option per line, no dashes. CRIU splits
+ * lines at whitespace and reads "#" as a comment (criu/config.c parse_statement), so a value holding
+ * either, a quote or a backslash could smuggle in another option (e.g. action-script): mountpoints
+ * come from inside the container and are refused, not escaped.
+ */
 export function toConfigFile(options: readonly CriuOption[]): string {
+  for (const [flag, value] of options) {
+    if (value !== undefined && /[\s#"'\\]/.test(value)) {
+      throw new ExtmountError('refused', `cannot write "${flag} ${JSON.stringify(value).slice(1, -1)}" to a CRIU config file: it holds whitespace, "#", a quote or a backslash`, {
+        hint: 'a mount at such a path cannot be checkpointed through the runtime; unmount it or use a plain path',
+      });
+    }
+  }
   return options.map(([flag, value]) => (value === undefined ? flag : `${flag} ${value}`)).join('\n') + '\n';
 }

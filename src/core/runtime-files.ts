@@ -1,5 +1,6 @@
 // The files the runc wrapper and `extmount checkpoint|restore CONTAINER` share in <stateDir>/<container id>/:
 // maps.json (the --map a user gave, which `docker start` cannot carry) and the result of the last call.
+import { isRecord } from './json.js';
 import { isAbsolutePath, normalizePath } from './config.js';
 import { ExtmountError } from './errors.js';
 import { validateKey } from './plan.js';
@@ -84,8 +85,4 @@ export function parseRuntimeResult(text: string): RuntimeResult | undefined {
   } catch {
     return undefined;
   }
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

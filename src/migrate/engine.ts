@@ -2,7 +2,7 @@
 import type Docker from 'dockerode';
 import { ExtmountError } from '../core/errors.js';
 import { LABEL_HELPER, type RestartPolicy, type SourceInspect } from '../core/migrate-config.js';
-import { engineError, UNREACHABLE_CODES, type Engine } from '../adapters/docker.js';
+import { engineError, inspectRaw, UNREACHABLE_CODES, type Engine } from '../adapters/docker.js';
 
 /** The entrypoint of helper containers: they are never started, so it never has to exist. */
 export const HELPER_ENTRYPOINT = '/extmount-helper-never-started';
@@ -12,14 +12,7 @@ export function statusOf(err: unknown): number | undefined {
 }
 
 export async function inspectSource(engine: Engine, ref: string): Promise<SourceInspect> {
-  try {
-    return (await engine.docker.getContainer(ref).inspect()) as unknown as SourceInspect;
-  } catch (err) {
-    if (statusOf(err) === 404) {
-      throw new ExtmountError('bad-input', `no container "${ref}" on ${engine.where}`, { hint: 'check the name with `docker ps -a`', cause: err });
-    }
-    throw engineError(engine, err, `inspecting container "${ref}"`);
-  }
+  return (await inspectRaw(engine, ref)) as unknown as SourceInspect;
 }
 
 /** The container, or undefined when the engine no longer has it. */

@@ -79,17 +79,20 @@ interface PreparedDump {
 }
 
 async function prepareDump(invocation: RuncInvocation, id: string, pid: number, bundle: string, ctx: RuntimeContext): Promise<PreparedDump> {
-  const { view } = parseOciSpec(await readBundleConfig(bundle), bundle);
+  // containerd has paused the container before calling us: everything here is downtime, so the
+  // independent reads go in parallel.
+  const versionRead = criuVersion(invocation.globalOptions.get('criu') ?? ctx.config.criu);
+  versionRead.catch(() => undefined);
+  const [bundleText, mounts, hostMounts] = await Promise.all([readBundleConfig(bundle), processMountTable(pid), hostMountTable()]);
+  const { view } = parseOciSpec(bundleText, bundle);
   const dockerDir = dockerContainerDir(view, id);
   const meta = dockerDir ? parseDockerConfigV2(await readFile(join(dockerDir, 'config.v2.json'), 'utf8').catch(() => '')) : undefined;
   const container = containerInfoFromBundle(view, { id, pid, runtime: 'extmount' }, meta);
-  const mounts = await processMountTable(pid);
-  const hostMounts = await hostMountTable();
   const classification = classifyMounts(mounts, { hostMounts, container });
   const hostPaths = classification.mounts.flatMap((c) => (c.external?.hostPath ? [c.external.hostPath] : []));
   const plan = planExternalMounts(classification, { fileTypes: await fileTypesOf(hostPaths) });
   const split = splitDumpPlan(plan, view);
-  const version = await criuVersion(invocation.globalOptions.get('criu') ?? ctx.config.criu);
+  const version = await versionRead;
   const dump = planCriuOptions(split.criuPlan, version).dump;
   const manifest = manifestFromPlan(split.manifestPlan, {
     extmount: ctx.version,

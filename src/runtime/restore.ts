@@ -14,7 +14,7 @@ import { ExtmountError, formatError } from '../core/errors.js';
 import { detachPropagationRisk } from '../core/host-mounts.js';
 import { checkManifestAgainstImages } from '../core/image-check.js';
 import { readImageMounts } from '../adapters/images.js';
-import { MANIFEST_FILE, parseManifest, type Manifest } from '../core/manifest.js';
+import { MANIFEST_FILE, type Manifest } from '../core/manifest.js';
 import { dockerContainerDir, parseOciSpec, rewriteBindSources, type OciBind } from '../core/oci-bundle.js';
 import { planCriuOptions, toConfigFile, type CriuVersion } from '../core/render.js';
 import type { RuncInvocation } from '../core/runc-argv.js';
@@ -23,6 +23,7 @@ import { planFromManifest, planRuntimeRestore, type RuntimeRestorePlan } from '.
 import { requireId, runcEnv, withInheritedCriuConfig, type RuntimeContext } from './context.js';
 import { MountHolder } from './holder.js';
 import { hostMountTable } from '../adapters/mount-table.js';
+import { readManifestIn } from '../adapters/manifest-file.js';
 import { appendRuncLog, writeStderr } from './report.js';
 import { ContainerStateDir } from './state-dir.js';
 
@@ -66,7 +67,7 @@ async function restore(invocation: RuncInvocation, argv: readonly string[], ctx:
     throw new ExtmountError('bad-input', `cannot read ${configPath}: ${err.message}`);
   });
   const { spec, view } = parseOciSpec(configText, bundle);
-  const manifest = await readManifest(call.images);
+  const manifest = await readManifestIn(call.images);
   if (manifest) {
     // runc keys what it maps by path: binds, devices and cgroup mounts by their destination, masked
     // files as /dev/null (libcontainer addCriuDumpMount, addMaskPaths). extmount's keys never hold "/".
@@ -144,17 +145,6 @@ async function restore(invocation: RuncInvocation, argv: readonly string[], ctx:
   }
 }
 
-async function readManifest(images: string): Promise<Manifest | undefined> {
-  const path = join(images, MANIFEST_FILE);
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new ExtmountError('bad-input', `cannot read ${path}: ${(err as Error).message}`, { cause: err });
-  }
-  return parseManifest(text, path);
-}
 
 async function writeCriuConfig(
   state: ContainerStateDir,

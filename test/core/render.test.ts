@@ -36,6 +36,16 @@ describe('planCriuOptions', () => {
     assert.deepEqual(toArgv(options.restore).slice(0, 2), ['--ext-mount-map', 'barmount:/tmp/x/foo']);
   });
 
+  it('refuses values that would break out of a CRIU config line, and "]" in mountpoints', () => {
+    const evil = (mountpoint: string): CriuPlanInput => ({ ...plan, mounts: [{ mountpoint, key: 'k', hostPath: '/srv/k' }] });
+    const v = parseCriuVersion('Version: 4.1.1');
+    for (const mountpoint of ['/a\naction-script /tmp/x', '/a b', '/a#b', '/a"b', "/a'b", '/a\\b']) {
+      assert.throws(() => toConfigFile(planCriuOptions(evil(mountpoint), v).dump), (e: unknown) => e instanceof ExtmountError && e.exitCode === 2, JSON.stringify(mountpoint));
+    }
+    assert.throws(() => planCriuOptions(evil('/a]:x'), v), /has "\]" in its path/);
+    assert.equal(toConfigFile(planCriuOptions(evil('/a:b'), v).dump), 'external mnt[/a:b]:k\nenable-external-masters\n');
+  });
+
   it('writes the same options as a CRIU config file', () => {
     const options = planCriuOptions(plan, parseCriuVersion('Version: 4.1.1'));
     assert.equal(toConfigFile(options.dump), 'external mnt[/bar]:barmount\nexternal mnt[/prop/sub]:prop-sub\nenable-external-masters\n');

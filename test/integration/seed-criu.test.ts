@@ -123,6 +123,7 @@ async function refusedRestores(t: { diagnostic(message: string): void }, images:
       ['a manifest whose mountpoint differs from the images', ['restore', '--images-dir', await tampered('moved', (s) => s.replace('mountpoint: /bar', 'mountpoint: /baz'))], /key barmount is at \/bar in the images but at \/baz/],
       ['a manifest that is not YAML', ['restore', '--images-dir', await tampered('garbage', () => '{{{ not: yaml')], /not valid YAML/],
       ['a missing images dir', ['restore', '--images-dir', join(scratch, 'nothing')], /no images directory/],
+      ['a manifest whose tree root is /etc', ['restore', '--images-dir', await tampered('etcroot', (s) => s.replace(/^  root: .*$/m, '  root: /etc'))], /the tree's root \/etc is under the denied host path \/etc/],
     ];
     for (const [name, args, pattern] of cases) {
       t.diagnostic(`refused: ${name}`);
