@@ -35,7 +35,7 @@ export async function runCriu(criu: string, action: 'dump' | 'restore', imagesDi
     stderr: options.foreground ? 'inherit' : 'pipe',
   });
   if (result.exitCode === undefined) {
-    throw new ExtmountError('criu-failed', `cannot run CRIU (${criu}): ${result.shortMessage}`, { hint: 'install CRIU (scripts/provision.sh) or set "criu" in the config' });
+    throw new ExtmountError('bad-input', `cannot run CRIU (${criu}): ${result.shortMessage}`, { hint: 'install CRIU (scripts/provision.sh) or set "criu" in the config' });
   }
   const log = await readFile(logPath, 'utf8').catch(() => String(result.stderr ?? ''));
   return { exitCode: result.exitCode, logPath, log };
