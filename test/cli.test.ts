@@ -1,9 +1,9 @@
 // Black-box tests of the CLI contract that need no root, daemon or CRIU.
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { execa } from 'execa';
 import { assertOneLineError, runCli } from './helpers/cli.js';
 import { FIXTURES } from './helpers/fixtures.js';
@@ -52,6 +52,7 @@ describe('bad input exits 2 with one line', () => {
     await writeFile(join(dir, 'binary'), Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0x02, 0x01, 0x00, 0xff, 0xfe, 0x0a]));
     await writeFile(join(dir, 'bad-config.json'), '{"hostPaths": {"deny": "/etc"}}');
   });
+  after(() => rm(dir, { recursive: true, force: true }));
 
   const cases: Array<[string, () => string[], RegExp]> = [
     ['garbage mountinfo', () => ['detect', '--mountinfo', join(dir, 'garbage')], /^extmount: .*garbage: line 1: truncated/],
@@ -79,8 +80,9 @@ describe('bad input exits 2 with one line', () => {
 });
 
 describe('extmount show on damaged images', () => {
-  it('exits 2 with one line for a truncated and for a corrupted mountpoints image', async () => {
+  it('exits 2 with one line for a truncated and for a corrupted mountpoints image', async (t) => {
     const dir = await mkdtemp(join(tmpdir(), 'extmount-show-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
     const image = await readFile(join(FIXTURES, 'images/seed/mountpoints-10.img'));
     await writeFile(join(dir, 'truncated.img'), image.subarray(0, 40));
     const corrupted = Buffer.from(image);
