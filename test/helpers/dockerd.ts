@@ -44,6 +44,9 @@ export async function startDaemon(name: string, options: DaemonOptions = {}): Pr
   const configFile = join(dir, 'daemon.json');
   await mkdir(dataRoot, { recursive: true });
   await mkdir(execRoot, { recursive: true });
+  // dockerd 20.10 leaves a /tmp/ctrd-checkpoint* copy of the images behind on every restore, and
+  // containerd its stack dumps: keep them in the daemon's own folder.
+  await mkdir(join(dir, 'tmp'), { recursive: true });
   const runtimes = Object.fromEntries(Object.entries(options.runtimes ?? {}).map(([n, path]) => [n, { path }]));
   await writeFile(configFile, JSON.stringify(Object.keys(runtimes).length ? { runtimes } : {}));
   const logFd = openSync(join(dir, 'dockerd.log'), 'a');
@@ -60,7 +63,7 @@ export async function startDaemon(name: string, options: DaemonOptions = {}): Pr
       '--config-file', configFile,
       '-H', `unix://${socket}`,
     ],
-    { stdio: ['ignore', logFd, logFd], detached: true },
+    { stdio: ['ignore', logFd, logFd], detached: true, env: { ...process.env, TMPDIR: join(dir, 'tmp') } },
   );
   closeSync(logFd);
   child.unref();
