@@ -9,7 +9,7 @@ import { ExtmountError } from './errors.js';
 import { findSharingSource } from './host-mounts.js';
 import type { Manifest, ManifestMount } from './manifest.js';
 import type { MountInfo } from './mountinfo.js';
-import type { OciSpecView } from './oci-bundle.js';
+import { runcMappedMountpoints, type OciSpecView } from './oci-bundle.js';
 import type { ExternalMount, MountPlan } from './plan.js';
 import { resolveRestoreTargets, type RestoreTarget } from './restore-targets.js';
 
@@ -24,7 +24,7 @@ export interface RuntimeDumpPlan {
 
 export function splitDumpPlan(plan: MountPlan, view: OciSpecView): RuntimeDumpPlan {
   const bindDestinations = new Set(view.binds.map((b) => b.destination));
-  const runcMapped = new Set([...bindDestinations, ...view.devicePaths, ...view.maskedPaths]);
+  const runcMapped = runcMappedMountpoints(view);
   // Not in config.json means it appeared after start (or the runtime added it): the classifier says propagated.
   const ours = plan.mounts.filter((m) => !runcMapped.has(m.mountpoint)).map((m) => ({ ...m, kind: 'propagated' as const }));
   const runcBinds = plan.mounts.filter((m) => bindDestinations.has(m.mountpoint));
