@@ -20,5 +20,5 @@ COPY --from=build /src/build/src ./build/src
 COPY package.json config.json ./
 COPY hooks ./hooks
 COPY scripts ./scripts
-ENTRYPOINT ["node", "/opt/extmount/build/src/cli.js"]
+ENTRYPOINT ["node", "/opt/extmount/build/src/cli-bundle/cli.mjs"]
 CMD ["--help"]

@@ -24,3 +24,18 @@ export function median(values: readonly number[]): number {
   const middle = Math.floor(sorted.length / 2);
   return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
+
+/** Times `a` and `b` alternately, so drift in the machine's load hits both alike. */
+export async function paired(runs: number, a: () => Promise<unknown>, b: () => Promise<unknown>, warmup = 2): Promise<[number, number]> {
+  const ta: number[] = [];
+  const tb: number[] = [];
+  for (let i = 0; i < warmup + runs; i++) {
+    for (const [run, times] of [[a, ta], [b, tb]] as const) {
+      const start = performance.now();
+      await run();
+      if (i >= warmup) times.push(performance.now() - start);
+    }
+  }
+  return [median(ta), median(tb)];
+}
+

@@ -5,6 +5,7 @@ import { cpus, release } from 'node:os';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { execa } from 'execa';
+import { benchCli } from './cli.js';
 import { benchDecodeImage } from './criu-image.js';
 import { benchDetect } from './detect.js';
 import { benchMigrate } from './migrate.js';
@@ -24,6 +25,7 @@ export interface BenchRow {
 type BenchCase = () => Promise<BenchRow[]>;
 
 const CASES: Record<string, BenchCase> = {
+  cli: () => benchCli(),
   detect: async () => {
     const r = await benchDetect();
     return [{ case: r.name, ms: r.medianMs, goal: '< 20 ms', runs: r.runs }];

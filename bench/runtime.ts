@@ -2,27 +2,13 @@
 // baseline in the same run: runc itself, and plain `docker checkpoint create`/`start --checkpoint`.
 import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { execa } from 'execa';
 import type { Daemon } from '../test/helpers/dockerd.js';
 import { TEST_IMAGE } from '../test/helpers/dockerd.js';
 import { hostSandbox, startRuntimeDaemon, WRAPPER, writeTestConfig } from '../test/helpers/e2e.js';
-import { median } from './measure.js';
+import { performance } from 'node:perf_hooks';
+import { median, paired } from './measure.js';
 import type { BenchRow } from './run.js';
-
-/** Times `a` and `b` alternately, so drift in the machine's load hits both alike. */
-async function paired(runs: number, a: () => Promise<unknown>, b: () => Promise<unknown>, warmup = 2): Promise<[number, number]> {
-  const ta: number[] = [];
-  const tb: number[] = [];
-  for (let i = 0; i < warmup + runs; i++) {
-    for (const [run, times] of [[a, ta], [b, tb]] as const) {
-      const start = performance.now();
-      await run();
-      if (i >= warmup) times.push(performance.now() - start);
-    }
-  }
-  return [median(ta), median(tb)];
-}
 
 /** runc's --root for a container: dockerd 20.10 uses <exec-root>/runtime-runc/moby for every runc-like runtime. */
 async function runtimeRoot(daemon: Daemon, id: string): Promise<string> {

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The extmount command line: parses flags, wires a command to its context, maps errors to exit codes.
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { ExtmountError, formatError } from './core/errors.js';
 import { loadConfig } from './adapters/config-file.js';
@@ -9,52 +9,83 @@ import { extmountVersion } from './adapters/package-info.js';
 import type { CommandContext } from './commands/context.js';
 import { processIO, type CommandIO } from './commands/io.js';
 
-type Options = NonNullable<ParseArgsConfig['options']>;
 type Values = Record<string, string | boolean | string[] | undefined>;
+
+/** One option: how node:util parseArgs reads it, and the line --help shows for it. */
+interface OptionSpec {
+  type: 'string' | 'boolean';
+  short?: string;
+  multiple?: boolean;
+  /** The value's name in --help, e.g. PID. */
+  arg?: string;
+  help: string;
+}
+type OptionTable = Record<string, OptionSpec>;
 
 interface CommandSpec {
   summary: string;
-  usage: string;
-  options: Options;
+  /** Synopsis lines, without the leading "extmount ". */
+  synopsis: string[];
+  description: string;
+  /** Positional arguments and what follows "--", for --help. */
+  operands?: Record<string, string>;
+  options: OptionTable;
   run(values: Values, positionals: string[], passthrough: string[], ctx: CommandContext): Promise<void>;
 }
 
-const GLOBAL_OPTIONS: Options = {
-  json: { type: 'boolean' },
-  config: { type: 'string' },
-  host: { type: 'string' },
-  debug: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
-  version: { type: 'boolean' },
+const GLOBAL_OPTIONS: OptionTable = {
+  json: { type: 'boolean', help: 'machine-readable output on stdout (logs always go to stderr)' },
+  config: { type: 'string', arg: 'FILE', help: 'configuration file (default: /etc/extmount/config.json, else the packaged config.json)' },
+  host: { type: 'string', arg: 'HOST', help: 'Docker engine: unix:///path, tcp://HOST:PORT, ssh://USER@HOST (default: DOCKER_HOST, else the local socket)' },
+  'log-format': { type: 'string', arg: 'FORMAT', help: 'logs on stderr as text lines (default) or json (one object a line)' },
+  debug: { type: 'boolean', help: 'debug logs, and stack traces on errors' },
+  help: { type: 'boolean', short: 'h', help: 'this help' },
+  version: { type: 'boolean', help: 'print the version' },
 };
 
-const GLOBAL_HELP = `Global options:
-  --json           machine-readable output on stdout (logs always go to stderr)
-  --config FILE    configuration file (default: /etc/extmount/config.json, else the packaged config.json)
-  --host HOST      Docker engine: unix:///path, tcp://HOST:PORT, ssh://USER@HOST (default: DOCKER_HOST, else the local socket)
-  --debug          debug logs, and stack traces on errors
-  -h, --help       this help
-  --version        print the version
-Exit codes: 0 success, 1 the operation failed, 2 bad input or usage.`;
+const EXIT_CODES = 'Exit codes: 0 success, 1 the operation failed, 2 bad input or usage.';
+
+/** The option lines of --help, generated from the tables parseArgs reads (one source of truth). */
+function formatOptions(table: OptionTable, operands: Record<string, string> = {}): string {
+  const rows: [string, string][] = [
+    ...Object.entries(operands),
+    ...Object.entries(table).map(([name, o]): [string, string] => [
+      `${o.short ? `-${o.short}, ` : ''}--${name}${o.arg ? ` ${o.arg}` : ''}`,
+      `${o.help}${o.multiple ? ' (repeatable)' : ''}`,
+    ]),
+  ];
+  const width = Math.min(24, Math.max(...rows.map(([left]) => left.length)));
+  return rows.map(([left, right]) => `  ${left.padEnd(width)}  ${right}`).join('\n');
+}
+
+function commandHelp(spec: CommandSpec): string {
+  const [first, ...more] = spec.synopsis;
+  return [
+    `Usage: extmount ${first}`,
+    ...more.map((line) => `       extmount ${line}`),
+    '',
+    spec.description,
+    '',
+    formatOptions(spec.options, spec.operands),
+    '',
+    'Global options:',
+    formatOptions(GLOBAL_OPTIONS),
+    EXIT_CODES,
+  ].join('\n');
+}
 
 const COMMANDS: Record<string, CommandSpec> = {
   detect: {
     summary: 'find external mounts and the CRIU options they need',
-    usage: `extmount detect --pid PID | CONTAINER | --mountinfo FILE [--root-mount ID]  [--key MOUNTPOINT=KEY]...
-
-Reads the task's mountinfo (and the container's config), classifies every mount, and prints the
-external ones with their key, host path and the CRIU dump/restore options.
-
-  --pid PID            a process tree on this host
-  CONTAINER            a running Docker container (name or id) on this host
-  --mountinfo FILE     a saved mountinfo (offline; host paths assume the device is mounted at /)
-  --root-mount ID      the tree's root mount when FILE is not the task's own view
-  --key MP=KEY         use KEY for the external mount at MP (e.g. --key /bar=barmount)`,
+    synopsis: ['detect --pid PID | CONTAINER | --mountinfo FILE [--root-mount ID]  [--key MOUNTPOINT=KEY]...'],
+    description: `Reads the task's mountinfo (and the container's config), classifies every mount, and prints the
+external ones with their key, host path and the CRIU dump/restore options.`,
+    operands: { CONTAINER: 'a running Docker container (name or id) on this host' },
     options: {
-      pid: { type: 'string' },
-      mountinfo: { type: 'string' },
-      'root-mount': { type: 'string' },
-      key: { type: 'string', multiple: true },
+      pid: { type: 'string', arg: 'PID', help: 'a process tree on this host' },
+      mountinfo: { type: 'string', arg: 'FILE', help: 'a saved mountinfo (offline; host paths assume the device is mounted at /)' },
+      'root-mount': { type: 'string', arg: 'ID', help: "the tree's root mount when FILE is not the task's own view" },
+      key: { type: 'string', multiple: true, arg: 'MP=KEY', help: 'use KEY for the external mount at MP (e.g. --key /bar=barmount)' },
     },
     async run(values, positionals, passthrough, ctx) {
       noPassthrough(passthrough);
@@ -78,25 +109,21 @@ external ones with their key, host path and the CRIU dump/restore options.
   },
   checkpoint: {
     summary: 'checkpoint a process tree (--pid) or a Docker container, keeping external mounts',
-    usage: `extmount checkpoint --pid PID --images-dir DIR [--key MP=KEY]... [--leave-running] [-- CRIU_ARGS...]
-       extmount checkpoint CONTAINER [--name NAME] [--leave-running]
-
---pid: runs criu dump on the tree rooted at PID with the options extmount detect derives, and
+    synopsis: [
+      'checkpoint --pid PID --images-dir DIR [--key MP=KEY]... [--leave-running] [-- CRIU_ARGS...]',
+      'checkpoint CONTAINER [--name NAME] [--leave-running]',
+    ],
+    description: `--pid: runs criu dump on the tree rooted at PID with the options extmount detect derives, and
 writes DIR/extmount.yaml (the manifest restore reads). CRIU_ARGS go to criu as they are.
 CONTAINER: docker checkpoint create through the engine's API (the container must run under the
-extmount runtime when it has mounts runc does not map itself).
-
-  --pid PID            the root of the process tree
-  --images-dir DIR     where CRIU writes the images (created if missing)
-  --key MP=KEY         use KEY for the external mount at MP
-  --leave-running      keep the tree (or container) running after the dump
-  --name NAME          checkpoint name for a container (default: extmount-<time>)`,
+extmount runtime when it has mounts runc does not map itself).`,
+    operands: { CONTAINER: 'a running Docker container (name or id)', 'CRIU_ARGS': 'after "--": passed to criu dump as they are' },
     options: {
-      pid: { type: 'string' },
-      'images-dir': { type: 'string' },
-      key: { type: 'string', multiple: true },
-      'leave-running': { type: 'boolean' },
-      name: { type: 'string' },
+      pid: { type: 'string', arg: 'PID', help: 'the root of the process tree' },
+      'images-dir': { type: 'string', arg: 'DIR', help: 'where CRIU writes the images (created if missing)' },
+      key: { type: 'string', multiple: true, arg: 'MP=KEY', help: 'use KEY for the external mount at MP' },
+      'leave-running': { type: 'boolean', help: 'keep the tree (or container) running after the dump' },
+      name: { type: 'string', arg: 'NAME', help: 'checkpoint name for a container (default: extmount-<time>)' },
     },
     async run(values, positionals, passthrough, ctx) {
       const leaveRunning = values['leave-running'] === true;
@@ -123,22 +150,19 @@ extmount runtime when it has mounts runc does not map itself).
   },
   restore: {
     summary: 'restore a checkpoint, with external mounts mapped and checked first',
-    usage: `extmount restore --images-dir DIR [--map KEY=PATH]... [--foreground] [-- CRIU_ARGS...]
-       extmount restore CONTAINER [--name NAME] [--map KEY=PATH]...
-
-Reads the manifest (DIR/extmount.yaml), resolves every external mount (--map, then the config's
+    synopsis: [
+      'restore --images-dir DIR [--map KEY=PATH]... [--foreground] [-- CRIU_ARGS...]',
+      'restore CONTAINER [--name NAME] [--map KEY=PATH]...',
+    ],
+    description: `Reads the manifest (DIR/extmount.yaml), resolves every external mount (--map, then the config's
 remap rules, then the recorded host path), checks each target before CRIU runs (exists, same
-type, allowed by hostPaths, no symlinks), then runs criu restore. Prints the restored pid.
-
-  --images-dir DIR     images written by extmount checkpoint --pid
-  --map KEY=PATH       restore the external mount KEY from PATH
-  --foreground         wait for the restored tree instead of detaching
-  --name NAME          checkpoint name for a container (default: its newest)`,
+type, allowed by hostPaths, no symlinks), then runs criu restore. Prints the restored pid.`,
+    operands: { CONTAINER: 'a Docker container with a checkpoint', CRIU_ARGS: 'after "--": passed to criu restore as they are' },
     options: {
-      'images-dir': { type: 'string' },
-      map: { type: 'string', multiple: true },
-      foreground: { type: 'boolean' },
-      name: { type: 'string' },
+      'images-dir': { type: 'string', arg: 'DIR', help: 'images written by extmount checkpoint --pid' },
+      map: { type: 'string', multiple: true, arg: 'KEY=PATH', help: 'restore the external mount KEY from PATH' },
+      foreground: { type: 'boolean', help: 'wait for the restored tree instead of detaching' },
+      name: { type: 'string', arg: 'NAME', help: 'checkpoint name for a container (default: its newest)' },
     },
     async run(values, positionals, passthrough, ctx) {
       const maps = parseMapFlags(values.map as string[] | undefined);
@@ -158,26 +182,20 @@ type, allowed by hostPaths, no symlinks), then runs criu restore. Prints the res
   },
   migrate: {
     summary: 'move a running container to another Docker engine, binds remapped, through the engines\' APIs only',
-    usage: `extmount migrate CONTAINER --from DOCKER_HOST --to DOCKER_HOST [--map SRC=DST]... [--copy-binds] [--name NEW]
-
-Checks everything first (both engines experimental, image, every bind on the target, volumes);
+    synopsis: ['migrate CONTAINER --from DOCKER_HOST --to DOCKER_HOST [--map SRC=DST]... [--copy-binds] [--name NEW]'],
+    description: `Checks everything first (both engines experimental, image, every bind on the target, volumes);
 then checkpoints the container on the source (it stays there, stopped), recreates it on the target
 with the same settings, its writable layer (deletions included), volumes and checkpoint, starts it
 from the checkpoint and checks it runs; only then removes the source container. Any failure after
 the checkpoint removes what was made on the target and restores the container on the source.
-A re-run after an interruption finishes the move or says why it cannot.
-
-  --from HOST        the engine the container runs on (unix:///…, tcp://HOST:PORT, ssh://USER@HOST)
-  --to HOST          the engine to move it to
-  --map SRC=DST      binds from SRC (and below) come from DST on the target, e.g. --map /srv/a=/srv/b
-  --copy-binds       copy the binds' content to the target (folders are created there when missing)
-  --name NEW         name on the target (default: the same name)`,
+A re-run after an interruption finishes the move or says why it cannot.`,
+    operands: { CONTAINER: 'the running container on the source engine (name or id)' },
     options: {
-      from: { type: 'string' },
-      to: { type: 'string' },
-      map: { type: 'string', multiple: true },
-      'copy-binds': { type: 'boolean' },
-      name: { type: 'string' },
+      from: { type: 'string', arg: 'HOST', help: 'the engine the container runs on (unix:///…, tcp://HOST:PORT, ssh://USER@HOST)' },
+      to: { type: 'string', arg: 'HOST', help: 'the engine to move it to' },
+      map: { type: 'string', multiple: true, arg: 'SRC=DST', help: 'binds from SRC (and below) come from DST on the target, e.g. --map /srv/a=/srv/b' },
+      'copy-binds': { type: 'boolean', help: "copy the binds' content to the target (folders are created there when missing)" },
+      name: { type: 'string', arg: 'NEW', help: 'name on the target (default: the same name)' },
     },
     async run(values, positionals, passthrough, ctx) {
       noPassthrough(passthrough);
@@ -199,17 +217,13 @@ A re-run after an interruption finishes the move or says why it cannot.
   },
   'install-runtime': {
     summary: 'print (or merge into daemon.json) the dockerd runtime entry for hooks/extmount-runc',
-    usage: `extmount install-runtime [--apply] [--name NAME] [--daemon-json FILE]
-
-Prints the "runtimes" entry that registers hooks/extmount-runc with dockerd. With --apply, merges
-it into FILE (default /etc/docker/daemon.json), keeping a backup; then reload dockerd (SIGHUP).
-
-  --name NAME          runtime name (default: extmount)
-  --daemon-json FILE   the daemon configuration to merge into`,
+    synopsis: ['install-runtime [--apply] [--name NAME] [--daemon-json FILE]'],
+    description: `Prints the "runtimes" entry that registers hooks/extmount-runc with dockerd. With --apply, merges
+it into FILE (default /etc/docker/daemon.json), keeping a backup; then reload dockerd (SIGHUP).`,
     options: {
-      apply: { type: 'boolean' },
-      name: { type: 'string' },
-      'daemon-json': { type: 'string' },
+      apply: { type: 'boolean', help: 'merge the entry into FILE (a timestamped backup is kept)' },
+      name: { type: 'string', arg: 'NAME', help: 'runtime name (default: extmount)' },
+      'daemon-json': { type: 'string', arg: 'FILE', help: 'the daemon configuration to merge into (default: /etc/docker/daemon.json)' },
     },
     async run(values, positionals, passthrough, ctx) {
       noPassthrough(passthrough);
@@ -224,10 +238,10 @@ it into FILE (default /etc/docker/daemon.json), keeping a backup; then reload do
   },
   show: {
     summary: 'decode CRIU images (mountpoints, inventory) without crit',
-    usage: `extmount show PATH
-
-PATH is a CRIU images directory or one image file. Prints the mounts recorded in the images
-(mnt_id, parent, root, mountpoint, fstype, source, external key, sharing).`,
+    synopsis: ['show PATH'],
+    description: `Prints the mounts recorded in CRIU images (mnt_id, parent, root, mountpoint, fstype, source,
+external key, sharing) and the inventory, without crit.`,
+    operands: { PATH: 'a CRIU images directory or one image file' },
     options: {},
     async run(_values, positionals, passthrough, ctx) {
       noPassthrough(passthrough);
@@ -241,7 +255,13 @@ PATH is a CRIU images directory or one image file. Prints the mounts recorded in
 export async function main(argv: string[], io: CommandIO = processIO): Promise<number> {
   const debug = argv.includes('--debug');
   try {
-    const { name, rest } = splitCommand(argv);
+    let { name, rest } = splitCommand(argv);
+    // `extmount help [COMMAND]` is `extmount [COMMAND] --help`.
+    if (name === 'help') {
+      const topic = splitCommand(rest);
+      if (topic.name !== undefined && !COMMANDS[topic.name]) throw usage(`unknown command "${topic.name}"`);
+      ({ name, rest } = { name: topic.name, rest: [...topic.rest, '--help'] });
+    }
     const spec = name ? COMMANDS[name] : undefined;
     if (name && !spec) throw usage(`unknown command "${name}"`);
     const { values, positionals, passthrough } = parse(rest, { ...GLOBAL_OPTIONS, ...(spec?.options ?? {}) }, name);
@@ -249,15 +269,22 @@ export async function main(argv: string[], io: CommandIO = processIO): Promise<n
       io.out(extmountVersion());
       return 0;
     }
-    if (values.help || !spec) {
-      io.out(spec ? `Usage: ${spec.usage}\n\n${GLOBAL_HELP}` : topHelp());
-      return values.help ? 0 : 2;
+    if (values.help) {
+      io.out(spec ? commandHelp(spec) : topHelp());
+      return 0;
     }
+    if (!spec) {
+      // Bare `extmount` is a usage error: the help goes to stderr, as a shell user expects.
+      io.err(topHelp());
+      return 2;
+    }
+    const logFormat = (values['log-format'] as string | undefined) ?? 'text';
+    if (logFormat !== 'text' && logFormat !== 'json') throw usage(`--log-format must be text or json, got "${logFormat}"`);
     const config = await loadConfig(values.config as string | undefined);
     const ctx: CommandContext = {
       config,
       io,
-      log: createLogger(debug ? 'debug' : config.logLevel),
+      log: await createLogger(debug ? 'debug' : config.logLevel, logFormat, (line) => io.err(line)),
       json: values.json === true,
       host: values.host as string | undefined,
     };
@@ -274,7 +301,7 @@ function splitCommand(argv: string[]): { name: string | undefined; rest: string[
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--') break;
-    if (arg === '--config' || arg === '--host') {
+    if (arg === '--config' || arg === '--host' || arg === '--log-format') {
       i++;
       continue;
     }
@@ -283,11 +310,14 @@ function splitCommand(argv: string[]): { name: string | undefined; rest: string[
   return { name: undefined, rest: argv };
 }
 
-function parse(args: string[], options: Options, command: string | undefined): { values: Values; positionals: string[]; passthrough: string[] } {
+function parse(args: string[], table: OptionTable, command: string | undefined): { values: Values; positionals: string[]; passthrough: string[] } {
   const terminator = args.indexOf('--');
   const own = terminator === -1 ? args : args.slice(0, terminator);
   const passthrough = terminator === -1 ? [] : args.slice(terminator + 1);
   try {
+    const options = Object.fromEntries(
+      Object.entries(table).map(([name, o]) => [name, { type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.multiple ? { multiple: true } : {}) }]),
+    );
     const { values, positionals } = parseArgs({ args: own, options, allowPositionals: true, strict: true });
     return { values: values as Values, positionals, passthrough };
   } catch (err) {
@@ -344,8 +374,10 @@ Usage: extmount [options] COMMAND [args]
 Commands:
 ${list}
 
-${GLOBAL_HELP}
-Run "extmount COMMAND --help" for a command's own options.`;
+Global options:
+${formatOptions(GLOBAL_OPTIONS)}
+${EXIT_CODES}
+Run "extmount help COMMAND" (or "extmount COMMAND --help") for a command's own options.`;
 }
 
 

@@ -73,6 +73,8 @@ describe('bad input exits 2 with one line', () => {
     ['restore of a missing images dir', () => ['restore', '--images-dir', join(dir, 'none')], /no images directory/],
     ['show of a missing path', () => ['show', join(dir, 'none')], /cannot read/],
     ['--map without =', () => ['restore', '--images-dir', dir, '--map', 'barmount'], /expected KEY=\/ABSOLUTE\/PATH/],
+    ['bad --log-format', () => ['--log-format', 'xml', 'detect', '--mountinfo', seed], /--log-format must be text or json, got "xml"/],
+    ['help for an unknown command', () => ['help', 'frobnicate'], /unknown command "frobnicate"/],
   ];
   for (const [name, args, pattern] of cases) {
     it(name, async () => assertOneLineError(await runCli(args()), 2, pattern));
@@ -124,8 +126,50 @@ describe('help and version', () => {
     assert.equal(r.exitCode, 0);
     assert.match(r.stdout, /^Usage: extmount detect --pid PID/);
   });
+  it('help COMMAND is COMMAND --help, and every option of the table is in it', async () => {
+    const viaHelp = await runCli(['help', 'migrate']);
+    const viaFlag = await runCli(['migrate', '--help']);
+    assert.equal(viaHelp.exitCode, 0);
+    assert.equal(viaHelp.stdout, viaFlag.stdout);
+    for (const flag of ['--from HOST', '--to HOST', '--map SRC=DST', '--copy-binds', '--name NEW', '--log-format FORMAT']) assert.ok(viaHelp.stdout.includes(`  ${flag} `), flag);
+  });
+  for (const args of [[], ['--json']]) {
+    it(`bare "extmount ${args.join(' ')}" prints the usage on stderr and exits 2`, async () => {
+      const r = await runCli(args);
+      assert.equal(r.exitCode, 2);
+      assert.equal(r.stdout, '');
+      assert.match(r.stderr, /^extmount \S+: CRIU checkpoint\/restore/);
+      assert.match(r.stderr, /^Commands:$/m);
+    });
+  }
   it('--version prints the package version', async () => {
     const r = await runCli(['--version']);
     assert.match(r.stdout.trim(), /^\d+\.\d+\.\d+$/);
+  });
+});
+
+describe('logs on stderr', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'extmount-log-'));
+    // A CRIU that cannot be run: detect --mountinfo still answers, with a warning.
+    await writeFile(join(dir, 'config.json'), JSON.stringify({ criu: join(dir, 'no-criu') }));
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  it('a warning is one readable line by default', async () => {
+    const r = await runCli(['--config', join(dir, 'config.json'), 'detect', '--mountinfo', seed]);
+    assert.equal(r.exitCode, 0, r.stderr);
+    assert.match(r.stderr, /^extmount: warning: cannot run CRIU \(\S+no-criu\): .*: showing options for CRIU >= 2\.8$/);
+    assert.equal(r.stderr.split('\n').length, 1);
+  });
+  it('--log-format json gives one JSON object a line', async () => {
+    const r = await runCli(['--log-format', 'json', '--config', join(dir, 'config.json'), 'detect', '--mountinfo', seed]);
+    assert.equal(r.exitCode, 0, r.stderr);
+    const lines = r.stderr.trim().split('\n');
+    assert.equal(lines.length, 1);
+    const entry = JSON.parse(lines[0]!);
+    assert.equal(entry.level, 40);
+    assert.match(entry.msg, /cannot run CRIU/);
   });
 });

@@ -1,12 +1,12 @@
 // What every command gets from the CLI: configuration, output, logging, global flags.
-import type { Logger } from 'pino';
+import type { Log } from '../adapters/log.js';
 import type { Config } from '../core/config.js';
 import type { CommandIO } from './io.js';
 
 export interface CommandContext {
   config: Config;
   io: CommandIO;
-  log: Logger;
+  log: Log;
   json: boolean;
   /** --host, else DOCKER_HOST, else the local socket (resolved when a command needs an engine). */
   host: string | undefined;

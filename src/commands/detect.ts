@@ -9,7 +9,6 @@ import { planCriuOptions, type CriuOptions, type CriuVersion } from '../core/ren
 import { criuVersion } from '../adapters/criu.js';
 import { hostMountTable, processMountTable } from '../adapters/mount-table.js';
 import { fileTypesOf, readMountinfoFile } from '../adapters/procfs.js';
-import { localContainer } from './docker-target.js';
 import type { CommandContext } from './context.js';
 
 export type DetectSource =
@@ -54,7 +53,8 @@ export async function analyzeTask(options: DetectOptions, ctx: CommandContext): 
       hostMounts = await hostMountTable();
       break;
     case 'container':
-      container = await localContainer(ctx, source.ref);
+      // The Docker client (dockerode, ssh2, grpc) is loaded only when a container is asked for.
+      container = await (await import('./docker-target.js')).localContainer(ctx, source.ref);
       mounts = await processMountTable(container.pid);
       hostMounts = await hostMountTable();
       break;

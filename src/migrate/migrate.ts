@@ -1,5 +1,5 @@
 // The migration itself: preflight → checkpoint on the source → rebuild on the target → start there → remove the source; or roll back.
-import type { Logger } from 'pino';
+import type { Log } from '../adapters/log.js';
 import type { Config } from '../core/config.js';
 import { ExtmountError } from '../core/errors.js';
 import { LABEL_FROM, checkpointName, targetCreateOptions, type SourceInspect } from '../core/migrate-config.js';
@@ -16,7 +16,7 @@ import type { Progress } from './progress.js';
 
 export interface MigrateDeps {
   config: Config;
-  log: Logger;
+  log: Log;
   faults: Faults;
   progress: Progress;
   now?: () => number;
