@@ -4,7 +4,7 @@ import { cp, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { runCli } from '../test/helpers/cli.js';
-import { importTestImage, startDaemon, TEST_IMAGE, type Daemon } from '../test/helpers/dockerd.js';
+import { importTestImage, startDaemon, TEST_IMAGE, type Daemon, runDetached } from '../test/helpers/dockerd.js';
 import { hostSandbox } from '../test/helpers/e2e.js';
 import { median } from './measure.js';
 import type { BenchRow } from './run.js';
@@ -24,7 +24,7 @@ export async function benchMigrate(options: { memories: number[]; runs: number }
     await mkdir(dst, { recursive: true });
     for (const mib of options.memories) {
       const hold = `awk 'BEGIN { s = sprintf("%${mib * 1024 * 1024}s", ""); while (1) system("sleep 1") }'`;
-      const run = (d: Daemon, name: string, bind: string) => d.cli(['run', '-d', '--name', name, '--network', 'none', '-v', `${bind}:/data`, TEST_IMAGE, 'sh', '-c', hold]);
+      const run = (d: Daemon, name: string, bind: string) => runDetached(d, ['--name', name, '-v', `${bind}:/data`, TEST_IMAGE, 'sh', '-c', hold]);
       const ours = { downtime: [] as number[], total: [] as number[] };
       const hand = { downtime: [] as number[], total: [] as number[] };
       for (let i = 0; i < options.runs; i++) {

@@ -4,7 +4,7 @@ import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import type { Daemon } from '../test/helpers/dockerd.js';
-import { TEST_IMAGE } from '../test/helpers/dockerd.js';
+import { TEST_IMAGE, runDetached } from '../test/helpers/dockerd.js';
 import { hostSandbox, startRuntimeDaemon, WRAPPER, writeTestConfig } from '../test/helpers/e2e.js';
 import { performance } from 'node:perf_hooks';
 import { median, paired } from './measure.js';
@@ -32,7 +32,7 @@ export async function benchRuntime(options: { memories: number[]; runs: number }
     const docker = (args: string[]) => d.cli(args);
 
     // 1. Passthrough: a verb the wrapper does not handle, on a running container.
-    await docker(['run', '-d', '--name', 'idle', '--network', 'none', '--runtime', 'extmount', TEST_IMAGE, 'sleep', '100000']);
+    await runDetached(daemon, ['--name', 'idle', '--runtime', 'extmount', TEST_IMAGE, 'sleep', '100000']);
     const id = (await d.docker.getContainer('idle').inspect()).Id;
     const root = await runtimeRoot(d, id);
     const [wrapped, direct] = await paired(options.runs * 10, () => execa(WRAPPER, ['--root', root, 'state', id]), () => execa('runc', ['--root', root, 'state', id]));
@@ -55,8 +55,8 @@ export async function benchRuntime(options: { memories: number[]; runs: number }
       const hold = `awk 'BEGIN { s = sprintf("%${mib * 1024 * 1024}s", ""); while (1) system("sleep 1") }'`;
       const ours = `ours${mib}`;
       const base = `base${mib}`;
-      await docker(['run', '-d', '--name', ours, '--network', 'none', '--runtime', 'extmount', '-v', `${data}:/data`, '-v', `${prop}:/prop:rslave`, TEST_IMAGE, 'sh', '-c', hold]);
-      await docker(['run', '-d', '--name', base, '--network', 'none', '--runtime', 'runc', '-v', `${data}:/data`, TEST_IMAGE, 'sh', '-c', hold]);
+      await runDetached(daemon, ['--name', ours, '--runtime', 'extmount', '-v', `${data}:/data`, '-v', `${prop}:/prop:rslave`, TEST_IMAGE, 'sh', '-c', hold]);
+      await runDetached(daemon, ['--name', base, '--runtime', 'runc', '-v', `${data}:/data`, TEST_IMAGE, 'sh', '-c', hold]);
       const sub = join(prop, 'sub');
       await mkdir(sub, { recursive: true });
       await execa('mount', ['--bind', disk2, sub]).catch(() => undefined); // once for all sizes

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { runCli } from '../test/helpers/cli.js';
-import { importTestImage, sleep, startDaemon, TEST_IMAGE, type Daemon } from '../test/helpers/dockerd.js';
+import { importTestImage, sleep, startDaemon, TEST_IMAGE, type Daemon, runDetached } from '../test/helpers/dockerd.js';
 import { continued, counterLoop, hostMounts, hostSandbox, lostMounts, readCount, startRuntimeDaemon, waitFor, writeTestConfig } from '../test/helpers/e2e.js';
 import { killTree, startSeedTree } from '../test/helpers/seed-tree.js';
 
@@ -70,7 +70,10 @@ async function dockerDemo(): Promise<void> {
       if (r.exitCode !== 0) throw new Error(`docker ${args[0]} failed: ${r.stderr}`);
       return r.stdout;
     };
-    await docker(['run', '-d', '--name', 'demo', '--runtime', 'extmount', '--network', 'none', '-v', `${data}:/data`, '-v', `${prop}:/prop:rslave`, TEST_IMAGE, 'sh', '-c', counterLoop('/data/counter')]);
+    // Through the API with NetworkDisabled (the docker CLI has no flag for it): Docker 28 cannot
+    // restore a --network none container (containerd#12141).
+    console.log(`\n$ docker run -d --name demo --runtime extmount -v ${data}:/data -v ${prop}:/prop:rslave ${TEST_IMAGE} sh -c …   # network-less`);
+    await runDetached(d, ['--name', 'demo', '--runtime', 'extmount', '-v', `${data}:/data`, '-v', `${prop}:/prop:rslave`, TEST_IMAGE, 'sh', '-c', counterLoop('/data/counter')]);
     console.log(`\n$ mount --bind ${disk2} ${prop}/sub      # on the host, after the container started`);
     await execa('mount', ['--bind', disk2, join(prop, 'sub')]);
     await waitFor('the counter', async () => (await readCount(join(data, 'counter'))).n > 5);
@@ -109,7 +112,7 @@ async function migrateDemo(): Promise<void> {
     const srvA = join(box.dir, 'srv/a');
     const srvB = join(box.dir, 'srv/b');
     await mkdir(srvA, { recursive: true });
-    await a.cli(['run', '-d', '--name', 'mover', '--network', 'none', '-v', `${srvA}:/data`, TEST_IMAGE, 'sh', '-c', `echo written-on-a > /root/note.txt; ${counterLoop('/data/counter')}`]);
+    await runDetached(a, ['--name', 'mover', '-v', `${srvA}:/data`, TEST_IMAGE, 'sh', '-c', `echo written-on-a > /root/note.txt; ${counterLoop('/data/counter')}`]);
     await waitFor('the counter', async () => (await readCount(join(srvA, 'counter'))).n > 5);
     const before = await readCount(join(srvA, 'counter'));
     await extmount(['migrate', 'mover', '--from', a.host, '--to', b.host, '--map', `${srvA}=${srvB}`, '--copy-binds']);

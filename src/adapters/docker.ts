@@ -1,4 +1,5 @@
 // A thin layer over dockerode: connect to an engine and read what extmount needs from it.
+import { restoreBlocker, type RestoreBlocker } from '../core/restore-blockers.js';
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -121,4 +122,25 @@ export async function containerChanges(engine: Engine, id: string): Promise<Chan
     throw engineError(engine, err, 'reading the writable layer changes');
   }
   return Array.isArray(answer) ? (answer as Change[]) : [];
+}
+
+/** Whether this engine can restore a container of this network shape (see core/restore-blockers). */
+export async function engineRestoreBlocker(engine: Engine, network: { mode: string | undefined; disabled: boolean | undefined }): Promise<RestoreBlocker | undefined> {
+  let containerd: string | undefined;
+  let bridgeExists: boolean;
+  try {
+    const version = await engine.docker.version();
+    containerd = version.Components?.find((c) => c.Name.toLowerCase() === 'containerd')?.Version;
+    bridgeExists = (await engine.docker.listNetworks({ filters: { name: ['bridge'] } })).some((n) => n.Name === 'bridge');
+  } catch (err) {
+    throw engineError(engine, err, 'reading the engine version');
+  }
+  return restoreBlocker(containerd, { networkMode: network.mode ?? 'default', networkDisabled: network.disabled === true, bridgeExists });
+}
+
+/** The refusal for a container that the engine at `where` could not bring back. */
+export function blockedRestoreError(name: string, where: string, why: string, blocker: RestoreBlocker): ExtmountError {
+  return new ExtmountError('refused', `${name} would be stopped but could not be restored ${why} ${where}: ${blocker.reason} (${blocker.upstream})`, {
+    hint: `nothing was stopped; ${blocker.workaround}`,
+  });
 }

@@ -19,7 +19,7 @@ import {
   CHECKPOINT_RESULT_FILE, containerStateDir, MAPS_FILE, parseRuntimeResult, renderMapsFile, RESTORE_RESULT_FILE, type RuntimeMountResult, type RuntimeResult,
 } from '../core/runtime-files.js';
 import { dumpPropagationNote, dumpPropagationNoteOnHost } from '../core/runtime-plan.js';
-import { containerInfoFromInspect, inspectRaw, type Engine } from '../adapters/docker.js';
+import { blockedRestoreError, containerInfoFromInspect, engineRestoreBlocker, inspectRaw, type Engine } from '../adapters/docker.js';
 import { createCheckpoint, listCheckpoints, requireExperimental, startFromCheckpoint, type EngineInfo } from '../adapters/docker-checkpoint.js';
 import { checkRestoreTargets } from '../adapters/host-paths.js';
 import { readManifestIn } from '../adapters/manifest-file.js';
@@ -59,6 +59,14 @@ export async function runContainerCheckpoint(options: ContainerCheckpointOptions
     throw new ExtmountError('refused', `container ${container.name} has mounts runc cannot checkpoint by itself: ${list}; it runs under runtime "${container.runtime}"`, {
       hint: 'recreate it with --runtime extmount (register the runtime with `extmount install-runtime --apply`)',
     });
+  }
+
+  if (!options.leaveRunning) {
+    const blocker = await engineRestoreBlocker(engine, { mode: raw.HostConfig.NetworkMode, disabled: (raw.Config as { NetworkDisabled?: boolean }).NetworkDisabled });
+    if (blocker) {
+      const refusal = blockedRestoreError(container.name, engine.where, 'on', blocker);
+      throw new ExtmountError('refused', refusal.message, { hint: `${refusal.hint}; or checkpoint with --leave-running` });
+    }
   }
 
   const started = Date.now();

@@ -47,6 +47,7 @@ export interface SourceInspect {
     StopTimeout?: number;
     Healthcheck?: object;
     Shell?: string[] | null;
+    NetworkDisabled?: boolean;
   };
   HostConfig: Record<string, unknown> & {
     NetworkMode?: string;
@@ -145,6 +146,7 @@ export function targetCreateOptions(source: SourceInspect, spec: TargetSpec): Re
     ...optional('StopTimeout'),
     ...optional('Healthcheck'),
     ...optional('Shell'),
+    ...optional('NetworkDisabled'),
     Labels: { ...(c.Labels ?? {}), [LABEL_FROM]: spec.sourceId },
     HostConfig: hostConfig,
   };

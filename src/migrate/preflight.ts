@@ -14,7 +14,7 @@ import {
   type SourceInspect,
 } from '../core/migrate-config.js';
 import { planBindTargets, unusedMaps, type BindTarget, type SourceBind } from '../core/migrate-plan.js';
-import { containerChanges, engineError, type Engine } from '../adapters/docker.js';
+import { blockedRestoreError, containerChanges, engineError, engineRestoreBlocker, type Engine } from '../adapters/docker.js';
 import { listCheckpoints, requireExperimental, type EngineInfo } from '../adapters/docker-checkpoint.js';
 import { transferImage } from './archives.js';
 import { inspectMaybe, inspectSource, isDirectoryMode, listLabelled, statPath, statusOf } from './engine.js';
@@ -174,6 +174,7 @@ async function check(request: MigrateRequest, source: Engine, target: Engine, co
     });
   }
   await checkNetwork(target, container.HostConfig.NetworkMode ?? 'default');
+  if (mode === 'fresh') await refuseUnrestorable(source, target, container, name);
 
   const sourceBinds: SourceBind[] = (container.Mounts ?? [])
     .filter((m) => (m.Type ?? 'bind') === 'bind')
@@ -191,6 +192,18 @@ async function check(request: MigrateRequest, source: Engine, target: Engine, co
   const { image, imageBytes } = await ensureImage(source, target, container, progress);
   await checkBindTargets({ source, target }, binds, image, request.copyBinds, sid);
   return { ...base, mode, targetName, image, imageBytes, binds, volumes };
+}
+
+/**
+ * Never stop a container that nothing can restore: the target must be able to start the copy from
+ * the checkpoint, and the source to take it back if anything fails (rollback).
+ */
+async function refuseUnrestorable(source: Engine, target: Engine, container: SourceInspect, name: string): Promise<void> {
+  const network = { mode: container.HostConfig.NetworkMode, disabled: container.Config.NetworkDisabled };
+  for (const [engine, why] of [[target, 'on the target'], [source, 'for a rollback on the source']] as const) {
+    const blocker = await engineRestoreBlocker(engine, network);
+    if (blocker) throw blockedRestoreError(name, engine.where, why, blocker);
+  }
 }
 
 /** The checkpoint an earlier run froze the container in, if its journal says so and the checkpoint is there. */

@@ -89,6 +89,13 @@ describe('targetCreateOptions', () => {
     ]);
   });
 
+  it('carries NetworkDisabled (the network shape a checkpoint was dumped with must not change)', () => {
+    assert.equal('NetworkDisabled' in body, false);
+    const disabled = source();
+    disabled.Config.NetworkDisabled = true;
+    assert.equal(targetCreateOptions(disabled, { name: 'x', image: 'i', sourceId: 'a', binds }).NetworkDisabled, true);
+  });
+
   it('refuses a bind without a planned target', () => {
     assert.throws(() => targetCreateOptions(source(), { name: 'x', image: 'i', sourceId: 'a', binds: [] }), /no planned target/);
   });

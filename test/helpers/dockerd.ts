@@ -156,3 +156,29 @@ export async function buildBusyboxRootfs(dir: string): Promise<void> {
   await writeFile(join(dir, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
   await writeFile(join(dir, 'etc/group'), 'root:x:0:\n');
 }
+
+/**
+ * `docker run -d ARGS…` for a container without a network, made through the API with
+ * `NetworkDisabled: true`: Docker 28 / containerd 2.1 cannot restore a `--network none` container
+ * (containerd#12141; network-shapes.test.ts tests that refusal), and the docker CLI has no flag for
+ * NetworkDisabled. Reads the flags the tests use (--name, --runtime, --restart, -v, --tmpfs); what
+ * follows them is IMAGE CMD…. Returns the container id.
+ */
+export async function runDetached(daemon: Daemon, args: readonly string[]): Promise<string> {
+  const hostConfig: Docker.HostConfig & { Binds: string[]; Tmpfs: Record<string, string> } = { NetworkMode: 'none', Binds: [], Tmpfs: {} };
+  let name: string | undefined;
+  let i = 0;
+  for (; i < args.length && args[i]!.startsWith('-'); i += 2) {
+    const [flag, value] = [args[i]!, args[i + 1]!];
+    if (flag === '--name') name = value;
+    else if (flag === '--runtime') hostConfig.Runtime = value;
+    else if (flag === '--restart') hostConfig.RestartPolicy = { Name: value };
+    else if (flag === '-v') hostConfig.Binds.push(value);
+    else if (flag === '--tmpfs') hostConfig.Tmpfs[value] = '';
+    else throw new Error(`runDetached: flag ${flag} is not supported`);
+  }
+  const [image, ...cmd] = args.slice(i);
+  const container = await daemon.docker.createContainer({ ...(name ? { name } : {}), Image: image, Cmd: cmd, NetworkDisabled: true, HostConfig: hostConfig });
+  await container.start();
+  return container.id;
+}

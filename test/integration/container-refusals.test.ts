@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { assertOneLineError, runCli } from '../helpers/cli.js';
-import { importTestImage, startDaemon, TEST_IMAGE, type Daemon } from '../helpers/dockerd.js';
+import { importTestImage, startDaemon, TEST_IMAGE, type Daemon, runDetached } from '../helpers/dockerd.js';
 import { missing, requireE2E } from '../helpers/e2e.js';
 
 describe('container checkpoint on a daemon without --experimental', () => {
@@ -12,7 +12,7 @@ describe('container checkpoint on a daemon without --experimental', () => {
     if (await missing(needs)) return;
     daemon = await startDaemon('plain', { experimental: false });
     await importTestImage(daemon);
-    await daemon.cli(['run', '-d', '--name', 'c1', '--network', 'none', TEST_IMAGE, 'sleep', '1000']);
+    await runDetached(daemon, ['--name', 'c1', TEST_IMAGE, 'sleep', '1000']);
   });
   after(async () => {
     await daemon?.stop();

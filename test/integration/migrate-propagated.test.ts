@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { execa } from 'execa';
 import { assertOneLineError, runCli } from '../helpers/cli.js';
-import { TEST_IMAGE, type Daemon } from '../helpers/dockerd.js';
+import { TEST_IMAGE, type Daemon, runDetached } from '../helpers/dockerd.js';
 import { continued, counterLoop, hostMounts, hostSandbox, lostMounts, readCount, requireE2E, startRuntimeDaemon, waitFor, writeTestConfig } from '../helpers/e2e.js';
 
 test('a container with a propagated mount migrates through the extmount runtime on both hosts', async (t) => {
@@ -28,7 +28,7 @@ test('a container with a propagated mount migrates through the extmount runtime 
       await execa('mount', ['--bind', prop, prop]);
       await execa('mount', ['--make-shared', prop]);
     }
-    await a.cli(['run', '-d', '--name', 'pm', '--runtime', 'extmount', '--network', 'none', '-v', `${propA}:/prop:rslave`, TEST_IMAGE, 'sh', '-c', counterLoop('/prop/counter')]);
+    await runDetached(a, ['--name', 'pm', '--runtime', 'extmount', '-v', `${propA}:/prop:rslave`, TEST_IMAGE, 'sh', '-c', counterLoop('/prop/counter')]);
     await execa('mount', ['--bind', disk2, join(propA, 'sub')]);
     await execa('mount', ['--bind', disk2, join(propB, 'sub')]);
     assert.equal((await a.cli(['exec', 'pm', 'cat', '/prop/sub/hello.txt'])).stdout, 'from disk2');

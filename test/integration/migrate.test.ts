@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { execa } from 'execa';
 import { assertOneLineError, CLI, runCli, type CliResult } from '../helpers/cli.js';
-import { importTestImage, sleep, startDaemon, TEST_IMAGE, type Daemon } from '../helpers/dockerd.js';
+import { importTestImage, sleep, startDaemon, TEST_IMAGE, type Daemon, runDetached } from '../helpers/dockerd.js';
 import { missing, requireE2E } from '../helpers/e2e.js';
 
 const needs = ['root', 'dockerd', 'criu'] as const;
@@ -74,9 +74,9 @@ describe('migrate between two engines', () => {
     const dst = join(base, 'srv', name, 'b');
     await sharedStorage(src, dst);
     await a!.cli(['volume', 'create', `${name}-vol`]);
-    const { stdout } = await a!.cli(['run', '-d', '--name', name, '--network', 'none', '--restart', 'unless-stopped', '-v', `${src}:/data`, '-v', `${name}-vol:/vol`, TEST_IMAGE, 'sh', '-c', COUNTER_SCRIPT]);
+    const id = await runDetached(a!, ['--name', name, '--restart', 'unless-stopped', '-v', `${src}:/data`, '-v', `${name}-vol:/vol`, TEST_IMAGE, 'sh', '-c', COUNTER_SCRIPT]);
     await waitFor(async () => (await readCounter(src))?.n ?? 0, (n) => n >= 3, `${name} counting`);
-    return { src, dst, id: stdout.trim() };
+    return { src, dst, id };
   }
 
   function migrateArgs(name: string, src: string, dst: string, extra: string[] = []): string[] {
@@ -190,7 +190,7 @@ describe('migrate between two engines', () => {
   it('a container that changed nothing in its writable layer and has no mounts migrates too', async (t) => {
     if (!(await requireE2E(t, needs))) return;
     // dockerd answers `null` for "no changes"; docker-modem hands that back as a Buffer.
-    await a!.cli(['run', '-d', '--name', 'idle1', '--network', 'none', TEST_IMAGE, 'sleep', '100000']);
+    await runDetached(a!, ['--name', 'idle1', TEST_IMAGE, 'sleep', '100000']);
     const r = await runCli(['--config', config, 'migrate', 'idle1', '--from', a!.host, '--to', b!.host, '--json']);
     assert.equal(r.exitCode, 0, r.stderr);
     assert.deepEqual(JSON.parse(r.stdout).rootfs, { copied: 0, deleted: 0, skipped: 0 });
@@ -377,7 +377,7 @@ describe('migrate between two engines', () => {
     const dst = join(base, 'srv', name, 'b');
     await sharedStorage(src, dst);
     await a!.cli(['volume', 'create', `${name}-vol`]);
-    await a!.cli(['run', '-d', '--name', name, '--network', 'none', '--restart', 'unless-stopped', '-v', `${src}:/data`, '-v', `${name}-vol:/vol`, ...extra, TEST_IMAGE, 'sh', '-c', COUNTER_SCRIPT]);
+    await runDetached(a!, ['--name', name, '--restart', 'unless-stopped', '-v', `${src}:/data`, '-v', `${name}-vol:/vol`, ...extra, TEST_IMAGE, 'sh', '-c', COUNTER_SCRIPT]);
     await waitFor(async () => (await readCounter(src))?.n ?? 0, (n) => n >= 3, `${name} counting`);
     return { src, dst };
   }

@@ -5,7 +5,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { runCli } from '../helpers/cli.js';
-import { TEST_IMAGE, type Daemon } from '../helpers/dockerd.js';
+import { TEST_IMAGE, type Daemon, runDetached } from '../helpers/dockerd.js';
 import { hostSandbox, requireE2E, startRuntimeDaemon, waitFor, writeTestConfig, counterLoop, readCount, continued } from '../helpers/e2e.js';
 
 
@@ -21,7 +21,7 @@ test('a bind mount and a named volume survive checkpoint/restore through the ext
     await mkdir(data);
     await mkdir(data2);
     await daemon.cli(['volume', 'create', 'rtvol']);
-    await daemon.cli(['run', '-d', '--name', 'bc1', '--runtime', 'extmount', '--network', 'none', '-v', `${data}:/data`, '-v', 'rtvol:/vol', TEST_IMAGE, 'sh', '-c', counterLoop('/data/counter', '/vol/counter')]);
+    await runDetached(daemon, ['--name', 'bc1', '--runtime', 'extmount', '-v', `${data}:/data`, '-v', 'rtvol:/vol', TEST_IMAGE, 'sh', '-c', counterLoop('/data/counter', '/vol/counter')]);
     const volume = join(daemon.dataRoot, 'volumes', 'rtvol', '_data');
     const read = (dir: string) => readCount(join(dir, 'counter'));
     await waitFor('the counters to pass 5', async () => (await read(data)).n > 5 && (await read(volume)).n > 5);

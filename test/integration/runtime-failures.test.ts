@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { execa } from 'execa';
 import { assertOneLineError, runCli } from '../helpers/cli.js';
-import { TEST_IMAGE, type Daemon } from '../helpers/dockerd.js';
+import { TEST_IMAGE, type Daemon, runDetached } from '../helpers/dockerd.js';
 import { hostMounts, hostSandbox, lostMounts, requireE2E, startRuntimeDaemon, waitFor, writeTestConfig, counterLoop, readCount } from '../helpers/e2e.js';
 
 const TCP_LOOP =
@@ -28,7 +28,7 @@ test('failures through the extmount runtime leave containers and host as they we
     await t.test('a checkpoint CRIU refuses (established TCP) fails with the CRIU reason and leaves the container running', async () => {
       const data = join(box.dir, 'tcp');
       await mkdir(data);
-      await daemon!.cli(['run', '-d', '--name', 'tcp1', '--runtime', 'extmount', '--network', 'none', '-v', `${data}:/data`, TEST_IMAGE, 'sh', '-c', TCP_LOOP]);
+      await runDetached(daemon!, ['--name', 'tcp1', '--runtime', 'extmount', '-v', `${data}:/data`, TEST_IMAGE, 'sh', '-c', TCP_LOOP]);
       const counter = async () => Number((await readFile(join(data, 'counter'), 'utf8')).trim());
       await waitFor('the counter to pass 5', async () => (await counter()) > 5);
       const dump = await daemon!.cli(['checkpoint', 'create', 'tcp1', 'bad'], { reject: false });
@@ -56,7 +56,7 @@ test('failures through the extmount runtime leave containers and host as they we
     await execa('mount', ['--make-shared', prop]);
 
     await t.test('extmount checkpoint refuses a container that needs the extmount runtime and runs under runc', async () => {
-      await daemon!.cli(['run', '-d', '--name', 'plain1', '--network', 'none', '-v', `${prop}:/prop:rslave`, TEST_IMAGE, 'sleep', '100000']);
+      await runDetached(daemon!, ['--name', 'plain1', '-v', `${prop}:/prop:rslave`, TEST_IMAGE, 'sleep', '100000']);
       const other = join(box.dir, 'other');
       await mkdir(other);
       await mkdir(join(prop, 'plainsub'));
@@ -71,7 +71,7 @@ test('failures through the extmount runtime leave containers and host as they we
     });
 
     await t.test('a restore refused by preflight exits 2 and changes nothing', async () => {
-      await daemon!.cli(['run', '-d', '--name', 'pf1', '--runtime', 'extmount', '--network', 'none', '-v', `${prop}:/prop:rslave`, TEST_IMAGE, 'sh', '-c', counterLoop('/prop/counter')]);
+      await runDetached(daemon!, ['--name', 'pf1', '--runtime', 'extmount', '-v', `${prop}:/prop:rslave`, TEST_IMAGE, 'sh', '-c', counterLoop('/prop/counter')]);
       await execa('mount', ['--bind', disk2, join(prop, 'sub')]);
       await waitFor('the counter', async () => (await readCount(join(prop, 'counter'))).n > 3);
       const dump = await cli(['checkpoint', 'pf1', '--name', 'cp1']);

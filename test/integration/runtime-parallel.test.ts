@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { execa } from 'execa';
 import { parseManifest } from '../../src/core/manifest.js';
 import { runCli } from '../helpers/cli.js';
-import { TEST_IMAGE, type Daemon } from '../helpers/dockerd.js';
+import { TEST_IMAGE, type Daemon, runDetached } from '../helpers/dockerd.js';
 import { hostMounts, hostSandbox, lostMounts, requireE2E, startRuntimeDaemon, waitFor, writeTestConfig, counterLoop, readCount, continued } from '../helpers/e2e.js';
 
 const COUNT = 10;
@@ -33,7 +33,7 @@ test(`${COUNT} containers checkpointed in parallel restore with their own mounts
         await mkdir(join(box.dir, `${kind}${i}`));
         await writeFile(join(box.dir, `${kind}${i}`, 'id.txt'), `${kind} ${i}\n`);
       }
-      await daemon!.cli(['run', '-d', '--name', name(i), '--runtime', 'extmount', '--network', 'none', '-v', `${propOf(i)}:/prop:rslave`, TEST_IMAGE, 'sh', '-c', counterLoop('/prop/counter')]);
+      await runDetached(daemon!, ['--name', name(i), '--runtime', 'extmount', '-v', `${propOf(i)}:/prop:rslave`, TEST_IMAGE, 'sh', '-c', counterLoop('/prop/counter')]);
       await execa('mount', ['--bind', join(box.dir, `disk${i}`), join(propOf(i), 'sub')]);
     }));
     const counter = (i: number) => readCount(join(propOf(i), 'counter'));

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { execa } from 'execa';
 import { parseManifest } from '../../src/core/manifest.js';
-import { TEST_IMAGE, type Daemon } from '../helpers/dockerd.js';
+import { TEST_IMAGE, type Daemon, runDetached } from '../helpers/dockerd.js';
 import { hostMounts, hostSandbox, lostMounts, requireE2E, startRuntimeDaemon, waitFor, writeTestConfig, counterLoop, readCount, continued } from '../helpers/e2e.js';
 
 
@@ -27,7 +27,7 @@ test('a propagated mount survives docker checkpoint create / docker start --chec
     // ENVIRONMENT.md's case: a shared host folder, bound rslave, and a submount made after start.
     await execa('mount', ['--bind', prop, prop]);
     await execa('mount', ['--make-shared', prop]);
-    await daemon.cli(['run', '-d', '--name', 'pc1', '--runtime', 'extmount', '--network', 'none', '-v', `${prop}:/prop:rslave`, TEST_IMAGE, 'sh', '-c', counterLoop('/prop/counter')]);
+    await runDetached(daemon, ['--name', 'pc1', '--runtime', 'extmount', '-v', `${prop}:/prop:rslave`, TEST_IMAGE, 'sh', '-c', counterLoop('/prop/counter')]);
     await execa('mount', ['--bind', disk2, join(prop, 'sub')]);
     const counter = () => readCount(join(prop, 'counter'));
     await waitFor('the counter to pass 10', async () => (await counter()).n > 10);
