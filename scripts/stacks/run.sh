@@ -69,7 +69,8 @@ pivot_root . .oldroot
 cd /
 umount -l /.oldroot
 # PID 1 stays a shell that reaps orphans (containerd shims re-parent to it); CMD is its child.
-"$@" &
+# (an explicit stdin: bash without job control gives a background command /dev/null otherwise)
+"$@" <&0 &
 child=$!
 trap "kill -TERM $child 2>/dev/null" TERM INT HUP
 set +e
