@@ -146,10 +146,17 @@ export async function importTestImage(daemon: Daemon): Promise<void> {
   }
 }
 
+/**
+ * The busybox of every test image: one pinned binary (bookworm's 1.35, fetched by scripts/provision.sh
+ * and bound into every scripts/stacks root), not the stack's own. trixie's busybox 1.37 `sleep` exits
+ * right after a CRIU restore and its `nc` dies after a failed dump: the tests test extmount, not busybox.
+ */
+export const TEST_BUSYBOX = process.env.EXTMOUNT_BUSYBOX || '/opt/extmount/busybox/busybox';
+
 /** bin/busybox with its applet links, and the empty folders a container expects. */
 export async function buildBusyboxRootfs(dir: string): Promise<void> {
-  const busybox = ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p));
-  if (!busybox) throw new Error('busybox-static is not installed (run scripts/provision.sh)');
+  const busybox = TEST_BUSYBOX;
+  if (!existsSync(busybox)) throw new Error(`the test busybox ${busybox} is missing (run scripts/provision.sh, or set EXTMOUNT_BUSYBOX)`);
   for (const sub of ['bin', 'proc', 'sys', 'dev', 'etc', 'tmp', 'data', 'root']) await mkdir(join(dir, sub), { recursive: true });
   await execa('cp', [busybox, join(dir, 'bin/busybox')]);
   await execa('sh', ['-c', 'cd "$1/bin" && for a in $(./busybox --list); do [ -e "$a" ] || ln -s busybox "$a"; done', 'sh', dir]);
