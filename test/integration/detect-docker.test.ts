@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { execa } from 'execa';
 import { assertOneLineError, runCli } from '../helpers/cli.js';
-import { importTestImage, sleep, startDaemon, TEST_IMAGE, type Daemon, runDetached } from '../helpers/dockerd.js';
+import { importTestImage, sleep, startDaemon, TEST_IMAGE, type Daemon } from '../helpers/dockerd.js';
 import { missing, requireE2E } from '../helpers/e2e.js';
 
 describe('detect CONTAINER on a real dockerd', () => {
@@ -33,7 +33,7 @@ describe('detect CONTAINER on a real dockerd', () => {
     const data = join(dir, 'data');
     await mkdir(data);
     await daemon!.cli(['volume', 'create', 'detectvol']);
-    await runDetached(daemon!, ['--name', 'c1', '-v', `${data}:/data`, '-v', 'detectvol:/vol', TEST_IMAGE, 'sleep', '1000']);
+    await daemon!.cli(['run', '-d', '--name', 'c1', '--network', 'none', '-v', `${data}:/data`, '-v', 'detectvol:/vol', TEST_IMAGE, 'sleep', '1000']);
     const r = await runCli(['--host', daemon!.host, 'detect', 'c1', '--json']);
     assert.equal(r.exitCode, 0, r.stderr);
     const report = JSON.parse(r.stdout);
@@ -67,7 +67,7 @@ describe('detect CONTAINER on a real dockerd', () => {
     await writeFile(join(disk2, 'content.txt'), 'from disk2\n');
     await execa('mount', ['--bind', prop, prop]);
     await execa('mount', ['--make-shared', prop]);
-    await runDetached(daemon!, ['--name', 'c2', '-v', `${prop}:/prop:rslave`, TEST_IMAGE, 'sleep', '1000']);
+    await daemon!.cli(['run', '-d', '--name', 'c2', '--network', 'none', '-v', `${prop}:/prop:rslave`, TEST_IMAGE, 'sleep', '1000']);
     await mkdir(join(prop, 'sub'));
     await execa('mount', ['--bind', disk2, join(prop, 'sub')]);
     await sleep(50);
