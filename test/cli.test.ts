@@ -58,6 +58,7 @@ describe('bad input exits 2 with one line', () => {
     ['garbage mountinfo', () => ['detect', '--mountinfo', join(dir, 'garbage')], /^extmount: .*garbage: line 1: truncated/],
     ['truncated mountinfo', () => ['detect', '--mountinfo', join(dir, 'truncated')], /line 2: truncated/],
     ['binary mountinfo', () => ['detect', '--mountinfo', join(dir, 'binary')], /binary/],
+    ['a mountinfo file with a raw control byte (strict for files passed in)', () => ['detect', '--mountinfo', join(FIXTURES, 'mountinfo/control-byte.host.mountinfo')], /line 11: contains control or binary bytes/],
     ['missing mountinfo', () => ['detect', '--mountinfo', join(dir, 'nope')], /cannot read .*nope/],
     ['unknown pid', () => ['detect', '--pid', '999999999'], /no process with pid 999999999/],
     ['--key with a colon', () => ['detect', '--mountinfo', seed, '--key', '/bar=bar:mount'], /--key \/bar=bar:mount: the key may only hold/],
