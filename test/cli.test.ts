@@ -1,11 +1,12 @@
 // Black-box tests of the CLI contract that need no root, daemon or CRIU.
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { execa } from 'execa';
-import { assertOneLineError, runCli } from './helpers/cli.js';
+import { assertOneLineError, CLI, runCli, type CliResult } from './helpers/cli.js';
 import { FIXTURES } from './helpers/fixtures.js';
 
 const seed = join(FIXTURES, 'mountinfo/seed.mountinfo');
@@ -58,6 +59,7 @@ describe('bad input exits 2 with one line', () => {
     ['garbage mountinfo', () => ['detect', '--mountinfo', join(dir, 'garbage')], /^extmount: .*garbage: line 1: truncated/],
     ['truncated mountinfo', () => ['detect', '--mountinfo', join(dir, 'truncated')], /line 2: truncated/],
     ['binary mountinfo', () => ['detect', '--mountinfo', join(dir, 'binary')], /binary/],
+    ['a mountinfo file with a raw control byte (strict for files passed in)', () => ['detect', '--mountinfo', join(FIXTURES, 'mountinfo/control-byte.host.mountinfo')], /line 11: contains control or binary bytes/],
     ['missing mountinfo', () => ['detect', '--mountinfo', join(dir, 'nope')], /cannot read .*nope/],
     ['unknown pid', () => ['detect', '--pid', '999999999'], /no process with pid 999999999/],
     ['--key with a colon', () => ['detect', '--mountinfo', seed, '--key', '/bar=bar:mount'], /--key \/bar=bar:mount: the key may only hold/],
@@ -79,6 +81,80 @@ describe('bad input exits 2 with one line', () => {
   for (const [name, args, pattern] of cases) {
     it(name, async () => assertOneLineError(await runCli(args()), 2, pattern));
   }
+});
+
+describe('restore refuses a hostile images dir at once, with bounded memory (issue 11)', () => {
+  let dir: string;
+  const manifestHead = 'format: extmount/v1\nextmount: 0.1.0\ncriu: 4.1.1\ncreatedAt: "2026-01-01T00:00:00Z"\ntarget: {kind: pid, pid: 42, root: null}\nenableExternalMasters: false\nenableExternalSharing: false\n';
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'extmount-hostile-'));
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  /** An images dir whose extmount.yaml is made by `plant`. */
+  async function imagesDir(name: string, plant: (manifest: string) => Promise<void>): Promise<string> {
+    const images = join(dir, name);
+    await mkdir(images);
+    await plant(join(images, 'extmount.yaml'));
+    return images;
+  }
+
+  /** The CLI under /usr/bin/time when there is one: exit code, output, and its peak RSS in MiB. */
+  async function restoreMeasured(images: string): Promise<CliResult & { rssMiB: number | undefined; ms: number }> {
+    const started = Date.now();
+    const timed = existsSync('/usr/bin/time');
+    const report = join(dir, 'time.out');
+    const argv = [CLI, 'restore', '--images-dir', images];
+    const r = await execa(timed ? '/usr/bin/time' : process.execPath, timed ? ['-q', '-o', report, '-f', '%M', process.execPath, ...argv] : argv, { reject: false, stdin: 'ignore', timeout: 60_000 });
+    const rssKiB = timed ? Number((await readFile(report, 'utf8')).trim()) : NaN;
+    return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr), rssMiB: Number.isFinite(rssKiB) ? rssKiB / 1024 : undefined, ms: Date.now() - started };
+  }
+
+  const cases: Array<[string, (manifest: string) => Promise<void>, RegExp]> = [
+    ['a FIFO as extmount.yaml (would block forever)', (m) => execa('mkfifo', [m]).then(() => undefined), /extmount\.yaml: the manifest \(extmount\.yaml\) is a FIFO \(named pipe\), not a regular file; remove it/],
+    ['extmount.yaml symlinked to /dev/zero', (m) => symlink('/dev/zero', m), /extmount\.yaml: the manifest \(extmount\.yaml\) is a symlink, which extmount does not follow/],
+    ['a manifest with a 200 MB value (sparse file)', async (m) => {
+      await writeFile(m, `${manifestHead}mounts:\n  - key: "`);
+      await truncate(m, 200 * 1024 * 1024);
+    }, /has 209715200 bytes, more than the 1 MiB allowed/],
+    ['a manifest with 200,000 entries', (m) => writeFile(m, `${manifestHead}mounts: [${Array(200_000).fill('{}').join(',')}]\n`), /more than the 65536 a manifest may have/],
+    ['a manifest with an unknown tag', (m) => writeFile(m, `${manifestHead}mounts: !evil []\n`), /not valid YAML \(Unresolved tag: !evil/],
+    ['a manifest with an alias', (m) => writeFile(m, `${manifestHead}x: &a [1]\nmounts: *a\n`), /YAML (anchors|aliases) are not allowed/],
+  ];
+  for (const [name, plant, pattern] of cases) {
+    it(name, async () => {
+      const images = await imagesDir(name.replace(/\W+/g, '-'), plant);
+      const r = await restoreMeasured(images);
+      assertOneLineError(r, 2, pattern);
+      assert.ok(r.ms < 10_000, `took ${r.ms} ms`);
+      if (r.rssMiB !== undefined) assert.ok(r.rssMiB < 200, `peak RSS ${r.rssMiB.toFixed(0)} MiB: the input was read or parsed whole`);
+      assert.ok(!(await readdir(images)).includes('.extmount-restore.lock'), 'the lock file was left behind');
+    });
+  }
+
+  it('a second restore of an images dir that is being restored: exit 2 and why', async () => {
+    const images = await imagesDir('locked', (m) => writeFile(m, manifestHead));
+    const lockFile = join(images, '.extmount-restore.lock');
+    await writeFile(lockFile, '');
+    // flock(1) holds the lock as a running restore would, until it is killed (by its pid).
+    const holder = execa('flock', [lockFile, 'sleep', '60'], { reject: false, stdin: 'ignore' });
+    try {
+      const deadline = Date.now() + 5000;
+      while ((await execa('flock', ['--nonblock', lockFile, 'true'], { reject: false })).exitCode === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assertOneLineError(await runCli(['restore', '--images-dir', images]), 2, /another extmount restore of .*locked is running; wait for it to finish/);
+    } finally {
+      holder.kill('SIGKILL');
+      await holder;
+    }
+    // Lock free again: the same dir goes on to the manifest checks.
+    assertOneLineError(await runCli(['restore', '--images-dir', images]), 2, /"mounts" must be a list/);
+  });
+
+  it('a relative --images-dir is resolved (messages name the absolute path)', async () => {
+    await imagesDir('relative', (m) => writeFile(m, manifestHead));
+    const r = await execa(process.execPath, [CLI, 'restore', '--images-dir', 'relative'], { cwd: dir, reject: false, stdin: 'ignore' });
+    assertOneLineError({ exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) }, 2, new RegExp(`${join(dir, 'relative')}/extmount\\.yaml: "mounts" must be a list`));
+  });
 });
 
 describe('extmount show on damaged images', () => {

@@ -1,8 +1,8 @@
 // Reads the configuration: --config FILE, else /etc/extmount/config.json, else the packaged default.
-import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { parseConfig, type Config } from '../core/config.js';
 import { ExtmountError } from '../core/errors.js';
+import { READ_LIMITS, readBoundedText, readBoundedTextIfExists } from './untrusted-file.js';
 
 export const SYSTEM_CONFIG = '/etc/extmount/config.json';
 export const PACKAGED_CONFIG = fileURLToPath(new URL('../../../config.json', import.meta.url));
@@ -10,13 +10,8 @@ export const PACKAGED_CONFIG = fileURLToPath(new URL('../../../config.json', imp
 export async function loadConfig(path?: string): Promise<Config> {
   const candidates = path ? [path] : [SYSTEM_CONFIG, PACKAGED_CONFIG];
   for (const candidate of candidates) {
-    let text: string;
-    try {
-      text = await readFile(candidate, 'utf8');
-    } catch (err) {
-      if (!path && (err as NodeJS.ErrnoException).code === 'ENOENT') continue;
-      throw new ExtmountError('bad-input', `cannot read config ${candidate}: ${(err as Error).message}`, { cause: err });
-    }
+    const text = path ? await readBoundedText(candidate, READ_LIMITS.config) : await readBoundedTextIfExists(candidate, READ_LIMITS.config);
+    if (text === undefined) continue;
     let json: unknown;
     try {
       json = JSON.parse(text);

@@ -1,8 +1,9 @@
 // Reads CRIU image files from disk; decoding is the pure core's (criu-image.ts).
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { decodeCriuImage, type MountEntry } from '../core/criu-image.js';
 import { ExtmountError } from '../core/errors.js';
+import { READ_LIMITS, readBoundedFile } from './untrusted-file.js';
 
 const mountpointsImageName = /^mountpoints-(\d+)\.img$/;
 
@@ -37,15 +38,9 @@ export async function imageFilesAt(path: string): Promise<string[]> {
   return selected.map((name) => join(path, name));
 }
 
-export async function readImageFile(path: string): Promise<Uint8Array> {
-  try {
-    return await readFile(path);
-  } catch (cause) {
-    throw new ExtmountError('bad-input', `cannot read ${path}: ${reason(cause)}`, {
-      hint: `check that ${basename(path)} exists and is readable`,
-      cause,
-    });
-  }
+/** One image file: a regular file of at most READ_LIMITS.criuImage bytes, never through a symlink. */
+export function readImageFile(path: string): Promise<Uint8Array> {
+  return readBoundedFile(path, READ_LIMITS.criuImage);
 }
 
 function namespaceId(name: string): number {

@@ -1,18 +1,11 @@
-// Reads extmount.yaml from an images directory.
-import { readFile } from 'node:fs/promises';
+// Reads extmount.yaml from an images directory: bounded, never through a symlink, never a FIFO.
 import { join } from 'node:path';
-import { fileError } from '../core/errors.js';
 import { MANIFEST_FILE, parseManifest, type Manifest } from '../core/manifest.js';
+import { READ_LIMITS, readBoundedTextIfExists } from './untrusted-file.js';
 
 /** The validated manifest, or undefined when the directory has none (a checkpoint not taken by extmount). */
 export async function readManifestIn(dir: string): Promise<Manifest | undefined> {
   const path = join(dir, MANIFEST_FILE);
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
-    throw fileError('read', path, err);
-  }
-  return parseManifest(text, path);
+  const text = await readBoundedTextIfExists(path, READ_LIMITS.manifest);
+  return text === undefined ? undefined : parseManifest(text, path);
 }

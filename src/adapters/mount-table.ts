@@ -8,16 +8,18 @@ import { readMountinfo, readOwnMountinfo } from './procfs.js';
 import { parseMountinfo, type MountInfo } from '../core/mountinfo.js';
 
 const ATTEMPTS = 20;
+/** Read from /proc: raw bytes in other mounts' sources are data, not damage (mountinfo.ts). */
+const KERNEL = { format: 'kernel' } as const;
 
 export async function stableMountinfo(read: () => Promise<string>, origin: string): Promise<MountInfo[]> {
   let previous = await read();
   for (let attempt = 1; attempt < ATTEMPTS; attempt++) {
     const current = await read();
-    if (current === previous) return parseMountinfo(current, origin);
+    if (current === previous) return parseMountinfo(current, origin, KERNEL);
     previous = current;
     await sleep(attempt * 5);
   }
-  return parseMountinfo(previous, origin);
+  return parseMountinfo(previous, origin, KERNEL);
 }
 
 export function hostMountTable(): Promise<MountInfo[]> {

@@ -1,10 +1,11 @@
 // `extmount checkpoint --pid PID --images-dir DIR`: a plain CRIU dump that keeps external mounts.
-import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { criuFailureError } from '../core/criu-log.js';
 import { ExtmountError } from '../core/errors.js';
 import { MANIFEST_FILE, manifestFromPlan, renderManifest } from '../core/manifest.js';
 import { toArgv } from '../core/render.js';
+import { writeFileAtomic } from '../adapters/atomic-write.js';
 import { runCriu } from '../adapters/criu.js';
 import { extmountVersion } from '../adapters/package-info.js';
 import type { CommandContext } from './context.js';
@@ -19,7 +20,9 @@ export interface CheckpointOptions {
 }
 
 export async function runCheckpoint(options: CheckpointOptions, ctx: CommandContext): Promise<void> {
-  const { pid, imagesDir } = options;
+  const { pid } = options;
+  // CRIU resolves some paths (--pidfile, the log) inside -D: hand it an absolute one.
+  const imagesDir = resolve(options.imagesDir);
   const analysis = await analyzeTask({ source: { kind: 'pid', pid }, keys: options.keys }, ctx);
   if (!analysis.version) throw new ExtmountError('bad-input', `CRIU (${ctx.config.criu}) is not installed`, { hint: 'install it (scripts/provision.sh) or set "criu" in the config' });
   await prepareImagesDir(imagesDir);
@@ -31,7 +34,7 @@ export async function runCheckpoint(options: CheckpointOptions, ctx: CommandCont
   });
   // Written beside the images only once the dump worked, so a manifest always has its images.
   const pending = join(imagesDir, `.${MANIFEST_FILE}.pending`);
-  await writeFile(pending, renderManifest(manifest), { mode: 0o600 });
+  await writeFileAtomic(pending, renderManifest(manifest), { mode: 0o600 });
   const args = ['-t', String(pid), ...toArgv(analysis.criuOptions.dump), ...(options.leaveRunning ? ['--leave-running'] : []), ...options.criuArgs];
   ctx.log.debug({ argv: args }, 'criu dump');
   const run = await runCriu(ctx.config.criu, 'dump', imagesDir, args);

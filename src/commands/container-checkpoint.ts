@@ -3,7 +3,7 @@
 // The work itself happens in hooks/extmount-runc, which dockerd runs for the container; these commands
 // check first (experimental daemon, extmount runtime when needed, restore targets), carry --map to the
 // wrapper in <stateDir>/<id>/maps.json (`docker start` has no way to pass it), and report what it did.
-import { readFile, realpath, rm, stat, writeFile, mkdir, rename } from 'node:fs/promises';
+import { realpath, rm, stat, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { classifyMounts } from '../core/classify.js';
@@ -14,14 +14,16 @@ import {
 import { ExtmountError, fileError } from '../core/errors.js';
 import { MANIFEST_FILE, type Manifest } from '../core/manifest.js';
 import { planExternalMounts } from '../core/plan.js';
-import { resolveRestoreTargets } from '../core/restore-targets.js';
+import { resolveRestoreTargets, restoreDenials } from '../core/restore-targets.js';
 import {
   CHECKPOINT_RESULT_FILE, containerStateDir, MAPS_FILE, parseRuntimeResult, renderMapsFile, RESTORE_RESULT_FILE, type RuntimeMountResult, type RuntimeResult,
 } from '../core/runtime-files.js';
 import { dumpPropagationNote, dumpPropagationNoteOnHost } from '../core/runtime-plan.js';
 import { blockedRestoreError, containerInfoFromInspect, engineRestoreBlocker, inspectRaw, type Engine } from '../adapters/docker.js';
 import { createCheckpoint, listCheckpoints, requireExperimental, startFromCheckpoint, type EngineInfo } from '../adapters/docker-checkpoint.js';
+import { writeFileAtomic } from '../adapters/atomic-write.js';
 import { checkRestoreTargets } from '../adapters/host-paths.js';
+import { READ_LIMITS, readBoundedTextIfExists } from '../adapters/untrusted-file.js';
 import { readManifestIn } from '../adapters/manifest-file.js';
 import { fileTypesOf } from '../adapters/procfs.js';
 import { hostMountTable, processMountTable } from '../adapters/mount-table.js';
@@ -131,7 +133,7 @@ export async function runContainerRestore(options: ContainerRestoreOptions, ctx:
     // The same checks the wrapper makes, before anything is written or started: a refusal changes nothing.
     const targets = resolveRestoreTargets(manifest, options.maps, ctx.config.remap);
     const chosen = targets.filter((t) => t.mount.kind === 'propagated' || t.from !== 'original');
-    await checkRestoreTargets(chosen, ctx.config.hostPaths, daemon.DockerRootDir ? [daemon.DockerRootDir] : []);
+    await checkRestoreTargets(chosen, ctx.config.hostPaths, restoreDenials(ctx.config, daemon.DockerRootDir ? [daemon.DockerRootDir] : []));
   }
 
   const stateDir = containerStateDir(ctx.config.stateDir, container.id);
@@ -141,8 +143,7 @@ export async function runContainerRestore(options: ContainerRestoreOptions, ctx:
     try {
       if (options.maps.size > 0) {
         await mkdir(stateDir, { recursive: true, mode: 0o700 });
-        await writeFile(`${mapsFile}.tmp`, renderMapsFile(options.maps, name), { mode: 0o600 });
-        await rename(`${mapsFile}.tmp`, mapsFile);
+        await writeFileAtomic(mapsFile, renderMapsFile(options.maps, name), { mode: 0o600 });
       } else {
         await rm(mapsFile, { force: true });
       }
@@ -238,7 +239,7 @@ async function withRuntimeMessage<T>(call: Promise<T>, what: string): Promise<T>
 
 /** The wrapper's result for this call (written after `started`), if there is one. */
 async function readResult(ctx: CommandContext, id: string, file: string, started: number): Promise<RuntimeResult | undefined> {
-  const text = await readFile(join(containerStateDir(ctx.config.stateDir, id), file), 'utf8').catch(() => undefined);
+  const text = await readBoundedTextIfExists(join(containerStateDir(ctx.config.stateDir, id), file), READ_LIMITS.runtimeResult).catch(() => undefined);
   const result = text === undefined ? undefined : parseRuntimeResult(text);
   if (!result || Date.parse(result.at) < started - 1000) return undefined;
   return result;

@@ -1,8 +1,8 @@
 // `extmount install-runtime`: the daemon.json entry that registers hooks/extmount-runc with dockerd.
-import { chmod, copyFile, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { ExtmountError, fileError } from '../core/errors.js';
 import { mergeRuntimeEntry, runtimeEntry } from '../core/daemon-json.js';
+import { createFileExclusive, writeFileAtomic } from '../adapters/atomic-write.js';
+import { READ_LIMITS, readUntrustedIfExists } from '../adapters/untrusted-file.js';
 import type { CommandContext } from './context.js';
 
 export interface InstallRuntimeOptions {
@@ -22,29 +22,18 @@ export async function runInstallRuntime(options: InstallRuntimeOptions, ctx: Com
     return;
   }
   const file = options.daemonJson;
-  let text: string | undefined;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
-      throw new ExtmountError('bad-input', `cannot read ${file}: ${(err as Error).message}`, { cause: err });
-    }
-  }
+  // Refuses a symlink, a FIFO or a huge file before anything is written.
+  const current = await readUntrustedIfExists(file, READ_LIMITS.daemonJson);
+  const text = current?.bytes.toString('utf8');
   const merged = mergeRuntimeEntry(text, file, options.name, WRAPPER_PATH);
   let backup: string | null = null;
   if (merged.changed) {
-    try {
-      const mode = text === undefined ? 0o644 : (await stat(file)).mode & 0o777;
-      if (text !== undefined) {
-        backup = `${file}.extmount-backup-${new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`;
-        await copyFile(file, backup);
-      }
-      await writeFile(`${file}.extmount.tmp`, merged.text, { mode });
-      await chmod(`${file}.extmount.tmp`, mode);
-      await rename(`${file}.extmount.tmp`, file);
-    } catch (err) {
-      throw fileError('write', file, err);
+    const mode = current ? current.stat.mode & 0o777 : 0o644;
+    if (current) {
+      backup = `${file}.extmount-backup-${new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`;
+      await createFileExclusive(backup, current.bytes, { mode });
     }
+    await writeFileAtomic(file, merged.text, { mode });
   }
   const report = { daemonJson: file, runtime: options.name, path: WRAPPER_PATH, changed: merged.changed, replaced: merged.replaced, backup };
   if (ctx.json) {
@@ -57,3 +46,4 @@ export async function runInstallRuntime(options: InstallRuntimeOptions, ctx: Com
       : `runtime "${options.name}" → ${WRAPPER_PATH} is already in ${file}; nothing changed`,
   );
 }
+

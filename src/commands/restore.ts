@@ -1,17 +1,20 @@
 // `extmount restore --images-dir DIR`: checks every target, then a plain CRIU restore.
-import { lstat, readFile, realpath, rm, stat } from 'node:fs/promises';
+import { lstat, realpath, rm, stat } from 'node:fs/promises';
 import type { Config } from '../core/config.js';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { criuFailureError } from '../core/criu-log.js';
 import { ExtmountError } from '../core/errors.js';
 import { checkManifestAgainstImages } from '../core/image-check.js';
 import { MANIFEST_FILE, type Manifest } from '../core/manifest.js';
 import { planCriuOptions, toArgv } from '../core/render.js';
-import { refusalOf, resolveRestoreTargets } from '../core/restore-targets.js';
+import { refusalOf, resolveRestoreTargets, restoreDenials } from '../core/restore-targets.js';
 import { criuVersion, runCriu } from '../adapters/criu.js';
+import { lockImagesDir } from '../adapters/dir-lock.js';
+import { configuredEngineRoots } from '../adapters/engine-roots.js';
 import { checkRestoreTargets } from '../adapters/host-paths.js';
 import { readManifestIn } from '../adapters/manifest-file.js';
 import { readImageMounts } from '../adapters/images.js';
+import { READ_LIMITS, readBoundedText } from '../adapters/untrusted-file.js';
 import type { CommandContext } from './context.js';
 
 export interface RestoreOptions {
@@ -22,6 +25,19 @@ export interface RestoreOptions {
 }
 
 export async function runRestore(options: RestoreOptions, ctx: CommandContext): Promise<void> {
+  // CRIU opens --pidfile and its log relative to -D: a relative dir failed with "pidfile: Can't open".
+  const imagesDir = resolve(options.imagesDir);
+  await requireImagesDir(imagesDir);
+  // Held from the first read to CRIU's end: two restores of one checkpoint would run two copies of the tree.
+  const lock = await lockImagesDir(imagesDir);
+  try {
+    await restoreLocked({ ...options, imagesDir }, ctx);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function restoreLocked(options: RestoreOptions, ctx: CommandContext): Promise<void> {
   const { imagesDir } = options;
   const manifest = await readManifest(imagesDir);
   if (manifest.target.kind !== 'pid') {
@@ -29,9 +45,10 @@ export async function runRestore(options: RestoreOptions, ctx: CommandContext): 
   }
   checkManifestAgainstImages(manifest, await readImageMounts(imagesDir), imagesDir);
   const targets = resolveRestoreTargets(manifest, options.maps, ctx.config.remap);
-  await checkRestoreTargets(targets, ctx.config.hostPaths);
+  const denied = restoreDenials(ctx.config, await configuredEngineRoots());
+  await checkRestoreTargets(targets, ctx.config.hostPaths, denied);
   const root = manifest.target.root;
-  if (root !== null && root !== '/') await checkTreeRoot(root, ctx.config.hostPaths);
+  if (root !== null && root !== '/') await checkTreeRoot(root, ctx.config.hostPaths, denied);
   // Everything checked: from here on CRIU may write (its log and pidfile) into the images dir.
   const version = await criuVersion(ctx.config.criu);
   const criuOptions = planCriuOptions({ ...manifest, rootHostPath: root === '/' ? null : root }, version, { targets: new Map(targets.map((t) => [t.mount.key, t.path])), includeRoot: true });
@@ -42,7 +59,7 @@ export async function runRestore(options: RestoreOptions, ctx: CommandContext): 
   const run = await runCriu(ctx.config.criu, 'restore', imagesDir, args, { foreground: options.foreground });
   if (run.exitCode !== 0) throw criuFailureError(`criu restore from ${imagesDir}`, run.log, run.logPath);
   if (options.foreground) return;
-  const pid = Number((await readFile(pidfile, 'utf8')).trim());
+  const pid = Number((await readBoundedText(pidfile, READ_LIMITS.pidfile)).trim());
   if (ctx.json) {
     ctx.io.out(JSON.stringify({ pid, mounts: targets.map((t) => ({ key: t.mount.key, mountpoint: t.mount.mountpoint, path: t.path, from: t.from })) }, null, 2));
     return;
@@ -52,8 +69,8 @@ export async function runRestore(options: RestoreOptions, ctx: CommandContext): 
 }
 
 /** The restored tree's whole filesystem: held to the same rules as every mount target. */
-async function checkTreeRoot(root: string, hostPaths: Config['hostPaths']): Promise<void> {
-  const refusal = refusalOf(root, hostPaths);
+async function checkTreeRoot(root: string, hostPaths: Config['hostPaths'], denied: readonly string[]): Promise<void> {
+  const refusal = refusalOf(root, hostPaths, denied);
   if (refusal) throw new ExtmountError('refused', `the tree's root ${root} ${refusal}`, { hint: 'allow it in the config (hostPaths.allow) if this is intended' });
   const rootStat = await lstat(root).catch(() => undefined);
   if (!rootStat?.isDirectory()) throw new ExtmountError('refused', `the tree's root ${root} is not a directory on this host`, { hint: 'the root folder must exist where it was at checkpoint time' });
@@ -61,9 +78,13 @@ async function checkTreeRoot(root: string, hostPaths: Config['hostPaths']): Prom
   if (real !== root) throw new ExtmountError('refused', `the tree's root ${root} goes through a symlink (real path ${real})`, { hint: 'restore where the tree really was' });
 }
 
-export async function readManifest(imagesDir: string): Promise<Manifest> {
+async function requireImagesDir(imagesDir: string): Promise<void> {
   const dirStat = await stat(imagesDir).catch(() => undefined);
   if (!dirStat?.isDirectory()) throw new ExtmountError('bad-input', `no images directory ${imagesDir}`, { hint: 'give the --images-dir used at checkpoint time' });
+}
+
+export async function readManifest(imagesDir: string): Promise<Manifest> {
+  await requireImagesDir(imagesDir);
   const manifest = await readManifestIn(imagesDir);
   if (!manifest) throw new ExtmountError('bad-input', `${imagesDir} has no ${MANIFEST_FILE}`, { hint: 'was it written by extmount checkpoint?' });
   return manifest;

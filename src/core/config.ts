@@ -18,19 +18,32 @@ export interface Config {
   stateDir: string;
   hostPaths: {
     /** When non-empty, restore targets must lie under one of these. */
-    allow: string[];
+    allow: readonly string[];
     /** Refused as restore targets (with everything below, except "/", which refuses only itself). */
-    deny: string[];
+    deny: readonly string[];
   };
   remap: RemapRule[];
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
 
+/**
+ * System, credential and engine paths never restored from unless allowed explicitly. extmount's own
+ * state dir and the data roots of the engines it knows of are denied on top of this list (restore-targets.ts
+ * restoreDenials), whatever the config's deny list says.
+ */
+export const DEFAULT_DENY: readonly string[] = [
+  '/', '/etc', '/proc', '/sys', '/dev', '/root', '/home', '/usr', '/boot', '/run', '/var/run',
+  '/var/lib/docker', '/var/lib/containerd', '/var/lib/containers',
+];
+
+/** At most this many entries in hostPaths.allow, hostPaths.deny and remap each. */
+export const CONFIG_MAX_LIST = 1024;
+
 export const DEFAULT_CONFIG: Config = {
   criu: 'criu',
   runc: 'runc',
   stateDir: '/var/lib/extmount',
-  hostPaths: { allow: [], deny: ['/', '/etc', '/proc', '/sys', '/dev', '/boot', '/run', '/var/run', '/var/lib/docker'] },
+  hostPaths: { allow: [], deny: DEFAULT_DENY },
   remap: [],
   logLevel: 'warn',
 };
@@ -53,10 +66,12 @@ export function parseConfig(value: unknown, origin: string): Config {
   const pathList = (field: 'allow' | 'deny'): string[] => {
     const list = hostPaths[field] ?? DEFAULT_CONFIG.hostPaths[field];
     if (!Array.isArray(list) || !list.every(isAbsolutePath)) throw fail(`"hostPaths.${field}" must be a list of absolute paths`);
+    if (list.length > CONFIG_MAX_LIST) throw fail(`"hostPaths.${field}" has ${list.length} entries, more than ${CONFIG_MAX_LIST}`);
     return list.map(normalizePath);
   };
   const remap = value.remap ?? [];
   if (!Array.isArray(remap)) throw fail('"remap" must be a list of {"from", "to"}');
+  if (remap.length > CONFIG_MAX_LIST) throw fail(`"remap" has ${remap.length} entries, more than ${CONFIG_MAX_LIST}`);
   const rules = remap.map((rule, i): RemapRule => {
     if (!isRecord(rule) || !isAbsolutePath(rule.from) || !isAbsolutePath(rule.to)) {
       throw fail(`"remap[${i}]" must be {"from": "/abs/path", "to": "/abs/path"}`);

@@ -4,7 +4,11 @@
 //   (1) mount ID  (2) parent ID  (3) major:minor  (4) root  (5) mount point  (6) mount options
 //   (7) optional fields, zero or more "tag[:value]"  (8) "-"  (9) fstype  (10) source  (11) super options
 // The kernel escapes space, tab, newline and backslash in paths as octal (\040 \011 \012 \134),
-// see show_mountinfo()/mangle() in fs/proc_namespace.c.
+// see show_mountinfo()/mangle() in fs/proc_namespace.c — and nothing else: any other byte of a mount
+// source, path or option reaches the text raw. A container with CAP_SYS_ADMIN can mount a tmpfs whose
+// source holds \001 on the host (issue 11), so a text read from /proc is parsed as the kernel writes it
+// (`{ format: 'kernel' }`); the strict default, which refuses raw control bytes as not-mountinfo, is for
+// files a user passes in.
 import { ExtmountError } from './errors.js';
 
 export interface MountInfo {
@@ -34,14 +38,22 @@ export interface MountInfo {
 
 const FIELD_NAMES = ['mount ID', 'parent ID', 'major:minor', 'root', 'mount point', 'mount options'] as const;
 
-export function parseMountinfo(text: string, origin = 'mountinfo'): MountInfo[] {
+export interface ParseMountinfoOptions {
+  /**
+   * 'file' (default): a file a user passed in, where raw control bytes mean it is not mountinfo.
+   * 'kernel': /proc/PID/mountinfo as read, where they are someone's mount source or path.
+   */
+  format?: 'file' | 'kernel';
+}
+
+export function parseMountinfo(text: string, origin = 'mountinfo', options: ParseMountinfoOptions = {}): MountInfo[] {
   const mounts: MountInfo[] = [];
   const seen = new Set<number>();
   const lines = text.split('\n');
-  // Raw control bytes never appear in kernel output (they are escaped): this is not mountinfo.
+  // Raw control bytes never appear in a saved text file of mountinfo made by hand or by tools: refuse it.
   // One scan of the whole text; the line is looked up only when there is something to report.
   // eslint-disable-next-line no-control-regex
-  const binary = /[\x00-\x09\x0b-\x1f\x7f]/.exec(text);
+  const binary = options.format === 'kernel' ? null : /[\x00-\x09\x0b-\x1f\x7f]/.exec(text);
   const badLine = binary ? text.slice(0, binary.index).split('\n').length : 0;
   for (let i = 0; i < lines.length; i++) {
     const raw = lines[i]!;

@@ -49,6 +49,17 @@ export function isUnder(path: string, prefix: string): boolean {
 }
 
 /**
+ * Denied on top of the config's deny list, whatever it says (an allow entry can still open them): extmount's
+ * own state dir (its holders, CRIU configs and maps files), and the data root of every engine known at
+ * restore — a container's layers and checkpoints are no place to bind from (issue 11: a recorded hostPath
+ * in a non-default Docker data root was restored).
+ */
+export function restoreDenials(config: Pick<Config, 'stateDir'>, engineDataRoots: readonly string[]): string[] {
+  const paths = [config.stateDir, ...engineDataRoots].filter((p) => p.startsWith('/')).map(normalizePath);
+  return [...new Set(paths)].filter((p) => p !== '/');
+}
+
+/**
  * Why a host path may not be a restore target, or undefined if it may. A deny entry refuses the path
  * and everything below it ("/" refuses only itself); an allow entry at least as specific overrides it.
  */

@@ -1,6 +1,8 @@
 // `runc checkpoint` through the wrapper: map the external mounts runc does not, keep the manifest with the
 // images, and make a failure say what is wrong instead of "criu failed: type NOTIFY errno 0".
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import { writeFileAtomic } from '../adapters/atomic-write.js';
+import { READ_LIMITS, readBoundedText, readBoundedTextIfExists } from '../adapters/untrusted-file.js';
 import { join } from 'node:path';
 import { classifyMounts } from '../core/classify.js';
 import { criuFailureError } from '../core/criu-log.js';
@@ -86,7 +88,7 @@ async function prepareDump(invocation: RuncInvocation, id: string, pid: number, 
   const [bundleText, mounts, hostMounts] = await Promise.all([readBundleConfig(bundle), processMountTable(pid), hostMountTable()]);
   const { view } = parseOciSpec(bundleText, bundle);
   const dockerDir = dockerContainerDir(view, id);
-  const meta = dockerDir ? parseDockerConfigV2(await readFile(join(dockerDir, 'config.v2.json'), 'utf8').catch(() => '')) : undefined;
+  const meta = dockerDir ? parseDockerConfigV2((await readBoundedTextIfExists(join(dockerDir, 'config.v2.json'), READ_LIMITS.dockerConfig).catch(() => undefined)) ?? '') : undefined;
   const container = containerInfoFromBundle(view, { id, pid, runtime: 'extmount' }, meta);
   const classification = classifyMounts(mounts, { hostMounts, container });
   const hostPaths = classification.mounts.flatMap((c) => (c.external?.hostPath ? [c.external.hostPath] : []));
@@ -117,17 +119,13 @@ async function prepareDump(invocation: RuncInvocation, id: string, pid: number, 
 }
 
 async function readBundleConfig(bundle: string): Promise<string> {
-  try {
-    return await readFile(join(bundle, 'config.json'), 'utf8');
-  } catch (err) {
-    throw new ExtmountError('bad-input', `cannot read ${join(bundle, 'config.json')}: ${(err as Error).message}`, { cause: err });
-  }
+  return readBoundedText(join(bundle, 'config.json'), READ_LIMITS.ociConfig);
 }
 
 async function writeManifest(images: string, path: string, text: string): Promise<void> {
   // runc creates the images dir itself (0700) when it is missing; do the same so the manifest fits in.
   await mkdir(images, { recursive: true, mode: 0o700 });
-  await writeFile(path, text, { mode: 0o600 });
+  await writeFileAtomic(path, text, { mode: 0o600 });
 }
 
 function lastLine(text: string): string {

@@ -6,7 +6,7 @@
 // one runc call is therefore a per-container config. The alternatives leak: /etc/criu/runc.conf (runc's
 // default RPC config file) is shared by every container, and the org.criu.config annotation is fixed
 // when the container is created.
-import { readFile } from 'node:fs/promises';
+import { READ_LIMITS, readBoundedText } from '../adapters/untrusted-file.js';
 import type { Config } from '../core/config.js';
 import { ExtmountError } from '../core/errors.js';
 import type { RuncInvocation } from '../core/runc-argv.js';
@@ -36,7 +36,7 @@ export function runcEnv(env: NodeJS.ProcessEnv, criuConfig: string | undefined):
 export async function withInheritedCriuConfig(text: string, env: NodeJS.ProcessEnv): Promise<string> {
   const inherited = env.CRIU_CONFIG_FILE;
   if (!inherited) return text;
-  const previous = await readFile(inherited, 'utf8').catch(() => undefined);
+  const previous = await readBoundedText(inherited, READ_LIMITS.criuConfig).catch(() => undefined);
   return previous === undefined ? text : `# from ${inherited}\n${previous.replace(/\n?$/, '\n')}# extmount\n${text}`;
 }
 

@@ -5,7 +5,9 @@
 // host and unmounts the host's own submounts (host-mounts.ts detachPropagationRisk). The wrapper points
 // such sources at an rslave copy in its private holder for this one call, and gives CRIU each of our
 // mounts as a copy from which it can take the master back (host-mounts.ts findSharingSource).
-import { readFile, realpath, rename, writeFile } from 'node:fs/promises';
+import { readFile, realpath } from 'node:fs/promises';
+import { writeFileAtomic } from '../adapters/atomic-write.js';
+import { READ_LIMITS, readBoundedText } from '../adapters/untrusted-file.js';
 import { join } from 'node:path';
 import { checkRestoreTargets } from '../adapters/host-paths.js';
 import { runRunc } from '../adapters/runc.js';
@@ -17,6 +19,7 @@ import { readImageMounts } from '../adapters/images.js';
 import { MANIFEST_FILE, type Manifest } from '../core/manifest.js';
 import { dockerContainerDir, parseOciSpec, rewriteBindSources, type OciBind } from '../core/oci-bundle.js';
 import { planCriuOptions, toConfigFile, type CriuVersion } from '../core/render.js';
+import { restoreDenials } from '../core/restore-targets.js';
 import type { RuncInvocation } from '../core/runc-argv.js';
 import { RESTORE_RESULT_FILE, type RuntimeMountResult, type RuntimeResult } from '../core/runtime-files.js';
 import { planFromManifest, planRuntimeRestore, type RuntimeRestorePlan } from '../core/runtime-plan.js';
@@ -63,9 +66,7 @@ interface RestoreCall {
 async function restore(invocation: RuncInvocation, argv: readonly string[], ctx: RuntimeContext, call: RestoreCall): Promise<number> {
   const { bundle, state, result } = call;
   const configPath = join(bundle, 'config.json');
-  const configText = await readFile(configPath, 'utf8').catch((err: Error) => {
-    throw new ExtmountError('bad-input', `cannot read ${configPath}: ${err.message}`);
-  });
+  const configText = await readBoundedText(configPath, READ_LIMITS.ociConfig);
   const { spec, view } = parseOciSpec(configText, bundle);
   const manifest = await readManifestIn(call.images);
   if (manifest) {
@@ -88,7 +89,7 @@ async function restore(invocation: RuncInvocation, argv: readonly string[], ctx:
     : { ours: [], runcSources: new Map(), toCheck: [] };
   const dockerDir = dockerContainerDir(view, call.id);
   // Docker's data root (…/containers/<id> → …) is never a place to restore a mount from.
-  const extraDeny = dockerDir ? [dockerDir.replace(/\/containers\/[^/]+$/, '')] : [];
+  const extraDeny = restoreDenials(ctx.config, dockerDir ? [dockerDir.replace(/\/containers\/[^/]+$/, '')] : []);
   await checkRestoreTargets(plan.toCheck, ctx.config.hostPaths, extraDeny);
 
   const sources = new Map(plan.runcSources);
@@ -160,12 +161,8 @@ async function writeCriuConfig(
 
 /** Swaps a file's content for one call; returns how to put the original back. */
 async function replaceFile(path: string, original: string, replacement: string): Promise<() => Promise<void>> {
-  await writeFile(`${path}.extmount.tmp`, replacement);
-  await rename(`${path}.extmount.tmp`, path);
-  return async () => {
-    await writeFile(`${path}.extmount.tmp`, original);
-    await rename(`${path}.extmount.tmp`, path);
-  };
+  await writeFileAtomic(path, replacement, { mode: 0o644 });
+  return () => writeFileAtomic(path, original, { mode: 0o644 });
 }
 
 function mountResults(manifest: Manifest | undefined, plan: RuntimeRestorePlan, binds: ReadonlyArray<{ destination: string; source: string }>): RuntimeMountResult[] {

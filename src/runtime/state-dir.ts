@@ -1,8 +1,9 @@
 // The wrapper's per-container folder, <stateDir>/<container id>/: CRIU config files, kept CRIU logs,
 // maps.json from `extmount restore CONTAINER --map`, the result of the last call, and a short log.
-import { appendFile, copyFile, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { appendFile, copyFile, mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ExtmountError } from '../core/errors.js';
+import { writeFileAtomic } from '../adapters/atomic-write.js';
+import { READ_LIMITS, readBoundedTextIfExists } from '../adapters/untrusted-file.js';
 import { containerStateDir, MAPS_FILE, parseMapsFile, renderRuntimeResult, type RuntimeResult } from '../core/runtime-files.js';
 
 export class ContainerStateDir {
@@ -21,8 +22,7 @@ export class ContainerStateDir {
   /** Written whole and renamed into place, so CRIU never reads half a file. */
   async writeFile(name: string, text: string): Promise<string> {
     const path = this.path(name);
-    await writeFile(`${path}.tmp`, text, { mode: 0o600 });
-    await rename(`${path}.tmp`, path);
+    await writeFileAtomic(path, text, { mode: 0o600 });
     return path;
   }
 
@@ -32,13 +32,8 @@ export class ContainerStateDir {
    */
   async consumeMaps(): Promise<Map<string, string>> {
     const path = this.path(MAPS_FILE);
-    let text: string;
-    try {
-      text = await readFile(path, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
-      throw new ExtmountError('bad-input', `cannot read ${path}: ${(err as Error).message}`, { cause: err });
-    }
+    const text = await readBoundedTextIfExists(path, READ_LIMITS.mapsFile);
+    if (text === undefined) return new Map();
     await rm(path, { force: true });
     return parseMapsFile(text, path);
   }

@@ -25,6 +25,8 @@ describe('parseConfig', () => {
       [{ hostPaths: { allow: ['/srv/../etc'] } }, /"hostPaths.allow"/],
       [{ remap: [{ from: '/a' }] }, /remap\[0\]/],
       [{ logLevel: 'loud' }, /"logLevel" must be one of/],
+      [{ hostPaths: { deny: Array.from({ length: 1025 }, (_, i) => `/d${i}`) } }, /"hostPaths.deny" has 1025 entries, more than 1024/],
+      [{ remap: Array.from({ length: 1025 }, () => ({ from: '/a', to: '/b' })) }, /"remap" has 1025 entries/],
     ] as const) {
       assert.throws(() => parseConfig(value, 'c.json'), (e: unknown) => e instanceof ExtmountError && e.exitCode === 2 && pattern.test(e.message));
     }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ExtmountError } from '../../src/core/errors.js';
 import { checkManifestAgainstImages } from '../../src/core/image-check.js';
-import { manifestFromPlan, parseManifest, renderManifest } from '../../src/core/manifest.js';
+import { MANIFEST_MAX_ITEMS, MANIFEST_MAX_MOUNTS, manifestFromPlan, parseManifest, renderManifest } from '../../src/core/manifest.js';
 import type { MountEntry } from '../../src/core/criu-image.js';
 
 const plan = {
@@ -45,6 +45,41 @@ describe('manifest', () => {
     rejects(text.replace('pid: 42', 'pid: -1'), /target.pid/);
     rejects(text.replace('enableExternalMasters: true', 'enableExternalMasters: yes please'), /enableExternalMasters/);
     rejects(`${text}\nx: &a [1]\ny: *a\n`, /YAML/);
+  });
+
+  it('refuses aliases, unknown and non-core tags, merge keys and a second document, without printing a warning', () => {
+    const warnings: unknown[] = [];
+    const onWarning = (w: unknown) => warnings.push(w);
+    const savedWarn = console.warn;
+    console.warn = (...args: unknown[]) => warnings.push(args);
+    process.on('warning', onWarning);
+    try {
+      rejects(text.replace('kind: bind', 'kind: &k bind').replace('kind: volume', 'kind: *k'), /YAML (aliases|anchors) are not allowed/);
+      rejects(text.replace('kind: volume', 'kind: *k'), /not valid YAML|YAML aliases are not allowed/);
+      rejects(text.replace('kind: bind', 'kind: &k bind'), /YAML anchors are not allowed \(&k\)/);
+      rejects(text.replace('kind: bind', 'kind: !evil bind'), /not valid YAML \(Unresolved tag: !evil/);
+      rejects(text.replace('propagation: private', 'propagation: !!binary cHJpdmF0ZQ=='), /not valid YAML \(Unresolved tag: tag:yaml.org,2002:binary/);
+      rejects(text.replace('propagation: private', 'propagation: !!set {a}'), /not valid YAML \(Unresolved tag/);
+      rejects(text.replace('propagation: private', 'propagation: !!str private'), /YAML tags are not allowed \(tag:yaml.org,2002:str\)/);
+      rejects(text.replace('propagation: private', 'propagation: !!js/function "x"'), /not valid YAML/);
+      rejects(`${text}---\nformat: extmount/v1\n`, /not valid YAML/);
+      rejects(text.replace('key: barmount', 'key: barmount\n    key: other'), /not valid YAML \(Map keys must be unique/);
+    } finally {
+      console.warn = savedWarn;
+      process.off('warning', onWarning);
+    }
+    assert.deepEqual(warnings, []);
+  });
+
+  it('refuses more mounts than MANIFEST_MAX_MOUNTS, and a text with more items than MANIFEST_MAX_ITEMS before parsing it', () => {
+    const one = text.slice(text.indexOf('  - key: barmount'), text.indexOf('  - key: myvol'));
+    const many = Array.from({ length: MANIFEST_MAX_MOUNTS + 1 }, (_, i) => one.replace('barmount', `k${i}`)).join('');
+    rejects(text.replace(/mounts:\n[\s\S]*$/, `mounts:\n${many}`), new RegExp(`${MANIFEST_MAX_MOUNTS + 1} mounts, more than the ${MANIFEST_MAX_MOUNTS}`));
+    // 200,000 flow entries in 600 KB: under the byte cap, refused by the item count in milliseconds.
+    const flood = text.replace(/mounts:\n[\s\S]*$/, `mounts: [${Array(200_000).fill('{}').join(',')}]\n`);
+    const started = Date.now();
+    rejects(flood, new RegExp(`more than the ${MANIFEST_MAX_ITEMS} a manifest may have`));
+    assert.ok(Date.now() - started < 500, `took ${Date.now() - started} ms: was it parsed?`);
   });
 });
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ExtmountError } from '../../src/core/errors.js';
+import { classifyMounts } from '../../src/core/classify.js';
 import { parseMountinfo, unescapeOctal } from '../../src/core/mountinfo.js';
 import { fixture } from '../helpers/fixtures.js';
 
@@ -82,6 +83,37 @@ describe('parseMountinfo', () => {
   });
 });
 
+describe('parseMountinfo: the kernel format (issue 11, a raw \\001 in another container\'s mount)', () => {
+  // seed.host.mountinfo with, at line 11, the line the kernel writes for
+  // `mount -t tmpfs "$(printf 'evil\001src with space')" DIR` (captured here: only the spaces are escaped).
+  const text = fixture('mountinfo/control-byte.host.mountinfo');
+
+  it('a file passed in stays strict: the raw byte is refused, naming the line', () => {
+    parseFails(text, /line 11: contains control or binary bytes/);
+  });
+
+  it('read from /proc, the line is data: the source keeps its byte, every other mount parses as before', () => {
+    const mounts = parseMountinfo(text, '/proc/self/mountinfo', { format: 'kernel' });
+    const evil = mounts.find((m) => m.mountpoint === '/tmp/extmount-evil');
+    assert.equal(evil?.source, 'evil\u0001src with space');
+    assert.equal(evil?.fstype, 'tmpfs');
+    const others = mounts.filter((m) => m !== evil).map(({ line: _line, ...m }) => m);
+    const clean = parseMountinfo(fixture('mountinfo/seed.host.mountinfo')).map(({ line: _line, ...m }) => m);
+    assert.deepEqual(others, clean);
+  });
+
+  it('and the seed tree classifies the same against that host table', () => {
+    const tree = parseMountinfo(fixture('mountinfo/seed.mountinfo'));
+    const withEvil = classifyMounts(tree, { hostMounts: parseMountinfo(text, 'k', { format: 'kernel' }) });
+    const clean = classifyMounts(tree, { hostMounts: parseMountinfo(fixture('mountinfo/seed.host.mountinfo')) });
+    assert.deepEqual(withEvil.mounts.map((m) => [m.mountpoint, m.class, m.external?.hostPath]), clean.mounts.map((m) => [m.mountpoint, m.class, m.external?.hostPath]));
+  });
+
+  it('still refuses what the kernel never writes: a line without its fields', () => {
+    assert.throws(() => parseMountinfo(`${text}garbage\n`, 'k', { format: 'kernel' }), /line 22: truncated/);
+  });
+});
+
 describe('parseMountinfo fuzzing', () => {
   // A small deterministic PRNG so a failure can be reproduced from its seed.
   function random(seed: number): () => number {
@@ -126,7 +158,7 @@ describe('parseMountinfo fuzzing', () => {
         }
       }
       try {
-        parseMountinfo(input, `fuzz#${seed}`);
+        parseMountinfo(input, `fuzz#${seed}`, { format: seed % 8 < 4 ? 'file' : 'kernel' });
         parsed++;
       } catch (err) {
         if (!(err instanceof ExtmountError) || err.code !== 'parse') throw new Error(`seed ${seed}: unexpected ${String(err)}`);

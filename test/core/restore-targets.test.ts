@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { DEFAULT_CONFIG } from '../../src/core/config.js';
 import { ExtmountError } from '../../src/core/errors.js';
 import type { Manifest } from '../../src/core/manifest.js';
-import { applyRemap, refusalOf, resolveRestoreTargets } from '../../src/core/restore-targets.js';
+import { applyRemap, refusalOf, resolveRestoreTargets, restoreDenials } from '../../src/core/restore-targets.js';
 
 const manifest: Manifest = {
   format: 'extmount/v1',
@@ -54,6 +54,19 @@ describe('refusalOf (hostPaths policy)', () => {
     assert.match(refusalOf('/var/lib/docker/volumes/x', policy)!, /\/var\/lib\/docker/);
     assert.equal(refusalOf('/srv/data', policy), undefined);
     assert.equal(refusalOf('/etcetera', policy), undefined);
+  });
+  it('refuses system, credential and engine paths by default (issue 11)', () => {
+    for (const path of ['/root', '/root/.ssh', '/home', '/home/alice/data', '/usr', '/usr/lib', '/boot', '/var/lib/containerd/x', '/var/lib/containers/storage', '/var/lib/docker']) {
+      assert.ok(refusalOf(path, policy), `${path} is allowed by default`);
+    }
+    for (const path of ['/srv/data', '/rootfs', '/homes', '/var/lib/dockerx', '/tmp/x', '/mnt/usr']) assert.equal(refusalOf(path, policy), undefined, path);
+  });
+  it('restoreDenials adds the state dir and the engines\' data roots, which an allow entry can still open', () => {
+    const denied = restoreDenials({ stateDir: '/var/lib/extmount/' }, ['/data/docker', '/data/docker', '/', 'relative']);
+    assert.deepEqual(denied, ['/var/lib/extmount', '/data/docker']);
+    assert.match(refusalOf('/var/lib/extmount/abc/mnt/0', policy, denied)!, /denied host path \/var\/lib\/extmount/);
+    assert.match(refusalOf('/data/docker/containers/x', policy, denied)!, /\/data\/docker/);
+    assert.equal(refusalOf('/data/docker/volumes/shared', { allow: ['/data/docker/volumes/shared'], deny: [] }, denied), undefined);
   });
   it('lets a more specific allow entry override a deny entry', () => {
     assert.equal(refusalOf('/etc/app/x', { allow: ['/etc/app'], deny: ['/etc'] }), undefined);

@@ -1,9 +1,10 @@
 // `extmount install-runtime`: prints the daemon.json entry, merges it with --apply keeping a backup.
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { execa } from 'execa';
 import { assertOneLineError, runCli } from '../helpers/cli.js';
 import { WRAPPER } from '../helpers/e2e.js';
 
@@ -58,5 +59,35 @@ describe('extmount install-runtime', () => {
     assert.equal(await readFile(file, 'utf8'), '{"runtimes": ');
     await writeFile(file, '{"runtimes": []}');
     assertOneLineError(await runCli(['install-runtime', '--apply', '--daemon-json', file]), 2, /"runtimes" must be an object/);
+  });
+
+  it('--apply never writes through a planted daemon.json.extmount.tmp symlink', async () => {
+    const file = join(dir, 'planted.json');
+    await writeFile(file, JSON.stringify({ experimental: true }));
+    const victim = join(dir, 'victim');
+    await writeFile(victim, 'untouched\n');
+    await symlink(victim, `${file}.extmount.tmp`);
+    const r = await runCli(['install-runtime', '--apply', '--daemon-json', file]);
+    assert.equal(r.exitCode, 0, r.stderr);
+    assert.equal(await readFile(victim, 'utf8'), 'untouched\n');
+    assert.deepEqual(JSON.parse(await readFile(file, 'utf8')).runtimes, { extmount: { path: WRAPPER } });
+    assert.ok((await lstat(file)).isFile());
+    // No temporary file of ours is left beside it.
+    assert.deepEqual((await readdir(dir)).filter((n) => n.startsWith('.planted.json.')), []);
+  });
+
+  it('--apply refuses a daemon.json that is a FIFO (at once, exit 2) or a symlink, and changes nothing', async () => {
+    const fifo = join(dir, 'fifo.json');
+    await execa('mkfifo', [fifo]);
+    const started = Date.now();
+    assertOneLineError(await runCli(['install-runtime', '--apply', '--daemon-json', fifo]), 2, /fifo\.json: the daemon\.json is a FIFO \(named pipe\), not a regular file/);
+    assert.ok(Date.now() - started < 10_000);
+    assert.ok((await lstat(fifo)).isFIFO());
+    const target = join(dir, 'real-daemon.json');
+    await writeFile(target, '{}');
+    const link = join(dir, 'link.json');
+    await symlink(target, link);
+    assertOneLineError(await runCli(['install-runtime', '--apply', '--daemon-json', link]), 2, /link\.json: the daemon\.json is a symlink, which extmount does not follow/);
+    assert.equal(await readFile(target, 'utf8'), '{}');
   });
 });

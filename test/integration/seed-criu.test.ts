@@ -124,6 +124,13 @@ async function refusedRestores(t: { diagnostic(message: string): void }, images:
       ['a manifest that is not YAML', ['restore', '--images-dir', await tampered('garbage', () => '{{{ not: yaml')], /not valid YAML/],
       ['a missing images dir', ['restore', '--images-dir', join(scratch, 'nothing')], /no images directory/],
       ['a manifest whose tree root is /etc', ['restore', '--images-dir', await tampered('etcroot', (s) => s.replace(/^  root: .*$/m, '  root: /etc'))], /the tree's root \/etc is under the denied host path \/etc/],
+      // Issue 11: recorded paths are data from elsewhere; with no --map the policy still decides.
+      ['a recorded hostPath /root, no --map', ['restore', '--images-dir', await tampered('rootpath', (s) => s.replace(/hostPath: .*/, 'hostPath: /root'))], /\/bar \(key barmount\) → \/root: the path is under the denied host path \/root/],
+      ['a recorded hostPath under /home', ['restore', '--images-dir', await tampered('homepath', (s) => s.replace(/hostPath: .*/, 'hostPath: /home/alice'))], /is under the denied host path \/home/],
+      ['a recorded hostPath in extmount\'s state dir', ['restore', '--images-dir', await tampered('statepath', (s) => s.replace(/hostPath: .*/, 'hostPath: /var/lib/extmount/x/mnt'))], /is under the denied host path \/var\/lib\/extmount/],
+      ['a recorded hostPath in containerd\'s data root', ['restore', '--images-dir', await tampered('ctrdpath', (s) => s.replace(/hostPath: .*/, 'hostPath: /var/lib/containerd'))], /is under the denied host path \/var\/lib\/containerd/],
+      ['--map to /usr/lib', ['restore', '--images-dir', images, '--map', 'barmount=/usr/lib'], /under the denied host path \/usr/],
+      ['a manifest whose tree root is /root', ['restore', '--images-dir', await tampered('rootroot', (s) => s.replace(/^  root: .*$/m, '  root: /root'))], /the tree's root \/root is under the denied host path \/root/],
     ];
     for (const [name, args, pattern] of cases) {
       t.diagnostic(`refused: ${name}`);

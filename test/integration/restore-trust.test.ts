@@ -1,0 +1,113 @@
+// Issue 11 on real CRIU: a raw control byte in someone else's mount, relative images dirs, and one
+// restore at a time per images dir.
+import assert from 'node:assert/strict';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { execa } from 'execa';
+import { CLI, assertOneLineError, runCli } from '../helpers/cli.js';
+import { hostMounts, hostSandbox, requireE2E, waitFor } from '../helpers/e2e.js';
+import { killTree, startSeedTree, type SeedTree } from '../helpers/seed-tree.js';
+
+/** The counter of a restored tree, once it writes again into `from`. */
+async function counterMovesOn(tree: SeedTree, from: string, atDump: number): Promise<number> {
+  return waitFor('the restored counter to move on', async () => {
+    const n = await tree.readCounter(from).catch(() => 0);
+    return n > atDump ? n : undefined;
+  });
+}
+
+/** `extmount` run from `cwd`, like a user in a shell there. */
+async function cliIn(cwd: string, args: string[]) {
+  const r = await execa(process.execPath, [CLI, ...args], { cwd, reject: false, stdin: 'ignore' });
+  return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
+}
+
+describe('restore trust (issue 11) with real CRIU', () => {
+  const cleanup: Array<() => Promise<void> | void> = [];
+  after(async () => {
+    for (const step of cleanup.reverse()) await step();
+  });
+
+  it('a tmpfs whose source holds a raw \\001, mounted on the host, breaks neither detect nor checkpoint nor restore', async (t) => {
+    if (!(await requireE2E(t, ['root', 'criu']))) return;
+    const sandbox = await hostSandbox('extmount-ctrl-');
+    cleanup.push(() => sandbox.cleanup());
+    const evil = join(sandbox.dir, 'evil');
+    await mkdir(evil);
+    // What a container with CAP_SYS_ADMIN and an rshared bind can do to the host's mount table.
+    await execa('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'evil\u0001src', evil]);
+    const line = (await execa('grep', ['-a', evil, '/proc/self/mountinfo'])).stdout;
+    assert.match(line, /tmpfs evil\u0001src /, 'the kernel writes the byte raw');
+    assert.ok(hostMounts().some((m) => m.mountpoint === evil));
+
+    const tree = await startSeedTree();
+    cleanup.push(() => tree.stop());
+    const detect = await runCli(['detect', '--pid', String(tree.pid), '--json']);
+    assert.equal(detect.exitCode, 0, detect.stderr);
+    assert.deepEqual(JSON.parse(detect.stdout).external.map((e: { mountpoint: string }) => e.mountpoint), ['/bar']);
+
+    const images = join(tree.dir, 'images');
+    const cp = await runCli(['checkpoint', '--pid', String(tree.pid), '--images-dir', images, '--key', '/bar=barmount']);
+    assert.equal(cp.exitCode, 0, cp.stderr);
+    const atDump = await tree.readCounter();
+    const restored = await runCli(['restore', '--images-dir', images, '--json']);
+    assert.equal(restored.exitCode, 0, restored.stderr);
+    cleanup.push(() => killTree(JSON.parse(restored.stdout).pid));
+    await counterMovesOn(tree, tree.foo, atDump);
+  });
+
+  it('relative --images-dir works for checkpoint and restore (CRIU gets an absolute one)', async (t) => {
+    if (!(await requireE2E(t, ['root', 'criu']))) return;
+    const tree = await startSeedTree();
+    cleanup.push(() => tree.stop());
+    const cp = await cliIn(tree.dir, ['checkpoint', '--pid', String(tree.pid), '--images-dir', 'rel-images', '--key', '/bar=barmount', '--json']);
+    assert.equal(cp.exitCode, 0, cp.stderr);
+    assert.equal(JSON.parse(cp.stdout).imagesDir, join(tree.dir, 'rel-images'));
+    const atDump = await tree.readCounter();
+    // Before the fix: "pidfile: Can't open …" (CRIU opens --pidfile relative to -D).
+    const restored = await cliIn(tree.dir, ['restore', '--images-dir', 'rel-images', '--json']);
+    assert.equal(restored.exitCode, 0, restored.stderr);
+    cleanup.push(() => killTree(JSON.parse(restored.stdout).pid));
+    await counterMovesOn(tree, tree.foo, atDump);
+  });
+
+  it('two restores of one images dir at once: the second exits 2 and says why; one copy runs', async (t) => {
+    if (!(await requireE2E(t, ['root', 'criu']))) return;
+    const tree = await startSeedTree();
+    cleanup.push(() => tree.stop());
+    const images = join(tree.dir, 'images');
+    const cp = await runCli(['checkpoint', '--pid', String(tree.pid), '--images-dir', images, '--key', '/bar=barmount']);
+    assert.equal(cp.exitCode, 0, cp.stderr);
+    const atDump = await tree.readCounter();
+
+    // CRIU runs the action script at each restore stage and waits for it: the first restore (and its lock)
+    // lasts a few seconds, long enough to start the second one inside it, whatever the machine's speed.
+    const slow = join(tree.dir, 'slow-action.sh');
+    await writeFile(slow, '#!/bin/sh\nsleep 0.5\n', { mode: 0o755 });
+    const first = execa(process.execPath, [CLI, 'restore', '--images-dir', images, '--json', '--', '--action-script', slow], { reject: false, stdin: 'ignore' });
+    // Whatever happens below, no restored copy outlives the test.
+    cleanup.push(async () => {
+      const done = await first;
+      const pid = /"pid": (\d+)/.exec(String(done.stdout))?.[1];
+      if (pid) killTree(Number(pid));
+    });
+    const lockFile = join(images, '.extmount-restore.lock');
+    await waitFor('the first restore to hold the lock', async () => (await execa('flock', ['--nonblock', lockFile, 'true'], { reject: false })).exitCode !== 0);
+    const second = await runCli(['restore', '--images-dir', images, '--json']);
+    if (second.exitCode === 0) killTree(JSON.parse(second.stdout).pid);
+    assertOneLineError(second, 2, /another extmount restore of .*images is running \(pid \d+\); wait for it to finish/);
+    const r = await first;
+    assert.equal(r.exitCode, 0, String(r.stderr));
+    const { pid } = JSON.parse(String(r.stdout)) as { pid: number };
+    await counterMovesOn(tree, tree.foo, atDump);
+    // Only that copy writes the counter: once it is killed, the counter stands still.
+    killTree(pid);
+    await waitFor('the restored tree to end', async () => (await execa('kill', ['-0', String(pid)], { reject: false })).exitCode !== 0);
+    const stopped = await tree.readCounter();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.equal(await tree.readCounter(), stopped, 'another copy of the tree is still writing');
+    // Released: a third restore is not refused by the lock.
+    assertOneLineError(await runCli(['restore', '--images-dir', images, '--map', `barmount=${join(tree.dir, 'missing')}`]), 2, /no such file or directory on this host/);
+  });
+});
