@@ -41,11 +41,12 @@ export async function handleRestore(invocation: RuncInvocation, argv: readonly s
   const images = imagePathOf(invocation, ctx.cwd);
   const bundle = bundleOf(invocation, ctx.cwd);
   const configText = await readFile(join(bundle, 'config.json'), 'utf8').catch(() => undefined);
-  if (configText === undefined) return runcAnswers(argv, ctx);
+  const parsed = configText === undefined ? undefined : tryParseOciSpec(configText, bundle);
+  if (configText === undefined || parsed === undefined) return runcAnswers(argv, ctx);
   const state = await ContainerStateDir.open(ctx.config.stateDir, id, runcRootOf(invocation, ctx.cwd, ctx.env, process.geteuid?.() ?? 0));
   const result: RuntimeResult = { verb: 'restore', containerId: id, ok: false, at: new Date().toISOString(), mounts: [], notes: [] };
   try {
-    return await restore(invocation, argv, ctx, { id, images, bundle, configText, state, result });
+    return await restore(invocation, argv, ctx, { id, images, bundle, configText, parsed, state, result });
   } catch (err) {
     const lines = formatError(err);
     writeStderr(lines);
@@ -63,14 +64,14 @@ interface RestoreCall {
   bundle: string;
   /** The bundle's config.json as runc will read it. */
   configText: string;
+  parsed: ReturnType<typeof parseOciSpec>;
   state: ContainerStateDir;
   result: RuntimeResult;
 }
 
 async function restore(invocation: RuncInvocation, argv: readonly string[], ctx: RuntimeContext, call: RestoreCall): Promise<number> {
-  const { bundle, configText, state, result } = call;
+  const { bundle, configText, parsed, state, result } = call;
   const configPath = join(bundle, 'config.json');
-  const parsed = parseOciSpec(configText, bundle);
   const { spec } = parsed;
   const view = resolveBindDestinations(parsed.view, rootfsReadlink(parsed.view.rootfs));
   const manifest = await readManifestIn(call.images);
@@ -184,4 +185,13 @@ function mountResults(manifest: Manifest | undefined, plan: RuntimeRestorePlan, 
     const note = our?.note ?? m.propagationNote;
     return { key: m.key, mountpoint: m.mountpoint, kind: m.kind, path, mappedBy: our ? 'extmount' : 'runc', propagation: m.propagation, ...(note ? { note } : {}) };
   });
+}
+
+/** The bundle's spec, or undefined when runc would refuse it too (then its own error is the answer). */
+function tryParseOciSpec(text: string, bundle: string): ReturnType<typeof parseOciSpec> | undefined {
+  try {
+    return parseOciSpec(text, bundle);
+  } catch {
+    return undefined;
+  }
 }
