@@ -1,4 +1,5 @@
 // Runs the real runc for the wrapper: its state, resume, and the checkpoint/restore call itself.
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { constants } from 'node:os';
 import { execa } from 'execa';
 import { ExtmountError } from '../core/errors.js';
@@ -31,29 +32,61 @@ export async function runcResume(runc: string, invocation: RuncInvocation, id: s
 }
 
 export interface RuncRun {
+  /** runc's exit status; 128+n when it died of signal n. */
   exitCode: number;
+  /** The signal runc died of, if it did. */
+  signal?: NodeJS.Signals;
   /** runc's stderr when captured (checkpoint), else empty. */
   stderr: string;
 }
 
+export interface RuncRunOptions {
+  env: Record<string, string>;
+  /** Capture stderr (fd 2 becomes a pipe) instead of handing runc ours. */
+  captureStderr: boolean;
+  /** Fds above 2 runc gets at the same number (what the caller gave the wrapper). */
+  fds: readonly number[];
+  /** Receives the child while it runs, to forward the caller's signals to it. */
+  relay?: { attach(child: ChildProcess): void; detach(signal?: NodeJS.Signals): void };
+}
+
 /**
- * Runs runc with the caller's argv. stdin and stdout stay the caller's (on restore they are the
- * container's stdio, which CRIU hands to the restored tree); stderr is captured when asked so that
- * our message can come first: containerd shows only the first line of a failed checkpoint.
+ * Runs runc with the caller's argv, fds and signals, as an exec would: fds 0 and 1 are the caller's (on
+ * restore they are the container's stdio, which CRIU hands to the restored tree), and so is every other
+ * fd the caller gave us, at the same number (`--status-fd N`, `--console-socket`'s peer, sd_notify).
+ * stderr is captured when asked, so that our message can come first: containerd shows only the first
+ * line of a failed checkpoint.
  */
-export async function runRunc(runc: string, argv: readonly string[], options: { env: Record<string, string>; captureStderr: boolean }): Promise<RuncRun> {
-  const result = await execa(runc, [...argv], {
-    reject: false,
-    env: options.env,
-    stdin: 'inherit',
-    stdout: 'inherit',
-    stderr: options.captureStderr ? 'pipe' : 'inherit',
-    stripFinalNewline: false,
-  });
-  const signal = result.signal ? constants.signals[result.signal as keyof typeof constants.signals] : undefined;
-  const exitCode = result.exitCode ?? (signal !== undefined ? 128 + signal : undefined);
-  if (exitCode === undefined) {
-    throw new ExtmountError('bad-input', `cannot run runc (${runc}): ${result.shortMessage}`, { hint: 'set "runc" in the config to the real runc' });
+export async function runRunc(runc: string, argv: readonly string[], options: RuncRunOptions): Promise<RuncRun> {
+  const top = Math.max(2, ...options.fds);
+  // 'ignore' above fd 2 leaves the fd alone in the child (libuv uv__process_child_init): Node's own are
+  // close-on-exec and vanish, while the inherited ones are listed by number and stay where they are.
+  const stdio: StdioOptions = Array.from({ length: top + 1 }, (_, fd) => (fd <= 2 || options.fds.includes(fd) ? fd : 'ignore'));
+  if (options.captureStderr) stdio[2] = 'pipe';
+  const child = spawn(runc, [...argv], { env: options.env, stdio });
+  const chunks: Buffer[] = [];
+  child.stderr?.on('data', (chunk: Buffer) => chunks.push(chunk));
+  options.relay?.attach(child);
+  try {
+    const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
+    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
+      child.once('error', reject);
+      child.once('exit', (c, s) => resolve([c, s]));
+    });
+    // The rest of its stderr; a process runc left behind (CRIU's lazy-pages server) may hold the pipe open.
+    await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+    const stderr = Buffer.concat(chunks).toString('utf8');
+    options.relay?.detach(signal ?? undefined);
+    if (signal) return { exitCode: 128 + (constants.signals[signal] ?? 0), signal, stderr };
+    return { exitCode: code ?? 1, stderr };
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    // What a shell says and returns when it cannot exec the command (POSIX 2.8.2: 127 not found, 126 not executable).
+    if (code === 'ENOENT' || code === 'EACCES') {
+      return { exitCode: code === 'ENOENT' ? 127 : 126, stderr: `extmount-runc: ${runc}: ${code === 'ENOENT' ? 'not found' : 'Permission denied'}\n` };
+    }
+    throw new ExtmountError('bad-input', `cannot run runc (${runc}): ${(err as Error).message}`, { hint: 'set "runc" in the config to the real runc' });
+  } finally {
+    options.relay?.detach();
   }
-  return { exitCode, stderr: options.captureStderr ? String(result.stderr ?? '') : '' };
 }

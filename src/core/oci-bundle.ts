@@ -3,9 +3,18 @@ import { isRecord } from './json.js';
 import type { ContainerInfo, ContainerMount } from './container.js';
 import { normalizePath } from './config.js';
 import { ExtmountError } from './errors.js';
+import { secureJoin, type RootfsReadlink } from './secure-join.js';
 
 export interface OciBind {
+  /**
+   * Where runc mounts it inside the rootfs: the destination written in config.json until
+   * resolveBindDestinations has resolved its symlinks the way runc does (secure-join.ts).
+   */
   destination: string;
+  /** The destination as config.json writes it (normalized). */
+  specDestination: string;
+  /** Its index in config.json's mounts. */
+  index: number;
   /** Absolute host path (runc resolves a relative source against the bundle). */
   source: string;
   readOnly: boolean;
@@ -46,6 +55,8 @@ export function parseOciSpec(text: string, bundle: string, origin = `${bundle}/c
     if (typeof m.destination !== 'string' || typeof m.source !== 'string') throw fail(`mounts[${i}] has no destination or source`);
     binds.push({
       destination: normalizePath(m.destination),
+      specDestination: normalizePath(m.destination),
+      index: i,
       source: normalizePath(m.source.startsWith('/') ? m.source : `${bundle}/${m.source}`),
       readOnly: options.includes('ro'),
       propagation: options.filter((o) => PROPAGATION_OPTIONS.has(o)).at(-1) ?? '',
@@ -61,19 +72,35 @@ export function parseOciSpec(text: string, bundle: string, origin = `${bundle}/c
   return { spec, view: { rootfs: root.startsWith('/') ? root : normalizePath(`${bundle}/${root}`), binds, devicePaths, maskedPaths } };
 }
 
+/**
+ * The view with bind and device destinations where runc really mounts them: resolved inside the rootfs
+ * through its symlinks (runc's addCriuDumpMount/addCriuRestoreMount key them by SecureJoin, and keep the
+ * path as written when that fails). Masked paths are keyed as written (addMaskPaths).
+ */
+export function resolveBindDestinations(view: OciSpecView, readlink: RootfsReadlink): OciSpecView {
+  const resolve = (path: string) => {
+    try {
+      return secureJoin(path, readlink) ?? path;
+    } catch {
+      return path;
+    }
+  };
+  return { ...view, binds: view.binds.map((b) => ({ ...b, destination: resolve(b.specDestination) })), devicePaths: view.devicePaths.map(resolve) };
+}
+
 /** Mountpoints whose CRIU mapping runc sets up itself (addCriuDumpMount, addMaskPaths, devices). */
 export function runcMappedMountpoints(view: OciSpecView): Set<string> {
   return new Set([...view.binds.map((b) => b.destination), ...view.devicePaths, ...view.maskedPaths]);
 }
 
-/** A copy of config.json with the source of the bind mounted at each given destination replaced. */
-export function rewriteBindSources(spec: Record<string, unknown>, sources: ReadonlyMap<string, string>): string {
+/** A copy of config.json with the source of the bind mounted at each given destination (OciBind.destination) replaced. */
+export function rewriteBindSources(spec: Record<string, unknown>, binds: readonly OciBind[], sources: ReadonlyMap<string, string>): string {
   const copy = structuredClone(spec);
   const mounts = Array.isArray(copy.mounts) ? copy.mounts : [];
-  for (const m of mounts) {
-    if (!isRecord(m) || typeof m.destination !== 'string') continue;
-    const replacement = sources.get(normalizePath(m.destination));
-    if (replacement !== undefined) m.source = replacement;
+  for (const bind of binds) {
+    const replacement = sources.get(bind.destination);
+    const m = mounts[bind.index];
+    if (replacement !== undefined && isRecord(m)) m.source = replacement;
   }
   return JSON.stringify(copy);
 }

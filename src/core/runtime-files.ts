@@ -22,6 +22,23 @@ export function containerStateDir(stateDir: string, id: string): string {
   return `${normalizePath(stateDir)}/${id}`.replace(/^\/\//, '/');
 }
 
+/**
+ * The name of a runc root's folder below a container's state dir: the wrapper's files for one (root, ID)
+ * pair live there, so that two runc roots with the same container ID (two engines on one host, runc's
+ * own tests beside dockerd) never share a CRIU config file or a holder mount. Readable and one-to-one:
+ * "/" becomes "@", and "@", "+" and anything outside [A-Za-z0-9._-] become "+XX" (hex of each UTF-8
+ * byte). A name longer than a file name may be is cut and ends in `digest` of the whole root.
+ */
+export function runcRootKey(root: string, digest: (text: string) => string): string {
+  const normalized = normalizePath(root);
+  let key = '';
+  for (const byte of new TextEncoder().encode(normalized)) {
+    const c = String.fromCharCode(byte);
+    key += c === '/' ? '@' : /[A-Za-z0-9._-]/.test(c) ? c : `+${byte.toString(16).padStart(2, '0')}`;
+  }
+  return key.length <= 200 ? key : `${key.slice(0, 150)}~${digest(normalized)}`;
+}
+
 export function renderMapsFile(maps: ReadonlyMap<string, string>, checkpoint: string | undefined): string {
   return `${JSON.stringify({ maps: Object.fromEntries(maps), ...(checkpoint ? { checkpoint } : {}) }, null, 2)}\n`;
 }

@@ -5,13 +5,14 @@ import { writeFileAtomic } from '../adapters/atomic-write.js';
 import { READ_LIMITS, readBoundedText, readBoundedTextIfExists } from '../adapters/untrusted-file.js';
 import { join } from 'node:path';
 import { classifyMounts } from '../core/classify.js';
-import { criuFailureError } from '../core/criu-log.js';
+import { analyzeCriuLog, criuFailureError } from '../core/criu-log.js';
 import { ExtmountError, formatError } from '../core/errors.js';
 import { MANIFEST_FILE, manifestFromPlan, renderManifest, type Manifest } from '../core/manifest.js';
-import { containerInfoFromBundle, dockerContainerDir, parseDockerConfigV2, parseOciSpec } from '../core/oci-bundle.js';
+import { containerInfoFromBundle, dockerContainerDir, parseDockerConfigV2, parseOciSpec, resolveBindDestinations } from '../core/oci-bundle.js';
+import { rootfsReadlink } from '../adapters/rootfs.js';
 import { planExternalMounts } from '../core/plan.js';
 import { planCriuOptions, toConfigFile } from '../core/render.js';
-import type { RuncInvocation } from '../core/runc-argv.js';
+import { imagePathOf, isValidContainerId, runcRootOf, workPathOf, type RuncInvocation } from '../core/runc-argv.js';
 import { CHECKPOINT_RESULT_FILE, type RuntimeMountResult, type RuntimeResult } from '../core/runtime-files.js';
 import { dumpPropagationNote, dumpPropagationNoteOnHost, dumpWarnings, splitDumpPlan } from '../core/runtime-plan.js';
 import { criuVersion } from '../adapters/criu.js';
@@ -21,15 +22,17 @@ import { appendRuncLog, writeStderr } from './report.js';
 import { requireId, runcEnv, withInheritedCriuConfig, type RuntimeContext } from './context.js';
 import { hostMountTable, processMountTable } from '../adapters/mount-table.js';
 import { ContainerStateDir } from './state-dir.js';
+import { runcAnswers } from './passthrough.js';
 
 const DUMP_CONFIG = 'criu-dump.conf';
 
 export async function handleCheckpoint(invocation: RuncInvocation, argv: readonly string[], ctx: RuntimeContext): Promise<number> {
   const id = requireId(invocation);
-  const images = invocation.options.get('image-path');
-  if (!images) throw new ExtmountError('usage', 'runc checkpoint without --image-path: extmount needs the images dir for its manifest');
-  const state = await ContainerStateDir.open(ctx.config.stateDir, id);
-  const before = await runcState(ctx.runc, invocation, id);
+  // A container runc does not know, or cannot checkpoint (created, stopped): runc's own error and exit code.
+  const before = isValidContainerId(id) ? await runcState(ctx.runc, invocation, id).catch(() => undefined) : undefined;
+  if (!before || (before.status !== 'running' && before.status !== 'paused')) return runcAnswers(argv, ctx);
+  const images = imagePathOf(invocation, ctx.cwd);
+  const state = await ContainerStateDir.open(ctx.config.stateDir, id, runcRootOf(invocation, ctx.cwd, ctx.env, process.geteuid?.() ?? 0));
   const prepared = await prepareDump(invocation, id, before.pid, before.bundle, ctx);
   const configPath = prepared.criuConfig === undefined ? undefined : await state.writeFile(DUMP_CONFIG, await withInheritedCriuConfig(prepared.criuConfig, ctx.env));
   // Written before the dump: a checkpoint that succeeds (and may end the container) always has its manifest.
@@ -38,27 +41,27 @@ export async function handleCheckpoint(invocation: RuncInvocation, argv: readonl
   await state.log(`checkpoint: ${prepared.mounts.filter((m) => m.mappedBy === 'extmount').length} mount(s) mapped by extmount${configPath ? ` (${configPath})` : ''}`);
 
   const started = Date.now();
-  const run = await runRunc(ctx.runc, argv, { env: runcEnv(ctx.env, configPath), captureStderr: true });
+  const run = await runRunc(ctx.runc, argv, { env: runcEnv(ctx.env, configPath), captureStderr: true, fds: ctx.fds, ...(ctx.relay ? { relay: ctx.relay } : {}) });
   const result: RuntimeResult = {
     verb: 'checkpoint', containerId: id, ok: run.exitCode === 0, at: new Date().toISOString(), mounts: prepared.mounts, notes: prepared.notes,
   };
+  const runcStderr = run.stderr ? [run.stderr.replace(/\n$/, '')] : [];
   if (run.exitCode === 0) {
-    writeStderr(run.stderr ? [run.stderr.replace(/\n$/, '')] : []);
+    writeStderr(runcStderr);
     await state.writeResult(CHECKPOINT_RESULT_FILE, result);
     return 0;
   }
 
   await rm(manifestPath, { force: true });
-  const workDir = invocation.options.get('work-path') ?? images;
-  const kept = await state.keepLog(join(workDir, 'dump.log'), 'dump', started);
+  const kept = await state.keepLog(join(workPathOf(invocation, ctx.cwd), 'dump.log'), 'dump', started);
   const logText = kept ? await readFile(kept, 'utf8').catch(() => '') : '';
-  const error = logText
-    ? criuFailureError('checkpoint', logText, kept)
-    : new ExtmountError('criu-failed', `checkpoint failed: ${lastLine(run.stderr) || `runc exited with ${run.exitCode}`}`);
-  const lines = formatError(error);
-  writeStderr([...lines, ...(run.stderr ? [run.stderr.replace(/\n$/, '')] : [])]);
-  await appendRuncLog(invocation, 'error', lines[0]!);
-  result.error = lines[0]!.replace(/^extmount: /, '');
+  // Our line comes first only when it adds something: CRIU's Error line, the mount at fault, the fix, and
+  // where its log is kept (containerd deletes its copy and shows only the first line). Otherwise runc
+  // failed on its own (bad --parent-path, a stopped container) and its stderr is the answer, unchanged.
+  const explained = logText && analyzeCriuLog(logText).errorLines.length > 0 ? formatError(criuFailureError('checkpoint', logText, kept)) : undefined;
+  writeStderr([...(explained ?? []), ...runcStderr]);
+  if (explained) await appendRuncLog(invocation, 'error', explained[0]!);
+  result.error = (explained?.[0] ?? `checkpoint failed: ${lastLine(run.stderr) || `runc exited with ${run.exitCode}`}`).replace(/^extmount: /, '');
   if (kept) result.criuLog = kept;
   await state.log(`failed: ${result.error}`);
   // A failed dump must not leave the container frozen. containerd pauses it before and resumes it after
@@ -86,7 +89,8 @@ async function prepareDump(invocation: RuncInvocation, id: string, pid: number, 
   const versionRead = criuVersion(invocation.globalOptions.get('criu') ?? ctx.config.criu);
   versionRead.catch(() => undefined);
   const [bundleText, mounts, hostMounts] = await Promise.all([readBundleConfig(bundle), processMountTable(pid), hostMountTable()]);
-  const { view } = parseOciSpec(bundleText, bundle);
+  const spec = parseOciSpec(bundleText, bundle).view;
+  const view = resolveBindDestinations(spec, rootfsReadlink(spec.rootfs));
   const dockerDir = dockerContainerDir(view, id);
   const meta = dockerDir ? parseDockerConfigV2((await readBoundedTextIfExists(join(dockerDir, 'config.v2.json'), READ_LIMITS.dockerConfig).catch(() => undefined)) ?? '') : undefined;
   const container = containerInfoFromBundle(view, { id, pid, runtime: 'extmount' }, meta);

@@ -10,6 +10,8 @@ import { READ_LIMITS, readBoundedText } from '../adapters/untrusted-file.js';
 import type { Config } from '../core/config.js';
 import { ExtmountError } from '../core/errors.js';
 import type { RuncInvocation } from '../core/runc-argv.js';
+import { INHERITED_FDS_ENV } from './inherited-fds.js';
+import type { SignalRelay } from './signals.js';
 
 export interface RuntimeContext {
   config: Config;
@@ -18,6 +20,12 @@ export interface RuntimeContext {
   env: NodeJS.ProcessEnv;
   /** extmount's version, for the manifest. */
   version: string;
+  /** runc's working directory (relative paths in its argv start there); the handler's own. */
+  cwd: string;
+  /** Fds above 2 that runc gets at the same number (inherited-fds.ts). */
+  fds: readonly number[];
+  /** Forwards the caller's signals to runc while it runs; absent when the handler runs in-process (tests). */
+  relay?: SignalRelay;
 }
 
 /**
@@ -26,7 +34,7 @@ export interface RuntimeContext {
  */
 export function runcEnv(env: NodeJS.ProcessEnv, criuConfig: string | undefined): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(env)) if (v !== undefined) out[k] = v;
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && k !== INHERITED_FDS_ENV) out[k] = v;
   if (criuConfig) out.CRIU_CONFIG_FILE = criuConfig;
   out.EXTMOUNT_WRAPPED = '1';
   return out;

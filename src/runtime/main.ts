@@ -1,38 +1,43 @@
-// Entry of the runc wrapper's slow path: hooks/extmount-runc execs this for `checkpoint` and `restore` only.
-// Exit code: runc's, or 2 (bad input, refused) / 1 (failed) when extmount stops before runc runs.
-import { fileURLToPath } from 'node:url';
+// The runc wrapper's slow path: hooks/extmount-runc execs entry.ts (bundled) for `checkpoint` and `restore`.
+//
+// The handler is runc's stand-in for its caller: runc gets the same argv, fds and signals (signals.ts),
+// and the wrapper ends as runc ended (exit status, or the same signal). What extmount cannot act on —
+// help, a command line runc refuses, a container runc does not know — is runc's to answer, unchanged.
+// Where extmount stops runc from running (a manifest or restore target it refuses), it exits 2 (refused)
+// or 1 (failed) with one `extmount: ` line.
 import { loadConfig } from '../adapters/config-file.js';
 import { extmountVersion } from '../adapters/package-info.js';
-import { runRunc } from '../adapters/runc.js';
 import { ExtmountError, formatError } from '../core/errors.js';
 import { parseRuncArgv } from '../core/runc-argv.js';
 import { handleCheckpoint } from './checkpoint.js';
-import { runcEnv, type RuntimeContext } from './context.js';
+import type { RuntimeContext } from './context.js';
+import { inheritedFds } from './inherited-fds.js';
 import { appendRuncLog, writeStderr } from './report.js';
+import { runcAnswers } from './passthrough.js';
 import { handleRestore } from './restore.js';
+import type { SignalRelay } from './signals.js';
 
-export async function runWrapper(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+export interface WrapperIo {
+  cwd: string;
+  fds: readonly number[];
+  relay?: SignalRelay;
+}
+
+export async function runWrapper(argv: readonly string[], env: NodeJS.ProcessEnv, io?: Partial<WrapperIo>): Promise<number> {
   const invocation = parseRuncArgv(argv);
   try {
     const config = await loadConfig(env.EXTMOUNT_CONFIG || undefined);
-    const ctx: RuntimeContext = { config, runc: env.EXTMOUNT_RUNC || config.runc, env, version: extmountVersion() };
-    switch (invocation.verb) {
-      case 'checkpoint':
-        return await handleCheckpoint(invocation, argv, ctx);
-      case 'restore':
-        return await handleRestore(invocation, argv, ctx);
-      default:
-        // The shell wrapper sends only these two verbs here; anything else goes to runc untouched.
-        return (await runRunc(ctx.runc, argv, { env: runcEnv(env, undefined), captureStderr: false })).exitCode;
-    }
+    const ctx: RuntimeContext = {
+      config, runc: env.EXTMOUNT_RUNC || config.runc, env, version: extmountVersion(),
+      cwd: io?.cwd ?? process.cwd(), fds: io?.fds ?? inheritedFds(env), ...(io?.relay ? { relay: io.relay } : {}),
+    };
+    const ours = (invocation.verb === 'checkpoint' || invocation.verb === 'restore') && !invocation.help && !invocation.usageProblem;
+    if (!ours) return await runcAnswers(argv, ctx);
+    return invocation.verb === 'checkpoint' ? await handleCheckpoint(invocation, argv, ctx) : await handleRestore(invocation, argv, ctx);
   } catch (err) {
     const lines = formatError(err, env.EXTMOUNT_DEBUG === '1');
     writeStderr(lines);
     await appendRuncLog(invocation, 'error', lines[0]!);
     return err instanceof ExtmountError ? err.exitCode : 1;
   }
-}
-
-if (process.argv[1] && fileURLToPath(import.meta.url) === (await import('node:fs')).realpathSync(process.argv[1])) {
-  process.exitCode = await runWrapper(process.argv.slice(2), process.env);
 }

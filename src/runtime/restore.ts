@@ -17,10 +17,11 @@ import { detachPropagationRisk } from '../core/host-mounts.js';
 import { checkManifestAgainstImages } from '../core/image-check.js';
 import { readImageMounts } from '../adapters/images.js';
 import { MANIFEST_FILE, type Manifest } from '../core/manifest.js';
-import { dockerContainerDir, parseOciSpec, rewriteBindSources, type OciBind } from '../core/oci-bundle.js';
+import { dockerContainerDir, parseOciSpec, resolveBindDestinations, rewriteBindSources, type OciBind } from '../core/oci-bundle.js';
+import { rootfsReadlink } from '../adapters/rootfs.js';
 import { planCriuOptions, toConfigFile, type CriuVersion } from '../core/render.js';
 import { restoreDenials } from '../core/restore-targets.js';
-import type { RuncInvocation } from '../core/runc-argv.js';
+import { bundleOf, imagePathOf, isValidContainerId, runcRootOf, workPathOf, type RuncInvocation } from '../core/runc-argv.js';
 import { RESTORE_RESULT_FILE, type RuntimeMountResult, type RuntimeResult } from '../core/runtime-files.js';
 import { planFromManifest, planRuntimeRestore, type RuntimeRestorePlan } from '../core/runtime-plan.js';
 import { requireId, runcEnv, withInheritedCriuConfig, type RuntimeContext } from './context.js';
@@ -28,6 +29,7 @@ import { MountHolder } from './holder.js';
 import { hostMountTable } from '../adapters/mount-table.js';
 import { readManifestIn } from '../adapters/manifest-file.js';
 import { appendRuncLog, writeStderr } from './report.js';
+import { runcAnswers } from './passthrough.js';
 import { ContainerStateDir } from './state-dir.js';
 
 const RESTORE_CONFIG = 'criu-restore.conf';
@@ -37,13 +39,17 @@ const RUNC_MIN_CRIU: CriuVersion = { major: 3, minor: 0, patch: 0, text: '3.0.0'
 
 export async function handleRestore(invocation: RuncInvocation, argv: readonly string[], ctx: RuntimeContext): Promise<number> {
   const id = requireId(invocation);
-  const images = invocation.options.get('image-path');
-  if (!images) throw new ExtmountError('usage', 'runc restore without --image-path');
-  const bundle = invocation.options.get('bundle') ?? invocation.options.get('b') ?? process.cwd();
-  const state = await ContainerStateDir.open(ctx.config.stateDir, id);
+  // An ID runc refuses, or a bundle without a readable config.json: runc's own error and exit code.
+  if (!isValidContainerId(id)) return runcAnswers(argv, ctx);
+  const images = imagePathOf(invocation, ctx.cwd);
+  const bundle = bundleOf(invocation, ctx.cwd);
+  const configText = await readBoundedText(join(bundle, 'config.json'), READ_LIMITS.ociConfig).catch(() => undefined);
+  const parsed = configText === undefined ? undefined : tryParseOciSpec(configText, bundle);
+  if (configText === undefined || parsed === undefined) return runcAnswers(argv, ctx);
+  const state = await ContainerStateDir.open(ctx.config.stateDir, id, runcRootOf(invocation, ctx.cwd, ctx.env, process.geteuid?.() ?? 0));
   const result: RuntimeResult = { verb: 'restore', containerId: id, ok: false, at: new Date().toISOString(), mounts: [], notes: [] };
   try {
-    return await restore(invocation, argv, ctx, { id, images, bundle, state, result });
+    return await restore(invocation, argv, ctx, { id, images, bundle, configText, parsed, state, result });
   } catch (err) {
     const lines = formatError(err);
     writeStderr(lines);
@@ -59,15 +65,18 @@ interface RestoreCall {
   id: string;
   images: string;
   bundle: string;
+  /** The bundle's config.json as runc will read it. */
+  configText: string;
+  parsed: ReturnType<typeof parseOciSpec>;
   state: ContainerStateDir;
   result: RuntimeResult;
 }
 
 async function restore(invocation: RuncInvocation, argv: readonly string[], ctx: RuntimeContext, call: RestoreCall): Promise<number> {
-  const { bundle, state, result } = call;
+  const { bundle, configText, parsed, state, result } = call;
   const configPath = join(bundle, 'config.json');
-  const configText = await readBoundedText(configPath, READ_LIMITS.ociConfig);
-  const { spec, view } = parseOciSpec(configText, bundle);
+  const { spec } = parsed;
+  const view = resolveBindDestinations(parsed.view, rootfsReadlink(parsed.view.rootfs));
   const manifest = await readManifestIn(call.images);
   if (manifest) {
     // runc keys what it maps by path: binds, devices and cgroup mounts by their destination, masked
@@ -100,7 +109,7 @@ async function restore(invocation: RuncInvocation, argv: readonly string[], ctx:
     if (reason) atRisk.push({ bind, reason });
   }
   const needHolder = atRisk.length > 0 || plan.ours.length > 0;
-  const holder = needHolder ? await MountHolder.create(state.path('mnt')) : undefined;
+  const holder = needHolder ? await MountHolder.create(state.rootPath('mnt')) : undefined;
   let restoreConfig: (() => Promise<void>) | undefined;
   try {
     for (const { bind, reason } of atRisk) {
@@ -109,7 +118,7 @@ async function restore(invocation: RuncInvocation, argv: readonly string[], ctx:
     }
     const criuTargets = new Map<string, string>();
     for (const source of plan.ours) criuTargets.set(source.target.mount.key, await holder!.bindCopy(source.bindFrom, source.make));
-    if (sources.size > 0) restoreConfig = await replaceFile(configPath, configText, rewriteBindSources(spec, sources));
+    if (sources.size > 0) restoreConfig = await replaceFile(configPath, configText, rewriteBindSources(spec, view.binds, sources));
 
     const criuConfigPath = manifest ? await writeCriuConfig(state, manifest, plan, criuTargets, ctx) : undefined;
     result.mounts = mountResults(manifest, plan, view.binds);
@@ -117,14 +126,14 @@ async function restore(invocation: RuncInvocation, argv: readonly string[], ctx:
     await state.log(`restore: ${plan.ours.length} mount(s) mapped by extmount, ${atRisk.length} bind source(s) through rslave copies`);
 
     const started = Date.now();
-    const run = await runRunc(ctx.runc, argv, { env: runcEnv(ctx.env, criuConfigPath), captureStderr: false });
+    const run = await runRunc(ctx.runc, argv, { env: runcEnv(ctx.env, criuConfigPath), captureStderr: false, fds: ctx.fds, ...(ctx.relay ? { relay: ctx.relay } : {}) });
     result.ok = run.exitCode === 0;
     if (run.exitCode === 0) {
       for (const note of result.notes) await appendRuncLog(invocation, 'warning', `extmount: ${note}`);
       await state.writeResult(RESTORE_RESULT_FILE, result);
       return 0;
     }
-    const workDir = invocation.options.get('work-path') ?? call.images;
+    const workDir = workPathOf(invocation, ctx.cwd);
     const kept = await state.keepLog(join(workDir, 'restore.log'), 'restore', started);
     const logText = kept ? await readFile(kept, 'utf8').catch(() => '') : '';
     const error = logText ? criuFailureError('restore', logText, kept) : new ExtmountError('restore-failed', `restore failed: runc exited with ${run.exitCode}`);
@@ -175,4 +184,13 @@ function mountResults(manifest: Manifest | undefined, plan: RuntimeRestorePlan, 
     const note = our?.note ?? m.propagationNote;
     return { key: m.key, mountpoint: m.mountpoint, kind: m.kind, path, mappedBy: our ? 'extmount' : 'runc', propagation: m.propagation, ...(note ? { note } : {}) };
   });
+}
+
+/** The bundle's spec, or undefined when runc would refuse it too (then its own error is the answer). */
+function tryParseOciSpec(text: string, bundle: string): ReturnType<typeof parseOciSpec> | undefined {
+  try {
+    return parseOciSpec(text, bundle);
+  } catch {
+    return undefined;
+  }
 }

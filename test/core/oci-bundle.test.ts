@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { containerInfoFromBundle, dockerContainerDir, parseDockerConfigV2, parseOciSpec, rewriteBindSources, runcMappedMountpoints } from '../../src/core/oci-bundle.js';
+import { containerInfoFromBundle, dockerContainerDir, parseDockerConfigV2, parseOciSpec, resolveBindDestinations, rewriteBindSources, runcMappedMountpoints } from '../../src/core/oci-bundle.js';
 
 const ID = '8d3f2e2848083ade9306a02234348d65b7cc960fc076b9e16deef4c8f1d5d1f6';
 const DATA = '/var/lib/docker';
@@ -37,7 +37,7 @@ describe('parseOciSpec', () => {
 
   it('keeps the bind mounts, as runc decides them (type bind or a bind/rbind option)', () => {
     assert.deepEqual(view.binds.map((b) => b.destination), ['/prop', '/vol', '/etc/resolv.conf', '/etc/hostname', '/rel']);
-    assert.deepEqual(view.binds[0], { destination: '/prop', source: '/srv/prop', readOnly: false, propagation: 'rslave' });
+    assert.deepEqual(view.binds[0], { destination: '/prop', specDestination: '/prop', index: 3, source: '/srv/prop', readOnly: false, propagation: 'rslave' });
     assert.equal(view.binds[1]!.readOnly, true);
     assert.equal(view.binds[4]!.source, '/run/bundle/relative/dir');
     assert.equal(view.rootfs, `${DATA}/overlay2/4e39/merged`);
@@ -56,12 +56,50 @@ describe('parseOciSpec', () => {
   });
 
   it('rewrites bind sources by destination and nothing else', () => {
-    const rewritten = JSON.parse(rewriteBindSources(spec, new Map([['/prop', '/var/lib/extmount/x/mnt/0'], ['/vol', '/other']])));
+    const rewritten = JSON.parse(rewriteBindSources(spec, view.binds, new Map([['/prop', '/var/lib/extmount/x/mnt/0'], ['/vol', '/other']])));
     assert.equal(rewritten.mounts[3].source, '/var/lib/extmount/x/mnt/0');
     assert.equal(rewritten.mounts[4].source, '/other');
     assert.equal(rewritten.mounts[5].source, `${DATA}/containers/${ID}/resolv.conf`);
     assert.deepEqual(rewritten.linux, JSON.parse(CONFIG).linux);
     assert.equal((spec.mounts as Array<{ source: string }>)[3]!.source, '/srv/prop', 'the original object changed');
+  });
+});
+
+describe('resolveBindDestinations', () => {
+  // runc's own test "checkpoint and restore (bind mount, destination is symlink)": rootfs/conf -> /real/conf.
+  const config = JSON.stringify({
+    root: { path: '/b/rootfs' },
+    mounts: [
+      { destination: '/conf', type: 'bind', source: '.', options: ['bind'] },
+      { destination: '/data', type: 'bind', source: '/srv/data', options: ['rbind'] },
+      { destination: '/up/x', type: 'bind', source: '/srv/x', options: ['rbind'] },
+    ],
+    linux: { devices: [{ path: '/dev/link', type: 'c', major: 1, minor: 3 }], maskedPaths: ['/conf'] },
+  });
+  const links = new Map([['/conf', '/real/conf'], ['/up', '../../../..'], ['/dev/link', 'null']]);
+  const parsed = parseOciSpec(config, '/b');
+  const view = resolveBindDestinations(parsed.view, (p) => links.get(p));
+
+  it('puts each bind where runc mounts it, through symlinks that never leave the rootfs', () => {
+    assert.deepEqual(view.binds.map((b) => [b.specDestination, b.destination]), [['/conf', '/real/conf'], ['/data', '/data'], ['/up/x', '/x']]);
+    assert.deepEqual(view.devicePaths, ['/dev/null']);
+    // addMaskPaths keys masked paths as written.
+    assert.deepEqual(view.maskedPaths, ['/conf']);
+    assert.ok(runcMappedMountpoints(view).has('/real/conf'));
+  });
+
+  it('keeps the destination as written when the rootfs cannot be read (runc does the same)', () => {
+    const failing = resolveBindDestinations(parsed.view, () => {
+      throw new Error('EACCES');
+    });
+    assert.deepEqual(failing.binds.map((b) => b.destination), ['/conf', '/data', '/up/x']);
+  });
+
+  it('rewrites the source of the mount runc will mount there, by its index in config.json', () => {
+    const rewritten = JSON.parse(rewriteBindSources(parsed.spec, view.binds, new Map([['/real/conf', '/holder/0']])));
+    assert.equal(rewritten.mounts[0].source, '/holder/0');
+    assert.equal(rewritten.mounts[0].destination, '/conf');
+    assert.equal(rewritten.mounts[1].source, '/srv/data');
   });
 });
 

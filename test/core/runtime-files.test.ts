@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { containerStateDir, parseMapsFile, parseRuntimeResult, renderMapsFile, renderRuntimeResult } from '../../src/core/runtime-files.js';
+import { containerStateDir, parseMapsFile, parseRuntimeResult, renderMapsFile, renderRuntimeResult, runcRootKey } from '../../src/core/runtime-files.js';
 
 describe('maps.json', () => {
   it('round-trips --map', () => {
@@ -23,6 +23,22 @@ describe('containerStateDir', () => {
     assert.throws(() => containerStateDir('/var/lib/ext mount', 'abc'), /stateDir/);
     assert.throws(() => containerStateDir('relative', 'abc'), /stateDir/);
     assert.throws(() => containerStateDir('/var/lib/extmount', '../x'), /not a container ID/);
+  });
+});
+
+describe('runcRootKey', () => {
+  const digest = (text: string) => `d${text.length}`;
+  it('names each runc root apart, readably, as one safe path component', () => {
+    assert.equal(runcRootKey('/var/run/docker/runtime-runc/moby', digest), '@var@run@docker@runtime-runc@moby');
+    assert.equal(runcRootKey('/run/runc/', digest), '@run@runc');
+    // One-to-one: "@" and "+" in a root are escaped, so no two roots share a key.
+    assert.notEqual(runcRootKey('/a@b', digest), runcRootKey('/a/b', digest));
+    assert.equal(runcRootKey('/a@b+c d', digest), '@a+40b+2bc+20d');
+    for (const root of ['/x/..', '/ü', '/a b']) assert.match(containerStateDir(`/s/${runcRootKey(root, digest)}`, 'id'), /^\/s\/[^/]+\/id$/);
+  });
+  it('cuts a key too long for a file name and ends it with a digest of the whole root', () => {
+    const key = runcRootKey(`/${'r'.repeat(300)}`, digest);
+    assert.equal(key, `@${'r'.repeat(149)}~d301`);
   });
 });
 

@@ -22,9 +22,9 @@ const plan = planExternalMounts(classification, { fileTypes: new Map([[DISK2, 'd
 const view: OciSpecView = {
   rootfs: '/r',
   binds: [
-    { destination: '/prop', source: PROP, readOnly: false, propagation: 'rslave' },
-    ...['hosts', 'hostname', 'resolv.conf'].map((f) => ({
-      destination: `/etc/${f}`, source: `${inspect.HostsPath.replace(/hosts$/, f)}`, readOnly: false, propagation: 'rprivate',
+    { destination: '/prop', specDestination: '/prop', index: 0, source: PROP, readOnly: false, propagation: 'rslave' },
+    ...['hosts', 'hostname', 'resolv.conf'].map((f, i) => ({
+      destination: `/etc/${f}`, specDestination: `/etc/${f}`, index: i + 1, source: `${inspect.HostsPath.replace(/hosts$/, f)}`, readOnly: false, propagation: 'rprivate',
     })),
   ],
   devicePaths: [],

@@ -1,12 +1,12 @@
 // hooks/extmount-runc's fast path: every verb but checkpoint/restore reaches runc untouched and cheaply.
 // Needs no root: a fake runc and a fake node record what they were given.
 import assert from 'node:assert/strict';
-import { chmod, mkdtemp, realpath, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, open, readFile, realpath, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { execa } from 'execa';
-import { WRAPPER as REPO_WRAPPER } from '../helpers/e2e.js';
+import { waitFor, WRAPPER as REPO_WRAPPER } from '../helpers/e2e.js';
 
 // Prints its argv one per line (so spaces survive) and exits with $FAKE_EXIT.
 const RECORDER = '#!/bin/sh\nfor a in "$@"; do printf "%s\\n" "$a"; done\nexit "${FAKE_EXIT:-0}"\n';
@@ -69,6 +69,26 @@ describe('hooks/extmount-runc', () => {
     assert.equal(await realpath(String(viaLink.stdout).split('\n')[0]!), main);
   });
 
+  it('leaves help, probes and calls without an ID to runc, without starting Node.js', async () => {
+    for (const args of [
+      ['checkpoint', '--help'],
+      ['--root', '/r', 'checkpoint', '-h'],
+      ['restore', 'id1', '--help'],
+      ['checkpoint', '--image-path', '/i', '-help=true', 'id1'],
+      // CRI-O's probe for pod restore: runc answers "flag needs an argument".
+      ['restore', '--lsm-mount-context'],
+      ['checkpoint', '--image-path', '/i'],
+      ['checkpoint'],
+    ]) {
+      const r = await run(args, { FAKE_EXIT: '4' });
+      assert.equal(r.exitCode, 4, args.join(' '));
+      assert.deepEqual(String(r.stdout).split('\n'), args, args.join(' '));
+    }
+    // A value that looks like help is a value: the handler gets the call.
+    const value = await run(['checkpoint', '--image-path', '--help', 'id1']);
+    assert.match(String(value.stdout).split('\n')[0]!, /main\.bundle\.mjs$/);
+  });
+
   it('takes runc from the config ("runc"), and EXTMOUNT_RUNC over it', async () => {
     const config = join(dir, 'config.json');
     await writeFile(config, `{\n  "criu": "runc",\n  "runc" :  "${fakeRunc}",\n  "stateDir": "/var/lib/extmount"\n}\n`);
@@ -98,5 +118,77 @@ describe('hooks/extmount-runc', () => {
     t.diagnostic(`runc directly: ${direct.toFixed(2)} ms per call; through the wrapper: ${wrapped.toFixed(2)} ms (+${(wrapped - direct).toFixed(2)} ms)`);
     // One extra sh exec per call; Node.js alone takes ~40-90 ms to start.
     assert.ok(wrapped - direct < 15, `the wrapper adds ${(wrapped - direct).toFixed(1)} ms per call`);
+  });
+});
+
+// The Node.js handler (the real bundle) in front of a fake runc that knows no container, so that the
+// handler hands the call to runc as it is: what runc gets must be what an exec would have given it.
+const UNKNOWN_RUNC = `#!/bin/sh
+case " $* " in *" state "*) echo "container does not exist" >&2; exit 1 ;; esac
+ls -l /proc/$$/fd > "$FAKE_DIR/fds"
+case "\${FAKE_MODE:-}" in
+  signals)
+    trap 'echo USR1 >> "$FAKE_DIR/signals"' USR1
+    trap 'echo TERM >> "$FAKE_DIR/signals"; exit 42' TERM
+    : > "$FAKE_DIR/ready"
+    while :; do sleep 0.05; done ;;
+  die) kill -TERM $$ ;;
+esac
+exit 3
+`;
+
+describe('the handler behind hooks/extmount-runc stands in for runc', () => {
+  let dir: string;
+  let env: Record<string, string>;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'extmount-relay-'));
+    await writeFile(join(dir, 'runc'), UNKNOWN_RUNC);
+    await chmod(join(dir, 'runc'), 0o755);
+    await writeFile(join(dir, 'config.json'), JSON.stringify({ stateDir: join(dir, 'state') }));
+    env = { PATH: process.env.PATH ?? '/usr/bin:/bin', EXTMOUNT_RUNC: join(dir, 'runc'), EXTMOUNT_CONFIG: join(dir, 'config.json'), FAKE_DIR: dir };
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const start = (args: string[], extra: Record<string, string> = {}, fds: Record<number, number> = {}) => {
+    const top = Math.max(2, ...Object.keys(fds).map(Number));
+    const stdio = Array.from({ length: top + 1 }, (_, fd) => (fd === 0 ? 'ignore' : fd <= 2 ? 'pipe' : (fds[fd] ?? 'ignore')));
+    return execa(REPO_WRAPPER, args, { reject: false, env: { ...env, ...extra }, extendEnv: false, stdio: stdio as never });
+  };
+
+  it('gives runc every fd the caller gave, at the same number (--status-fd 22 is not "bad file descriptor")', async () => {
+    const five = await open(join(dir, 'five'), 'w');
+    const twentyTwo = await open(join(dir, 'twenty-two'), 'w');
+    try {
+      const r = await start(['checkpoint', '--lazy-pages', '--status-fd', '22', 'nosuch'], {}, { 5: five.fd, 22: twentyTwo.fd });
+      assert.equal(r.exitCode, 3, String(r.stderr));
+      const fds = await readFile(join(dir, 'fds'), 'utf8');
+      assert.match(fds, new RegExp(` 5 -> ${join(dir, 'five')}$`, 'm'));
+      assert.match(fds, new RegExp(` 22 -> ${join(dir, 'twenty-two')}$`, 'm'));
+      // Node.js's own fds (its event loop) stay with Node.js.
+      assert.doesNotMatch(fds, /anon_inode:\[(eventpoll|eventfd)\]/);
+    } finally {
+      await five.close();
+      await twentyTwo.close();
+    }
+  });
+
+  it('forwards the caller\'s signals to runc (SIGUSR1 opens no inspector) and exits with runc\'s status', async () => {
+    const child = start(['restore', '--bundle', dir, 'nosuch'], { FAKE_MODE: 'signals' });
+    await waitFor('the fake runc to trap its signals', async () => (await readFile(join(dir, 'ready')).catch(() => undefined)) !== undefined);
+    child.kill('SIGUSR1');
+    await waitFor('SIGUSR1 to reach runc', async () => (await readFile(join(dir, 'signals'), 'utf8').catch(() => '')) === 'USR1\n');
+    child.kill('SIGTERM');
+    const r = await child;
+    assert.equal(r.exitCode, 42, String(r.stderr));
+    assert.equal(await readFile(join(dir, 'signals'), 'utf8'), 'USR1\nTERM\n');
+    assert.doesNotMatch(String(r.stderr), /Debugger/);
+  });
+
+  it('dies of the signal runc died of, as an exec would look to the caller', async () => {
+    const r = await start(['checkpoint', 'nosuch'], { FAKE_MODE: 'die' });
+    assert.equal(r.signal, 'SIGTERM', `exit ${r.exitCode}: ${String(r.stderr)}`);
   });
 });
