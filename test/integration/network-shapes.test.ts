@@ -38,7 +38,7 @@ describe('network shapes an engine cannot restore', () => {
     await a!.cli(['run', '-d', '--name', 'none1', '--network', 'none', TEST_IMAGE, 'sleep', '100000']);
     const r = await runCli(['--host', a!.host, 'checkpoint', 'none1', '--name', 'cp1']);
     if (blocked()) {
-      assertOneLineError(r, 2, /none1 would be stopped but could not be restored on unix:\S+: containerd \S+ cannot restore .*network mode "none" \(containerd#12141\); nothing was stopped; create the container with "NetworkDisabled": true/);
+      assertOneLineError(r, 2, /none1 would be stopped but could not be restored on unix:\S+: containerd \S+ cannot restore .*network mode "none"\) \(containerd#12141\); nothing was stopped; create the container with "NetworkDisabled": true/);
       assert.equal((await a!.docker.getContainer('none1').inspect()).State.Running, true);
       // --leave-running stops nothing: allowed.
       const kept = await runCli(['--host', a!.host, 'checkpoint', 'none1', '--name', 'cp2', '--leave-running']);
