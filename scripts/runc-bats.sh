@@ -9,7 +9,7 @@
 # changed: the tests run from a copy). What runc's helpers would download or build is made here:
 # get-images.sh prints a busybox rootfs tarball built from the host's static /bin/busybox, and
 # contrib/cmd/recvtty/recvtty (Go) is replaced by a Python script with the same null mode.
-# Needs root, bats (Debian's `bats`), jq, python3, criu. Prints bats' TAP output; exits as bats does.
+# Needs root, bats (Debian's `bats`), jq, gawk, /usr/bin/python3, criu. Prints bats' TAP output; exits as bats does.
 # Each test gets BATS_TEST_TIMEOUT seconds (default 180): `--lazy-pages` hangs on some kernels.
 set -euo pipefail
 
@@ -17,12 +17,19 @@ checkout=${1:?usage: $0 RUNC_CHECKOUT [RUNTIME [BATS_FILE]]}
 runtime=${2:-$(command -v runc)}
 file=${3:-checkpoint.bats}
 [ -d "$checkout/tests/integration" ] || { echo "$0: $checkout has no tests/integration" >&2; exit 2; }
-for tool in bats jq python3 criu; do
-  command -v "$tool" >/dev/null || { echo "$0: $tool is missing (apt-get install bats jq)" >&2; exit 2; }
+for tool in bats jq gawk /usr/bin/python3 criu; do
+  command -v "$tool" >/dev/null || { echo "$0: $tool is missing (apt-get install bats jq gawk python3)" >&2; exit 2; }
 done
 
 work=$(mktemp -d /tmp/runc-bats.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+# Never rm -r through a mount (a holder left by a killed wrapper would take host content with it).
+trap 'if grep -q " $work/" /proc/self/mountinfo; then echo "$0: mounts left below $work; not removed" >&2; else rm -rf "$work"; fi' EXIT
+# When the runtime is hooks/extmount-runc: its state below the work dir, unless a config is given.
+if [ -z "${EXTMOUNT_CONFIG:-}" ]; then
+  mkdir -p "$work/extmount-state"
+  printf '{"stateDir": "%s"}\n' "$work/extmount-state" > "$work/extmount-config.json"
+  export EXTMOUNT_CONFIG="$work/extmount-config.json"
+fi
 mkdir -p "$work/tests" "$work/contrib/cmd/recvtty"
 cp -r "$checkout/tests/integration" "$work/tests/integration"
 
@@ -45,16 +52,16 @@ chmod +x "$work/tests/integration/get-images.sh"
 
 # recvtty --pid-file F --mode null SOCKET: accept console fds sent over SOCKET (SCM_RIGHTS) and drain them.
 cat > "$work/contrib/cmd/recvtty/recvtty" <<'EOF'
-#!/usr/bin/env python3
+#!/usr/bin/python3 -S
 import argparse, os, socket, threading
 p = argparse.ArgumentParser()
 p.add_argument('--pid-file'); p.add_argument('--mode', '-m', default='single'); p.add_argument('--no-stdin', action='store_true')
 p.add_argument('socket')
 a = p.parse_args()
-if a.pid_file:
-    with open(a.pid_file, 'w') as f: f.write(str(os.getpid()))
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 s.bind(a.socket); s.listen(16)
+if a.pid_file:
+    with open(a.pid_file, 'w') as f: f.write(str(os.getpid()))
 def drain(fd):
     try:
         while os.read(fd, 65536): pass
@@ -66,6 +73,9 @@ while True:
     for fd in fds: threading.Thread(target=drain, args=(fd,), daemon=True).start()
 EOF
 chmod +x "$work/contrib/cmd/recvtty/recvtty"
+# runc's helpers start recvtty in the background and run runc right away: load Python's modules into
+# the page cache first, so that the socket is there in time (a Go recvtty starts in a millisecond).
+/usr/bin/python3 -S -c 'import argparse, os, socket, threading'
 
 cd "$work/tests/integration"
 export RUNC="$runtime" BATS_TEST_TIMEOUT="${BATS_TEST_TIMEOUT:-180}"
