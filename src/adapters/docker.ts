@@ -139,8 +139,8 @@ export async function engineRestoreBlocker(engine: Engine, network: { mode: stri
 }
 
 /** The refusal for a container that the engine at `where` could not bring back. */
-export function blockedRestoreError(name: string, where: string, why: string, blocker: RestoreBlocker): ExtmountError {
+export function blockedRestoreError(name: string, where: string, why: string, blocker: RestoreBlocker, alternative?: string): ExtmountError {
   return new ExtmountError('refused', `${name} would be stopped but could not be restored ${why} ${where}: ${blocker.reason} (${blocker.upstream})`, {
-    hint: `nothing was stopped; ${blocker.workaround}`,
+    hint: `nothing was stopped; ${blocker.workaround}${alternative ? `; or ${alternative}` : ''}`,
   });
 }

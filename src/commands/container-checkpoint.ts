@@ -65,10 +65,7 @@ export async function runContainerCheckpoint(options: ContainerCheckpointOptions
 
   if (!options.leaveRunning) {
     const blocker = await engineRestoreBlocker(engine, { mode: raw.HostConfig.NetworkMode, disabled: (raw.Config as { NetworkDisabled?: boolean }).NetworkDisabled });
-    if (blocker) {
-      const refusal = blockedRestoreError(container.name, engine.where, 'on', blocker);
-      throw new ExtmountError('refused', refusal.message, { hint: `${refusal.hint}; or checkpoint with --leave-running` });
-    }
+    if (blocker) throw blockedRestoreError(container.name, engine.where, 'on', blocker, 'checkpoint with --leave-running');
   }
 
   const started = Date.now();
