@@ -1,4 +1,5 @@
 // `extmount restore --images-dir DIR`: checks every target, then a plain CRIU restore.
+import { createHash } from 'node:crypto';
 import { lstat, realpath, rm, stat } from 'node:fs/promises';
 import type { Config } from '../core/config.js';
 import { join, resolve } from 'node:path';
@@ -7,9 +8,11 @@ import { ExtmountError } from '../core/errors.js';
 import { checkManifestAgainstImages } from '../core/image-check.js';
 import { MANIFEST_FILE, type Manifest } from '../core/manifest.js';
 import { planCriuOptions, toArgv } from '../core/render.js';
-import { refusalOf, resolveRestoreTargets, restoreDenials } from '../core/restore-targets.js';
+import { boundEntryMismatch, refusalOf, resolveRestoreTargets, restoreDenials, type RestoreTarget } from '../core/restore-targets.js';
 import { criuVersion, runCriu } from '../adapters/criu.js';
 import { lockImagesDir } from '../adapters/dir-lock.js';
+import { hostMountTable } from '../adapters/mount-table.js';
+import { MountHolder } from '../runtime/holder.js';
 import { configuredEngineRoots } from '../adapters/engine-roots.js';
 import { checkRestoreTargets } from '../adapters/host-paths.js';
 import { readManifestIn } from '../adapters/manifest-file.js';
@@ -51,13 +54,21 @@ async function restoreLocked(options: RestoreOptions, ctx: CommandContext): Prom
   if (root !== null && root !== '/') await checkTreeRoot(root, ctx.config.hostPaths, denied);
   // Everything checked: from here on CRIU may write (its log and pidfile) into the images dir.
   const version = await criuVersion(ctx.config.criu);
-  const criuOptions = planCriuOptions({ ...manifest, rootHostPath: root === '/' ? null : root }, version, { targets: new Map(targets.map((t) => [t.mount.key, t.path])), includeRoot: true });
   const pidfile = join(imagesDir, 'restore.pid');
   await rm(pidfile, { force: true });
-  const args = [...toArgv(criuOptions.restore), ...(options.foreground ? [] : ['--restore-detached', '--pidfile', pidfile]), ...options.criuArgs];
-  ctx.log.debug({ argv: args }, 'criu restore');
-  const run = await runCriu(ctx.config.criu, 'restore', imagesDir, args, { foreground: options.foreground });
-  if (run.exitCode !== 0) throw criuFailureError(`criu restore from ${imagesDir}`, run.log, run.logPath);
+  // CRIU gets our verified binds, never the paths themselves: what it mounts is what was checked.
+  const holder = await MountHolder.create(holderDirFor(ctx.config.stateDir, imagesDir));
+  try {
+    const criuTargets = await bindVerifiedTargets(holder, targets);
+    const criuOptions = planCriuOptions({ ...manifest, rootHostPath: root === '/' ? null : root }, version, { targets: criuTargets, includeRoot: true });
+    const args = [...toArgv(criuOptions.restore), ...(options.foreground ? [] : ['--restore-detached', '--pidfile', pidfile]), ...options.criuArgs];
+    ctx.log.debug({ argv: args }, 'criu restore');
+    const run = await runCriu(ctx.config.criu, 'restore', imagesDir, args, { foreground: options.foreground });
+    if (run.exitCode !== 0) throw criuFailureError(`criu restore from ${imagesDir}`, run.log, run.logPath);
+  } finally {
+    // The restored tree has its own copies of these mounts (in its mount namespace): ours can go.
+    await holder.release();
+  }
   if (options.foreground) return;
   const pid = Number((await readBoundedText(pidfile, READ_LIMITS.pidfile)).trim());
   if (ctx.json) {
@@ -66,6 +77,37 @@ async function restoreLocked(options: RestoreOptions, ctx: CommandContext): Prom
   }
   ctx.io.out(String(pid));
   for (const t of targets) ctx.log.info(`${t.mount.mountpoint} (key ${t.mount.key}) restored from ${t.path} (${t.from})`);
+}
+
+/** One holder per images dir (one restore at a time holds it, under the lock): a crashed run's is cleared by the next. */
+function holderDirFor(stateDir: string, imagesDir: string): string {
+  return join(stateDir, 'restore', createHash('sha256').update(imagesDir).digest('hex').slice(0, 16));
+}
+
+/**
+ * Binds each target into the private holder, then checks in the mount table that the bind shows what
+ * the path named: a path swapped for a symlink (or a folder above it) between the checks and the bind
+ * is refused (exit 2) instead of being mounted into the tree. Key → holder entry, for CRIU.
+ */
+async function bindVerifiedTargets(holder: MountHolder, targets: readonly RestoreTarget[]): Promise<Map<string, string>> {
+  const entries = new Map<string, string>();
+  for (const target of targets) {
+    const { mount, path } = target;
+    const changed = (what: string, cause?: unknown) =>
+      new ExtmountError('refused', `${mount.mountpoint} (key ${mount.key}) → ${path}: the path ${what}`, {
+        hint: 'make sure nothing replaces the path or a folder above it during the restore; nothing was restored',
+        cause,
+      });
+    // The path passed every check a moment ago: a bind that fails now (mount(8): "special device … does not
+    // exist") means it was replaced or removed meanwhile.
+    const entry = await holder.bindCopy(path, mount.propagation.includes('slave') ? 'slave' : 'private').catch((err: unknown) => {
+      throw err instanceof ExtmountError && err.code === 'restore-failed' ? changed(`could not be bound (${err.message})`, err) : err;
+    });
+    const mismatch = boundEntryMismatch(entry, path, await hostMountTable());
+    if (mismatch) throw changed(`changed while it was being mounted (${mismatch})`);
+    entries.set(mount.key, entry);
+  }
+  return entries;
 }
 
 /** The restored tree's whole filesystem: held to the same rules as every mount target. */

@@ -2,7 +2,9 @@
 import type { Config, RemapRule } from './config.js';
 import { normalizePath } from './config.js';
 import { ExtmountError } from './errors.js';
+import { fsPathOf, mountOfPath } from './host-mounts.js';
 import type { Manifest, ManifestMount } from './manifest.js';
+import { deviceKey, deviceOf, type MountInfo } from './mountinfo.js';
 
 export interface RestoreTarget {
   mount: ManifestMount;
@@ -73,5 +75,23 @@ export function refusalOf(path: string, hostPaths: Config['hostPaths'], extraDen
   const strongestAllow = Math.max(-1, ...allow.map((a) => a.length));
   if (hostPaths.allow.length > 0 && allow.length === 0) return `is outside the allowed host paths (${hostPaths.allow.join(', ')})`;
   if (deny.length > 0 && strongestAllow < strongestDeny) return `is under the denied host path ${deny.find((d) => d.length === strongestDeny)}`;
+  return undefined;
+}
+
+/**
+ * Why the mount at `entry` (a bind of `path` just made) does not show what `path` names in the same
+ * mount table, or undefined when it does: same device, and the root the kernel reports is the path's
+ * place in that filesystem. A path checked and then swapped for a symlink before the bind (issue 11: the
+ * check and the mount looked at the path at different times) shows up here as another root.
+ */
+export function boundEntryMismatch(entry: string, path: string, mounts: readonly MountInfo[]): string | undefined {
+  const bound = mountOfPath(entry, mounts);
+  if (!bound || bound.mountpoint !== entry) return `nothing is mounted at ${entry}`;
+  const source = mountOfPath(path, mounts);
+  if (!source) return `no mount holds ${path}`;
+  const expected = fsPathOf(path, source);
+  if (deviceKey(bound) !== deviceKey(source) || bound.root !== expected) {
+    return `the bind shows ${bound.root} of device ${deviceOf(bound)}, where ${path} is ${expected} of device ${deviceOf(source)}`;
+  }
   return undefined;
 }

@@ -3,7 +3,8 @@ import { describe, it } from 'node:test';
 import { DEFAULT_CONFIG } from '../../src/core/config.js';
 import { ExtmountError } from '../../src/core/errors.js';
 import type { Manifest } from '../../src/core/manifest.js';
-import { applyRemap, refusalOf, resolveRestoreTargets, restoreDenials } from '../../src/core/restore-targets.js';
+import { parseMountinfo } from '../../src/core/mountinfo.js';
+import { applyRemap, boundEntryMismatch, refusalOf, resolveRestoreTargets, restoreDenials } from '../../src/core/restore-targets.js';
 
 const manifest: Manifest = {
   format: 'extmount/v1',
@@ -81,5 +82,21 @@ describe('refusalOf (hostPaths policy)', () => {
     assert.match(refusalOf('srv', policy)!, /clean absolute path/);
     assert.match(refusalOf('/srv/a\nb', policy)!, /clean absolute path/);
     assert.match(refusalOf('/data/docker/x', policy, ['/data/docker'])!, /\/data\/docker/);
+  });
+});
+
+describe('boundEntryMismatch (check what you mount, issue 11)', () => {
+  // The host: / on 254:0, /srv a bind of /data/srv of the same disk, the holder (a private bind of itself) under /var/lib/extmount.
+  const host = '1 0 254:0 / / rw shared:1 - ext4 /dev/vda rw\n2 1 254:0 /data/srv /srv rw shared:1 - ext4 /dev/vda rw\n3 1 254:0 /var/lib/extmount/h /var/lib/extmount/h rw - ext4 /dev/vda rw\n';
+  it('accepts a bind that shows the path it was asked for, through a bind above it too', () => {
+    const table = parseMountinfo(`${host}4 3 254:0 /x/a/t /var/lib/extmount/h/0 rw - ext4 /dev/vda rw\n5 3 254:0 /data/srv/b /var/lib/extmount/h/1 rw - ext4 /dev/vda rw\n`);
+    assert.equal(boundEntryMismatch('/var/lib/extmount/h/0', '/x/a/t', table), undefined);
+    assert.equal(boundEntryMismatch('/var/lib/extmount/h/1', '/srv/b', table), undefined);
+  });
+  it('refuses a bind that followed a symlink swapped in after the check (another root), or another device', () => {
+    const table = parseMountinfo(`${host}4 3 254:0 /etc /var/lib/extmount/h/0 rw - ext4 /dev/vda rw\n5 3 0:40 / /var/lib/extmount/h/1 rw - tmpfs tmpfs rw\n`);
+    assert.match(boundEntryMismatch('/var/lib/extmount/h/0', '/x/a/t', table)!, /the bind shows \/etc of device 254:0, where \/x\/a\/t is \/x\/a\/t of device 254:0/);
+    assert.match(boundEntryMismatch('/var/lib/extmount/h/1', '/x/a/t', table)!, /device 0:40/);
+    assert.match(boundEntryMismatch('/var/lib/extmount/h/9', '/x/a/t', table)!, /nothing is mounted at/);
   });
 });

@@ -1,10 +1,12 @@
 // Issue 11 on real CRIU: a raw control byte in someone else's mount, relative images dirs, and one
 // restore at a time per images dir.
 import assert from 'node:assert/strict';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { execa } from 'execa';
+import { DEFAULT_DENY } from '../../src/core/config.js';
 import { CLI, assertOneLineError, runCli } from '../helpers/cli.js';
 import { hostMounts, hostSandbox, requireE2E, waitFor } from '../helpers/e2e.js';
 import { killTree, startSeedTree, type SeedTree } from '../helpers/seed-tree.js';
@@ -15,6 +17,11 @@ async function counterMovesOn(tree: SeedTree, from: string, atDump: number): Pro
     const n = await tree.readCounter(from).catch(() => 0);
     return n > atDump ? n : undefined;
   });
+}
+
+/** Mounts of restore holders (<stateDir>/restore/…) still on the host. */
+function lostHolders(): string[] {
+  return hostMounts().filter((m) => m.mountpoint.startsWith('/var/lib/extmount/restore/')).map((m) => m.mountpoint);
 }
 
 /** `extmount` run from `cwd`, like a user in a shell there. */
@@ -28,6 +35,20 @@ describe('restore trust (issue 11) with real CRIU', () => {
   after(async () => {
     for (const step of cleanup.reverse()) await step();
   });
+
+  /** The seed tree dumped into <its dir>/images with /bar as barmount; the counter it had. */
+  async function checkpoint(tree: SeedTree): Promise<{ images: string; atDump: number }> {
+    const images = join(tree.dir, 'images');
+    const cp = await runCli(['checkpoint', '--pid', String(tree.pid), '--images-dir', images, '--key', '/bar=barmount']);
+    assert.equal(cp.exitCode, 0, cp.stderr);
+    return { images, atDump: await tree.readCounter() };
+  }
+
+  async function checkpointedSeed(): Promise<{ tree: SeedTree; images: string; atDump: number }> {
+    const tree = await startSeedTree();
+    cleanup.push(() => tree.stop());
+    return { tree, ...(await checkpoint(tree)) };
+  }
 
   it('a tmpfs whose source holds a raw \\001, mounted on the host, breaks neither detect nor checkpoint nor restore', async (t) => {
     if (!(await requireE2E(t, ['root', 'criu']))) return;
@@ -47,10 +68,7 @@ describe('restore trust (issue 11) with real CRIU', () => {
     assert.equal(detect.exitCode, 0, detect.stderr);
     assert.deepEqual(JSON.parse(detect.stdout).external.map((e: { mountpoint: string }) => e.mountpoint), ['/bar']);
 
-    const images = join(tree.dir, 'images');
-    const cp = await runCli(['checkpoint', '--pid', String(tree.pid), '--images-dir', images, '--key', '/bar=barmount']);
-    assert.equal(cp.exitCode, 0, cp.stderr);
-    const atDump = await tree.readCounter();
+    const { images, atDump } = await checkpoint(tree);
     const restored = await runCli(['restore', '--images-dir', images, '--json']);
     assert.equal(restored.exitCode, 0, restored.stderr);
     cleanup.push(() => killTree(JSON.parse(restored.stdout).pid));
@@ -74,12 +92,7 @@ describe('restore trust (issue 11) with real CRIU', () => {
 
   it('two restores of one images dir at once: the second exits 2 and says why; one copy runs', async (t) => {
     if (!(await requireE2E(t, ['root', 'criu']))) return;
-    const tree = await startSeedTree();
-    cleanup.push(() => tree.stop());
-    const images = join(tree.dir, 'images');
-    const cp = await runCli(['checkpoint', '--pid', String(tree.pid), '--images-dir', images, '--key', '/bar=barmount']);
-    assert.equal(cp.exitCode, 0, cp.stderr);
-    const atDump = await tree.readCounter();
+    const { tree, images, atDump } = await checkpointedSeed();
 
     // CRIU runs the action script at each restore stage and waits for it: the first restore (and its lock)
     // lasts a few seconds, long enough to start the second one inside it, whatever the machine's speed.
@@ -93,7 +106,13 @@ describe('restore trust (issue 11) with real CRIU', () => {
       if (pid) killTree(Number(pid));
     });
     const lockFile = join(images, '.extmount-restore.lock');
-    await waitFor('the first restore to hold the lock', async () => (await execa('flock', ['--nonblock', lockFile, 'true'], { reject: false })).exitCode !== 0);
+    let firstDone = false;
+    void first.finally(() => (firstDone = true));
+    await waitFor('the first restore to hold the lock', async () => {
+      if (firstDone) throw new Error(`the first restore ended before its lock was seen: ${String((await first).stderr)}`);
+      // Not probed with flock(1): a probe holding the lock for a moment would turn the first restore away.
+      return /^\d+\n$/.test(await readFile(lockFile, 'utf8').catch(() => ''));
+    });
     const second = await runCli(['restore', '--images-dir', images, '--json']);
     if (second.exitCode === 0) killTree(JSON.parse(second.stdout).pid);
     assertOneLineError(second, 2, /another extmount restore of .*images is running \(pid \d+\); wait for it to finish/);
@@ -109,5 +128,54 @@ describe('restore trust (issue 11) with real CRIU', () => {
     assert.equal(await tree.readCounter(), stopped, 'another copy of the tree is still writing');
     // Released: a third restore is not refused by the lock.
     assertOneLineError(await runCli(['restore', '--images-dir', images, '--map', `barmount=${join(tree.dir, 'missing')}`]), 2, /no such file or directory on this host/);
+  });
+
+  it('--map to a path whose folder is swapped for a symlink and back during 30 restores: the symlink target is never mounted', async (t) => {
+    if (!(await requireE2E(t, ['root', 'criu']))) return;
+    const { tree, images } = await checkpointedSeed();
+    const real = join(tree.dir, 'x', 'a', 't');
+    const evil = join(tree.dir, 'evil', 't'); // stands for /etc: what the symlink points at
+    await mkdir(real, { recursive: true });
+    await mkdir(evil, { recursive: true });
+    const config = join(tree.dir, 'config.json');
+    await writeFile(config, JSON.stringify({ hostPaths: { allow: [], deny: [...DEFAULT_DENY, join(tree.dir, 'evil')] } }));
+
+    // The attacker: /x/a becomes a symlink to ../evil and back, as fast as the shell can.
+    const flipper = spawn('sh', ['-c', 'cd "$1" && while :; do mv a a.real; ln -s ../evil a; rm a; mv a.real a; sleep 0.01; done', 'flip', join(tree.dir, 'x')], { stdio: 'ignore', detached: true });
+    const stopFlipper = () => {
+      try { process.kill(-flipper.pid!, 'SIGKILL'); } catch { /* gone */ }
+    };
+    cleanup.push(stopFlipper);
+    const outcomes = new Map<number, number>();
+    const reasons = new Set<string>();
+    try {
+      for (let i = 0; i < 30; i++) {
+        const r = await runCli(['--config', config, 'restore', '--images-dir', images, '--map', `barmount=${real}`, '--json']);
+        outcomes.set(r.exitCode, (outcomes.get(r.exitCode) ?? 0) + 1);
+        if (r.exitCode === 0) {
+          const { pid } = JSON.parse(r.stdout) as { pid: number };
+          try {
+            const bar = (await readFile(`/proc/${pid}/mountinfo`, 'utf8')).split('\n').find((l) => l.split(' ')[4] === '/bar');
+            assert.ok(bar, 'the restored tree has no /bar');
+            // The kernel names the bound folder by its path now: while the flipper has it renamed, that is x/a.real/t.
+            const root = bar.split(' ')[3]!;
+            assert.ok([real, join(tree.dir, 'x', 'a.real', 't')].includes(root), `restore ${i} mounted ${root} at /bar`);
+          } finally {
+            killTree(pid);
+          }
+        } else {
+          assert.ok(r.exitCode === 1 || r.exitCode === 2, `restore ${i}: exit ${r.exitCode}: ${r.stderr}`);
+          assert.match(r.stderr.split('\n')[0]!, /^extmount: /);
+          reasons.add(r.stderr.split('\n')[0]!.replace(/\/tmp\/extmount-seed-\w+/g, 'DIR').replace(/[0-9a-f]{16}\/\d+/, 'HOLDER'));
+        }
+      }
+    } finally {
+      stopFlipper();
+    }
+    t.diagnostic(`exit codes of 30 restores during the flips: ${JSON.stringify(Object.fromEntries(outcomes))}`);
+    for (const reason of reasons) t.diagnostic(`refused: ${reason}`);
+    assert.ok((outcomes.get(0) ?? 0) > 0, 'no restore got through: the test proves nothing');
+    assert.deepEqual(await readdir(evil), [], 'the restored tree wrote into the symlink target');
+    assert.deepEqual(lostHolders(), [], 'a holder mount was left behind');
   });
 });
