@@ -6,6 +6,9 @@
 # private mount and PID namespace), keep the full log, and print one summary line per stack.
 # Exit 1 when any stack fails or cannot run.
 #
+# EXTMOUNT_STACK_TESTS="build/test/integration/a.test.js …" runs just those files (after a build)
+# instead of the whole suite: for a developer chasing one failure; CI never sets it.
+#
 # Logs: $EXTMOUNT_STACKS_LOGS (default /var/cache/extmount/stacks/logs)/SUITE-<UTC time>.log, and
 # SUITE.log pointing at the newest. npm's cache lives in the root (/root/.npm): reruns are fast.
 # Integration suites must not overlap on this machine: the caller holds /tmp/extmount-e2e.lock
@@ -38,8 +41,13 @@ echo "stack-step: npm ci"
 npm ci --no-audit --no-fund || { echo "stack: npm ci failed" >&2; exit 3; }
 echo "stack-step: criu check"
 criu check || echo "stack: criu check failed (the suite will say so)" >&2
-echo "stack-step: npm test"
-EXTMOUNT_E2E=required npm test
+if [ -n "${EXTMOUNT_STACK_TESTS:-}" ]; then
+  echo "stack-step: npm run build; node --test $EXTMOUNT_STACK_TESTS"
+  npm run build && EXTMOUNT_E2E=required node --test --test-concurrency=1 $EXTMOUNT_STACK_TESTS
+else
+  echo "stack-step: npm test"
+  EXTMOUNT_E2E=required npm test
+fi
 '
 
 # The project files of the working tree (deleted ones left out), as a tar stream.

@@ -114,7 +114,8 @@ export interface DockerContainerMeta {
   runtimeFiles: string[];
 }
 
-export function parseDockerConfigV2(text: string): DockerContainerMeta | undefined {
+/** undefined when the text is not a config.v2.json, or (given `id`) not the one of that container. */
+export function parseDockerConfigV2(text: string, id?: string): DockerContainerMeta | undefined {
   let doc: unknown;
   try {
     doc = JSON.parse(text);
@@ -122,6 +123,7 @@ export function parseDockerConfigV2(text: string): DockerContainerMeta | undefin
     return undefined;
   }
   if (!isRecord(doc)) return undefined;
+  if (id !== undefined && doc.ID !== id) return undefined;
   const config = isRecord(doc.Config) ? doc.Config : {};
   const volumes = new Map<string, string>();
   for (const mp of Object.values(isRecord(doc.MountPoints) ? doc.MountPoints : {})) {
@@ -137,18 +139,38 @@ export function parseDockerConfigV2(text: string): DockerContainerMeta | undefin
   };
 }
 
+/** Where moby's graph drivers mount a container's rootfs: <data-root>/overlay2/<layer>/merged and the like. */
+const GRAPH_DRIVER_LAYER = /^(\/.+)\/(?:(?:overlay2|fuse-overlayfs)\/[^/]+\/merged|vfs\/dir\/[^/]+|btrfs\/subvolumes\/[^/]+|zfs\/graph\/[^/]+)$/;
+
 /**
- * Docker's folder for this container (<data-root>/containers/<id>), found from the files it binds into
- * every container (hostname, hosts, resolv.conf); undefined for bundles that are not Docker's.
+ * Where Docker's folder for this container (<data-root>/containers/<id>) may be, best guess first; empty
+ * for bundles that are not Docker's. The files Docker binds into every container (hostname, hosts,
+ * resolv.conf) name it, but Docker 28 binds none of them into a container created with NetworkDisabled
+ * (seen with 28.5.2; 20.10 and 26.1 still bind one of them), so the data root is also
+ * read off the graph driver's layer (<data-root>/<driver>/<layer>/merged and the like), the named
+ * volumes' sources (<data-root>/volumes/<name>/_data) and the data roots daemon.json configures. Only
+ * those shapes: never an arbitrary ancestor of a bind, which a container may be able to write into.
+ * The caller keeps the first candidate whose config.v2.json names this container (parseDockerConfigV2).
  */
-export function dockerContainerDir(view: OciSpecView, id: string): string | undefined {
+export function dockerContainerDirs(view: OciSpecView, id: string, engineRoots: readonly string[] = []): string[] {
+  if (!/^[0-9a-f]{64}$/.test(id)) return [];
+  const dirs: string[] = [];
   for (const bind of view.binds) {
     const cut = bind.source.lastIndexOf('/');
     const dir = bind.source.slice(0, cut);
     const name = bind.source.slice(cut + 1);
-    if (['hostname', 'hosts', 'resolv.conf'].includes(name) && dir.endsWith(`/containers/${id}`)) return dir;
+    if (['hostname', 'hosts', 'resolv.conf'].includes(name) && dir.endsWith(`/containers/${id}`)) dirs.push(dir);
   }
-  return undefined;
+  const roots: string[] = [];
+  const layer = GRAPH_DRIVER_LAYER.exec(view.rootfs);
+  if (layer) roots.push(layer[1]!);
+  for (const bind of view.binds) {
+    const volume = /^(\/.+)\/volumes\/[^/]+\/_data$/.exec(bind.source);
+    if (volume) roots.push(volume[1]!);
+  }
+  roots.push(...engineRoots.map(normalizePath), '/var/lib/docker');
+  for (const root of roots) dirs.push(`${root}/containers/${id}`);
+  return [...new Set(dirs)];
 }
 
 /** The container as the classifier sees it, from the bundle (the runtime has no engine API to ask). */

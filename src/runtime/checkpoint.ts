@@ -2,13 +2,14 @@
 // images, and make a failure say what is wrong instead of "criu failed: type NOTIFY errno 0".
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { writeFileAtomic } from '../adapters/atomic-write.js';
-import { READ_LIMITS, readBoundedText, readBoundedTextIfExists } from '../adapters/untrusted-file.js';
+import { READ_LIMITS, readBoundedText } from '../adapters/untrusted-file.js';
 import { join } from 'node:path';
 import { classifyMounts } from '../core/classify.js';
 import { analyzeCriuLog, criuFailureError } from '../core/criu-log.js';
 import { ExtmountError, formatError } from '../core/errors.js';
 import { MANIFEST_FILE, manifestFromPlan, renderManifest, type Manifest } from '../core/manifest.js';
-import { containerInfoFromBundle, dockerContainerDir, parseDockerConfigV2, parseOciSpec, resolveBindDestinations } from '../core/oci-bundle.js';
+import { containerInfoFromBundle, parseOciSpec, resolveBindDestinations } from '../core/oci-bundle.js';
+import { findDockerContainer } from '../adapters/docker-container-dir.js';
 import { rootfsReadlink } from '../adapters/rootfs.js';
 import { planExternalMounts } from '../core/plan.js';
 import { planCriuOptions, toConfigFile } from '../core/render.js';
@@ -91,8 +92,7 @@ async function prepareDump(invocation: RuncInvocation, id: string, pid: number, 
   const [bundleText, mounts, hostMounts] = await Promise.all([readBundleConfig(bundle), processMountTable(pid), hostMountTable()]);
   const spec = parseOciSpec(bundleText, bundle).view;
   const view = resolveBindDestinations(spec, rootfsReadlink(spec.rootfs));
-  const dockerDir = dockerContainerDir(view, id);
-  const meta = dockerDir ? parseDockerConfigV2((await readBoundedTextIfExists(join(dockerDir, 'config.v2.json'), READ_LIMITS.dockerConfig).catch(() => undefined)) ?? '') : undefined;
+  const meta = (await findDockerContainer(view, id))?.meta;
   const container = containerInfoFromBundle(view, { id, pid, runtime: 'extmount' }, meta);
   const classification = classifyMounts(mounts, { hostMounts, container });
   const hostPaths = classification.mounts.flatMap((c) => (c.external?.hostPath ? [c.external.hostPath] : []));

@@ -17,7 +17,8 @@ import { detachPropagationRisk } from '../core/host-mounts.js';
 import { checkManifestAgainstImages } from '../core/image-check.js';
 import { readImageMounts } from '../adapters/images.js';
 import { MANIFEST_FILE, type Manifest } from '../core/manifest.js';
-import { dockerContainerDir, parseOciSpec, resolveBindDestinations, rewriteBindSources, type OciBind } from '../core/oci-bundle.js';
+import { findDockerContainer } from '../adapters/docker-container-dir.js';
+import { parseOciSpec, resolveBindDestinations, rewriteBindSources, type OciBind } from '../core/oci-bundle.js';
 import { rootfsReadlink } from '../adapters/rootfs.js';
 import { planCriuOptions, toConfigFile, type CriuVersion } from '../core/render.js';
 import { restoreDenials } from '../core/restore-targets.js';
@@ -96,9 +97,9 @@ async function restore(invocation: RuncInvocation, argv: readonly string[], ctx:
   const plan: RuntimeRestorePlan = manifest
     ? planRuntimeRestore(manifest, view, maps, ctx.config.remap, hostMounts)
     : { ours: [], runcSources: new Map(), toCheck: [] };
-  const dockerDir = dockerContainerDir(view, call.id);
-  // Docker's data root (…/containers/<id> → …) is never a place to restore a mount from.
-  const extraDeny = restoreDenials(ctx.config, dockerDir ? [dockerDir.replace(/\/containers\/[^/]+$/, '')] : []);
+  // Docker's data root is never a place to restore a mount from.
+  const docker = await findDockerContainer(view, call.id);
+  const extraDeny = restoreDenials(ctx.config, docker ? [docker.dataRoot] : []);
   await checkRestoreTargets(plan.toCheck, ctx.config.hostPaths, extraDeny);
 
   const sources = new Map(plan.runcSources);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { containerInfoFromBundle, dockerContainerDir, parseDockerConfigV2, parseOciSpec, resolveBindDestinations, rewriteBindSources, runcMappedMountpoints } from '../../src/core/oci-bundle.js';
+import { containerInfoFromBundle, dockerContainerDirs, parseDockerConfigV2, parseOciSpec, resolveBindDestinations, rewriteBindSources, runcMappedMountpoints } from '../../src/core/oci-bundle.js';
 
 const ID = '8d3f2e2848083ade9306a02234348d65b7cc960fc076b9e16deef4c8f1d5d1f6';
 const DATA = '/var/lib/docker';
@@ -21,6 +21,7 @@ const CONFIG = JSON.stringify({
   linux: { maskedPaths: ['/proc/keys', '/proc/timer_list'], devices: [{ path: '/dev/fuse', type: 'c', major: 10, minor: 229 }] },
 });
 const CONFIG_V2 = JSON.stringify({
+  ID: ID,
   Name: '/q1',
   Config: { Image: 'extmount-busybox:1' },
   HostsPath: `${DATA}/containers/${ID}/hosts`,
@@ -107,8 +108,24 @@ describe('Docker metadata for the runtime', () => {
   const { view } = parseOciSpec(CONFIG, '/run/bundle');
 
   it('finds the container folder from the files Docker binds into every container', () => {
-    assert.equal(dockerContainerDir(view, ID), `${DATA}/containers/${ID}`);
-    assert.equal(dockerContainerDir(view, 'other'), undefined);
+    assert.equal(dockerContainerDirs(view, ID)[0], `${DATA}/containers/${ID}`);
+    assert.deepEqual(dockerContainerDirs(view, 'other'), [], 'not a container ID');
+  });
+
+  // Docker 28.5.2, container created with NetworkDisabled: no hostname/hosts/resolv.conf binds.
+  it('without those files, reads the data root off the layer, the volumes and daemon.json, and nothing else', () => {
+    const bare = parseOciSpec(JSON.stringify({
+      root: { path: '/tmp/d/overlay2/9c1e/merged' },
+      mounts: [
+        { destination: '/vol', type: 'bind', source: '/srv/dr/volumes/v1/_data', options: ['rbind'] },
+        { destination: '/data', type: 'bind', source: '/home/u/data', options: ['rbind', 'rslave'] },
+      ],
+    }), '/run/b').view;
+    assert.deepEqual(dockerContainerDirs(bare, ID, ['/big/docker/']), [
+      `/tmp/d/containers/${ID}`, `/srv/dr/containers/${ID}`, `/big/docker/containers/${ID}`, `/var/lib/docker/containers/${ID}`,
+    ]);
+    const snapshotter = parseOciSpec(JSON.stringify({ root: { path: 'rootfs' }, mounts: [] }), '/run/containerd/b').view;
+    assert.deepEqual(dockerContainerDirs(snapshotter, ID), [`/var/lib/docker/containers/${ID}`], 'a bundle rootfs names no data root');
   });
 
   it('reads name, image, volumes and runtime files from config.v2.json', () => {
@@ -118,6 +135,8 @@ describe('Docker metadata for the runtime', () => {
     assert.deepEqual([...meta.volumes], [['/vol', 'rtvol']]);
     assert.equal(meta.runtimeFiles.length, 3);
     assert.equal(parseDockerConfigV2('not json'), undefined);
+    assert.equal(parseDockerConfigV2(CONFIG_V2, ID)?.name, 'q1');
+    assert.equal(parseDockerConfigV2(CONFIG_V2, 'f'.repeat(64)), undefined, "another container's record");
   });
 
   it('builds the container the classifier expects, with volumes named', () => {
