@@ -97,7 +97,9 @@ async function openFolder(path: string): Promise<FileHandle> {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ELOOP' || code === 'ENOTDIR') {
-      throw new ExtmountError('refused', `${path} is ${code === 'ELOOP' ? 'a symlink' : 'not a directory'}; extmount links the plugin only into a real folder`, {
+      // O_NOFOLLOW|O_DIRECTORY on a symlink fails with ENOTDIR on Linux: lstat says which it is.
+      const symlinked = (await lstat(path).catch(() => undefined))?.isSymbolicLink() ?? false;
+      throw new ExtmountError('refused', `${path} is ${symlinked ? 'a symlink' : 'not a directory'}; extmount links the plugin only into a real folder`, {
         hint: `make it a folder, or link ${LINK_NAME} by hand: ln -s ${PLUGIN_ENTRY} ${path}/${LINK_NAME}`,
       });
     }
