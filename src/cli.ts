@@ -417,7 +417,9 @@ ${list}
 Global options:
 ${formatOptions(GLOBAL_OPTIONS)}
 ${EXIT_CODES}
-Run "extmount help COMMAND" (or "extmount COMMAND --help") for a command's own options.`;
+Run "extmount help COMMAND" (or "extmount COMMAND --help") for a command's own options.
+As a docker CLI plugin (extmount install-plugin): docker [-H HOST | --context NAME] extmount COMMAND …
+uses the engine the docker CLI would: --host, --context, DOCKER_HOST, DOCKER_CONTEXT, currentContext.`;
 }
 
 

@@ -183,6 +183,7 @@ describe('extmount install-plugin', () => {
   it('is in the help, its options from the table', async () => {
     const r = await runCli(['--help']);
     assert.match(r.stdout, /^  install-plugin +print \(or create\) the docker CLI plugin link/m);
+    assert.match(r.stdout, /^As a docker CLI plugin \(extmount install-plugin\): docker \[-H HOST \| --context NAME\] extmount COMMAND/m);
     const own = await runCli(['help', 'install-plugin']);
     assert.match(own.stdout, /^  --apply +create the link/m);
     assert.match(own.stdout, /docker -H HOST, --context NAME, DOCKER_HOST,\nDOCKER_CONTEXT, then config\.json's currentContext/);
