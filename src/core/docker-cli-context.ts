@@ -51,6 +51,11 @@ function usage(message: string, hint = PLUGIN_HINT): ExtmountError {
   return new ExtmountError('usage', message, { hint });
 }
 
+/** Own keys only: `--constructor` is not a flag. */
+function longFlag(name: string): GlobalFlag | undefined {
+  return Object.hasOwn(LONG_FLAGS, name) ? LONG_FLAGS[name] : undefined;
+}
+
 /** Go's strconv.ParseBool, which pflag uses for `--tls=false`. */
 function parseBool(flag: string, text: string): boolean {
   if (['1', 't', 'T', 'true', 'TRUE', 'True'].includes(text)) return true;
@@ -86,7 +91,7 @@ export function parseDockerCliArgv(argv: readonly string[]): { flags: DockerCliF
     if (arg.startsWith('--')) {
       const eq = arg.indexOf('=');
       const name = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
-      const flag = LONG_FLAGS[name];
+      const flag = longFlag(name);
       if (!flag) throw usage(`docker flag --${name} before "${PLUGIN_NAME}" is not one extmount knows`);
       const value = eq !== -1 ? arg.slice(eq + 1) : flag.boolean ? undefined : argv[++i];
       set(`--${name}`, flag, value);
@@ -95,7 +100,7 @@ export function parseDockerCliArgv(argv: readonly string[]): { flags: DockerCliF
     // A group of shorthands: booleans may be followed by more; a flag with a value takes the rest or the next arg.
     for (let j = 1; j < arg.length; j++) {
       const letter = arg[j]!;
-      const flag = LONG_FLAGS[SHORT_FLAGS[letter] ?? ''];
+      const flag = Object.hasOwn(SHORT_FLAGS, letter) ? longFlag(SHORT_FLAGS[letter]!) : undefined;
       if (!flag) throw usage(`docker flag -${letter} before "${PLUGIN_NAME}" is not one extmount knows`);
       const tail = arg.slice(j + 1);
       if (flag.boolean && !tail.startsWith('=')) {

@@ -51,6 +51,8 @@ describe('parseDockerCliArgv: the docker CLI\'s global flags before "extmount"',
   it('refuses what the docker CLI would not have passed: unknown flags, a missing value or name, two -H', () => {
     refused(() => parseDockerCliArgv(['--bogus', 'extmount']), /docker flag --bogus before "extmount" is not one extmount knows/);
     refused(() => parseDockerCliArgv(['-x', 'extmount']), /docker flag -x /);
+    refused(() => parseDockerCliArgv(['--constructor', 'extmount']), /docker flag --constructor /);
+    refused(() => parseDockerCliArgv(['--__proto__=x', 'extmount']), /docker flag --__proto__ /);
     refused(() => parseDockerCliArgv(['--host']), /--host needs an argument/);
     refused(() => parseDockerCliArgv(['--tls=maybe', 'extmount']), /"maybe" is not a boolean/);
     refused(() => parseDockerCliArgv(['-H', 'a', 'other', 'detect']), /expected "docker \[OPTIONS\] extmount COMMAND …", got "other"/);
