@@ -7,6 +7,8 @@ import { loadConfig } from './adapters/config-file.js';
 import { createLogger } from './adapters/log.js';
 import { extmountVersion } from './adapters/package-info.js';
 import type { CommandContext } from './commands/context.js';
+import type { DockerCliEngine } from './core/docker-cli-context.js';
+import { describeEndpoint } from './core/docker-host.js';
 import { processIO, type CommandIO } from './commands/io.js';
 
 type Values = Record<string, string | boolean | string[] | undefined>;
@@ -36,7 +38,7 @@ interface CommandSpec {
 const GLOBAL_OPTIONS: OptionTable = {
   json: { type: 'boolean', help: 'machine-readable output on stdout (logs always go to stderr)' },
   config: { type: 'string', arg: 'FILE', help: 'configuration file (default: /etc/extmount/config.json, else the packaged config.json)' },
-  host: { type: 'string', arg: 'HOST', help: 'Docker engine: unix:///path, tcp://HOST:PORT, ssh://USER@HOST (default: DOCKER_HOST, else the local socket)' },
+  host: { type: 'string', arg: 'HOST', help: 'Docker engine: unix:///path, tcp://HOST:PORT, ssh://USER@HOST (default: DOCKER_HOST, else the local socket; as "docker extmount": the docker CLI\'s engine)' },
   'log-format': { type: 'string', arg: 'FORMAT', help: 'logs on stderr as text lines (default) or json (one object a line)' },
   debug: { type: 'boolean', help: 'debug logs, and stack traces on errors' },
   help: { type: 'boolean', short: 'h', help: 'this help' },
@@ -202,6 +204,7 @@ A re-run after an interruption finishes the move or says why it cannot.`,
       if (positionals.length !== 1) throw usage('migrate needs exactly one CONTAINER', 'migrate');
       if (values.from === undefined || values.to === undefined) throw usage('migrate needs --from DOCKER_HOST and --to DOCKER_HOST', 'migrate');
       if (ctx.host !== undefined) throw usage('migrate takes --from and --to, not --host', 'migrate');
+      if (ctx.dockerCli?.explicit) throw usage(`migrate takes --from and --to, not ${ctx.dockerCli.via}`, 'migrate');
       const { parseMigrateMaps } = await import('./core/migrate-plan.js');
       const maps = parseMigrateMaps(values.map as string[] | undefined);
       const { runMigrate } = await import('./commands/migrate.js');
@@ -236,6 +239,25 @@ it into FILE (default /etc/docker/daemon.json), keeping a backup; then reload do
       }, ctx);
     },
   },
+  'install-plugin': {
+    summary: 'print (or create) the docker CLI plugin link, so "docker extmount …" works',
+    synopsis: ['install-plugin [--apply]'],
+    description: `Prints the symlink that makes hooks/docker-extmount a docker CLI plugin: $DOCKER_CONFIG/cli-plugins/
+docker-extmount (default ~/.docker/cli-plugins/docker-extmount). With --apply, creates it (or replaces a
+link to another extmount's entry); anything else already there is left alone (exit 2).
+As a plugin, extmount uses the engine the docker CLI means: docker -H HOST, --context NAME, DOCKER_HOST,
+DOCKER_CONTEXT, then config.json's currentContext, in that order (extmount's own --host goes after
+"extmount" and overrides DOCKER_HOST, DOCKER_CONTEXT and currentContext).`,
+    options: {
+      apply: { type: 'boolean', help: 'create the link (nothing changes when it is already there)' },
+    },
+    async run(values, positionals, passthrough, ctx) {
+      noPassthrough(passthrough);
+      if (positionals.length > 0) throw usage(`unexpected argument ${positionals[0]}`, 'install-plugin');
+      const { runInstallPlugin } = await import('./commands/install-plugin.js');
+      await runInstallPlugin({ apply: values.apply === true }, ctx);
+    },
+  },
   show: {
     summary: 'decode CRIU images (mountpoints, inventory) without crit',
     synopsis: ['show PATH'],
@@ -252,9 +274,22 @@ external key, sharing) and the inventory, without crit.`,
   },
 };
 
+/** hooks/docker-extmount passes this first, then the argv the docker CLI gave the plugin. */
+export const DOCKER_CLI_PLUGIN_FLAG = '--docker-cli-plugin';
+
 export async function main(argv: string[], io: CommandIO = processIO): Promise<number> {
-  const debug = argv.includes('--debug');
+  const plugin = argv[0] === DOCKER_CLI_PLUGIN_FLAG;
+  let debug = argv.includes('--debug') || (plugin && argv.includes('-D'));
   try {
+    let dockerCli: DockerCliEngine | undefined;
+    if (plugin) {
+      // `docker [GLOBAL FLAGS] extmount ARGS…`: the engine is the one the docker CLI means.
+      const { resolvePluginInvocation } = await import('./adapters/docker-cli-config.js');
+      const invocation = await resolvePluginInvocation(argv.slice(1), io.env);
+      argv = invocation.rest;
+      debug = invocation.flags.debug || argv.includes('--debug');
+      dockerCli = invocation.engine;
+    }
     let { name, rest } = splitCommand(argv);
     // `extmount help [COMMAND]` is `extmount [COMMAND] --help`.
     if (name === 'help') {
@@ -278,6 +313,9 @@ export async function main(argv: string[], io: CommandIO = processIO): Promise<n
       io.err(topHelp());
       return 2;
     }
+    if (dockerCli?.explicit && values.host !== undefined) {
+      throw usage(`conflicting options: ${dockerCli.via} before "extmount" and --host after it`, name);
+    }
     const logFormat = (values['log-format'] as string | undefined) ?? 'text';
     if (logFormat !== 'text' && logFormat !== 'json') throw usage(`--log-format must be text or json, got "${logFormat}"`);
     const config = await loadConfig(values.config as string | undefined);
@@ -287,7 +325,9 @@ export async function main(argv: string[], io: CommandIO = processIO): Promise<n
       log: await createLogger(debug ? 'debug' : config.logLevel, logFormat, (line) => io.err(line)),
       json: values.json === true,
       host: values.host as string | undefined,
+      dockerCli,
     };
+    if (dockerCli) ctx.log.debug(`docker CLI plugin: engine ${describeEndpoint(dockerCli.endpoint)} (chosen by ${dockerCli.via})`);
     await spec.run(values, positionals, passthrough, ctx);
     return 0;
   } catch (err) {
@@ -377,7 +417,9 @@ ${list}
 Global options:
 ${formatOptions(GLOBAL_OPTIONS)}
 ${EXIT_CODES}
-Run "extmount help COMMAND" (or "extmount COMMAND --help") for a command's own options.`;
+Run "extmount help COMMAND" (or "extmount COMMAND --help") for a command's own options.
+As a docker CLI plugin (extmount install-plugin): docker [-H HOST | --context NAME] extmount COMMAND …
+uses the engine the docker CLI would: --host, --context, DOCKER_HOST, DOCKER_CONTEXT, currentContext.`;
 }
 
 

@@ -35,6 +35,8 @@ describe('CLI start: what offline commands load', () => {
     ['--help'],
     ['--version'],
     ['help', 'migrate'],
+    // As `docker -H … extmount detect --mountinfo …` (hooks/docker-extmount): the engine is resolved, not connected to.
+    ['--docker-cli-plugin', '-H', 'unix:///nonexistent.sock', 'extmount', 'detect', '--mountinfo', join(FIXTURES, 'mountinfo/seed.mountinfo')],
   ];
   for (const args of offline) {
     it(`extmount ${args.map((a) => a.replace(FIXTURES, 'FIXTURES')).join(' ')}`, async () => {

@@ -23,6 +23,8 @@ export const READ_LIMITS = {
   manifest: { what: 'manifest (extmount.yaml)', maxBytes: 1 * MiB },
   config: { what: 'extmount config', maxBytes: 1 * MiB },
   daemonJson: { what: 'daemon.json', maxBytes: 1 * MiB },
+  dockerCliConfig: { what: 'docker CLI config.json', maxBytes: 1 * MiB },
+  dockerContextMeta: { what: 'docker context meta.json', maxBytes: 1 * MiB },
   mapsFile: { what: 'maps file', maxBytes: 1 * MiB },
   runtimeResult: { what: 'runtime result file', maxBytes: 1 * MiB },
   criuConfig: { what: 'CRIU config file', maxBytes: 1 * MiB },

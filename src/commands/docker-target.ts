@@ -7,6 +7,7 @@ import { connectEngine, inspectContainer, type Engine } from '../adapters/docker
 import type { CommandContext } from './context.js';
 
 export function engineFor(ctx: CommandContext, host = ctx.host): Engine {
+  if (host === undefined && ctx.dockerCli) return connectEngine(ctx.dockerCli.endpoint);
   return connectEngine(resolveDockerHost(host, ctx.io.env));
 }
 

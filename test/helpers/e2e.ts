@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { importTestImage, startDaemon, type Daemon } from './dockerd.js';
 
-export type Need = 'root' | 'criu' | 'dockerd';
+export type Need = 'root' | 'criu' | 'dockerd' | 'docker-cli';
 
 const checks: Record<Need, () => Promise<string | undefined>> = {
   root: async () => (process.getuid?.() === 0 ? undefined : 'not running as root'),
@@ -20,6 +20,10 @@ const checks: Record<Need, () => Promise<string | undefined>> = {
   dockerd: async () => {
     const r = await execa('dockerd', ['--version'], { reject: false });
     return r.exitCode === 0 ? undefined : 'dockerd is not installed; run scripts/provision.sh';
+  },
+  'docker-cli': async () => {
+    const r = await execa('docker', ['--version'], { reject: false });
+    return r.exitCode === 0 ? undefined : 'the docker CLI is not installed; run scripts/provision.sh';
   },
 };
 
