@@ -1,15 +1,33 @@
 // `npm run demo`: extmount's main job, end to end, on this machine's real CRIU and a private dockerd.
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { runCli } from '../test/helpers/cli.js';
 import { importTestImage, sleep, startDaemon, TEST_IMAGE, type Daemon, runDetached } from '../test/helpers/dockerd.js';
-import { continued, counterLoop, hostMounts, hostSandbox, lostMounts, readCount, startRuntimeDaemon, waitFor, writeTestConfig } from '../test/helpers/e2e.js';
+import { counterLoop, hostMounts, hostSandbox, lostMounts, startRuntimeDaemon, waitFor, writeTestConfig } from '../test/helpers/e2e.js';
 import { killTree, startSeedTree } from '../test/helpers/seed-tree.js';
+import {
+  checkCountContinued, checkEqual, checkNone, checkPlainDumpFails, checkTokenContinued, failureLine, parseCount, parsePid, parseTokenCount, readSettled,
+  type TokenCount,
+} from './demo-checks.js';
 
 const say = (text: string) => console.log(`\n\x1b[1m== ${text}\x1b[0m`);
 const show = (text: string) => console.log(text.trimEnd().replace(/^/gm, '   '));
+/** Every claim the demo makes comes from a check in demo-checks.ts; a false one ends the demo with exit 1. */
+const claim = (text: string) => console.log(`   checked: ${text}`);
+
+const counterFile = (dir: string) => () => readFile(join(dir, 'counter'), 'utf8');
+/** The seed's counter in DIR once a complete value can be read (two reads agree, "N\n" exactly). */
+const seedCount = (dir: string, what: string) => readSettled(what, counterFile(dir), parseCount);
+/** A counterLoop counter in DIR, read the same way ("<uuid> <n>\n" exactly). */
+const tokenCount = (dir: string, what: string) => readSettled(what, counterFile(dir), parseTokenCount);
+/** The next counter in DIR that differs from `from` (the restored or migrated process has written). */
+const movedFrom = (dir: string, from: TokenCount, what: string) =>
+  waitFor(what, async () => {
+    const c = await tokenCount(dir, what);
+    return c.token !== from.token || c.n !== from.n ? c : undefined;
+  });
 
 async function extmount(args: string[]): Promise<string> {
   console.log(`\n$ extmount ${args.join(' ')}`);
@@ -29,17 +47,26 @@ async function seedDemo(): Promise<void> {
     await mkdir(plain);
     const failed = await execa('criu', ['dump', '-t', String(tree.pid), '-D', plain, '--leave-running', '-o', 'dump.log'], { reject: false });
     console.log(`\n$ criu dump -t ${tree.pid} -D … --leave-running   (plain CRIU, no mapping) → exit ${failed.exitCode}`);
-    await execa('sh', ['-c', 'grep -m1 "proper root mount" "$1" | sed "s/^/   /"', 'sh', join(plain, 'dump.log')], { stdio: 'inherit', reject: false });
+    claim(checkPlainDumpFails(failed.exitCode ?? -1, await readFile(join(plain, 'dump.log'), 'utf8').catch(() => '')));
 
     await extmount(['detect', '--pid', String(tree.pid), '--key', '/bar=barmount']);
+    // A restarted loop counts from 1 again: let the counter get well past it first.
+    await waitFor('the seed counter past 20', async () => (await seedCount(tree.foo, 'the seed counter')) > 20);
+    const lastSeen = await seedCount(tree.foo, 'the seed counter before checkpoint');
     const images = join(tree.dir, 'images');
     await extmount(['checkpoint', '--pid', String(tree.pid), '--images-dir', images, '--key', '/bar=barmount']);
-    const atDump = await tree.readCounter();
-    console.log(`   counter in ${tree.foo}/counter at checkpoint: ${atDump}`);
-    const pid = Number((await extmount(['restore', '--images-dir', images, '--map', `barmount=${other}`])).trim());
+    // The tree is dumped and gone: the file holds its last write, or nothing when the dump caught the
+    // shell between truncate and write; then the value read before the checkpoint is a lower bound.
+    const written = parseCount(await readSettled('the counter at checkpoint', counterFile(tree.foo), (text) => text));
+    const atDump = written ?? lastSeen;
+    console.log(`   counter in ${tree.foo}/counter at checkpoint: ${written ?? `at least ${lastSeen} (the dump caught a write)`}`);
+    const pid = parsePid(await extmount(['restore', '--images-dir', images, '--map', `barmount=${other}`]));
     restored = pid;
+    const first = await seedCount(other, `the first counter in ${other} after restore`);
     await sleep(1000);
-    console.log(`   restored pid ${pid}; counter now in ${other}/counter: ${await tree.readCounter(other)} (continued from ${atDump}, not restarted)`);
+    const later = await seedCount(other, `the counter in ${other} a second later`);
+    console.log(`   restored pid ${pid}, writing into ${other}/counter`);
+    claim(checkCountContinued(atDump, first, later));
   } finally {
     if (restored) killTree(restored);
     await tree.stop();
@@ -76,23 +103,20 @@ async function dockerDemo(): Promise<void> {
     await runDetached(d, ['--name', 'demo', '--runtime', 'extmount', '-v', `${data}:/data`, '-v', `${prop}:/prop:rslave`, TEST_IMAGE, 'sh', '-c', counterLoop('/data/counter')]);
     console.log(`\n$ mount --bind ${disk2} ${prop}/sub      # on the host, after the container started`);
     await execa('mount', ['--bind', disk2, join(prop, 'sub')]);
-    await waitFor('the counter', async () => (await readCount(join(data, 'counter'))).n > 5);
+    await waitFor('the counter', async () => (await tokenCount(data, 'the counter')).n > 5);
     await extmount(['--host', d.host, 'detect', 'demo']);
 
     const mountsBefore = hostMounts();
     await docker(['checkpoint', 'create', 'demo', 'cp1']);
-    const atDump = await readCount(join(data, 'counter'));
+    // The container is stopped: the file holds its last write (counterLoop renames complete files).
+    const atDump = await tokenCount(data, 'the counter at checkpoint');
     console.log(`   counter at checkpoint: ${atDump.n} (process token ${atDump.token.slice(0, 8)})`);
     await waitFor('docker start --checkpoint', async () => (await d.cli(['start', '--checkpoint', 'cp1', 'demo'], { reject: false })).exitCode === 0 || undefined, 10_000, 500);
     console.log('\n$ docker start --checkpoint cp1 demo');
-    const now = await waitFor('the counter to go on', async () => {
-      const c = await readCount(join(data, 'counter'));
-      return continued(c, atDump) ? c : undefined;
-    });
-    console.log(`   counter now: ${now.n}, same process token ${now.token.slice(0, 8)}: it continued, it did not restart`);
-    await docker(['exec', 'demo', 'cat', '/prop/sub/hello.txt']);
-    const lost = lostMounts(mountsBefore, hostMounts(), { ignoreUnder: [d.dir], mine: box.dir });
-    console.log(`   host mounts lost by the restore: ${lost.length === 0 ? 'none' : JSON.stringify(lost)}`);
+    claim(checkTokenContinued(atDump, await movedFrom(data, atDump, 'the counter to move after the restore'), 'after the restore'));
+    const inside = await docker(['exec', 'demo', 'cat', '/prop/sub/hello.txt']);
+    claim(checkEqual('/prop/sub/hello.txt in the restored container (the host submount)', 'content of the host submount', inside));
+    claim(checkNone('host mounts lost by the restore', lostMounts(mountsBefore, hostMounts(), { ignoreUnder: [d.dir], mine: box.dir })));
   } finally {
     await daemon?.stop();
     await box.cleanup();
@@ -108,21 +132,20 @@ async function migrateDemo(): Promise<void> {
     a = await startDaemon('a', { baseDir: box.dir });
     b = await startDaemon('b', { baseDir: box.dir });
     await importTestImage(a);
-    console.log(`   host a: ${a.host}\n   host b: ${b.host} (has no image yet: migrate carries it)`);
+    console.log(`   host a: ${a.host}\n   host b: ${b.host}`);
+    claim(checkNone(`images on host b before the migration (migrate carries ${TEST_IMAGE})`, await b.docker.listImages()));
     const srvA = join(box.dir, 'srv/a');
     const srvB = join(box.dir, 'srv/b');
     await mkdir(srvA, { recursive: true });
     await runDetached(a, ['--name', 'mover', '-v', `${srvA}:/data`, TEST_IMAGE, 'sh', '-c', `echo written-on-a > /root/note.txt; ${counterLoop('/data/counter')}`]);
-    await waitFor('the counter', async () => (await readCount(join(srvA, 'counter'))).n > 5);
-    const before = await readCount(join(srvA, 'counter'));
+    await waitFor('the counter', async () => (await tokenCount(srvA, 'the counter on a')).n > 5);
     await extmount(['migrate', 'mover', '--from', a.host, '--to', b.host, '--map', `${srvA}=${srvB}`, '--copy-binds']);
-    const now = await waitFor('the counter on b', async () => {
-      const c = await readCount(join(srvB, 'counter'));
-      return continued(c, before) ? c : undefined;
-    });
-    console.log(`   counter in ${srvB}/counter: ${now.n}, same process token ${now.token.slice(0, 8)} (was ${before.n} on a)`);
-    console.log(`   /root/note.txt on b: ${(await b.cli(['exec', 'mover', 'cat', '/root/note.txt'])).stdout.trim()}`);
-    console.log(`   containers left on a: ${(await a.cli(['ps', '-aq'])).stdout.trim() || 'none'}`);
+    // Nothing writes on a any more: its file holds the value at checkpoint (and --copy-binds copied it to b).
+    const atCheckpoint = await tokenCount(srvA, 'the counter on a at checkpoint');
+    console.log(`   counter in ${srvA}/counter at checkpoint: ${atCheckpoint.n} (process token ${atCheckpoint.token.slice(0, 8)})`);
+    claim(checkTokenContinued(atCheckpoint, await movedFrom(srvB, atCheckpoint, 'the counter on b to move'), `on b, in ${srvB}/counter`));
+    claim(checkEqual('/root/note.txt on b', 'written-on-a', (await b.cli(['exec', 'mover', 'cat', '/root/note.txt'])).stdout));
+    claim(checkNone('containers left on a', (await a.cli(['ps', '-aq'])).stdout.split('\n').filter(Boolean)));
   } finally {
     await a?.stop();
     await b?.stop();
@@ -130,7 +153,12 @@ async function migrateDemo(): Promise<void> {
   }
 }
 
-await seedDemo();
-await dockerDemo();
-await migrateDemo();
-say('done');
+try {
+  await seedDemo();
+  await dockerDemo();
+  await migrateDemo();
+  say('done: every "checked:" line above comes from a check that passed');
+} catch (err) {
+  console.error(`\n${failureLine(err)}`);
+  process.exitCode = 1;
+}

@@ -52,11 +52,7 @@ if ! command -v debootstrap >/dev/null; then
 fi
 
 # Leftovers of an interrupted build (we hold the lock: nobody else is building this suite).
-for old in "$STACKS_CACHE/.$suite.build."* "$STACKS_CACHE/.$suite.old."*; do
-  [ -e "$old" ] || continue
-  if grep -qF " $old" /proc/self/mountinfo; then die "mounts are left below $old; not removing it"; fi
-  rm -rf --one-file-system "$old"
-done
+remove_leftovers "$STACKS_CACHE/.$suite"
 
 new=$(mktemp -d "$STACKS_CACHE/.$suite.build.XXXXXX")
 started=$(date +%s)
@@ -120,13 +116,6 @@ mkdir -p "$new/.oldroot" "$new${BUSYBOX_DIR}"
 in_new dpkg-query -W -f '${Package} ${Version}\n' >"$new/etc/extmount-stack.packages"
 printf '%s\n' "$stamp" >"$new/etc/extmount-stack"
 
-if [ -e "$root" ]; then
-  gone=$(mktemp -u "$STACKS_CACHE/.$suite.old.XXXXXX")
-  mv "$root" "$gone"
-  mv "$new" "$root"
-  rm -rf --one-file-system "$gone"
-else
-  mv "$new" "$root"
-fi
+move_into_place "$new" "$root" "$STACKS_CACHE/.$suite"
 log "built $root in $(( $(date +%s) - started )) s"
 printf '%s\n' "$root"

@@ -1,4 +1,4 @@
-# Shared by scripts/stacks/*.sh (sourced): where the stacks live and small helpers.
+# Shared by scripts/stacks/*.sh and scripts/image-base.sh (sourced): where the stacks live and small helpers.
 # A stack is a Debian root (debootstrap) that run.sh makes `/` of a private mount namespace.
 
 STACKS_CACHE=${EXTMOUNT_STACKS_CACHE:-/var/cache/extmount/stacks}
@@ -26,3 +26,30 @@ debian_mirror() {
 }
 
 require_root() { [ "$(id -u)" = 0 ] || die "must run as root"; }
+
+# Build aside, rename into place (a root or tar in a cache is always complete). PREFIX is the
+# cache's hidden name for one build, e.g. "$STACKS_CACHE/.trixie": PREFIX.build.* are builds,
+# PREFIX.old.* replaced ones. Callers hold the build's flock.
+
+# remove_leftovers PREFIX: what an interrupted build left.
+remove_leftovers() {
+  local old
+  for old in "$1.build."* "$1.old."*; do
+    [ -e "$old" ] || continue
+    if grep -qF " $old" /proc/self/mountinfo; then die "mounts are left below $old; not removing it"; fi
+    rm -rf --one-file-system "$old"
+  done
+}
+
+# move_into_place NEW DEST PREFIX: NEW becomes DEST; a previous DEST is removed once NEW is there.
+move_into_place() {
+  local new=$1 dest=$2 gone
+  if [ -e "$dest" ]; then
+    gone=$(mktemp -u "$3.old.XXXXXX")
+    mv "$dest" "$gone"
+    mv "$new" "$dest"
+    rm -rf --one-file-system "$gone"
+  else
+    mv "$new" "$dest"
+  fi
+}

@@ -9,7 +9,8 @@
 # container runtimes do. Inside: a fresh proc, /sys and /dev of the machine (rslave: nothing
 # unmounted inside reaches the machine), tmpfs on /run and /tmp, no cgroup2 at
 # /sys/fs/cgroup/unified (crun refuses hybrid cgroups), the machine's resolv.conf, and the pinned
-# test busybox (scripts/provision.sh) read-only at the same path.
+# test busybox (scripts/provision.sh) read-only at the same path, and so the Dockerfile test's base
+# rootfs tar when EXTMOUNT_IMAGE_BASE names one (scripts/image-base.sh; stacks have no debootstrap).
 #
 # CMD gets a clean environment: PATH, HOME=/root, LANG, TERM, NODE_EXTRA_CA_CERTS, proxy variables
 # if set, plus every EXTMOUNT_* variable of the caller. stdin/stdout/stderr are CMD's. Exit: CMD's.
@@ -40,6 +41,13 @@ for name in $(compgen -e); do
 done
 
 mkdir -p "$root/.oldroot" "$root$BUSYBOX_DIR"
+base_tar=${EXTMOUNT_IMAGE_BASE:-}
+if [ -n "$base_tar" ]; then
+  case $base_tar in /*) ;; *) die "EXTMOUNT_IMAGE_BASE must be an absolute path: $base_tar" ;; esac
+  [ -f "$base_tar" ] || die "EXTMOUNT_IMAGE_BASE=$base_tar is not a file; run scripts/image-base.sh"
+  mkdir -p "$root$(dirname "$base_tar")"
+  [ -f "$root$base_tar" ] || : >"$root$base_tar"
+fi
 
 # The cgroups present before: only folders that appear during the run are candidates for cleanup.
 cgroups_before=$(mktemp /tmp/extmount-stack-cgroups.XXXXXX)
@@ -50,7 +58,7 @@ find /sys/fs/cgroup -mindepth 2 -type d 2>/dev/null | sort >"$cgroups_before" ||
 # shellcheck disable=SC2016
 inner='
 set -eu
-root=$1; busybox=$2; shift 2
+root=$1; busybox=$2; base_tar=$3; shift 3
 mount --bind "$root" "$root"
 mount -t proc proc "$root/proc"
 mount --rbind /sys "$root/sys"; mount --make-rslave "$root/sys"
@@ -64,6 +72,10 @@ if [ -f "$root/etc/resolv.conf" ] && [ ! -L "$root/etc/resolv.conf" ] && [ -f /e
 fi
 mount --bind "$busybox" "$root$busybox"
 mount -o remount,bind,ro "$root$busybox"
+if [ -n "$base_tar" ]; then
+  mount --bind "$base_tar" "$root$base_tar"
+  mount -o remount,bind,ro "$root$base_tar"
+fi
 cd "$root"
 pivot_root . .oldroot
 cd /
@@ -80,7 +92,7 @@ exit "$rc"
 '
 set +e
 unshare --mount --propagation private --pid --fork --kill-child=SIGKILL \
-  env -i "${envs[@]}" bash -c "$inner" bash "$root" "$BUSYBOX_DIR" "$@"
+  env -i "${envs[@]}" bash -c "$inner" bash "$root" "$BUSYBOX_DIR" "$base_tar" "$@"
 rc=$?
 set -e
 

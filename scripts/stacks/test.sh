@@ -25,6 +25,10 @@ for suite in "${suites[@]}"; do check_suite "$suite"; done
 logs=${EXTMOUNT_STACKS_LOGS:-$STACKS_CACHE/logs}
 mkdir -p "$logs"
 [ -x "$BUSYBOX_DIR/busybox" ] || bash "$project/scripts/provision.sh"
+# The Dockerfile test's base (built here, on the machine: the stacks have no debootstrap); run.sh
+# binds it into each stack read-only, the test takes it from EXTMOUNT_IMAGE_BASE.
+EXTMOUNT_IMAGE_BASE=${EXTMOUNT_IMAGE_BASE:-$(bash "$project/scripts/image-base.sh")}
+export EXTMOUNT_IMAGE_BASE
 
 # What runs inside the stack, as root in /; $1 is where the project is unpacked (from stdin).
 # shellcheck disable=SC2016
