@@ -1,25 +1,8 @@
-// Runs the CRIU binary: its version, dump and restore. execa is loaded only for a dump or restore:
-// `criu --version` is all an offline `extmount detect` needs, and it must start fast.
-import { execFile } from 'node:child_process';
+// Runs `criu dump` and `criu restore` for the CLI (its version: criu-version.ts, which loads no execa:
+// an offline `extmount detect` and the runtime handler need only that, and must start fast).
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ExtmountError } from '../core/errors.js';
-import { parseCriuVersion, type CriuVersion } from '../core/render.js';
-
-export async function criuVersion(criu: string): Promise<CriuVersion> {
-  const output = await new Promise<string>((resolve, reject) => {
-    execFile(criu, ['--version'], { timeout: 10_000, maxBuffer: 64 * 1024 }, (err, stdout, stderr) => {
-      // A CRIU that runs but exits non-zero still prints its version; one that cannot start is bad input.
-      const code = (err as NodeJS.ErrnoException | null)?.code;
-      if (err && typeof code === 'string') {
-        reject(new ExtmountError('bad-input', `cannot run CRIU (${criu}): ${err.message}`, {
-          hint: 'install CRIU (scripts/provision.sh) or set "criu" in the config',
-        }));
-      } else resolve(`${stdout}\n${stderr}`);
-    });
-  });
-  return parseCriuVersion(output);
-}
 
 export interface CriuRun {
   exitCode: number;

@@ -1,7 +1,7 @@
 // Runs the real runc for the wrapper: its state, resume, and the checkpoint/restore call itself.
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { constants } from 'node:os';
-import { execa } from 'execa';
+import { runFile } from './run-file.js';
 import { ExtmountError } from '../core/errors.js';
 import { parseRuncState, type RuncInvocation, type RuncState } from '../core/runc-argv.js';
 
@@ -17,18 +17,17 @@ function stateGlobals(invocation: RuncInvocation): string[] {
 }
 
 export async function runcState(runc: string, invocation: RuncInvocation, id: string): Promise<RuncState> {
-  const result = await execa(runc, [...stateGlobals(invocation), 'state', id], { reject: false, stdin: 'ignore' });
+  const result = await runFile(runc, [...stateGlobals(invocation), 'state', id]);
   if (result.exitCode !== 0) {
-    throw new ExtmountError('bad-input', `runc state ${id} failed: ${String(result.stderr).trim().split('\n').at(-1) ?? result.shortMessage}`, {
+    throw new ExtmountError('bad-input', `runc state ${id} failed: ${result.stderr.trim().split('\n').at(-1) || result.error}`, {
       hint: 'is the container known to this runc root?',
     });
   }
-  return parseRuncState(String(result.stdout), id);
+  return parseRuncState(result.stdout, id);
 }
 
 export async function runcResume(runc: string, invocation: RuncInvocation, id: string): Promise<boolean> {
-  const result = await execa(runc, [...stateGlobals(invocation), 'resume', id], { reject: false, stdin: 'ignore' });
-  return result.exitCode === 0;
+  return (await runFile(runc, [...stateGlobals(invocation), 'resume', id])).exitCode === 0;
 }
 
 export interface RuncRun {

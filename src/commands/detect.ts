@@ -6,7 +6,7 @@ import { ExtmountError } from '../core/errors.js';
 import { parseMountinfo, type MountInfo } from '../core/mountinfo.js';
 import { planExternalMounts, type MountPlan } from '../core/plan.js';
 import { planCriuOptions, type CriuOptions, type CriuVersion } from '../core/render.js';
-import { criuVersion } from '../adapters/criu.js';
+import { criuVersion } from '../adapters/criu-version.js';
 import { hostMountTable, processMountTable } from '../adapters/mount-table.js';
 import { fileTypesOf, readMountinfoFile } from '../adapters/procfs.js';
 import type { CommandContext } from './context.js';

@@ -1,6 +1,7 @@
 // `runc checkpoint` through the wrapper: map the external mounts runc does not, keep the manifest with the
 // images, and make a failure say what is wrong instead of "criu failed: type NOTIFY errno 0".
 import { mkdir, readFile, rm } from 'node:fs/promises';
+import { performance } from 'node:perf_hooks';
 import { writeFileAtomic } from '../adapters/atomic-write.js';
 import { READ_LIMITS, readBoundedText } from '../adapters/untrusted-file.js';
 import { join } from 'node:path';
@@ -12,11 +13,12 @@ import { containerInfoFromBundle, parseOciSpec, resolveBindDestinations } from '
 import { findDockerContainer } from '../adapters/docker-container-dir.js';
 import { rootfsReadlink } from '../adapters/rootfs.js';
 import { planExternalMounts } from '../core/plan.js';
-import { planCriuOptions, toConfigFile } from '../core/render.js';
+import { planCriuOptions, toConfigFile, type CriuVersion } from '../core/render.js';
+import type { MountInfo } from '../core/mountinfo.js';
 import { imagePathOf, isValidContainerId, runcRootOf, workPathOf, type RuncInvocation } from '../core/runc-argv.js';
 import { CHECKPOINT_RESULT_FILE, type RuntimeMountResult, type RuntimeResult } from '../core/runtime-files.js';
 import { dumpPropagationNote, dumpPropagationNoteOnHost, dumpWarnings, splitDumpPlan } from '../core/runtime-plan.js';
-import { criuVersion } from '../adapters/criu.js';
+import { criuVersion } from '../adapters/criu-version.js';
 import { fileTypesOf } from '../adapters/procfs.js';
 import { runcResume, runcState, runRunc } from '../adapters/runc.js';
 import { appendRuncLog, writeStderr } from './report.js';
@@ -29,17 +31,21 @@ const DUMP_CONFIG = 'criu-dump.conf';
 
 export async function handleCheckpoint(invocation: RuncInvocation, argv: readonly string[], ctx: RuntimeContext): Promise<number> {
   const id = requireId(invocation);
+  // containerd has paused the container before calling us (client task.Checkpoint): everything here is
+  // downtime, so what does not depend on runc's answer is read while runc state runs.
+  const early = startEarlyReads(invocation, ctx);
   // A container runc does not know, or cannot checkpoint (created, stopped): runc's own error and exit code.
   const before = isValidContainerId(id) ? await runcState(ctx.runc, invocation, id).catch(() => undefined) : undefined;
   if (!before || (before.status !== 'running' && before.status !== 'paused')) return runcAnswers(argv, ctx);
   const images = imagePathOf(invocation, ctx.cwd);
   const state = await ContainerStateDir.open(ctx.config.stateDir, id, runcRootOf(invocation, ctx.cwd, ctx.env, process.geteuid?.() ?? 0));
-  const prepared = await prepareDump(invocation, id, before.pid, before.bundle, ctx);
+  const prepared = await prepareDump(early, id, before.pid, before.bundle);
   const configPath = prepared.criuConfig === undefined ? undefined : await state.writeFile(DUMP_CONFIG, await withInheritedCriuConfig(prepared.criuConfig, ctx.env));
   // Written before the dump: a checkpoint that succeeds (and may end the container) always has its manifest.
   const manifestPath = join(images, MANIFEST_FILE);
   await writeManifest(images, manifestPath, renderManifest(prepared.manifest));
-  await state.log(`checkpoint: ${prepared.mounts.filter((m) => m.mappedBy === 'extmount').length} mount(s) mapped by extmount${configPath ? ` (${configPath})` : ''}`);
+  // The handler's own share of the freeze, for whoever tunes it (bench/runtime.ts reads it).
+  await state.log(`checkpoint: ${prepared.mounts.filter((m) => m.mappedBy === 'extmount').length} mount(s) mapped by extmount${configPath ? ` (${configPath})` : ''}; runc called ${Math.round(performance.now())} ms after Node.js started`);
 
   const started = Date.now();
   const run = await runRunc(ctx.runc, argv, { env: runcEnv(ctx.env, configPath), captureStderr: true, fds: ctx.fds, ...(ctx.relay ? { relay: ctx.relay } : {}) });
@@ -84,12 +90,24 @@ interface PreparedDump {
   notes: string[];
 }
 
-async function prepareDump(invocation: RuncInvocation, id: string, pid: number, bundle: string, ctx: RuntimeContext): Promise<PreparedDump> {
-  // containerd has paused the container before calling us: everything here is downtime, so the
-  // independent reads go in parallel.
-  const versionRead = criuVersion(invocation.globalOptions.get('criu') ?? ctx.config.criu);
-  versionRead.catch(() => undefined);
-  const [bundleText, mounts, hostMounts] = await Promise.all([readBundleConfig(bundle), processMountTable(pid), hostMountTable()]);
+interface EarlyReads {
+  ctx: RuntimeContext;
+  version: Promise<CriuVersion>;
+  hostMounts: Promise<MountInfo[]>;
+}
+
+/** Started before `runc state`; a failure surfaces where the value is awaited. */
+function startEarlyReads(invocation: RuncInvocation, ctx: RuntimeContext): EarlyReads {
+  const version = criuVersion(invocation.globalOptions.get('criu') ?? ctx.config.criu);
+  const hostMounts = hostMountTable();
+  for (const p of [version, hostMounts]) p.catch(() => undefined);
+  return { ctx, version, hostMounts };
+}
+
+async function prepareDump(early: EarlyReads, id: string, pid: number, bundle: string): Promise<PreparedDump> {
+  const { ctx } = early;
+  const versionRead = early.version;
+  const [bundleText, mounts, hostMounts] = await Promise.all([readBundleConfig(bundle), processMountTable(pid), early.hostMounts]);
   const spec = parseOciSpec(bundleText, bundle).view;
   const view = resolveBindDestinations(spec, rootfsReadlink(spec.rootfs));
   const meta = (await findDockerContainer(view, id))?.meta;

@@ -5,7 +5,7 @@
 // at once; the copies are slaves or private, and unmounts never travel from a slave to its master.
 import { lstat, mkdir, readdir, realpath, rmdir, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { execa } from 'execa';
+import { runFile } from '../adapters/run-file.js';
 import { ExtmountError } from '../core/errors.js';
 import { mountOfPath } from '../core/host-mounts.js';
 import { hostMountTable } from '../adapters/mount-table.js';
@@ -57,7 +57,7 @@ export class MountHolder {
   /** Detaches the holder and removes the entries; never recursive, so a copy still mounted stays untouched. */
   async release(): Promise<void> {
     if (this.mounted || (await isMountpoint(this.dir))) {
-      await execa('umount', ['-l', this.dir], { reject: false, stdin: 'ignore' });
+      await runFile('umount', ['-l', this.dir]);
       this.mounted = false;
     }
     const names = await readdir(this.dir).catch(() => [] as string[]);
@@ -86,9 +86,9 @@ export class MountHolder {
 }
 
 async function mount(args: string[]): Promise<void> {
-  const result = await execa('mount', args, { reject: false, stdin: 'ignore' });
+  const result = await runFile('mount', args);
   if (result.exitCode !== 0) {
-    throw new ExtmountError('restore-failed', `mount ${args.join(' ')} failed: ${String(result.stderr).trim() || result.shortMessage}`);
+    throw new ExtmountError('restore-failed', `mount ${args.join(' ')} failed: ${result.stderr.trim() || result.error}`);
   }
 }
 
