@@ -7,8 +7,8 @@ import { loadConfig } from './adapters/config-file.js';
 import { createLogger } from './adapters/log.js';
 import { extmountVersion } from './adapters/package-info.js';
 import type { CommandContext } from './commands/context.js';
-import type { DockerCliEngine } from './core/docker-cli-context.js';
-import { describeEndpoint } from './core/docker-host.js';
+import type { DockerCliEngine } from './core/docker/docker-cli-context.js';
+import { describeEndpoint } from './core/docker/docker-host.js';
 import { processIO, type CommandIO } from './commands/io.js';
 
 type Values = Record<string, string | boolean | string[] | undefined>;
@@ -205,7 +205,7 @@ A re-run after an interruption finishes the move or says why it cannot.`,
       if (values.from === undefined || values.to === undefined) throw usage('migrate needs --from DOCKER_HOST and --to DOCKER_HOST', 'migrate');
       if (ctx.host !== undefined) throw usage('migrate takes --from and --to, not --host', 'migrate');
       if (ctx.dockerCli?.explicit) throw usage(`migrate takes --from and --to, not ${ctx.dockerCli.via}`, 'migrate');
-      const { parseMigrateMaps } = await import('./core/migrate-plan.js');
+      const { parseMigrateMaps } = await import('./core/migrate/migrate-plan.js');
       const maps = parseMigrateMaps(values.map as string[] | undefined);
       const { runMigrate } = await import('./commands/migrate.js');
       await runMigrate({

@@ -11,7 +11,7 @@ import { writeFileAtomic } from '../adapters/atomic-write.js';
 import { READ_LIMITS, readBoundedTextIfExists } from '../adapters/untrusted-file.js';
 import { dirname, join } from 'node:path';
 import { ExtmountError } from '../core/errors.js';
-import { containerStateDir, MAPS_FILE, parseMapsFile, renderRuntimeResult, runcRootKey, type RuntimeResult } from '../core/runtime-files.js';
+import { containerStateDir, MAPS_FILE, parseMapsFile, renderRuntimeResult, runcRootKey, type RuntimeResult } from '../core/runtime/runtime-files.js';
 
 export class ContainerStateDir {
   private constructor(
