@@ -2,14 +2,14 @@
 // The extmount command line: parses flags, wires a command to its context, maps errors to exit codes.
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { ExtmountError, formatError } from './core/errors.js';
-import { loadConfig } from './adapters/config-file.js';
-import { createLogger } from './adapters/log.js';
-import { extmountVersion } from './adapters/package-info.js';
-import type { CommandContext } from './commands/context.js';
-import type { DockerCliEngine } from './core/docker/docker-cli-context.js';
-import { describeEndpoint } from './core/docker/docker-host.js';
-import { processIO, type CommandIO } from './commands/io.js';
+import { ExtmountError, formatError } from '../core/errors.js';
+import { loadConfig } from '../adapters/config-file.js';
+import { createLogger } from '../adapters/log.js';
+import { extmountVersion } from '../adapters/package-info.js';
+import type { CommandContext } from '../commands/context.js';
+import type { DockerCliEngine } from '../core/docker/docker-cli-context.js';
+import { describeEndpoint } from '../core/docker/docker-host.js';
+import { processIO, type CommandIO } from '../commands/io.js';
 
 type Values = Record<string, string | boolean | string[] | undefined>;
 
@@ -91,7 +91,7 @@ external ones with their key, host path and the CRIU dump/restore options.`,
     },
     async run(values, positionals, passthrough, ctx) {
       noPassthrough(passthrough);
-      const { runDetect } = await import('./commands/detect.js');
+      const { runDetect } = await import('../commands/detect.js');
       const chosen = [values.pid !== undefined, values.mountinfo !== undefined, positionals.length > 0].filter(Boolean).length;
       if (chosen !== 1 || positionals.length > 1) throw usage('detect needs exactly one of --pid PID, CONTAINER or --mountinfo FILE', 'detect');
       if (values['root-mount'] !== undefined && values.mountinfo === undefined) throw usage('--root-mount goes with --mountinfo FILE', 'detect');
@@ -133,7 +133,7 @@ extmount runtime when it has mounts runc does not map itself).`,
         if (positionals.length > 0) throw usage('checkpoint takes --pid PID or CONTAINER, not both', 'checkpoint');
         if (values.name !== undefined) throw usage('--name goes with a CONTAINER, not --pid', 'checkpoint');
         if (values['images-dir'] === undefined) throw usage('checkpoint --pid needs --images-dir DIR', 'checkpoint');
-        const { runCheckpoint } = await import('./commands/checkpoint.js');
+        const { runCheckpoint } = await import('../commands/checkpoint.js');
         await runCheckpoint({
           pid: positiveInt(values.pid as string, '--pid'),
           imagesDir: values['images-dir'] as string,
@@ -146,7 +146,7 @@ extmount runtime when it has mounts runc does not map itself).`,
       if (positionals.length !== 1) throw usage('checkpoint needs --pid PID or one CONTAINER', 'checkpoint');
       if (values['images-dir'] !== undefined || values.key !== undefined) throw usage('--images-dir and --key go with --pid', 'checkpoint');
       noPassthrough(passthrough);
-      const { runContainerCheckpoint } = await import('./commands/container-checkpoint.js');
+      const { runContainerCheckpoint } = await import('../commands/container-checkpoint.js');
       await runContainerCheckpoint({ ref: positionals[0]!, name: values.name as string | undefined, leaveRunning }, ctx);
     },
   },
@@ -171,14 +171,14 @@ type, allowed by hostPaths, no symlinks), then runs criu restore. Prints the res
       if (values['images-dir'] !== undefined) {
         if (positionals.length > 0) throw usage('restore takes --images-dir DIR or CONTAINER, not both', 'restore');
         if (values.name !== undefined) throw usage('--name goes with a CONTAINER, not --images-dir', 'restore');
-        const { runRestore } = await import('./commands/restore.js');
+        const { runRestore } = await import('../commands/restore.js');
         await runRestore({ imagesDir: values['images-dir'] as string, maps, foreground: values.foreground === true, criuArgs: passthrough }, ctx);
         return;
       }
       if (positionals.length !== 1) throw usage('restore needs --images-dir DIR or one CONTAINER', 'restore');
       if (values.foreground !== undefined) throw usage('--foreground goes with --images-dir', 'restore');
       noPassthrough(passthrough);
-      const { runContainerRestore } = await import('./commands/container-checkpoint.js');
+      const { runContainerRestore } = await import('../commands/container-checkpoint.js');
       await runContainerRestore({ ref: positionals[0]!, name: values.name as string | undefined, maps }, ctx);
     },
   },
@@ -205,9 +205,9 @@ A re-run after an interruption finishes the move or says why it cannot.`,
       if (values.from === undefined || values.to === undefined) throw usage('migrate needs --from DOCKER_HOST and --to DOCKER_HOST', 'migrate');
       if (ctx.host !== undefined) throw usage('migrate takes --from and --to, not --host', 'migrate');
       if (ctx.dockerCli?.explicit) throw usage(`migrate takes --from and --to, not ${ctx.dockerCli.via}`, 'migrate');
-      const { parseMigrateMaps } = await import('./core/migrate/migrate-plan.js');
+      const { parseMigrateMaps } = await import('../core/migrate/migrate-plan.js');
       const maps = parseMigrateMaps(values.map as string[] | undefined);
-      const { runMigrate } = await import('./commands/migrate.js');
+      const { runMigrate } = await import('../commands/migrate.js');
       await runMigrate({
         ref: positionals[0]!,
         from: values.from as string,
@@ -231,7 +231,7 @@ it into FILE (default /etc/docker/daemon.json), keeping a backup; then reload do
     async run(values, positionals, passthrough, ctx) {
       noPassthrough(passthrough);
       if (positionals.length > 0) throw usage(`unexpected argument ${positionals[0]}`, 'install-runtime');
-      const { runInstallRuntime } = await import('./commands/install-runtime.js');
+      const { runInstallRuntime } = await import('../commands/install-runtime.js');
       await runInstallRuntime({
         apply: values.apply === true,
         name: (values.name as string | undefined) ?? 'extmount',
@@ -254,7 +254,7 @@ DOCKER_CONTEXT, then config.json's currentContext, in that order (extmount's own
     async run(values, positionals, passthrough, ctx) {
       noPassthrough(passthrough);
       if (positionals.length > 0) throw usage(`unexpected argument ${positionals[0]}`, 'install-plugin');
-      const { runInstallPlugin } = await import('./commands/install-plugin.js');
+      const { runInstallPlugin } = await import('../commands/install-plugin.js');
       await runInstallPlugin({ apply: values.apply === true }, ctx);
     },
   },
@@ -268,7 +268,7 @@ external key, sharing) and the inventory, without crit.`,
     async run(_values, positionals, passthrough, ctx) {
       noPassthrough(passthrough);
       if (positionals.length !== 1) throw usage('show needs exactly one PATH', 'show');
-      const { runShow } = await import('./commands/show.js');
+      const { runShow } = await import('../commands/show.js');
       await runShow({ path: positionals[0]!, json: ctx.json }, ctx.io);
     },
   },
@@ -284,7 +284,7 @@ export async function main(argv: string[], io: CommandIO = processIO): Promise<n
     let dockerCli: DockerCliEngine | undefined;
     if (plugin) {
       // `docker [GLOBAL FLAGS] extmount ARGS…`: the engine is the one the docker CLI means.
-      const { resolvePluginInvocation } = await import('./adapters/docker-cli-config.js');
+      const { resolvePluginInvocation } = await import('../adapters/docker-cli-config.js');
       const invocation = await resolvePluginInvocation(argv.slice(1), io.env);
       argv = invocation.rest;
       debug = invocation.flags.debug || argv.includes('--debug');
