@@ -24,7 +24,7 @@ import { runcResume, runcState, runRunc } from '../adapters/runc.js';
 import { appendRuncLog, writeStderr } from './report.js';
 import { requireId, runcEnv, withInheritedCriuConfig, type RuntimeContext } from './context.js';
 import { hostMountTable, processMountTable } from '../adapters/mount-table.js';
-import { ContainerStateDir } from './state-dir.js';
+import { ContainerStateDir } from '../adapters/state-dir.js';
 import { runcAnswers } from './passthrough.js';
 
 const DUMP_CONFIG = 'criu-dump.conf';

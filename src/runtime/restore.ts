@@ -31,7 +31,7 @@ import { hostMountTable } from '../adapters/mount-table.js';
 import { readManifestIn } from '../adapters/manifest-file.js';
 import { appendRuncLog, writeStderr } from './report.js';
 import { runcAnswers } from './passthrough.js';
-import { ContainerStateDir } from './state-dir.js';
+import { ContainerStateDir } from '../adapters/state-dir.js';
 
 const RESTORE_CONFIG = 'criu-restore.conf';
 // runc 1.1 refuses CRIU older than 3.0 (checkCriuVersion(30000)), and `--external mnt[]` exists since 2.8:

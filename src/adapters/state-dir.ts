@@ -7,8 +7,8 @@
 // roots with the same container ID never touch each other's (runtime-files.ts runcRootKey).
 import { createHash } from 'node:crypto';
 import { appendFile, copyFile, mkdir, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { writeFileAtomic } from '../adapters/atomic-write.js';
-import { READ_LIMITS, readBoundedTextIfExists } from '../adapters/untrusted-file.js';
+import { writeFileAtomic } from './atomic-write.js';
+import { READ_LIMITS, readBoundedTextIfExists } from './untrusted-file.js';
 import { dirname, join } from 'node:path';
 import { ExtmountError } from '../core/errors.js';
 import { containerStateDir, MAPS_FILE, parseMapsFile, renderRuntimeResult, runcRootKey, type RuntimeResult } from '../core/runtime/runtime-files.js';
