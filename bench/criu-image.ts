@@ -1,5 +1,5 @@
 // Benchmark: decoding a synthetic 10,000-entry mountpoints image in-process.
-import { decodeCriuImage } from '../src/core/criu-image.js';
+import { decodeCriuImage } from '../src/core/images/criu-image.js';
 import { encodeMount, mountpointsImage } from '../test/helpers/criu-image-encoder.js';
 import { measure, type Measurement } from './measure.js';
 

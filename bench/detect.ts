@@ -1,8 +1,8 @@
 // Benchmark: parse + classify + plan + render of a real 10,000-mount mountinfo, in-process.
-import { classifyMounts } from '../src/core/classify.js';
-import { parseMountinfo } from '../src/core/mountinfo.js';
-import { planExternalMounts } from '../src/core/plan.js';
-import { planCriuOptions } from '../src/core/render.js';
+import { classifyMounts } from '../src/core/mounts/classify.js';
+import { parseMountinfo } from '../src/core/mounts/mountinfo.js';
+import { planExternalMounts } from '../src/core/mounts/plan.js';
+import { planCriuOptions } from '../src/core/mounts/render.js';
 import { fixture } from '../test/helpers/fixtures.js';
 import { measure, type Measurement } from './measure.js';
 

@@ -1,18 +1,18 @@
 // extmount's library API: the pipeline's pure core, and the commands the CLI runs (same functions).
 
 // The pipeline: mountinfo text → mounts → classification → plan → CRIU options, manifest.
-export { parseMountinfo, type MountInfo } from './core/mountinfo.js';
-export { classifyMounts, type Classification, type ClassifiedMount, type ClassifyContext, type ExternalKind, type MountClass } from './core/classify.js';
-export { planExternalMounts, deriveKey, validateKey, type ExternalMount, type MountPlan, type PlanOptions } from './core/plan.js';
-export { parseCriuVersion, planCriuOptions, toArgv, toConfigFile, type CriuOptions, type CriuVersion } from './core/render.js';
-export { buildDetectReport, formatDetectReport, type DetectReport } from './core/detect-report.js';
-export { manifestFromPlan, parseManifest, renderManifest, MANIFEST_FILE, type Manifest, type ManifestMount } from './core/manifest.js';
-export { resolveRestoreTargets, refusalOf, applyRemap, type RestoreTarget } from './core/restore-targets.js';
-export { checkManifestAgainstImages } from './core/image-check.js';
-export { decodeCriuImage, type CriuImage, type MountEntry, type InventoryEntry } from './core/criu-image.js';
-export { analyzeCriuLog, criuFailureError } from './core/criu-log.js';
+export { parseMountinfo, type MountInfo } from './core/mounts/mountinfo.js';
+export { classifyMounts, type Classification, type ClassifiedMount, type ClassifyContext, type ExternalKind, type MountClass } from './core/mounts/classify.js';
+export { planExternalMounts, deriveKey, validateKey, type ExternalMount, type MountPlan, type PlanOptions } from './core/mounts/plan.js';
+export { parseCriuVersion, planCriuOptions, toArgv, toConfigFile, type CriuOptions, type CriuVersion } from './core/mounts/render.js';
+export { buildDetectReport, formatDetectReport, type DetectReport } from './core/mounts/detect-report.js';
+export { manifestFromPlan, parseManifest, renderManifest, MANIFEST_FILE, type Manifest, type ManifestMount } from './core/checkpoint/manifest.js';
+export { resolveRestoreTargets, refusalOf, applyRemap, type RestoreTarget } from './core/checkpoint/restore-targets.js';
+export { checkManifestAgainstImages } from './core/checkpoint/image-check.js';
+export { decodeCriuImage, type CriuImage, type MountEntry, type InventoryEntry } from './core/images/criu-image.js';
+export { analyzeCriuLog, criuFailureError } from './core/checkpoint/criu-log.js';
 export { parseConfig, DEFAULT_CONFIG, type Config } from './core/config.js';
-export type { ContainerInfo, ContainerMount } from './core/container.js';
+export type { ContainerInfo, ContainerMount } from './core/mounts/container.js';
 export { ExtmountError, formatError, type ErrorCode, type ExitCode } from './core/errors.js';
 
 // Commands, as the CLI runs them (a CommandContext carries config, output and logging).

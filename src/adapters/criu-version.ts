@@ -1,7 +1,7 @@
 // `criu --version`, with node:child_process only: the runtime handler asks it inside the container's freeze.
 import { execFile } from 'node:child_process';
 import { ExtmountError } from '../core/errors.js';
-import { parseCriuVersion, type CriuVersion } from '../core/render.js';
+import { parseCriuVersion, type CriuVersion } from '../core/mounts/render.js';
 
 export async function criuVersion(criu: string): Promise<CriuVersion> {
   const output = await new Promise<string>((resolve, reject) => {

@@ -1,6 +1,6 @@
 // Docker checkpoints through the engine's API (experimental endpoints @types/dockerode lacks).
 import type Docker from 'dockerode';
-import { isTransientContentExists } from '../core/docker-checkpoint.js';
+import { isTransientContentExists } from '../core/docker/docker-checkpoint.js';
 import { ExtmountError } from '../core/errors.js';
 import { engineError, type Engine } from './docker.js';
 

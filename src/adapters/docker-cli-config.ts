@@ -12,7 +12,7 @@ import {
   storedContextEngine,
   type DockerCliEngine,
   type DockerCliFlags,
-} from '../core/docker-cli-context.js';
+} from '../core/docker/docker-cli-context.js';
 import { READ_LIMITS, readBoundedTextIfExists } from './untrusted-file.js';
 
 export interface PluginInvocation {

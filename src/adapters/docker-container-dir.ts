@@ -1,6 +1,6 @@
 // Docker's own record of a container (config.v2.json), for the runtime, which has only the OCI bundle.
 import { join } from 'node:path';
-import { dockerContainerDirs, parseDockerConfigV2, type DockerContainerMeta, type OciSpecView } from '../core/oci-bundle.js';
+import { dockerContainerDirs, parseDockerConfigV2, type DockerContainerMeta, type OciSpecView } from '../core/runtime/oci-bundle.js';
 import { configuredEngineRoots } from './engine-roots.js';
 import { READ_LIMITS, readBoundedTextIfExists } from './untrusted-file.js';
 

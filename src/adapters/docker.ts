@@ -1,12 +1,12 @@
 // A thin layer over dockerode: connect to an engine and read what extmount needs from it.
-import { restoreBlocker, type RestoreBlocker } from '../core/restore-blockers.js';
+import { restoreBlocker, type RestoreBlocker } from '../core/docker/restore-blockers.js';
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
-import type { ContainerInfo } from '../core/container.js';
-import type { Change } from '../core/migrate-plan.js';
-import { describeEndpoint, type DockerEndpoint } from '../core/docker-host.js';
+import type { ContainerInfo } from '../core/mounts/container.js';
+import type { Change } from '../core/migrate/migrate-plan.js';
+import { describeEndpoint, type DockerEndpoint } from '../core/docker/docker-host.js';
 import { ExtmountError } from '../core/errors.js';
 
 export interface Engine {
@@ -124,7 +124,7 @@ export async function containerChanges(engine: Engine, id: string): Promise<Chan
   return Array.isArray(answer) ? (answer as Change[]) : [];
 }
 
-/** Whether this engine can restore a container of this network shape (see core/restore-blockers). */
+/** Whether this engine can restore a container of this network shape (see core/docker/restore-blockers). */
 export async function engineRestoreBlocker(engine: Engine, network: { mode: string | undefined; disabled: boolean | undefined }): Promise<RestoreBlocker | undefined> {
   let containerd: string | undefined;
   let bridgeExists: boolean;

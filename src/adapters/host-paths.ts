@@ -2,7 +2,7 @@
 import { lstat, realpath } from 'node:fs/promises';
 import type { Config } from '../core/config.js';
 import { ExtmountError } from '../core/errors.js';
-import { refusalOf, type RestoreTarget } from '../core/restore-targets.js';
+import { refusalOf, type RestoreTarget } from '../core/checkpoint/restore-targets.js';
 
 /** Refuses the first bad target with exit 2; touches nothing. */
 export async function checkRestoreTargets(targets: readonly RestoreTarget[], hostPaths: Config['hostPaths'], extraDeny: readonly string[] = []): Promise<void> {

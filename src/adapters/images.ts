@@ -1,7 +1,7 @@
 // Reads CRIU image files from disk; decoding is the pure core's (criu-image.ts).
 import { readdir, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { decodeCriuImage, type MountEntry } from '../core/criu-image.js';
+import { decodeCriuImage, type MountEntry } from '../core/images/criu-image.js';
 import { ExtmountError } from '../core/errors.js';
 import { READ_LIMITS, readBoundedFile } from './untrusted-file.js';
 

@@ -5,7 +5,7 @@
 // Two reads in a row that agree were not torn.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readMountinfo, readOwnMountinfo } from './procfs.js';
-import { parseMountinfo, type MountInfo } from '../core/mountinfo.js';
+import { parseMountinfo, type MountInfo } from '../core/mounts/mountinfo.js';
 
 const ATTEMPTS = 20;
 /** Read from /proc: raw bytes in other mounts' sources are data, not damage (mountinfo.ts). */

@@ -1,7 +1,7 @@
 // Reads mount tables and file types from the running system.
 import { lstat, readFile } from 'node:fs/promises';
 import { ExtmountError } from '../core/errors.js';
-import type { FileType } from '../core/plan.js';
+import type { FileType } from '../core/mounts/plan.js';
 
 export async function readMountinfo(pid: number): Promise<string> {
   try {

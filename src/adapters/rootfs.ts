@@ -1,6 +1,6 @@
-// Reads symlinks inside a container's rootfs for secureJoin (core/secure-join.ts), never following one.
+// Reads symlinks inside a container's rootfs for secureJoin (core/runtime/secure-join.ts), never following one.
 import { lstatSync, readlinkSync } from 'node:fs';
-import type { RootfsReadlink } from '../core/secure-join.js';
+import type { RootfsReadlink } from '../core/runtime/secure-join.js';
 
 /**
  * A lookup of `rootfs`: lstat of rootfs + path, whose folders secureJoin has already found to be no

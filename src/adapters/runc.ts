@@ -3,7 +3,7 @@ import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process'
 import { constants } from 'node:os';
 import { runFile } from './run-file.js';
 import { ExtmountError } from '../core/errors.js';
-import { parseRuncState, type RuncInvocation, type RuncState } from '../core/runc-argv.js';
+import { parseRuncState, type RuncInvocation, type RuncState } from '../core/runtime/runc-argv.js';
 
 /** Global options worth repeating on our own runc calls (--log would mix our calls into the shim's log). */
 function stateGlobals(invocation: RuncInvocation): string[] {

@@ -1,10 +1,10 @@
 // `extmount checkpoint --pid PID --images-dir DIR`: a plain CRIU dump that keeps external mounts.
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { criuFailureError } from '../core/criu-log.js';
+import { criuFailureError } from '../core/checkpoint/criu-log.js';
 import { ExtmountError } from '../core/errors.js';
-import { MANIFEST_FILE, manifestFromPlan, renderManifest } from '../core/manifest.js';
-import { toArgv } from '../core/render.js';
+import { MANIFEST_FILE, manifestFromPlan, renderManifest } from '../core/checkpoint/manifest.js';
+import { toArgv } from '../core/mounts/render.js';
 import { writeFileAtomic } from '../adapters/atomic-write.js';
 import { runCriu } from '../adapters/criu.js';
 import { extmountVersion } from '../adapters/package-info.js';

@@ -6,19 +6,19 @@
 import { realpath, rm, stat, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
-import { classifyMounts } from '../core/classify.js';
-import type { ContainerInfo } from '../core/container.js';
+import { classifyMounts } from '../core/mounts/classify.js';
+import type { ContainerInfo } from '../core/mounts/container.js';
 import {
   defaultCheckpointName, looksLikeExtmountRuntime, mountsNeedingExtmount, runtimeMessageFrom, validateCheckpointName,
-} from '../core/docker-checkpoint.js';
+} from '../core/docker/docker-checkpoint.js';
 import { ExtmountError, fileError } from '../core/errors.js';
-import { MANIFEST_FILE, type Manifest } from '../core/manifest.js';
-import { planExternalMounts } from '../core/plan.js';
-import { resolveRestoreTargets, restoreDenials } from '../core/restore-targets.js';
+import { MANIFEST_FILE, type Manifest } from '../core/checkpoint/manifest.js';
+import { planExternalMounts } from '../core/mounts/plan.js';
+import { resolveRestoreTargets, restoreDenials } from '../core/checkpoint/restore-targets.js';
 import {
   CHECKPOINT_RESULT_FILE, containerStateDir, MAPS_FILE, parseRuntimeResult, renderMapsFile, RESTORE_RESULT_FILE, type RuntimeMountResult, type RuntimeResult,
-} from '../core/runtime-files.js';
-import { dumpPropagationNote, dumpPropagationNoteOnHost } from '../core/runtime-plan.js';
+} from '../core/runtime/runtime-files.js';
+import { dumpPropagationNote, dumpPropagationNoteOnHost } from '../core/runtime/runtime-plan.js';
 import { blockedRestoreError, containerInfoFromInspect, engineRestoreBlocker, inspectRaw, type Engine } from '../adapters/docker.js';
 import { createCheckpoint, listCheckpoints, requireExperimental, startFromCheckpoint, type EngineInfo } from '../adapters/docker-checkpoint.js';
 import { writeFileAtomic } from '../adapters/atomic-write.js';

@@ -1,7 +1,7 @@
 // What every command gets from the CLI: configuration, output, logging, global flags.
 import type { Log } from '../adapters/log.js';
 import type { Config } from '../core/config.js';
-import type { DockerCliEngine } from '../core/docker-cli-context.js';
+import type { DockerCliEngine } from '../core/docker/docker-cli-context.js';
 import type { CommandIO } from './io.js';
 
 export interface CommandContext {

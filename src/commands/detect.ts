@@ -1,11 +1,11 @@
 // `extmount detect`: finds a task's external mounts and the CRIU options they need.
-import { classifyMounts, type Classification } from '../core/classify.js';
-import type { ContainerInfo } from '../core/container.js';
-import { buildDetectReport, formatDetectReport, type DetectReport } from '../core/detect-report.js';
+import { classifyMounts, type Classification } from '../core/mounts/classify.js';
+import type { ContainerInfo } from '../core/mounts/container.js';
+import { buildDetectReport, formatDetectReport, type DetectReport } from '../core/mounts/detect-report.js';
 import { ExtmountError } from '../core/errors.js';
-import { parseMountinfo, type MountInfo } from '../core/mountinfo.js';
-import { planExternalMounts, type MountPlan } from '../core/plan.js';
-import { planCriuOptions, type CriuOptions, type CriuVersion } from '../core/render.js';
+import { parseMountinfo, type MountInfo } from '../core/mounts/mountinfo.js';
+import { planExternalMounts, type MountPlan } from '../core/mounts/plan.js';
+import { planCriuOptions, type CriuOptions, type CriuVersion } from '../core/mounts/render.js';
 import { criuVersion } from '../adapters/criu-version.js';
 import { hostMountTable, processMountTable } from '../adapters/mount-table.js';
 import { fileTypesOf, readMountinfoFile } from '../adapters/procfs.js';

@@ -1,7 +1,7 @@
 // Finds a container on the engine the user named and checks it can be worked on from this host.
 import { existsSync } from 'node:fs';
-import type { ContainerInfo } from '../core/container.js';
-import { resolveDockerHost } from '../core/docker-host.js';
+import type { ContainerInfo } from '../core/mounts/container.js';
+import { resolveDockerHost } from '../core/docker/docker-host.js';
 import { ExtmountError } from '../core/errors.js';
 import { connectEngine, inspectContainer, type Engine } from '../adapters/docker.js';
 import type { CommandContext } from './context.js';

@@ -8,7 +8,7 @@ import { access, lstat, mkdir, open, readlink, realpath, rename, symlink, unlink
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ExtmountError, fileError } from '../core/errors.js';
-import { planPluginLink, type LinkState, type PluginLinkPlan } from '../core/plugin-link.js';
+import { planPluginLink, type LinkState, type PluginLinkPlan } from '../core/docker/plugin-link.js';
 import { dockerConfigDir } from '../adapters/docker-cli-config.js';
 import type { CommandContext } from './context.js';
 

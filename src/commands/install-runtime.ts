@@ -1,6 +1,6 @@
 // `extmount install-runtime`: the daemon.json entry that registers hooks/extmount-runc with dockerd.
 import { fileURLToPath } from 'node:url';
-import { mergeRuntimeEntry, runtimeEntry } from '../core/daemon-json.js';
+import { mergeRuntimeEntry, runtimeEntry } from '../core/docker/daemon-json.js';
 import { createFileExclusive, writeFileAtomic } from '../adapters/atomic-write.js';
 import { READ_LIMITS, readUntrustedIfExists } from '../adapters/untrusted-file.js';
 import type { CommandContext } from './context.js';

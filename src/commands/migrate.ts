@@ -1,7 +1,7 @@
 // `extmount migrate CONTAINER --from HOST --to HOST`: moves a running container between engines through their APIs only.
 import type { RemapRule } from '../core/config.js';
-import { resolveDockerHost } from '../core/docker-host.js';
-import { formatReport } from '../core/migrate-report.js';
+import { resolveDockerHost } from '../core/docker/docker-host.js';
+import { formatReport } from '../core/migrate/migrate-report.js';
 import { connectEngine } from '../adapters/docker.js';
 import { faultsFromEnv } from '../migrate/faults.js';
 import { migrate } from '../migrate/migrate.js';

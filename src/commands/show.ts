@@ -1,7 +1,7 @@
 // `extmount show PATH`: decodes a CRIU images dir (mountpoints-*.img, inventory.img) or one image file.
 
-import { decodeCriuImage, type CriuImage } from '../core/criu-image.js';
-import { formatImage } from '../core/show-format.js';
+import { decodeCriuImage, type CriuImage } from '../core/images/criu-image.js';
+import { formatImage } from '../core/images/show-format.js';
 import { imageFilesAt, readImageFile } from '../adapters/images.js';
 import type { CommandIO } from './io.js';
 

@@ -2,8 +2,8 @@
 import { PassThrough, type Readable } from 'node:stream';
 import type Docker from 'dockerode';
 import { ExtmountError } from '../core/errors.js';
-import type { TransferKind } from '../core/migrate-report.js';
-import { encodeEntry, END_OF_ARCHIVE, type EntryPolicy } from '../core/migrate-tar.js';
+import type { TransferKind } from '../core/migrate/migrate-report.js';
+import { encodeEntry, END_OF_ARCHIVE, type EntryPolicy } from '../core/migrate/migrate-tar.js';
 import { engineError, type Engine } from '../adapters/docker.js';
 import type { Progress } from './progress.js';
 import { TarFilter, type Decide } from './tar-filter.js';

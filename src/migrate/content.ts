@@ -1,11 +1,11 @@
 // Copies what the checkpoint does not hold: the writable layer (with deletions), volumes, binds, and the checkpoint files themselves.
 import type Docker from 'dockerode';
 import { ExtmountError } from '../core/errors.js';
-import { LABEL_FROM } from '../core/migrate-config.js';
-import { basename, dirname, planRootfsChanges, type BindTarget, type RootfsPlan } from '../core/migrate-plan.js';
-import { isUnder } from '../core/restore-targets.js';
-import type { TransferKind } from '../core/migrate-report.js';
-import { TarFormatError } from '../core/migrate-tar.js';
+import { LABEL_FROM } from '../core/migrate/migrate-config.js';
+import { basename, dirname, planRootfsChanges, type BindTarget, type RootfsPlan } from '../core/migrate/migrate-plan.js';
+import { isUnder } from '../core/checkpoint/restore-targets.js';
+import type { TransferKind } from '../core/migrate/migrate-report.js';
+import { TarFormatError } from '../core/migrate/migrate-tar.js';
 import { containerChanges, engineError, type Engine } from '../adapters/docker.js';
 import { copyArchive, putEntries, whiteoutEntry } from './archives.js';
 import { statPath, withHelper, type HelperMount, type HelperPool } from './engine.js';

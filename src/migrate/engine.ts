@@ -1,7 +1,7 @@
 // The engine calls migrate makes besides checkpoints: inspect, labelled lookups, helper containers, removal.
 import type Docker from 'dockerode';
 import { ExtmountError } from '../core/errors.js';
-import { LABEL_HELPER, type RestartPolicy, type SourceInspect } from '../core/migrate-config.js';
+import { LABEL_HELPER, type RestartPolicy, type SourceInspect } from '../core/migrate/migrate-config.js';
 import { engineError, inspectRaw, UNREACHABLE_CODES, type Engine } from '../adapters/docker.js';
 
 /** The entrypoint of helper containers: they are never started, so it never has to exist. */

@@ -1,6 +1,6 @@
 // Looks at a host path on an engine's host through its API only: exists, file or directory, no symlink on the way.
 import { ExtmountError } from '../core/errors.js';
-import { components } from '../core/migrate-plan.js';
+import { components } from '../core/migrate/migrate-plan.js';
 import type { Engine } from '../adapters/docker.js';
 import { isDirectoryMode, isSymlinkMode, statPath, withHelper } from './engine.js';
 

@@ -1,6 +1,6 @@
 // The journal: a never-started container on the source whose labels record an ongoing migration, so a re-run after a crash knows where things stand.
 import { ExtmountError } from '../core/errors.js';
-import { LABEL_CHECKPOINT, LABEL_JOURNAL, LABEL_RESTART_POLICY, LABEL_TO, encodeRestartPolicy, type RestartPolicy } from '../core/migrate-config.js';
+import { LABEL_CHECKPOINT, LABEL_JOURNAL, LABEL_RESTART_POLICY, LABEL_TO, encodeRestartPolicy, type RestartPolicy } from '../core/migrate/migrate-config.js';
 import { engineError, type Engine } from '../adapters/docker.js';
 import { HELPER_ENTRYPOINT, listLabelled, removeContainer } from './engine.js';
 

@@ -2,9 +2,9 @@
 import type { Log } from '../adapters/log.js';
 import type { Config } from '../core/config.js';
 import { ExtmountError } from '../core/errors.js';
-import { LABEL_FROM, checkpointName, targetCreateOptions, type SourceInspect } from '../core/migrate-config.js';
-import type { MigrationReport } from '../core/migrate-report.js';
-import type { RootfsPlan } from '../core/migrate-plan.js';
+import { LABEL_FROM, checkpointName, targetCreateOptions, type SourceInspect } from '../core/migrate/migrate-config.js';
+import type { MigrationReport } from '../core/migrate/migrate-report.js';
+import type { RootfsPlan } from '../core/migrate/migrate-plan.js';
 import { engineError, type Engine } from '../adapters/docker.js';
 import { createCheckpoint, deleteCheckpoint, listCheckpoints, startFromCheckpoint } from '../adapters/docker-checkpoint.js';
 import { applyRootfs, copyData, createBindFolders, createTargetVolume, prepareTransfers, readRootfsPlan, type Sides, type Transfers } from './content.js';

@@ -1,6 +1,6 @@
 // Everything checked before the container stops: engines, container, what a crashed earlier run left, image, mounts on the target.
 import type { Config, RemapRule } from '../core/config.js';
-import { describeEndpoint } from '../core/docker-host.js';
+import { describeEndpoint } from '../core/docker/docker-host.js';
 import { ExtmountError } from '../core/errors.js';
 import {
   CHECKPOINT_PREFIX,
@@ -12,8 +12,8 @@ import {
   migrationRefusal,
   type RestartPolicy,
   type SourceInspect,
-} from '../core/migrate-config.js';
-import { planBindTargets, unusedMaps, type BindTarget, type SourceBind } from '../core/migrate-plan.js';
+} from '../core/migrate/migrate-config.js';
+import { planBindTargets, unusedMaps, type BindTarget, type SourceBind } from '../core/migrate/migrate-plan.js';
 import { blockedRestoreError, containerChanges, engineError, engineRestoreBlocker, type Engine } from '../adapters/docker.js';
 import { listCheckpoints, requireExperimental, type EngineInfo } from '../adapters/docker-checkpoint.js';
 import { transferImage } from './archives.js';

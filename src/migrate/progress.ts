@@ -1,5 +1,5 @@
 // Transfer progress: counts bytes per kind; on a terminal, one line on stderr redrawn with the total and the rate.
-import { emptyBytes, formatBytes, formatRate, type MigrationReport, type TransferKind } from '../core/migrate-report.js';
+import { emptyBytes, formatBytes, formatRate, type MigrationReport, type TransferKind } from '../core/migrate/migrate-report.js';
 
 export interface Progress {
   add(kind: TransferKind, bytes: number): void;

@@ -13,7 +13,7 @@ import {
   type ArchiveEntry,
   type EntryPolicy,
   type TarHeader,
-} from '../core/migrate-tar.js';
+} from '../core/migrate/migrate-tar.js';
 
 /** keep: pass the entry on; skip: drop it; keep-last: pass it on and end the archive after it. */
 export type Decision = 'keep' | 'skip' | 'keep-last';

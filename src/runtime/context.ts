@@ -9,7 +9,7 @@
 import { READ_LIMITS, readBoundedText } from '../adapters/untrusted-file.js';
 import type { Config } from '../core/config.js';
 import { ExtmountError } from '../core/errors.js';
-import type { RuncInvocation } from '../core/runc-argv.js';
+import type { RuncInvocation } from '../core/runtime/runc-argv.js';
 import { INHERITED_FDS_ENV } from './inherited-fds.js';
 import type { SignalRelay } from './signals.js';
 

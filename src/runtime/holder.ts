@@ -7,7 +7,7 @@ import { lstat, mkdir, readdir, realpath, rmdir, unlink, writeFile } from 'node:
 import { join } from 'node:path';
 import { runFile } from '../adapters/run-file.js';
 import { ExtmountError } from '../core/errors.js';
-import { mountOfPath } from '../core/host-mounts.js';
+import { mountOfPath } from '../core/mounts/host-mounts.js';
 import { hostMountTable } from '../adapters/mount-table.js';
 
 export class MountHolder {

@@ -8,7 +8,7 @@
 import { loadConfig } from '../adapters/config-file.js';
 import { extmountVersion } from '../adapters/package-info.js';
 import { ExtmountError, formatError } from '../core/errors.js';
-import { parseRuncArgv } from '../core/runc-argv.js';
+import { parseRuncArgv } from '../core/runtime/runc-argv.js';
 import { handleCheckpoint } from './checkpoint.js';
 import type { RuntimeContext } from './context.js';
 import { inheritedFds } from './inherited-fds.js';

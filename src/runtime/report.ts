@@ -6,7 +6,7 @@
 // stream on them could switch the shared pipe to non-blocking under the restored process.
 import { appendFile } from 'node:fs/promises';
 import { writeSync } from 'node:fs';
-import type { RuncInvocation } from '../core/runc-argv.js';
+import type { RuncInvocation } from '../core/runtime/runc-argv.js';
 
 export function writeStderr(lines: readonly string[]): void {
   if (lines.length === 0) return;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { DEFAULT_CONFIG, normalizePath, parseConfig } from '../../src/core/config.js';
-import { describeEndpoint, resolveDockerHost } from '../../src/core/docker-host.js';
+import { describeEndpoint, resolveDockerHost } from '../../src/core/docker/docker-host.js';
 import { ExtmountError } from '../../src/core/errors.js';
 import { FIXTURES } from '../helpers/fixtures.js';
 

@@ -1,5 +1,5 @@
 // A tiny protobuf and CRIU-framing encoder, independent of the decoder it tests (tests and bench).
-import { IMG_COMMON_MAGIC, MNTS_MAGIC } from '../../src/core/criu-image.js';
+import { IMG_COMMON_MAGIC, MNTS_MAGIC } from '../../src/core/images/criu-image.js';
 
 
 export function varint(value: number | bigint): number[] {

@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { restoreBlocker } from '../../src/core/restore-blockers.js';
+import { restoreBlocker } from '../../src/core/docker/restore-blockers.js';
 import { assertOneLineError, runCli } from '../helpers/cli.js';
 import { importTestImage, sleep, startDaemon, TEST_IMAGE, type Daemon } from '../helpers/dockerd.js';
 import { missing, requireE2E } from '../helpers/e2e.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { BLOCK, END_OF_ARCHIVE, decodeHeader, encodeEntry, pad, paddedSize, parsePaxRecords, TarFormatError, type EntryPolicy } from '../../src/core/migrate-tar.js';
+import { BLOCK, END_OF_ARCHIVE, decodeHeader, encodeEntry, pad, paddedSize, parsePaxRecords, TarFormatError, type EntryPolicy } from '../../src/core/migrate/migrate-tar.js';
 import { TarFilter, type Decide } from '../../src/migrate/tar-filter.js';
 import { FIXTURES } from '../helpers/fixtures.js';
 

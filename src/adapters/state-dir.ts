@@ -1,0 +1,107 @@
+// The wrapper's folders for a container.
+//
+// <stateDir>/<container id>/ is what `extmount checkpoint|restore CONTAINER` shares with the wrapper
+// (the CLI knows the ID, not the engine's runc root): maps.json in, the result of the last call out,
+// kept CRIU logs and a short log. <stateDir>/<container id>/roots/<runc root key>/ holds what one call
+// works with — the CRIU config files and the holder mount — keyed by runc root and ID, so that two runc
+// roots with the same container ID never touch each other's (runtime-files.ts runcRootKey).
+import { createHash } from 'node:crypto';
+import { appendFile, copyFile, mkdir, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { writeFileAtomic } from './atomic-write.js';
+import { READ_LIMITS, readBoundedTextIfExists } from './untrusted-file.js';
+import { dirname, join } from 'node:path';
+import { ExtmountError } from '../core/errors.js';
+import { containerStateDir, MAPS_FILE, parseMapsFile, renderRuntimeResult, runcRootKey, type RuntimeResult } from '../core/runtime/runtime-files.js';
+
+export class ContainerStateDir {
+  private constructor(
+    readonly dir: string,
+    /** This runc root's folder for the container. */
+    readonly rootDir: string,
+  ) {}
+
+  static async open(stateDir: string, id: string, runcRoot: string): Promise<ContainerStateDir> {
+    const dir = containerStateDir(stateDir, id);
+    const root = await realRoot(runcRoot);
+    const rootDir = join(dir, 'roots', runcRootKey(root, (text) => createHash('sha256').update(text).digest('hex').slice(0, 32)));
+    await mkdir(rootDir, { recursive: true, mode: 0o700 });
+    await writeFile(join(rootDir, 'root'), `${root}\n`, { mode: 0o600 }).catch(() => undefined);
+    return new ContainerStateDir(dir, rootDir);
+  }
+
+  /** A file of the container's shared folder (maps.json, results, logs). */
+  path(name: string): string {
+    return join(this.dir, name);
+  }
+
+  /** A file of this runc root's folder (CRIU config files, the holder mount). */
+  rootPath(name: string): string {
+    return join(this.rootDir, name);
+  }
+
+  /** Written whole into this root's folder and renamed into place, so CRIU never reads half a file. */
+  async writeFile(name: string, text: string): Promise<string> {
+    const path = this.rootPath(name);
+    await writeFileAtomic(path, text, { mode: 0o600 });
+    return path;
+  }
+
+  /**
+   * The --map of `extmount restore CONTAINER`, read once: the file is removed as it is read, so a file
+   * left by an interrupted `extmount restore` cannot redirect a later plain `docker start --checkpoint`.
+   */
+  async consumeMaps(): Promise<Map<string, string>> {
+    const path = this.path(MAPS_FILE);
+    // Taken by a rename: of two restores of the same ID at once (two runc roots), exactly one gets it.
+    const taken = this.rootPath(`${MAPS_FILE}.${process.pid}`);
+    try {
+      await rename(path, taken);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
+      throw new ExtmountError('bad-input', `cannot read ${path}: ${(err as Error).message}`, { cause: err });
+    }
+    try {
+      const text = await readBoundedTextIfExists(taken, READ_LIMITS.mapsFile);
+      return text === undefined ? new Map() : parseMapsFile(text, path);
+    } finally {
+      await rm(taken, { force: true });
+    }
+  }
+
+  async writeResult(name: string, result: RuntimeResult): Promise<void> {
+    const path = this.path(name);
+    const tmp = `${path}.${process.pid}.tmp`;
+    await writeFile(tmp, renderRuntimeResult(result), { mode: 0o600 })
+      .then(() => rename(tmp, path))
+      .catch(() => undefined);
+  }
+
+  /**
+   * Copies a CRIU log out of runc's work dir, which containerd removes; undefined when there is none, or
+   * when it is older than `since` (CRIU never ran this time: the log is an earlier call's).
+   */
+  async keepLog(source: string, verb: string, since: number): Promise<string | undefined> {
+    const written = (await stat(source).catch(() => undefined))?.mtimeMs;
+    if (written === undefined || written < since - 1000) return undefined;
+    await mkdir(this.path('logs'), { recursive: true, mode: 0o700 });
+    const kept = join(this.path('logs'), `criu-${verb}-${new Date().toISOString().replace(/[:.]/g, '')}-${process.pid}.log`);
+    try {
+      await copyFile(source, kept);
+      return kept;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async log(line: string): Promise<void> {
+    await appendFile(this.path('runtime.log'), `${new Date().toISOString()} ${line}\n`, { mode: 0o600 }).catch(() => undefined);
+  }
+}
+
+/** The runc root as a real path (/var/run → /run); a root runc has not made yet keeps its missing tail. */
+async function realRoot(root: string): Promise<string> {
+  const real = await realpath(root).catch(() => undefined);
+  if (real !== undefined) return real;
+  const parent = dirname(root);
+  return parent === root ? root : join(await realRoot(parent), root.slice(parent.length + 1));
+}

@@ -1,0 +1,433 @@
+#!/usr/bin/env node
+// The extmount command line: parses flags, wires a command to its context, maps errors to exit codes.
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { ExtmountError, formatError } from '../core/errors.js';
+import { loadConfig } from '../adapters/config-file.js';
+import { createLogger } from '../adapters/log.js';
+import { extmountVersion } from '../adapters/package-info.js';
+import type { CommandContext } from '../commands/context.js';
+import type { DockerCliEngine } from '../core/docker/docker-cli-context.js';
+import { describeEndpoint } from '../core/docker/docker-host.js';
+import { processIO, type CommandIO } from '../commands/io.js';
+
+type Values = Record<string, string | boolean | string[] | undefined>;
+
+/** One option: how node:util parseArgs reads it, and the line --help shows for it. */
+interface OptionSpec {
+  type: 'string' | 'boolean';
+  short?: string;
+  multiple?: boolean;
+  /** The value's name in --help, e.g. PID. */
+  arg?: string;
+  help: string;
+}
+type OptionTable = Record<string, OptionSpec>;
+
+interface CommandSpec {
+  summary: string;
+  /** Synopsis lines, without the leading "extmount ". */
+  synopsis: string[];
+  description: string;
+  /** Positional arguments and what follows "--", for --help. */
+  operands?: Record<string, string>;
+  options: OptionTable;
+  run(values: Values, positionals: string[], passthrough: string[], ctx: CommandContext): Promise<void>;
+}
+
+const GLOBAL_OPTIONS: OptionTable = {
+  json: { type: 'boolean', help: 'machine-readable output on stdout (logs always go to stderr)' },
+  config: { type: 'string', arg: 'FILE', help: 'configuration file (default: /etc/extmount/config.json, else the packaged config.json)' },
+  host: { type: 'string', arg: 'HOST', help: 'Docker engine: unix:///path, tcp://HOST:PORT, ssh://USER@HOST (default: DOCKER_HOST, else the local socket; as "docker extmount": the docker CLI\'s engine)' },
+  'log-format': { type: 'string', arg: 'FORMAT', help: 'logs on stderr as text lines (default) or json (one object a line)' },
+  debug: { type: 'boolean', help: 'debug logs, and stack traces on errors' },
+  help: { type: 'boolean', short: 'h', help: 'this help' },
+  version: { type: 'boolean', help: 'print the version' },
+};
+
+const EXIT_CODES = 'Exit codes: 0 success, 1 the operation failed, 2 bad input or usage.';
+
+/** The option lines of --help, generated from the tables parseArgs reads (one source of truth). */
+function formatOptions(table: OptionTable, operands: Record<string, string> = {}): string {
+  const rows: [string, string][] = [
+    ...Object.entries(operands),
+    ...Object.entries(table).map(([name, o]): [string, string] => [
+      `${o.short ? `-${o.short}, ` : ''}--${name}${o.arg ? ` ${o.arg}` : ''}`,
+      `${o.help}${o.multiple ? ' (repeatable)' : ''}`,
+    ]),
+  ];
+  const width = Math.min(24, Math.max(...rows.map(([left]) => left.length)));
+  return rows.map(([left, right]) => `  ${left.padEnd(width)}  ${right}`).join('\n');
+}
+
+function commandHelp(spec: CommandSpec): string {
+  const [first, ...more] = spec.synopsis;
+  return [
+    `Usage: extmount ${first}`,
+    ...more.map((line) => `       extmount ${line}`),
+    '',
+    spec.description,
+    '',
+    formatOptions(spec.options, spec.operands),
+    '',
+    'Global options:',
+    formatOptions(GLOBAL_OPTIONS),
+    EXIT_CODES,
+  ].join('\n');
+}
+
+const COMMANDS: Record<string, CommandSpec> = {
+  detect: {
+    summary: 'find external mounts and the CRIU options they need',
+    synopsis: ['detect --pid PID | CONTAINER | --mountinfo FILE [--root-mount ID]  [--key MOUNTPOINT=KEY]...'],
+    description: `Reads the task's mountinfo (and the container's config), classifies every mount, and prints the
+external ones with their key, host path and the CRIU dump/restore options.`,
+    operands: { CONTAINER: 'a running Docker container (name or id) on this host' },
+    options: {
+      pid: { type: 'string', arg: 'PID', help: 'a process tree on this host' },
+      mountinfo: { type: 'string', arg: 'FILE', help: 'a saved mountinfo (offline; host paths assume the device is mounted at /)' },
+      'root-mount': { type: 'string', arg: 'ID', help: "the tree's root mount when FILE is not the task's own view" },
+      key: { type: 'string', multiple: true, arg: 'MP=KEY', help: 'use KEY for the external mount at MP (e.g. --key /bar=barmount)' },
+    },
+    async run(values, positionals, passthrough, ctx) {
+      noPassthrough(passthrough);
+      const { runDetect } = await import('../commands/detect.js');
+      const chosen = [values.pid !== undefined, values.mountinfo !== undefined, positionals.length > 0].filter(Boolean).length;
+      if (chosen !== 1 || positionals.length > 1) throw usage('detect needs exactly one of --pid PID, CONTAINER or --mountinfo FILE', 'detect');
+      if (values['root-mount'] !== undefined && values.mountinfo === undefined) throw usage('--root-mount goes with --mountinfo FILE', 'detect');
+      const keys = parseKeyFlags(values.key as string[] | undefined);
+      const source =
+        values.pid !== undefined
+          ? { kind: 'pid' as const, pid: positiveInt(values.pid as string, '--pid') }
+          : values.mountinfo !== undefined
+            ? {
+                kind: 'file' as const,
+                path: values.mountinfo as string,
+                ...(values['root-mount'] !== undefined ? { rootMountId: positiveInt(values['root-mount'] as string, '--root-mount') } : {}),
+              }
+            : { kind: 'container' as const, ref: positionals[0]! };
+      await runDetect({ source, keys }, ctx);
+    },
+  },
+  checkpoint: {
+    summary: 'checkpoint a process tree (--pid) or a Docker container, keeping external mounts',
+    synopsis: [
+      'checkpoint --pid PID --images-dir DIR [--key MP=KEY]... [--leave-running] [-- CRIU_ARGS...]',
+      'checkpoint CONTAINER [--name NAME] [--leave-running]',
+    ],
+    description: `--pid: runs criu dump on the tree rooted at PID with the options extmount detect derives, and
+writes DIR/extmount.yaml (the manifest restore reads). CRIU_ARGS go to criu as they are.
+CONTAINER: docker checkpoint create through the engine's API (the container must run under the
+extmount runtime when it has mounts runc does not map itself).`,
+    operands: { CONTAINER: 'a running Docker container (name or id)', 'CRIU_ARGS': 'after "--": passed to criu dump as they are' },
+    options: {
+      pid: { type: 'string', arg: 'PID', help: 'the root of the process tree' },
+      'images-dir': { type: 'string', arg: 'DIR', help: 'where CRIU writes the images (created if missing)' },
+      key: { type: 'string', multiple: true, arg: 'MP=KEY', help: 'use KEY for the external mount at MP' },
+      'leave-running': { type: 'boolean', help: 'keep the tree (or container) running after the dump' },
+      name: { type: 'string', arg: 'NAME', help: 'checkpoint name for a container (default: extmount-<time>)' },
+    },
+    async run(values, positionals, passthrough, ctx) {
+      const leaveRunning = values['leave-running'] === true;
+      if (values.pid !== undefined) {
+        if (positionals.length > 0) throw usage('checkpoint takes --pid PID or CONTAINER, not both', 'checkpoint');
+        if (values.name !== undefined) throw usage('--name goes with a CONTAINER, not --pid', 'checkpoint');
+        if (values['images-dir'] === undefined) throw usage('checkpoint --pid needs --images-dir DIR', 'checkpoint');
+        const { runCheckpoint } = await import('../commands/checkpoint.js');
+        await runCheckpoint({
+          pid: positiveInt(values.pid as string, '--pid'),
+          imagesDir: values['images-dir'] as string,
+          keys: parseKeyFlags(values.key as string[] | undefined),
+          leaveRunning,
+          criuArgs: passthrough,
+        }, ctx);
+        return;
+      }
+      if (positionals.length !== 1) throw usage('checkpoint needs --pid PID or one CONTAINER', 'checkpoint');
+      if (values['images-dir'] !== undefined || values.key !== undefined) throw usage('--images-dir and --key go with --pid', 'checkpoint');
+      noPassthrough(passthrough);
+      const { runContainerCheckpoint } = await import('../commands/container-checkpoint.js');
+      await runContainerCheckpoint({ ref: positionals[0]!, name: values.name as string | undefined, leaveRunning }, ctx);
+    },
+  },
+  restore: {
+    summary: 'restore a checkpoint, with external mounts mapped and checked first',
+    synopsis: [
+      'restore --images-dir DIR [--map KEY=PATH]... [--foreground] [-- CRIU_ARGS...]',
+      'restore CONTAINER [--name NAME] [--map KEY=PATH]...',
+    ],
+    description: `Reads the manifest (DIR/extmount.yaml), resolves every external mount (--map, then the config's
+remap rules, then the recorded host path), checks each target before CRIU runs (exists, same
+type, allowed by hostPaths, no symlinks), then runs criu restore. Prints the restored pid.`,
+    operands: { CONTAINER: 'a Docker container with a checkpoint', CRIU_ARGS: 'after "--": passed to criu restore as they are' },
+    options: {
+      'images-dir': { type: 'string', arg: 'DIR', help: 'images written by extmount checkpoint --pid' },
+      map: { type: 'string', multiple: true, arg: 'KEY=PATH', help: 'restore the external mount KEY from PATH' },
+      foreground: { type: 'boolean', help: 'wait for the restored tree instead of detaching' },
+      name: { type: 'string', arg: 'NAME', help: 'checkpoint name for a container (default: its newest)' },
+    },
+    async run(values, positionals, passthrough, ctx) {
+      const maps = parseMapFlags(values.map as string[] | undefined);
+      if (values['images-dir'] !== undefined) {
+        if (positionals.length > 0) throw usage('restore takes --images-dir DIR or CONTAINER, not both', 'restore');
+        if (values.name !== undefined) throw usage('--name goes with a CONTAINER, not --images-dir', 'restore');
+        const { runRestore } = await import('../commands/restore.js');
+        await runRestore({ imagesDir: values['images-dir'] as string, maps, foreground: values.foreground === true, criuArgs: passthrough }, ctx);
+        return;
+      }
+      if (positionals.length !== 1) throw usage('restore needs --images-dir DIR or one CONTAINER', 'restore');
+      if (values.foreground !== undefined) throw usage('--foreground goes with --images-dir', 'restore');
+      noPassthrough(passthrough);
+      const { runContainerRestore } = await import('../commands/container-checkpoint.js');
+      await runContainerRestore({ ref: positionals[0]!, name: values.name as string | undefined, maps }, ctx);
+    },
+  },
+  migrate: {
+    summary: 'move a running container to another Docker engine, binds remapped, through the engines\' APIs only',
+    synopsis: ['migrate CONTAINER --from DOCKER_HOST --to DOCKER_HOST [--map SRC=DST]... [--copy-binds] [--name NEW]'],
+    description: `Checks everything first (both engines experimental, image, every bind on the target, volumes);
+then checkpoints the container on the source (it stays there, stopped), recreates it on the target
+with the same settings, its writable layer (deletions included), volumes and checkpoint, starts it
+from the checkpoint and checks it runs; only then removes the source container. Any failure after
+the checkpoint removes what was made on the target and restores the container on the source.
+A re-run after an interruption finishes the move or says why it cannot.`,
+    operands: { CONTAINER: 'the running container on the source engine (name or id)' },
+    options: {
+      from: { type: 'string', arg: 'HOST', help: 'the engine the container runs on (unix:///…, tcp://HOST:PORT, ssh://USER@HOST)' },
+      to: { type: 'string', arg: 'HOST', help: 'the engine to move it to' },
+      map: { type: 'string', multiple: true, arg: 'SRC=DST', help: 'binds from SRC (and below) come from DST on the target, e.g. --map /srv/a=/srv/b' },
+      'copy-binds': { type: 'boolean', help: "copy the binds' content to the target (folders are created there when missing)" },
+      name: { type: 'string', arg: 'NEW', help: 'name on the target (default: the same name)' },
+    },
+    async run(values, positionals, passthrough, ctx) {
+      noPassthrough(passthrough);
+      if (positionals.length !== 1) throw usage('migrate needs exactly one CONTAINER', 'migrate');
+      if (values.from === undefined || values.to === undefined) throw usage('migrate needs --from DOCKER_HOST and --to DOCKER_HOST', 'migrate');
+      if (ctx.host !== undefined) throw usage('migrate takes --from and --to, not --host', 'migrate');
+      if (ctx.dockerCli?.explicit) throw usage(`migrate takes --from and --to, not ${ctx.dockerCli.via}`, 'migrate');
+      const { parseMigrateMaps } = await import('../core/migrate/migrate-plan.js');
+      const maps = parseMigrateMaps(values.map as string[] | undefined);
+      const { runMigrate } = await import('../commands/migrate.js');
+      await runMigrate({
+        ref: positionals[0]!,
+        from: values.from as string,
+        to: values.to as string,
+        maps,
+        copyBinds: values['copy-binds'] === true,
+        name: values.name as string | undefined,
+      }, ctx);
+    },
+  },
+  'install-runtime': {
+    summary: 'print (or merge into daemon.json) the dockerd runtime entry for hooks/extmount-runc',
+    synopsis: ['install-runtime [--apply] [--name NAME] [--daemon-json FILE]'],
+    description: `Prints the "runtimes" entry that registers hooks/extmount-runc with dockerd. With --apply, merges
+it into FILE (default /etc/docker/daemon.json), keeping a backup; then reload dockerd (SIGHUP).`,
+    options: {
+      apply: { type: 'boolean', help: 'merge the entry into FILE (a timestamped backup is kept)' },
+      name: { type: 'string', arg: 'NAME', help: 'runtime name (default: extmount)' },
+      'daemon-json': { type: 'string', arg: 'FILE', help: 'the daemon configuration to merge into (default: /etc/docker/daemon.json)' },
+    },
+    async run(values, positionals, passthrough, ctx) {
+      noPassthrough(passthrough);
+      if (positionals.length > 0) throw usage(`unexpected argument ${positionals[0]}`, 'install-runtime');
+      const { runInstallRuntime } = await import('../commands/install-runtime.js');
+      await runInstallRuntime({
+        apply: values.apply === true,
+        name: (values.name as string | undefined) ?? 'extmount',
+        daemonJson: (values['daemon-json'] as string | undefined) ?? '/etc/docker/daemon.json',
+      }, ctx);
+    },
+  },
+  'install-plugin': {
+    summary: 'print (or create) the docker CLI plugin link, so "docker extmount …" works',
+    synopsis: ['install-plugin [--apply]'],
+    description: `Prints the symlink that makes hooks/docker-extmount a docker CLI plugin: $DOCKER_CONFIG/cli-plugins/
+docker-extmount (default ~/.docker/cli-plugins/docker-extmount). With --apply, creates it (or replaces a
+link to another extmount's entry); anything else already there is left alone (exit 2).
+As a plugin, extmount uses the engine the docker CLI means: docker -H HOST, --context NAME, DOCKER_HOST,
+DOCKER_CONTEXT, then config.json's currentContext, in that order (extmount's own --host goes after
+"extmount" and overrides DOCKER_HOST, DOCKER_CONTEXT and currentContext).`,
+    options: {
+      apply: { type: 'boolean', help: 'create the link (nothing changes when it is already there)' },
+    },
+    async run(values, positionals, passthrough, ctx) {
+      noPassthrough(passthrough);
+      if (positionals.length > 0) throw usage(`unexpected argument ${positionals[0]}`, 'install-plugin');
+      const { runInstallPlugin } = await import('../commands/install-plugin.js');
+      await runInstallPlugin({ apply: values.apply === true }, ctx);
+    },
+  },
+  show: {
+    summary: 'decode CRIU images (mountpoints, inventory) without crit',
+    synopsis: ['show PATH'],
+    description: `Prints the mounts recorded in CRIU images (mnt_id, parent, root, mountpoint, fstype, source,
+external key, sharing) and the inventory, without crit.`,
+    operands: { PATH: 'a CRIU images directory or one image file' },
+    options: {},
+    async run(_values, positionals, passthrough, ctx) {
+      noPassthrough(passthrough);
+      if (positionals.length !== 1) throw usage('show needs exactly one PATH', 'show');
+      const { runShow } = await import('../commands/show.js');
+      await runShow({ path: positionals[0]!, json: ctx.json }, ctx.io);
+    },
+  },
+};
+
+/** hooks/docker-extmount passes this first, then the argv the docker CLI gave the plugin. */
+export const DOCKER_CLI_PLUGIN_FLAG = '--docker-cli-plugin';
+
+export async function main(argv: string[], io: CommandIO = processIO): Promise<number> {
+  const plugin = argv[0] === DOCKER_CLI_PLUGIN_FLAG;
+  let debug = argv.includes('--debug') || (plugin && argv.includes('-D'));
+  try {
+    let dockerCli: DockerCliEngine | undefined;
+    if (plugin) {
+      // `docker [GLOBAL FLAGS] extmount ARGS…`: the engine is the one the docker CLI means.
+      const { resolvePluginInvocation } = await import('../adapters/docker-cli-config.js');
+      const invocation = await resolvePluginInvocation(argv.slice(1), io.env);
+      argv = invocation.rest;
+      debug = invocation.flags.debug || argv.includes('--debug');
+      dockerCli = invocation.engine;
+    }
+    let { name, rest } = splitCommand(argv);
+    // `extmount help [COMMAND]` is `extmount [COMMAND] --help`.
+    if (name === 'help') {
+      const topic = splitCommand(rest);
+      if (topic.name !== undefined && !COMMANDS[topic.name]) throw usage(`unknown command "${topic.name}"`);
+      ({ name, rest } = { name: topic.name, rest: [...topic.rest, '--help'] });
+    }
+    const spec = name ? COMMANDS[name] : undefined;
+    if (name && !spec) throw usage(`unknown command "${name}"`);
+    const { values, positionals, passthrough } = parse(rest, { ...GLOBAL_OPTIONS, ...(spec?.options ?? {}) }, name);
+    if (values.version) {
+      io.out(extmountVersion());
+      return 0;
+    }
+    if (values.help) {
+      io.out(spec ? commandHelp(spec) : topHelp());
+      return 0;
+    }
+    if (!spec) {
+      // Bare `extmount` is a usage error: the help goes to stderr, as a shell user expects.
+      io.err(topHelp());
+      return 2;
+    }
+    if (dockerCli?.explicit && values.host !== undefined) {
+      throw usage(`conflicting options: ${dockerCli.via} before "extmount" and --host after it`, name);
+    }
+    const logFormat = (values['log-format'] as string | undefined) ?? 'text';
+    if (logFormat !== 'text' && logFormat !== 'json') throw usage(`--log-format must be text or json, got "${logFormat}"`);
+    const config = await loadConfig(values.config as string | undefined);
+    const ctx: CommandContext = {
+      config,
+      io,
+      log: await createLogger(debug ? 'debug' : config.logLevel, logFormat, (line) => io.err(line)),
+      json: values.json === true,
+      host: values.host as string | undefined,
+      dockerCli,
+    };
+    if (dockerCli) ctx.log.debug(`docker CLI plugin: engine ${describeEndpoint(dockerCli.endpoint)} (chosen by ${dockerCli.via})`);
+    await spec.run(values, positionals, passthrough, ctx);
+    return 0;
+  } catch (err) {
+    for (const line of formatError(err, debug)) io.err(line);
+    return err instanceof ExtmountError ? err.exitCode : 1;
+  }
+}
+
+/** The command is the first argument that is neither an option nor the value of a global option. */
+function splitCommand(argv: string[]): { name: string | undefined; rest: string[] } {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') break;
+    if (arg === '--config' || arg === '--host' || arg === '--log-format') {
+      i++;
+      continue;
+    }
+    if (!arg.startsWith('-')) return { name: arg, rest: [...argv.slice(0, i), ...argv.slice(i + 1)] };
+  }
+  return { name: undefined, rest: argv };
+}
+
+function parse(args: string[], table: OptionTable, command: string | undefined): { values: Values; positionals: string[]; passthrough: string[] } {
+  const terminator = args.indexOf('--');
+  const own = terminator === -1 ? args : args.slice(0, terminator);
+  const passthrough = terminator === -1 ? [] : args.slice(terminator + 1);
+  try {
+    const options = Object.fromEntries(
+      Object.entries(table).map(([name, o]) => [name, { type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.multiple ? { multiple: true } : {}) }]),
+    );
+    const { values, positionals } = parseArgs({ args: own, options, allowPositionals: true, strict: true });
+    return { values: values as Values, positionals, passthrough };
+  } catch (err) {
+    throw usage((err as Error).message.replace(/\. To specify a positional argument.*$/, ''), command);
+  }
+}
+
+function usage(message: string, command?: string): ExtmountError {
+  return new ExtmountError('usage', message, { hint: `see extmount ${command ? `${command} ` : ''}--help` });
+}
+
+function noPassthrough(passthrough: string[]): void {
+  if (passthrough.length > 0) throw usage(`unexpected arguments after "--": ${passthrough.join(' ')}`);
+}
+
+function positiveInt(text: string, flag: string): number {
+  if (!/^[1-9]\d{0,9}$/.test(text)) throw usage(`${flag} needs a positive number, got "${text}"`);
+  return Number(text);
+}
+
+/** --key MOUNTPOINT=KEY, repeated. Keys are validated with the plan (one place). */
+export function parseKeyFlags(flags: string[] | undefined): Map<string, string> {
+  const keys = new Map<string, string>();
+  for (const flag of flags ?? []) {
+    const eq = flag.lastIndexOf('=');
+    if (eq <= 0 || !flag.startsWith('/')) throw usage(`--key "${flag}": expected MOUNTPOINT=KEY, e.g. --key /bar=barmount`);
+    const mountpoint = flag.slice(0, eq);
+    if (keys.has(mountpoint)) throw usage(`--key: ${mountpoint} is given twice`);
+    keys.set(mountpoint, flag.slice(eq + 1));
+  }
+  return keys;
+}
+
+/** --map KEY=PATH, repeated. */
+export function parseMapFlags(flags: string[] | undefined): Map<string, string> {
+  const maps = new Map<string, string>();
+  for (const flag of flags ?? []) {
+    const eq = flag.indexOf('=');
+    if (eq <= 0 || !flag.slice(eq + 1).startsWith('/')) throw usage(`--map "${flag}": expected KEY=/ABSOLUTE/PATH, e.g. --map barmount=/srv/foo`);
+    const key = flag.slice(0, eq);
+    if (maps.has(key)) throw usage(`--map: ${key} is given twice`);
+    maps.set(key, flag.slice(eq + 1));
+  }
+  return maps;
+}
+
+function topHelp(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length));
+  const list = Object.entries(COMMANDS).map(([n, c]) => `  ${n.padEnd(width)}  ${c.summary}`).join('\n');
+  return `extmount ${extmountVersion()}: CRIU checkpoint/restore that keeps external bind mounts
+
+Usage: extmount [options] COMMAND [args]
+
+Commands:
+${list}
+
+Global options:
+${formatOptions(GLOBAL_OPTIONS)}
+${EXIT_CODES}
+Run "extmount help COMMAND" (or "extmount COMMAND --help") for a command's own options.
+As a docker CLI plugin (extmount install-plugin): docker [-H HOST | --context NAME] extmount COMMAND …
+uses the engine the docker CLI would: --host, --context, DOCKER_HOST, DOCKER_CONTEXT, currentContext.`;
+}
+
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === (await import('node:fs')).realpathSync(process.argv[1])) {
+  // `extmount detect --json | head -1`: a closed pipe ends the output, not with a stack trace.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+  process.exitCode = await main(process.argv.slice(2));
+}

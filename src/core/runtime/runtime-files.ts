@@ -1,0 +1,105 @@
+// The files the runc wrapper and `extmount checkpoint|restore CONTAINER` share in <stateDir>/<container id>/:
+// maps.json (the --map a user gave, which `docker start` cannot carry) and the result of the last call.
+import { isRecord } from '../json.js';
+import { isAbsolutePath, normalizePath } from '../config.js';
+import { ExtmountError } from '../errors.js';
+import { validateKey } from '../mounts/plan.js';
+import { isValidContainerId } from './runc-argv.js';
+
+export const MAPS_FILE = 'maps.json';
+export const CHECKPOINT_RESULT_FILE = 'last-checkpoint.json';
+export const RESTORE_RESULT_FILE = 'last-restore.json';
+
+// Paths below the state dir end up in CRIU's config file, which splits its lines at spaces.
+const SAFE_DIR = /^\/[A-Za-z0-9._+@/-]*$/;
+
+/** <stateDir>/<container id>, refusing a state dir or an ID that could leave it or break CRIU's config. */
+export function containerStateDir(stateDir: string, id: string): string {
+  if (!SAFE_DIR.test(stateDir) || stateDir.split('/').includes('..')) {
+    throw new ExtmountError('bad-input', `stateDir "${stateDir}" must be an absolute path of letters, digits and . _ + @ - /`, { hint: 'fix "stateDir" in the config' });
+  }
+  if (!isValidContainerId(id)) throw new ExtmountError('bad-input', `"${id}" is not a container ID runc accepts`);
+  return `${normalizePath(stateDir)}/${id}`.replace(/^\/\//, '/');
+}
+
+/**
+ * The name of a runc root's folder below a container's state dir: the wrapper's files for one (root, ID)
+ * pair live there, so that two runc roots with the same container ID (two engines on one host, runc's
+ * own tests beside dockerd) never share a CRIU config file or a holder mount. Readable and one-to-one:
+ * "/" becomes "@", and "@", "+" and anything outside [A-Za-z0-9._-] become "+XX" (hex of each UTF-8
+ * byte). A name longer than a file name may be is cut and ends in `digest` of the whole root.
+ */
+export function runcRootKey(root: string, digest: (text: string) => string): string {
+  const normalized = normalizePath(root);
+  let key = '';
+  for (const byte of new TextEncoder().encode(normalized)) {
+    const c = String.fromCharCode(byte);
+    key += c === '/' ? '@' : /[A-Za-z0-9._-]/.test(c) ? c : `+${byte.toString(16).padStart(2, '0')}`;
+  }
+  return key.length <= 200 ? key : `${key.slice(0, 150)}~${digest(normalized)}`;
+}
+
+export function renderMapsFile(maps: ReadonlyMap<string, string>, checkpoint: string | undefined): string {
+  return `${JSON.stringify({ maps: Object.fromEntries(maps), ...(checkpoint ? { checkpoint } : {}) }, null, 2)}\n`;
+}
+
+/** Validates like --map on the command line: the wrapper runs as root and trusts nothing in the file. */
+export function parseMapsFile(text: string, origin: string): Map<string, string> {
+  const fail = (what: string) => new ExtmountError('bad-input', `${origin}: ${what}`, { hint: 'write it with `extmount restore CONTAINER --map KEY=PATH`, or delete it' });
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    throw fail(`not valid JSON (${(err as Error).message})`);
+  }
+  if (!isRecord(doc) || !isRecord(doc.maps)) throw fail('expected {"maps": {"KEY": "/path"}}');
+  const maps = new Map<string, string>();
+  for (const [key, path] of Object.entries(doc.maps)) {
+    const problem = validateKey(key);
+    if (problem) throw fail(`key ${JSON.stringify(key)} ${problem}`);
+    if (!isAbsolutePath(path) || /[\n\r]/.test(path)) throw fail(`the path for ${key} must be an absolute path without ".."`);
+    maps.set(key, normalizePath(path));
+  }
+  return maps;
+}
+
+export interface RuntimeMountResult {
+  key: string;
+  mountpoint: string;
+  kind: string;
+  /** Host path it was dumped from, or restored from. */
+  path: string | null;
+  /** Who gives CRIU its mapping: runc (config.json binds) or extmount. */
+  mappedBy: 'runc' | 'extmount';
+  propagation: string;
+  note?: string;
+}
+
+/** What the wrapper did on its last checkpoint or restore of a container: read by the CLI to report it. */
+export interface RuntimeResult {
+  verb: 'checkpoint' | 'restore';
+  containerId: string;
+  ok: boolean;
+  at: string;
+  /** The line printed on failure (without the "extmount: " prefix). */
+  error?: string;
+  /** The CRIU log kept in the state dir after a failure. */
+  criuLog?: string;
+  mounts: RuntimeMountResult[];
+  notes: string[];
+}
+
+export function renderRuntimeResult(result: RuntimeResult): string {
+  return `${JSON.stringify(result, null, 2)}\n`;
+}
+
+export function parseRuntimeResult(text: string): RuntimeResult | undefined {
+  try {
+    const doc = JSON.parse(text) as unknown;
+    if (!isRecord(doc) || (doc.verb !== 'checkpoint' && doc.verb !== 'restore') || typeof doc.ok !== 'boolean' || !Array.isArray(doc.mounts)) return undefined;
+    if (!Array.isArray(doc.notes) || typeof doc.at !== 'string' || typeof doc.containerId !== 'string') return undefined;
+    return doc as unknown as RuntimeResult;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,39 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { emptyBytes, formatBytes, formatDuration, formatRate, formatReport, type MigrationReport } from '../../../src/core/migrate/migrate-report.js';
+
+describe('migration report', () => {
+  const report: MigrationReport = {
+    container: { name: 'm1', sourceId: 'a'.repeat(64), targetId: 'b'.repeat(64) },
+    from: 'unix:///a.sock',
+    to: 'unix:///b.sock',
+    checkpoint: 'extmount-migrate-x',
+    mode: 'migrated',
+    downtimeMs: 1050,
+    durationMs: 2240,
+    timings: { checkpoint: 180, prepare: 30, copy: 540, start: 300, verify: 1000 },
+    bytes: { ...emptyBytes(), checkpoint: 197632, rootfs: 9728, total: 207360 },
+    rootfs: { copied: 4, deleted: 1, skipped: 1 },
+    mounts: [{ destination: '/data', kind: 'bind', source: '/srv/a', target: '/srv/b', copied: false }],
+    volumesLeftOnSource: ['vol1'],
+  };
+
+  it('says where it runs, the downtime, what moved, and what stayed behind', () => {
+    const text = formatReport(report);
+    assert.match(text, /^m1 now runs on unix:\/\/\/b\.sock \(container bbbbbbbbbbbb\)/);
+    assert.match(text, /downtime: 1\.05 s \(checkpoint 180 ms, prepare 30 ms, copy 540 ms, start 300 ms\), total 2\.24 s/);
+    assert.match(text, /moved: 203 KiB \(checkpoint 193 KiB, rootfs 9\.5 KiB\)/);
+    assert.match(text, /bind \/data: \/srv\/a → \/srv\/b\n/);
+    assert.match(text, /volumes left on unix:\/\/\/a\.sock: vol1/);
+    assert.match(formatReport({ ...report, mode: 'resumed', downtimeMs: null }), /downtime: unknown/);
+  });
+
+  it('formats sizes, rates and durations', () => {
+    assert.equal(formatBytes(512), '512 B');
+    assert.equal(formatBytes(1536), '1.5 KiB');
+    assert.equal(formatBytes(5 * 1024 * 1024 * 1024), '5.0 GiB');
+    assert.equal(formatRate(2048, 1000), '2.0 KiB/s');
+    assert.equal(formatRate(1, 0), '-');
+    assert.equal(formatDuration(250), '250 ms');
+  });
+});
