@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what extmount's tests, demo and benchmarks need on a Debian 12 machine (as root):
-# dockerd/runc (docker.io), a CRIU that passes `criu check` on the running kernel, busybox-static,
+# dockerd/runc (docker.io), Podman (podman, crun, conmon), a CRIU that passes `criu check` on the running kernel, busybox-static,
 # debootstrap (for scripts/image-base.sh),
 # and the one busybox binary every test image uses (on this host and in every scripts/stacks root).
 # Idempotent: a second run only checks. See ../shared/ENVIRONMENT.md for why CRIU comes from trixie.
@@ -25,6 +25,8 @@ command -v busybox >/dev/null || [ -x /bin/busybox ] || need_apt+=(busybox-stati
 command -v curl >/dev/null || need_apt+=(curl)
 # scripts/image-base.sh (the Dockerfile test's base image) debootstraps a Debian root.
 command -v debootstrap >/dev/null || need_apt+=(debootstrap)
+# Podman (with crun and conmon) for the Podman runtime tests; its units do not run without systemd.
+command -v podman >/dev/null || need_apt+=(podman crun conmon)
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "installing ${need_apt[*]}"
   apt-get update -qq

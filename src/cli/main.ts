@@ -219,22 +219,46 @@ A re-run after an interruption finishes the move or says why it cannot.`,
     },
   },
   'install-runtime': {
-    summary: 'print (or merge into daemon.json) the dockerd runtime entry for hooks/extmount-runc',
-    synopsis: ['install-runtime [--apply] [--name NAME] [--daemon-json FILE]'],
+    summary: 'print (or write) the dockerd or Podman runtime entry for hooks/extmount-runc',
+    synopsis: ['install-runtime [--apply] [--name NAME] [--daemon-json FILE]', 'install-runtime --podman [--apply] [--name NAME] [--containers-conf FILE] [--runtime-config FILE]'],
     description: `Prints the "runtimes" entry that registers hooks/extmount-runc with dockerd. With --apply, merges
-it into FILE (default /etc/docker/daemon.json), keeping a backup; then reload dockerd (SIGHUP).`,
+it into FILE (default /etc/docker/daemon.json), keeping a backup; then reload dockerd (SIGHUP).
+With --podman: the containers.conf drop-in ([engine.runtimes] NAME = ["…/hooks/extmount-runc"], default
+/etc/containers/containers.conf.d/extmount.conf) and the extmount config the wrapper reads under Podman,
+which passes the runtime no environment (default /etc/extmount/config.json: "runc", "node" and "criu" as
+absolute paths; other fields kept, a backup kept). A drop-in extmount did not write, or a config that is
+not a valid extmount config, is refused (exit 2, nothing changed).`,
     options: {
-      apply: { type: 'boolean', help: 'merge the entry into FILE (a timestamped backup is kept)' },
+      apply: { type: 'boolean', help: 'write the entry (daemon.json: merged, a timestamped backup is kept)' },
       name: { type: 'string', arg: 'NAME', help: 'runtime name (default: extmount)' },
       'daemon-json': { type: 'string', arg: 'FILE', help: 'the daemon configuration to merge into (default: /etc/docker/daemon.json)' },
+      podman: { type: 'boolean', help: 'register with Podman (containers.conf drop-in and extmount config) instead of dockerd' },
+      'containers-conf': { type: 'string', arg: 'FILE', help: 'with --podman: the drop-in to write (default: /etc/containers/containers.conf.d/extmount.conf)' },
+      'runtime-config': { type: 'string', arg: 'FILE', help: 'with --podman: the extmount config to write (default: /etc/extmount/config.json)' },
     },
     async run(values, positionals, passthrough, ctx) {
       noPassthrough(passthrough);
       if (positionals.length > 0) throw usage(`unexpected argument ${positionals[0]}`, 'install-runtime');
+      const name = (values.name as string | undefined) ?? 'extmount';
+      if (values.podman === true) {
+        if (values['daemon-json'] !== undefined) throw usage('--daemon-json is for dockerd; --podman writes --containers-conf and --runtime-config', 'install-runtime');
+        const { runInstallPodman, PODMAN_DROP_IN } = await import('../commands/install-runtime.js');
+        const { SYSTEM_CONFIG } = await import('../adapters/config-file.js');
+        await runInstallPodman({
+          apply: values.apply === true,
+          name,
+          containersConf: (values['containers-conf'] as string | undefined) ?? PODMAN_DROP_IN,
+          runtimeConfig: (values['runtime-config'] as string | undefined) ?? SYSTEM_CONFIG,
+        }, ctx);
+        return;
+      }
+      for (const flag of ['containers-conf', 'runtime-config']) {
+        if (values[flag] !== undefined) throw usage(`--${flag} goes with --podman`, 'install-runtime');
+      }
       const { runInstallRuntime } = await import('../commands/install-runtime.js');
       await runInstallRuntime({
         apply: values.apply === true,
-        name: (values.name as string | undefined) ?? 'extmount',
+        name,
         daemonJson: (values['daemon-json'] as string | undefined) ?? '/etc/docker/daemon.json',
       }, ctx);
     },

@@ -1,6 +1,13 @@
-// `extmount install-runtime`: the daemon.json entry that registers hooks/extmount-runc with dockerd.
+// `extmount install-runtime`: the daemon.json entry that registers hooks/extmount-runc with dockerd, or
+// (--podman) the containers.conf drop-in and the extmount config that register it with Podman.
+import { constants } from 'node:fs';
+import { access, mkdir, realpath, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseConfig, type Config } from '../core/config.js';
 import { mergeRuntimeEntry, runtimeEntry } from '../core/docker/daemon-json.js';
+import { ExtmountError } from '../core/errors.js';
+import { dropInAction, podmanDropIn, updateRuntimeConfig } from '../core/podman/podman-conf.js';
 import { createFileExclusive, writeFileAtomic } from '../adapters/atomic-write.js';
 import { READ_LIMITS, readUntrustedIfExists } from '../adapters/untrusted-file.js';
 import type { CommandContext } from './context.js';
@@ -47,3 +54,101 @@ export async function runInstallRuntime(options: InstallRuntimeOptions, ctx: Com
   );
 }
 
+
+// ---- Podman: a containers.conf drop-in, and the extmount config the wrapper reads without any environment ----
+
+export interface InstallPodmanOptions {
+  apply: boolean;
+  name: string;
+  /** The drop-in to write (default /etc/containers/containers.conf.d/extmount.conf). */
+  containersConf: string;
+  /** The extmount config the wrapper reads (default /etc/extmount/config.json). */
+  runtimeConfig: string;
+}
+
+export const PODMAN_DROP_IN = '/etc/containers/containers.conf.d/extmount.conf';
+
+/** Where a bare "runc" or "criu" is looked for: PATH, then the usual system folders (Podman gives the runtime none). */
+const SYSTEM_PATH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
+
+export async function findExecutable(name: string, envPath: string | undefined, not: string[] = []): Promise<string | undefined> {
+  if (name.startsWith('/')) return name;
+  const avoid = new Set(await Promise.all(not.map((p) => realpath(p).catch(() => p))));
+  const dirs = [...(envPath ?? '').split(':').filter((d) => d.startsWith('/')), ...SYSTEM_PATH];
+  for (const dir of new Set(dirs)) {
+    const candidate = join(dir, name);
+    try {
+      const st = await stat(candidate);
+      if (!st.isFile()) continue;
+      await access(candidate, constants.X_OK);
+      if (avoid.has(await realpath(candidate))) continue;
+      return candidate;
+    } catch {
+      continue;
+    }
+  }
+  return undefined;
+}
+
+export async function runInstallPodman(options: InstallPodmanOptions, ctx: CommandContext): Promise<void> {
+  const dropIn = podmanDropIn(options.name, WRAPPER_PATH);
+  // Both files are read (and refused when they are not ours) before either is written.
+  const currentDropIn = await readUntrustedIfExists(options.containersConf, READ_LIMITS.containersConf);
+  const dropInPlan = dropInAction(currentDropIn?.bytes.toString('utf8'), dropIn, options.containersConf);
+  const currentConfig = await readUntrustedIfExists(options.runtimeConfig, READ_LIMITS.config);
+  const configText = currentConfig?.bytes.toString('utf8');
+  const wanted = configText === undefined ? undefined : parseConfigText(configText, options.runtimeConfig);
+  const find = async (field: 'runc' | 'criu'): Promise<string> => {
+    const name = wanted?.[field] ?? ctx.config[field];
+    const found = await findExecutable(name, ctx.io.env.PATH, [WRAPPER_PATH]);
+    if (!found) {
+      throw new ExtmountError('bad-input', `${field} "${name}" was not found in PATH nor in ${SYSTEM_PATH.join(':')}`, {
+        hint: `install it, or set "${field}" to its absolute path in ${options.runtimeConfig}`,
+      });
+    }
+    return found;
+  };
+  const update = updateRuntimeConfig(configText, options.runtimeConfig, { runc: await find('runc'), node: process.execPath, criu: await find('criu') });
+  let backup: string | null = null;
+  if (options.apply) {
+    if (update.action !== 'none') {
+      await mkdir(dirname(options.runtimeConfig), { recursive: true, mode: 0o755 });
+      const mode = currentConfig ? currentConfig.stat.mode & 0o777 : 0o644;
+      if (currentConfig) {
+        backup = `${options.runtimeConfig}.extmount-backup-${new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`;
+        await createFileExclusive(backup, currentConfig.bytes, { mode });
+      }
+      await writeFileAtomic(options.runtimeConfig, update.text, { mode });
+    }
+    if (dropInPlan !== 'none') {
+      await mkdir(dirname(options.containersConf), { recursive: true, mode: 0o755 });
+      await writeFileAtomic(options.containersConf, dropIn, { mode: 0o644 });
+    }
+  }
+  const report = {
+    podman: { containersConf: options.containersConf, runtime: options.name, path: WRAPPER_PATH, action: dropInPlan },
+    config: { file: options.runtimeConfig, action: update.action, ...update.paths, backup },
+    applied: options.apply,
+  };
+  if (ctx.json) {
+    ctx.io.out(JSON.stringify(report, null, 2));
+    return;
+  }
+  if (!options.apply) {
+    ctx.io.out(`# ${options.containersConf}\n${dropIn}\n# ${options.runtimeConfig}\n${update.text}`);
+    ctx.io.err(`write these files (or run with --apply), then: podman --runtime ${options.name} run …`);
+    return;
+  }
+  const said = (action: string, what: string) => (action === 'none' ? `${what}: already there, nothing changed` : `${what}: ${action === 'create' ? 'created' : action === 'replace' ? 'replaced' : 'updated'}`);
+  ctx.io.out(said(dropInPlan, `${options.containersConf} (runtime "${options.name}" → ${WRAPPER_PATH})`));
+  ctx.io.out(said(update.action, `${options.runtimeConfig} (runc ${update.paths.runc}, node ${update.paths.node}, criu ${update.paths.criu})${backup ? ` (backup: ${backup})` : ''}`));
+  ctx.io.out(`use it with: podman --runtime ${options.name} run …`);
+}
+
+function parseConfigText(text: string, origin: string): Config | undefined {
+  try {
+    return parseConfig(JSON.parse(text), origin);
+  } catch {
+    return undefined; // updateRuntimeConfig says what is wrong with it
+  }
+}

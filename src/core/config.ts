@@ -14,6 +14,8 @@ export interface Config {
   criu: string;
   /** The real runc that hooks/extmount-runc hands every verb to. */
   runc: string;
+  /** Node.js for the wrapper's checkpoint/restore handler (read by hooks/extmount-runc; absolute for Podman). */
+  node: string;
   /** Where the runtime wrapper keeps per-container CRIU config files and kept CRIU logs. */
   stateDir: string;
   hostPaths: {
@@ -42,6 +44,7 @@ export const CONFIG_MAX_LIST = 1024;
 export const DEFAULT_CONFIG: Config = {
   criu: 'criu',
   runc: 'runc',
+  node: 'node',
   stateDir: '/var/lib/extmount',
   hostPaths: { allow: [], deny: DEFAULT_DENY },
   remap: [],
@@ -56,7 +59,7 @@ export function parseConfig(value: unknown, origin: string): Config {
   if (!isRecord(value)) throw fail('the configuration must be a JSON object');
   const known = new Set(Object.keys(DEFAULT_CONFIG));
   for (const key of Object.keys(value)) if (!known.has(key)) throw fail(`unknown field "${key}"`);
-  const text = (field: 'criu' | 'runc' | 'stateDir'): string => {
+  const text = (field: 'criu' | 'runc' | 'node' | 'stateDir'): string => {
     const v = value[field] ?? DEFAULT_CONFIG[field];
     if (typeof v !== 'string' || v === '') throw fail(`"${field}" must be a non-empty string`);
     return v;
@@ -83,6 +86,7 @@ export function parseConfig(value: unknown, origin: string): Config {
   return {
     criu: text('criu'),
     runc: text('runc'),
+    node: text('node'),
     stateDir: text('stateDir'),
     hostPaths: { allow: pathList('allow'), deny: pathList('deny') },
     remap: rules,

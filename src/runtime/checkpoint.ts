@@ -11,6 +11,7 @@ import { ExtmountError, formatError } from '../core/errors.js';
 import { MANIFEST_FILE, manifestFromPlan, renderManifest, type Manifest } from '../core/checkpoint/manifest.js';
 import { containerInfoFromBundle, parseOciSpec, resolveBindDestinations } from '../core/runtime/oci-bundle.js';
 import { findDockerContainer } from '../adapters/docker-container-dir.js';
+import { findPodmanContainer } from '../adapters/podman-container-dir.js';
 import { rootfsReadlink } from '../adapters/rootfs.js';
 import { planExternalMounts } from '../core/mounts/plan.js';
 import { planCriuOptions, toConfigFile, type CriuVersion } from '../core/mounts/render.js';
@@ -110,7 +111,7 @@ async function prepareDump(early: EarlyReads, id: string, pid: number, bundle: s
   const [bundleText, mounts, hostMounts] = await Promise.all([readBundleConfig(bundle), processMountTable(pid), early.hostMounts]);
   const spec = parseOciSpec(bundleText, bundle).view;
   const view = resolveBindDestinations(spec, rootfsReadlink(spec.rootfs));
-  const meta = (await findDockerContainer(view, id))?.meta;
+  const meta = (await findDockerContainer(view, id))?.meta ?? (await findPodmanContainer(view, id, bundle));
   const container = containerInfoFromBundle(view, { id, pid, runtime: 'extmount' }, meta);
   const classification = classifyMounts(mounts, { hostMounts, container });
   const hostPaths = classification.mounts.flatMap((c) => (c.external?.hostPath ? [c.external.hostPath] : []));

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { importTestImage, startDaemon, type Daemon } from './dockerd.js';
 
-export type Need = 'root' | 'criu' | 'dockerd' | 'docker-cli';
+export type Need = 'root' | 'criu' | 'dockerd' | 'docker-cli' | 'podman';
 
 const checks: Record<Need, () => Promise<string | undefined>> = {
   root: async () => (process.getuid?.() === 0 ? undefined : 'not running as root'),
@@ -20,6 +20,14 @@ const checks: Record<Need, () => Promise<string | undefined>> = {
   dockerd: async () => {
     const r = await execa('dockerd', ['--version'], { reject: false });
     return r.exitCode === 0 ? undefined : 'dockerd is not installed; run scripts/provision.sh';
+  },
+  podman: async () => {
+    // Podman, its conmon, and the runc the extmount wrapper hands containers to.
+    for (const [tool, args] of [['podman', ['--version']], ['conmon', ['--version']], ['runc', ['--version']]] as const) {
+      const r = await execa(tool, args, { reject: false });
+      if (r.exitCode !== 0) return `${tool} is not installed; run scripts/provision.sh`;
+    }
+    return undefined;
   },
   'docker-cli': async () => {
     const r = await execa('docker', ['--version'], { reject: false });
@@ -83,7 +91,11 @@ export interface HostMount {
 }
 
 export function hostMounts(): HostMount[] {
-  return readFileSync('/proc/self/mountinfo', 'utf8')
+  return parseMountTable(readFileSync('/proc/self/mountinfo', 'utf8'));
+}
+
+export function parseMountTable(text: string): HostMount[] {
+  return text
     .split('\n')
     .filter(Boolean)
     .map((line) => {

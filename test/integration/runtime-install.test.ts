@@ -91,3 +91,45 @@ describe('extmount install-runtime', () => {
     assert.equal(await readFile(target, 'utf8'), '{}');
   });
 });
+
+describe('extmount install-runtime --podman', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'extmount-install-podman-'));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+  const files = (sub: string) => ['--containers-conf', join(dir, sub, 'containers.conf.d', 'extmount.conf'), '--runtime-config', join(dir, sub, 'extmount', 'config.json')];
+
+  it('prints the drop-in and the config; --apply writes both (folders made), a second run changes nothing', async () => {
+    const show = await runCli(['install-runtime', '--podman', ...files('a')]);
+    assert.equal(show.exitCode, 0, show.stderr);
+    assert.match(show.stdout, new RegExp(`^extmount = \\["${WRAPPER.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}"\\]$`, 'm'));
+    const r = await runCli(['install-runtime', '--podman', '--apply', '--json', ...files('a')]);
+    assert.equal(r.exitCode, 0, r.stderr);
+    const report = JSON.parse(r.stdout);
+    assert.equal(report.podman.action, 'create');
+    assert.equal(report.config.action, 'create');
+    const config = JSON.parse(await readFile(join(dir, 'a', 'extmount', 'config.json'), 'utf8'));
+    assert.equal(config.node, process.execPath);
+    assert.match(config.runc, /^\/.*runc$/);
+    assert.match(config.criu, /^\/.*criu$/);
+    const again = JSON.parse((await runCli(['install-runtime', '--podman', '--apply', '--json', ...files('a')])).stdout);
+    assert.deepEqual([again.podman.action, again.config.action], ['none', 'none']);
+  });
+
+  it('refuses a drop-in it did not write, and an extmount config that is not one (exit 2, nothing changed)', async () => {
+    const [, conf, , cfg] = files('b');
+    await execa('mkdir', ['-p', join(dir, 'b', 'containers.conf.d'), join(dir, 'b', 'extmount')]);
+    await writeFile(conf!, '[engine]\nruntime = "crun"\n');
+    assertOneLineError(await runCli(['install-runtime', '--podman', '--apply', ...files('b')]), 2, /exists and was not written by extmount/);
+    assert.equal(await readFile(conf!, 'utf8'), '[engine]\nruntime = "crun"\n');
+    await rm(conf!);
+    await writeFile(cfg!, '{"runtimes": {}}');
+    assertOneLineError(await runCli(['install-runtime', '--podman', '--apply', ...files('b')]), 2, /unknown field "runtimes"/);
+    await assert.rejects(readFile(conf!));
+    assertOneLineError(await runCli(['install-runtime', '--podman', '--daemon-json', '/x']), 2, /--daemon-json is for dockerd/);
+    assertOneLineError(await runCli(['install-runtime', '--runtime-config', '/x']), 2, /--runtime-config goes with --podman/);
+  });
+});

@@ -100,6 +100,20 @@ describe('hooks/extmount-runc', () => {
     assert.equal(String(env.stdout), 'state\ny');
   });
 
+  it('takes node from the config ("node") and, with no environment at all (Podman), sets a system PATH', async () => {
+    const config = join(dir, 'config-node.json');
+    await writeFile(config, JSON.stringify({ runc: fakeRunc, node: fakeNode }));
+    const r = await run(['checkpoint', '--image-path', '/i', 'id1'], { EXTMOUNT_NODE: '', EXTMOUNT_RUNC: '', EXTMOUNT_CONFIG: config });
+    assert.equal(r.exitCode, 0, String(r.stderr));
+    assert.match(String(r.stdout).split('\n')[0]!, /main\.bundle\.mjs$/);
+    // No PATH: runc still gets one (it looks CRIU up there).
+    const printer = join(dir, 'print-path');
+    await writeFile(printer, '#!/bin/sh\nprintf "%s" "$PATH"\n');
+    await chmod(printer, 0o755);
+    const bare = await execa(REPO_WRAPPER, ['kill', 'id1'], { reject: false, env: { EXTMOUNT_RUNC: printer }, extendEnv: false });
+    assert.equal(String(bare.stdout), '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
+  });
+
   it('refuses to loop when "runc" is the wrapper itself', async () => {
     const r = await run(['state', 'x'], { EXTMOUNT_RUNC: REPO_WRAPPER });
     assert.equal(r.exitCode, 1);

@@ -197,3 +197,65 @@ export function containerInfoFromBundle(view: OciSpecView, target: { id: string;
     runtimeFiles: meta?.runtimeFiles ?? [],
   };
 }
+
+/** Podman's per-container folders: <graphroot>/<driver>-containers/<id>/userdata (the bundle) and <runroot>/…/userdata. */
+const PODMAN_USERDATA = /^(\/.+)\/[a-z0-9]+-containers\/([0-9a-f]{64})\/userdata$/;
+/** What Podman binds into every container from those folders, and so the runtime's, not the user's. */
+const PODMAN_RUNTIME_BINDS = new Map([
+  ['/etc/hosts', 'hosts'], ['/etc/hostname', 'hostname'], ['/etc/resolv.conf', 'resolv.conf'], ['/run/.containerenv', '.containerenv'], ['/dev/shm', 'shm'],
+]);
+
+/** containers/storage's record of a container's storage: <graphroot>/<driver>-containers/containers.json, beside the bundle. */
+export function podmanContainersJsonPath(bundle: string, id: string): string | undefined {
+  const own = PODMAN_USERDATA.exec(normalizePath(bundle));
+  return own && own[2] === id ? `${normalizePath(bundle).slice(0, -`/${id}/userdata`.length)}/containers.json` : undefined;
+}
+
+/**
+ * What Podman knows of a container, from its bundle (`<graphroot>/<driver>-containers/<id>/userdata`)
+ * and containers/storage's containers.json beside it: the runtime files (hosts, hostname, resolv.conf,
+ * .containerenv, the /dev/shm folder) are the binds of those names from this container's userdata
+ * folders; a named volume is a bind of `<graphroot>/volumes/<name>/_data`; name and image are the
+ * record's metadata (`name`, `image-name`), written by Podman. undefined: not a Podman bundle of this id.
+ */
+export function podmanContainerMeta(view: OciSpecView, id: string, bundle: string, containersJson?: string): DockerContainerMeta | undefined {
+  const own = PODMAN_USERDATA.exec(normalizePath(bundle));
+  if (!own || own[2] !== id) return undefined;
+  const graphRoot = own[1]!;
+  const runtimeFiles: string[] = [];
+  const volumes = new Map<string, string>();
+  for (const bind of view.binds) {
+    const cut = bind.source.lastIndexOf('/');
+    const dir = PODMAN_USERDATA.exec(bind.source.slice(0, cut));
+    if (dir && dir[2] === id && PODMAN_RUNTIME_BINDS.get(bind.destination) === bind.source.slice(cut + 1)) {
+      runtimeFiles.push(bind.source);
+      continue;
+    }
+    const volume = /^(\/.+)\/volumes\/([^/]+)\/_data$/.exec(bind.source);
+    if (volume && volume[1] === graphRoot) volumes.set(bind.destination, volume[2]!);
+  }
+  const record = storageRecord(containersJson, id);
+  const name = typeof record?.metadata.name === 'string' ? record.metadata.name : (record?.names[0] ?? '');
+  const image = typeof record?.metadata['image-name'] === 'string' ? record.metadata['image-name'] : '';
+  return { name, image, volumes, runtimeFiles };
+}
+
+function storageRecord(text: string | undefined, id: string): { names: string[]; metadata: Record<string, unknown> } | undefined {
+  if (text === undefined) return undefined;
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const entry = Array.isArray(doc) ? doc.find((e) => isRecord(e) && e.id === id) : undefined;
+  if (!isRecord(entry)) return undefined;
+  const names = Array.isArray(entry.names) ? entry.names.filter((n): n is string => typeof n === 'string') : [];
+  let metadata: unknown = {};
+  try {
+    metadata = typeof entry.metadata === 'string' ? JSON.parse(entry.metadata) : {};
+  } catch {
+    metadata = {};
+  }
+  return { names, metadata: isRecord(metadata) ? metadata : {} };
+}
