@@ -8,13 +8,12 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { CLI } from '../helpers/cli.js';
 import { parseManifest } from '../../src/core/checkpoint/manifest.js';
 import { buildBusyboxRootfs } from '../helpers/dockerd.js';
 import { continued, counterLoop, readCount, requireE2E, waitFor, WRAPPER } from '../helpers/e2e.js';
 import { PODMAN_IMAGE, startPodmanHost, type PodmanHost } from '../helpers/podman.js';
 
-const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
 
 test('podman container checkpoint / restore through the extmount runtime keep a bind and a propagated mount', async (t) => {
   if (!(await requireE2E(t, ['root', 'podman', 'criu']))) return;
