@@ -68,12 +68,9 @@ export class ContainerStateDir {
     }
   }
 
+  /** Best effort (the runtime's answer to its caller does not depend on it), through the one writer. */
   async writeResult(name: string, result: RuntimeResult): Promise<void> {
-    const path = this.path(name);
-    const tmp = `${path}.${process.pid}.tmp`;
-    await writeFile(tmp, renderRuntimeResult(result), { mode: 0o600 })
-      .then(() => rename(tmp, path))
-      .catch(() => undefined);
+    await writeFileAtomic(this.path(name), renderRuntimeResult(result), { mode: 0o600 }).catch(() => undefined);
   }
 
   /**
