@@ -1,6 +1,7 @@
 // Decides, for every mount of a task, whether CRIU can dump it by itself, and why not if it cannot.
 import type { ContainerInfo, ContainerMount } from './container.js';
 import { ExtmountError } from '../errors.js';
+import { isPodmanRuntimeBind } from '../runtime/oci-bundle.js';
 import { deviceKey, deviceOf, isReadOnly, type MountInfo } from './mountinfo.js';
 
 export type MountClass = 'root' | 'internal' | 'external' | 'runtime' | 'special';
@@ -276,6 +277,9 @@ function isRuntimeFile(
   container: ContainerInfo | undefined,
 ): boolean {
   if (hostPath && runtimeFiles.has(hostPath)) return true;
+  // Podman's Docker-compatible API names only hosts, hostname and resolv.conf; .containerenv and
+  // /dev/shm come from the same per-container userdata folders.
+  if (container && hostPath && isPodmanRuntimeBind(mountpoint, hostPath, container.id)) return true;
   if (container && container.runtimeFiles.length > 0) return false;
   // Without the engine's word: the runtime binds a file of the same name from its own folder.
   const name = mountpoint.slice(mountpoint.lastIndexOf('/'));

@@ -205,6 +205,16 @@ const PODMAN_RUNTIME_BINDS = new Map([
   ['/etc/hosts', 'hosts'], ['/etc/hostname', 'hostname'], ['/etc/resolv.conf', 'resolv.conf'], ['/run/.containerenv', '.containerenv'], ['/dev/shm', 'shm'],
 ]);
 
+/**
+ * Whether `source`, bound at `destination`, is one of the files Podman binds into every container from
+ * that container's own userdata folders (hosts, hostname, resolv.conf, .containerenv, /dev/shm).
+ */
+export function isPodmanRuntimeBind(destination: string, source: string, id: string): boolean {
+  const cut = source.lastIndexOf('/');
+  const dir = PODMAN_USERDATA.exec(source.slice(0, cut));
+  return dir !== null && dir[2] === id && PODMAN_RUNTIME_BINDS.get(destination) === source.slice(cut + 1);
+}
+
 /** containers/storage's record of a container's storage: <graphroot>/<driver>-containers/containers.json, beside the bundle. */
 export function podmanContainersJsonPath(bundle: string, id: string): string | undefined {
   const own = PODMAN_USERDATA.exec(normalizePath(bundle));
@@ -225,9 +235,7 @@ export function podmanContainerMeta(view: OciSpecView, id: string, bundle: strin
   const runtimeFiles: string[] = [];
   const volumes = new Map<string, string>();
   for (const bind of view.binds) {
-    const cut = bind.source.lastIndexOf('/');
-    const dir = PODMAN_USERDATA.exec(bind.source.slice(0, cut));
-    if (dir && dir[2] === id && PODMAN_RUNTIME_BINDS.get(bind.destination) === bind.source.slice(cut + 1)) {
+    if (isPodmanRuntimeBind(bind.destination, bind.source, id)) {
       runtimeFiles.push(bind.source);
       continue;
     }

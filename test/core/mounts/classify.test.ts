@@ -103,6 +103,30 @@ describe('classifyMounts on a Docker container (bind, volume, file bind, tmpfs)'
     }
   });
 
+  // Podman's Docker-compatible API (podman system service) lists only hosts, hostname and resolv.conf;
+  // the paths are Podman's layout, as test/integration/podman-runtime.test.ts sees it in the bundle.
+  it("marks Podman's .containerenv and /dev/shm runtime-managed though its API does not list them", () => {
+    const id = 'c0ffee'.padEnd(64, '0');
+    const run = `/run/containers/storage/overlay-containers/${id}/userdata`;
+    const graph = `/var/lib/containers/storage/overlay-containers/${id}/userdata`;
+    const host = parseMountinfo([
+      '27 1 254:0 / / rw shared:1 - ext4 /dev/vda rw',
+      '40 27 0:30 / /run rw shared:2 - tmpfs tmpfs rw',
+      `60 27 0:60 / ${graph}/shm rw shared:30 - tmpfs shm rw,size=64000k`,
+    ].join('\n'));
+    const tree = parseMountinfo([
+      '200 150 0:50 / / rw - overlay overlay rw',
+      `201 200 0:30 /containers/storage/overlay-containers/${id}/userdata/.containerenv /run/.containerenv rw - tmpfs tmpfs rw`,
+      `202 200 0:30 /containers/storage/overlay-containers/${id}/userdata/hosts /etc/hosts rw - tmpfs tmpfs rw`,
+      '203 200 0:60 / /dev/shm rw master:30 - tmpfs shm rw,size=64000k',
+      `204 200 0:30 /containers/storage/overlay-containers/${'f'.repeat(64)}/userdata/.containerenv /other rw - tmpfs tmpfs rw`,
+    ].join('\n'));
+    const container = { id, name: 'p1', image: 'i', pid: 1, running: true, runtime: 'runc', mounts: [], runtimeFiles: [`${run}/hosts`] };
+    const classified = classifyMounts(tree, { hostMounts: host, container }).mounts;
+    for (const mp of ['/run/.containerenv', '/etc/hosts', '/dev/shm']) assert.equal(at(classified, mp).class, 'runtime', mp);
+    assert.equal(at(classified, '/other').class, 'external', "another container's file is not this one's runtime file");
+  });
+
   it('without the container config, still recognises runtime files by name', () => {
     const bare = classifyFixture('docker-mixed', false);
     assert.equal(at(bare.mounts, '/etc/hosts').class, 'runtime');
