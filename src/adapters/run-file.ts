@@ -9,6 +9,8 @@ export interface FileRun {
   stderr: string;
   /** Why it could not run, when it could not. */
   error?: string;
+  /** The program could not be started at all (ENOENT, EACCES …), as opposed to failing or being killed. */
+  notStarted?: boolean;
 }
 
 export function runFile(file: string, args: readonly string[], options: { timeoutMs?: number } = {}): Promise<FileRun> {
@@ -16,7 +18,8 @@ export function runFile(file: string, args: readonly string[], options: { timeou
     const child = execFile(file, args, { maxBuffer: 16 * 1024 * 1024, timeout: options.timeoutMs ?? 0 }, (err, stdout, stderr) => {
       const e = err as (NodeJS.ErrnoException & { code?: number | string }) | null;
       if (!e) return resolve({ exitCode: 0, stdout, stderr });
-      resolve({ exitCode: typeof e.code === 'number' ? e.code : undefined, stdout, stderr, error: e.message });
+      const notStarted = typeof e.code === 'string' && e.syscall?.startsWith('spawn') === true;
+      resolve({ exitCode: typeof e.code === 'number' ? e.code : undefined, stdout, stderr, error: e.message, ...(notStarted ? { notStarted } : {}) });
     });
     child.stdin?.end();
   });

@@ -111,7 +111,9 @@ async function prepareDump(early: EarlyReads, id: string, pid: number, bundle: s
   const [bundleText, mounts, hostMounts] = await Promise.all([readBundleConfig(bundle), processMountTable(pid), early.hostMounts]);
   const spec = parseOciSpec(bundleText, bundle).view;
   const view = resolveBindDestinations(spec, rootfsReadlink(spec.rootfs));
-  const meta = (await findDockerContainer(view, id))?.meta ?? (await findPodmanContainer(view, id, bundle));
+  // Podman's bundles are known by their path (no I/O for any other): asked first, so that a Podman
+  // container does not pay Docker's candidate reads, daemon.json included, inside the freeze.
+  const meta = (await findPodmanContainer(view, id, bundle)) ?? (await findDockerContainer(view, id))?.meta;
   const container = containerInfoFromBundle(view, { id, pid, runtime: 'extmount' }, meta);
   const classification = classifyMounts(mounts, { hostMounts, container });
   const hostPaths = classification.mounts.flatMap((c) => (c.external?.hostPath ? [c.external.hostPath] : []));
