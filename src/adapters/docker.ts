@@ -1,5 +1,6 @@
 // A thin layer over dockerode: connect to an engine and read what extmount needs from it.
-import { restoreBlocker, type RestoreBlocker } from '../core/docker/restore-blockers.js';
+import { engineErrorHint } from '../core/docker/engine-errors.js';
+import { restoreBlocker, restoreRoute, type RestoreBlocker, type RestoreRoute, type RestoreShape } from '../core/docker/restore-blockers.js';
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -71,7 +72,7 @@ export function engineError(engine: Engine, err: unknown, what: string): Extmoun
     });
   }
   const message = e.json?.message ?? e.message ?? String(err);
-  return new ExtmountError('docker-failed', `${what} on ${engine.where}: ${message.trim()}`, { cause: err });
+  return new ExtmountError('docker-failed', `${what} on ${engine.where}: ${message.trim()}`, { hint: engineErrorHint(e.statusCode, message), cause: err });
 }
 
 export async function inspectContainer(engine: Engine, ref: string): Promise<ContainerInfo> {
@@ -126,6 +127,17 @@ export async function containerChanges(engine: Engine, id: string): Promise<Chan
 
 /** Whether this engine can restore a container of this network shape (see core/docker/restore-blockers). */
 export async function engineRestoreBlocker(engine: Engine, network: { mode: string | undefined; disabled: boolean | undefined }): Promise<RestoreBlocker | undefined> {
+  const { containerd, shape } = await restoreShapeOn(engine, network);
+  return restoreBlocker(containerd, shape);
+}
+
+/** Whether the engine can bring a container of this network shape back in place, in a NetworkDisabled copy, or not at all. */
+export async function engineRestoreRoute(engine: Engine, network: { mode: string | undefined; disabled: boolean | undefined }): Promise<RestoreRoute> {
+  const { containerd, shape } = await restoreShapeOn(engine, network);
+  return restoreRoute(containerd, shape);
+}
+
+async function restoreShapeOn(engine: Engine, network: { mode: string | undefined; disabled: boolean | undefined }): Promise<{ containerd: string | undefined; shape: RestoreShape }> {
   let containerd: string | undefined;
   let bridgeExists: boolean;
   try {
@@ -135,7 +147,7 @@ export async function engineRestoreBlocker(engine: Engine, network: { mode: stri
   } catch (err) {
     throw engineError(engine, err, 'reading the engine version');
   }
-  return restoreBlocker(containerd, { networkMode: network.mode ?? 'default', networkDisabled: network.disabled === true, bridgeExists });
+  return { containerd, shape: { networkMode: network.mode ?? 'default', networkDisabled: network.disabled === true, bridgeExists } };
 }
 
 /** The refusal for a container that the engine at `where` could not bring back. */
