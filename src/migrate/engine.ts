@@ -175,3 +175,14 @@ export function describeFailure(err: unknown, engine: Engine): string {
   }
   return err instanceof Error ? err.message : String(err);
 }
+
+/** Running now, and still the same process `ms` later (not exited, not restarted). */
+export async function verifyRunning(engine: Engine, id: string, ms: number, what: string): Promise<void> {
+  const first = await inspectMaybe(engine, id);
+  if (!first?.State.Running) throw new ExtmountError('restore-failed', `${what} on ${engine.where} is not running after the restore (${first ? first.State.Status : 'gone'})`);
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  const second = await inspectMaybe(engine, id);
+  if (!second?.State.Running || second.State.Pid !== first.State.Pid) {
+    throw new ExtmountError('restore-failed', `${what} on ${engine.where} stopped within ${ms} ms of the restore (${second ? second.State.Status : 'gone'})`);
+  }
+}

@@ -2,13 +2,15 @@
 import type { Log } from '../adapters/log.js';
 import type { Config } from '../core/config.js';
 import { ExtmountError } from '../core/errors.js';
-import { LABEL_FROM, checkpointName, targetCreateOptions, type SourceInspect } from '../core/migrate/migrate-config.js';
+import { LABEL_FROM, checkpointName, mountpointsOf, networkFilesVolume, targetCreateOptions } from '../core/migrate/migrate-config.js';
 import type { MigrationReport } from '../core/migrate/migrate-report.js';
 import type { RootfsPlan } from '../core/migrate/migrate-plan.js';
 import { engineError, type Engine } from '../adapters/docker.js';
 import { createCheckpoint, deleteCheckpoint, listCheckpoints, startFromCheckpoint } from '../adapters/docker-checkpoint.js';
 import { applyRootfs, copyData, createBindFolders, createTargetVolume, prepareTransfers, readRootfsPlan, type Sides, type Transfers } from './content.js';
-import { HelperPool, describeFailure, inspectMaybe, removeContainer, removeHelpers, setRestartPolicy } from './engine.js';
+import { HelperPool, describeFailure, inspectMaybe, listLabelled, removeContainer, removeHelpers, setRestartPolicy, verifyRunning } from './engine.js';
+import { needsNetworkFiles, prepareNetworkFiles } from './network-files.js';
+import { restoreInCopy } from './rollback-copy.js';
 import type { Faults } from './faults.js';
 import { removeJournals, writeJournal } from './journal.js';
 import { preflight, type MigrateRequest, type MigrationPlan } from './preflight.js';
@@ -122,10 +124,16 @@ async function prepareTarget(plan: MigrationPlan, checkpoint: string, made: Targ
     made.volumes.push(volume.name);
     await createTargetVolume(target, sid, volume);
   }
+  let networkMounts: Array<Record<string, unknown>> = [];
+  if (plan.targetNetworkDisabled) deps.log.warn(`${target.where} cannot restore a --network none container (containerd#12141): the copy there is created with NetworkDisabled, the same network to the process`);
+  if (needsNetworkFiles(plan.container, plan.targetNetworkDisabled)) {
+    made.volumes.push(networkFilesVolume(sid));
+    networkMounts = (await prepareNetworkFiles({ engine: source, id: sid }, { engine: target, image: plan.image }, deps.progress)).mounts;
+  }
   if (plan.copyBinds) await createBindFolders({ engine: target, image: plan.image }, sid, plan.binds.filter((b) => b.missing).map((b) => b.target));
   let targetId: string;
   try {
-    targetId = (await target.docker.createContainer(targetCreateOptions(plan.container, { name: plan.targetName, image: plan.image, sourceId: sid, binds: plan.binds }) as never)).id;
+    targetId = (await target.docker.createContainer(targetCreateOptions(plan.container, { name: plan.targetName, image: plan.image, sourceId: sid, binds: plan.binds, networkDisabled: plan.targetNetworkDisabled, extraMounts: networkMounts }) as never)).id;
   } catch (err) {
     throw engineError(target, err, `creating ${plan.targetName}`);
   }
@@ -175,6 +183,9 @@ async function cleanLeftovers(plan: MigrationPlan, deps: MigrateDeps): Promise<v
       throw engineError(target, err, `removing volume ${v.Name} left by an earlier run`);
     }
   }
+  // A copy a killed rollback made on the source and never started (preflight refused a running one), and its network files.
+  for (const c of await listLabelled(source, LABEL_FROM, sid)) await removeContainer(source, c.Id, { force: true });
+  await source.docker.getVolume(networkFilesVolume(sid)).remove().catch(() => undefined);
   for (const name of plan.staleCheckpoints) await deleteCheckpoint(source, sid, name);
   if (plan.mode === 'fresh') await removeJournals(source, sid);
 }
@@ -272,25 +283,6 @@ async function settleAll(tasks: Promise<unknown>[]): Promise<void> {
   if (failed) throw failed.reason;
 }
 
-function mountpointsOf(container: SourceInspect): string[] {
-  return [
-    ...(container.Mounts ?? []).map((m) => m.Destination),
-    ...(container.HostConfig.Mounts ?? []).map((m) => m.Target),
-    ...Object.keys((container.HostConfig.Tmpfs as Record<string, string> | undefined) ?? {}),
-  ];
-}
-
-/** Running now, and still the same process `ms` later (not exited, not restarted). */
-async function verifyRunning(engine: Engine, id: string, ms: number, what: string): Promise<void> {
-  const first = await inspectMaybe(engine, id);
-  if (!first?.State.Running) throw new ExtmountError('restore-failed', `${what} on ${engine.where} is not running after the restore (${first ? first.State.Status : 'gone'})`);
-  await new Promise((resolve) => setTimeout(resolve, ms));
-  const second = await inspectMaybe(engine, id);
-  if (!second?.State.Running || second.State.Pid !== first.State.Pid) {
-    throw new ExtmountError('restore-failed', `${what} on ${engine.where} stopped within ${ms} ms of the restore (${second ? second.State.Status : 'gone'})`);
-  }
-}
-
 /** Success: the target keeps the container's restart policy, the source container (and its checkpoint) go. */
 async function complete(plan: MigrationPlan, targetId: string, checkpoint: string, deps: MigrateDeps): Promise<void> {
   const { source, target } = plan;
@@ -340,21 +332,28 @@ async function rollback(plan: MigrationPlan, checkpoint: string, made: TargetSta
   for (const volume of made.volumes) await target.docker.getVolume(volume).remove().catch(() => undefined);
   await removeHelpers(target, sid).catch(() => 0);
   await removeHelpers(source, sid).catch(() => 0);
+  let restoredId = sid;
+  let problem: string | undefined;
   try {
-    await startFromCheckpoint(source, sid, checkpoint);
-    await verifyRunning(source, sid, 300, name);
+    if (plan.rollbackRoute === 'in-place') {
+      await startFromCheckpoint(source, sid, checkpoint);
+      await verifyRunning(source, sid, 300, name);
+    } else {
+      ({ id: restoredId, problem } = await restoreInCopy(plan, checkpoint, pool, deps.progress));
+    }
   } catch (restoreErr) {
     return new ExtmountError('restore-failed', `migration of ${name} failed (${cause}); restoring it on ${source.where} from checkpoint ${checkpoint} failed too (${(restoreErr as Error).message}): it is stopped there and keeps the checkpoint`, {
       hint: `bring it back with docker start --checkpoint ${checkpoint} ${name} on ${source.where}, or run migrate again`,
       cause: err,
     });
   }
-  await setRestartPolicy(source, sid, plan.restartPolicy).catch((e: unknown) => deps.log.warn(`restart policy not given back: ${String(e)}`));
-  await deleteCheckpoint(source, sid, checkpoint).catch(() => undefined);
+  await setRestartPolicy(source, restoredId, plan.restartPolicy).catch((e: unknown) => deps.log.warn(`restart policy not given back: ${String(e)}`));
+  await deleteCheckpoint(source, restoredId, checkpoint).catch(() => undefined);
   await removeJournals(source, sid).catch(() => undefined);
+  const where = restoredId === sid ? '' : ` in a NetworkDisabled copy (${restoredId.slice(0, 12)}; containerd#12141 keeps ${source.where} from restoring it in place)${problem ? `, but ${problem}` : `, now named ${name}`}`;
   // containerd deletes CRIU's restore log: say what most often makes a restore elsewhere fail.
   const criu = /criu failed/.test(cause);
-  return new ExtmountError('docker-failed', `migration of ${name} to ${target.where} failed: ${cause}; rolled back: it runs again on ${source.where}, restored from checkpoint ${checkpoint}${left ? `; a never-started copy is left on ${target.where} (label ${LABEL_FROM}), the next migrate removes it` : ''}`, {
+  return new ExtmountError('docker-failed', `migration of ${name} to ${target.where} failed: ${cause}; rolled back: it runs again on ${source.where}, restored from checkpoint ${checkpoint}${where}${left ? `; a never-started copy is left on ${target.where} (label ${LABEL_FROM}), the next migrate removes it` : ''}`, {
     ...(criu ? { hint: 'CRIU reopens by path the files the process had open: on a --map\'ed bind they must exist at the target path (the same data), or pass --copy-binds; the CRIU runtime on the target must work too' } : {}),
     cause: err,
   });

@@ -9,12 +9,13 @@ import {
   LABEL_JOURNAL,
   LABEL_RESTART_POLICY,
   decodeRestartPolicy,
+  isNetworkFilesBind,
   migrationRefusal,
   type RestartPolicy,
   type SourceInspect,
 } from '../core/migrate/migrate-config.js';
 import { planBindTargets, unusedMaps, type BindTarget, type SourceBind } from '../core/migrate/migrate-plan.js';
-import { blockedRestoreError, containerChanges, engineError, engineRestoreBlocker, type Engine } from '../adapters/docker.js';
+import { blockedRestoreError, containerChanges, engineError, engineRestoreRoute, type Engine } from '../adapters/docker.js';
 import { listCheckpoints, requireExperimental, type EngineInfo } from '../adapters/docker-checkpoint.js';
 import { transferImage } from './archives.js';
 import { inspectMaybe, inspectSource, isDirectoryMode, listLabelled, statPath, statusOf } from './engine.js';
@@ -74,6 +75,10 @@ export interface MigrationPlan {
   targetContainers: Array<{ id: string; running: boolean }>;
   /** Checkpoints an earlier run left on the source. */
   staleCheckpoints: string[];
+  /** The copy on the target is created with NetworkDisabled (a --network none container where containerd#12141 blocks it). */
+  targetNetworkDisabled: boolean;
+  /** How a rollback brings the container back on the source: from its checkpoint in place, or in a NetworkDisabled copy. */
+  rollbackRoute: 'in-place' | 'network-disabled-copy';
 }
 
 /** Any failure here is exit 2: nothing has been stopped or changed yet. */
@@ -134,6 +139,13 @@ async function check(request: MigrateRequest, source: Engine, target: Engine, co
   const checkpoints = await listCheckpoints(source, sid);
   const targetContainers = (await listLabelled(target, LABEL_FROM, sid)).map((c) => ({ id: c.Id, running: c.State === 'running' || c.State === 'restarting' || c.State === 'paused' }));
   const runningOnTarget = targetContainers.filter((c) => c.running);
+  // A rollback into a copy (rollback-copy.ts) killed after the copy took over, before the original went.
+  const takenOver = (await listLabelled(source, LABEL_FROM, sid)).find((c) => c.State === 'running' || c.State === 'restarting' || c.State === 'paused');
+  if (takenOver) {
+    throw new ExtmountError('refused', `an earlier rollback brought ${name} back on ${source.where} in the copy ${takenOver.Id.slice(0, 12)}, which runs; the stopped original must not be moved as well`, {
+      hint: `finish that rollback: docker rm ${sid.slice(0, 12)}; docker rename ${takenOver.Id.slice(0, 12)} ${name} (on ${source.where})`,
+    });
+  }
 
   let mode: MigrationPlan['mode'];
   if (container.State.Paused) {
@@ -163,7 +175,7 @@ async function check(request: MigrateRequest, source: Engine, target: Engine, co
     throw new ExtmountError('usage', `--name "${targetName}": a container name is [a-zA-Z0-9][a-zA-Z0-9_.-]+`, { hint: 'see extmount migrate --help' });
   }
   if (mode === 'finish') {
-    return { ...base, mode, targetName, image: container.Image, imageBytes: 0, binds: [], volumes: [] };
+    return { ...base, mode, targetName, image: container.Image, imageBytes: 0, binds: [], volumes: [], targetNetworkDisabled: false, rollbackRoute: 'in-place' };
   }
 
   await checkTargetName(target, targetName, targetContainers.map((c) => c.id));
@@ -174,10 +186,10 @@ async function check(request: MigrateRequest, source: Engine, target: Engine, co
     });
   }
   await checkNetwork(target, container.HostConfig.NetworkMode ?? 'default');
-  if (mode === 'fresh') await refuseUnrestorable(source, target, container, name);
+  const routes = await restoreRoutes(source, target, container, name, mode === 'fresh');
 
   const sourceBinds: SourceBind[] = (container.Mounts ?? [])
-    .filter((m) => (m.Type ?? 'bind') === 'bind')
+    .filter((m) => (m.Type ?? 'bind') === 'bind' && !isNetworkFilesBind(m))
     .map((m) => ({ source: m.Source, destination: m.Destination, readOnly: !m.RW, propagation: m.Propagation ?? '' }));
   const unused = unusedMaps(request.maps, sourceBinds);
   if (unused.length > 0) {
@@ -191,19 +203,32 @@ async function check(request: MigrateRequest, source: Engine, target: Engine, co
 
   const { image, imageBytes } = await ensureImage(source, target, container, progress);
   await checkBindTargets({ source, target }, binds, image, request.copyBinds, sid);
-  return { ...base, mode, targetName, image, imageBytes, binds, volumes };
+  return { ...base, mode, targetName, image, imageBytes, binds, volumes, ...routes };
 }
 
 /**
  * Never stop a container that nothing can restore: the target must be able to start the copy from
- * the checkpoint, and the source to take it back if anything fails (rollback).
+ * the checkpoint, and the source to take it back if anything fails (rollback). Where containerd#12141
+ * blocks a --network none container, a NetworkDisabled copy restores instead (core/docker/restore-blockers).
+ * A container an earlier run already stopped is not refused: refusing would not bring it back.
  */
-async function refuseUnrestorable(source: Engine, target: Engine, container: SourceInspect, name: string): Promise<void> {
+async function restoreRoutes(
+  source: Engine,
+  target: Engine,
+  container: SourceInspect,
+  name: string,
+  refuse: boolean,
+): Promise<Pick<MigrationPlan, 'targetNetworkDisabled' | 'rollbackRoute'>> {
   const network = { mode: container.HostConfig.NetworkMode, disabled: container.Config.NetworkDisabled };
-  for (const [engine, why] of [[target, 'on the target'], [source, 'for a rollback on the source']] as const) {
-    const blocker = await engineRestoreBlocker(engine, network);
-    if (blocker) throw blockedRestoreError(name, engine.where, why, blocker);
+  const [onTarget, onSource] = await Promise.all([engineRestoreRoute(target, network), engineRestoreRoute(source, network)]);
+  if (refuse) {
+    if (onTarget.kind === 'blocked') throw blockedRestoreError(name, target.where, 'on the target', onTarget.blocker);
+    if (onSource.kind === 'blocked') throw blockedRestoreError(name, source.where, 'for a rollback on the source', onSource.blocker);
   }
+  return {
+    targetNetworkDisabled: onTarget.kind === 'network-disabled-copy',
+    rollbackRoute: onSource.kind === 'network-disabled-copy' ? 'network-disabled-copy' : 'in-place',
+  };
 }
 
 /** The checkpoint an earlier run froze the container in, if its journal says so and the checkpoint is there. */

@@ -189,3 +189,29 @@ export async function runDetached(daemon: Daemon, args: readonly string[]): Prom
   await container.start();
   return container.id;
 }
+
+/** Two engines ("host a", "host b") under one fresh folder, the test image on both, and the containerd version of a. */
+export interface EnginePair {
+  base: string;
+  a: Daemon;
+  b: Daemon;
+  containerd: string | undefined;
+  stop(): Promise<void>;
+}
+
+export async function startPair(prefix: string): Promise<EnginePair> {
+  const base = await mkdtemp(join(tmpdir(), prefix));
+  const [a, b] = await Promise.all([startDaemon('a', { baseDir: base }), startDaemon('b', { baseDir: base })]);
+  await Promise.all([importTestImage(a), importTestImage(b)]);
+  const containerd = (await a.docker.version()).Components?.find((c) => c.Name.toLowerCase() === 'containerd')?.Version;
+  return {
+    base,
+    a,
+    b,
+    containerd,
+    async stop() {
+      await Promise.all([a.stop(), b.stop()]);
+      await rm(base, { recursive: true, force: true });
+    },
+  };
+}

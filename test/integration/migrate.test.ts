@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { execa } from 'execa';
-import { assertOneLineError, CLI, runCli, type CliResult } from '../helpers/cli.js';
+import { assertOneLineError, runCli } from '../helpers/cli.js';
+import { processState, runStopped, waitFor } from '../helpers/processes.js';
 import { importTestImage, sleep, startDaemon, TEST_IMAGE, type Daemon, runDetached } from '../helpers/dockerd.js';
 import { missing, requireE2E } from '../helpers/e2e.js';
 
@@ -403,19 +404,6 @@ describe('migrate between two engines', () => {
    * Runs migrate with EXTMOUNT_MIGRATE_FAULT=<point>:stop: it stops itself there (SIGSTOP); `meanwhile`
    * breaks something; then it is continued (SIGCONT) and its result returned.
    */
-  async function runStopped(args: string[], point: string, meanwhile: () => Promise<void>): Promise<CliResult> {
-    const child = execa(process.execPath, [CLI, ...args], { reject: false, stdin: 'ignore', env: { EXTMOUNT_MIGRATE_FAULT: `${point}:stop` } });
-    const pid = child.pid!;
-    await waitFor(async () => processState(pid), (s) => s === 'T' || s === undefined, `migrate to stop at ${point}`, 60_000);
-    try {
-      await meanwhile();
-    } finally {
-      process.kill(pid, 'SIGCONT');
-    }
-    const result = await child;
-    return { exitCode: result.exitCode ?? -1, stdout: String(result.stdout), stderr: String(result.stderr) };
-  }
-
   async function stopDaemon(daemon: Daemon): Promise<void> {
     process.kill(daemon.pid, 'SIGTERM');
     await waitFor(async () => processState(daemon.pid), (s) => s === undefined || s === 'Z', `dockerd ${daemon.name} to exit`, 30_000);
@@ -432,23 +420,3 @@ async function readCounter(dir: string): Promise<Counter | undefined> {
 async function counterNow(dir: string): Promise<Counter> {
   return (await waitFor(() => readCounter(dir), (c) => c !== undefined, `a counter in ${dir}`, 3000))!;
 }
-
-function processState(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-  } catch {
-    return undefined;
-  }
-}
-
-async function waitFor<T>(probe: () => Promise<T> | T, ok: (value: T) => boolean, what: string, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (ok(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(value)})`);
-    await sleep(50);
-  }
-}
-

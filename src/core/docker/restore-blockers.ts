@@ -41,3 +41,23 @@ export function restoreBlocker(containerd: string | undefined, shape: RestoreSha
     workaround: 'create the container with "NetworkDisabled": true in the API (a network-less container), or run it on an engine with containerd 1.7',
   };
 }
+
+/**
+ * How a container of this shape comes back on an engine: in place; in a copy created with
+ * `NetworkDisabled: true`; or not at all. The copy is offered for `--network none` only: dockerd
+ * gives such a container a namespace of its own but names none in the OCI spec, so runc has CRIU
+ * dump the namespace itself (its loopback, the process's sockets on it) and CRIU recreates it on
+ * restore; a NetworkDisabled copy then differs only in what dockerd does after the task is created,
+ * which is the step containerd#12141 breaks. Any other network mode would lose its network.
+ */
+export type RestoreRoute =
+  | { kind: 'in-place' }
+  | { kind: 'network-disabled-copy'; blocker: RestoreBlocker }
+  | { kind: 'blocked'; blocker: RestoreBlocker };
+
+export function restoreRoute(containerd: string | undefined, shape: RestoreShape): RestoreRoute {
+  const blocker = restoreBlocker(containerd, shape);
+  if (!blocker) return { kind: 'in-place' };
+  if (shape.networkMode === 'none' && !restoreBlocker(containerd, { ...shape, networkDisabled: true })) return { kind: 'network-disabled-copy', blocker };
+  return { kind: 'blocked', blocker };
+}

@@ -86,11 +86,36 @@ export function migrationRefusal(c: SourceInspect): string | undefined {
   return undefined;
 }
 
+/** The files dockerd binds into a --network none container and not into a NetworkDisabled one (migrate/network-files.ts). */
+export const NETWORK_FILES = ['hosts', 'hostname', 'resolv.conf'] as const;
+
+/** The volume that holds a NetworkDisabled copy's network files, named after the container it was copied from. */
+export const networkFilesVolume = (sourceId: string) => `extmount-netfiles-${sourceId.slice(0, 12)}`;
+
+/** A bind migrate made for such a copy: a network file from one of those volumes, at its /etc path. Each hop makes its own. */
+export function isNetworkFilesBind(m: { Type?: string; Source: string; Destination: string }): boolean {
+  const match = /\/volumes\/extmount-netfiles-[0-9a-f]{12}\/_data\/([a-z.]+)$/.exec(m.Source);
+  return (m.Type ?? 'bind') === 'bind' && match !== null && (NETWORK_FILES as readonly string[]).includes(match[1]!) && m.Destination === `/etc/${match[1]}`;
+}
+
+/** Where the container has mounts: the writable layer's changes under them are not the layer's. */
+export function mountpointsOf(container: SourceInspect): string[] {
+  return [
+    ...(container.Mounts ?? []).map((m) => m.Destination),
+    ...(container.HostConfig.Mounts ?? []).map((m) => m.Target),
+    ...Object.keys((container.HostConfig.Tmpfs as Record<string, string> | undefined) ?? {}),
+  ];
+}
+
 export interface TargetSpec {
   name: string;
   image: string;
   sourceId: string;
   binds: readonly BindTarget[];
+  /** Created with NetworkDisabled, for an engine that cannot restore the container's --network none (containerd#12141). */
+  networkDisabled?: boolean;
+  /** More Mounts entries (the network files such a copy needs, migrate/network-files.ts). */
+  extraMounts?: ReadonlyArray<Record<string, unknown>>;
 }
 
 /**
@@ -106,6 +131,7 @@ export function targetCreateOptions(source: SourceInspect, spec: TargetSpec): Re
   const mounts: Record<string, unknown>[] = [];
   for (const m of source.Mounts ?? []) {
     const type = m.Type ?? 'bind';
+    if (isNetworkFilesBind(m)) continue; // made again for this copy (extraMounts)
     if (type === 'bind') {
       const bind = spec.binds.find((b) => b.destination === m.Destination);
       if (!bind) throw new ExtmountError('bad-input', `bind ${m.Destination} has no planned target`);
@@ -122,6 +148,7 @@ export function targetCreateOptions(source: SourceInspect, spec: TargetSpec): Re
   }
   // tmpfs mounts keep their options from the source's HostConfig.Mounts (CRIU restores their content).
   for (const m of source.HostConfig.Mounts ?? []) if (m.Type === 'tmpfs') mounts.push({ ...m });
+  for (const m of spec.extraMounts ?? []) mounts.push({ ...m });
   hostConfig.Mounts = mounts;
   hostConfig.RestartPolicy = { Name: 'no' };
   const optional = <K extends keyof SourceInspect['Config']>(key: K) => (c[key] !== undefined && c[key] !== null ? { [key]: c[key] } : {});
@@ -146,7 +173,7 @@ export function targetCreateOptions(source: SourceInspect, spec: TargetSpec): Re
     ...optional('StopTimeout'),
     ...optional('Healthcheck'),
     ...optional('Shell'),
-    ...optional('NetworkDisabled'),
+    ...(spec.networkDisabled ? { NetworkDisabled: true } : optional('NetworkDisabled')),
     Labels: { ...(c.Labels ?? {}), [LABEL_FROM]: spec.sourceId },
     HostConfig: hostConfig,
   };

@@ -7,6 +7,8 @@ import {
   encodeRestartPolicy,
   migrationRefusal,
   targetCreateOptions,
+  isNetworkFilesBind,
+  networkFilesVolume,
   type SourceInspect,
 } from '../../../src/core/migrate/migrate-config.js';
 import type { BindTarget } from '../../../src/core/migrate/migrate-plan.js';
@@ -94,6 +96,33 @@ describe('targetCreateOptions', () => {
     const disabled = source();
     disabled.Config.NetworkDisabled = true;
     assert.equal(targetCreateOptions(disabled, { name: 'x', image: 'i', sourceId: 'a', binds }).NetworkDisabled, true);
+  });
+
+  it('creates a --network none copy with NetworkDisabled when asked, keeping its network mode', () => {
+    const none = source();
+    none.HostConfig.NetworkMode = 'none';
+    const copy = targetCreateOptions(none, { name: 'x', image: 'i', sourceId: 'a', binds, networkDisabled: true }) as { NetworkDisabled?: boolean; HostConfig: { NetworkMode?: string } };
+    assert.equal(copy.NetworkDisabled, true);
+    assert.equal(copy.HostConfig.NetworkMode, 'none');
+  });
+
+  it('makes a copy\'s network files anew: their binds from the source are left out, the new ones added', () => {
+    const hop = source();
+    const netfile = { Type: 'bind', Source: '/var/lib/docker/volumes/extmount-netfiles-0123456789ab/_data/hosts', Destination: '/etc/hosts', RW: true };
+    hop.Mounts = [...(hop.Mounts ?? []), netfile];
+    const extra = { Type: 'bind', Source: '/x/volumes/extmount-netfiles-ba9876543210/_data/hosts', Target: '/etc/hosts' };
+    const copy = targetCreateOptions(hop, { name: 'x', image: 'i', sourceId: 'a', binds, extraMounts: [extra] }) as { HostConfig: { Mounts: Array<{ Target: string; Source?: string }> } };
+    assert.deepEqual(copy.HostConfig.Mounts.filter((m) => m.Target === '/etc/hosts'), [extra]);
+  });
+
+  it('knows a network-files bind by its volume, file and destination only', () => {
+    const ok = { Source: '/d/volumes/extmount-netfiles-0123456789ab/_data/resolv.conf', Destination: '/etc/resolv.conf' };
+    assert.equal(isNetworkFilesBind(ok), true);
+    assert.equal(isNetworkFilesBind({ ...ok, Destination: '/etc/hosts' }), false);
+    assert.equal(isNetworkFilesBind({ ...ok, Type: 'volume' }), false);
+    assert.equal(isNetworkFilesBind({ ...ok, Source: '/d/volumes/extmount-netfiles-0123456789ab/_data/shadow' }), false);
+    assert.equal(isNetworkFilesBind({ ...ok, Source: '/home/me/resolv.conf' }), false);
+    assert.equal(networkFilesVolume('0123456789abcdef'), 'extmount-netfiles-0123456789ab');
   });
 
   it('refuses a bind without a planned target', () => {

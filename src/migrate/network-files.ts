@@ -1,0 +1,46 @@
+// The files dockerd binds into a --network none container but not into a NetworkDisabled one
+// (Docker 28): /etc/hosts, /etc/hostname, /etc/resolv.conf. A checkpoint of the first holds those
+// mounts, and CRIU refuses to restore it without them (`mnt: No mapping for … mountpoint`, seen on
+// Docker 28.5 / containerd 2.1.9). So the NetworkDisabled copy (core/docker/restore-blockers.ts)
+// gets them as binds of files in a volume of its own (labelled, removed with an unfinished
+// run's leftovers; kept with the copy), with the source container's content.
+import { LABEL_FROM, NETWORK_FILES, isNetworkFilesBind, networkFilesVolume, type SourceInspect } from '../core/migrate/migrate-config.js';
+import { engineError, type Engine } from '../adapters/docker.js';
+import { copyArchive } from './archives.js';
+import { withHelper } from './engine.js';
+import type { Progress } from './progress.js';
+
+/** A copy needs them when it is made NetworkDisabled from a --network none container, or its source is such a copy. */
+export function needsNetworkFiles(container: SourceInspect, networkDisabledCopy: boolean): boolean {
+  return networkDisabledCopy || (container.Mounts ?? []).some((m) => isNetworkFilesBind(m));
+}
+
+/**
+ * Creates the volume on `on`, fills it from the source container's /etc files and returns the
+ * binds for the copy's create body (their sources must exist when it is created).
+ */
+export async function prepareNetworkFiles(
+  source: { engine: Engine; id: string },
+  on: { engine: Engine; image: string },
+  progress: Progress,
+): Promise<{ volume: string; mounts: Array<Record<string, unknown>> }> {
+  const volume = networkFilesVolume(source.id);
+  let mountpoint: string;
+  try {
+    await on.engine.docker.createVolume({ Name: volume, Driver: 'local', Labels: { [LABEL_FROM]: source.id } });
+    mountpoint = ((await on.engine.docker.getVolume(volume).inspect()) as { Mountpoint: string }).Mountpoint;
+  } catch (err) {
+    throw engineError(on.engine, err, `creating volume ${volume}`);
+  }
+  const from = source.engine.docker.getContainer(source.id);
+  await withHelper(on.engine, { image: on.image, sourceId: source.id, mounts: [{ type: 'volume', source: volume, target: '/extmount/net' }] }, async (helper) => {
+    for (const file of NETWORK_FILES) {
+      await copyArchive({ engine: source.engine, container: from, path: `/etc/${file}` }, { engine: on.engine, container: helper, path: '/extmount/net' }, {
+        policy: { root: file, allowLinks: false, allowDevices: false },
+        kind: 'rootfs',
+        progress,
+      });
+    }
+  });
+  return { volume, mounts: NETWORK_FILES.map((file) => ({ Type: 'bind', Source: `${mountpoint}/${file}`, Target: `/etc/${file}` })) };
+}

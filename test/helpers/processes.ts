@@ -1,0 +1,38 @@
+// Processes the integration tests watch: their state, polling, and a CLI run stopped at a fault point.
+import { readFileSync } from 'node:fs';
+import { execa } from 'execa';
+import { CLI, type CliResult } from './cli.js';
+import { sleep } from './dockerd.js';
+
+export function processState(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  } catch {
+    return undefined;
+  }
+}
+
+export async function waitFor<T>(probe: () => Promise<T> | T, ok: (value: T) => boolean, what: string, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (ok(value)) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(value)})`);
+    await sleep(50);
+  }
+}
+
+/** Runs the CLI with EXTMOUNT_MIGRATE_FAULT=`point`:stop, does `meanwhile` while it is stopped there, then continues it. */
+export async function runStopped(args: string[], point: string, meanwhile: () => Promise<void>): Promise<CliResult> {
+  const child = execa(process.execPath, [CLI, ...args], { reject: false, stdin: 'ignore', env: { EXTMOUNT_MIGRATE_FAULT: `${point}:stop` } });
+  const pid = child.pid!;
+  await waitFor(async () => processState(pid), (s) => s === 'T' || s === undefined, `migrate to stop at ${point}`, 60_000);
+  try {
+    await meanwhile();
+  } finally {
+    process.kill(pid, 'SIGCONT');
+  }
+  const result = await child;
+  return { exitCode: result.exitCode ?? -1, stdout: String(result.stdout), stderr: String(result.stderr) };
+}
