@@ -156,3 +156,10 @@ export function blockedRestoreError(name: string, where: string, why: string, bl
     hint: `nothing was stopped; ${blocker.workaround}${alternative ? `; or ${alternative}` : ''}`,
   });
 }
+
+/** The refusal when a canary of the container's shape did not come back on the engine at `where`. */
+export function canaryFailedError(name: string, where: string, why: string, reason: string, shape: { runtime: string; networkMode: string }): ExtmountError {
+  return new ExtmountError('refused', `${name} would be stopped but could not be restored ${why} ${where}: a canary container of its shape (runtime ${shape.runtime}, network mode ${shape.networkMode}) did not come back from a checkpoint there (${reason})`, {
+    hint: 'nothing was stopped; make checkpoint and restore work on that engine first (docker checkpoint create and docker start --checkpoint of any container there fail the same way)',
+  });
+}

@@ -19,9 +19,10 @@ import {
   CHECKPOINT_RESULT_FILE, containerStateDir, MAPS_FILE, parseRuntimeResult, renderMapsFile, RESTORE_RESULT_FILE, type RuntimeMountResult, type RuntimeResult,
 } from '../core/runtime/runtime-files.js';
 import { dumpPropagationNote, dumpPropagationNoteOnHost } from '../core/runtime/runtime-plan.js';
-import { blockedRestoreError, containerInfoFromInspect, engineRestoreBlocker, inspectRaw, type Engine } from '../adapters/docker.js';
+import { blockedRestoreError, canaryFailedError, containerInfoFromInspect, engineRestoreBlocker, inspectRaw, type Engine } from '../adapters/docker.js';
 import { createCheckpoint, listCheckpoints, requireExperimental, startFromCheckpoint, type EngineInfo } from '../adapters/docker-checkpoint.js';
 import { writeFileAtomic } from '../adapters/atomic-write.js';
+import { runCanary } from '../adapters/restore-canary.js';
 import { checkRestoreTargets } from '../adapters/host-paths.js';
 import { READ_LIMITS, readBoundedTextIfExists } from '../adapters/untrusted-file.js';
 import { readManifestIn } from '../adapters/manifest-file.js';
@@ -66,6 +67,9 @@ export async function runContainerCheckpoint(options: ContainerCheckpointOptions
   if (!options.leaveRunning) {
     const blocker = await engineRestoreBlocker(engine, { mode: raw.HostConfig.NetworkMode, disabled: (raw.Config as { NetworkDisabled?: boolean }).NetworkDisabled });
     if (blocker) throw blockedRestoreError(container.name, engine.where, 'on', blocker, 'checkpoint with --leave-running');
+    const shape = { runtime: container.runtime, networkMode: raw.HostConfig.NetworkMode ?? 'default', networkDisabled: (raw.Config as { NetworkDisabled?: boolean }).NetworkDisabled === true };
+    const canary = await runCanary(engine, shape);
+    if ('proved' in canary && !canary.proved) throw canaryFailedError(container.name, engine.where, 'on', canary.reason, shape);
   }
 
   const started = Date.now();

@@ -9,7 +9,7 @@ import { engineError, type Engine } from '../adapters/docker.js';
 import { createCheckpoint, deleteCheckpoint, listCheckpoints, startFromCheckpoint } from '../adapters/docker-checkpoint.js';
 import { applyRootfs, copyData, createBindFolders, createTargetVolume, prepareTransfers, readRootfsPlan, type Sides, type Transfers } from './content.js';
 import { HelperPool, describeFailure, inspectMaybe, listLabelled, removeContainer, removeHelpers, setRestartPolicy, verifyRunning } from './engine.js';
-import { needsNetworkFiles, prepareNetworkFiles } from './network-files.js';
+import { needsNetworkFiles, networkFilesVolumesOf, prepareNetworkFiles, removeOurVolume } from './network-files.js';
 import { restoreInCopy } from './rollback-copy.js';
 import type { Faults } from './faults.js';
 import { removeJournals, writeJournal } from './journal.js';
@@ -184,7 +184,7 @@ async function cleanLeftovers(plan: MigrationPlan, deps: MigrateDeps): Promise<v
     }
   }
   // A copy a killed rollback made on the source and never started (preflight refused a running one), and its network files.
-  for (const c of await listLabelled(source, LABEL_FROM, sid)) await removeContainer(source, c.Id, { force: true });
+  for (const c of await listLabelled(source, LABEL_FROM, sid)) if (c.State === 'created') await removeContainer(source, c.Id, { force: true });
   await source.docker.getVolume(networkFilesVolume(sid)).remove().catch(() => undefined);
   for (const name of plan.staleCheckpoints) await deleteCheckpoint(source, sid, name);
   if (plan.mode === 'fresh') await removeJournals(source, sid);
@@ -297,6 +297,10 @@ async function complete(plan: MigrationPlan, targetId: string, checkpoint: strin
     });
   }
   await removeJournals(source, sid).catch((err: unknown) => deps.log.warn(`journal not removed: ${String(err)}`));
+  // The network files of a source that was itself a NetworkDisabled copy (network-files.ts) went with it.
+  for (const volume of networkFilesVolumesOf(plan.container)) {
+    await removeOurVolume(source, volume).catch((err: unknown) => deps.log.warn(`volume ${volume} not removed: ${String(err)}`));
+  }
   // Helpers a run killed after the start left behind (this run's are gone already).
   await Promise.all([removeHelpers(source, sid), removeHelpers(target, sid)]).catch((err: unknown) => deps.log.warn(`helpers not removed: ${String(err)}`));
   await deleteCheckpoint(target, targetId, checkpoint).catch((err: unknown) => deps.log.warn(`checkpoint not removed from the target: ${String(err)}`));
@@ -343,7 +347,7 @@ async function rollback(plan: MigrationPlan, checkpoint: string, made: TargetSta
     }
   } catch (restoreErr) {
     return new ExtmountError('restore-failed', `migration of ${name} failed (${cause}); restoring it on ${source.where} from checkpoint ${checkpoint} failed too (${(restoreErr as Error).message}): it is stopped there and keeps the checkpoint`, {
-      hint: `bring it back with docker start --checkpoint ${checkpoint} ${name} on ${source.where}, or run migrate again`,
+      hint: plan.rollbackRoute === 'in-place' ? `bring it back with docker start --checkpoint ${checkpoint} ${name} on ${source.where}, or run migrate again` : 'run migrate again: it resumes from the checkpoint (containerd#12141 keeps docker start --checkpoint from restoring it there)',
       cause: err,
     });
   }

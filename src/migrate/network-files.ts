@@ -5,6 +5,7 @@
 // gets them as binds of files in a volume of its own (labelled, removed with an unfinished
 // run's leftovers; kept with the copy), with the source container's content.
 import { LABEL_FROM, NETWORK_FILES, isNetworkFilesBind, networkFilesVolume, type SourceInspect } from '../core/migrate/migrate-config.js';
+import { ExtmountError } from '../core/errors.js';
 import { engineError, type Engine } from '../adapters/docker.js';
 import { copyArchive } from './archives.js';
 import { withHelper } from './engine.js';
@@ -26,6 +27,11 @@ export async function prepareNetworkFiles(
 ): Promise<{ volume: string; mounts: Array<Record<string, unknown>> }> {
   const volume = networkFilesVolume(source.id);
   let mountpoint: string;
+  // Creating a volume that exists returns it: one that is not ours must not be filled (and later removed).
+  const existing = await volumeLabels(on.engine, volume);
+  if (existing !== undefined && existing[LABEL_FROM] !== source.id) {
+    throw new ExtmountError('refused', `${on.engine.where} has a volume ${volume} that migrate did not make`, { hint: 'remove or rename it there, then run migrate again' });
+  }
   try {
     await on.engine.docker.createVolume({ Name: volume, Driver: 'local', Labels: { [LABEL_FROM]: source.id } });
     mountpoint = ((await on.engine.docker.getVolume(volume).inspect()) as { Mountpoint: string }).Mountpoint;
@@ -43,4 +49,25 @@ export async function prepareNetworkFiles(
     }
   });
   return { volume, mounts: NETWORK_FILES.map((file) => ({ Type: 'bind', Source: `${mountpoint}/${file}`, Target: `/etc/${file}` })) };
+}
+
+/** The network-files volumes a container's binds come from (it was made as such a copy). */
+export function networkFilesVolumesOf(container: SourceInspect): string[] {
+  return (container.Mounts ?? []).filter((m) => isNetworkFilesBind(m)).map((m) => /\/volumes\/([^/]+)\/_data\//.exec(m.Source)![1]!);
+}
+
+/** Removes a volume only if migrate made it (its label). */
+export async function removeOurVolume(engine: Engine, volume: string): Promise<void> {
+  const labels = await volumeLabels(engine, volume);
+  if (labels === undefined || !labels[LABEL_FROM]) return;
+  await engine.docker.getVolume(volume).remove();
+}
+
+async function volumeLabels(engine: Engine, volume: string): Promise<Record<string, string> | undefined> {
+  try {
+    return ((await engine.docker.getVolume(volume).inspect()) as { Labels?: Record<string, string> | null }).Labels ?? {};
+  } catch (err) {
+    if ((err as { statusCode?: number }).statusCode === 404) return undefined;
+    throw engineError(engine, err, `inspecting volume ${volume}`);
+  }
 }

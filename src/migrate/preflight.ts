@@ -15,7 +15,9 @@ import {
   type SourceInspect,
 } from '../core/migrate/migrate-config.js';
 import { planBindTargets, unusedMaps, type BindTarget, type SourceBind } from '../core/migrate/migrate-plan.js';
-import { blockedRestoreError, containerChanges, engineError, engineRestoreRoute, type Engine } from '../adapters/docker.js';
+import { blockedRestoreError, canaryFailedError, containerChanges, engineError, engineRestoreRoute, type Engine } from '../adapters/docker.js';
+import { runCanary, type CanaryShape } from '../adapters/restore-canary.js';
+import { rollbackCopyName } from './rollback-copy.js';
 import { listCheckpoints, requireExperimental, type EngineInfo } from '../adapters/docker-checkpoint.js';
 import { transferImage } from './archives.js';
 import { inspectMaybe, inspectSource, isDirectoryMode, listLabelled, statPath, statusOf } from './engine.js';
@@ -143,7 +145,7 @@ async function check(request: MigrateRequest, source: Engine, target: Engine, co
   const takenOver = (await listLabelled(source, LABEL_FROM, sid)).find((c) => c.State === 'running' || c.State === 'restarting' || c.State === 'paused');
   if (takenOver) {
     throw new ExtmountError('refused', `an earlier rollback brought ${name} back on ${source.where} in the copy ${takenOver.Id.slice(0, 12)}, which runs; the stopped original must not be moved as well`, {
-      hint: `finish that rollback: docker rm ${sid.slice(0, 12)}; docker rename ${takenOver.Id.slice(0, 12)} ${name} (on ${source.where})`,
+      hint: `finish that rollback: docker rm ${sid.slice(0, 12)} extmount-migrate-${sid.slice(0, 12)}; docker rename ${takenOver.Id.slice(0, 12)} ${name} (on ${source.where})`,
     });
   }
 
@@ -221,14 +223,30 @@ async function restoreRoutes(
 ): Promise<Pick<MigrationPlan, 'targetNetworkDisabled' | 'rollbackRoute'>> {
   const network = { mode: container.HostConfig.NetworkMode, disabled: container.Config.NetworkDisabled };
   const [onTarget, onSource] = await Promise.all([engineRestoreRoute(target, network), engineRestoreRoute(source, network)]);
-  if (refuse) {
-    if (onTarget.kind === 'blocked') throw blockedRestoreError(name, target.where, 'on the target', onTarget.blocker);
-    if (onSource.kind === 'blocked') throw blockedRestoreError(name, source.where, 'for a rollback on the source', onSource.blocker);
-  }
-  return {
+  const routes = {
     targetNetworkDisabled: onTarget.kind === 'network-disabled-copy',
-    rollbackRoute: onSource.kind === 'network-disabled-copy' ? 'network-disabled-copy' : 'in-place',
+    rollbackRoute: onSource.kind === 'network-disabled-copy' ? ('network-disabled-copy' as const) : ('in-place' as const),
   };
+  if (routes.rollbackRoute !== 'in-place') {
+    // A rollback would need this name for its copy: free, or a never-started copy of ours (removed before the freeze).
+    const holder = await inspectMaybe(source, rollbackCopyName(name));
+    if (holder && !(holder.Config.Labels?.[LABEL_FROM] === container.Id && holder.State.Status === 'created')) {
+      throw new ExtmountError('refused', `${source.where} has a container named ${rollbackCopyName(name)}, the name a rollback of ${name} needs there (containerd#12141 keeps it from restoring ${name} in place)`, {
+        hint: 'remove or rename that container, then run migrate again',
+      });
+    }
+  }
+  if (!refuse) return routes;
+  if (onTarget.kind === 'blocked') throw blockedRestoreError(name, target.where, 'on the target', onTarget.blocker);
+  if (onSource.kind === 'blocked') throw blockedRestoreError(name, source.where, 'for a rollback on the source', onSource.blocker);
+  // What the table does not know, the canary finds: both engines must bring back a container of this shape.
+  const runtime = (container.HostConfig.Runtime as string | undefined) || 'runc';
+  const shape = (disabled: boolean): CanaryShape => ({ runtime, networkMode: network.mode ?? 'default', networkDisabled: network.disabled === true || disabled });
+  const [onTargetCanary, onSourceCanary] = await Promise.all([runCanary(target, shape(routes.targetNetworkDisabled)), runCanary(source, shape(routes.rollbackRoute !== 'in-place'))]);
+  for (const [result, engine, why] of [[onTargetCanary, target, 'on the target'], [onSourceCanary, source, 'for a rollback on the source']] as const) {
+    if ('proved' in result && !result.proved) throw canaryFailedError(name, engine.where, why, result.reason, shape(false));
+  }
+  return routes;
 }
 
 /** The checkpoint an earlier run froze the container in, if its journal says so and the checkpoint is there. */

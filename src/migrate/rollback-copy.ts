@@ -9,7 +9,7 @@ import { engineError } from '../adapters/docker.js';
 import { startFromCheckpoint } from '../adapters/docker-checkpoint.js';
 import { ExtmountError } from '../core/errors.js';
 import { applyRootfs, copyData, prepareTransfers, readRootfsPlan, type Sides } from './content.js';
-import { inspectMaybe, removeContainer, verifyRunning, type HelperPool } from './engine.js';
+import { inspectMaybe, removeContainer, setRestartPolicy, verifyRunning, type HelperPool } from './engine.js';
 import { prepareNetworkFiles } from './network-files.js';
 import type { MigrationPlan } from './preflight.js';
 import type { Progress } from './progress.js';
@@ -54,6 +54,8 @@ export async function restoreInCopy(plan: MigrationPlan, checkpoint: string, poo
     await pool.removeAll();
     await startFromCheckpoint(source, copyId, checkpoint);
     await verifyRunning(source, copyId, 300, `${name}'s copy`);
+    // Before the original goes: a run killed after this point leaves the copy as the container should be.
+    await setRestartPolicy(source, copyId, plan.restartPolicy);
   } catch (err) {
     await pool.removeAll();
     await removeContainer(source, copyId, { force: true }).catch(() => undefined);

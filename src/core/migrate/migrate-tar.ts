@@ -114,6 +114,11 @@ export function encodeEntry(header: Omit<TarHeader, 'size' | 'linkname'> & { lin
   return Buffer.concat(blocks);
 }
 
+/** One regular file with its content (a short ASCII name). */
+export function encodeFileEntry(header: Omit<TarHeader, 'size' | 'linkname' | 'type' | 'devmajor' | 'devminor'>, data: Buffer): Buffer {
+  return Buffer.concat([headerBlock({ ...header, type: 'file', size: data.length, linkname: '', devmajor: 0, devminor: 0 }), pad(data)]);
+}
+
 function headerBlock(h: TarHeader): Buffer {
   const block = Buffer.alloc(BLOCK);
   block.write(h.name, 0, 100, 'latin1');
