@@ -26,6 +26,12 @@ export async function runCanary(engine: Engine, shape: CanaryShape): Promise<Can
   if (!program) return { skipped: `no canary program for ${architecture || 'an unknown architecture'}` };
   await ensureImage(engine, program);
   await removeStaleCanaries(engine);
+  // A second try, so that one transient failure does not refuse a container that can be restored.
+  const first = await canaryOnce(engine, shape);
+  return 'proved' in first && !first.proved ? canaryOnce(engine, shape) : first;
+}
+
+async function canaryOnce(engine: Engine, shape: CanaryShape): Promise<CanaryResult> {
   let id: string | undefined;
   try {
     id = (
@@ -40,7 +46,13 @@ export async function runCanary(engine: Engine, shape: CanaryShape): Promise<Can
     ).id;
     const canary = engine.docker.getContainer(id);
     await canary.start();
+    // `start` returns once runc has let the container's init go, maybe before it has exec'd the
+    // canary: a dump then catches runc's init mid-exec. The engine's `top` shows when it is the canary.
+    await waitUntilCanaryRuns(canary);
     await createCheckpoint(engine, id, 'canary', { exit: true });
+    // The checkpoint call returns before dockerd has seen the exit: the container may still show as
+    // paused (containerd pauses around a checkpoint) and refuse the start (seen on Docker 26).
+    await waitUntilStopped(canary);
     await startFromCheckpoint(engine, id, 'canary');
     const state = (await canary.inspect()).State;
     if (!state.Running) return { proved: false, reason: `the canary is ${state.Status} after its restore` };
@@ -82,4 +94,21 @@ async function removeStaleCanaries(engine: Engine): Promise<void> {
   const now = Math.floor(Date.now() / 1000);
   const found = await engine.docker.listContainers({ all: true, filters: { label: [`${CANARY_LABEL}=1`] } }).catch(() => []);
   for (const c of found) if (now - c.Created > STALE_CANARY_S) await engine.docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
+}
+
+async function waitUntilStopped(container: { inspect(): Promise<{ State: { Running: boolean; Paused: boolean } }> }): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const state = (await container.inspect()).State;
+    if (!state.Running && !state.Paused) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+async function waitUntilCanaryRuns(container: { top(): Promise<{ Titles?: string[]; Processes?: string[][] }> }): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const top = await container.top().catch(() => undefined);
+    const column = top?.Titles?.findIndex((t) => t === 'CMD' || t === 'COMMAND') ?? -1;
+    if (column >= 0 && top?.Processes?.length === 1 && top.Processes[0]![column] === CANARY_PATH) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }

@@ -120,7 +120,9 @@ export async function transferImage(source: Engine, target: Engine, ref: string,
       continue;
     }
     if (message.error || message.errorDetail) {
-      throw new ExtmountError('docker-failed', `loading image ${ref} on ${target.where}: ${message.errorDetail?.message ?? message.error}`);
+      throw new ExtmountError('docker-failed', `loading image ${ref} on ${target.where}: ${message.errorDetail?.message ?? message.error}`, {
+        hint: 'check free space under that engine\'s data root, then run migrate again (nothing was stopped yet)',
+      });
     }
   }
   return bytes;

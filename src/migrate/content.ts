@@ -118,7 +118,9 @@ export async function readRootfsPlan(source: Engine, sourceId: string, mountpoin
 export async function applyRootfs(sides: Sides, ids: { source: string; target: string }, plan: RootfsPlan, mountpoints: readonly string[], upper: Docker.Container | undefined, progress: Progress): Promise<void> {
   const { source, target } = sides;
   if (plan.deletions.length > 0) {
-    if (!upper) throw new ExtmountError('docker-failed', `${target.engine.where} does not use overlay2 for the new container, so the deletions in its writable layer cannot be applied`);
+    if (!upper) throw new ExtmountError('docker-failed', `${target.engine.where} does not use overlay2 for the new container, so the deletions in its writable layer cannot be applied`, {
+      hint: 'run the target dockerd with the overlay2 storage driver',
+    });
     await putEntries({ engine: target.engine, container: upper, path: '/extmount/upper' }, plan.deletions.map((p) => whiteoutEntry(p.slice(1))), 'rootfs', progress);
   }
   const sourceContainer = source.engine.docker.getContainer(ids.source);

@@ -163,7 +163,9 @@ export async function statPath(engine: Engine, container: Docker.Container, path
   }
   res.resume();
   const header = res.headers['x-docker-container-path-stat'];
-  if (!header) throw new ExtmountError('docker-failed', `${engine.where} answered a path stat without X-Docker-Container-Path-Stat`);
+  if (!header) throw new ExtmountError('docker-failed', `${engine.where} answered a path stat without X-Docker-Container-Path-Stat`, {
+    hint: 'check that the address names a Docker engine (20.10 or newer), not a proxy that drops headers',
+  });
   return JSON.parse(Buffer.from(header, 'base64').toString('utf8')) as PathStat;
 }
 

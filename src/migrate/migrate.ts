@@ -62,7 +62,10 @@ export async function migrate(request: MigrateRequest, source: Engine, target: E
     transfers = await prepareTarget(plan, checkpoint, made, pool, deps);
   } catch (err) {
     await discardTarget(plan, made, pool);
-    throw new ExtmountError('docker-failed', `preparing ${plan.name} on ${target.where} failed, nothing was stopped (what was made there is removed): ${describeFailure(err, target)}`, { cause: err });
+    throw new ExtmountError('docker-failed', `preparing ${plan.name} on ${target.where} failed, nothing was stopped (what was made there is removed): ${describeFailure(err, target)}`, {
+      hint: err instanceof ExtmountError && err.hint ? err.hint : 'fix what the message names on the target, then run migrate again',
+      cause: err,
+    });
   }
   await deps.faults.at('after-create');
 
@@ -358,7 +361,9 @@ async function rollback(plan: MigrationPlan, checkpoint: string, made: TargetSta
   // containerd deletes CRIU's restore log: say what most often makes a restore elsewhere fail.
   const criu = /criu failed/.test(cause);
   return new ExtmountError('docker-failed', `migration of ${name} to ${target.where} failed: ${cause}; rolled back: it runs again on ${source.where}, restored from checkpoint ${checkpoint}${where}${left ? `; a never-started copy is left on ${target.where} (label ${LABEL_FROM}), the next migrate removes it` : ''}`, {
-    ...(criu ? { hint: 'CRIU reopens by path the files the process had open: on a --map\'ed bind they must exist at the target path (the same data), or pass --copy-binds; the CRIU runtime on the target must work too' } : {}),
+    hint: criu
+      ? 'CRIU reopens by path the files the process had open: on a --map\'ed bind they must exist at the target path (the same data), or pass --copy-binds; the CRIU runtime on the target must work too'
+      : 'fix what the message names on the target, then run migrate again',
     cause: err,
   });
 }

@@ -6,10 +6,14 @@
 // run's leftovers; kept with the copy), with the source container's content.
 import { LABEL_FROM, NETWORK_FILES, isNetworkFilesBind, networkFilesVolume, type SourceInspect } from '../core/migrate/migrate-config.js';
 import { ExtmountError } from '../core/errors.js';
+import { TarFormatError } from '../core/migrate/migrate-tar.js';
 import { engineError, type Engine } from '../adapters/docker.js';
 import { copyArchive } from './archives.js';
 import { withHelper } from './engine.js';
 import type { Progress } from './progress.js';
+
+/** At most this many bytes per network file copied from the source. */
+export const NETWORK_FILE_MAX = 1 << 20;
 
 /** A copy needs them when it is made NetworkDisabled from a --network none container, or its source is such a copy. */
 export function needsNetworkFiles(container: SourceInspect, networkDisabledCopy: boolean): boolean {
@@ -45,6 +49,13 @@ export async function prepareNetworkFiles(
         policy: { root: file, allowLinks: false, allowDevices: false },
         kind: 'rootfs',
         progress,
+        // Written inside the container: only the one regular file, and no bigger than such a file can sensibly be.
+        decide: (entry) => {
+          if (entry.type !== 'file' || entry.header.size > NETWORK_FILE_MAX) {
+            throw new TarFormatError(`refused /etc/${file} of the source: ${entry.type !== 'file' ? `a ${entry.type}` : `${entry.header.size} bytes, over ${NETWORK_FILE_MAX}`}`);
+          }
+          return 'keep';
+        },
       });
     }
   });

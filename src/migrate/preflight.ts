@@ -348,7 +348,9 @@ async function ensureImage(source: Engine, target: Engine, container: SourceInsp
     progress.phase(`image ${ref}`);
     imageBytes = await transferImage(source, target, ref, progress);
     progress.done();
-    if ((await idOn(target, id)) === undefined) throw new ExtmountError('docker-failed', `image ${ref} was loaded on ${target.where} but its id ${id} is not there`);
+    if ((await idOn(target, id)) === undefined) throw new ExtmountError('docker-failed', `image ${ref} was loaded on ${target.where} but its id ${id} is not there`, {
+      hint: 'run migrate again; if it repeats, copy the image by hand (docker save | docker load)',
+    });
   }
   const image = tag && !tag.startsWith('sha256:') && (await idOn(target, tag)) === id ? tag : id;
   return { image, imageBytes };

@@ -88,7 +88,9 @@ export class MountHolder {
 async function mount(args: string[]): Promise<void> {
   const result = await runFile('mount', args);
   if (result.exitCode !== 0) {
-    throw new ExtmountError('restore-failed', `mount ${args.join(' ')} failed: ${result.stderr.trim() || result.error}`);
+    throw new ExtmountError('restore-failed', `mount ${args.join(' ')} failed: ${result.stderr.trim() || result.error}`, {
+      hint: 'the restore target must exist on this host and be of the mountpoint\'s type (a folder for a folder, a file for a file)',
+    });
   }
 }
 
