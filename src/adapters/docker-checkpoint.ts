@@ -20,6 +20,7 @@ export interface EngineInfo {
   DockerRootDir: string;
   ServerVersion?: string;
   Runtimes?: Record<string, { path: string }>;
+  Architecture?: string;
 }
 
 export async function requireExperimental(engine: Engine): Promise<EngineInfo> {

@@ -14,15 +14,12 @@ export interface CanaryShape {
 
 export type CanaryResult = { proved: true } | { proved: false; reason: string } | { skipped: string };
 
-/** Whether `engine` checkpoints and restores a container of this shape; a failure is the result, not an exception. */
-export async function runCanary(engine: Engine, shape: CanaryShape): Promise<CanaryResult> {
-  let architecture: string;
-  try {
-    architecture = ((await engine.docker.info()) as { Architecture?: string }).Architecture ?? '';
-  } catch (err) {
-    throw engineError(engine, err, 'reading the engine info');
-  }
-  const program = canaryProgram(architecture);
+/**
+ * Whether `engine` checkpoints and restores a container of this shape; a failure is the result, not
+ * an exception. `architecture` is the engine's own (`docker info`), which the caller has read already.
+ */
+export async function runCanary(engine: Engine, shape: CanaryShape, architecture: string | undefined): Promise<CanaryResult> {
+  const program = canaryProgram(architecture ?? '');
   if (!program) return { skipped: `no canary program for ${architecture || 'an unknown architecture'}` };
   await ensureImage(engine, program);
   await removeStaleCanaries(engine);
@@ -48,11 +45,18 @@ async function canaryOnce(engine: Engine, shape: CanaryShape): Promise<CanaryRes
     await canary.start();
     // `start` returns once runc has let the container's init go, maybe before it has exec'd the
     // canary: a dump then catches runc's init mid-exec. The engine's `top` shows when it is the canary.
-    await waitUntilCanaryRuns(canary);
+    await pollUntil(async () => {
+      const top = (await canary.top().catch(() => undefined)) as { Titles?: string[]; Processes?: string[][] } | undefined;
+      const column = top?.Titles?.findIndex((t) => t === 'CMD' || t === 'COMMAND') ?? -1;
+      return column >= 0 && top?.Processes?.length === 1 && top.Processes[0]![column] === CANARY_PATH;
+    });
     await createCheckpoint(engine, id, 'canary', { exit: true });
     // The checkpoint call returns before dockerd has seen the exit: the container may still show as
     // paused (containerd pauses around a checkpoint) and refuse the start (seen on Docker 26).
-    await waitUntilStopped(canary);
+    await pollUntil(async () => {
+      const state = (await canary.inspect()).State;
+      return !state.Running && !state.Paused;
+    });
     await startFromCheckpoint(engine, id, 'canary');
     const state = (await canary.inspect()).State;
     if (!state.Running) return { proved: false, reason: `the canary is ${state.Status} after its restore` };
@@ -96,19 +100,7 @@ async function removeStaleCanaries(engine: Engine): Promise<void> {
   for (const c of found) if (now - c.Created > STALE_CANARY_S) await engine.docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
 }
 
-async function waitUntilStopped(container: { inspect(): Promise<{ State: { Running: boolean; Paused: boolean } }> }): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const state = (await container.inspect()).State;
-    if (!state.Running && !state.Paused) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-async function waitUntilCanaryRuns(container: { top(): Promise<{ Titles?: string[]; Processes?: string[][] }> }): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const top = await container.top().catch(() => undefined);
-    const column = top?.Titles?.findIndex((t) => t === 'CMD' || t === 'COMMAND') ?? -1;
-    if (column >= 0 && top?.Processes?.length === 1 && top.Processes[0]![column] === CANARY_PATH) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+/** Up to 5 s, 50 ms apart; what follows reports the failure if the condition never came. */
+async function pollUntil(done: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 100 && !(await done()); i++) await new Promise((resolve) => setTimeout(resolve, 50));
 }

@@ -68,7 +68,7 @@ export async function runContainerCheckpoint(options: ContainerCheckpointOptions
     const blocker = await engineRestoreBlocker(engine, { mode: raw.HostConfig.NetworkMode, disabled: (raw.Config as { NetworkDisabled?: boolean }).NetworkDisabled });
     if (blocker) throw blockedRestoreError(container.name, engine.where, 'on', blocker, 'checkpoint with --leave-running');
     const shape = { runtime: container.runtime, networkMode: raw.HostConfig.NetworkMode ?? 'default', networkDisabled: (raw.Config as { NetworkDisabled?: boolean }).NetworkDisabled === true };
-    const canary = await runCanary(engine, shape);
+    const canary = await runCanary(engine, shape, daemon.Architecture);
     if ('proved' in canary && !canary.proved) throw canaryFailedError(container.name, engine.where, 'on', canary.reason, shape);
   }
 

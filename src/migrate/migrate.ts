@@ -130,8 +130,8 @@ async function prepareTarget(plan: MigrationPlan, checkpoint: string, made: Targ
   let networkMounts: Array<Record<string, unknown>> = [];
   if (plan.targetNetworkDisabled) deps.log.warn(`${target.where} cannot restore a --network none container (containerd#12141): the copy there is created with NetworkDisabled, the same network to the process`);
   if (needsNetworkFiles(plan.container, plan.targetNetworkDisabled)) {
+    networkMounts = await prepareNetworkFiles({ engine: source, id: sid }, { engine: target, image: plan.image }, deps.progress);
     made.volumes.push(networkFilesVolume(sid));
-    networkMounts = (await prepareNetworkFiles({ engine: source, id: sid }, { engine: target, image: plan.image }, deps.progress)).mounts;
   }
   if (plan.copyBinds) await createBindFolders({ engine: target, image: plan.image }, sid, plan.binds.filter((b) => b.missing).map((b) => b.target));
   let targetId: string;
@@ -188,7 +188,7 @@ async function cleanLeftovers(plan: MigrationPlan, deps: MigrateDeps): Promise<v
   }
   // A copy a killed rollback made on the source and never started (preflight refused a running one), and its network files.
   for (const c of await listLabelled(source, LABEL_FROM, sid)) if (c.State === 'created') await removeContainer(source, c.Id, { force: true });
-  await source.docker.getVolume(networkFilesVolume(sid)).remove().catch(() => undefined);
+  await removeOurVolume(source, networkFilesVolume(sid)).catch(() => undefined);
   for (const name of plan.staleCheckpoints) await deleteCheckpoint(source, sid, name);
   if (plan.mode === 'fresh') await removeJournals(source, sid);
 }
@@ -354,7 +354,7 @@ async function rollback(plan: MigrationPlan, checkpoint: string, made: TargetSta
       cause: err,
     });
   }
-  await setRestartPolicy(source, restoredId, plan.restartPolicy).catch((e: unknown) => deps.log.warn(`restart policy not given back: ${String(e)}`));
+  if (restoredId === sid) await setRestartPolicy(source, sid, plan.restartPolicy).catch((e: unknown) => deps.log.warn(`restart policy not given back: ${String(e)}`));
   await deleteCheckpoint(source, restoredId, checkpoint).catch(() => undefined);
   await removeJournals(source, sid).catch(() => undefined);
   const where = restoredId === sid ? '' : ` in a NetworkDisabled copy (${restoredId.slice(0, 12)}; containerd#12141 keeps ${source.where} from restoring it in place)${problem ? `, but ${problem}` : `, now named ${name}`}`;

@@ -22,13 +22,14 @@ export function needsNetworkFiles(container: SourceInspect, networkDisabledCopy:
 
 /**
  * Creates the volume on `on`, fills it from the source container's /etc files and returns the
- * binds for the copy's create body (their sources must exist when it is created).
+ * binds for the copy's create body (their sources must exist when it is created). On failure
+ * nothing of it is left.
  */
 export async function prepareNetworkFiles(
   source: { engine: Engine; id: string },
   on: { engine: Engine; image: string },
   progress: Progress,
-): Promise<{ volume: string; mounts: Array<Record<string, unknown>> }> {
+): Promise<Array<Record<string, unknown>>> {
   const volume = networkFilesVolume(source.id);
   let mountpoint: string;
   // Creating a volume that exists returns it: one that is not ours must not be filled (and later removed).
@@ -43,7 +44,7 @@ export async function prepareNetworkFiles(
     throw engineError(on.engine, err, `creating volume ${volume}`);
   }
   const from = source.engine.docker.getContainer(source.id);
-  await withHelper(on.engine, { image: on.image, sourceId: source.id, mounts: [{ type: 'volume', source: volume, target: '/extmount/net' }] }, async (helper) => {
+  const fill = withHelper(on.engine, { image: on.image, sourceId: source.id, mounts: [{ type: 'volume', source: volume, target: '/extmount/net' }] }, async (helper) => {
     for (const file of NETWORK_FILES) {
       await copyArchive({ engine: source.engine, container: from, path: `/etc/${file}` }, { engine: on.engine, container: helper, path: '/extmount/net' }, {
         policy: { root: file, allowLinks: false, allowDevices: false },
@@ -59,7 +60,13 @@ export async function prepareNetworkFiles(
       });
     }
   });
-  return { volume, mounts: NETWORK_FILES.map((file) => ({ Type: 'bind', Source: `${mountpoint}/${file}`, Target: `/etc/${file}` })) };
+  try {
+    await fill;
+  } catch (err) {
+    await removeOurVolume(on.engine, volume).catch(() => undefined);
+    throw err;
+  }
+  return NETWORK_FILES.map((file) => ({ Type: 'bind', Source: `${mountpoint}/${file}`, Target: `/etc/${file}` }));
 }
 
 /** The network-files volumes a container's binds come from (it was made as such a copy). */
@@ -67,10 +74,10 @@ export function networkFilesVolumesOf(container: SourceInspect): string[] {
   return (container.Mounts ?? []).filter((m) => isNetworkFilesBind(m)).map((m) => /\/volumes\/([^/]+)\/_data\//.exec(m.Source)![1]!);
 }
 
-/** Removes a volume only if migrate made it (its label). */
+/** Removes a network-files volume only if migrate made it: named after the container its label names. */
 export async function removeOurVolume(engine: Engine, volume: string): Promise<void> {
-  const labels = await volumeLabels(engine, volume);
-  if (labels === undefined || !labels[LABEL_FROM]) return;
+  const from = (await volumeLabels(engine, volume))?.[LABEL_FROM];
+  if (!from || networkFilesVolume(from) !== volume) return;
   await engine.docker.getVolume(volume).remove();
 }
 

@@ -188,7 +188,7 @@ async function check(request: MigrateRequest, source: Engine, target: Engine, co
     });
   }
   await checkNetwork(target, container.HostConfig.NetworkMode ?? 'default');
-  const routes = await restoreRoutes(source, target, container, name, mode === 'fresh');
+  const routes = await restoreRoutes(source, target, { source: sourceInfo, target: targetInfo }, container, name, mode === 'fresh');
 
   const sourceBinds: SourceBind[] = (container.Mounts ?? [])
     .filter((m) => (m.Type ?? 'bind') === 'bind' && !isNetworkFilesBind(m))
@@ -217,6 +217,7 @@ async function check(request: MigrateRequest, source: Engine, target: Engine, co
 async function restoreRoutes(
   source: Engine,
   target: Engine,
+  infos: { source: FullEngineInfo; target: FullEngineInfo },
   container: SourceInspect,
   name: string,
   refuse: boolean,
@@ -242,7 +243,10 @@ async function restoreRoutes(
   // What the table does not know, the canary finds: both engines must bring back a container of this shape.
   const runtime = (container.HostConfig.Runtime as string | undefined) || 'runc';
   const shape = (disabled: boolean): CanaryShape => ({ runtime, networkMode: network.mode ?? 'default', networkDisabled: network.disabled === true || disabled });
-  const [onTargetCanary, onSourceCanary] = await Promise.all([runCanary(target, shape(routes.targetNetworkDisabled)), runCanary(source, shape(routes.rollbackRoute !== 'in-place'))]);
+  const [onTargetCanary, onSourceCanary] = await Promise.all([
+    runCanary(target, shape(routes.targetNetworkDisabled), infos.target.Architecture),
+    runCanary(source, shape(routes.rollbackRoute !== 'in-place'), infos.source.Architecture),
+  ]);
   for (const [result, engine, why] of [[onTargetCanary, target, 'on the target'], [onSourceCanary, source, 'for a rollback on the source']] as const) {
     if ('proved' in result && !result.proved) throw canaryFailedError(name, engine.where, why, result.reason, shape(false));
   }

@@ -7,10 +7,9 @@ import { isNetworkFilesBind, mountpointsOf, networkFilesVolume, targetCreateOpti
 import type { BindTarget } from '../core/migrate/migrate-plan.js';
 import { engineError } from '../adapters/docker.js';
 import { startFromCheckpoint } from '../adapters/docker-checkpoint.js';
-import { ExtmountError } from '../core/errors.js';
 import { applyRootfs, copyData, prepareTransfers, readRootfsPlan, type Sides } from './content.js';
 import { inspectMaybe, removeContainer, setRestartPolicy, verifyRunning, type HelperPool } from './engine.js';
-import { prepareNetworkFiles } from './network-files.js';
+import { prepareNetworkFiles, removeOurVolume } from './network-files.js';
 import type { MigrationPlan } from './preflight.js';
 import type { Progress } from './progress.js';
 
@@ -29,15 +28,15 @@ export async function restoreInCopy(plan: MigrationPlan, checkpoint: string, poo
     .filter((m) => (m.Type ?? 'bind') === 'bind' && !isNetworkFilesBind(m))
     .map((m) => ({ source: m.Source, destination: m.Destination, readOnly: !m.RW, propagation: m.Propagation ?? '', target: m.Source, from: 'original' }));
   const side = { engine: source, image: plan.container.Image };
-  const dropFiles = () => source.docker.getVolume(networkFilesVolume(sid)).remove().catch(() => undefined);
+  const dropFiles = () => removeOurVolume(source, networkFilesVolume(sid)).catch(() => undefined);
+  const mounts = await prepareNetworkFiles({ engine: source, id: sid }, side, progress);
   let copyId: string;
   try {
-    const { mounts } = await prepareNetworkFiles({ engine: source, id: sid }, side, progress);
     const body = targetCreateOptions(plan.container, { name: rollbackCopyName(name), image: plan.container.Image, sourceId: sid, binds, networkDisabled: true, extraMounts: mounts });
     copyId = (await source.docker.createContainer(body as never)).id;
   } catch (err) {
     await dropFiles();
-    throw err instanceof ExtmountError ? err : engineError(source, err, `creating the copy ${rollbackCopyName(name)} to restore into`);
+    throw engineError(source, err, `creating the copy ${rollbackCopyName(name)} to restore into`);
   }
   try {
     const created = await inspectMaybe(source, copyId);
@@ -54,22 +53,26 @@ export async function restoreInCopy(plan: MigrationPlan, checkpoint: string, poo
     await pool.removeAll();
     await startFromCheckpoint(source, copyId, checkpoint);
     await verifyRunning(source, copyId, 300, `${name}'s copy`);
-    // Before the original goes: a run killed after this point leaves the copy as the container should be.
-    await setRestartPolicy(source, copyId, plan.restartPolicy);
   } catch (err) {
     await pool.removeAll();
     await removeContainer(source, copyId, { force: true }).catch(() => undefined);
     await dropFiles();
     throw err;
   }
+  // Before the original goes, so that a run killed after this leaves the copy as the container should
+  // be; the copy runs, so a failure here is reported, never a reason to stop it.
+  const policy = await setRestartPolicy(source, copyId, plan.restartPolicy).then(
+    () => undefined,
+    (err: unknown) => `its restart policy was not given back (${(err as Error).message})`,
+  );
   try {
     await removeContainer(source, sid, { force: false });
     await source.docker.getContainer(copyId).rename({ name });
-    return { id: copyId };
+    return policy ? { id: copyId, problem: policy } : { id: copyId };
   } catch (err) {
     return {
       id: copyId,
-      problem: `it runs as ${rollbackCopyName(name)}: replacing the stopped original failed (${(err as Error).message}); finish with docker rm ${sid.slice(0, 12)}; docker rename ${rollbackCopyName(name)} ${name}`,
+      problem: `${policy ? `${policy}; ` : ''}it runs as ${rollbackCopyName(name)}: replacing the stopped original failed (${(err as Error).message}); finish with docker rm ${sid.slice(0, 12)}; docker rename ${rollbackCopyName(name)} ${name}`,
     };
   }
 }
