@@ -60,16 +60,24 @@ export function classifyMounts(mounts: MountInfo[], context: ClassifyContext = {
   const tree = subtree(mounts, rootMount);
   const relative = relativeMountpoints(rootMount);
   const providers = indexByDeviceAndRoot(tree);
-  const treeIds = new Set(tree.map((m) => m.mountId));
-  // Host mounts outside the tree (a host-view mountinfo holds the tree too).
-  const hostIndex = context.hostMounts ? indexByDeviceAndRoot(context.hostMounts.filter((m) => !treeIds.has(m.mountId))) : undefined;
-  const sharedInTree = new Set(tree.flatMap((m) => (m.shared === undefined ? [] : [m.shared])));
-  const peersOutside = new Set(
-    (context.hostMounts ?? []).filter((m) => !treeIds.has(m.mountId)).flatMap((m) => [m.shared, m.master]).filter((g) => g !== undefined),
-  );
+  const sharedInTree = new Set<number>();
+  for (const m of tree) if (m.shared !== undefined) sharedInTree.add(m.shared);
+  // Host mounts outside the tree (a host-view mountinfo holds the tree too), and their peer groups.
+  let hostIndex: DeviceIndex | undefined;
+  const peersOutside = new Set<number>();
+  if (context.hostMounts) {
+    const treeIds = new Set(tree.map((m) => m.mountId));
+    const outside = context.hostMounts.filter((m) => !treeIds.has(m.mountId));
+    hostIndex = indexByDeviceAndRoot(outside);
+    for (const m of outside) {
+      if (m.shared !== undefined) peersOutside.add(m.shared);
+      if (m.master !== undefined) peersOutside.add(m.master);
+    }
+  }
   const configByDestination = new Map((context.container?.mounts ?? []).map((cm) => [cm.destination, cm]));
   const runtimeFiles = new Set(context.container?.runtimeFiles ?? []);
-  const byId = new Map(tree.map((m) => [m.mountId, m]));
+  // Only a container's config makes mounts "propagated", and only those look up their ancestors.
+  const byId = context.container ? new Map(tree.map((m) => [m.mountId, m])) : new Map<number, MountInfo>();
 
   const classified = tree.map((mount): ClassifiedMount => {
     const mountpoint = relative(mount.mountpoint);

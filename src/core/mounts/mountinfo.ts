@@ -37,6 +37,10 @@ export interface MountInfo {
 }
 
 const FIELD_NAMES = ['mount ID', 'parent ID', 'major:minor', 'root', 'mount point', 'mount options'] as const;
+// Every byte but newline, printable ASCII and non-ASCII: the raw control bytes the kernel never writes
+// into a text it escaped, i.e. 0x00-0x09, 0x0b-0x1f and 0x7f.
+// eslint-disable-next-line no-control-regex
+const NOT_TEXT = /[^\x0a\x20-\x7e\x80-\uffff]/;
 
 export interface ParseMountinfoOptions {
   /**
@@ -49,106 +53,122 @@ export interface ParseMountinfoOptions {
 export function parseMountinfo(text: string, origin = 'mountinfo', options: ParseMountinfoOptions = {}): MountInfo[] {
   const mounts: MountInfo[] = [];
   const seen = new Set<number>();
-  const lines = text.split('\n');
   // Raw control bytes never appear in a saved text file of mountinfo made by hand or by tools: refuse it.
-  // One scan of the whole text; the line is looked up only when there is something to report.
-  // eslint-disable-next-line no-control-regex
-  const binary = options.format === 'kernel' ? null : /[\x00-\x09\x0b-\x1f\x7f]/.exec(text);
+  // One scan of the whole text (a negated class: faster than listing the bytes); the line is looked up
+  // only when there is something to report.
+  const binary = options.format === 'kernel' ? null : NOT_TEXT.exec(text);
   const badLine = binary ? text.slice(0, binary.index).split('\n').length : 0;
-  for (let i = 0; i < lines.length; i++) {
-    const raw = lines[i]!;
-    if (raw === '' && i === lines.length - 1) break; // the final newline
-    if (i + 1 === badLine) throw parseError(origin, badLine, 'contains control or binary bytes');
-    const mount = parseLine(raw, i + 1, origin);
+  // Lines are sliced one at a time rather than split up front: 10,000 mounts are one allocation fewer each.
+  for (let start = 0, line = 1; start < text.length; line++) {
+    let end = text.indexOf('\n', start);
+    if (end === -1) end = text.length;
+    if (line === badLine) throw parseError(origin, badLine, 'contains control or binary bytes');
+    const mount = parseLine(text.slice(start, end), line, origin);
     if (seen.has(mount.mountId)) {
-      throw parseError(origin, i + 1, `mount ID ${mount.mountId} appears twice`);
+      throw parseError(origin, line, `mount ID ${mount.mountId} appears twice`);
     }
     seen.add(mount.mountId);
     mounts.push(mount);
+    start = end + 1;
   }
   if (mounts.length === 0) throw parseError(origin, 1, 'no mounts (empty input)');
   return mounts;
 }
 
+// A line is scanned, not split: only the fields a record keeps are sliced out (hot: 10,000 lines and
+// a dozen fields each). Malformed lines are split after all, to say what is wrong with them.
 function parseLine(raw: string, line: number, origin: string): MountInfo {
-  const fields = raw.split(' ');
-  const separator = fields.indexOf('-', 6);
-  if (separator === -1) {
-    throw parseError(origin, line, fields.length < 7 ? `truncated: only ${fields.length} fields` : 'no "-" separator before fstype');
+  const e0 = raw.indexOf(' ');
+  const e1 = e0 === -1 ? -1 : raw.indexOf(' ', e0 + 1);
+  const e2 = e1 === -1 ? -1 : raw.indexOf(' ', e1 + 1);
+  const e3 = e2 === -1 ? -1 : raw.indexOf(' ', e2 + 1);
+  const e4 = e3 === -1 ? -1 : raw.indexOf(' ', e3 + 1);
+  const e5 = e4 === -1 ? -1 : raw.indexOf(' ', e4 + 1);
+  if (e5 === -1) throw parseError(origin, line, shapeProblem(raw));
+  // The optional fields run up to a lone "-".
+  let separator = e5 + 1;
+  for (;;) {
+    const end = raw.indexOf(' ', separator);
+    if (end === -1) throw parseError(origin, line, shapeProblem(raw));
+    if (end === separator + 1 && raw.charCodeAt(separator) === 45 /* - */) break;
+    separator = end + 1;
   }
-  if (fields.length !== separator + 4) {
-    throw parseError(origin, line, `expected 3 fields after "-", found ${fields.length - separator - 1}`);
-  }
-  const [id, parent, dev, root, mountpoint, options] = fields as [string, string, string, string, string, string];
-  const [fstype, source, superOptions] = fields.slice(separator + 1) as [string, string, string];
-  const mountId = parseNumber(id, line, origin, FIELD_NAMES[0]);
-  const parentId = parseNumber(parent, line, origin, FIELD_NAMES[1]);
-  const colon = dev.indexOf(':');
-  const major = decimal(dev.slice(0, colon));
-  const minor = decimal(dev.slice(colon + 1));
-  if (colon === -1 || major === undefined || minor === undefined) throw parseError(origin, line, `field 3 (major:minor) is "${clip(dev)}"`);
-  if (options === '') throw parseError(origin, line, 'field 6 (mount options) is empty');
-  if (fstype === '') throw parseError(origin, line, 'field 9 (fstype) is empty');
+  const e9 = raw.indexOf(' ', separator + 2);
+  const e10 = e9 === -1 ? -1 : raw.indexOf(' ', e9 + 1);
+  if (e10 === -1 || raw.indexOf(' ', e10 + 1) !== -1) throw parseError(origin, line, shapeProblem(raw));
+
+  const mountId = numberAt(raw, 0, e0, line, origin, FIELD_NAMES[0]);
+  const parentId = numberAt(raw, e0 + 1, e1, line, origin, FIELD_NAMES[1]);
+  const colon = raw.indexOf(':', e1 + 1);
+  const major = colon === -1 || colon > e2 ? undefined : decimalAt(raw, e1 + 1, colon);
+  const minor = colon === -1 || colon > e2 ? undefined : decimalAt(raw, colon + 1, e2);
+  if (major === undefined || minor === undefined) throw parseError(origin, line, `field 3 (major:minor) is "${clip(raw.slice(e1 + 1, e2))}"`);
+  if (e5 === e4 + 1) throw parseError(origin, line, 'field 6 (mount options) is empty');
+  if (e9 === separator + 2) throw parseError(origin, line, 'field 9 (fstype) is empty');
   const mount: MountInfo = {
     mountId,
     parentId,
     major,
     minor,
     // Not always a path: nsfs mounts have roots like "net:[4026532182]".
-    root: unescapeNonEmpty(root, line, origin, 'root'),
-    mountpoint: unescapePath(mountpoint, line, origin, 'mount point'),
-    options: options.split(','),
+    root: unescapeNonEmpty(raw.slice(e2 + 1, e3), line, origin, 'root'),
+    mountpoint: unescapePath(raw.slice(e3 + 1, e4), line, origin, 'mount point'),
+    options: raw.slice(e4 + 1, e5).split(','),
     // Every record gets the same shape (V8 hidden class), set or not.
     shared: undefined,
     master: undefined,
     propagateFrom: undefined,
     unbindable: false,
-    fstype: unescapeOctal(fstype),
-    source: unescapeOctal(source),
-    superOptions: unescapeOctal(superOptions),
+    fstype: unescapeOctal(raw.slice(separator + 2, e9)),
+    source: unescapeOctal(raw.slice(e9 + 1, e10)),
+    superOptions: unescapeOctal(raw.slice(e10 + 1)),
     line,
   };
-  for (let i = 6; i < separator; i++) parseOptionalField(mount, fields[i]!, line, origin);
+  for (let start = e5 + 1; start < separator; ) {
+    const end = raw.indexOf(' ', start);
+    parseOptionalField(mount, raw, start, end, line, origin);
+    start = end + 1;
+  }
   return mount;
 }
 
-function parseOptionalField(mount: MountInfo, tag: string, line: number, origin: string): void {
-  const colon = tag.indexOf(':');
-  const name = colon === -1 ? tag : tag.slice(0, colon);
-  const value = colon === -1 ? undefined : tag.slice(colon + 1);
-  switch (name) {
-    case 'shared':
-      mount.shared = parseNumber(value ?? '', line, origin, 'optional field shared:N');
-      return;
-    case 'master':
-      mount.master = parseNumber(value ?? '', line, origin, 'optional field master:N');
-      return;
-    case 'propagate_from':
-      mount.propagateFrom = parseNumber(value ?? '', line, origin, 'optional field propagate_from:N');
-      return;
-    case 'unbindable':
-      mount.unbindable = true;
-      return;
-    case '':
-      throw parseError(origin, line, 'empty optional field (double space?)');
-    default:
-      // proc(5): "Parsers should ignore all unrecognized optional fields."
-      return;
-  }
+/** What is wrong with a line whose fields are not "6 fixed, optional ones, -, 3 more". */
+function shapeProblem(raw: string): string {
+  const fields = raw.split(' ');
+  const separator = fields.indexOf('-', 6);
+  if (separator === -1) return fields.length < 7 ? `truncated: only ${fields.length} fields` : 'no "-" separator before fstype';
+  return `expected 3 fields after "-", found ${fields.length - separator - 1}`;
 }
 
-function parseNumber(text: string, line: number, origin: string, field: string): number {
-  const value = decimal(text);
-  if (value === undefined) throw parseError(origin, line, `${field} is "${clip(text)}", not a number`);
+/** The optional field raw[start, end): tag[:value]. */
+function parseOptionalField(mount: MountInfo, raw: string, start: number, end: number, line: number, origin: string): void {
+  if (start === end) throw parseError(origin, line, 'empty optional field (double space?)');
+  if (raw.startsWith('shared:', start)) mount.shared = numberAt(raw, start + 7, end, line, origin, 'optional field shared:N');
+  else if (raw.startsWith('master:', start)) mount.master = numberAt(raw, start + 7, end, line, origin, 'optional field master:N');
+  else if (raw.startsWith('propagate_from:', start)) mount.propagateFrom = numberAt(raw, start + 15, end, line, origin, 'optional field propagate_from:N');
+  else if (raw.startsWith('unbindable', start) && (end - start === 10 || raw.charCodeAt(start + 10) === 58 /* : */)) mount.unbindable = true;
+  else if (isBareTag(raw, start, end, 'shared') || isBareTag(raw, start, end, 'master') || isBareTag(raw, start, end, 'propagate_from')) {
+    throw parseError(origin, line, `optional field ${raw.slice(start, end)}:N is "", not a number`);
+  }
+  // Else: proc(5): "Parsers should ignore all unrecognized optional fields."
+}
+
+function isBareTag(raw: string, start: number, end: number, tag: string): boolean {
+  return end - start === tag.length && raw.startsWith(tag, start);
+}
+
+function numberAt(raw: string, start: number, end: number, line: number, origin: string, field: string): number {
+  const value = decimalAt(raw, start, end);
+  if (value === undefined) throw parseError(origin, line, `${field} is "${clip(raw.slice(start, end))}", not a number`);
   return value;
 }
 
-/** 1 to 10 ASCII digits, else undefined (hot: runs several times per line). */
-function decimal(text: string): number | undefined {
-  if (text.length === 0 || text.length > 10) return undefined;
+/** raw[start, end) as 1 to 10 ASCII digits, else undefined (hot: runs several times per line). */
+function decimalAt(raw: string, start: number, end: number): number | undefined {
+  if (end <= start || end - start > 10) return undefined;
   let value = 0;
-  for (let i = 0; i < text.length; i++) {
-    const digit = text.charCodeAt(i) - 48;
+  for (let i = start; i < end; i++) {
+    const digit = raw.charCodeAt(i) - 48;
     if (digit < 0 || digit > 9) return undefined;
     value = value * 10 + digit;
   }
@@ -167,7 +187,7 @@ function unescapePath(text: string, line: number, origin: string, field: string)
 
 /** Undoes the kernel's \ooo escapes; anything else stays as written. */
 export function unescapeOctal(text: string): string {
-  if (!text.includes('\\')) return text;
+  if (text.indexOf('\\') === -1) return text;
   return text.replace(/\\([0-3][0-7]{2})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
 }
 

@@ -83,18 +83,19 @@ export function planExternalMounts(classification: Classification, options: Plan
   const mounts = externals.map((c): ExternalMount => {
     const e = c.external!;
     const fileType = e.hostPath === null ? undefined : options.fileTypes?.get(e.hostPath);
-    return {
+    const mount: ExternalMount = {
       mountId: c.mount.mountId,
       mountpoint: c.mountpoint,
       key: keyById.get(c.mount.mountId)!,
       hostPath: e.hostPath,
       kind: e.kind === 'bind' && fileType === 'file' ? 'file' : e.kind,
       fileType,
-      ...(e.volumeName !== undefined ? { volumeName: e.volumeName } : {}),
       readOnly: e.readOnly,
       propagation: e.propagation,
       reason: c.reason,
     };
+    if (e.volumeName !== undefined) mount.volumeName = e.volumeName;
+    return mount;
   });
   return {
     rootHostPath: options.rootHostPath ?? null,
