@@ -1,6 +1,5 @@
 #!/usr/bin/env node
 // The extmount command line: parses flags, wires a command to its context, maps errors to exit codes.
-import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { ExtmountError, formatError } from '../core/errors.js';
 import { loadConfig } from '../adapters/config-file.js';
@@ -10,73 +9,13 @@ import type { CommandContext } from '../commands/context.js';
 import type { DockerCliEngine } from '../core/docker/docker-cli-context.js';
 import { describeEndpoint } from '../core/docker/docker-host.js';
 import { processIO, type CommandIO } from '../commands/io.js';
+import {
+  commandHelp, EXIT_CODES, formatOptions, GLOBAL_OPTIONS, noPassthrough, parse, parseKeyFlags, parseMapFlags, positiveInt, usage,
+  type CommandSpec,
+} from './options.js';
 
-type Values = Record<string, string | boolean | string[] | undefined>;
-
-/** One option: how node:util parseArgs reads it, and the line --help shows for it. */
-interface OptionSpec {
-  type: 'string' | 'boolean';
-  short?: string;
-  multiple?: boolean;
-  /** The value's name in --help, e.g. PID. */
-  arg?: string;
-  help: string;
-}
-type OptionTable = Record<string, OptionSpec>;
-
-interface CommandSpec {
-  summary: string;
-  /** Synopsis lines, without the leading "extmount ". */
-  synopsis: string[];
-  description: string;
-  /** Positional arguments and what follows "--", for --help. */
-  operands?: Record<string, string>;
-  options: OptionTable;
-  run(values: Values, positionals: string[], passthrough: string[], ctx: CommandContext): Promise<void>;
-}
-
-const GLOBAL_OPTIONS: OptionTable = {
-  json: { type: 'boolean', help: 'machine-readable output on stdout (logs always go to stderr)' },
-  config: { type: 'string', arg: 'FILE', help: 'configuration file (default: /etc/extmount/config.json, else the packaged config.json)' },
-  host: { type: 'string', arg: 'HOST', help: 'Docker engine: unix:///path, tcp://HOST:PORT, ssh://USER@HOST (default: DOCKER_HOST, else the local socket; as "docker extmount": the docker CLI\'s engine)' },
-  'log-format': { type: 'string', arg: 'FORMAT', help: 'logs on stderr as text lines (default) or json (one object a line)' },
-  debug: { type: 'boolean', help: 'debug logs, and stack traces on errors' },
-  help: { type: 'boolean', short: 'h', help: 'this help' },
-  version: { type: 'boolean', help: 'print the version' },
-};
-
-const EXIT_CODES = 'Exit codes: 0 success, 1 the operation failed, 2 bad input or usage.';
-
-/** The option lines of --help, generated from the tables parseArgs reads (one source of truth). */
-function formatOptions(table: OptionTable, operands: Record<string, string> = {}): string {
-  const rows: [string, string][] = [
-    ...Object.entries(operands),
-    ...Object.entries(table).map(([name, o]): [string, string] => [
-      `${o.short ? `-${o.short}, ` : ''}--${name}${o.arg ? ` ${o.arg}` : ''}`,
-      `${o.help}${o.multiple ? ' (repeatable)' : ''}`,
-    ]),
-  ];
-  const width = Math.min(24, Math.max(...rows.map(([left]) => left.length)));
-  return rows.map(([left, right]) => `  ${left.padEnd(width)}  ${right}`).join('\n');
-}
-
-function commandHelp(spec: CommandSpec): string {
-  const [first, ...more] = spec.synopsis;
-  return [
-    `Usage: extmount ${first}`,
-    ...more.map((line) => `       extmount ${line}`),
-    '',
-    spec.description,
-    '',
-    formatOptions(spec.options, spec.operands),
-    '',
-    'Global options:',
-    formatOptions(GLOBAL_OPTIONS),
-    EXIT_CODES,
-  ].join('\n');
-}
-
-const COMMANDS: Record<string, CommandSpec> = {
+/** Every command, its option table and what runs it (exported for the in-process tests). */
+export const COMMANDS: Record<string, CommandSpec> = {
   detect: {
     summary: 'find external mounts and the CRIU options they need',
     synopsis: ['detect --pid PID | CONTAINER | --mountinfo FILE [--root-mount ID]  [--key MOUNTPOINT=KEY]...'],
@@ -372,60 +311,6 @@ function splitCommand(argv: string[]): { name: string | undefined; rest: string[
     if (!arg.startsWith('-')) return { name: arg, rest: [...argv.slice(0, i), ...argv.slice(i + 1)] };
   }
   return { name: undefined, rest: argv };
-}
-
-function parse(args: string[], table: OptionTable, command: string | undefined): { values: Values; positionals: string[]; passthrough: string[] } {
-  const terminator = args.indexOf('--');
-  const own = terminator === -1 ? args : args.slice(0, terminator);
-  const passthrough = terminator === -1 ? [] : args.slice(terminator + 1);
-  try {
-    const options = Object.fromEntries(
-      Object.entries(table).map(([name, o]) => [name, { type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.multiple ? { multiple: true } : {}) }]),
-    );
-    const { values, positionals } = parseArgs({ args: own, options, allowPositionals: true, strict: true });
-    return { values: values as Values, positionals, passthrough };
-  } catch (err) {
-    throw usage((err as Error).message.replace(/\. To specify a positional argument.*$/, ''), command);
-  }
-}
-
-function usage(message: string, command?: string): ExtmountError {
-  return new ExtmountError('usage', message, { hint: `see extmount ${command ? `${command} ` : ''}--help` });
-}
-
-function noPassthrough(passthrough: string[]): void {
-  if (passthrough.length > 0) throw usage(`unexpected arguments after "--": ${passthrough.join(' ')}`);
-}
-
-function positiveInt(text: string, flag: string): number {
-  if (!/^[1-9]\d{0,9}$/.test(text)) throw usage(`${flag} needs a positive number, got "${text}"`);
-  return Number(text);
-}
-
-/** --key MOUNTPOINT=KEY, repeated. Keys are validated with the plan (one place). */
-export function parseKeyFlags(flags: string[] | undefined): Map<string, string> {
-  const keys = new Map<string, string>();
-  for (const flag of flags ?? []) {
-    const eq = flag.lastIndexOf('=');
-    if (eq <= 0 || !flag.startsWith('/')) throw usage(`--key "${flag}": expected MOUNTPOINT=KEY, e.g. --key /bar=barmount`);
-    const mountpoint = flag.slice(0, eq);
-    if (keys.has(mountpoint)) throw usage(`--key: ${mountpoint} is given twice`);
-    keys.set(mountpoint, flag.slice(eq + 1));
-  }
-  return keys;
-}
-
-/** --map KEY=PATH, repeated. */
-export function parseMapFlags(flags: string[] | undefined): Map<string, string> {
-  const maps = new Map<string, string>();
-  for (const flag of flags ?? []) {
-    const eq = flag.indexOf('=');
-    if (eq <= 0 || !flag.slice(eq + 1).startsWith('/')) throw usage(`--map "${flag}": expected KEY=/ABSOLUTE/PATH, e.g. --map barmount=/srv/foo`);
-    const key = flag.slice(0, eq);
-    if (maps.has(key)) throw usage(`--map: ${key} is given twice`);
-    maps.set(key, flag.slice(eq + 1));
-  }
-  return maps;
 }
 
 function topHelp(): string {
