@@ -40,11 +40,15 @@ export function textLogger(level: LogLevel, write: (line: string) => void): Log 
 export async function createLogger(
   level: LogLevel,
   format: LogFormat = 'text',
-  write: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
+  write?: (line: string) => void,
 ): Promise<Log> {
+  const writeGiven = write !== undefined;
+  write ??= (line) => process.stderr.write(`${line}\n`);
   if (format === 'text') return textLogger(level, write);
   const { destination, pino, stdTimeFunctions } = await import('pino');
-  const logger = pino({ level, base: undefined, timestamp: stdTimeFunctions.isoTime }, destination({ fd: 2, sync: true }));
+  // Through `write` when one is given (the CLI's injected stderr), else straight to fd 2.
+  const sink = writeGiven ? { write: (line: string) => write(line.replace(/\n$/, '')) } : destination({ fd: 2, sync: true });
+  const logger = pino({ level, base: undefined, timestamp: stdTimeFunctions.isoTime }, sink);
   const at = (l: 'error' | 'warn' | 'info' | 'debug'): LogFn => (objOrMsg, msg) =>
     typeof objOrMsg === 'string' ? logger[l](objOrMsg) : logger[l](objOrMsg, msg);
   return { error: at('error'), warn: at('warn'), info: at('info'), debug: at('debug') };
