@@ -34,6 +34,7 @@ export const READ_LIMITS = {
   storageContainers: { what: 'containers/storage containers.json', maxBytes: 16 * MiB },
   criuImage: { what: 'CRIU image', maxBytes: 64 * MiB },
   pidfile: { what: 'pid file', maxBytes: 4 * KiB },
+  criuVersionCache: { what: 'CRIU version cache', maxBytes: 4 * KiB },
   lockFile: { what: 'lock file', maxBytes: 4 * KiB },
 } as const satisfies Record<string, ReadLimit>;
 

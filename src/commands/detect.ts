@@ -83,7 +83,7 @@ export async function analyzeTask(options: DetectOptions, ctx: CommandContext): 
 
 async function findCriuVersion(ctx: CommandContext): Promise<CriuVersion | null> {
   try {
-    return await criuVersion(ctx.config.criu);
+    return await criuVersion(ctx.config.criu, { stateDir: ctx.config.stateDir });
   } catch (err) {
     if (!(err instanceof ExtmountError)) throw err;
     ctx.log.warn(`${err.message}: showing options for CRIU >= 2.8`);

@@ -54,7 +54,7 @@ async function restoreLocked(options: RestoreOptions, ctx: CommandContext): Prom
   const root = manifest.target.root;
   if (root !== null && root !== '/') await checkTreeRoot(root, ctx.config.hostPaths, denied);
   // Everything checked: from here on CRIU may write (its log and pidfile) into the images dir.
-  const version = await criuVersion(ctx.config.criu);
+  const version = await criuVersion(ctx.config.criu, { stateDir: ctx.config.stateDir });
   const pidfile = join(imagesDir, 'restore.pid');
   await rm(pidfile, { force: true });
   // CRIU gets our verified binds, never the paths themselves: what it mounts is what was checked.

@@ -99,7 +99,7 @@ interface EarlyReads {
 
 /** Started before `runc state`; a failure surfaces where the value is awaited. */
 function startEarlyReads(invocation: RuncInvocation, ctx: RuntimeContext): EarlyReads {
-  const version = criuVersion(invocation.globalOptions.get('criu') ?? ctx.config.criu);
+  const version = criuVersion(invocation.globalOptions.get('criu') ?? ctx.config.criu, { stateDir: ctx.config.stateDir });
   const hostMounts = hostMountTable();
   for (const p of [version, hostMounts]) p.catch(() => undefined);
   return { ctx, version, hostMounts };
