@@ -1,5 +1,6 @@
 // Reads mount tables and file types from the running system.
-import { lstat, readFile } from 'node:fs/promises';
+import { lstat, open, readFile } from 'node:fs/promises';
+import { formatBytes, READ_LIMITS, readAtMost } from './untrusted-file.js';
 import { ExtmountError } from '../core/errors.js';
 import type { FileType } from '../core/mounts/plan.js';
 
@@ -23,12 +24,27 @@ export function readOwnMountinfo(): Promise<string> {
   return readFile('/proc/self/mountinfo', 'utf8');
 }
 
+/**
+ * `detect --mountinfo FILE`: the user's own choice of file, so symlinks, pipes and process substitution
+ * (`<(ssh host cat /proc/1/mountinfo)`) are read as given; only the size is capped (READ_LIMITS).
+ */
 export async function readMountinfoFile(path: string): Promise<string> {
+  const limit = READ_LIMITS.mountinfoFile;
   let bytes: Buffer;
   try {
-    bytes = await readFile(path);
+    const handle = await open(path, 'r');
+    try {
+      bytes = await readAtMost(handle, limit.maxBytes);
+    } finally {
+      await handle.close();
+    }
   } catch (err) {
     throw new ExtmountError('bad-input', `cannot read ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  if (bytes.length > limit.maxBytes) {
+    throw new ExtmountError('bad-input', `${path}: more than ${formatBytes(limit.maxBytes)}, larger than any mountinfo (10,000 mounts are about 1 MiB)`, {
+      hint: 'pass the text of a /proc/PID/mountinfo file',
+    });
   }
   // mountinfo is ASCII with octal escapes: a decoder replacement char means binary input.
   const text = bytes.toString('utf8');

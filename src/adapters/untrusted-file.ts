@@ -35,6 +35,7 @@ export const READ_LIMITS = {
   criuImage: { what: 'CRIU image', maxBytes: 64 * MiB },
   pidfile: { what: 'pid file', maxBytes: 4 * KiB },
   criuVersionCache: { what: 'CRIU version cache', maxBytes: 4 * KiB },
+  mountinfoFile: { what: 'mountinfo file (detect --mountinfo)', maxBytes: 64 * MiB },
   lockFile: { what: 'lock file', maxBytes: 4 * KiB },
 } as const satisfies Record<string, ReadLimit>;
 

@@ -1,7 +1,8 @@
 // The CLI in-process, through its injected port (CommandIO): the option tables, help, exit codes and
 // logs, without a child process. The black-box tests in test/cli.test.ts run the built binary.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -92,5 +93,18 @@ describe('extmount in-process: a command and its logs', () => {
     assert.equal(r.code, 2);
     assert.equal(r.err.length, 1);
     assert.match(r.err[0]!, /^extmount: .*missing/);
+  });
+  it('--mountinfo reads a pipe as given (process substitution), and refuses more than 64 MiB in one line', async () => {
+    const fifo = join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    const [r] = await Promise.all([run(['--config', config, 'detect', '--mountinfo', fifo, '--json']), writeFile(fifo, await readFile(seed))]);
+    assert.equal(r.code, 0, r.err.join('\n'));
+    assert.equal((JSON.parse(r.out.join('\n')) as { external: unknown[] }).external.length, 1);
+    const huge = join(dir, 'huge.mountinfo');
+    await writeFile(huge, '');
+    await truncate(huge, 64 * 1024 * 1024 + 1);
+    const big = await run(['--config', config, 'detect', '--mountinfo', huge]);
+    assert.equal(big.code, 2);
+    assert.deepEqual(big.err, [`extmount: ${huge}: more than 64 MiB, larger than any mountinfo (10,000 mounts are about 1 MiB); pass the text of a /proc/PID/mountinfo file`]);
   });
 });
