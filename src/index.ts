@@ -6,7 +6,8 @@ export { classifyMounts, type Classification, type ClassifiedMount, type Classif
 export { planExternalMounts, deriveKey, validateKey, type ExternalMount, type MountPlan, type PlanOptions } from './core/mounts/plan.js';
 export { parseCriuVersion, planCriuOptions, toArgv, toConfigFile, type CriuOptions, type CriuVersion } from './core/mounts/render.js';
 export { buildDetectReport, formatDetectReport, type DetectReport } from './core/mounts/detect-report.js';
-export { manifestFromPlan, parseManifest, renderManifest, MANIFEST_FILE, type Manifest, type ManifestMount } from './core/checkpoint/manifest.js';
+export { manifestFromPlan, renderManifest, MANIFEST_FILE, type Manifest, type ManifestMount } from './core/checkpoint/manifest.js';
+export { parseManifest } from './core/checkpoint/manifest-read.js';
 export { resolveRestoreTargets, refusalOf, applyRemap, type RestoreTarget } from './core/checkpoint/restore-targets.js';
 export { checkManifestAgainstImages } from './core/checkpoint/image-check.js';
 export { decodeCriuImage, type CriuImage, type MountEntry, type InventoryEntry } from './core/images/criu-image.js';

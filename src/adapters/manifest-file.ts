@@ -1,6 +1,7 @@
 // Reads extmount.yaml from an images directory: bounded, never through a symlink, never a FIFO.
 import { join } from 'node:path';
-import { MANIFEST_FILE, parseManifest, type Manifest } from '../core/checkpoint/manifest.js';
+import { MANIFEST_FILE, type Manifest } from '../core/checkpoint/manifest.js';
+import { parseManifest } from '../core/checkpoint/manifest-read.js';
 import { READ_LIMITS, readBoundedTextIfExists } from './untrusted-file.js';
 
 /** The validated manifest, or undefined when the directory has none (a checkpoint not taken by extmount). */

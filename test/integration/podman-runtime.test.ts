@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { CLI } from '../helpers/cli.js';
-import { parseManifest } from '../../src/core/checkpoint/manifest.js';
+import { parseManifest } from '../../src/core/checkpoint/manifest-read.js';
 import { buildBusyboxRootfs } from '../helpers/dockerd.js';
 import { continued, counterLoop, readCount, requireE2E, waitFor, WRAPPER } from '../helpers/e2e.js';
 import { PODMAN_IMAGE, startPodmanHost, type PodmanHost } from '../helpers/podman.js';

@@ -6,7 +6,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { execa } from 'execa';
-import { parseManifest } from '../../src/core/checkpoint/manifest.js';
+import { parseManifest } from '../../src/core/checkpoint/manifest-read.js';
 import { TEST_IMAGE, type Daemon, runDetached } from '../helpers/dockerd.js';
 import { hostMounts, hostSandbox, lostMounts, requireE2E, startRuntimeDaemon, waitFor, writeTestConfig, counterLoop, readCount, continued } from '../helpers/e2e.js';
 

@@ -1,10 +1,6 @@
 // extmount.yaml, written beside the CRIU images: what was external at dump time and how to map it back.
-import { isRecord } from '../json.js';
-import { isAlias, parseDocument, stringify as stringifyYaml, visit } from 'yaml';
 import type { ExternalKind } from '../mounts/classify.js';
-import { isAbsolutePath } from '../config.js';
-import { ExtmountError } from '../errors.js';
-import { validateKey, type FileType, type MountPlan } from '../mounts/plan.js';
+import type { FileType, MountPlan } from '../mounts/plan.js';
 
 export const MANIFEST_FILE = 'extmount.yaml';
 export const MANIFEST_FORMAT = 'extmount/v1';
@@ -69,109 +65,38 @@ export function manifestFromPlan(
 }
 
 export function renderManifest(manifest: Manifest): string {
-  return `# Written by extmount beside the CRIU images; read by extmount restore. Edits are validated.\n${stringifyYaml(manifest)}`;
-}
-
-const KINDS = new Set<ExternalKind>(['bind', 'volume', 'propagated', 'file', 'runtime']);
-const TYPES = new Set(['file', 'directory', 'unknown']);
-
-/** Parses and validates; everything in it is data from another host and is treated as such. */
-export function parseManifest(text: string, origin: string): Manifest {
-  const fail = (what: string) =>
-    new ExtmountError('bad-input', `${origin}: ${what}`, { hint: 'the manifest is damaged or was edited; checkpoint again' });
-  const doc = parseYamlData(text, fail);
-  if (!isRecord(doc)) throw fail('not a manifest (expected a YAML mapping)');
-  if (doc.format !== MANIFEST_FORMAT) throw fail(`unknown format ${JSON.stringify(doc.format)} (expected ${MANIFEST_FORMAT})`);
-  for (const field of ['extmount', 'criu', 'createdAt'] as const) {
-    if (typeof doc[field] !== 'string') throw fail(`"${field}" must be a string`);
-  }
-  for (const field of ['enableExternalMasters', 'enableExternalSharing'] as const) {
-    if (typeof doc[field] !== 'boolean') throw fail(`"${field}" must be true or false`);
-  }
-  const target = parseTarget(doc.target, fail);
-  if (!Array.isArray(doc.mounts)) throw fail('"mounts" must be a list');
-  if (doc.mounts.length > MANIFEST_MAX_MOUNTS) throw fail(`${doc.mounts.length} mounts, more than the ${MANIFEST_MAX_MOUNTS} a manifest may hold`);
-  const keys = new Set<string>();
-  const mounts = doc.mounts.map((raw, i): ManifestMount => {
-    const where = `mounts[${i}]`;
-    if (!isRecord(raw)) throw fail(`${where} must be a mapping`);
-    const key = raw.key;
-    if (typeof key !== 'string') throw fail(`${where}.key must be a string`);
-    const keyProblem = validateKey(key);
-    if (keyProblem) throw fail(`${where}.key ${JSON.stringify(key)} ${keyProblem}`);
-    if (keys.has(key)) throw fail(`key ${key} appears twice`);
-    keys.add(key);
-    if (!isAbsolutePath(raw.mountpoint) || /[\n\r]/.test(raw.mountpoint)) throw fail(`${where}.mountpoint must be an absolute path without ".."`);
-    if (raw.hostPath !== null && (!isAbsolutePath(raw.hostPath) || /[\n\r]/.test(raw.hostPath))) {
-      throw fail(`${where}.hostPath must be null or an absolute path without ".."`);
-    }
-    if (typeof raw.kind !== 'string' || !KINDS.has(raw.kind as ExternalKind)) throw fail(`${where}.kind must be one of ${[...KINDS].join(', ')}`);
-    if (typeof raw.type !== 'string' || !TYPES.has(raw.type)) throw fail(`${where}.type must be file, directory or unknown`);
-    if (typeof raw.readOnly !== 'boolean') throw fail(`${where}.readOnly must be true or false`);
-    if (typeof raw.propagation !== 'string') throw fail(`${where}.propagation must be a string`);
-    if (raw.volume !== undefined && (typeof raw.volume !== 'string' || validateKey(raw.volume) !== undefined)) throw fail(`${where}.volume is not a volume name`);
-    if (raw.propagationNote !== undefined && typeof raw.propagationNote !== 'string') throw fail(`${where}.propagationNote must be a string`);
-    return {
-      key,
-      mountpoint: raw.mountpoint,
-      hostPath: raw.hostPath as string | null,
-      kind: raw.kind as ExternalKind,
-      type: raw.type as ManifestMount['type'],
-      readOnly: raw.readOnly,
-      propagation: raw.propagation,
-      ...(raw.volume !== undefined ? { volume: raw.volume as string } : {}),
-      ...(raw.propagationNote !== undefined ? { propagationNote: raw.propagationNote as string } : {}),
-    };
-  });
-  return {
-    format: MANIFEST_FORMAT,
-    extmount: doc.extmount as string,
-    criu: doc.criu as string,
-    createdAt: doc.createdAt as string,
-    target,
-    enableExternalMasters: doc.enableExternalMasters as boolean,
-    enableExternalSharing: doc.enableExternalSharing as boolean,
-    mounts,
-  };
+  return `# Written by extmount beside the CRIU images; read by extmount restore. Edits are validated.\n${blockYaml(manifest, '')}`;
 }
 
 /**
- * YAML as plain data: the core schema without the YAML 1.1 types (!!binary, !!set, !!timestamp …), no
- * tags, anchors or aliases at all (extmount never writes them; an alias is how a small text becomes a huge
- * value); an unknown tag or any other warning is an error (yaml would otherwise keep the text and print a
- * warning of several lines on stderr).
+ * The manifest as YAML block style, without a YAML library: the handler writes it inside the container's
+ * freeze, where loading one cost more than the rest of the handler's work (manifest-read.ts parses it with
+ * one). Every string is double-quoted as JSON writes it (a JSON string is a YAML double-quoted scalar), so
+ * no value can read as another type, a comment, a key or a tag; what JSON leaves raw but YAML does not call
+ * printable (DEL, C1 controls, U+2028/2029, U+FEFF, U+FFFE/FFFF) is escaped too.
  */
-function parseYamlData(text: string, fail: (what: string) => ExtmountError): unknown {
-  let items = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    // "\n" "," "[" "{"
-    if (c === 10 || c === 44 || c === 91 || c === 123) items++;
+function blockYaml(value: object, indent: string): string {
+  let text = '';
+  for (const [key, item] of Object.entries(value)) {
+    if (item === undefined) continue;
+    if (Array.isArray(item)) {
+      if (item.length === 0) {
+        text += `${indent}${key}: []\n`;
+        continue;
+      }
+      text += `${indent}${key}:\n`;
+      for (const element of item as object[]) text += `${indent}  -${blockYaml(element, `${indent}    `).slice(indent.length + 3)}`;
+    } else if (item !== null && typeof item === 'object') {
+      text += `${indent}${key}:\n${blockYaml(item as object, `${indent}  `)}`;
+    } else {
+      text += `${indent}${key}: ${yamlScalar(item as string | number | boolean | null)}\n`;
+    }
   }
-  if (items > MANIFEST_MAX_ITEMS) throw fail(`${items} lines and flow items, more than the ${MANIFEST_MAX_ITEMS} a manifest may have`);
-  const document = parseDocument(text, { schema: 'core', customTags: [], resolveKnownTags: false, merge: false, uniqueKeys: true, prettyErrors: false });
-  const problem = document.errors[0] ?? document.warnings[0];
-  if (problem) throw fail(`not valid YAML (${problem.message.split('\n')[0]})`);
-  visit(document, {
-    Node(_, node) {
-      if (isAlias(node)) throw fail(`YAML aliases are not allowed (*${node.source})`);
-      if (node.anchor) throw fail(`YAML anchors are not allowed (&${node.anchor})`);
-      if (node.tag) throw fail(`YAML tags are not allowed (${node.tag})`);
-    },
-  });
-  return document.toJS({ maxAliasCount: 0 });
+  return text;
 }
 
-function parseTarget(raw: unknown, fail: (what: string) => ExtmountError): ManifestTarget {
-  if (!isRecord(raw)) throw fail('"target" must be a mapping');
-  if (raw.kind === 'pid') {
-    if (typeof raw.pid !== 'number' || !Number.isInteger(raw.pid) || raw.pid <= 0) throw fail('target.pid must be a positive integer');
-    if (raw.root !== null && !isAbsolutePath(raw.root)) throw fail('target.root must be null or an absolute path without ".."');
-    return { kind: 'pid', pid: raw.pid, root: raw.root as string | null };
-  }
-  if (raw.kind === 'container') {
-    for (const field of ['id', 'name', 'image'] as const) if (typeof raw[field] !== 'string') throw fail(`target.${field} must be a string`);
-    return { kind: 'container', id: raw.id as string, name: raw.name as string, image: raw.image as string };
-  }
-  throw fail('target.kind must be pid or container');
+function yamlScalar(value: string | number | boolean | null): string {
+  if (typeof value !== 'string') return String(value);
+  return JSON.stringify(value).replace(/[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
+
