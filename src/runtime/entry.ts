@@ -1,4 +1,5 @@
-// What hooks/extmount-runc runs (bundled into main.bundle.mjs): the signal relay first, then the handler.
+// What hooks/extmount-runc runs (bundled into main.bundle.mjs, with chunks/ beside it: restore's, which
+// holds the YAML parser, is loaded only for restore): the signal relay first, then the handler.
 //
 // The relay is installed before the handler's modules are even evaluated, so that from the first
 // moment a signal is held for runc instead of ending Node.js or opening its inspector (SIGUSR1).

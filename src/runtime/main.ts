@@ -14,7 +14,6 @@ import type { RuntimeContext } from './context.js';
 import { inheritedFds } from './inherited-fds.js';
 import { appendRuncLog, writeStderr } from './report.js';
 import { runcAnswers } from './passthrough.js';
-import { handleRestore } from './restore.js';
 import type { SignalRelay } from './signals.js';
 
 export interface WrapperIo {
@@ -33,7 +32,10 @@ export async function runWrapper(argv: readonly string[], env: NodeJS.ProcessEnv
     };
     const ours = (invocation.verb === 'checkpoint' || invocation.verb === 'restore') && !invocation.help && !invocation.usageProblem;
     if (!ours) return await runcAnswers(argv, ctx);
-    return invocation.verb === 'checkpoint' ? await handleCheckpoint(invocation, argv, ctx) : await handleRestore(invocation, argv, ctx);
+    if (invocation.verb === 'checkpoint') return await handleCheckpoint(invocation, argv, ctx);
+    // Loaded only for restore: it brings the YAML parser, whose loading a checkpoint (inside the
+    // container's freeze) does not need to pay.
+    return await (await import('./restore.js')).handleRestore(invocation, argv, ctx);
   } catch (err) {
     const lines = formatError(err, env.EXTMOUNT_DEBUG === '1');
     writeStderr(lines);
