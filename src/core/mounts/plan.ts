@@ -109,8 +109,15 @@ function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+// A path of plain names ("/m/e0", "/etc/resolv.conf"): what the general rules below make of it is its
+// names joined with "-", so the four passes over it are skipped (5,000 external mounts → 20,000 regex runs).
+const PLAIN_PATH = /^\/[A-Za-z0-9][A-Za-z0-9._+@-]*(?:\/[A-Za-z0-9._+@-]+)*$/;
+
 /** /etc/resolv.conf → etc-resolv.conf; a volume name stays as it is where it can. */
 export function deriveKey(source: string): string {
+  if (source.length <= 101 && PLAIN_PATH.test(source) && !source.includes('..') && !source.endsWith('-')) {
+    return source.slice(1).replaceAll('/', '-');
+  }
   const key = source
     .replace(/[^A-Za-z0-9._+@-]+/g, '-')
     .replace(/\.{2,}/g, '.')
