@@ -1,4 +1,4 @@
-// What hooks/extmount-runc runs (bundled into main.bundle.mjs, with chunks/ beside it: restore's, which
+// What hooks/extmount-runc runs (bundled into main.bundle.mjs, with its chunks beside it: restore's, which
 // holds the YAML parser, is loaded only for restore): the signal relay first, then the handler.
 //
 // The relay is installed before the handler's modules are even evaluated, so that from the first
