@@ -124,7 +124,9 @@ async function sameContainerCheckpoint(
   // Where the wrapper's extra time goes: the handler logs when it called runc, counted from Node's
   // own start; Node's bare start (to the first line of user code) is measured beside it.
   const log = await readFile(join(containerStateDir(join(o.dir, 'state'), id), 'runtime.log'), 'utf8');
-  const handler = [...log.matchAll(/runc called (\d+) ms after Node\.js started/g)].map((m) => Number(m[1]));
+  const calls = [...log.matchAll(/runc called (\d+) ms after Node\.js started \(start (\d+), runc state (\d+), analysis (\d+), writes (\d+)\)/g)].map((m) => m.slice(1).map(Number));
+  const handler = calls.map((c) => c[0]!);
+  const part = (i: number) => median(calls.map((c) => c[i]!));
   const nodeStart: number[] = [];
   for (let i = 0; i < o.runs; i++) {
     nodeStart.push(Number((await execa(process.execPath, ['-e', 'process.stdout.write(String(performance.now()))'])).stdout));
@@ -138,6 +140,14 @@ async function sameContainerCheckpoint(
       case: 'of it: the handler until it calls runc (from Node.js start, its runtime.log)',
       ms: median(handler), baselineMs: median(nodeStart), baseline: "Node.js's own start (node -e, to user code)", goal: '(report)', runs: handler.length,
     },
+    ...(
+      [
+        [1, 'Node.js, the handler\'s modules and its config'],
+        [2, 'runc state'],
+        [3, 'reads and analysis (bundle, mount tables, engine files)'],
+        [4, 'CRIU config and manifest written'],
+      ] as const
+    ).map(([i, what]): BenchRow => ({ case: `  of which: ${what}`, ms: part(i), goal: '(report)', runs: calls.length })),
   ];
 }
 

@@ -34,19 +34,28 @@ export async function handleCheckpoint(invocation: RuncInvocation, argv: readonl
   const id = requireId(invocation);
   // containerd has paused the container before calling us (client task.Checkpoint): everything here is
   // downtime, so what does not depend on runc's answer is read while runc state runs.
+  const marks = [performance.now()];
   const early = startEarlyReads(invocation, ctx);
   // A container runc does not know, or cannot checkpoint (created, stopped): runc's own error and exit code.
   const before = isValidContainerId(id) ? await runcState(ctx.runc, invocation, id).catch(() => undefined) : undefined;
   if (!before || (before.status !== 'running' && before.status !== 'paused')) return runcAnswers(argv, ctx);
+  marks.push(performance.now());
   const images = imagePathOf(invocation, ctx.cwd);
   const state = await ContainerStateDir.open(ctx.config.stateDir, id, runcRootOf(invocation, ctx.cwd, ctx.env, process.geteuid?.() ?? 0));
   const prepared = await prepareDump(early, id, before.pid, before.bundle);
+  marks.push(performance.now());
   const configPath = prepared.criuConfig === undefined ? undefined : await state.writeFile(DUMP_CONFIG, await withInheritedCriuConfig(prepared.criuConfig, ctx.env));
   // Written before the dump: a checkpoint that succeeds (and may end the container) always has its manifest.
   const manifestPath = join(images, MANIFEST_FILE);
   await writeManifest(images, manifestPath, renderManifest(prepared.manifest));
-  // The handler's own share of the freeze, for whoever tunes it (bench/runtime.ts reads it).
-  await state.log(`checkpoint: ${prepared.mounts.filter((m) => m.mappedBy === 'extmount').length} mount(s) mapped by extmount${configPath ? ` (${configPath})` : ''}; runc called ${Math.round(performance.now())} ms after Node.js started`);
+  marks.push(performance.now());
+  // The handler's own share of the freeze, for whoever tunes it (bench/runtime.ts reads it): Node.js and
+  // the handler's modules, runc state, the reads and analysis, the CRIU config and manifest written.
+  const [entered, stated, analysed, written] = marks.map(Math.round) as [number, number, number, number];
+  await state.log(
+    `checkpoint: ${prepared.mounts.filter((m) => m.mappedBy === 'extmount').length} mount(s) mapped by extmount${configPath ? ` (${configPath})` : ''}; ` +
+      `runc called ${Math.round(performance.now())} ms after Node.js started (start ${entered}, runc state ${stated - entered}, analysis ${analysed - stated}, writes ${written - analysed})`,
+  );
 
   const started = Date.now();
   const run = await runRunc(ctx.runc, argv, { env: runcEnv(ctx.env, configPath), captureStderr: true, fds: ctx.fds, ...(ctx.relay ? { relay: ctx.relay } : {}) });
