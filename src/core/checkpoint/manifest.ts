@@ -71,9 +71,10 @@ export function renderManifest(manifest: Manifest): string {
 /**
  * The manifest as YAML block style, without a YAML library: the handler writes it inside the container's
  * freeze, where loading one cost more than the rest of the handler's work (manifest-read.ts parses it with
- * one). Every string is double-quoted as JSON writes it (a JSON string is a YAML double-quoted scalar), so
- * no value can read as another type, a comment, a key or a tag; what JSON leaves raw but YAML does not call
- * printable (DEL, C1 controls, U+2028/2029, U+FEFF, U+FFFE/FFFF) is escaped too.
+ * one). A string is plain only where nothing can misread it (PLAIN_SCALAR), else double-quoted as JSON
+ * writes it (a JSON string is a YAML double-quoted scalar), so no value can read as another type, a
+ * comment, a key or a tag; what JSON leaves raw but YAML does not call printable (DEL, C1 controls,
+ * U+2028/2029, U+FEFF, U+FFFE/FFFF) is escaped too.
  */
 function blockYaml(value: object, indent: string): string {
   let text = '';
@@ -95,8 +96,14 @@ function blockYaml(value: object, indent: string): string {
   return text;
 }
 
+// Plain where nothing can misread it: a name or path of letters, digits and _ . / + @ -, not starting
+// with a digit (no number), never a word YAML 1.1 or 1.2 reads as null or a boolean.
+const PLAIN_SCALAR = /^[A-Za-z_/][A-Za-z0-9_./+@-]*$/;
+const TYPED_WORDS = /^(?:null|true|false|yes|no|on|off|y|n)$/i;
+
 function yamlScalar(value: string | number | boolean | null): string {
   if (typeof value !== 'string') return String(value);
+  if (PLAIN_SCALAR.test(value) && !TYPED_WORDS.test(value)) return value;
   return JSON.stringify(value).replace(/[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 

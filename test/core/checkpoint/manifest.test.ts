@@ -35,14 +35,14 @@ describe('manifest', () => {
     rejects('format: other/v9\n', /unknown format/);
     rejects('[1, 2]', /expected a YAML mapping/);
     rejects('{{{', /not valid YAML/);
-    rejects(text.replace('key: "barmount"', 'key: "bar:mount"'), /may only hold/);
-    rejects(text.replace('key: "barmount"', 'key: "../x"'), /contains "\.\."/);
-    rejects(text.replace('key: "myvol"', 'key: "barmount"'), /key barmount appears twice/);
-    rejects(text.replace('mountpoint: "/bar"', 'mountpoint: bar'), /mountpoint must be an absolute path/);
-    rejects(text.replace('mountpoint: "/bar"', 'mountpoint: "/b\\nar"'), /mountpoint must be an absolute path/);
-    rejects(text.replace('hostPath: "/tmp/x/foo"', 'hostPath: /tmp/../etc'), /hostPath must be null or an absolute path without/);
-    rejects(text.replace('hostPath: "/tmp/x/foo"', 'hostPath: "/tmp/\\0x"'), /hostPath/);
-    rejects(text.replace('kind: "bind"', 'kind: evil'), /kind must be one of/);
+    rejects(text.replace('key: barmount', 'key: "bar:mount"'), /may only hold/);
+    rejects(text.replace('key: barmount', 'key: "../x"'), /contains "\.\."/);
+    rejects(text.replace('key: myvol', 'key: barmount'), /key barmount appears twice/);
+    rejects(text.replace('mountpoint: /bar', 'mountpoint: bar'), /mountpoint must be an absolute path/);
+    rejects(text.replace('mountpoint: /bar', 'mountpoint: "/b\\nar"'), /mountpoint must be an absolute path/);
+    rejects(text.replace('hostPath: /tmp/x/foo', 'hostPath: /tmp/../etc'), /hostPath must be null or an absolute path without/);
+    rejects(text.replace('hostPath: /tmp/x/foo', 'hostPath: "/tmp/\\0x"'), /hostPath/);
+    rejects(text.replace('kind: bind', 'kind: evil'), /kind must be one of/);
     rejects(text.replace('pid: 42', 'pid: -1'), /target.pid/);
     rejects(text.replace('enableExternalMasters: true', 'enableExternalMasters: yes please'), /enableExternalMasters/);
     rejects(`${text}\nx: &a [1]\ny: *a\n`, /YAML/);
@@ -55,16 +55,16 @@ describe('manifest', () => {
     console.warn = (...args: unknown[]) => warnings.push(args);
     process.on('warning', onWarning);
     try {
-      rejects(text.replace('kind: "bind"', 'kind: &k bind').replace('kind: "volume"', 'kind: *k'), /YAML (aliases|anchors) are not allowed/);
-      rejects(text.replace('kind: "volume"', 'kind: *k'), /not valid YAML|YAML aliases are not allowed/);
-      rejects(text.replace('kind: "bind"', 'kind: &k bind'), /YAML anchors are not allowed \(&k\)/);
-      rejects(text.replace('kind: "bind"', 'kind: !evil bind'), /not valid YAML \(Unresolved tag: !evil/);
-      rejects(text.replace('propagation: "private"', 'propagation: !!binary cHJpdmF0ZQ=='), /not valid YAML \(Unresolved tag: tag:yaml.org,2002:binary/);
-      rejects(text.replace('propagation: "private"', 'propagation: !!set {a}'), /not valid YAML \(Unresolved tag/);
-      rejects(text.replace('propagation: "private"', 'propagation: !!str private'), /YAML tags are not allowed \(tag:yaml.org,2002:str\)/);
-      rejects(text.replace('propagation: "private"', 'propagation: !!js/function "x"'), /not valid YAML/);
+      rejects(text.replace('kind: bind', 'kind: &k bind').replace('kind: volume', 'kind: *k'), /YAML (aliases|anchors) are not allowed/);
+      rejects(text.replace('kind: volume', 'kind: *k'), /not valid YAML|YAML aliases are not allowed/);
+      rejects(text.replace('kind: bind', 'kind: &k bind'), /YAML anchors are not allowed \(&k\)/);
+      rejects(text.replace('kind: bind', 'kind: !evil bind'), /not valid YAML \(Unresolved tag: !evil/);
+      rejects(text.replace('propagation: private', 'propagation: !!binary cHJpdmF0ZQ=='), /not valid YAML \(Unresolved tag: tag:yaml.org,2002:binary/);
+      rejects(text.replace('propagation: private', 'propagation: !!set {a}'), /not valid YAML \(Unresolved tag/);
+      rejects(text.replace('propagation: private', 'propagation: !!str private'), /YAML tags are not allowed \(tag:yaml.org,2002:str\)/);
+      rejects(text.replace('propagation: private', 'propagation: !!js/function "x"'), /not valid YAML/);
       rejects(`${text}---\nformat: extmount/v1\n`, /not valid YAML/);
-      rejects(text.replace('key: "barmount"', 'key: barmount\n    key: other'), /not valid YAML \(Map keys must be unique/);
+      rejects(text.replace('key: barmount', 'key: barmount\n    key: other'), /not valid YAML \(Map keys must be unique/);
     } finally {
       console.warn = savedWarn;
       process.off('warning', onWarning);
@@ -73,8 +73,8 @@ describe('manifest', () => {
   });
 
   it('refuses more mounts than MANIFEST_MAX_MOUNTS, and a text with more items than MANIFEST_MAX_ITEMS before parsing it', () => {
-    const one = text.slice(text.indexOf('  - key: "barmount"'), text.indexOf('  - key: "myvol"'));
-    const many = Array.from({ length: MANIFEST_MAX_MOUNTS + 1 }, (_, i) => one.replace('"barmount"', `k${i}`)).join('');
+    const one = text.slice(text.indexOf('  - key: barmount'), text.indexOf('  - key: myvol'));
+    const many = Array.from({ length: MANIFEST_MAX_MOUNTS + 1 }, (_, i) => one.replace('barmount', `k${i}`)).join('');
     rejects(text.replace(/mounts:\n[\s\S]*$/, `mounts:\n${many}`), new RegExp(`${MANIFEST_MAX_MOUNTS + 1} mounts, more than the ${MANIFEST_MAX_MOUNTS}`));
     // 200,000 flow entries in 600 KB: under the byte cap, refused by the item count in milliseconds.
     const flood = text.replace(/mounts:\n[\s\S]*$/, `mounts: [${Array(200_000).fill('{}').join(',')}]\n`);
@@ -88,7 +88,10 @@ describe('manifest', () => {
     const rand = () => ((seed = (seed * 1664525 + 1013904223) >>> 0) / 2 ** 32);
     // Quotes, YAML indicators, comments, escapes, controls, C1, line and paragraph separators, BOM, noncharacters, astral and lone surrogates.
     const alphabet = [...'"\'\\:#-?&*!|>%@`{}[],. \t/aZ09', '\x00', '\x07', '\x1b', '\x7f', '\x85', '\x9f', '\u00a0', '\u2028', '\u2029', '\ufeff', '\ufffe', '\uffff', '\ud83d\ude00', '\ud800', 'ä', '→'];
-    const text = (n: number) => Array.from({ length: Math.floor(rand() * n) }, () => alphabet[Math.floor(rand() * alphabet.length)]).join('');
+    // Strings a plain scalar would turn into another type, beside random ones.
+    const typed = ['true', 'False', 'null', '~', 'yes', 'No', 'on', 'y', '1', '0x1f', '1e3', '.inf', '-.5', '0.1.0', '4.1', '2026-12-02', '', ' x', 'x ', '-', '- x', 'a: b', 'a #b', '@x', '`x', '!x', '&x', '*x', '%x', '|', '>'];
+    const text = (n: number) =>
+      rand() < 0.3 ? typed[Math.floor(rand() * typed.length)]! : Array.from({ length: Math.floor(rand() * n) }, () => alphabet[Math.floor(rand() * alphabet.length)]).join('');
     const path = () => `/${text(12).replace(/[\n\r\x00]/g, 'x').replace(/\.\./g, '.x')}`.replace(/\/\.\.?(?=\/|$)/g, '/x');
     for (let i = 0; i < 2000; i++) {
       const manifest = manifestFromPlan(
