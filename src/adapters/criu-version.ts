@@ -9,8 +9,6 @@ import { access, realpath, stat } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { ExtmountError } from '../core/errors.js';
 import { parseCriuVersion, type CriuVersion } from '../core/mounts/render.js';
-import { writeFileAtomic } from './atomic-write.js';
-import { runFile } from './run-file.js';
 import { READ_LIMITS, readBoundedTextIfExists } from './untrusted-file.js';
 
 export const CRIU_VERSION_CACHE = 'criu-version.json';
@@ -22,6 +20,8 @@ export async function criuVersion(criu: string, options: { stateDir?: string } =
     const cached = await readCache(cacheFile, identity);
     if (cached) return cached;
   }
+  // Loaded only when CRIU is asked: a cache hit needs neither child_process nor the writer's crypto.
+  const [{ runFile }, { writeFileAtomic }] = await Promise.all([import('./run-file.js'), import('./atomic-write.js')]);
   const run = await runFile(criu, ['--version'], { timeoutMs: 10_000 });
   // A CRIU that runs but exits non-zero still prints its version; one that cannot start is bad input.
   if (run.notStarted) {
