@@ -13,6 +13,11 @@ import { dirname, join } from 'node:path';
 import { ExtmountError } from '../core/errors.js';
 import { containerStateDir, MAPS_FILE, parseMapsFile, renderRuntimeResult, runcRootKey, type RuntimeResult } from '../core/runtime/runtime-files.js';
 
+/** `<stateDir>/restore/<hash of DIR>`: the private holder of one `extmount restore --images-dir DIR`. */
+export function restoreHolderDir(stateDir: string, imagesDir: string): string {
+  return join(stateDir, 'restore', createHash('sha256').update(imagesDir).digest('hex').slice(0, 16));
+}
+
 export class ContainerStateDir {
   private constructor(
     readonly dir: string,

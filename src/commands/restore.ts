@@ -1,5 +1,4 @@
 // `extmount restore --images-dir DIR`: checks every target, then a plain CRIU restore.
-import { createHash } from 'node:crypto';
 import { lstat, realpath, rm, stat } from 'node:fs/promises';
 import type { Config } from '../core/config.js';
 import { join, resolve } from 'node:path';
@@ -14,6 +13,7 @@ import { criuVersion } from '../adapters/criu-version.js';
 import { lockImagesDir } from '../adapters/dir-lock.js';
 import { hostMountTable } from '../adapters/mount-table.js';
 import { MountHolder } from '../runtime/holder.js';
+import { restoreHolderDir } from '../adapters/state-dir.js';
 import { configuredEngineRoots } from '../adapters/engine-roots.js';
 import { checkRestoreTargets } from '../adapters/host-paths.js';
 import { readManifestIn } from '../adapters/manifest-file.js';
@@ -58,7 +58,7 @@ async function restoreLocked(options: RestoreOptions, ctx: CommandContext): Prom
   const pidfile = join(imagesDir, 'restore.pid');
   await rm(pidfile, { force: true });
   // CRIU gets our verified binds, never the paths themselves: what it mounts is what was checked.
-  const holder = await MountHolder.create(holderDirFor(ctx.config.stateDir, imagesDir));
+  const holder = await MountHolder.create(restoreHolderDir(ctx.config.stateDir, imagesDir));
   try {
     const criuTargets = await bindVerifiedTargets(holder, targets);
     const criuOptions = planCriuOptions({ ...manifest, rootHostPath: root === '/' ? null : root }, version, { targets: criuTargets, includeRoot: true });
@@ -81,10 +81,6 @@ async function restoreLocked(options: RestoreOptions, ctx: CommandContext): Prom
 }
 
 /** One holder per images dir (one restore at a time holds it, under the lock): a crashed run's is cleared by the next. */
-function holderDirFor(stateDir: string, imagesDir: string): string {
-  return join(stateDir, 'restore', createHash('sha256').update(imagesDir).digest('hex').slice(0, 16));
-}
-
 /**
  * Binds each target into the private holder, then checks in the mount table that the bind shows what
  * the path named: a path swapped for a symlink (or a folder above it) between the checks and the bind
