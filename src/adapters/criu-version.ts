@@ -6,7 +6,7 @@
 // runtime handler). The file is kept only where the state dir already exists (root's, mode 0700).
 import { constants } from 'node:fs';
 import { access, realpath, stat } from 'node:fs/promises';
-import { delimiter, join } from 'node:path';
+import { delimiter, isAbsolute, join } from 'node:path';
 import { ExtmountError } from '../core/errors.js';
 import { parseCriuVersion, type CriuVersion } from '../core/mounts/render.js';
 import { READ_LIMITS, readBoundedTextIfExists } from './untrusted-file.js';
@@ -50,10 +50,15 @@ async function fileIdentity(criu: string): Promise<string | undefined> {
   }
 }
 
-/** As execvp finds it: a name with a slash as it is, else the first executable file on PATH. */
+/**
+ * As execvp finds it: a name with a slash as it is, else the first executable file on PATH, where an
+ * empty entry is the working directory. Undefined (no cache) when that is a relative path: its answer
+ * would depend on where the command runs.
+ */
 async function resolveExecutable(command: string): Promise<string | undefined> {
-  const candidates = command.includes('/') ? [command] : (process.env.PATH ?? '').split(delimiter).filter((d) => d !== '').map((d) => join(d, command));
+  const candidates = command.includes('/') ? [command] : (process.env.PATH ?? '').split(delimiter).map((d) => join(d || '.', command));
   for (const candidate of candidates) {
+    if (!isAbsolute(candidate)) return undefined;
     try {
       await access(candidate, constants.X_OK);
       if ((await stat(candidate)).isFile()) return candidate;

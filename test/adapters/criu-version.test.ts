@@ -59,4 +59,21 @@ describe('criuVersion: the cache keyed by the CRIU file', () => {
     assert.equal(await timesAsked(), 7);
     await assert.rejects(readFile(join(missing, CRIU_VERSION_CACHE)), { code: 'ENOENT' });
   });
+  it('a CRIU found through an empty or relative PATH entry (the working directory) is asked every time, never cached', async () => {
+    const saved = { path: process.env.PATH, cwd: process.cwd() };
+    const fresh = join(dir, 'state-rel');
+    await mkdir(fresh, { mode: 0o700 });
+    const before = await timesAsked();
+    try {
+      process.chdir(dir);
+      process.env.PATH = `:${join(dir, 'nowhere')}`;
+      assert.equal((await criuVersion('criu', { stateDir: fresh })).text, '4.2.1');
+      assert.equal((await criuVersion('criu', { stateDir: fresh })).text, '4.2.1');
+    } finally {
+      process.chdir(saved.cwd);
+      process.env.PATH = saved.path;
+    }
+    assert.equal(await timesAsked(), before + 2);
+    await assert.rejects(readFile(join(fresh, CRIU_VERSION_CACHE)), { code: 'ENOENT' });
+  });
 });

@@ -86,8 +86,15 @@ function blockYaml(value: object, indent: string): string {
         continue;
       }
       text += `${indent}${key}:\n`;
-      for (const element of item as object[]) text += `${indent}  -${blockYaml(element, `${indent}    `).slice(indent.length + 3)}`;
+      for (const element of item as unknown[]) {
+        // The manifest's lists are lists of mappings with at least one field; nothing else is written.
+        if (element === null || typeof element !== 'object' || Array.isArray(element) || Object.keys(element).length === 0) {
+          throw new Error(`manifest writer: ${key} holds ${JSON.stringify(element)}, not a mapping`);
+        }
+        text += `${indent}  -${blockYaml(element, `${indent}    `).slice(indent.length + 3)}`;
+      }
     } else if (item !== null && typeof item === 'object') {
+      if (Object.keys(item).length === 0) throw new Error(`manifest writer: ${key} is an empty mapping`);
       text += `${indent}${key}:\n${blockYaml(item as object, `${indent}  `)}`;
     } else {
       text += `${indent}${key}: ${yamlScalar(item as string | number | boolean | null)}\n`;

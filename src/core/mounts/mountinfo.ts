@@ -142,7 +142,8 @@ function shapeProblem(raw: string): string {
 
 /** The optional field raw[start, end): tag[:value]. */
 function parseOptionalField(mount: MountInfo, raw: string, start: number, end: number, line: number, origin: string): void {
-  if (start === end) throw parseError(origin, line, 'empty optional field (double space?)');
+  // An empty tag: two spaces, or a field that starts with ":" (":1").
+  if (start === end || raw.charCodeAt(start) === 58 /* : */) throw parseError(origin, line, 'empty optional field (double space?)');
   if (raw.startsWith('shared:', start)) mount.shared = numberAt(raw, start + 7, end, line, origin, 'optional field shared:N');
   else if (raw.startsWith('master:', start)) mount.master = numberAt(raw, start + 7, end, line, origin, 'optional field master:N');
   else if (raw.startsWith('propagate_from:', start)) mount.propagateFrom = numberAt(raw, start + 15, end, line, origin, 'optional field propagate_from:N');

@@ -83,6 +83,13 @@ describe('manifest', () => {
     assert.ok(Date.now() - started < 500, `took ${Date.now() - started} ms: was it parsed?`);
   });
 
+  it('the writer refuses shapes it cannot write faithfully instead of writing something else', () => {
+    const base = manifestFromPlan(plan, meta);
+    assert.throws(() => renderManifest({ ...base, mounts: ['x'] as never }), /mounts holds "x", not a mapping/);
+    assert.throws(() => renderManifest({ ...base, mounts: [{}] as never }), /not a mapping/);
+    assert.throws(() => renderManifest({ ...base, target: {} as never }), /target is an empty mapping/);
+  });
+
   it('writes YAML that reads back to the same manifest, whatever the strings hold (2,000 generated manifests)', () => {
     let seed = 7;
     const rand = () => ((seed = (seed * 1664525 + 1013904223) >>> 0) / 2 ** 32);

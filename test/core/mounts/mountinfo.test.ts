@@ -208,7 +208,7 @@ describe('parseMountinfo fuzzing', () => {
         if (!f[4]!.startsWith('/')) throw new Error(`mount point "${f[4]!.slice(0, 40)}${f[4]!.length > 40 ? '…' : ''}" is not an absolute path`);
         for (const tag of f.slice(6, sep)) {
           const [name, value] = [tag.split(':')[0], tag.includes(':') ? tag.slice(tag.indexOf(':') + 1) : ''];
-          if (tag === '') throw new Error('empty optional field (double space?)');
+          if (name === '') throw new Error('empty optional field (double space?)');
           if (name === 'shared') m.shared = number(value, 'optional field shared:N');
           if (name === 'master') m.master = number(value, 'optional field master:N');
           if (name === 'propagate_from') m.propagateFrom = number(value, 'optional field propagate_from:N');
@@ -222,6 +222,11 @@ describe('parseMountinfo fuzzing', () => {
     }
     return mounts.length > 0 ? mounts : 'line 1: no mounts (empty input)';
   }
+
+  it('refuses an optional field with an empty tag (":1"), as a split-based reading does', () => {
+    parseFails('36 35 98:0 /a /b rw :1 - ext3 /dev/root rw\n', /line 1: empty optional field/);
+    parseFails('36 35 98:0 /a /b rw shared:1 : - ext3 /dev/root rw\n', /line 1: empty optional field/);
+  });
 
   it('agrees with a plain split-based reading on 12,000 generated inputs', () => {
     let agreedOnErrors = 0;
