@@ -60,8 +60,9 @@ async function resolveExecutable(command: string): Promise<string | undefined> {
   for (const candidate of candidates) {
     if (!isAbsolute(candidate)) return undefined;
     try {
+      // A directory of that name also passes: fileIdentity then finds no file and nothing is cached.
       await access(candidate, constants.X_OK);
-      if ((await stat(candidate)).isFile()) return candidate;
+      return candidate;
     } catch {
       // not here
     }

@@ -42,12 +42,10 @@ export async function createLogger(
   format: LogFormat = 'text',
   write?: (line: string) => void,
 ): Promise<Log> {
-  const writeGiven = write !== undefined;
-  write ??= (line) => process.stderr.write(`${line}\n`);
-  if (format === 'text') return textLogger(level, write);
+  if (format === 'text') return textLogger(level, write ?? ((line) => process.stderr.write(`${line}\n`)));
   const { destination, pino, stdTimeFunctions } = await import('pino');
   // Through `write` when one is given (the CLI's injected stderr), else straight to fd 2.
-  const sink = writeGiven ? { write: (line: string) => write(line.replace(/\n$/, '')) } : destination({ fd: 2, sync: true });
+  const sink = write ? { write: (line: string) => write(line.replace(/\n$/, '')) } : destination({ fd: 2, sync: true });
   const logger = pino({ level, base: undefined, timestamp: stdTimeFunctions.isoTime }, sink);
   const at = (l: 'error' | 'warn' | 'info' | 'debug'): LogFn => (objOrMsg, msg) =>
     typeof objOrMsg === 'string' ? logger[l](objOrMsg) : logger[l](objOrMsg, msg);

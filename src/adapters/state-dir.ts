@@ -13,7 +13,10 @@ import { dirname, join } from 'node:path';
 import { ExtmountError } from '../core/errors.js';
 import { containerStateDir, MAPS_FILE, parseMapsFile, renderRuntimeResult, runcRootKey, type RuntimeResult } from '../core/runtime/runtime-files.js';
 
-/** `<stateDir>/restore/<hash of DIR>`: the private holder of one `extmount restore --images-dir DIR`. */
+/**
+ * `<stateDir>/restore/<hash of DIR>`: the private holder of `extmount restore --images-dir DIR`, one per
+ * images dir (one restore at a time holds it, under the lock): a crashed run's is cleared by the next.
+ */
 export function restoreHolderDir(stateDir: string, imagesDir: string): string {
   return join(stateDir, 'restore', createHash('sha256').update(imagesDir).digest('hex').slice(0, 16));
 }

@@ -80,7 +80,6 @@ async function restoreLocked(options: RestoreOptions, ctx: CommandContext): Prom
   for (const t of targets) ctx.log.info(`${t.mount.mountpoint} (key ${t.mount.key}) restored from ${t.path} (${t.from})`);
 }
 
-/** One holder per images dir (one restore at a time holds it, under the lock): a crashed run's is cleared by the next. */
 /**
  * Binds each target into the private holder, then checks in the mount table that the bind shows what
  * the path named: a path swapped for a symlink (or a folder above it) between the checks and the bind

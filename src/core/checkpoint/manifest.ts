@@ -91,6 +91,7 @@ function blockYaml(value: object, indent: string): string {
         if (element === null || typeof element !== 'object' || Array.isArray(element) || Object.keys(element).length === 0) {
           throw new Error(`manifest writer: ${key} holds ${JSON.stringify(element)}, not a mapping`);
         }
+        // Written at the item's indent, then the first line's leading spaces give way to the "- ".
         text += `${indent}  -${blockYaml(element, `${indent}    `).slice(indent.length + 3)}`;
       }
     } else if (item !== null && typeof item === 'object') {

@@ -36,7 +36,6 @@ export interface MountInfo {
   line: number;
 }
 
-const FIELD_NAMES = ['mount ID', 'parent ID', 'major:minor', 'root', 'mount point', 'mount options'] as const;
 // Every byte but newline, printable ASCII and non-ASCII: the raw control bytes the kernel never writes
 // into a text it escaped, i.e. 0x00-0x09, 0x0b-0x1f and 0x7f.
 // eslint-disable-next-line no-control-regex
@@ -97,8 +96,8 @@ function parseLine(raw: string, line: number, origin: string): MountInfo {
   const e10 = e9 === -1 ? -1 : raw.indexOf(' ', e9 + 1);
   if (e10 === -1 || raw.indexOf(' ', e10 + 1) !== -1) throw parseError(origin, line, shapeProblem(raw));
 
-  const mountId = numberAt(raw, 0, e0, line, origin, FIELD_NAMES[0]);
-  const parentId = numberAt(raw, e0 + 1, e1, line, origin, FIELD_NAMES[1]);
+  const mountId = numberAt(raw, 0, e0, line, origin, 'mount ID');
+  const parentId = numberAt(raw, e0 + 1, e1, line, origin, 'parent ID');
   const colon = raw.indexOf(':', e1 + 1);
   const major = colon === -1 || colon > e2 ? undefined : decimalAt(raw, e1 + 1, colon);
   const minor = colon === -1 || colon > e2 ? undefined : decimalAt(raw, colon + 1, e2);
@@ -140,22 +139,30 @@ function shapeProblem(raw: string): string {
   return `expected 3 fields after "-", found ${fields.length - separator - 1}`;
 }
 
-/** The optional field raw[start, end): tag[:value]. */
+/** The optional field raw[start, end): tag[:value], read by its tag as the kernel writes it. */
 function parseOptionalField(mount: MountInfo, raw: string, start: number, end: number, line: number, origin: string): void {
-  // An empty tag: two spaces, or a field that starts with ":" (":1").
-  if (start === end || raw.charCodeAt(start) === 58 /* : */) throw parseError(origin, line, 'empty optional field (double space?)');
-  if (raw.startsWith('shared:', start)) mount.shared = numberAt(raw, start + 7, end, line, origin, 'optional field shared:N');
-  else if (raw.startsWith('master:', start)) mount.master = numberAt(raw, start + 7, end, line, origin, 'optional field master:N');
-  else if (raw.startsWith('propagate_from:', start)) mount.propagateFrom = numberAt(raw, start + 15, end, line, origin, 'optional field propagate_from:N');
-  else if (raw.startsWith('unbindable', start) && (end - start === 10 || raw.charCodeAt(start + 10) === 58 /* : */)) mount.unbindable = true;
-  else if (isBareTag(raw, start, end, 'shared') || isBareTag(raw, start, end, 'master') || isBareTag(raw, start, end, 'propagate_from')) {
-    throw parseError(origin, line, `optional field ${raw.slice(start, end)}:N is "", not a number`);
+  const colon = raw.indexOf(':', start);
+  const tagEnd = colon === -1 || colon > end ? end : colon;
+  const valueStart = tagEnd === end ? end : tagEnd + 1;
+  switch (raw.slice(start, tagEnd)) {
+    case 'shared':
+      mount.shared = numberAt(raw, valueStart, end, line, origin, 'optional field shared:N');
+      return;
+    case 'master':
+      mount.master = numberAt(raw, valueStart, end, line, origin, 'optional field master:N');
+      return;
+    case 'propagate_from':
+      mount.propagateFrom = numberAt(raw, valueStart, end, line, origin, 'optional field propagate_from:N');
+      return;
+    case 'unbindable':
+      mount.unbindable = true;
+      return;
+    case '':
+      throw parseError(origin, line, 'empty optional field (double space?)');
+    default:
+      // proc(5): "Parsers should ignore all unrecognized optional fields."
+      return;
   }
-  // Else: proc(5): "Parsers should ignore all unrecognized optional fields."
-}
-
-function isBareTag(raw: string, start: number, end: number, tag: string): boolean {
-  return end - start === tag.length && raw.startsWith(tag, start);
 }
 
 function numberAt(raw: string, start: number, end: number, line: number, origin: string, field: string): number {
