@@ -123,11 +123,12 @@ type, allowed by hostPaths, no symlinks), then runs criu restore. Prints the res
   },
   migrate: {
     summary: 'move a running container to another Docker engine, binds remapped, through the engines\' APIs only',
-    synopsis: ['migrate CONTAINER --from DOCKER_HOST --to DOCKER_HOST [--map SRC=DST]... [--copy-binds] [--name NEW]'],
+    synopsis: ['migrate CONTAINER --from DOCKER_HOST --to DOCKER_HOST [--map SRC=DST]... [--copy-binds] [--name NEW] [--verify-window DURATION]'],
     description: `Checks everything first (both engines experimental, image, every bind on the target, volumes);
 then checkpoints the container on the source (it stays there, stopped), recreates it on the target
-with the same settings, its writable layer (deletions included), volumes and checkpoint, starts it
-from the checkpoint and checks it runs; only then removes the source container. Any failure after
+with the same settings, its writable layer (deletions included), volumes and checkpoint, reads the
+checkpoint and layer back there (sha256 of each file, as the source sent it), starts it from the
+checkpoint and checks it keeps running for the verification window; only then removes the source container. Any failure after
 the checkpoint removes what was made on the target and restores the container on the source.
 A re-run after an interruption finishes the move or says why it cannot.`,
     operands: { CONTAINER: 'the running container on the source engine (name or id)' },
@@ -137,10 +138,15 @@ A re-run after an interruption finishes the move or says why it cannot.`,
       map: { type: 'string', multiple: true, arg: 'SRC=DST', help: 'binds from SRC (and below) come from DST on the target, e.g. --map /srv/a=/srv/b' },
       'copy-binds': { type: 'boolean', help: "copy the binds' content to the target (folders are created there when missing)" },
       name: { type: 'string', arg: 'NEW', help: 'name on the target (default: the same name)' },
+      'verify-window': { type: 'string', arg: 'DURATION', help: 'how long the restored container must keep running on the target before the source goes, e.g. 5s, 500ms (default 2s, at most 600s)' },
     },
     async run(values, positionals, passthrough, ctx) {
       noPassthrough(passthrough);
       if (positionals.length !== 1) throw usage('migrate needs exactly one CONTAINER', 'migrate');
+      const { parseWindow } = await import('../core/migrate/digests.js');
+      const window = values['verify-window'] as string | undefined;
+      const verifyMs = window === undefined ? undefined : parseWindow(window);
+      if (window !== undefined && verifyMs === undefined) throw usage(`--verify-window "${window}": expected a duration such as 5s or 500ms, at most 600s`, 'migrate');
       if (values.from === undefined || values.to === undefined) throw usage('migrate needs --from DOCKER_HOST and --to DOCKER_HOST', 'migrate');
       if (ctx.host !== undefined) throw usage('migrate takes --from and --to, not --host', 'migrate');
       if (ctx.dockerCli?.explicit) throw usage(`migrate takes --from and --to, not ${ctx.dockerCli.via}`, 'migrate');
@@ -154,6 +160,7 @@ A re-run after an interruption finishes the move or says why it cannot.`,
         maps,
         copyBinds: values['copy-binds'] === true,
         name: values.name as string | undefined,
+        verifyMs,
       }, ctx);
     },
   },

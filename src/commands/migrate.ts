@@ -15,6 +15,8 @@ export interface MigrateOptions {
   maps: RemapRule[];
   copyBinds: boolean;
   name: string | undefined;
+  /** The verification window (default: migrate's). */
+  verifyMs?: number | undefined;
 }
 
 export async function runMigrate(options: MigrateOptions, ctx: CommandContext): Promise<void> {
@@ -27,7 +29,7 @@ export async function runMigrate(options: MigrateOptions, ctx: CommandContext): 
     { ref: options.ref, maps: options.maps, copyBinds: options.copyBinds, ...(options.name !== undefined ? { name: options.name } : {}) },
     source,
     target,
-    { config: ctx.config, log: ctx.log, faults, progress },
+    { config: ctx.config, log: ctx.log, faults, progress, ...(options.verifyMs !== undefined ? { verifyMs: options.verifyMs } : {}) },
   );
   ctx.io.out(ctx.json ? JSON.stringify(report, null, 2) : formatReport(report));
 }

@@ -2,6 +2,7 @@
 import { PassThrough, type Readable } from 'node:stream';
 import type Docker from 'dockerode';
 import { ExtmountError } from '../core/errors.js';
+import type { Digests } from '../core/migrate/digests.js';
 import type { TransferKind } from '../core/migrate/migrate-report.js';
 import { encodeEntry, END_OF_ARCHIVE, type EntryPolicy } from '../core/migrate/migrate-tar.js';
 import { engineError, type Engine } from '../adapters/docker.js';
@@ -17,6 +18,8 @@ export interface ArchiveEnd {
 export interface CopyResult {
   bytes: number;
   entries: number;
+  /** The files `digestKey` named, as they left the source. */
+  digests: Digests;
 }
 
 /**
@@ -27,7 +30,13 @@ export interface CopyResult {
 export async function copyArchive(
   from: ArchiveEnd,
   to: ArchiveEnd,
-  options: { policy: EntryPolicy; decide?: Decide; kind: TransferKind | ((path: string | undefined) => TransferKind); progress: Progress },
+  options: {
+    policy: EntryPolicy;
+    decide?: Decide;
+    kind: TransferKind | ((path: string | undefined) => TransferKind);
+    progress: Progress;
+    digestKey?: (path: string) => string | undefined;
+  },
 ): Promise<CopyResult> {
   let source: Readable;
   try {
@@ -48,6 +57,7 @@ export async function copyArchive(
       filter.end();
     },
     (path, bytes) => options.progress.add(kindOf(path), bytes),
+    options.digestKey,
   );
   source.on('error', (err) => {
     if (!early) filter.destroy(engineError(from.engine, err, `reading ${from.path}`));
@@ -60,7 +70,29 @@ export async function copyArchive(
     if (err instanceof ExtmountError) throw err;
     throw engineError(to.engine, err, `writing ${to.path}`);
   }
-  return { bytes: filter.bytes, entries: filter.entries };
+  return { bytes: filter.bytes, entries: filter.entries, digests: filter.digests };
+}
+
+/** GET the archive of `from.path` and digest the files `digestKey` names, keeping nothing (the read-back before the start). */
+export async function digestArchive(from: ArchiveEnd, policy: EntryPolicy, digestKey: (path: string) => string | undefined): Promise<Digests> {
+  let source: Readable;
+  try {
+    source = (await from.container.getArchive({ path: from.path })) as Readable;
+  } catch (err) {
+    throw engineError(from.engine, err, `reading back ${from.path}`);
+  }
+  const filter = new TarFilter(policy, undefined, undefined, undefined, digestKey);
+  await new Promise<void>((resolve, reject) => {
+    source.on('error', (err) => filter.destroy(engineError(from.engine, err, `reading back ${from.path}`)));
+    filter.on('error', (err) => {
+      source.destroy();
+      reject(err);
+    });
+    filter.on('end', resolve);
+    filter.resume();
+    source.pipe(filter);
+  });
+  return filter.digests;
 }
 
 /** PUT a small archive built here (whiteouts, directory entries). */

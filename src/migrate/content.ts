@@ -7,7 +7,8 @@ import { isUnder } from '../core/checkpoint/restore-targets.js';
 import type { TransferKind } from '../core/migrate/migrate-report.js';
 import { TarFormatError } from '../core/migrate/migrate-tar.js';
 import { containerChanges, engineError, type Engine } from '../adapters/docker.js';
-import { copyArchive, putEntries, whiteoutEntry } from './archives.js';
+import { compareDigests, describeMismatches, type DigestCheck, type Digests } from '../core/migrate/digests.js';
+import { copyArchive, digestArchive, putEntries, whiteoutEntry } from './archives.js';
 import { statPath, withHelper, type HelperMount, type HelperPool } from './engine.js';
 import type { VolumePlan } from './preflight.js';
 import type { Progress } from './progress.js';
@@ -115,7 +116,8 @@ export async function readRootfsPlan(source: Engine, sourceId: string, mountpoin
  * metadata only: the archive is cut after its first entry), written through the created container.
  * Modified entries go deepest first, so a directory's restored mtime is not bumped by its children.
  */
-export async function applyRootfs(sides: Sides, ids: { source: string; target: string }, plan: RootfsPlan, mountpoints: readonly string[], upper: Docker.Container | undefined, progress: Progress): Promise<void> {
+export async function applyRootfs(sides: Sides, ids: { source: string; target: string }, plan: RootfsPlan, mountpoints: readonly string[], upper: Docker.Container | undefined, progress: Progress): Promise<Digests> {
+  const digests: Digests = new Map();
   const { source, target } = sides;
   if (plan.deletions.length > 0) {
     if (!upper) throw new ExtmountError('docker-failed', `${target.engine.where} does not use overlay2 for the new container, so the deletions in its writable layer cannot be applied`, {
@@ -129,7 +131,8 @@ export async function applyRootfs(sides: Sides, ids: { source: string; target: s
   const modified = plan.fetch.filter((f) => f.mode === 'modified').reverse();
   for (const fetch of [...added, ...modified]) {
     const parent = dirname(fetch.path);
-    await copyArchive(
+    const inContainer = (path: string) => `${parent === '/' ? '' : parent}/${path}`;
+    const copied = await copyArchive(
       { engine: source.engine, container: sourceContainer, path: fetch.path },
       { engine: target.engine, container: targetContainer, path: parent },
       {
@@ -139,23 +142,26 @@ export async function applyRootfs(sides: Sides, ids: { source: string; target: s
         decide: (entry) => {
           if (fetch.mode === 'modified') return entry.type === 'dir' ? 'keep-last' : 'keep';
           // The archive endpoint shows mounts inside the tree: their content is not the layer's.
-          const inContainer = `${parent === '/' ? '' : parent}/${entry.path}`;
-          return mountpoints.some((m) => isUnder(inContainer, m)) ? 'skip' : 'keep';
+          const path = inContainer(entry.path);
+          return mountpoints.some((m) => isUnder(path, m)) ? 'skip' : 'keep';
         },
+        digestKey: inContainer,
       },
     );
+    for (const [path, digest] of copied.digests) digests.set(path, digest);
   }
+  return digests;
 }
 
 /**
  * The checkpoint, the volumes and the binds in one archive. It is data from the source: CRIU
  * images are plain files, so links, devices and anything else are refused in the checkpoint.
  */
-export async function copyData(sides: Sides, transfers: Transfers, progress: Progress): Promise<void> {
+export async function copyData(sides: Sides, transfers: Transfers, progress: Progress): Promise<Digests> {
   const checkpointPrefix = `extmount/${CHECKPOINT_DIR}`;
   const kindOf = (path: string | undefined): TransferKind =>
     path === undefined || path === 'extmount' || isUnder(`/${path}`, `/${checkpointPrefix}`) ? 'checkpoint' : path.startsWith('extmount/bind-') ? 'binds' : 'volumes';
-  await copyArchive(
+  const copied = await copyArchive(
     { engine: sides.source.engine, container: transfers.reader, path: '/extmount' },
     { engine: sides.target.engine, container: transfers.writer, path: '/' },
     {
@@ -168,6 +174,41 @@ export async function copyData(sides: Sides, transfers: Transfers, progress: Pro
         }
         return 'keep';
       },
+      digestKey: (path) => (path.startsWith(`${checkpointPrefix}/`) ? path.slice(checkpointPrefix.length + 1) : undefined),
     },
   );
+  return copied.digests;
+}
+
+/** What the target was checked for before the start. */
+export interface TargetCheck {
+  checkpointFiles: number;
+  /** null: the target's storage driver is not overlay2, so its layer cannot be read back. */
+  layerFiles: number | null;
+}
+
+/**
+ * Before the start: every checkpoint and layer file read back from the target must be the file
+ * the source sent (sha256 and size), or the copy is refused and rolled back. A damaged page image
+ * restores into a process that may run on with wrong memory, which no liveness check sees.
+ */
+export async function verifyOnTarget(target: Engine, transfers: Transfers, sent: { checkpoint: Digests; layer: Digests }): Promise<TargetCheck> {
+  const [checkpoint, layer] = await Promise.all([
+    digestArchive({ engine: target, container: transfers.writer, path: `/extmount/${CHECKPOINT_DIR}` }, { root: CHECKPOINT_DIR, allowLinks: false, allowDevices: false }, (p) =>
+      p.startsWith(`${CHECKPOINT_DIR}/`) ? p.slice(CHECKPOINT_DIR.length + 1) : undefined,
+    ),
+    transfers.upper && sent.layer.size > 0
+      ? digestArchive({ engine: target, container: transfers.upper, path: '/extmount/upper' }, { root: 'upper', allowLinks: true, allowDevices: true }, (p) => (p.startsWith('upper/') ? p.slice(5) : undefined))
+      : Promise.resolve(undefined),
+  ]);
+  const checks: Array<[string, DigestCheck]> = [['checkpoint', compareDigests(sent.checkpoint, checkpoint)]];
+  if (layer) checks.push(['writable-layer', compareDigests(sent.layer, layer)]);
+  for (const [what, check] of checks) {
+    if (check.mismatches.length > 0) {
+      throw new ExtmountError('docker-failed', describeMismatches(what, check), {
+        hint: "the copy was damaged on the way or on the target's disk: check the target's storage, then run migrate again",
+      });
+    }
+  }
+  return { checkpointFiles: checks[0]![1].checked, layerFiles: layer ? checks[1]![1].checked : sent.layer.size === 0 ? 0 : null };
 }

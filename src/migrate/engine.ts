@@ -179,12 +179,22 @@ export function describeFailure(err: unknown, engine: Engine): string {
 }
 
 /** Running now, and still the same process `ms` later (not exited, not restarted). */
+/**
+ * The verification window: the container must report running, with the same init pid and no
+ * restart, from the first look until `ms` later, polled every 200 ms (a restored process that dies
+ * and is restarted by a policy would otherwise look alive at both ends).
+ */
 export async function verifyRunning(engine: Engine, id: string, ms: number, what: string): Promise<void> {
   const first = await inspectMaybe(engine, id);
   if (!first?.State.Running) throw new ExtmountError('restore-failed', `${what} on ${engine.where} is not running after the restore (${first ? first.State.Status : 'gone'})`);
-  await new Promise((resolve) => setTimeout(resolve, ms));
-  const second = await inspectMaybe(engine, id);
-  if (!second?.State.Running || second.State.Pid !== first.State.Pid) {
-    throw new ExtmountError('restore-failed', `${what} on ${engine.where} stopped within ${ms} ms of the restore (${second ? second.State.Status : 'gone'})`);
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const left = deadline - Date.now();
+    if (left > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(200, left)));
+    const now = await inspectMaybe(engine, id);
+    if (!now?.State.Running || now.State.Restarting || now.State.Pid !== first.State.Pid || now.RestartCount !== first.RestartCount) {
+      throw new ExtmountError('restore-failed', `${what} on ${engine.where} stopped within ${ms} ms of the restore (${now ? now.State.Status : 'gone'})`);
+    }
+    if (left <= 0) return;
   }
 }

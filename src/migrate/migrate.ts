@@ -7,7 +7,7 @@ import type { MigrationReport } from '../core/migrate/migrate-report.js';
 import type { RootfsPlan } from '../core/migrate/migrate-plan.js';
 import { engineError, type Engine } from '../adapters/docker.js';
 import { createCheckpoint, deleteCheckpoint, listCheckpoints, startFromCheckpoint } from '../adapters/docker-checkpoint.js';
-import { applyRootfs, copyData, createBindFolders, createTargetVolume, prepareTransfers, readRootfsPlan, type Sides, type Transfers } from './content.js';
+import { applyRootfs, copyData, createBindFolders, createTargetVolume, prepareTransfers, readRootfsPlan, verifyOnTarget, type Sides, type TargetCheck, type Transfers } from './content.js';
 import { HelperPool, describeFailure, inspectMaybe, listLabelled, removeContainer, removeHelpers, setRestartPolicy, verifyRunning } from './engine.js';
 import { needsNetworkFiles, networkFilesVolumesOf, prepareNetworkFiles, removeOurVolume } from './network-files.js';
 import { restoreInCopy } from './rollback-copy.js';
@@ -22,9 +22,11 @@ export interface MigrateDeps {
   faults: Faults;
   progress: Progress;
   now?: () => number;
-  /** How long the restored process must stay up on the target before the source is removed. */
+  /** How long the restored process must stay up on the target before the source is removed (default DEFAULT_VERIFY_MS). */
   verifyMs?: number;
 }
+
+export const DEFAULT_VERIFY_MS = 2000;
 
 /** Milliseconds per phase of the downtime, for the report. */
 type Timings = NonNullable<MigrationReport['timings']>;
@@ -45,9 +47,20 @@ export async function migrate(request: MigrateRequest, source: Engine, target: E
   if (plan.mode === 'finish') {
     const running = plan.targetContainers.find((c) => c.running)!;
     deps.log.info(`an earlier run already started ${plan.name} on ${target.where}: finishing it`);
-    await verifyRunning(target, running.id, Math.min(deps.verifyMs ?? 1000, 500), 'the copy on the target');
+    const windowMs = deps.verifyMs ?? DEFAULT_VERIFY_MS;
+    await verifyRunning(target, running.id, windowMs, 'the copy on the target');
     await complete(plan, running.id, plan.journal!.checkpoint, deps);
-    return report(plan, { targetId: running.id, checkpoint: plan.journal!.checkpoint, mode: 'finished', downtimeMs: null, durationMs: now() - startedAt, rootfs: undefined, timings: undefined, deps });
+    return report(plan, {
+      targetId: running.id,
+      checkpoint: plan.journal!.checkpoint,
+      mode: 'finished',
+      downtimeMs: null,
+      durationMs: now() - startedAt,
+      rootfs: undefined,
+      timings: undefined,
+      verified: { checkpointFiles: null, layerFiles: null, windowMs },
+      deps,
+    });
   }
   await deps.faults.at('after-preflight');
 
@@ -70,7 +83,7 @@ export async function migrate(request: MigrateRequest, source: Engine, target: E
   await deps.faults.at('after-create');
 
   let freezeAt: number | null = null;
-  const timings: Timings = { checkpoint: 0, prepare: 0, copy: 0, start: 0, verify: 0 };
+  const timings: Timings = { checkpoint: 0, prepare: 0, copy: 0, digest: 0, start: 0, verify: 0 };
   if (plan.mode === 'fresh') {
     try {
       await writeJournal(source, { sourceId: sid, image: plan.container.Image, checkpoint, restartPolicy: plan.restartPolicy, to: target.where });
@@ -97,7 +110,7 @@ export async function migrate(request: MigrateRequest, source: Engine, target: E
     deps.log.info(`resuming: ${plan.name} is stopped on ${source.where} with checkpoint ${checkpoint} from an earlier run`);
   }
 
-  let moved: { targetId: string; runningAt: number; rootfs: RootfsPlan };
+  let moved: { targetId: string; runningAt: number; rootfs: RootfsPlan; checked: TargetCheck; windowMs: number };
   try {
     moved = await transfer(plan, checkpoint, made, transfers, pool, deps, now, timings);
   } catch (err) {
@@ -114,6 +127,7 @@ export async function migrate(request: MigrateRequest, source: Engine, target: E
     durationMs: now() - startedAt,
     rootfs: moved.rootfs,
     timings,
+    verified: { ...moved.checked, windowMs: moved.windowMs },
     deps,
   });
 }
@@ -241,7 +255,7 @@ async function transfer(
   deps: MigrateDeps,
   now: () => number,
   timings: Timings,
-): Promise<{ targetId: string; runningAt: number; rootfs: RootfsPlan }> {
+): Promise<{ targetId: string; runningAt: number; rootfs: RootfsPlan; checked: TargetCheck; windowMs: number }> {
   const { source, target } = plan;
   const { progress } = deps;
   const sid = plan.container.Id;
@@ -260,13 +274,16 @@ async function transfer(
 
   progress.phase('copying');
   // Independent of each other: the new container's layer, its checkpoint, volumes, binds (each through its own helpers).
-  await settleAll([
+  const [layer, checkpointFiles] = await settleBoth(
     applyRootfs(sides, { source: sid, target: targetId }, rootfs, mountpoints, transfers.upper, progress),
     copyData(sides, transfers, progress),
-  ]);
+  );
   step('copied the writable layer, the checkpoint, volumes and binds', 'copy');
   await deps.faults.at('after-copy');
   progress.done();
+  progress.phase('verifying the copy');
+  const checked = await verifyOnTarget(target, transfers, { checkpoint: checkpointFiles, layer });
+  step('read back the checkpoint and the layer on the target: as sent', 'digest');
 
   await deps.faults.at('before-start');
   made.startIssued = true;
@@ -274,16 +291,18 @@ async function transfer(
   const runningAt = now();
   step('started from the checkpoint', 'start');
   await deps.faults.at('after-start');
-  await Promise.all([verifyRunning(target, targetId, deps.verifyMs ?? 1000, 'the restored container'), pool.removeAll()]);
+  const windowMs = deps.verifyMs ?? DEFAULT_VERIFY_MS;
+  await Promise.all([verifyRunning(target, targetId, windowMs, 'the restored container'), pool.removeAll()]);
   step('verified it keeps running', 'verify');
-  return { targetId, runningAt, rootfs };
+  return { targetId, runningAt, rootfs, checked, windowMs };
 }
 
 /** Like Promise.all, but waits for every task before failing, so rollback never races a transfer still writing. */
-async function settleAll(tasks: Promise<unknown>[]): Promise<void> {
-  const results = await Promise.allSettled(tasks);
-  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed) throw failed.reason;
+async function settleBoth<A, B>(a: Promise<A>, b: Promise<B>): Promise<[A, B]> {
+  const [ra, rb] = await Promise.allSettled([a, b]);
+  if (ra.status === 'rejected') throw ra.reason;
+  if (rb.status === 'rejected') throw rb.reason;
+  return [ra.value, rb.value];
 }
 
 /** Success: the target keeps the container's restart policy, the source container (and its checkpoint) go. */
@@ -378,6 +397,7 @@ function report(
     durationMs: number;
     rootfs: RootfsPlan | undefined;
     timings: Timings | undefined;
+    verified: MigrationReport['verified'];
     deps: MigrateDeps;
   },
 ): MigrationReport {
@@ -390,6 +410,7 @@ function report(
     downtimeMs: r.downtimeMs,
     durationMs: r.durationMs,
     timings: r.timings ?? null,
+    verified: r.verified,
     bytes: { ...r.deps.progress.bytes },
     rootfs: { copied: r.rootfs?.fetch.length ?? 0, deleted: r.rootfs?.deletions.length ?? 0, skipped: r.rootfs?.skipped ?? 0 },
     mounts: [

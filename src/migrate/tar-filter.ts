@@ -1,5 +1,7 @@
 // A streaming tar filter: checks every entry of an archive from the source engine, keeps or drops it, and can stop early.
+import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
+import type { Digests } from '../core/migrate/digests.js';
 import {
   BLOCK,
   END_OF_ARCHIVE,
@@ -42,6 +44,9 @@ export class TarFilter extends Transform {
   private pending: { path?: string; linkpath?: string; size?: number } = {};
   private readonly symlinks = new Set<string>();
   private index = 0;
+  /** sha256 and size of each regular file passed on whose path `digestKey` names (a hard link gets its target's). */
+  readonly digests: Digests = new Map();
+  private hash: { key: string; hash: Hash; left: number; size: number } | undefined;
 
   constructor(
     private readonly policy: EntryPolicy,
@@ -50,6 +55,8 @@ export class TarFilter extends Transform {
     private readonly onEarlyEnd: () => void = () => undefined,
     /** Bytes passed on, with the entry they belong to (for accounting by kind). */
     private readonly onOut: (path: string | undefined, bytes: number) => void = () => undefined,
+    /** Which entries to digest, and under what name; undefined: not digested. */
+    private readonly digestKey: (path: string) => string | undefined = () => undefined,
   ) {
     super();
   }
@@ -110,6 +117,11 @@ export class TarFilter extends Transform {
         case 'data': {
           const take = Math.min(this.remaining, chunk.length - at);
           if (this.emitting) this.out(chunk.subarray(at, at + take));
+          if (this.hash && this.hash.left > 0) {
+            const content = Math.min(take, this.hash.left);
+            this.hash.hash.update(chunk.subarray(at, at + content));
+            this.hash.left -= content;
+          }
           this.remaining -= take;
           at += take;
           if (this.remaining === 0) this.endEntry();
@@ -154,6 +166,14 @@ export class TarFilter extends Transform {
     }
     this.preamble = [];
     this.pending = {};
+    const key = this.emitting ? this.digestKey(path) : undefined;
+    if (key !== undefined && header.type === 'file') this.hash = { key, hash: createHash('sha256'), left: size, size };
+    if (key !== undefined && header.type === 'hardlink') {
+      const linked = entryPath(entry.linkname);
+      const target = typeof linked === 'string' ? this.digestKey(linked) : undefined;
+      const digest = target === undefined ? undefined : this.digests.get(target);
+      if (digest) this.digests.set(key, digest);
+    }
     // Only regular files carry content; Go's writer gives every other type size 0.
     this.remaining = header.type === 'file' ? paddedSize(size) : 0;
     this.state = 'data';
@@ -184,6 +204,10 @@ export class TarFilter extends Transform {
   }
 
   private endEntry(): void {
+    if (this.hash) {
+      this.digests.set(this.hash.key, { sha256: this.hash.hash.digest('hex'), size: this.hash.size });
+      this.hash = undefined;
+    }
     this.state = 'header';
     if (this.last) {
       this.out(END_OF_ARCHIVE);

@@ -1,215 +1,134 @@
 // extmount migrate between two real private dockerd ("host a", "host b"), with faults injected at every step.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { execa } from 'execa';
 import { assertOneLineError, runCli } from '../helpers/cli.js';
-import { processState, runStopped, waitFor } from '../helpers/processes.js';
-import { importTestImage, sleep, startDaemon, TEST_IMAGE, type Daemon, runDetached } from '../helpers/dockerd.js';
+import { runStopped } from '../helpers/processes.js';
+import { TEST_IMAGE, runDetached } from '../helpers/dockerd.js';
+import { MigrateBed, assertContinues, counterNow } from '../helpers/migrate-bed.js';
 import { missing, requireE2E } from '../helpers/e2e.js';
 
 const needs = ['root', 'dockerd', 'criu'] as const;
 
-/** A counter that says which process wrote it: "<token> <n>"; a restarted process has a new token. */
-const COUNTER_SCRIPT = [
-  'tok=$(cat /proc/sys/kernel/random/uuid)',
-  'echo hello > /root/new.txt',
-  'rm /etc/group',
-  'mkdir -p /newdir/sub && echo x > /newdir/sub/f',
-  'echo in-volume > /vol/v.txt',
-  'echo in-shm > /dev/shm/seg',
-  'i=0; while true; do i=$((i+1)); echo "$tok $i" > /data/counter; sleep 0.1; done',
-].join('; ');
-
-interface Counter {
-  token: string;
-  n: number;
-}
-
 describe('migrate between two engines', () => {
-  let base: string;
-  let a: Daemon | undefined;
-  let b: Daemon | undefined;
-  let config: string;
+  const bed = new MigrateBed();
   const faults = { tried: 0, survived: 0, notes: [] as string[] };
 
   before(async () => {
     if (await missing(needs)) return;
-    base = await mkdtemp(join(tmpdir(), 'extmount-mig-'));
-    [a, b] = await Promise.all([startDaemon('a', { baseDir: base }), startDaemon('b', { baseDir: base })]);
-    // The image is only on a: the first migration carries it to b (save → load through the APIs).
-    await importTestImage(a);
-    config = join(base, 'config.json');
-    await writeFile(config, JSON.stringify({ hostPaths: { allow: [], deny: ['/', '/etc', '/proc', '/sys', '/dev', '/boot', '/run', '/var/run', '/var/lib/docker'] } }));
+    await bed.start('extmount-mig-');
   });
 
-  after(async () => {
-    await Promise.all([a?.stop(), b?.stop()]);
-    if (base) {
-      // Whatever dockerd left mounted below base (it unmounts its layers on shutdown), then the files.
-      const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((m) => m.startsWith(`${base}/`));
-      for (const m of mounts.sort().reverse()) await execa('umount', ['-l', m], { reject: false });
-      await rm(base, { recursive: true, force: true });
-    }
-  });
-
-  /**
-   * SRC and DST stand for /srv/a on host a and /srv/b on host b: the same storage (say one NFS
-   * export) at two paths, so DST is a bind mount of SRC. It has to be the same data: CRIU reopens
-   * the files the process had open by path and checks their size (a checkpoint that caught the
-   * shell inside `echo > /data/counter` does not restore over a copy: "File data/counter has bad
-   * size 9 (expect 0)"). Storage that is not shared is what --copy-binds is for (tested below).
-   */
-  async function sharedStorage(src: string, dst: string): Promise<void> {
-    await mkdir(src, { recursive: true });
-    await mkdir(dst, { recursive: true });
-    await execa('mount', ['--bind', src, dst]);
-  }
-
-  /** A busybox counter on a, with a bind SRC (standing for /srv/a), a named volume and the writable-layer changes. */
-  async function startCounter(name: string): Promise<{ src: string; dst: string; id: string }> {
-    const src = join(base, 'srv', name, 'a');
-    const dst = join(base, 'srv', name, 'b');
-    await sharedStorage(src, dst);
-    await a!.cli(['volume', 'create', `${name}-vol`]);
-    const id = await runDetached(a!, ['--name', name, '--restart', 'unless-stopped', '-v', `${src}:/data`, '-v', `${name}-vol:/vol`, TEST_IMAGE, 'sh', '-c', COUNTER_SCRIPT]);
-    await waitFor(async () => (await readCounter(src))?.n ?? 0, (n) => n >= 3, `${name} counting`);
-    return { src, dst, id };
-  }
-
-  function migrateArgs(name: string, src: string, dst: string, extra: string[] = []): string[] {
-    return ['--config', config, 'migrate', name, '--from', a!.host, '--to', b!.host, '--map', `${src}=${dst}`, ...extra];
-  }
-
-  async function state(daemon: Daemon, name: string): Promise<{ running: boolean; pid: number; id: string } | undefined> {
-    try {
-      const info = await daemon.docker.getContainer(name).inspect();
-      return { running: info.State.Running, pid: info.State.Pid, id: info.Id };
-    } catch {
-      return undefined;
-    }
-  }
-
-  /** Where the container runs now; never both. */
-  async function whereRunning(name: string): Promise<Array<'a' | 'b'>> {
-    const out: Array<'a' | 'b'> = [];
-    if ((await state(a!, name))?.running) out.push('a');
-    if ((await state(b!, name))?.running) out.push('b');
-    return out;
-  }
-
-  /** The counter keeps going with the same process: the same token, a higher number. */
-  async function assertContinues(dir: string, before: Counter, what: string): Promise<Counter> {
-    const now = await waitFor(() => readCounter(dir), (c) => c !== undefined && c.n > before.n + 2, `${what}: the counter in ${dir} moves on`);
-    assert.equal(now!.token, before.token, `${what}: the counter was restarted (new process), not restored`);
-    return now!;
-  }
+  after(() => bed.stop());
 
   it('moves a running container from a to b: the process continues, its files, deletions, volume and /dev/shm come along', async (t) => {
     if (!(await requireE2E(t, needs))) return;
-    const { src, dst, id } = await startCounter('m1');
+    const { src, dst, id } = await bed.startCounter('m1');
     const before = (await counterNow(src));
-    const r = await runCli(migrateArgs('m1', src, dst, ['--json']));
+    const r = await runCli(bed.migrateArgs('m1', src, dst, ['--json']));
     assert.equal(r.exitCode, 0, r.stderr);
     const report = JSON.parse(r.stdout);
-    assert.equal(report.to, b!.host);
+    assert.equal(report.to, bed.b.host);
     assert.equal(report.mode, 'migrated');
     assert.ok(report.bytes.image > 0, 'the image was carried to b');
     assert.ok(report.bytes.checkpoint > 0 && report.bytes.volumes > 0 && report.bytes.rootfs > 0);
     assert.deepEqual(report.rootfs, { copied: 4, deleted: 1, skipped: report.rootfs.skipped });
+    // Read back on b before the start: every checkpoint file and the layer's two new files, then the default window.
+    assert.ok(report.verified.checkpointFiles >= 5, JSON.stringify(report.verified));
+    assert.equal(report.verified.layerFiles, 2, JSON.stringify(report.verified));
+    assert.equal(report.verified.windowMs, 2000);
     t.diagnostic(`downtime ${report.downtimeMs} ms (${JSON.stringify(report.timings)}), total ${report.durationMs} ms, moved ${report.bytes.total} bytes (image ${report.bytes.image}, checkpoint ${report.bytes.checkpoint}, rootfs ${report.bytes.rootfs}, volumes ${report.bytes.volumes})`);
 
     // On b: the same process goes on, writing into DST; on a: gone, SRC no longer changes.
     const after = await assertContinues(dst, before, 'm1 on b');
-    assert.deepEqual(await whereRunning('m1'), ['b']);
-    assert.equal(await state(a!, 'm1'), undefined);
-    assert.equal(await state(a!, id), undefined);
+    assert.deepEqual(await bed.whereRunning('m1'), ['b']);
+    assert.equal(await bed.state(bed.a, 'm1'), undefined);
+    assert.equal(await bed.state(bed.a, id), undefined);
     assert.ok(after.n > before.n);
-    const exec = (cmd: string) => b!.cli(['exec', 'm1', 'sh', '-c', cmd], { reject: false });
+    const exec = (cmd: string) => bed.b.cli(['exec', 'm1', 'sh', '-c', cmd], { reject: false });
     assert.equal((await exec('cat /root/new.txt')).stdout, 'hello');
     assert.equal((await exec('cat /newdir/sub/f')).stdout, 'x');
     assert.equal((await exec('test -e /etc/group')).exitCode, 1, '/etc/group, deleted on a, is back on b');
     assert.equal((await exec('cat /etc/passwd')).exitCode, 0);
     assert.equal((await exec('cat /vol/v.txt')).stdout, 'in-volume');
     assert.equal((await exec('cat /dev/shm/seg')).stdout, 'in-shm');
-    const info = await b!.docker.getContainer('m1').inspect();
+    const info = await bed.b.docker.getContainer('m1').inspect();
     assert.equal(info.HostConfig.RestartPolicy?.Name, 'unless-stopped');
     assert.equal(info.Config.Labels['extmount.migrate.from'], id);
     assert.deepEqual(info.Mounts.find((m) => m.Destination === '/data')?.Source, dst);
     // Nothing of the migration is left behind: no helpers, no journal, no checkpoint.
-    assert.deepEqual((await a!.docker.listContainers({ all: true })).map((c) => c.Names), []);
-    assert.deepEqual((await b!.docker.listContainers({ all: true })).map((c) => c.Names), [['/m1']]);
+    assert.deepEqual((await bed.a.docker.listContainers({ all: true })).map((c) => c.Names), []);
+    assert.deepEqual((await bed.b.docker.listContainers({ all: true })).map((c) => c.Names), [['/m1']]);
   });
 
   it('refuses bad input with one line and exit 2, touching nothing', async (t) => {
     if (!(await requireE2E(t, needs))) return;
-    const { src, dst, id } = await startCounter('bad1');
+    const { src, dst, id } = await bed.startCounter('bad1');
     const snapshot = async () => ({
-      a: await state(a!, 'bad1'),
-      checkpoints: String((await a!.cli(['checkpoint', 'ls', 'bad1'])).stdout),
-      aContainers: (await a!.docker.listContainers({ all: true })).length,
-      bContainers: (await b!.docker.listContainers({ all: true, filters: { label: [`extmount.migrate.from=${id}`] } })).length,
-      bVolumes: ((await b!.docker.listVolumes()).Volumes ?? []).map((v) => v.Name).sort(),
+      a: await bed.state(bed.a, 'bad1'),
+      checkpoints: String((await bed.a.cli(['checkpoint', 'ls', 'bad1'])).stdout),
+      aContainers: (await bed.a.docker.listContainers({ all: true })).length,
+      bContainers: (await bed.b.docker.listContainers({ all: true, filters: { label: [`extmount.migrate.from=${id}`] } })).length,
+      bVolumes: ((await bed.b.docker.listVolumes()).Volumes ?? []).map((v) => v.Name).sort(),
     });
     const snap = await snapshot();
     // Another address for the same engine: only the engine itself can tell (it has the container).
-    const alias = join(base, 'alias.sock');
-    await symlink(a!.host.replace('unix://', ''), alias).catch(() => undefined);
+    const alias = join(bed.base, 'alias.sock');
+    await symlink(bed.a.host.replace('unix://', ''), alias).catch(() => undefined);
     const cases: Array<[string, string[], RegExp]> = [
-      ['unknown container', ['--config', config, 'migrate', 'nosuch', '--from', a!.host, '--to', b!.host], /no container "nosuch" on unix:/],
-      ['unreachable host', migrateArgs('bad1', src, dst).map((x) => (x === b!.host ? `unix://${base}/nowhere.sock` : x)), /cannot reach the Docker engine at unix:.*nowhere\.sock/],
-      ['--map without =', ['--config', config, 'migrate', 'bad1', '--from', a!.host, '--to', b!.host, '--map', src], /--map ".*": expected SRC=DST/],
-      ['same host', ['--config', config, 'migrate', 'bad1', '--from', a!.host, '--to', a!.host], /--from and --to are the same engine/],
-      ['same engine by another address', ['--config', config, 'migrate', 'bad1', '--from', a!.host, '--to', `unix://${alias}`], /reach the same engine \(both have container/],
-      ['a target path the allowlist refuses', migrateArgs('bad1', src, '/etc/extmount-test'), /target path \/etc\/extmount-test is under the denied host path \/etc/],
-      ['a target path missing on b', migrateArgs('bad1', src, join(dst, 'missing')), /does not exist .*--copy-binds/],
-      ['a --map that matches no bind', migrateArgs('bad1', '/nothing/here', dst), /matches no bind of bad1/],
-      ['--from missing', ['--config', config, 'migrate', 'bad1', '--to', b!.host], /needs --from DOCKER_HOST and --to DOCKER_HOST/],
+      ['unknown container', ['--config', bed.config, 'migrate', 'nosuch', '--from', bed.a.host, '--to', bed.b.host], /no container "nosuch" on unix:/],
+      ['unreachable host', bed.migrateArgs('bad1', src, dst).map((x) => (x === bed.b.host ? `unix://${bed.base}/nowhere.sock` : x)), /cannot reach the Docker engine at unix:.*nowhere\.sock/],
+      ['--map without =', ['--config', bed.config, 'migrate', 'bad1', '--from', bed.a.host, '--to', bed.b.host, '--map', src], /--map ".*": expected SRC=DST/],
+      ['same host', ['--config', bed.config, 'migrate', 'bad1', '--from', bed.a.host, '--to', bed.a.host], /--from and --to are the same engine/],
+      ['same engine by another address', ['--config', bed.config, 'migrate', 'bad1', '--from', bed.a.host, '--to', `unix://${alias}`], /reach the same engine \(both have container/],
+      ['a target path the allowlist refuses', bed.migrateArgs('bad1', src, '/etc/extmount-test'), /target path \/etc\/extmount-test is under the denied host path \/etc/],
+      ['a target path missing on b', bed.migrateArgs('bad1', src, join(dst, 'missing')), /does not exist .*--copy-binds/],
+      ['a --map that matches no bind', bed.migrateArgs('bad1', '/nothing/here', dst), /matches no bind of bad1/],
+      ['--from missing', ['--config', bed.config, 'migrate', 'bad1', '--to', bed.b.host], /needs --from DOCKER_HOST and --to DOCKER_HOST/],
     ];
     for (const [what, args, pattern] of cases) {
       const r = await runCli(args);
       assertOneLineError(r, 2, pattern);
       assert.deepEqual(await snapshot(), snap, `${what}: something was touched`);
     }
-    await a!.cli(['rm', '-f', 'bad1']);
+    await bed.a.cli(['rm', '-f', 'bad1']);
   });
 
   it('a target allowlist in the config decides what may be mounted there', async (t) => {
     if (!(await requireE2E(t, needs))) return;
-    const { src, dst } = await startCounter('allow1');
-    const strict = join(base, 'strict.json');
-    await writeFile(strict, JSON.stringify({ hostPaths: { allow: [join(base, 'allowed')], deny: [] } }));
-    const r = await runCli(['--config', strict, 'migrate', 'allow1', '--from', a!.host, '--to', b!.host, '--map', `${src}=${dst}`]);
+    const { src, dst } = await bed.startCounter('allow1');
+    const strict = join(bed.base, 'strict.json');
+    await writeFile(strict, JSON.stringify({ hostPaths: { allow: [join(bed.base, 'allowed')], deny: [] } }));
+    const r = await runCli(['--config', strict, 'migrate', 'allow1', '--from', bed.a.host, '--to', bed.b.host, '--map', `${src}=${dst}`]);
     assertOneLineError(r, 2, /bind \/data: the target path .* is outside the allowed host paths/);
-    assert.deepEqual(await whereRunning('allow1'), ['a']);
-    await a!.cli(['rm', '-f', 'allow1']);
+    assert.deepEqual(await bed.whereRunning('allow1'), ['a']);
+    await bed.a.cli(['rm', '-f', 'allow1']);
   });
 
   it('a container that changed nothing in its writable layer and has no mounts migrates too', async (t) => {
     if (!(await requireE2E(t, needs))) return;
     // dockerd answers `null` for "no changes"; docker-modem hands that back as a Buffer.
-    await runDetached(a!, ['--name', 'idle1', TEST_IMAGE, 'sleep', '100000']);
-    const r = await runCli(['--config', config, 'migrate', 'idle1', '--from', a!.host, '--to', b!.host, '--json']);
+    await runDetached(bed.a, ['--name', 'idle1', TEST_IMAGE, 'sleep', '100000']);
+    const r = await runCli(['--config', bed.config, 'migrate', 'idle1', '--from', bed.a.host, '--to', bed.b.host, '--json']);
     assert.equal(r.exitCode, 0, r.stderr);
     assert.deepEqual(JSON.parse(r.stdout).rootfs, { copied: 0, deleted: 0, skipped: 0 });
-    assert.equal((await state(b!, 'idle1'))?.running, true);
-    assert.equal(await state(a!, 'idle1'), undefined);
-    await b!.cli(['rm', '-f', 'idle1']);
+    assert.equal((await bed.state(bed.b, 'idle1'))?.running, true);
+    assert.equal(await bed.state(bed.a, 'idle1'), undefined);
+    await bed.b.cli(['rm', '-f', 'idle1']);
   });
 
   it('--copy-binds copies a bind\'s folder to a new path on b, --name renames it there', async (t) => {
     if (!(await requireE2E(t, needs))) return;
-    const { src, id } = await startCounter('cp1');
+    const { src, id } = await bed.startCounter('cp1');
     await writeFile(join(src, 'seed.txt'), 'from a\n');
     await mkdir(join(src, 'deep', 'er'), { recursive: true });
     await writeFile(join(src, 'deep', 'er', 'f'), 'deep\n');
     await symlink('seed.txt', join(src, 'link'));
-    const dst = join(base, 'srv', 'cp1', 'new', 'place');
+    const dst = join(bed.base, 'srv', 'cp1', 'new', 'place');
     const before = (await counterNow(src));
-    const r = await runCli(['--config', config, 'migrate', 'cp1', '--from', a!.host, '--to', b!.host, '--map', `${src}=${dst}`, '--copy-binds', '--name', 'cp1-on-b', '--json']);
+    const r = await runCli(['--config', bed.config, 'migrate', 'cp1', '--from', bed.a.host, '--to', bed.b.host, '--map', `${src}=${dst}`, '--copy-binds', '--name', 'cp1-on-b', '--json']);
     assert.equal(r.exitCode, 0, r.stderr);
     const report = JSON.parse(r.stdout);
     assert.ok(report.bytes.binds > 0);
@@ -217,32 +136,32 @@ describe('migrate between two engines', () => {
     assert.equal(await readFile(join(dst, 'seed.txt'), 'utf8'), 'from a\n');
     assert.equal(await readFile(join(dst, 'deep', 'er', 'f'), 'utf8'), 'deep\n');
     assert.equal(await readFile(join(dst, 'link'), 'utf8'), 'from a\n');
-    assert.equal(await state(a!, 'cp1'), undefined);
-    const moved = await state(b!, 'cp1-on-b');
+    assert.equal(await bed.state(bed.a, 'cp1'), undefined);
+    const moved = await bed.state(bed.b, 'cp1-on-b');
     assert.equal(moved?.running, true);
-    assert.equal((await b!.docker.getContainer('cp1-on-b').inspect()).Config.Labels['extmount.migrate.from'], id);
+    assert.equal((await bed.b.docker.getContainer('cp1-on-b').inspect()).Config.Labels['extmount.migrate.from'], id);
     await assertContinues(dst, before, 'cp1-on-b');
   });
 
   it('fault: the target engine stops before the container is created there → nothing stopped, it keeps running on a', async (t) => {
     if (!(await requireE2E(t, needs))) return;
     faults.tried++;
-    const { src, dst } = await startCounter('f-down0');
-    const running = await state(a!, 'f-down0');
+    const { src, dst } = await bed.startCounter('f-down0');
+    const running = await bed.state(bed.a, 'f-down0');
     const before = (await counterNow(src));
     try {
-      const r = await runStopped(migrateArgs('f-down0', src, dst), 'after-preflight', async () => {
-        await stopDaemon(b!);
+      const r = await runStopped(bed.migrateArgs('f-down0', src, dst), 'after-preflight', async () => {
+        await bed.stopDaemon(bed.b);
       });
       assertOneLineError(r, 1, /preparing f-down0 on unix:.*b\/docker\.sock failed, nothing was stopped .*cannot reach/);
-      assert.deepEqual(await state(a!, 'f-down0'), running, 'the container on a was touched');
+      assert.deepEqual(await bed.state(bed.a, 'f-down0'), running, 'the container on a was touched');
       await assertContinues(src, before, 'f-down0 on a');
-      const rerun = await runCli(migrateArgs('f-down0', src, dst));
+      const rerun = await runCli(bed.migrateArgs('f-down0', src, dst));
       assertOneLineError(rerun, 2, /cannot reach the Docker engine at unix:.*b\/docker\.sock/);
     } finally {
-      if (processState(b!.pid) === undefined || processState(b!.pid) === 'Z') b = await startDaemon('b', { baseDir: base });
+      await bed.ensureB();
     }
-    const last = await assertRerunCompletes('f-down0', src, dst);
+    const last = await bed.assertRerunCompletes('f-down0', src, dst);
     assert.equal(last.token, before.token);
     faults.survived++;
     faults.notes.push('target engine stopped before create: nothing stopped on a, re-run refused while b was down, completed once b was back');
@@ -251,22 +170,22 @@ describe('migrate between two engines', () => {
   it('fault: the target engine stops after the checkpoint → rolled back to a', async (t) => {
     if (!(await requireE2E(t, needs))) return;
     faults.tried++;
-    const { src, dst } = await startCounter('f-down');
+    const { src, dst } = await bed.startCounter('f-down');
     const before = (await counterNow(src));
     try {
-      const r = await runStopped(migrateArgs('f-down', src, dst), 'after-checkpoint', async () => {
-        await stopDaemon(b!);
+      const r = await runStopped(bed.migrateArgs('f-down', src, dst), 'after-checkpoint', async () => {
+        await bed.stopDaemon(bed.b);
       });
       assertOneLineError(r, 1, /migration of f-down to .* failed: .*cannot reach.*; rolled back: it runs again on unix:.*a\/docker\.sock, restored from checkpoint .*; a never-started copy is left on/);
-      assert.deepEqual((await state(a!, 'f-down'))?.running, true);
+      assert.deepEqual((await bed.state(bed.a, 'f-down'))?.running, true);
       await assertContinues(src, before, 'f-down back on a');
       // A re-run says clearly why not; once b is back, it completes.
-      const rerun = await runCli(migrateArgs('f-down', src, dst));
+      const rerun = await runCli(bed.migrateArgs('f-down', src, dst));
       assertOneLineError(rerun, 2, /cannot reach the Docker engine at unix:.*b\/docker\.sock/);
     } finally {
-      if (processState(b!.pid) === undefined || processState(b!.pid) === 'Z') b = await startDaemon('b', { baseDir: base });
+      await bed.ensureB();
     }
-    const last = await assertRerunCompletes('f-down', src, dst);
+    const last = await bed.assertRerunCompletes('f-down', src, dst);
     assert.equal(last.token, before.token);
     faults.survived++;
     faults.notes.push('target engine stopped after the checkpoint: rolled back to a (the never-started copy left on b was removed by the re-run), re-run refused while b was down, completed once b was back');
@@ -275,21 +194,21 @@ describe('migrate between two engines', () => {
   it('fault: the target path vanishes between preflight and start → start fails on b, rolled back to a', async (t) => {
     if (!(await requireE2E(t, needs))) return;
     faults.tried++;
-    const { src, dst } = await startCounter('f-vanish');
+    const { src, dst } = await bed.startCounter('f-vanish');
     const before = (await counterNow(src));
-    const r = await runStopped(migrateArgs('f-vanish', src, dst), 'before-start', async () => {
+    const r = await runStopped(bed.migrateArgs('f-vanish', src, dst), 'before-start', async () => {
       // The storage goes away on b: unmounted, its mountpoint removed.
       await execa('umount', [dst]);
       await rm(dst, { recursive: true });
     });
     assertOneLineError(r, 1, /migration of f-vanish to .* failed: starting container .* from checkpoint .*; rolled back: it runs again on/);
-    assert.deepEqual(await whereRunning('f-vanish'), ['a']);
-    assert.equal(await state(b!, 'f-vanish'), undefined, 'the copy on b was not removed');
+    assert.deepEqual(await bed.whereRunning('f-vanish'), ['a']);
+    assert.equal(await bed.state(bed.b, 'f-vanish'), undefined, 'the copy on b was not removed');
     await assertContinues(src, before, 'f-vanish back on a');
-    const rerun = await runCli(migrateArgs('f-vanish', src, dst));
+    const rerun = await runCli(bed.migrateArgs('f-vanish', src, dst));
     assertOneLineError(rerun, 2, new RegExp(`${dst.replace(/[/.]/g, '\\$&')} does not exist`));
-    await sharedStorage(src, dst);
-    const last = await assertRerunCompletes('f-vanish', src, dst);
+    await bed.sharedStorage(src, dst);
+    const last = await bed.assertRerunCompletes('f-vanish', src, dst);
     assert.equal(last.token, before.token);
     faults.survived++;
     faults.notes.push('target path vanished before start: start failed on b, rolled back to a, re-run refused until the path was back, then completed');
@@ -300,11 +219,11 @@ describe('migrate between two engines', () => {
       if (!(await requireE2E(t, needs))) return;
       faults.tried++;
       const name = `k-${point}`;
-      const { src, dst } = await startCounter(name);
+      const { src, dst } = await bed.startCounter(name);
       const before = (await counterNow(src));
-      const r = await runCli(migrateArgs(name, src, dst), { env: { EXTMOUNT_MIGRATE_FAULT: point } });
+      const r = await runCli(bed.migrateArgs(name, src, dst), { env: { EXTMOUNT_MIGRATE_FAULT: point } });
       assert.equal(r.exitCode, 137, r.stderr);
-      const where = await whereRunning(name);
+      const where = await bed.whereRunning(name);
       assert.ok(where.length <= 1, `${point}: runs on ${where.join(' and ')}`);
       // Before the checkpoint (the copy on b is created, never started): it still runs on a.
       if (point === 'after-preflight' || point === 'after-create') assert.deepEqual(where, ['a']);
@@ -312,14 +231,14 @@ describe('migrate between two engines', () => {
       else {
         // Frozen in its checkpoint on a, nothing running anywhere until the re-run.
         assert.deepEqual(where, []);
-        assert.match((await a!.cli(['checkpoint', 'ls', name])).stdout, /extmount-migrate-/);
+        assert.match((await bed.a.cli(['checkpoint', 'ls', name])).stdout, /extmount-migrate-/);
       }
       if (point === 'after-checkpoint') {
         // Frozen, and the target gone: the re-run says so and how to bring it back on a.
-        const lost = await runCli(migrateArgs(name, src, dst).map((x) => (x === b!.host ? `unix://${base}/nowhere.sock` : x)));
+        const lost = await runCli(bed.migrateArgs(name, src, dst).map((x) => (x === bed.b.host ? `unix://${bed.base}/nowhere.sock` : x)));
         assertOneLineError(lost, 2, new RegExp(`cannot reach .*; ${name} is stopped on unix:.*a/docker\\.sock in checkpoint extmount-migrate-\\S+ from an earlier run: .*docker start --checkpoint`));
       }
-      const last = await assertRerunCompletes(name, src, dst);
+      const last = await bed.assertRerunCompletes(name, src, dst);
       assert.equal(last.token, before.token, `${point}: the process was restarted`);
       faults.survived++;
       faults.notes.push(`killed at ${point}: ${where.length ? `ran on ${where[0]}` : 'stopped with its checkpoint on a'}, re-run completed`);
@@ -330,37 +249,37 @@ describe('migrate between two engines', () => {
     if (!(await requireE2E(t, needs))) return;
     faults.tried++;
     // A mount that appears under an rslave bind after start: plain runc cannot dump it (ENVIRONMENT.md).
-    const prop = join(base, 'prop');
-    const disk2 = join(base, 'disk2');
+    const prop = join(bed.base, 'prop');
+    const disk2 = join(bed.base, 'disk2');
     await mkdir(prop, { recursive: true });
     await mkdir(disk2, { recursive: true });
     await execa('mount', ['--bind', prop, prop]);
     try {
       await execa('mount', ['--make-shared', prop]);
-      const { src, dst } = await startCounterWith('f-ckpt', ['-v', `${prop}:/prop:rslave`]);
+      const { src, dst } = await bed.startCounter('f-ckpt', ['-v', `${prop}:/prop:rslave`]);
       await mkdir(join(prop, 'sub'));
       await execa('mount', ['--bind', disk2, join(prop, 'sub')]);
-      const running = await state(a!, 'f-ckpt');
+      const running = await bed.state(bed.a, 'f-ckpt');
       const before = (await counterNow(src));
-      const args = [...migrateArgs('f-ckpt', src, dst), '--map', `${prop}=${prop}`];
+      const args = [...bed.migrateArgs('f-ckpt', src, dst), '--map', `${prop}=${prop}`];
       const r = await runCli(args);
       assertOneLineError(r, 1, /checkpoint of f-ckpt on unix:.* failed, it still runs there, unchanged; what was prepared on unix:.* is removed: /);
-      assert.deepEqual(await state(a!, 'f-ckpt'), running, 'the container on a was restarted or stopped');
+      assert.deepEqual(await bed.state(bed.a, 'f-ckpt'), running, 'the container on a was restarted or stopped');
       await assertContinues(src, before, 'f-ckpt on a');
-      assert.equal(await state(b!, 'f-ckpt'), undefined, 'the prepared copy is still on b');
-      const id = (await state(a!, 'f-ckpt'))!.id;
-      assert.equal((await b!.docker.listContainers({ all: true, filters: { label: [`extmount.migrate.helper=${id}`] } })).length, 0, 'helpers left on b');
-      assert.equal((await a!.docker.listContainers({ all: true, filters: { label: [`extmount.migrate.helper=${id}`] } })).length, 0, 'helpers left on a');
-      assert.deepEqual(((await b!.docker.listVolumes()).Volumes ?? []).filter((v) => v.Name === 'f-ckpt-vol'), [], 'the volume made on b is still there');
-      assert.equal((await a!.docker.listContainers({ all: true, filters: { label: ['extmount.migrate.journal'] } })).length, 0, 'journal left on a');
-      assert.equal((await a!.docker.getContainer('f-ckpt').inspect()).HostConfig.RestartPolicy?.Name, 'unless-stopped');
+      assert.equal(await bed.state(bed.b, 'f-ckpt'), undefined, 'the prepared copy is still on b');
+      const id = (await bed.state(bed.a, 'f-ckpt'))!.id;
+      assert.equal((await bed.b.docker.listContainers({ all: true, filters: { label: [`extmount.migrate.helper=${id}`] } })).length, 0, 'helpers left on b');
+      assert.equal((await bed.a.docker.listContainers({ all: true, filters: { label: [`extmount.migrate.helper=${id}`] } })).length, 0, 'helpers left on a');
+      assert.deepEqual(((await bed.b.docker.listVolumes()).Volumes ?? []).filter((v) => v.Name === 'f-ckpt-vol'), [], 'the volume made on b is still there');
+      assert.equal((await bed.a.docker.listContainers({ all: true, filters: { label: ['extmount.migrate.journal'] } })).length, 0, 'journal left on a');
+      assert.equal((await bed.a.docker.getContainer('f-ckpt').inspect()).HostConfig.RestartPolicy?.Name, 'unless-stopped');
       const rerun = await runCli(args);
       assertOneLineError(rerun, 1, /checkpoint of f-ckpt .* failed, it still runs there/);
-      assert.deepEqual(await whereRunning('f-ckpt'), ['a']);
+      assert.deepEqual(await bed.whereRunning('f-ckpt'), ['a']);
       faults.survived++;
       faults.notes.push('checkpoint failed on a: kept running there unchanged, re-run failed the same clear way');
     } finally {
-      await a!.cli(['rm', '-f', 'f-ckpt'], { reject: false });
+      await bed.a.cli(['rm', '-f', 'f-ckpt'], { reject: false });
       await execa('umount', ['-l', join(prop, 'sub')], { reject: false });
       await execa('umount', ['-l', prop], { reject: false });
     }
@@ -372,51 +291,4 @@ describe('migrate between two engines', () => {
     for (const note of faults.notes) t.diagnostic(note);
     assert.equal(faults.survived, faults.tried);
   });
-
-  async function startCounterWith(name: string, extra: string[]): Promise<{ src: string; dst: string }> {
-    const src = join(base, 'srv', name, 'a');
-    const dst = join(base, 'srv', name, 'b');
-    await sharedStorage(src, dst);
-    await a!.cli(['volume', 'create', `${name}-vol`]);
-    await runDetached(a!, ['--name', name, '--restart', 'unless-stopped', '-v', `${src}:/data`, '-v', `${name}-vol:/vol`, ...extra, TEST_IMAGE, 'sh', '-c', COUNTER_SCRIPT]);
-    await waitFor(async () => (await readCounter(src))?.n ?? 0, (n) => n >= 3, `${name} counting`);
-    return { src, dst };
-  }
-
-  /** The re-run finishes the move: exit 0, one copy, on b, the same process counting into DST. */
-  async function assertRerunCompletes(name: string, src: string, dst: string): Promise<Counter> {
-    const before = (await counterNow(src));
-    const r = await runCli(migrateArgs(name, src, dst));
-    assert.equal(r.exitCode, 0, `re-run of ${name}: ${r.stderr}`);
-    assert.match(r.stdout, new RegExp(`^${name} now runs on unix:.*b/docker\\.sock`));
-    assert.deepEqual(await whereRunning(name), ['b']);
-    assert.equal(await state(a!, name), undefined);
-    // Nothing of the migration is left: helpers, journal, checkpoints.
-    const from = (await b!.docker.getContainer(name).inspect()).Config.Labels['extmount.migrate.from']!;
-    for (const [daemon, label] of [[a!, 'helper'], [b!, 'helper'], [a!, 'journal']] as const) {
-      assert.deepEqual(await daemon.docker.listContainers({ all: true, filters: { label: [`extmount.migrate.${label}=${from}`] } }), [], `${label} left on ${daemon.name}`);
-    }
-    assert.doesNotMatch((await b!.cli(['checkpoint', 'ls', name])).stdout, /extmount-migrate-/);
-    return assertContinues(dst, before, `${name} on b`);
-  }
-
-  /**
-   * Runs migrate with EXTMOUNT_MIGRATE_FAULT=<point>:stop: it stops itself there (SIGSTOP); `meanwhile`
-   * breaks something; then it is continued (SIGCONT) and its result returned.
-   */
-  async function stopDaemon(daemon: Daemon): Promise<void> {
-    process.kill(daemon.pid, 'SIGTERM');
-    await waitFor(async () => processState(daemon.pid), (s) => s === undefined || s === 'Z', `dockerd ${daemon.name} to exit`, 30_000);
-  }
 });
-
-async function readCounter(dir: string): Promise<Counter | undefined> {
-  const text = await readFile(join(dir, 'counter'), 'utf8').catch(() => '');
-  const match = /^(\S+) (\d+)\n?$/.exec(text);
-  return match ? { token: match[1]!, n: Number(match[2]) } : undefined;
-}
-
-/** The counter as it is now; `echo > file` truncates before it writes, so an empty read is retried. */
-async function counterNow(dir: string): Promise<Counter> {
-  return (await waitFor(() => readCounter(dir), (c) => c !== undefined, `a counter in ${dir}`, 3000))!;
-}

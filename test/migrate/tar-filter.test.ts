@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { BLOCK, END_OF_ARCHIVE, decodeHeader, encodeEntry, pad, paddedSize, parsePaxRecords, TarFormatError, type EntryPolicy } from '../../src/core/migrate/migrate-tar.js';
+import { BLOCK, END_OF_ARCHIVE, decodeHeader, encodeEntry, encodeFileEntry, pad, paddedSize, parsePaxRecords, TarFormatError, type EntryPolicy } from '../../src/core/migrate/migrate-tar.js';
 import { TarFilter, type Decide } from '../../src/migrate/tar-filter.js';
 import { FIXTURES } from '../helpers/fixtures.js';
 
@@ -10,12 +11,18 @@ const etc = readFileSync(`${FIXTURES}migrate/docker-etc.tar`);
 const rootfs = (root: string): EntryPolicy => ({ root, allowLinks: true, allowDevices: true });
 
 /** Feeds the archive in odd-sized chunks (as a socket would), returns what the filter passed on. */
-async function run(archive: Buffer, policy: EntryPolicy, decide?: Decide, chunk = 333): Promise<{ out: Buffer; filter: TarFilter; early: boolean }> {
+async function run(archive: Buffer, policy: EntryPolicy, decide?: Decide, chunk = 333, digestKey?: (path: string) => string | undefined): Promise<{ out: Buffer; filter: TarFilter; early: boolean }> {
   let early = false;
-  const filter = new TarFilter(policy, decide, () => {
-    early = true;
-    filter.end();
-  });
+  const filter = new TarFilter(
+    policy,
+    decide,
+    () => {
+      early = true;
+      filter.end();
+    },
+    undefined,
+    digestKey,
+  );
   const chunks: Buffer[] = [];
   filter.on('data', (c: Buffer) => chunks.push(c));
   const done = new Promise<void>((resolve, reject) => {
@@ -71,6 +78,41 @@ describe('TarFilter on archives dockerd wrote', () => {
   it('refuses an archive that is not the path asked for (a checkpoint must be plain files under its name)', async () => {
     await assert.rejects(run(newdir, rootfs('cp1')), TarFormatError);
     await assert.rejects(run(newdir, { root: 'newdir', allowLinks: false, allowDevices: false }), /refused a (device|symlink|hard link)/);
+  });
+});
+
+describe('TarFilter digests', () => {
+  const sha = (text: string) => createHash('sha256').update(text).digest('hex');
+
+  it('digests the content of each kept file (not its padding), a hard link as its target, in any chunking', async () => {
+    for (const chunk of [1, 7, 333, 512, 100_000]) {
+      const { filter } = await run(newdir, rootfs('newdir'), (e) => (e.path === 'newdir/fifo' ? 'skip' : 'keep'), chunk, (p) => `/x/${p}`);
+      const long = `/x/newdir/${'0'.repeat(120)}/file-with-a-long-path.txt`;
+      const content = (p: string) => { const d = filter.digests.get(p); return d && { size: d.size, sha256: d.sha256 }; };
+      assert.deepEqual([...filter.digests.keys()].sort(), [long, '/x/newdir/hard', '/x/newdir/sub/f'].sort(), `chunk ${chunk}`);
+      assert.equal(content(long)!.size, 5);
+      assert.deepEqual(content('/x/newdir/sub/f'), content('/x/newdir/hard'));
+      assert.equal(content('/x/newdir/hard')!.size, 2);
+      // The same content read out of the archive by tar's own layout: header, then size bytes.
+      const at = newdir.indexOf(Buffer.from('newdir/hard\0'));
+      const h = decodeHeader(newdir.subarray(at, at + BLOCK))!;
+      assert.equal(content('/x/newdir/hard')!.sha256, createHash('sha256').update(newdir.subarray(at + BLOCK, at + BLOCK + h.size)).digest('hex'));
+    }
+  });
+
+  it('digests nothing decide skips or digestKey leaves out, and an empty file as such', async () => {
+    const archive = Buffer.concat([
+      encodeEntry({ name: 'cp', type: 'dir', mode: 0o755, uid: 0, gid: 0, mtime: 0, devmajor: 0, devminor: 0 }),
+      encodeFileEntry({ name: 'cp/pages-1.img', mode: 0o600, uid: 0, gid: 0, mtime: 0 }, Buffer.from('pages')),
+      encodeFileEntry({ name: 'cp/skipped.img', mode: 0o600, uid: 0, gid: 0, mtime: 0 }, Buffer.from('x')),
+      encodeFileEntry({ name: 'cp/empty.img', mode: 0o600, uid: 0, gid: 0, mtime: 0 }, Buffer.alloc(0)),
+      END_OF_ARCHIVE,
+    ]);
+    const { filter } = await run(archive, { root: 'cp', allowLinks: false, allowDevices: false }, (e) => (e.path === 'cp/skipped.img' ? 'skip' : 'keep'), 100, (p) => (p.startsWith('cp/') ? p.slice(3) : undefined));
+    assert.deepEqual(Object.fromEntries(filter.digests), {
+      'pages-1.img': { sha256: sha('pages'), size: 5 },
+      'empty.img': { sha256: sha(''), size: 0 },
+    });
   });
 });
 

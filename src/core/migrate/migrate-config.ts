@@ -24,7 +24,7 @@ export interface SourceInspect {
   Id: string;
   Name: string;
   Image: string;
-  State: { Running: boolean; Paused?: boolean; Pid: number; Status?: string; RestartCount?: number };
+  State: { Running: boolean; Paused?: boolean; Pid: number; Status?: string; Restarting?: boolean; RestartCount?: number };
   RestartCount?: number;
   Config: {
     Image: string;

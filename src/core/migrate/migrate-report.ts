@@ -25,10 +25,17 @@ export interface MigrationReport {
   durationMs: number;
   /**
    * Where the downtime went (ms): checkpoint on the source; prepare (read the changes, create volumes
-   * and the container); copy (layer, checkpoint, volumes, binds, in parallel); start from the
-   * checkpoint. verify (the process stays up) follows the downtime. null when nothing was moved.
+   * and the container); copy (layer, checkpoint, volumes, binds, in parallel); digest (the
+   * checkpoint and layer read back on the target); start from the checkpoint. verify (the process
+   * stays up) follows the downtime. null when nothing was moved.
    */
-  timings: { checkpoint: number; prepare: number; copy: number; start: number; verify: number } | null;
+  timings: { checkpoint: number; prepare: number; copy: number; digest: number; start: number; verify: number } | null;
+  /**
+   * What was checked before the source was removed: checkpoint and layer files read back on the
+   * target with the sha256 and size the source sent (null: not checked by this run; layerFiles
+   * null also when the target is not overlay2), then windowMs of the restored process staying up.
+   */
+  verified: { checkpointFiles: number | null; layerFiles: number | null; windowMs: number };
   bytes: Record<TransferKind, number> & { total: number };
   rootfs: { copied: number; deleted: number; skipped: number };
   mounts: MigratedMount[];
@@ -49,14 +56,24 @@ export function formatReport(r: MigrationReport): string {
     `${r.container.name} now runs on ${r.to} (container ${r.container.targetId.slice(0, 12)}), restored from checkpoint ${r.checkpoint}`,
     r.mode === 'finished'
       ? '  a previous run had already started it there; this run verified it and removed the source container'
-      : `  downtime: ${r.downtimeMs === null ? 'unknown (frozen by an earlier, interrupted run)' : formatDuration(r.downtimeMs)}${r.timings ? ` (checkpoint ${formatDuration(r.timings.checkpoint)}, prepare ${formatDuration(r.timings.prepare)}, copy ${formatDuration(r.timings.copy)}, start ${formatDuration(r.timings.start)})` : ''}, total ${formatDuration(r.durationMs)}`,
+      : `  downtime: ${r.downtimeMs === null ? 'unknown (frozen by an earlier, interrupted run)' : formatDuration(r.downtimeMs)}${r.timings ? ` (checkpoint ${formatDuration(r.timings.checkpoint)}, prepare ${formatDuration(r.timings.prepare)}, copy ${formatDuration(r.timings.copy)}, digest ${formatDuration(r.timings.digest)}, start ${formatDuration(r.timings.start)})` : ''}, total ${formatDuration(r.durationMs)}`,
     `  moved: ${formatBytes(r.bytes.total)}${moved ? ` (${moved})` : ''}`,
     `  writable layer: ${r.rootfs.copied} path(s) copied, ${r.rootfs.deleted} deletion(s) applied, ${r.rootfs.skipped} runtime/mount path(s) left to the engine`,
     ...r.mounts.map((m) => `  ${m.kind} ${m.destination}: ${m.source} → ${m.target}${m.copied ? ' (content copied)' : ''}`),
+    `  verified before the source was removed: ${formatVerified(r.verified)}`,
     `  the source container on ${r.from} (${r.container.sourceId.slice(0, 12)}) was removed`,
   ];
   if (r.volumesLeftOnSource.length > 0) lines.push(`  volumes left on ${r.from}: ${r.volumesLeftOnSource.join(', ')}`);
   return lines.join('\n');
+}
+
+function formatVerified(v: MigrationReport['verified']): string {
+  const files = [
+    v.checkpointFiles === null ? undefined : `${v.checkpointFiles} checkpoint file(s)`,
+    v.layerFiles === null ? undefined : `${v.layerFiles} layer file(s)`,
+  ].filter((x) => x !== undefined);
+  const window = `${formatDuration(v.windowMs)} running on the target`;
+  return files.length > 0 ? `${files.join(' and ')} as sent (sha256), then ${window}` : window;
 }
 
 export function formatBytes(bytes: number): string {

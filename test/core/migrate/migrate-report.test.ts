@@ -11,7 +11,8 @@ describe('migration report', () => {
     mode: 'migrated',
     downtimeMs: 1050,
     durationMs: 2240,
-    timings: { checkpoint: 180, prepare: 30, copy: 540, start: 300, verify: 1000 },
+    timings: { checkpoint: 180, prepare: 30, copy: 500, digest: 40, start: 300, verify: 1000 },
+    verified: { checkpointFiles: 12, layerFiles: 3, windowMs: 2000 },
     bytes: { ...emptyBytes(), checkpoint: 197632, rootfs: 9728, total: 207360 },
     rootfs: { copied: 4, deleted: 1, skipped: 1 },
     mounts: [{ destination: '/data', kind: 'bind', source: '/srv/a', target: '/srv/b', copied: false }],
@@ -21,11 +22,19 @@ describe('migration report', () => {
   it('says where it runs, the downtime, what moved, and what stayed behind', () => {
     const text = formatReport(report);
     assert.match(text, /^m1 now runs on unix:\/\/\/b\.sock \(container bbbbbbbbbbbb\)/);
-    assert.match(text, /downtime: 1\.05 s \(checkpoint 180 ms, prepare 30 ms, copy 540 ms, start 300 ms\), total 2\.24 s/);
+    assert.match(text, /downtime: 1\.05 s \(checkpoint 180 ms, prepare 30 ms, copy 500 ms, digest 40 ms, start 300 ms\), total 2\.24 s/);
     assert.match(text, /moved: 203 KiB \(checkpoint 193 KiB, rootfs 9\.5 KiB\)/);
     assert.match(text, /bind \/data: \/srv\/a → \/srv\/b\n/);
     assert.match(text, /volumes left on unix:\/\/\/a\.sock: vol1/);
     assert.match(formatReport({ ...report, mode: 'resumed', downtimeMs: null }), /downtime: unknown/);
+  });
+
+  it('says what was verified before the source went', () => {
+    assert.match(formatReport(report), /verified before the source was removed: 12 checkpoint file\(s\) and 3 layer file\(s\) as sent \(sha256\), then 2\.00 s running on the target\n/);
+    const notOverlay = formatReport({ ...report, verified: { checkpointFiles: 12, layerFiles: null, windowMs: 500 } });
+    assert.match(notOverlay, /: 12 checkpoint file\(s\) as sent \(sha256\), then 500 ms running/);
+    const finished = formatReport({ ...report, mode: 'finished', verified: { checkpointFiles: null, layerFiles: null, windowMs: 2000 } });
+    assert.match(finished, /verified before the source was removed: 2\.00 s running on the target/);
   });
 
   it('formats sizes, rates and durations', () => {

@@ -1,0 +1,156 @@
+// Two private dockerd ("host a", "host b") with counters that say which process wrote them: the migrate tests' bed.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { runCli } from './cli.js';
+import { importTestImage, runDetached, startDaemon, TEST_IMAGE, type Daemon } from './dockerd.js';
+import { processState, waitFor } from './processes.js';
+
+/** A counter that says which process wrote it: "<token> <n>"; a restarted process has a new token. */
+export const COUNTER_SCRIPT = [
+  'tok=$(cat /proc/sys/kernel/random/uuid)',
+  'echo hello > /root/new.txt',
+  'rm /etc/group',
+  'mkdir -p /newdir/sub && echo x > /newdir/sub/f',
+  'echo in-volume > /vol/v.txt',
+  'echo in-shm > /dev/shm/seg',
+  'i=0; while true; do i=$((i+1)); echo "$tok $i" > /data/counter; sleep 0.1; done',
+].join('; ');
+
+export interface Counter {
+  token: string;
+  n: number;
+}
+
+export interface CounterContainer {
+  src: string;
+  dst: string;
+  id: string;
+}
+
+export class MigrateBed {
+  a!: Daemon;
+  b!: Daemon;
+  base!: string;
+  config!: string;
+
+  /** Both daemons, the test image on a only (the first migration carries it to b), a config that allows the bed's paths. */
+  async start(prefix: string): Promise<void> {
+    this.base = await mkdtemp(join(tmpdir(), prefix));
+    [this.a, this.b] = await Promise.all([startDaemon('a', { baseDir: this.base }), startDaemon('b', { baseDir: this.base })]);
+    await importTestImage(this.a);
+    this.config = join(this.base, 'config.json');
+    await writeFile(this.config, JSON.stringify({ hostPaths: { allow: [], deny: ['/', '/etc', '/proc', '/sys', '/dev', '/boot', '/run', '/var/run', '/var/lib/docker'] } }));
+  }
+
+  async stop(extra: Array<Daemon | undefined> = []): Promise<void> {
+    await Promise.all([this.a?.stop(), this.b?.stop(), ...extra.map((d) => d?.stop())]);
+    if (!this.base) return;
+    // Whatever dockerd left mounted below base (it unmounts its layers on shutdown), then the files.
+    const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((m) => m.startsWith(`${this.base}/`));
+    for (const m of mounts.sort().reverse()) await execa('umount', ['-l', m], { reject: false });
+    await rm(this.base, { recursive: true, force: true });
+  }
+
+  /**
+   * SRC and DST stand for /srv/a on host a and /srv/b on host b: the same storage (say one NFS
+   * export) at two paths, so DST is a bind mount of SRC. It has to be the same data: CRIU reopens
+   * the files the process had open by path and checks their size (a checkpoint that caught the
+   * shell inside `echo > /data/counter` does not restore over a copy: "File data/counter has bad
+   * size 9 (expect 0)"). Storage that is not shared is what --copy-binds is for.
+   */
+  async sharedStorage(src: string, dst: string): Promise<void> {
+    await mkdir(src, { recursive: true });
+    await mkdir(dst, { recursive: true });
+    await execa('mount', ['--bind', src, dst]);
+  }
+
+  /** A busybox counter on a, with a bind SRC (standing for /srv/a), a named volume and the writable-layer changes. */
+  async startCounter(name: string, extra: string[] = []): Promise<CounterContainer> {
+    const src = join(this.base, 'srv', name, 'a');
+    const dst = join(this.base, 'srv', name, 'b');
+    await this.sharedStorage(src, dst);
+    await this.a.cli(['volume', 'create', `${name}-vol`]);
+    const id = await runDetached(this.a, ['--name', name, '--restart', 'unless-stopped', '-v', `${src}:/data`, '-v', `${name}-vol:/vol`, ...extra, TEST_IMAGE, 'sh', '-c', COUNTER_SCRIPT]);
+    await waitFor(async () => (await readCounter(src))?.n ?? 0, (n) => n >= 3, `${name} counting`);
+    return { src, dst, id };
+  }
+
+  migrateArgs(name: string, src: string, dst: string, extra: string[] = [], to: Daemon = this.b): string[] {
+    return ['--config', this.config, 'migrate', name, '--from', this.a.host, '--to', to.host, '--map', `${src}=${dst}`, ...extra];
+  }
+
+  async state(daemon: Daemon, name: string): Promise<{ running: boolean; pid: number; id: string } | undefined> {
+    try {
+      const info = await daemon.docker.getContainer(name).inspect();
+      return { running: info.State.Running, pid: info.State.Pid, id: info.Id };
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Where the container runs now; never both. */
+  async whereRunning(name: string, to: Daemon = this.b): Promise<Array<'a' | 'b'>> {
+    const out: Array<'a' | 'b'> = [];
+    if ((await this.state(this.a, name))?.running) out.push('a');
+    if ((await this.state(to, name))?.running) out.push('b');
+    return out;
+  }
+
+  /** The re-run finishes the move: exit 0, one copy, on the target, the same process counting into DST, nothing of the migration left. */
+  async assertRerunCompletes(name: string, src: string, dst: string, extra: string[] = [], to: Daemon = this.b): Promise<Counter> {
+    const before = await counterNow(src);
+    const r = await runCli(this.migrateArgs(name, src, dst, extra, to));
+    assert.equal(r.exitCode, 0, `re-run of ${name}: ${r.stderr}`);
+    assert.match(r.stdout, new RegExp(`^${name} now runs on ${to.host.replace(/[/.]/g, '\\$&')}`));
+    assert.deepEqual(await this.whereRunning(name, to), ['b']);
+    assert.equal(await this.state(this.a, name), undefined);
+    await this.assertNothingLeft(name, to);
+    return assertContinues(dst, before, `${name} on ${to.name}`);
+  }
+
+  /** Helpers, journal, checkpoints, never-started copies and volumes of the migration: none on either side. */
+  async assertNothingLeft(name: string, to: Daemon = this.b): Promise<void> {
+    const from = (await to.docker.getContainer(name).inspect()).Config.Labels['extmount.migrate.from']!;
+    for (const [daemon, label] of [[this.a, 'helper'], [to, 'helper'], [this.a, 'journal']] as const) {
+      assert.deepEqual(await daemon.docker.listContainers({ all: true, filters: { label: [`extmount.migrate.${label}=${from}`] } }), [], `${label} left on ${daemon.name}`);
+    }
+    const copies = await to.docker.listContainers({ all: true, filters: { label: [`extmount.migrate.from=${from}`] } });
+    assert.equal(copies.length, 1, `${copies.length} copies of ${name} on ${to.name}`);
+    assert.deepEqual(await this.a.docker.listContainers({ all: true, filters: { label: [`extmount.migrate.from=${from}`] } }), [], `a copy of ${name} left on a`);
+    assert.doesNotMatch((await to.cli(['checkpoint', 'ls', name])).stdout, /extmount-migrate-/);
+  }
+
+  /** Stops a dockerd (SIGTERM, or SIGKILL) and waits for it to be gone. */
+  async stopDaemon(daemon: Daemon, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    process.kill(daemon.pid, signal);
+    await waitFor(async () => processState(daemon.pid), (s) => s === undefined || s === 'Z', `dockerd ${daemon.name} to exit`, 30_000);
+  }
+
+  /** b again, on the same data root, if it is down. */
+  async ensureB(): Promise<void> {
+    const s = processState(this.b.pid);
+    if (s === undefined || s === 'Z') this.b = await startDaemon('b', { baseDir: this.base });
+  }
+}
+
+export async function readCounter(dir: string): Promise<Counter | undefined> {
+  const text = await readFile(join(dir, 'counter'), 'utf8').catch(() => '');
+  const match = /^(\S+) (\d+)\n?$/.exec(text);
+  return match ? { token: match[1]!, n: Number(match[2]) } : undefined;
+}
+
+/** The counter as it is now; `echo > file` truncates before it writes, so an empty read is retried. */
+export async function counterNow(dir: string): Promise<Counter> {
+  return (await waitFor(() => readCounter(dir), (c) => c !== undefined, `a counter in ${dir}`, 3000))!;
+}
+
+/** The counter keeps going with the same process: the same token, a higher number. */
+export async function assertContinues(dir: string, before: Counter, what: string): Promise<Counter> {
+  const now = await waitFor(() => readCounter(dir), (c) => c !== undefined && c.n > before.n + 2, `${what}: the counter in ${dir} moves on`);
+  assert.equal(now!.token, before.token, `${what}: the counter was restarted (new process), not restored`);
+  return now!;
+}
