@@ -1,6 +1,6 @@
 // Two private dockerd ("host a", "host b") with counters that say which process wrote them: the migrate tests' bed.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -124,10 +124,25 @@ export class MigrateBed {
     assert.doesNotMatch((await to.cli(['checkpoint', 'ls', name])).stdout, /extmount-migrate-/);
   }
 
-  /** Stops a dockerd (SIGTERM, or SIGKILL) and waits for it to be gone. */
-  async stopDaemon(daemon: Daemon, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-    process.kill(daemon.pid, signal);
+  /** Stops a dockerd and waits for it to be gone. */
+  async stopDaemon(daemon: Daemon): Promise<void> {
+    process.kill(daemon.pid, 'SIGTERM');
     await waitFor(async () => processState(daemon.pid), (s) => s === undefined || s === 'Z', `dockerd ${daemon.name} to exit`, 30_000);
+  }
+
+  /**
+   * The engine dies at once: dockerd and the containerd it runs, SIGKILL, as when the engine's
+   * service is killed. The shims (reparented, their own sessions) and the containers they hold live on.
+   */
+  async killDaemon(daemon: Daemon): Promise<void> {
+    const children = childrenOf(daemon.pid);
+    process.kill(daemon.pid, 'SIGKILL');
+    for (const pid of children) process.kill(pid, 'SIGKILL');
+    for (const pid of [daemon.pid, ...children]) await waitFor(async () => processState(pid), (s) => s === undefined || s === 'Z', `pid ${pid} of dockerd ${daemon.name} to die`, 30_000);
+    // This sandbox's pid 1 does not reap orphans: the dead containerd stays a zombie, which the next
+    // dockerd takes for a running one ("containerd is still running") and waits on. An init that reaps
+    // leaves no such pid behind; the pid file is what dockerd looks at.
+    await rm(join(daemon.execRoot, 'containerd', 'containerd.pid'), { force: true });
   }
 
   /** b again, on the same data root, if it is down. */
@@ -135,6 +150,20 @@ export class MigrateBed {
     const s = processState(this.b.pid);
     if (s === undefined || s === 'Z') this.b = await startDaemon('b', { baseDir: this.base });
   }
+}
+
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
 }
 
 export async function readCounter(dir: string): Promise<Counter | undefined> {

@@ -1,0 +1,308 @@
+// The fault campaign of migrate: faults injected from outside the process (kills at random moments,
+// the target daemon killed and restarted, the target disk full, checkpoint and layer files corrupted
+// on either side and in transit), each followed by the re-run the README describes. Every round:
+// never two copies, the same process (not a restart) on exactly one side, nothing of the migration left.
+// EXTMOUNT_FAULT_CAMPAIGN=short runs one round of each kind (the stacks); EXTMOUNT_FAULT_SEED repeats a run.
+import assert from 'node:assert/strict';
+import { createConnection, createServer, type Server } from 'node:net';
+import { mkdir, readdir, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { execa } from 'execa';
+import { CLI, runCli, type CliResult } from '../helpers/cli.js';
+import { sleep, startDaemon, type Daemon } from '../helpers/dockerd.js';
+import { missing, requireE2E } from '../helpers/e2e.js';
+import { MigrateBed, assertContinues, counterNow, type Counter } from '../helpers/migrate-bed.js';
+import { runStopped } from '../helpers/processes.js';
+
+const needs = ['root', 'dockerd', 'criu'] as const;
+const short = process.env.EXTMOUNT_FAULT_CAMPAIGN === 'short';
+const seed = Number(process.env.EXTMOUNT_FAULT_SEED ?? Date.now() % 1_000_000);
+/** The tests' window: shorter than the default, the same code. */
+const WINDOW = ['--verify-window', '1s'];
+
+/** mulberry32: a small seeded generator, so a failing campaign can be repeated with its seed. */
+function generator(s: number): () => number {
+  return () => {
+    s = (s + 0x6d2b79f5) | 0;
+    let t = Math.imul(s ^ (s >>> 15), 1 | s);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+type Kind = 'kill' | 'target-daemon' | 'disk-full' | 'target-checkpoint' | 'target-layer' | 'in-transit' | 'source-after-copy';
+const ROUNDS: Record<Kind, number> = { kill: 15, 'target-daemon': 4, 'disk-full': 2, 'target-checkpoint': 4, 'target-layer': 2, 'in-transit': 2, 'source-after-copy': 1 };
+
+describe(`migrate fault campaign (seed ${seed}${short ? ', short' : ''})`, () => {
+  const bed = new MigrateBed();
+  const random = generator(seed);
+  /** A full migration's duration here, measured once: kills land anywhere within it. */
+  let fullMs = 0;
+  /** A third engine whose data root is a small tmpfs, for the disk-full rounds. */
+  let small: Daemon | undefined;
+  let smallDisk = '';
+  const outcomes: string[] = [];
+  let injected = 0;
+
+  before(async () => {
+    if (await missing(needs)) return;
+    await bed.start('extmount-flt-');
+    smallDisk = join(bed.base, 'c', 'data');
+    await mkdir(smallDisk, { recursive: true });
+    await execa('mount', ['-t', 'tmpfs', '-o', 'size=384m', 'extmount-small', smallDisk]);
+    small = await startDaemon('c', { baseDir: bed.base });
+    // The first migration carries the image to b, and says how long a whole one takes.
+    const warm = await bed.startCounter('warm');
+    const t0 = Date.now();
+    const r = await runCli(bed.migrateArgs('warm', warm.src, warm.dst, WINDOW));
+    assert.equal(r.exitCode, 0, r.stderr);
+    fullMs = Date.now() - t0;
+    await bed.b.cli(['rm', '-f', 'warm']);
+  });
+
+  after(async () => {
+    await bed.stop([small]);
+  });
+
+  /** One round: a fresh counter on a, the fault, then the checks every round shares. */
+  async function round(name: string, fault: (c: { src: string; dst: string; id: string; before: Counter }) => Promise<{ result: CliResult; note: string; to?: Daemon }>): Promise<void> {
+    const c = await bed.startCounter(name);
+    const before = await counterNow(c.src);
+    const { result, note, to = bed.b } = await fault({ ...c, before });
+    injected++;
+    const where = await bed.whereRunning(name, to);
+    assert.ok(where.length <= 1, `${name}: runs on ${where.join(' and ')}`);
+    // Whatever the run said, it said it in one line, never with a stack trace.
+    if (result.exitCode === 1 || result.exitCode === 2) assert.doesNotMatch(result.stderr, /\n\s+at .+:\d+:\d+\)?$/m, result.stderr);
+    // The re-run the README describes: the same command; it finishes, or moves it again.
+    let last: Counter;
+    if (where[0] === 'b') {
+      // It runs on the target: the re-run finishes what is left (exit 0), or says it was migrated (exit 2) once the source is gone.
+      if (result.exitCode !== 0) {
+        const rerun = await runCli(bed.migrateArgs(name, c.src, c.dst, WINDOW, to));
+        assert.ok(rerun.exitCode === 0 || (rerun.exitCode === 2 && /it was migrated/.test(rerun.stderr)), `re-run of ${name}: exit ${rerun.exitCode}: ${rerun.stderr}`);
+        assert.equal(await bed.state(bed.a, name), undefined, `${name} is still on a`);
+      }
+      await bed.assertNothingLeft(name, to);
+      last = await assertContinues(c.dst, before, name);
+    } else {
+      last = await bed.assertRerunCompletes(name, c.src, c.dst, WINDOW, to);
+    }
+    assert.equal(last.token, before.token, `${name}: the process was restarted, not moved`);
+    outcomes.push(`${name}: ${note}; exit ${result.exitCode}${result.exitCode === 0 ? '' : ` (${firstLine(result)})`}; then on ${where[0] ?? 'neither (stopped with its checkpoint)'}; the re-run completed, same process`);
+    await to.cli(['rm', '-f', name]);
+  }
+
+  const count = (kind: Kind) => (short ? 1 : ROUNDS[kind]);
+
+  for (let i = 0; i < count('kill'); i++) {
+    it(`kill ${i + 1}: migrate is killed (SIGKILL) at a random moment`, async (t) => {
+      if (!(await requireE2E(t, needs))) return;
+      await round(`kill-${i}`, async ({ src, dst }) => {
+        const delay = Math.round(random() * fullMs);
+        const child = execa(process.execPath, [CLI, ...bed.migrateArgs(`kill-${i}`, src, dst, WINDOW)], { reject: false, stdin: 'ignore' });
+        await sleep(delay);
+        child.kill('SIGKILL');
+        const r = await child;
+        const result = { exitCode: r.exitCode ?? (r.signal === 'SIGKILL' ? 137 : -1), stdout: String(r.stdout), stderr: String(r.stderr) };
+        return { result, note: `killed after ${delay} ms of ~${fullMs}${result.exitCode === 0 ? ' (it had finished)' : ''}` };
+      });
+    });
+  }
+
+  for (let i = 0; i < count('target-daemon'); i++) {
+    it(`target daemon ${i + 1}: b's dockerd and containerd are killed (SIGKILL) mid-migration, then restarted`, async (t) => {
+      if (!(await requireE2E(t, needs))) return;
+      await round(`tgt-${i}`, async ({ src, dst }) => {
+        const delay = Math.round(random() * fullMs * 0.8);
+        const child = execa(process.execPath, [CLI, ...bed.migrateArgs(`tgt-${i}`, src, dst, WINDOW)], { reject: false, stdin: 'ignore' });
+        await sleep(delay);
+        const early = child.exitCode !== null;
+        if (!early) await bed.killDaemon(bed.b);
+        const r = await child;
+        await bed.ensureB();
+        return { result: { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) }, note: early ? `migrate had ended before ${delay} ms` : `b killed after ${delay} ms, restarted` };
+      });
+    });
+  }
+
+  for (let i = 0; i < count('disk-full'); i++) {
+    const point = i % 2 === 0 ? 'after-create' : 'after-checkpoint';
+    it(`disk full ${i + 1}: the target's data root fills up at ${point}`, async (t) => {
+      if (!(await requireE2E(t, needs))) return;
+      const fill = join(smallDisk, 'fill');
+      await round(`full-${i}`, async ({ src, dst }) => {
+        const result = await runStopped(bed.migrateArgs(`full-${i}`, src, dst, WINDOW, small!), point, async () => {
+          // Until ENOSPC: dd's failure is the point.
+          await execa('dd', ['if=/dev/zero', `of=${fill}`, 'bs=1M'], { reject: false });
+        });
+        await rm(fill, { force: true });
+        return { result, note: `data root full at ${point}`, to: small! };
+      });
+    });
+  }
+
+  /** The checkpoint folder of the copy migrate made on the target (created, not started). */
+  async function targetCheckpoint(daemon: Daemon, sourceId: string): Promise<string> {
+    const [copy] = await daemon.docker.listContainers({ all: true, filters: { label: [`extmount.migrate.from=${sourceId}`] } });
+    assert.ok(copy, 'no copy on the target');
+    const dir = join(daemon.dataRoot, 'containers', copy.Id, 'checkpoints');
+    const [name] = await readdir(dir);
+    return join(dir, name!);
+  }
+
+  async function largest(dir: string, prefix: string): Promise<string> {
+    let best = '';
+    let size = -1;
+    for (const f of await readdir(dir)) {
+      if (!f.startsWith(prefix)) continue;
+      const s = (await stat(join(dir, f))).size;
+      if (s > size) [best, size] = [f, s];
+    }
+    assert.ok(best, `no ${prefix}* in ${dir}`);
+    return join(dir, best);
+  }
+
+  async function flipByte(file: string, where: number): Promise<void> {
+    const { size } = await stat(file);
+    const at = Math.floor(where * size);
+    await execa('sh', ['-c', `printf '\\377' | dd of="$1" bs=1 seek="$2" conv=notrunc status=none`, 'sh', file, String(at)]);
+  }
+
+  const checkpointDamage: Array<[string, (dir: string) => Promise<void>]> = [
+    ['a flipped byte in the largest pages image', async (dir) => flipByte(await largest(dir, 'pages-'), random())],
+    ['a flipped byte in a core image', async (dir) => flipByte(await largest(dir, 'core-'), 0.5)],
+    ['inventory.img one byte short', async (dir) => truncate(join(dir, 'inventory.img'), (await stat(join(dir, 'inventory.img'))).size - 1)],
+    ['the fdinfo image deleted', async (dir) => rm(await largest(dir, 'fdinfo-'))],
+  ];
+
+  for (let i = 0; i < count('target-checkpoint'); i++) {
+    const [what, damage] = checkpointDamage[i % checkpointDamage.length]!;
+    it(`target checkpoint ${i + 1}: ${what} on b, after the copy → refused before the start, rolled back`, async (t) => {
+      if (!(await requireE2E(t, needs))) return;
+      await round(`ckpt-${i}`, async ({ src, dst, id }) => {
+        const result = await runStopped(bed.migrateArgs(`ckpt-${i}`, src, dst, WINDOW), 'after-copy', async () => damage(await targetCheckpoint(bed.b, id)));
+        assert.equal(result.exitCode, 1, result.stderr);
+        assert.match(firstLine(result), /checkpoint file ".+" on the target is not what the source sent .*; rolled back: it runs again on /);
+        assert.deepEqual(await bed.whereRunning(`ckpt-${i}`), ['a']);
+        return { result, note: `${what}: caught by the read-back` };
+      });
+    });
+  }
+
+  const layerDamage: Array<[string, (upper: string) => Promise<void>]> = [
+    ['/root/new.txt rewritten (same size)', async (upper) => writeFile(join(upper, 'root/new.txt'), 'HELLO\n')],
+    ['/newdir/sub/f deleted', async (upper) => rm(join(upper, 'newdir/sub/f'))],
+  ];
+
+  for (let i = 0; i < count('target-layer'); i++) {
+    const [what, damage] = layerDamage[i % layerDamage.length]!;
+    it(`target layer ${i + 1}: ${what} in the copy's upper dir on b → refused before the start, rolled back`, async (t) => {
+      if (!(await requireE2E(t, needs))) return;
+      await round(`layer-${i}`, async ({ src, dst, id }) => {
+        const result = await runStopped(bed.migrateArgs(`layer-${i}`, src, dst, WINDOW), 'after-copy', async () => {
+          const [copy] = await bed.b.docker.listContainers({ all: true, filters: { label: [`extmount.migrate.from=${id}`] } });
+          const upper = ((await bed.b.docker.getContainer(copy!.Id).inspect()).GraphDriver.Data as { UpperDir?: string } | undefined)?.UpperDir;
+          assert.ok(upper, 'b is not overlay2');
+          await damage(upper);
+        });
+        assert.equal(result.exitCode, 1, result.stderr);
+        assert.match(firstLine(result), /writable-layer file ".+" on the target is not what the source sent/);
+        return { result, note: `${what}: caught by the read-back` };
+      });
+    });
+  }
+
+  for (let i = 0; i < count('in-transit'); i++) {
+    it(`in transit ${i + 1}: a byte of a pages image flipped on the way to b (a proxy on b's socket) → rolled back`, async (t) => {
+      if (!(await requireE2E(t, needs))) return;
+      const socket = join(bed.base, `flip-${i}.sock`);
+      const proxy = await flippingProxy(socket, bed.b.host.replace('unix://', ''));
+      try {
+        const via = { ...bed.b, host: `unix://${socket}` };
+        await round(`transit-${i}`, async ({ src, dst }) => {
+          const result = await runCli(bed.migrateArgs(`transit-${i}`, src, dst, WINDOW, via));
+          assert.ok(proxy.flipped(), 'the proxy saw no pages image');
+          assert.equal(result.exitCode, 1, result.stderr);
+          assert.match(firstLine(result), /rolled back: it runs again on /);
+          assert.deepEqual(await bed.whereRunning(`transit-${i}`), ['a']);
+          return { result, note: `flipped in transit: ${/not what the source sent/.test(result.stderr) ? 'caught by the read-back' : 'the engine refused the archive'}` };
+        });
+      } finally {
+        proxy.server.close();
+      }
+    });
+  }
+
+  for (let i = 0; i < count('source-after-copy'); i++) {
+    it(`source after copy ${i + 1}: the source's checkpoint damaged once it was sent → the verified copy on b is used`, async (t) => {
+      if (!(await requireE2E(t, needs))) return;
+      await round(`src-${i}`, async ({ src, dst, id }) => {
+        const result = await runStopped(bed.migrateArgs(`src-${i}`, src, dst, WINDOW), 'after-copy', async () => {
+          const dir = join(bed.a.dataRoot, 'containers', id, 'checkpoints');
+          const [name] = await readdir(dir);
+          await flipByte(await largest(join(dir, name!), 'pages-'), 0.5);
+        });
+        assert.equal(result.exitCode, 0, result.stderr);
+        return { result, note: 'source pages damaged after the copy' };
+      });
+    });
+  }
+
+  it('reports the campaign', (t) => {
+    if (injected === 0) return;
+    t.diagnostic(`seed ${seed}: ${injected} faults injected from outside, each followed by the re-run; a full migration took ${fullMs} ms`);
+    for (const o of outcomes) t.diagnostic(o);
+    assert.equal(outcomes.length, injected, 'a round failed');
+    if (!short) assert.ok(injected >= 30, `${injected} faults`);
+  });
+});
+
+function firstLine(r: CliResult): string {
+  return r.stderr.trim().split('\n')[0] ?? '';
+}
+
+/**
+ * A byte proxy in front of a dockerd socket that flips one byte of the first pages image it sees
+ * going to the engine (inside a PUT of an archive), 700 bytes into its content, and nothing else.
+ */
+async function flippingProxy(listen: string, upstream: string): Promise<{ server: Server; flipped: () => boolean }> {
+  let done = false;
+  const name = Buffer.from('checkpoint/pages-');
+  const server = createServer((client) => {
+    const engine = createConnection(upstream);
+    let seen = Buffer.alloc(0);
+    let put = false;
+    /** Stream offset (in `seen` terms) of the byte to flip, once the header was found. */
+    let flipAt = -1;
+    let passed = 0;
+    client.on('data', (chunk: Buffer) => {
+      if (!done) {
+        seen = Buffer.concat([seen, chunk]);
+        if (!put) put = seen.includes('PUT /');
+        if (put && flipAt < 0) {
+          const header = seen.indexOf(name);
+          // The name field sits at the start of its 512-byte header, after "extmount/".
+          if (header >= 0) flipAt = header - 'extmount/'.length + 512 + 700;
+        }
+        if (flipAt >= passed && flipAt < passed + chunk.length) {
+          chunk = Buffer.from(chunk);
+          chunk[flipAt - passed] = chunk[flipAt - passed]! ^ 0xff;
+          done = true;
+          seen = Buffer.alloc(0);
+        }
+      }
+      passed += chunk.length;
+      engine.write(chunk);
+    });
+    engine.on('data', (chunk) => client.write(chunk));
+    client.on('end', () => engine.end());
+    engine.on('end', () => client.end());
+    client.on('error', () => engine.destroy());
+    engine.on('error', () => client.destroy());
+  });
+  await rm(listen, { force: true });
+  await new Promise<void>((resolve) => server.listen(listen, resolve));
+  return { server, flipped: () => done };
+}
