@@ -3,7 +3,7 @@
 import { Readable } from 'node:stream';
 import { CANARY_IMAGE, CANARY_LABEL, CANARY_PATH, canaryImageArchive, canaryProgram } from '../core/docker/canary.js';
 import { ExtmountError } from '../core/errors.js';
-import { engineError, type Engine } from './docker.js';
+import { UNREACHABLE_CODES, engineError, type Engine } from './docker.js';
 import { createCheckpoint, startFromCheckpoint } from './docker-checkpoint.js';
 
 export interface CanaryShape {
@@ -62,6 +62,10 @@ async function canaryOnce(engine: Engine, shape: CanaryShape): Promise<CanaryRes
     if (!state.Running) return { proved: false, reason: `the canary is ${state.Status} after its restore` };
     return { proved: true };
   } catch (err) {
+    // An engine that went away proves nothing about checkpoints: say that it cannot be reached.
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === 'string' && UNREACHABLE_CODES.has(code)) throw engineError(engine, err, 'the restore canary');
+    if (err instanceof ExtmountError && err.message.startsWith('cannot reach the Docker engine')) throw err;
     return { proved: false, reason: err instanceof ExtmountError ? err.message : String(err) };
   } finally {
     if (id) await engine.docker.getContainer(id).remove({ force: true }).catch(() => undefined);

@@ -1,7 +1,7 @@
 // The wrapper's folders for a container.
 //
 // <stateDir>/<container id>/ is what `extmount checkpoint|restore CONTAINER` shares with the wrapper
-// (the CLI knows the ID, not the engine's runc root): maps.json in, the result of the last call out,
+// (the CLI knows the ID, not the engine's runc root): the result of the last call,
 // kept CRIU logs and a short log. <stateDir>/<container id>/roots/<runc root key>/ holds what one call
 // works with — the CRIU config files and the holder mount — keyed by runc root and ID, so that two runc
 // roots with the same container ID never touch each other's (runtime-files.ts runcRootKey).
@@ -11,7 +11,7 @@ import { writeFileAtomic } from './atomic-write.js';
 import { READ_LIMITS, readBoundedTextIfExists } from './untrusted-file.js';
 import { dirname, join } from 'node:path';
 import { ExtmountError } from '../core/errors.js';
-import { containerStateDir, MAPS_FILE, parseMapsFile, renderRuntimeResult, runcRootKey, type RuntimeResult } from '../core/runtime/runtime-files.js';
+import { containerStateDir, renderRuntimeResult, runcRootKey, type RuntimeResult } from '../core/runtime/runtime-files.js';
 
 /**
  * `<stateDir>/restore/<hash of DIR>`: the private holder of `extmount restore --images-dir DIR`, one per
@@ -52,28 +52,6 @@ export class ContainerStateDir {
     const path = this.rootPath(name);
     await writeFileAtomic(path, text, { mode: 0o600 });
     return path;
-  }
-
-  /**
-   * The --map of `extmount restore CONTAINER`, read once: the file is removed as it is read, so a file
-   * left by an interrupted `extmount restore` cannot redirect a later plain `docker start --checkpoint`.
-   */
-  async consumeMaps(): Promise<Map<string, string>> {
-    const path = this.path(MAPS_FILE);
-    // Taken by a rename: of two restores of the same ID at once (two runc roots), exactly one gets it.
-    const taken = this.rootPath(`${MAPS_FILE}.${process.pid}`);
-    try {
-      await rename(path, taken);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
-      throw new ExtmountError('bad-input', `cannot read ${path}: ${(err as Error).message}`, { cause: err });
-    }
-    try {
-      const text = await readBoundedTextIfExists(taken, READ_LIMITS.mapsFile);
-      return text === undefined ? new Map() : parseMapsFile(text, path);
-    } finally {
-      await rm(taken, { force: true });
-    }
   }
 
   /** Best effort (the runtime's answer to its caller does not depend on it), through the one writer. */

@@ -2,8 +2,8 @@
 //
 // The work itself happens in hooks/extmount-runc, which dockerd runs for the container; these commands
 // check first (experimental daemon, extmount runtime when needed, restore targets), carry --map to the
-// wrapper in <stateDir>/<id>/maps.json (`docker start` has no way to pass it), and report what it did.
-import { realpath, rm, stat, mkdir } from 'node:fs/promises';
+// wrapper in the checkpoint's own folder (`docker start` has no way to pass it), and report what it did.
+import { realpath, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { classifyMounts } from '../core/mounts/classify.js';
@@ -16,7 +16,7 @@ import { MANIFEST_FILE, type Manifest } from '../core/checkpoint/manifest.js';
 import { planExternalMounts } from '../core/mounts/plan.js';
 import { resolveRestoreTargets, restoreDenials } from '../core/checkpoint/restore-targets.js';
 import {
-  CHECKPOINT_RESULT_FILE, containerStateDir, MAPS_FILE, parseRuntimeResult, renderMapsFile, RESTORE_RESULT_FILE, type RuntimeMountResult, type RuntimeResult,
+  CHECKPOINT_MAPS_FILE, CHECKPOINT_RESULT_FILE, containerStateDir, parseRuntimeResult, renderMapsFile, RESTORE_RESULT_FILE, type RuntimeMountResult, type RuntimeResult,
 } from '../core/runtime/runtime-files.js';
 import { dumpPropagationNote, dumpPropagationNoteOnHost } from '../core/runtime/runtime-plan.js';
 import { blockedRestoreError, canaryFailedError, containerInfoFromInspect, engineRestoreBlocker, inspectRaw, type Engine } from '../adapters/docker.js';
@@ -133,27 +133,30 @@ export async function runContainerRestore(options: ContainerRestoreOptions, ctx:
   if (manifest) {
     // The same checks the wrapper makes, before anything is written or started: a refusal changes nothing.
     const targets = resolveRestoreTargets(manifest, options.maps, ctx.config.remap);
-    const chosen = targets.filter((t) => t.mount.kind === 'propagated' || t.from !== 'original');
+    // A propagated mount without --map or a remap rule comes from under the container's own bind,
+    // which the runtime finds in its bundle (runtime-plan.ts declaredTarget): nothing recorded to check here.
+    const chosen = targets.filter((t) => t.from !== 'original');
     await checkRestoreTargets(chosen, ctx.config.hostPaths, restoreDenials(ctx.config, daemon.DockerRootDir ? [daemon.DockerRootDir] : []));
   }
 
-  const stateDir = containerStateDir(ctx.config.stateDir, container.id);
-  const mapsFile = join(stateDir, MAPS_FILE);
+  // The maps go beside the images, which the engine hands to the runtime whatever stateDir it uses;
+  // no file there (a stale one included) means no --map.
+  const checkpointDir = daemon.DockerRootDir ? join(daemon.DockerRootDir, 'containers', container.id, 'checkpoints', name) : undefined;
+  if (options.maps.size > 0 && !checkpointDir) {
+    throw new ExtmountError('docker-failed', `${engine.where} does not say where its data root is, so --map cannot be handed to the runtime`, { hint: 'restore without --map' });
+  }
+  const mapsFile = checkpointDir ? join(checkpointDir, CHECKPOINT_MAPS_FILE) : undefined;
   const started = Date.now();
   try {
     try {
-      if (options.maps.size > 0) {
-        await mkdir(stateDir, { recursive: true, mode: 0o700 });
-        await writeFileAtomic(mapsFile, renderMapsFile(options.maps, name), { mode: 0o600 });
-      } else {
-        await rm(mapsFile, { force: true });
-      }
+      if (mapsFile && options.maps.size > 0) await writeFileAtomic(mapsFile, renderMapsFile(options.maps, name), { mode: 0o600 });
+      else if (mapsFile) await rm(mapsFile, { force: true });
     } catch (err) {
-      throw fileError('write', mapsFile, err);
+      throw fileError('write', mapsFile!, err);
     }
     await withRuntimeMessage(startFromCheckpoint(engine, container.id, name), `restore of ${container.name} from checkpoint ${name}`);
   } finally {
-    await rm(mapsFile, { force: true }).catch(() => undefined);
+    if (mapsFile) await rm(mapsFile, { force: true }).catch(() => undefined);
   }
   const after = await inspect(engine, container.id);
   const result = underExtmount ? await readResult(ctx, container.id, RESTORE_RESULT_FILE, started) : undefined;
@@ -163,7 +166,7 @@ export async function runContainerRestore(options: ContainerRestoreOptions, ctx:
     checkpoint: name,
     pid: after.container.pid,
     mounts: result?.mounts ?? [],
-    notes: result?.notes ?? [],
+    notes: result?.notes ?? (underExtmount ? [`the runtime left no result in ${containerStateDir(ctx.config.stateDir, container.id)} (does its config name another stateDir?), so its mounts are not listed`] : []),
   };
   if (ctx.json) {
     ctx.io.out(JSON.stringify(report, null, 2));

@@ -7,6 +7,7 @@ import { isUnder } from '../core/checkpoint/restore-targets.js';
 import type { TransferKind } from '../core/migrate/migrate-report.js';
 import { TarFormatError } from '../core/migrate/migrate-tar.js';
 import { containerChanges, engineError, type Engine } from '../adapters/docker.js';
+import { CHECKPOINT_MAPS_FILE } from '../core/runtime/runtime-files.js';
 import { compareDigests, describeMismatches, type DigestCheck, type Digests } from '../core/migrate/digests.js';
 import { copyArchive, digestArchive, putEntries, whiteoutEntry } from './archives.js';
 import { statPath, withHelper, type HelperMount, type HelperPool } from './engine.js';
@@ -172,7 +173,8 @@ export async function copyData(sides: Sides, transfers: Transfers, progress: Pro
         if (isUnder(`/${entry.path}`, `/${checkpointPrefix}`) && entry.type !== 'file' && entry.type !== 'dir') {
           throw new TarFormatError(`refused a ${entry.type} ${JSON.stringify(entry.path)} in the checkpoint`);
         }
-        return 'keep';
+        // An operator's --map on this host is no instruction for the target's runtime.
+        return entry.path === `${checkpointPrefix}/${CHECKPOINT_MAPS_FILE}` ? 'skip' : 'keep';
       },
       digestKey: (path) => (path.startsWith(`${checkpointPrefix}/`) ? path.slice(checkpointPrefix.length + 1) : undefined),
     },

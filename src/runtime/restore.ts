@@ -23,12 +23,12 @@ import { rootfsReadlink } from '../adapters/rootfs.js';
 import { planCriuOptions, toConfigFile, type CriuVersion } from '../core/mounts/render.js';
 import { restoreDenials } from '../core/checkpoint/restore-targets.js';
 import { bundleOf, imagePathOf, isValidContainerId, runcRootOf, workPathOf, type RuncInvocation } from '../core/runtime/runc-argv.js';
-import { RESTORE_RESULT_FILE, type RuntimeMountResult, type RuntimeResult } from '../core/runtime/runtime-files.js';
+import { CHECKPOINT_MAPS_FILE, RESTORE_RESULT_FILE, type RuntimeMountResult, type RuntimeResult } from '../core/runtime/runtime-files.js';
 import { planFromManifest, planRuntimeRestore, type RuntimeRestorePlan } from '../core/runtime/runtime-plan.js';
 import { requireId, runcEnv, withInheritedCriuConfig, type RuntimeContext } from './context.js';
 import { MountHolder } from './holder.js';
 import { hostMountTable } from '../adapters/mount-table.js';
-import { readManifestIn } from '../adapters/manifest-file.js';
+import { readManifestIn, readMapsIn } from '../adapters/manifest-file.js';
 import { appendRuncLog, writeStderr } from './report.js';
 import { runcAnswers } from './passthrough.js';
 import { ContainerStateDir } from '../adapters/state-dir.js';
@@ -87,9 +87,9 @@ async function restore(invocation: RuncInvocation, argv: readonly string[], ctx:
       mappedElsewhere: (e) => e.externalKey?.startsWith('/') === true,
     });
   }
-  const maps = await state.consumeMaps();
+  const maps = await readMapsIn(call.images);
   if (!manifest && maps.size > 0) {
-    throw new ExtmountError('bad-input', `${state.path('maps.json')} asks for --map, but the checkpoint has no ${MANIFEST_FILE}`, {
+    throw new ExtmountError('bad-input', `${join(call.images, CHECKPOINT_MAPS_FILE)} asks for --map, but the checkpoint has no ${MANIFEST_FILE}`, {
       hint: 'it was not taken through the extmount runtime; remove the maps file',
     });
   }

@@ -5,7 +5,7 @@
 // EXTMOUNT_FAULT_CAMPAIGN=short runs one round of each kind (the stacks); EXTMOUNT_FAULT_SEED repeats a run.
 import assert from 'node:assert/strict';
 import { createConnection, createServer, type Server } from 'node:net';
-import { mkdir, readdir, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { execa } from 'execa';
@@ -164,10 +164,19 @@ describe(`migrate fault campaign (seed ${seed}${short ? ', short' : ''})`, () =>
     return join(dir, best);
   }
 
+  /** Inverts one byte (never a no-op, as writing a fixed value over the same value would be). */
   async function flipByte(file: string, where: number): Promise<void> {
-    const { size } = await stat(file);
-    const at = Math.floor(where * size);
-    await execa('sh', ['-c', `printf '\\377' | dd of="$1" bs=1 seek="$2" conv=notrunc status=none`, 'sh', file, String(at)]);
+    const handle = await open(file, 'r+');
+    try {
+      const { size } = await handle.stat();
+      const at = Math.min(size - 1, Math.floor(where * size));
+      const byte = Buffer.alloc(1);
+      await handle.read(byte, 0, 1, at);
+      byte[0] = byte[0]! ^ 0xff;
+      await handle.write(byte, 0, 1, at);
+    } finally {
+      await handle.close();
+    }
   }
 
   const checkpointDamage: Array<[string, (dir: string) => Promise<void>]> = [

@@ -1,7 +1,7 @@
 // A plain bind (-v DIR:/data) and a named volume survive checkpoint/restore through the extmount runtime,
 // with `docker` itself and with `extmount checkpoint|restore CONTAINER` (whose --map moves a bind).
 import assert from 'node:assert/strict';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { runCli } from '../helpers/cli.js';
@@ -62,6 +62,22 @@ test('a bind mount and a named volume survive checkpoint/restore through the ext
       // The restored process goes on counting, now into the folder --map chose.
       await waitFor('the same process to go on counting in the mapped folder', async () => continued(await read(data2), atDump));
       assert.ok(continued(await read(volume), atDump));
+    });
+
+    await t.test('restore CONTAINER --map with a config whose stateDir is not the runtime\'s: the map still reaches it (it travels with the checkpoint)', async () => {
+      const other = await writeTestConfig(join(box.dir, 'elsewhere'));
+      const data3 = join(box.dir, 'data3');
+      await mkdir(data3);
+      const dump = await runCli(['--config', other, '--host', daemon!.host, 'checkpoint', 'bc1', '--name', 'cp3']);
+      assert.equal(dump.exitCode, 0, dump.stderr);
+      const atDump = await read(data2);
+      const checkpoint = join(daemon!.dataRoot, 'containers', (await daemon!.docker.getContainer('bc1').inspect()).Id, 'checkpoints', 'cp3');
+      const restore = await runCli(['--config', other, '--host', daemon!.host, '--json', 'restore', 'bc1', '--name', 'cp3', '--map', `data=${data3}`]);
+      assert.equal(restore.exitCode, 0, restore.stderr);
+      assert.match((JSON.parse(restore.stdout) as { notes: string[] }).notes.join('\n'), /left no result in .*elsewhere\/state/);
+      await waitFor('the same process to go on counting in the folder --map chose', async () => continued(await read(data3), atDump));
+      // The maps file was removed after the start: a later plain docker start --checkpoint gets the recorded paths.
+      await assert.rejects(stat(join(checkpoint, 'extmount.maps.json')), /ENOENT/);
     });
   } finally {
     await daemon?.stop();

@@ -2,7 +2,7 @@
 // message that says why; a restore refused by preflight exits 2 and touches nothing.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { execa } from 'execa';
@@ -79,7 +79,6 @@ test('failures through the extmount runtime leave containers and host as they we
       const images = join(daemon!.dataRoot, 'containers', await id('pf1'), 'checkpoints', 'cp1');
       const fingerprint = await digestDir(images);
       const mountsBefore = hostMounts();
-      const stateDir = join(box.dir, 'state', await id('pf1'));
 
       assertOneLineError(await cli(['restore', 'pf1', '--map', `prop-sub=${join(box.dir, 'missing')}`]), 2, /\/prop\/sub \(key prop-sub\) → \S+\/missing: no such file or directory on this host/);
       assertOneLineError(await cli(['restore', 'pf1', '--map', 'prop-sub=/etc']), 2, /the path is under the denied host path \/etc/);
@@ -89,23 +88,30 @@ test('failures through the extmount runtime leave containers and host as they we
       assert.equal(await status('pf1'), 'exited false');
       assert.equal(await digestDir(images), fingerprint, 'the checkpoint images changed');
       assert.deepEqual(lostMounts(mountsBefore, hostMounts(), { ignoreUnder: [daemon!.dir], mine: box.dir }), []);
-      assert.ok(!(await readdir(stateDir)).includes('maps.json'), 'a maps.json was left behind');
+      assert.ok(!(await readdir(images)).includes('extmount.maps.json'), 'a maps file was left behind');
 
-      // The wrapper refuses on its own too (here: a maps.json pointing nowhere), before runc runs.
-      await writeFile(join(stateDir, 'maps.json'), JSON.stringify({ maps: { 'prop-sub': join(box.dir, 'missing') } }));
+      // The wrapper refuses on its own too (here: maps pointing nowhere, beside the images), before runc runs.
+      await writeFile(join(images, 'extmount.maps.json'), JSON.stringify({ maps: { 'prop-sub': join(box.dir, 'missing') } }));
       const start = await daemon!.cli(['start', '--checkpoint', 'cp1', 'pf1'], { reject: false });
       assert.notEqual(start.exitCode, 0);
       assert.match(start.stderr, /extmount: \/prop\/sub \(key prop-sub\) → \S+\/missing: no such file or directory on this host/);
       assert.equal(await status('pf1'), 'exited false');
+      await rm(join(images, 'extmount.maps.json'));
       assert.equal(await digestDir(images), fingerprint, 'the checkpoint images changed');
       assert.deepEqual(lostMounts(mountsBefore, hostMounts(), { ignoreUnder: [daemon!.dir], mine: box.dir }), []);
 
-      // The wrapper read the file once and removed it: it cannot redirect a later start. Nothing was
-      // damaged either: the same checkpoint restores.
-      assert.ok(!(await readdir(stateDir)).includes('maps.json'), 'the wrapper left maps.json behind');
-      const restore = await cli(['restore', 'pf1', '--name', 'cp1']);
+      // Nothing was damaged: the same checkpoint restores. Even with the manifest's host path for
+      // /prop/sub edited to /root: a propagated mount comes back only from the mount this host shows
+      // under the container's own bind (prop/sub), never from a recorded path.
+      const manifestFile = join(images, 'extmount.yaml');
+      const manifest = await readFile(manifestFile, 'utf8');
+      assert.ok(manifest.includes(`hostPath: ${disk2}\n`), manifest);
+      await writeFile(manifestFile, manifest.replace(`hostPath: ${disk2}\n`, 'hostPath: /root\n'));
+      const restore = await cli(['--json', 'restore', 'pf1', '--name', 'cp1']);
       assert.equal(restore.exitCode, 0, restore.stderr);
       assert.equal((await daemon!.cli(['exec', 'pf1', 'cat', '/prop/sub/hello.txt'])).stdout, 'from disk2');
+      const sub = (JSON.parse(restore.stdout) as { mounts: Array<{ mountpoint: string; path: string }> }).mounts.find((m) => m.mountpoint === '/prop/sub');
+      assert.equal(sub?.path, join(prop, 'sub'));
     });
   } finally {
     await daemon?.stop();

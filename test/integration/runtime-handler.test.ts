@@ -128,19 +128,28 @@ describe('the wrapper\'s restore handler (fake runc)', () => {
     }
   });
 
-  it('maps.json from `extmount restore --map` is applied to runc\'s bind, and checked first', async () => {
+  it('extmount.maps.json beside the images (from `extmount restore CONTAINER --map`) is applied to runc\'s bind, and checked first', async () => {
     await reset();
-    await writeFile(join(dir, 'state', 'cid', 'maps.json'), JSON.stringify({ maps: { data: join(dir, 'nowhere') } }));
-    assert.equal(await runWrapper(argv, env), 2);
-    await assert.rejects(readFile(join(dir, 'argv')), /ENOENT/);
+    const maps = join(dir, 'images', 'extmount.maps.json');
+    try {
+      await writeFile(maps, JSON.stringify({ maps: { data: join(dir, 'nowhere') } }));
+      assert.equal(await runWrapper(argv, env), 2);
+      await assert.rejects(readFile(join(dir, 'argv')), /ENOENT/);
 
-    // To a folder that exists: runc sees it as the bind source for this call only.
-    await writeFile(join(dir, 'state', 'cid', 'maps.json'), JSON.stringify({ maps: { data: join(dir, 'data2') } }));
-    const original = await readFile(join(dir, 'bundle', 'config.json'), 'utf8');
-    assert.equal(await runWrapper(argv, env), 0);
-    assert.equal(JSON.parse(await readFile(join(dir, 'config-at-call.json'), 'utf8')).mounts[0].source, join(dir, 'data2'));
-    assert.equal(await readFile(join(dir, 'bundle', 'config.json'), 'utf8'), original);
-    // Read once: a later plain restore is not redirected by it.
-    await assert.rejects(readFile(join(dir, 'state', 'cid', 'maps.json')), /ENOENT/);
+      // To a folder that exists: runc sees it as the bind source for this call only.
+      await writeFile(maps, JSON.stringify({ maps: { data: join(dir, 'data2') } }));
+      const original = await readFile(join(dir, 'bundle', 'config.json'), 'utf8');
+      assert.equal(await runWrapper(argv, env), 0);
+      assert.equal(JSON.parse(await readFile(join(dir, 'config-at-call.json'), 'utf8')).mounts[0].source, join(dir, 'data2'));
+      assert.equal(await readFile(join(dir, 'bundle', 'config.json'), 'utf8'), original);
+      // A maps file in the state dir (the old handshake) is no instruction.
+      await rm(maps);
+      await writeFile(join(dir, 'state', 'cid', 'maps.json'), JSON.stringify({ maps: { data: join(dir, 'nowhere') } }));
+      assert.equal(await runWrapper(argv, env), 0);
+      assert.equal(JSON.parse(await readFile(join(dir, 'config-at-call.json'), 'utf8')).mounts[0].source, join(dir, 'data'));
+    } finally {
+      await rm(maps, { force: true });
+      await rm(join(dir, 'state', 'cid', 'maps.json'), { force: true });
+    }
   });
 });

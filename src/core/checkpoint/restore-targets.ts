@@ -9,8 +9,11 @@ import { deviceKey, deviceOf, type MountInfo } from '../mounts/mountinfo.js';
 export interface RestoreTarget {
   mount: ManifestMount;
   path: string;
-  /** Which rule chose the path: --map, a config remap rule, or the path recorded at dump time. */
-  from: 'map' | 'remap' | 'original';
+  /**
+   * Which rule chose the path: --map, a config remap rule, the path recorded at dump time, or (a
+   * propagated mount under the runtime) the host mount under the container's own declared bind.
+   */
+  from: 'map' | 'remap' | 'original' | 'bind';
 }
 
 /** --map KEY=PATH first, then the config's remap rules (longest prefix wins), then the recorded path. */

@@ -1,12 +1,18 @@
-// The files the runc wrapper and `extmount checkpoint|restore CONTAINER` share in <stateDir>/<container id>/:
-// maps.json (the --map a user gave, which `docker start` cannot carry) and the result of the last call.
+// The files the runc wrapper and `extmount checkpoint|restore CONTAINER` share: the --map a user gave
+// (`docker start` cannot carry it), beside the checkpoint's images, and in <stateDir>/<container id>/
+// the result of the last call.
 import { isRecord } from '../json.js';
 import { isAbsolutePath, normalizePath } from '../config.js';
 import { ExtmountError } from '../errors.js';
 import { validateKey } from '../mounts/plan.js';
 import { isValidContainerId } from './runc-argv.js';
 
-export const MAPS_FILE = 'maps.json';
+/**
+ * Written into the checkpoint's folder by `extmount restore CONTAINER --map`, removed after the start.
+ * The engine hands that folder to the runtime (containerd copies it whole), so the maps arrive where
+ * the images do, whatever stateDir each side's config names. migrate never copies it to another host.
+ */
+export const CHECKPOINT_MAPS_FILE = 'extmount.maps.json';
 export const CHECKPOINT_RESULT_FILE = 'last-checkpoint.json';
 export const RESTORE_RESULT_FILE = 'last-restore.json';
 

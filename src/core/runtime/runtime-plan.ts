@@ -11,7 +11,7 @@ import type { Manifest, ManifestMount } from '../checkpoint/manifest.js';
 import type { MountInfo } from '../mounts/mountinfo.js';
 import { runcMappedMountpoints, type OciSpecView } from './oci-bundle.js';
 import type { ExternalMount, MountPlan } from '../mounts/plan.js';
-import { resolveRestoreTargets, type RestoreTarget } from '../checkpoint/restore-targets.js';
+import { isUnder, resolveRestoreTargets, type RestoreTarget } from '../checkpoint/restore-targets.js';
 
 export interface RuntimeDumpPlan {
   /** External mounts runc does not map: extmount writes them into the CRIU config. */
@@ -116,7 +116,7 @@ export function planRuntimeRestore(
       return { ...m, hostPath: source };
     }),
   };
-  const targets = resolveRestoreTargets(current, maps, remap);
+  const targets = resolveRestoreTargets(current, maps, remap).map((t) => (t.mount.kind === 'propagated' && t.from === 'original' ? declaredTarget(t, view, hostMounts) : t));
   const ours: CriuSource[] = [];
   const runcSources = new Map<string, string>();
   const toCheck: RestoreTarget[] = [];
@@ -132,6 +132,30 @@ export function planRuntimeRestore(
     ours.push(criuSourceFor(target, hostMounts));
   }
   return { ours, runcSources, toCheck };
+}
+
+/**
+ * A propagated mount comes back only from what the restoring host declares: the mount its own table
+ * shows at the same place under the container's bind (the bind's source from this bundle, the
+ * mount's path below that bind's destination), never from the host path a manifest recorded
+ * (CRI-O's rule since cri-o#8793, CVE-2024-8676). --map and the config's remap rules are
+ * declarations too, and are taken as given.
+ */
+export function declaredTarget(target: RestoreTarget, view: Pick<OciSpecView, 'binds'>, hostMounts: readonly MountInfo[]): RestoreTarget {
+  const { mount } = target;
+  const bind = view.binds
+    .filter((b) => b.destination !== mount.mountpoint && isUnder(mount.mountpoint, b.destination))
+    .sort((x, y) => y.destination.length - x.destination.length)[0];
+  const hint = `restore it with --map ${mount.key}=PATH (extmount restore CONTAINER), or a remap rule in the config`;
+  if (!bind) {
+    throw new ExtmountError('refused', `${mount.mountpoint} (key ${mount.key}) is under none of the container's binds: its recorded host path ${mount.hostPath ?? '(none)'} alone is not restored`, { hint });
+  }
+  const below = bind.destination === '/' ? mount.mountpoint : mount.mountpoint.slice(bind.destination.length);
+  const path = `${bind.source.replace(/\/+$/, '')}${below}`;
+  if (!hostMounts.some((m) => m.mountpoint === path)) {
+    throw new ExtmountError('refused', `${mount.mountpoint} (key ${mount.key}): this host shows no mount at ${path}, under the bind ${bind.destination} from ${bind.source}, so there is nothing declared to restore it from`, { hint });
+  }
+  return { mount, path, from: 'bind' };
 }
 
 /** Chooses what to bind for CRIU so that a slave comes back a slave of the same kind of host mount. */

@@ -6,7 +6,7 @@ import { parseMountinfo } from '../../../src/core/mounts/mountinfo.js';
 import type { OciSpecView } from '../../../src/core/runtime/oci-bundle.js';
 import { planExternalMounts } from '../../../src/core/mounts/plan.js';
 import { planCriuOptions, toConfigFile } from '../../../src/core/mounts/render.js';
-import { criuSourceFor, dumpPropagationNote, dumpPropagationNoteOnHost, dumpWarnings, planFromManifest, planRuntimeRestore, splitDumpPlan } from '../../../src/core/runtime/runtime-plan.js';
+import { criuSourceFor, declaredTarget, dumpPropagationNote, dumpPropagationNoteOnHost, dumpWarnings, planFromManifest, planRuntimeRestore, splitDumpPlan } from '../../../src/core/runtime/runtime-plan.js';
 import { containerInfoFromInspect } from '../../../src/adapters/docker.js';
 import { fixture, inspectFixture } from '../../helpers/fixtures.js';
 
@@ -77,7 +77,22 @@ describe('planRuntimeRestore', () => {
       bindFrom: `${PROP}/sub`, make: 'slave', note: undefined,
     });
     assert.equal(restore.runcSources.size, 0);
-    assert.deepEqual(restore.toCheck.map((t) => [t.mount.key, t.path, t.from]), [['prop-sub', DISK2, 'original']]);
+    // Not the recorded DISK2: the mount this host shows at the same place under the declared bind.
+    assert.deepEqual(restore.toCheck.map((t) => [t.mount.key, t.path, t.from]), [['prop-sub', `${PROP}/sub`, 'bind']]);
+  });
+
+  it('a propagated mount comes back only from under the declared bind, never from a recorded path alone', () => {
+    // The manifest's host path edited to /root: ignored, the bind decides.
+    const edited = { ...manifest, mounts: manifest.mounts.map((m) => (m.key === 'prop-sub' ? { ...m, hostPath: '/root' } : m)) };
+    assert.deepEqual(planRuntimeRestore(edited, view, new Map(), [], hostMounts).toCheck.map((t) => t.path), [`${PROP}/sub`]);
+    // The bind now comes from elsewhere, where this host shows no mount below: refused, naming the way out.
+    const moved = { ...view, binds: view.binds.map((b) => (b.destination === '/prop' ? { ...b, source: '/srv/elsewhere' } : b)) };
+    assert.throws(() => planRuntimeRestore(manifest, moved, new Map(), [], hostMounts), /\/prop\/sub \(key prop-sub\): this host shows no mount at \/srv\/elsewhere\/sub, under the bind \/prop/);
+    // Under no bind at all (the manifest moved it): refused.
+    const outside = { ...edited, mounts: edited.mounts.map((m) => (m.key === 'prop-sub' ? { ...m, mountpoint: '/elsewhere/sub' } : m)) };
+    assert.throws(() => declaredTarget({ mount: outside.mounts.find((m) => m.key === 'prop-sub')!, path: '/root', from: 'original' }, view, hostMounts), /is under none of the container's binds: its recorded host path \/root alone is not restored/);
+    // --map is a declaration: taken as given (and checked like every target).
+    assert.deepEqual(planRuntimeRestore(edited, moved, new Map([['prop-sub', DISK2]]), [], hostMounts).toCheck.find((t) => t.mount.key === 'prop-sub')?.from, 'map');
   });
 
   it('--map on a config bind changes the bundle source, and is checked', () => {
