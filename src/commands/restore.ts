@@ -7,7 +7,7 @@ import { ExtmountError } from '../core/errors.js';
 import { checkManifestAgainstImages } from '../core/checkpoint/image-check.js';
 import { MANIFEST_FILE, type Manifest } from '../core/checkpoint/manifest.js';
 import { planCriuOptions, toArgv } from '../core/mounts/render.js';
-import { boundEntryMismatch, refusalOf, resolveRestoreTargets, restoreDenials, type RestoreTarget } from '../core/checkpoint/restore-targets.js';
+import { refusalOf, resolveRestoreTargets, restoreDenials, type RestoreTarget } from '../core/checkpoint/restore-targets.js';
 import { runCriu } from '../adapters/criu.js';
 import { criuVersion } from '../adapters/criu-version.js';
 import { lockImagesDir } from '../adapters/dir-lock.js';
@@ -80,28 +80,11 @@ async function restoreLocked(options: RestoreOptions, ctx: CommandContext): Prom
   for (const t of targets) ctx.log.info(`${t.mount.mountpoint} (key ${t.mount.key}) restored from ${t.path} (${t.from})`);
 }
 
-/**
- * Binds each target into the private holder, then checks in the mount table that the bind shows what
- * the path named: a path swapped for a symlink (or a folder above it) between the checks and the bind
- * is refused (exit 2) instead of being mounted into the tree. Key → holder entry, for CRIU.
- */
+/** Each target bound into the private holder and checked there (MountHolder.bindChecked): key → holder entry, for CRIU. */
 async function bindVerifiedTargets(holder: MountHolder, targets: readonly RestoreTarget[]): Promise<Map<string, string>> {
   const entries = new Map<string, string>();
-  for (const target of targets) {
-    const { mount, path } = target;
-    const changed = (what: string, cause?: unknown) =>
-      new ExtmountError('refused', `${mount.mountpoint} (key ${mount.key}) → ${path}: the path ${what}`, {
-        hint: 'make sure nothing replaces the path or a folder above it during the restore; nothing was restored',
-        cause,
-      });
-    // The path passed every check a moment ago: a bind that fails now (mount(8): "special device … does not
-    // exist") means it was replaced or removed meanwhile.
-    const entry = await holder.bindCopy(path, mount.propagation.includes('slave') ? 'slave' : 'private').catch((err: unknown) => {
-      throw err instanceof ExtmountError && err.code === 'restore-failed' ? changed(`could not be bound (${err.message})`, err) : err;
-    });
-    const mismatch = boundEntryMismatch(entry, path, await hostMountTable());
-    if (mismatch) throw changed(`changed while it was being mounted (${mismatch})`);
-    entries.set(mount.key, entry);
+  for (const { mount, path } of targets) {
+    entries.set(mount.key, await holder.bindChecked(path, mount.propagation.includes('slave') ? 'slave' : 'private', `${mount.mountpoint} (key ${mount.key})`));
   }
   return entries;
 }

@@ -7,6 +7,7 @@ import { lstat, mkdir, readdir, realpath, rmdir, unlink, writeFile } from 'node:
 import { join } from 'node:path';
 import { runFile } from '../adapters/run-file.js';
 import { ExtmountError } from '../core/errors.js';
+import { boundEntryMismatch } from '../core/checkpoint/restore-targets.js';
 import { mountOfPath } from '../core/mounts/host-mounts.js';
 import { hostMountTable } from '../adapters/mount-table.js';
 
@@ -51,6 +52,37 @@ export class MountHolder {
     const entry = await this.entryFor(source);
     await mount(['--bind', source, entry]);
     await mount([`--make-${make}`, entry]);
+    return entry;
+  }
+
+  /**
+   * A copy of `path` (bindCopy; `recursive`: an rbind made rslave, as runc binds a config source),
+   * then the mount table must show at the entry what `path` named when it was checked (device and
+   * root): a path, or a folder above it, swapped for a symlink between the checks and the bind is
+   * refused (exit 2), not mounted. Check what you mounted, not what you looked at.
+   */
+  async bindChecked(path: string, make: 'slave' | 'shared' | 'private' | 'rslave', what: string): Promise<string> {
+    const changed = (how: string, cause?: unknown) =>
+      new ExtmountError('refused', `${what} → ${path}: the path ${how}`, {
+        hint: 'make sure nothing replaces the path or a folder above it during the restore; nothing was restored',
+        cause,
+      });
+    // The path passed every check a moment ago: a bind that fails now (mount(8): "special device … does not
+    // exist") means it was replaced or removed meanwhile.
+    let entry: string;
+    try {
+      if (make === 'rslave') {
+        entry = await this.entryFor(path);
+        await mount(['--rbind', path, entry]);
+        await mount(['--make-rslave', entry]);
+      } else {
+        entry = await this.bindCopy(path, make);
+      }
+    } catch (err) {
+      throw err instanceof ExtmountError && err.code === 'restore-failed' ? changed(`could not be bound (${err.message})`, err) : err;
+    }
+    const mismatch = boundEntryMismatch(entry, path, await hostMountTable());
+    if (mismatch) throw changed(`changed while it was being mounted (${mismatch})`);
     return entry;
   }
 

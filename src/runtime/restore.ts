@@ -102,23 +102,30 @@ async function restore(invocation: RuncInvocation, argv: readonly string[], ctx:
   const extraDeny = restoreDenials(ctx.config, docker ? [docker.dataRoot] : []);
   await checkRestoreTargets(plan.toCheck, ctx.config.hostPaths, extraDeny);
 
-  const sources = new Map(plan.runcSources);
+  // A bind --map or a remap rule moved comes from a checked copy in the holder (below); of the others,
+  // those whose detach would propagate to the host come from rslave copies.
+  const sources = new Map<string, string>();
   const atRisk: Array<{ bind: OciBind; reason: string }> = [];
   for (const bind of view.binds) {
-    const source = await realpath(sources.get(bind.destination) ?? bind.source).catch(() => bind.source);
+    if (plan.runcSources.has(bind.destination)) continue;
+    const source = await realpath(bind.source).catch(() => bind.source);
     const reason = detachPropagationRisk(source, hostMounts);
     if (reason) atRisk.push({ bind, reason });
   }
-  const needHolder = atRisk.length > 0 || plan.ours.length > 0;
+  const needHolder = atRisk.length > 0 || plan.ours.length > 0 || plan.runcSources.size > 0;
   const holder = needHolder ? await MountHolder.create(state.rootPath('mnt')) : undefined;
   let restoreConfig: (() => Promise<void>) | undefined;
   try {
     for (const { bind, reason } of atRisk) {
-      sources.set(bind.destination, await holder!.rslaveCopy(sources.get(bind.destination) ?? bind.source));
+      sources.set(bind.destination, await holder!.rslaveCopy(bind.source));
       await state.log(`restore: ${bind.destination} from an rslave copy: ${reason}`);
     }
+    for (const [destination, path] of plan.runcSources) sources.set(destination, await holder!.bindChecked(path, 'rslave', `bind ${destination}`));
     const criuTargets = new Map<string, string>();
-    for (const source of plan.ours) criuTargets.set(source.target.mount.key, await holder!.bindCopy(source.bindFrom, source.make));
+    for (const source of plan.ours) {
+      const { mount } = source.target;
+      criuTargets.set(mount.key, await holder!.bindChecked(source.bindFrom, source.make, `${mount.mountpoint} (key ${mount.key})`));
+    }
     if (sources.size > 0) restoreConfig = await replaceFile(configPath, configText, rewriteBindSources(spec, view.binds, sources));
 
     const criuConfigPath = manifest ? await writeCriuConfig(state, manifest, plan, criuTargets, ctx) : undefined;

@@ -14,6 +14,7 @@ printf '%s\\n' "$@" > "$FAKE_DIR/argv"
 cp "$FAKE_DIR/bundle/config.json" "$FAKE_DIR/config-at-call.json"
 printf 'CRIU_CONFIG_FILE=%s\\nEXTMOUNT_WRAPPED=%s\\n' "\${CRIU_CONFIG_FILE:-}" "\${EXTMOUNT_WRAPPED:-}" > "$FAKE_DIR/env"
 if [ -n "\${FAKE_CRIU_LOG:-}" ]; then printf '%s\\n' "$FAKE_CRIU_LOG" > "$FAKE_DIR/work/restore.log"; fi
+if [ -n "\${FAKE_LS:-}" ]; then ls "$FAKE_LS" > "$FAKE_DIR/ls-at-call"; fi
 if [ -n "\${FAKE_RUNC_ERROR:-}" ]; then printf '{"level":"error","msg":"%s"}\\n' "$FAKE_RUNC_ERROR" >> "$FAKE_DIR/log.json"; fi
 exit "\${FAKE_EXIT:-0}"
 `;
@@ -136,11 +137,16 @@ describe('the wrapper\'s restore handler (fake runc)', () => {
       assert.equal(await runWrapper(argv, env), 2);
       await assert.rejects(readFile(join(dir, 'argv')), /ENOENT/);
 
-      // To a folder that exists: runc sees it as the bind source for this call only.
+      // To a folder that exists: runc gets a checked copy of it in the wrapper's private holder as the
+      // bind source for this call only (what was checked is what is mounted), showing data2's content.
       await writeFile(maps, JSON.stringify({ maps: { data: join(dir, 'data2') } }));
+      await writeFile(join(dir, 'data2', 'marker'), 'm');
       const original = await readFile(join(dir, 'bundle', 'config.json'), 'utf8');
-      assert.equal(await runWrapper(argv, env), 0);
-      assert.equal(JSON.parse(await readFile(join(dir, 'config-at-call.json'), 'utf8')).mounts[0].source, join(dir, 'data2'));
+      const entry = join(dir, 'state', 'cid', 'roots', `${join(dir, 'root').replaceAll('/', '@')}`, 'mnt', '0');
+      assert.equal(await runWrapper(argv, { ...env, FAKE_LS: entry }), 0);
+      assert.equal(JSON.parse(await readFile(join(dir, 'config-at-call.json'), 'utf8')).mounts[0].source, entry);
+      assert.equal(await readFile(join(dir, 'ls-at-call'), 'utf8'), 'marker\n');
+      await assert.rejects(readFile(join(entry, 'marker')), /ENOENT|ENOTDIR/, 'the holder is still mounted after runc returned');
       assert.equal(await readFile(join(dir, 'bundle', 'config.json'), 'utf8'), original);
       // A maps file in the state dir (the old handshake) is no instruction.
       await rm(maps);
