@@ -25,7 +25,7 @@ export async function benchMigrate(options: { memories: number[]; runs: number }
     for (const mib of options.memories) {
       const hold = `awk 'BEGIN { s = sprintf("%${mib * 1024 * 1024}s", ""); while (1) system("sleep 1") }'`;
       const run = (d: Daemon, name: string, bind: string) => runDetached(d, ['--name', name, '-v', `${bind}:/data`, TEST_IMAGE, 'sh', '-c', hold]);
-      const ours = { downtime: [] as number[], total: [] as number[] };
+      const ours = { downtime: [] as number[], total: [] as number[], digest: [] as number[] };
       const hand = { downtime: [] as number[], total: [] as number[] };
       for (let i = 0; i < options.runs; i++) {
         const name = `m${mib}-${i}`;
@@ -33,8 +33,9 @@ export async function benchMigrate(options: { memories: number[]; runs: number }
         await new Promise((resolve) => setTimeout(resolve, 500 + mib * 4));
         const r = await runCli(['migrate', name, '--from', a.host, '--to', b.host, '--map', `${src}=${dst}`, '--json']);
         if (r.exitCode !== 0) throw new Error(`extmount migrate failed: ${r.stderr}`);
-        const report = JSON.parse(r.stdout) as { downtimeMs: number; durationMs: number };
+        const report = JSON.parse(r.stdout) as { downtimeMs: number; durationMs: number; timings: { digest: number } };
         ours.downtime.push(report.downtimeMs);
+        ours.digest.push(report.timings.digest);
         ours.total.push(report.durationMs);
         await b.cli(['rm', '-f', name]);
 
@@ -55,6 +56,7 @@ export async function benchMigrate(options: { memories: number[]; runs: number }
         await b.cli(['rm', '-f', byHand]);
       }
       rows.push({ case: `migrate downtime, ${mib} MiB dirty, one bind remapped`, ms: median(ours.downtime), baselineMs: median(hand.downtime), baseline: 'by hand, same machine', goal: '(report)', runs: options.runs });
+      rows.push({ case: `  of which the read-back on the target (sha256), ${mib} MiB`, ms: median(ours.digest), baselineMs: median(ours.downtime), baseline: 'that downtime', goal: '(report)', runs: options.runs });
       rows.push({ case: `migrate total, ${mib} MiB dirty`, ms: median(ours.total), baselineMs: median(hand.total), baseline: 'by hand, same machine', goal: '(report)', runs: options.runs });
     }
   } finally {

@@ -136,8 +136,14 @@ export class MigrateBed {
    */
   async killDaemon(daemon: Daemon): Promise<void> {
     const children = childrenOf(daemon.pid);
-    process.kill(daemon.pid, 'SIGKILL');
-    for (const pid of children) process.kill(pid, 'SIGKILL');
+    // A child may die with dockerd on its own (containerd under a parent-death signal): gone is fine.
+    for (const pid of [daemon.pid, ...children]) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+      }
+    }
     for (const pid of [daemon.pid, ...children]) await waitFor(async () => processState(pid), (s) => s === undefined || s === 'Z', `pid ${pid} of dockerd ${daemon.name} to die`, 30_000);
     // This sandbox's pid 1 does not reap orphans: the dead containerd stays a zombie, which the next
     // dockerd takes for a running one ("containerd is still running") and waits on. An init that reaps

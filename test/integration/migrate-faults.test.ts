@@ -119,9 +119,14 @@ describe(`migrate fault campaign (seed ${seed}${short ? ', short' : ''})`, () =>
         const child = execa(process.execPath, [CLI, ...bed.migrateArgs(`tgt-${i}`, src, dst, WINDOW)], { reject: false, stdin: 'ignore' });
         await sleep(delay);
         const early = child.exitCode !== null;
-        if (!early) await bed.killDaemon(bed.b);
-        const r = await child;
-        await bed.ensureB();
+        let r;
+        try {
+          if (!early) await bed.killDaemon(bed.b);
+        } finally {
+          // b back for the re-run and the next rounds, whatever happened here.
+          r = await child;
+          await bed.ensureB();
+        }
         return { result: { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) }, note: early ? `migrate had ended before ${delay} ms` : `b killed after ${delay} ms, restarted` };
       });
     });
