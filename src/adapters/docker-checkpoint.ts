@@ -66,11 +66,18 @@ export async function deleteCheckpoint(engine: Engine, containerId: string, name
 
 /**
  * `docker start --checkpoint NAME`: the daemon takes the checkpoint as query parameters only.
- * The transient "content sha256:… already exists" (see isTransientContentExists) is retried.
+ * The transient "content sha256:… already exists" (see isTransientContentExists) is retried;
+ * beforeAttempt (writing CHECKPOINT_ATTEMPT_FILE) makes each try's upload a new blob.
  */
-export async function startFromCheckpoint(engine: Engine, containerId: string, name: string, options: { attempts?: number; delayMs?: number } = {}): Promise<void> {
+export async function startFromCheckpoint(
+  engine: Engine,
+  containerId: string,
+  name: string,
+  options: { attempts?: number; delayMs?: number; beforeAttempt?: () => Promise<void> } = {},
+): Promise<void> {
   const attempts = options.attempts ?? 5;
   for (let attempt = 1; ; attempt++) {
+    await options.beforeAttempt?.();
     try {
       await engine.docker.getContainer(containerId).start({ _query: { checkpoint: name }, _body: {} } as unknown as Docker.ContainerStartOptions);
       return;

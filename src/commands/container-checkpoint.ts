@@ -3,7 +3,8 @@
 // The work itself happens in hooks/extmount-runc, which dockerd runs for the container; these commands
 // check first (experimental daemon, extmount runtime when needed, restore targets), carry --map to the
 // wrapper in the checkpoint's own folder (`docker start` has no way to pass it), and report what it did.
-import { realpath, rm, stat } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { lstat, realpath, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { classifyMounts } from '../core/mounts/classify.js';
@@ -16,7 +17,7 @@ import { MANIFEST_FILE, type Manifest } from '../core/checkpoint/manifest.js';
 import { planExternalMounts } from '../core/mounts/plan.js';
 import { resolveRestoreTargets, restoreDenials } from '../core/checkpoint/restore-targets.js';
 import {
-  CHECKPOINT_MAPS_FILE, CHECKPOINT_RESULT_FILE, containerStateDir, parseRuntimeResult, renderMapsFile, RESTORE_RESULT_FILE, type RuntimeMountResult, type RuntimeResult,
+  CHECKPOINT_ATTEMPT_FILE, CHECKPOINT_MAPS_FILE, CHECKPOINT_RESULT_FILE, containerStateDir, parseRuntimeResult, renderMapsFile, RESTORE_RESULT_FILE, type RuntimeMountResult, type RuntimeResult,
 } from '../core/runtime/runtime-files.js';
 import { dumpPropagationNote, dumpPropagationNoteOnHost } from '../core/runtime/runtime-plan.js';
 import { blockedRestoreError, canaryFailedError, containerInfoFromInspect, engineRestoreBlocker, inspectRaw, type Engine } from '../adapters/docker.js';
@@ -146,6 +147,9 @@ export async function runContainerRestore(options: ContainerRestoreOptions, ctx:
     throw new ExtmountError('docker-failed', `${engine.where} does not say where its data root is, so --map cannot be handed to the runtime`, { hint: 'restore without --map' });
   }
   const mapsFile = checkpointDir ? join(checkpointDir, CHECKPOINT_MAPS_FILE) : undefined;
+  // Only where the folder is on this host (a remote engine's is not): a stale blob cannot block the start.
+  const attemptFile = checkpointDir && (await isLocalDirectory(checkpointDir)) ? join(checkpointDir, CHECKPOINT_ATTEMPT_FILE) : undefined;
+  const beforeAttempt = attemptFile ? () => writeFileAtomic(attemptFile, `${randomUUID()}\n`, { mode: 0o600 }).catch((err: unknown) => Promise.reject(fileError('write', attemptFile, err))) : undefined;
   const started = Date.now();
   try {
     try {
@@ -154,9 +158,9 @@ export async function runContainerRestore(options: ContainerRestoreOptions, ctx:
     } catch (err) {
       throw fileError('write', mapsFile!, err);
     }
-    await withRuntimeMessage(startFromCheckpoint(engine, container.id, name), `restore of ${container.name} from checkpoint ${name}`);
+    await withRuntimeMessage(startFromCheckpoint(engine, container.id, name, { beforeAttempt }), `restore of ${container.name} from checkpoint ${name}`);
   } finally {
-    if (mapsFile) await rm(mapsFile, { force: true }).catch(() => undefined);
+    for (const file of [mapsFile, attemptFile]) if (file) await rm(file, { force: true }).catch(() => undefined);
   }
   const after = await inspect(engine, container.id);
   const result = underExtmount ? await readResult(ctx, container.id, RESTORE_RESULT_FILE, started) : undefined;
@@ -257,4 +261,8 @@ function mountLines(mounts: readonly RuntimeMountResult[], verb: string): string
     lines.push(`    ${m.mountpoint}  key ${m.key}  ${m.kind}  ${verb} ${m.path ?? '?'}  ${m.propagation}${m.mappedBy === 'extmount' ? '  [extmount]' : ''}`);
   }
   return lines;
+}
+
+async function isLocalDirectory(path: string): Promise<boolean> {
+  return (await lstat(path).catch(() => undefined))?.isDirectory() === true;
 }

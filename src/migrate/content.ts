@@ -1,13 +1,14 @@
 // Copies what the checkpoint does not hold: the writable layer (with deletions), volumes, binds, and the checkpoint files themselves.
+import { randomUUID } from 'node:crypto';
 import type Docker from 'dockerode';
 import { ExtmountError } from '../core/errors.js';
 import { LABEL_FROM } from '../core/migrate/migrate-config.js';
 import { basename, dirname, planRootfsChanges, type BindTarget, type RootfsPlan } from '../core/migrate/migrate-plan.js';
 import { isUnder } from '../core/checkpoint/restore-targets.js';
 import type { TransferKind } from '../core/migrate/migrate-report.js';
-import { TarFormatError } from '../core/migrate/migrate-tar.js';
+import { TarFormatError, encodeFileEntry } from '../core/migrate/migrate-tar.js';
 import { containerChanges, engineError, type Engine } from '../adapters/docker.js';
-import { CHECKPOINT_MAPS_FILE } from '../core/runtime/runtime-files.js';
+import { CHECKPOINT_ATTEMPT_FILE, CHECKPOINT_MAPS_FILE } from '../core/runtime/runtime-files.js';
 import { compareDigests, describeMismatches, type DigestCheck, type Digests } from '../core/migrate/digests.js';
 import { copyArchive, digestArchive, putEntries, whiteoutEntry } from './archives.js';
 import { statPath, withHelper, type HelperMount, type HelperPool } from './engine.js';
@@ -173,13 +174,21 @@ export async function copyData(sides: Sides, transfers: Transfers, progress: Pro
         if (isUnder(`/${entry.path}`, `/${checkpointPrefix}`) && entry.type !== 'file' && entry.type !== 'dir') {
           throw new TarFormatError(`refused a ${entry.type} ${JSON.stringify(entry.path)} in the checkpoint`);
         }
-        // An operator's --map on this host is no instruction for the target's runtime.
-        return entry.path === `${checkpointPrefix}/${CHECKPOINT_MAPS_FILE}` ? 'skip' : 'keep';
+        // An operator's --map on this host is no instruction for the target's runtime; a start nonce is this host's.
+        const local = [CHECKPOINT_MAPS_FILE, CHECKPOINT_ATTEMPT_FILE].map((f) => `${checkpointPrefix}/${f}`);
+        return local.includes(entry.path) ? 'skip' : 'keep';
       },
       digestKey: (path) => (path.startsWith(`${checkpointPrefix}/`) ? path.slice(checkpointPrefix.length + 1) : undefined),
     },
   );
   return copied.digests;
+}
+
+/** A new CHECKPOINT_ATTEMPT_FILE in the target's checkpoint folder (before each start from it). */
+export async function markStartAttempt(target: Engine, transfers: Transfers, progress: Progress): Promise<void> {
+  const nonce = Buffer.from(`${randomUUID()}\n`);
+  const entry = encodeFileEntry({ name: CHECKPOINT_ATTEMPT_FILE, mode: 0o600, uid: 0, gid: 0, mtime: Math.floor(Date.now() / 1000) }, nonce);
+  await putEntries({ engine: target, container: transfers.writer, path: `/extmount/${CHECKPOINT_DIR}` }, [entry], 'checkpoint', progress);
 }
 
 /** What the target was checked for before the start. */

@@ -7,7 +7,7 @@ import type { MigrationReport } from '../core/migrate/migrate-report.js';
 import type { RootfsPlan } from '../core/migrate/migrate-plan.js';
 import { engineError, type Engine } from '../adapters/docker.js';
 import { createCheckpoint, deleteCheckpoint, listCheckpoints, startFromCheckpoint } from '../adapters/docker-checkpoint.js';
-import { applyRootfs, copyData, createBindFolders, createTargetVolume, prepareTransfers, readRootfsPlan, verifyOnTarget, type Sides, type TargetCheck, type Transfers } from './content.js';
+import { applyRootfs, copyData, createBindFolders, createTargetVolume, markStartAttempt, prepareTransfers, readRootfsPlan, verifyOnTarget, type Sides, type TargetCheck, type Transfers } from './content.js';
 import { HelperPool, describeFailure, inspectMaybe, listLabelled, removeContainer, removeHelpers, setRestartPolicy, verifyRunning } from './engine.js';
 import { needsNetworkFiles, networkFilesVolumesOf, prepareNetworkFiles, removeOurVolume } from './network-files.js';
 import { restoreInCopy } from './rollback-copy.js';
@@ -287,7 +287,7 @@ async function transfer(
 
   await deps.faults.at('before-start');
   made.startIssued = true;
-  await startFromCheckpoint(target, targetId, checkpoint);
+  await startFromCheckpoint(target, targetId, checkpoint, { beforeAttempt: () => markStartAttempt(target, transfers, progress) });
   const runningAt = now();
   step('started from the checkpoint', 'start');
   await deps.faults.at('after-start');

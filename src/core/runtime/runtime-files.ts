@@ -13,6 +13,14 @@ import { isValidContainerId } from './runc-argv.js';
  * the images do, whatever stateDir each side's config names. migrate never copies it to another host.
  */
 export const CHECKPOINT_MAPS_FILE = 'extmount.maps.json';
+/**
+ * A fresh nonce written into the checkpoint's folder before each start from it, so that the tar
+ * dockerd uploads to containerd never has a digest seen before. dockerd commits that blob with a
+ * gc.root label and deletes it only after the task exists; an engine killed in between leaves it for
+ * good, and every later start of the same checkpoint fails with "commit failed: content sha256:…
+ * already exists" (moby#42900; seen here after a kill of the target engine mid-migration).
+ */
+export const CHECKPOINT_ATTEMPT_FILE = 'extmount.attempt';
 export const CHECKPOINT_RESULT_FILE = 'last-checkpoint.json';
 export const RESTORE_RESULT_FILE = 'last-restore.json';
 
