@@ -1,11 +1,12 @@
 // Private dockerd instances ("host a", "host b") for integration tests, demo and benchmarks.
 import { spawn } from 'node:child_process';
 import { mkdtemp, mkdir, writeFile, rm, readFile } from 'node:fs/promises';
-import { existsSync, openSync, closeSync, readFileSync } from 'node:fs';
+import { existsSync, openSync, closeSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import Docker from 'dockerode';
+import { processState, waitFor } from './processes.js';
 
 export const TEST_IMAGE = 'extmount-busybox:1';
 
@@ -214,4 +215,46 @@ export async function startPair(prefix: string): Promise<EnginePair> {
       await rm(base, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * The engine dies at once: dockerd and the containerd it runs, SIGKILL, as when the engine's
+ * service is killed. The shims (reparented, their own sessions) and the containers they hold live on.
+ */
+export async function killEngine(daemon: Daemon): Promise<void> {
+  const children = childrenOf(daemon.pid);
+  // A child may die with dockerd on its own (containerd under a parent-death signal): gone is fine.
+  for (const pid of [daemon.pid, ...children]) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+    }
+  }
+  for (const pid of [daemon.pid, ...children]) await waitFor(async () => processState(pid), (s) => s === undefined || s === 'Z', `pid ${pid} of dockerd ${daemon.name} to die`, 30_000);
+  // This sandbox's pid 1 does not reap orphans: the dead containerd stays a zombie, which the next
+  // dockerd takes for a running one ("containerd is still running") and waits on. An init that reaps
+  // leaves no such pid behind; the pid file is what dockerd looks at.
+  await rm(join(daemon.execRoot, 'containerd', 'containerd.pid'), { force: true });
+}
+
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+/** A test's folder: whatever dockerd left mounted below it (a killed engine unmounts nothing), then the files. */
+export async function removeTestDir(dir: string): Promise<void> {
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((m) => m === dir || m.startsWith(`${dir}/`));
+  for (const m of mounts.sort().reverse()) await execa('umount', ['-l', m], { reject: false });
+  await rm(dir, { recursive: true, force: true });
 }

@@ -1,12 +1,12 @@
 // Two private dockerd ("host a", "host b") with counters that say which process wrote them: the migrate tests' bed.
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { runCli } from './cli.js';
-import { importTestImage, runDetached, startDaemon, TEST_IMAGE, type Daemon } from './dockerd.js';
+import { importTestImage, killEngine, removeTestDir, runDetached, startDaemon, TEST_IMAGE, type Daemon } from './dockerd.js';
 import { processState, waitFor } from './processes.js';
 
 /** A counter that says which process wrote it: "<token> <n>"; a restarted process has a new token. */
@@ -49,10 +49,7 @@ export class MigrateBed {
   async stop(extra: Array<Daemon | undefined> = []): Promise<void> {
     await Promise.all([this.a?.stop(), this.b?.stop(), ...extra.map((d) => d?.stop())]);
     if (!this.base) return;
-    // Whatever dockerd left mounted below base (it unmounts its layers on shutdown), then the files.
-    const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((m) => m.startsWith(`${this.base}/`));
-    for (const m of mounts.sort().reverse()) await execa('umount', ['-l', m], { reject: false });
-    await rm(this.base, { recursive: true, force: true });
+    await removeTestDir(this.base);
   }
 
   /**
@@ -131,25 +128,9 @@ export class MigrateBed {
     await waitFor(async () => processState(daemon.pid), (s) => s === undefined || s === 'Z', `dockerd ${daemon.name} to exit`, 30_000);
   }
 
-  /**
-   * The engine dies at once: dockerd and the containerd it runs, SIGKILL, as when the engine's
-   * service is killed. The shims (reparented, their own sessions) and the containers they hold live on.
-   */
+  /** The engine dies at once (see killEngine). */
   async killDaemon(daemon: Daemon): Promise<void> {
-    const children = childrenOf(daemon.pid);
-    // A child may die with dockerd on its own (containerd under a parent-death signal): gone is fine.
-    for (const pid of [daemon.pid, ...children]) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
-      }
-    }
-    for (const pid of [daemon.pid, ...children]) await waitFor(async () => processState(pid), (s) => s === undefined || s === 'Z', `pid ${pid} of dockerd ${daemon.name} to die`, 30_000);
-    // This sandbox's pid 1 does not reap orphans: the dead containerd stays a zombie, which the next
-    // dockerd takes for a running one ("containerd is still running") and waits on. An init that reaps
-    // leaves no such pid behind; the pid file is what dockerd looks at.
-    await rm(join(daemon.execRoot, 'containerd', 'containerd.pid'), { force: true });
+    await killEngine(daemon);
   }
 
   /** b again, on the same data root, if it is down. */
@@ -157,20 +138,6 @@ export class MigrateBed {
     const s = processState(this.b.pid);
     if (s === undefined || s === 'Z') this.b = await startDaemon('b', { baseDir: this.base });
   }
-}
-
-function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(entry));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out;
 }
 
 export async function readCounter(dir: string): Promise<Counter | undefined> {
