@@ -61,7 +61,9 @@ async function restoreLocked(options: RestoreOptions, ctx: CommandContext): Prom
   const holder = await MountHolder.create(restoreHolderDir(ctx.config.stateDir, imagesDir));
   try {
     const criuTargets = await bindVerifiedTargets(holder, targets);
-    const criuOptions = planCriuOptions({ ...manifest, rootHostPath: root === '/' ? null : root }, version, { targets: criuTargets, includeRoot: true });
+    // The root too: CRIU builds the tree's filesystem from it, so it gets the checked bind, not the path.
+    const rootEntry = root === null || root === '/' ? null : await holder.bindChecked(root, 'private', "the tree's root");
+    const criuOptions = planCriuOptions({ ...manifest, rootHostPath: rootEntry }, version, { targets: criuTargets, includeRoot: true });
     const args = [...toArgv(criuOptions.restore), ...(options.foreground ? [] : ['--restore-detached', '--pidfile', pidfile]), ...options.criuArgs];
     ctx.log.debug({ argv: args }, 'criu restore');
     const run = await runCriu(ctx.config.criu, 'restore', imagesDir, args, { foreground: options.foreground });

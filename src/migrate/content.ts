@@ -38,6 +38,12 @@ export interface Transfers {
   upper: Docker.Container | undefined;
   reader: Docker.Container;
   writer: Docker.Container;
+  /**
+   * Mounts only the target's checkpoint folder: the read-back and the start nonce go through it, so
+   * that no archive call after the copy mounts the writer's binds (a legacy bind whose folder vanished
+   * on the target would be made again, empty, and the start would then not fail as it must).
+   */
+  checkpoint: Docker.Container;
 }
 
 /** Names under /extmount in the reader and the writer. */
@@ -85,12 +91,13 @@ export async function prepareTransfers(
     ...x.volumes.map((v, i): HelperMount => ({ type: 'volume', source: v.name, target: `/extmount/${volumeDir(i)}` })),
     ...x.binds.map((b, i): HelperMount => ({ type: 'create-bind', source: b.target, target: `/extmount/${bindDir(i)}` })),
   ];
-  const [upper, reader, writer] = await Promise.all([
+  const [upper, reader, writer, checkpoint] = await Promise.all([
     x.upperDir ? pool.open(target.engine, { image: target.image, sourceId: sid, mounts: [{ type: 'bind', source: x.upperDir, target: '/extmount/upper' }] }) : Promise.resolve(undefined),
     pool.open(source.engine, { image: source.image, sourceId: sid, mounts: readerMounts }),
     pool.open(target.engine, { image: target.image, sourceId: sid, mounts: writerMounts }),
+    pool.open(target.engine, { image: target.image, sourceId: sid, mounts: writerMounts.slice(0, 1) }),
   ]);
-  return { upper, reader, writer };
+  return { upper, reader, writer, checkpoint };
 }
 
 /**
@@ -188,7 +195,7 @@ export async function copyData(sides: Sides, transfers: Transfers, progress: Pro
 export async function markStartAttempt(target: Engine, transfers: Transfers, progress: Progress): Promise<void> {
   const nonce = Buffer.from(`${randomUUID()}\n`);
   const entry = encodeFileEntry({ name: CHECKPOINT_ATTEMPT_FILE, mode: 0o600, uid: 0, gid: 0, mtime: Math.floor(Date.now() / 1000) }, nonce);
-  await putEntries({ engine: target, container: transfers.writer, path: `/extmount/${CHECKPOINT_DIR}` }, [entry], 'checkpoint', progress);
+  await putEntries({ engine: target, container: transfers.checkpoint, path: `/extmount/${CHECKPOINT_DIR}` }, [entry], 'checkpoint', progress);
 }
 
 /** What the target was checked for before the start. */
@@ -205,7 +212,7 @@ export interface TargetCheck {
  */
 export async function verifyOnTarget(target: Engine, transfers: Transfers, sent: { checkpoint: Digests; layer: Digests }): Promise<TargetCheck> {
   const [checkpoint, layer] = await Promise.all([
-    digestArchive({ engine: target, container: transfers.writer, path: `/extmount/${CHECKPOINT_DIR}` }, { root: CHECKPOINT_DIR, allowLinks: false, allowDevices: false }, (p) =>
+    digestArchive({ engine: target, container: transfers.checkpoint, path: `/extmount/${CHECKPOINT_DIR}` }, { root: CHECKPOINT_DIR, allowLinks: false, allowDevices: false }, (p) =>
       p.startsWith(`${CHECKPOINT_DIR}/`) ? p.slice(CHECKPOINT_DIR.length + 1) : undefined,
     ),
     transfers.upper && sent.layer.size > 0

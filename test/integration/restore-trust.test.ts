@@ -179,6 +179,48 @@ describe('restore trust (issue 11) with real CRIU', () => {
     assert.deepEqual(await readdir(evil), [], 'the restored tree wrote into the symlink target');
     assert.deepEqual(lostHolders(), [], 'a holder mount was left behind');
   });
+
+  it("the tree's root swapped for a symlink and back during 30 restores: the tree is only ever rebuilt from the real root", async (t) => {
+    if (!(await requireE2E(t, ['root', 'criu']))) return;
+    const { tree, images } = await checkpointedSeed();
+    const evil = join(tree.dir, 'evilroot'); // stands for another tree's filesystem, or /
+    await mkdir(evil, { recursive: true });
+    const realId = await inodeOf(tree.root);
+    const flipper = spawn('sh', ['-c', 'cd "$1" && while :; do mv root root.real; ln -s evilroot root; rm root; mv root.real root; sleep 0.01; done', 'flip', tree.dir], { stdio: 'ignore', detached: true });
+    const stopFlipper = () => {
+      try { process.kill(-flipper.pid!, 'SIGKILL'); } catch { /* gone */ }
+    };
+    cleanup.push(stopFlipper);
+    const outcomes = new Map<number, number>();
+    const reasons = new Set<string>();
+    try {
+      for (let i = 0; i < 30; i++) {
+        const r = await runCli(['restore', '--images-dir', images, '--json']);
+        outcomes.set(r.exitCode, (outcomes.get(r.exitCode) ?? 0) + 1);
+        if (r.exitCode === 0) {
+          const { pid } = JSON.parse(r.stdout) as { pid: number };
+          try {
+            assert.equal(await inodeOf(`/proc/${pid}/root`), realId, `restore ${i} rebuilt the tree from another root`);
+          } finally {
+            killTree(pid);
+          }
+        } else {
+          assert.ok(r.exitCode === 1 || r.exitCode === 2, `restore ${i}: exit ${r.exitCode}: ${r.stderr}`);
+          assert.match(r.stderr.split('\n')[0]!, /^extmount: /);
+          reasons.add(r.stderr.split('\n')[0]!.replace(/\/tmp\/extmount-seed-\w+/g, 'DIR').replace(/[0-9a-f]{16}\/\d+/, 'HOLDER'));
+        }
+      }
+    } finally {
+      stopFlipper();
+      // The tree's root back at its path, whatever moment the flipper was stopped at.
+      await execa('sh', ['-c', 'cd "$1" && { [ -d root.real ] && rm -f root && mv root.real root; true; }', 'fix', tree.dir]);
+    }
+    t.diagnostic(`exit codes of 30 restores during the flips: ${JSON.stringify(Object.fromEntries(outcomes))}`);
+    for (const reason of reasons) t.diagnostic(`refused: ${reason}`);
+    assert.ok((outcomes.get(0) ?? 0) > 0, 'no restore got through: the test proves nothing');
+    assert.deepEqual(await readdir(evil), [], 'something was written into the other root');
+    assert.deepEqual(lostHolders(), [], 'a holder mount was left behind');
+  });
 });
 
 /** device:inode, which a bind of a folder shares with it and a rename does not change. */
