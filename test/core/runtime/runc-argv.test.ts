@@ -30,6 +30,37 @@ describe('parseRuncArgv', () => {
     assert.equal(inv.containerId, 'cid');
   });
 
+  // CRI-O's own argv (cri-o main, internal/oci/runtime_oci.go CheckpointContainer/runtimeCmd): no --log,
+  // --file-locks, always --leave-running from the CRI call; the same from v1.28.
+  it('reads the checkpoint call CRI-O makes', () => {
+    const inv = parseRuncArgv(['--root', '/run/runc', '--systemd-cgroup', 'checkpoint', '--file-locks', '--image-path', '/s/userdata/checkpoint', '--work-path', '/s/userdata', '--leave-running', 'cid']);
+    assert.equal(inv.verb, 'checkpoint');
+    assert.equal(inv.containerId, 'cid');
+    assert.equal(inv.usageProblem, undefined);
+    assert.equal(inv.globalOptions.get('systemd-cgroup'), 'true');
+    assert.equal(inv.options.get('file-locks'), 'true');
+    assert.equal(imagePathOf(inv, '/elsewhere'), '/s/userdata/checkpoint');
+    assert.equal(workPathOf(inv, '/elsewhere'), '/s/userdata');
+  });
+
+  // conmon's restore for CRI-O (conmon src/runtime_args.c configure_runtime_args): --root=R with '=',
+  // --lsm-profile/--lsm-mount-context as --flag=value, --console-socket with -t.
+  it('reads the restore call conmon makes for CRI-O', () => {
+    const inv = parseRuncArgv([
+      '--systemd-cgroup', '--root=/run/runc', 'restore', '--bundle', '/run/b', '--pid-file', '/run/b/pidfile', '--no-pivot', '--detach',
+      '--image-path', '/s/userdata/checkpoint', '--work-path', '/run/b', '--lsm-profile=selinux:system_u:system_r:container_t:s0',
+      '--lsm-mount-context=system_u:object_r:container_file_t:s0', '--console-socket', '/run/b/console.sock', 'cid',
+    ]);
+    assert.equal(inv.verb, 'restore');
+    assert.equal(inv.containerId, 'cid');
+    assert.equal(inv.usageProblem, undefined);
+    assert.equal(runcRootOf(inv, '/', {}, 0), '/run/runc');
+    assert.equal(bundleOf(inv, '/'), '/run/b');
+    assert.equal(inv.options.get('lsm-mount-context'), 'system_u:object_r:container_file_t:s0');
+    assert.equal(inv.options.get('console-socket'), '/run/b/console.sock');
+    assert.equal(inv.options.get('no-pivot'), 'true');
+  });
+
   it('takes --flag=value, boolean globals, and a value that looks like a verb', () => {
     const inv = parseRuncArgv(['--log=/l', '--debug', '--systemd-cgroup', '--root', 'checkpoint', 'state', 'x']);
     assert.equal(inv.verb, 'state');
