@@ -149,7 +149,15 @@ export async function runContainerRestore(options: ContainerRestoreOptions, ctx:
   const mapsFile = checkpointDir ? join(checkpointDir, CHECKPOINT_MAPS_FILE) : undefined;
   // Only where the folder is on this host (a remote engine's is not): a stale blob cannot block the start.
   const attemptFile = checkpointDir && (await isLocalDirectory(checkpointDir)) ? join(checkpointDir, CHECKPOINT_ATTEMPT_FILE) : undefined;
-  const beforeAttempt = attemptFile ? () => writeFileAtomic(attemptFile, `${randomUUID()}\n`, { mode: 0o600 }).catch((err: unknown) => Promise.reject(fileError('write', attemptFile, err))) : undefined;
+  const beforeAttempt = attemptFile
+    ? async () => {
+        try {
+          await writeFileAtomic(attemptFile, `${randomUUID()}\n`, { mode: 0o600 });
+        } catch (err) {
+          throw fileError('write', attemptFile, err);
+        }
+      }
+    : undefined;
   const started = Date.now();
   try {
     try {

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { after, describe, it, type TestContext } from 'node:test';
 import { execa } from 'execa';
 import { DEFAULT_DENY } from '../../src/core/config.js';
 import { CLI, assertOneLineError, runCli } from '../helpers/cli.js';
@@ -130,6 +130,45 @@ describe('restore trust (issue 11) with real CRIU', () => {
     assertOneLineError(await runCli(['restore', '--images-dir', images, '--map', `barmount=${join(tree.dir, 'missing')}`]), 2, /no such file or directory on this host/);
   });
 
+  /**
+   * 30 restores (argv) while `DIR/NAME` is swapped for a symlink to TARGET and back as fast as the shell
+   * can; each restored tree is checked, then killed; refusals must be one `extmount:` line, exit 1 or 2.
+   * NAME is put back whatever moment the flipper was stopped at. Returns the exit codes counted.
+   */
+  async function restoresDuringFlips(t: TestContext, dir: string, name: string, target: string, argv: string[], checkRestored: (pid: number, i: number) => Promise<void>): Promise<Map<number, number>> {
+    const flipper = spawn('sh', ['-c', 'cd "$1" && while :; do mv "$2" "$2.real"; ln -s "$3" "$2"; rm "$2"; mv "$2.real" "$2"; sleep 0.01; done', 'flip', dir, name, target], { stdio: 'ignore', detached: true });
+    const stopFlipper = () => {
+      try { process.kill(-flipper.pid!, 'SIGKILL'); } catch { /* gone */ }
+    };
+    cleanup.push(stopFlipper);
+    const outcomes = new Map<number, number>();
+    const reasons = new Set<string>();
+    try {
+      for (let i = 0; i < 30; i++) {
+        const r = await runCli(argv);
+        outcomes.set(r.exitCode, (outcomes.get(r.exitCode) ?? 0) + 1);
+        if (r.exitCode === 0) {
+          const { pid } = JSON.parse(r.stdout) as { pid: number };
+          try {
+            await checkRestored(pid, i);
+          } finally {
+            killTree(pid);
+          }
+        } else {
+          assert.ok(r.exitCode === 1 || r.exitCode === 2, `restore ${i}: exit ${r.exitCode}: ${r.stderr}`);
+          assert.match(r.stderr.split('\n')[0]!, /^extmount: /);
+          reasons.add(r.stderr.split('\n')[0]!.replace(/\/tmp\/extmount-seed-\w+/g, 'DIR').replace(/[0-9a-f]{16}\/\d+/, 'HOLDER'));
+        }
+      }
+    } finally {
+      stopFlipper();
+      await execa('sh', ['-c', 'cd "$1" && { [ -d "$2.real" ] && rm -f "$2" && mv "$2.real" "$2"; true; }', 'fix', dir, name]);
+    }
+    t.diagnostic(`exit codes of 30 restores during the flips: ${JSON.stringify(Object.fromEntries(outcomes))}`);
+    for (const reason of reasons) t.diagnostic(`refused: ${reason}`);
+    return outcomes;
+  }
+
   it('--map to a path whose folder is swapped for a symlink and back during 30 restores: the symlink target is never mounted', async (t) => {
     if (!(await requireE2E(t, ['root', 'criu']))) return;
     const { tree, images } = await checkpointedSeed();
@@ -144,37 +183,11 @@ describe('restore trust (issue 11) with real CRIU', () => {
     await writeFile(config, JSON.stringify({ hostPaths: { allow: [], deny: [...DEFAULT_DENY, join(tree.dir, 'evil')] } }));
 
     // The attacker: /x/a becomes a symlink to ../evil and back, as fast as the shell can.
-    const flipper = spawn('sh', ['-c', 'cd "$1" && while :; do mv a a.real; ln -s ../evil a; rm a; mv a.real a; sleep 0.01; done', 'flip', join(tree.dir, 'x')], { stdio: 'ignore', detached: true });
-    const stopFlipper = () => {
-      try { process.kill(-flipper.pid!, 'SIGKILL'); } catch { /* gone */ }
-    };
-    cleanup.push(stopFlipper);
-    const outcomes = new Map<number, number>();
-    const reasons = new Set<string>();
-    try {
-      for (let i = 0; i < 30; i++) {
-        const r = await runCli(['--config', config, 'restore', '--images-dir', images, '--map', `barmount=${real}`, '--json']);
-        outcomes.set(r.exitCode, (outcomes.get(r.exitCode) ?? 0) + 1);
-        if (r.exitCode === 0) {
-          const { pid } = JSON.parse(r.stdout) as { pid: number };
-          try {
-            const bar = (await readFile(`/proc/${pid}/mountinfo`, 'utf8')).split('\n').find((l) => l.split(' ')[4] === '/bar');
-            assert.ok(bar, 'the restored tree has no /bar');
-            assert.equal(await inodeOf(`/proc/${pid}/root/bar`), realId, `restore ${i} mounted ${bar.split(' ')[3]} at /bar`);
-          } finally {
-            killTree(pid);
-          }
-        } else {
-          assert.ok(r.exitCode === 1 || r.exitCode === 2, `restore ${i}: exit ${r.exitCode}: ${r.stderr}`);
-          assert.match(r.stderr.split('\n')[0]!, /^extmount: /);
-          reasons.add(r.stderr.split('\n')[0]!.replace(/\/tmp\/extmount-seed-\w+/g, 'DIR').replace(/[0-9a-f]{16}\/\d+/, 'HOLDER'));
-        }
-      }
-    } finally {
-      stopFlipper();
-    }
-    t.diagnostic(`exit codes of 30 restores during the flips: ${JSON.stringify(Object.fromEntries(outcomes))}`);
-    for (const reason of reasons) t.diagnostic(`refused: ${reason}`);
+    const outcomes = await restoresDuringFlips(t, join(tree.dir, 'x'), 'a', '../evil', ['--config', config, 'restore', '--images-dir', images, '--map', `barmount=${real}`, '--json'], async (pid, i) => {
+      const bar = (await readFile(`/proc/${pid}/mountinfo`, 'utf8')).split('\n').find((l) => l.split(' ')[4] === '/bar');
+      assert.ok(bar, 'the restored tree has no /bar');
+      assert.equal(await inodeOf(`/proc/${pid}/root/bar`), realId, `restore ${i} mounted ${bar.split(' ')[3]} at /bar`);
+    });
     assert.ok((outcomes.get(0) ?? 0) > 0, 'no restore got through: the test proves nothing');
     assert.deepEqual(await readdir(evil), [], 'the restored tree wrote into the symlink target');
     assert.deepEqual(lostHolders(), [], 'a holder mount was left behind');
@@ -186,37 +199,9 @@ describe('restore trust (issue 11) with real CRIU', () => {
     const evil = join(tree.dir, 'evilroot'); // stands for another tree's filesystem, or /
     await mkdir(evil, { recursive: true });
     const realId = await inodeOf(tree.root);
-    const flipper = spawn('sh', ['-c', 'cd "$1" && while :; do mv root root.real; ln -s evilroot root; rm root; mv root.real root; sleep 0.01; done', 'flip', tree.dir], { stdio: 'ignore', detached: true });
-    const stopFlipper = () => {
-      try { process.kill(-flipper.pid!, 'SIGKILL'); } catch { /* gone */ }
-    };
-    cleanup.push(stopFlipper);
-    const outcomes = new Map<number, number>();
-    const reasons = new Set<string>();
-    try {
-      for (let i = 0; i < 30; i++) {
-        const r = await runCli(['restore', '--images-dir', images, '--json']);
-        outcomes.set(r.exitCode, (outcomes.get(r.exitCode) ?? 0) + 1);
-        if (r.exitCode === 0) {
-          const { pid } = JSON.parse(r.stdout) as { pid: number };
-          try {
-            assert.equal(await inodeOf(`/proc/${pid}/root`), realId, `restore ${i} rebuilt the tree from another root`);
-          } finally {
-            killTree(pid);
-          }
-        } else {
-          assert.ok(r.exitCode === 1 || r.exitCode === 2, `restore ${i}: exit ${r.exitCode}: ${r.stderr}`);
-          assert.match(r.stderr.split('\n')[0]!, /^extmount: /);
-          reasons.add(r.stderr.split('\n')[0]!.replace(/\/tmp\/extmount-seed-\w+/g, 'DIR').replace(/[0-9a-f]{16}\/\d+/, 'HOLDER'));
-        }
-      }
-    } finally {
-      stopFlipper();
-      // The tree's root back at its path, whatever moment the flipper was stopped at.
-      await execa('sh', ['-c', 'cd "$1" && { [ -d root.real ] && rm -f root && mv root.real root; true; }', 'fix', tree.dir]);
-    }
-    t.diagnostic(`exit codes of 30 restores during the flips: ${JSON.stringify(Object.fromEntries(outcomes))}`);
-    for (const reason of reasons) t.diagnostic(`refused: ${reason}`);
+    const outcomes = await restoresDuringFlips(t, tree.dir, 'root', 'evilroot', ['restore', '--images-dir', images, '--json'], async (pid, i) => {
+      assert.equal(await inodeOf(`/proc/${pid}/root`), realId, `restore ${i} rebuilt the tree from another root`);
+    });
     assert.ok((outcomes.get(0) ?? 0) > 0, 'no restore got through: the test proves nothing');
     assert.deepEqual(await readdir(evil), [], 'something was written into the other root');
     assert.deepEqual(lostHolders(), [], 'a holder mount was left behind');
