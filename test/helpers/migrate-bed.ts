@@ -1,6 +1,6 @@
 // Two private dockerd ("host a", "host b") with counters that say which process wrote them: the migrate tests' bed.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -138,6 +138,27 @@ export class MigrateBed {
     const s = processState(this.b.pid);
     if (s === undefined || s === 'Z') this.b = await startDaemon('b', { baseDir: this.base });
   }
+}
+
+/**
+ * The counter's shells on this machine, whatever engine knows of them: every `sh` whose /data is
+ * SRC's directory (same device and inode, seen through its own root). An engine killed during a
+ * start can leave a restored process it does not know of: docker inspect does not show it, this does.
+ */
+export function counterWriters(src: string): number[] {
+  const want = statSync(src);
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8') !== 'sh\n') continue;
+      const data = statSync(`/proc/${entry}/root/data`);
+      if (data.dev === want.dev && data.ino === want.ino) pids.push(Number(entry));
+    } catch {
+      // gone meanwhile, or no /data
+    }
+  }
+  return pids;
 }
 
 export async function readCounter(dir: string): Promise<Counter | undefined> {

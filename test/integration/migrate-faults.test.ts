@@ -7,13 +7,14 @@
 import assert from 'node:assert/strict';
 import { createConnection, createServer, type Server } from 'node:net';
 import { mkdir, open, readdir, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { execa } from 'execa';
 import { CLI, runCli, type CliResult } from '../helpers/cli.js';
 import { sleep, startDaemon, type Daemon } from '../helpers/dockerd.js';
 import { missing, requireE2E } from '../helpers/e2e.js';
-import { MigrateBed, assertContinues, counterNow, type Counter } from '../helpers/migrate-bed.js';
+import { MigrateBed, assertContinues, counterNow, counterWriters, type Counter } from '../helpers/migrate-bed.js';
 import { processState, runStopped, waitFor } from '../helpers/processes.js';
 
 const needs = ['root', 'dockerd', 'criu'] as const;
@@ -34,8 +35,8 @@ function generator(s: number): () => number {
   };
 }
 
-type Kind = 'kill' | 'target-daemon' | 'target-daemon-in-start' | 'target-daemon-in-window' | 'disk-full' | 'target-checkpoint' | 'target-layer' | 'in-transit' | 'source-after-copy';
-const ROUNDS: Record<Kind, number> = { kill: 15, 'target-daemon': 4, 'target-daemon-in-start': 1, 'target-daemon-in-window': 1, 'disk-full': 2, 'target-checkpoint': 4, 'target-layer': 2, 'in-transit': 2, 'source-after-copy': 1 };
+type Kind = 'kill' | 'target-daemon' | 'target-daemon-in-start' | 'target-daemon-in-restore' | 'target-daemon-in-window' | 'disk-full' | 'target-checkpoint' | 'target-layer' | 'in-transit' | 'source-after-copy';
+const ROUNDS: Record<Kind, number> = { kill: 15, 'target-daemon': 4, 'target-daemon-in-start': 1, 'target-daemon-in-restore': 1, 'target-daemon-in-window': 1, 'disk-full': 2, 'target-checkpoint': 4, 'target-layer': 2, 'in-transit': 2, 'source-after-copy': 1 };
 
 describe(`migrate fault campaign (seed ${seed}${short ? ', short' : ''})`, () => {
   const bed = new MigrateBed();
@@ -46,6 +47,7 @@ describe(`migrate fault campaign (seed ${seed}${short ? ', short' : ''})`, () =>
   let small: Daemon | undefined;
   let smallDisk = '';
   const outcomes: string[] = [];
+  const sources: string[] = [];
   let injected = 0;
 
   before(async () => {
@@ -65,12 +67,15 @@ describe(`migrate fault campaign (seed ${seed}${short ? ', short' : ''})`, () =>
   });
 
   after(async () => {
+    // A writer no engine knows of (the round that saw it has failed already) would keep the bed's folder from going.
+    for (const src of sources) for (const pid of counterWriters(src)) process.kill(pid, 'SIGKILL');
     await bed.stop([small]);
   });
 
   /** One round: a fresh counter on a, the fault, then the checks every round shares. */
   async function round(name: string, fault: (c: { src: string; dst: string; id: string; before: Counter }) => Promise<{ result: CliResult; note: string; to?: Daemon }>): Promise<void> {
     const c = await bed.startCounter(name);
+    sources.push(c.src);
     const before = await counterNow(c.src);
     const { result, note, to = bed.b } = await fault({ ...c, before });
     injected++;
@@ -93,8 +98,11 @@ describe(`migrate fault campaign (seed ${seed}${short ? ', short' : ''})`, () =>
       last = await bed.assertRerunCompletes(name, c.src, c.dst, WINDOW, to);
     }
     assert.equal(last.token, before.token, `${name}: the process was restarted, not moved`);
+    // Never two copies, also where no engine shows one (a start its engine died in).
+    assert.equal(counterWriters(c.src).length, 1, `${name}: ${counterWriters(c.src).length} processes write its counter`);
     outcomes.push(`${name}: ${note}; exit ${result.exitCode}${result.exitCode === 0 ? '' : ` (${firstLine(result)})`}; then on ${where[0] ?? 'neither (stopped with its checkpoint)'}; the re-run completed, same process`);
     await to.cli(['rm', '-f', name]);
+    await waitFor(async () => counterWriters(c.src), (w) => w.length === 0, `${name}: its counter written after docker rm -f`, 15_000);
   }
 
   const count = (kind: Kind) => (kinds && !kinds.includes(kind) ? 0 : short ? 1 : ROUNDS[kind]);
@@ -162,6 +170,34 @@ describe(`migrate fault campaign (seed ${seed}${short ? ', short' : ''})`, () =>
           await bed.ensureB();
         }
         return { result: { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) }, note: `b killed holding blob ${seen!.slice(0, 12)}, restarted` };
+      });
+    });
+  }
+
+  // The shim runs `runc restore` for b's start when b's engine dies: the shim lives on, the restore
+  // completes, and the restarted engine does not know the process runs (its start never finished).
+  for (let i = 0; i < count('target-daemon-in-restore'); i++) {
+    it(`target daemon in restore ${i + 1}: b dies while its shim runs runc restore, then restarts`, async (t) => {
+      if (!(await requireE2E(t, needs))) return;
+      await round(`rst-${i}`, async ({ src, dst }) => {
+        const child = execa(process.execPath, [CLI, ...bed.migrateArgs(`rst-${i}`, src, dst, WINDOW)], { reject: false, stdin: 'ignore', env: { EXTMOUNT_MIGRATE_FAULT: 'before-start:stop' } });
+        let r;
+        let restorer: number | undefined;
+        try {
+          await waitFor(async () => processState(child.pid!), (s) => s === 'T' || s === undefined, 'migrate to stop before the start', 60_000);
+          process.kill(child.pid!, 'SIGCONT');
+          const deadline = Date.now() + 30_000;
+          while (restorer === undefined && child.exitCode === null && Date.now() < deadline) {
+            restorer = runcRestoreUnder(bed.b.execRoot);
+            if (restorer === undefined) await sleep(2);
+          }
+          assert.ok(restorer !== undefined, "no runc restore seen under b's exec root during the start");
+          await bed.killDaemon(bed.b);
+        } finally {
+          r = await child;
+          await bed.ensureB();
+        }
+        return { result: { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) }, note: `b killed while runc restore ran (pid ${restorer}), restarted` };
       });
     });
   }
@@ -375,4 +411,18 @@ async function flippingProxy(listen: string, upstream: string): Promise<{ server
   await rm(listen, { force: true });
   await new Promise<void>((resolve) => server.listen(listen, resolve));
   return { server, flipped: () => done };
+}
+
+/** A `runc … restore …` whose arguments name a path under ROOT (the engine's exec root), if one runs. */
+function runcRestoreUnder(root: string): number | undefined {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (/(^|\/)runc$/.test(argv[0]!) && argv.includes('restore') && argv.some((a) => a.startsWith(root))) return Number(entry);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return undefined;
 }
