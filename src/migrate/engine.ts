@@ -171,14 +171,20 @@ export async function statPath(engine: Engine, container: Docker.Container, path
 
 /** One line for a failure, saying plainly when an engine went away (also when wrapped as a cause). */
 export function describeFailure(err: unknown, engine: Engine): string {
-  for (let e: unknown = err; e; e = (e as { cause?: unknown }).cause) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && UNREACHABLE_CODES.has(code)) return `cannot reach the Docker engine at ${engine.where} (${code})`;
-  }
+  const code = unreachableCode(err);
+  if (code) return `cannot reach the Docker engine at ${engine.where} (${code})`;
   return err instanceof Error ? err.message : String(err);
 }
 
-/** Running now, and still the same process `ms` later (not exited, not restarted). */
+/** The connection error in ERR's cause chain: the engine never answered (it may have acted all the same). */
+export function unreachableCode(err: unknown): string | undefined {
+  for (let e: unknown = err; e; e = (e as { cause?: unknown }).cause) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && UNREACHABLE_CODES.has(code)) return code;
+  }
+  return undefined;
+}
+
 /**
  * The verification window: the container must report running, with the same init pid and no
  * restart, from the first look until `ms` later, polled every 200 ms (a restored process that dies

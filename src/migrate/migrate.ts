@@ -8,7 +8,8 @@ import type { RootfsPlan } from '../core/migrate/migrate-plan.js';
 import { engineError, type Engine } from '../adapters/docker.js';
 import { createCheckpoint, deleteCheckpoint, listCheckpoints, startFromCheckpoint } from '../adapters/docker-checkpoint.js';
 import { applyRootfs, copyData, createBindFolders, createTargetVolume, markStartAttempt, prepareTransfers, readRootfsPlan, verifyOnTarget, type Sides, type TargetCheck, type Transfers } from './content.js';
-import { HelperPool, describeFailure, inspectMaybe, listLabelled, removeContainer, removeHelpers, setRestartPolicy, verifyRunning } from './engine.js';
+import { HelperPool, describeFailure, inspectMaybe, listLabelled, removeContainer, removeHelpers, setRestartPolicy, unreachableCode, verifyRunning } from './engine.js';
+import { endUnknownTask } from '../adapters/host-tasks.js';
 import { needsNetworkFiles, networkFilesVolumesOf, prepareNetworkFiles, removeOurVolume } from './network-files.js';
 import { restoreInCopy } from './rollback-copy.js';
 import type { Faults } from './faults.js';
@@ -37,6 +38,8 @@ interface TargetState {
   volumes: string[];
   /** Once start was asked for, the copy on the target may run: the source is only brought back when that copy is known gone. */
   startIssued: boolean;
+  /** The start got no answer (the engine died during it): its process may run with the engine's record saying it never started. */
+  startUnanswered: boolean;
 }
 
 export async function migrate(request: MigrateRequest, source: Engine, target: Engine, deps: MigrateDeps): Promise<MigrationReport> {
@@ -67,9 +70,10 @@ export async function migrate(request: MigrateRequest, source: Engine, target: E
   // Everything that does not depend on the frozen state is made first, so it is not downtime:
   // the container (created, never started, no restart policy), its volumes, the helpers.
   const checkpoint = plan.mode === 'fresh' ? checkpointName(new Date(now())) : plan.journal!.checkpoint;
-  const made: TargetState = { containerId: undefined, volumes: [], startIssued: false };
+  const made: TargetState = { containerId: undefined, volumes: [], startIssued: false, startUnanswered: false };
   const pool = new HelperPool();
   let transfers: Transfers;
+  await endLeftoverTasks(plan, deps);
   try {
     await cleanLeftovers(plan, deps);
     transfers = await prepareTarget(plan, checkpoint, made, pool, deps);
@@ -173,6 +177,33 @@ async function discardTarget(plan: MigrationPlan, made: TargetState, pool: Helpe
   await pool.removeAll();
   if (made.containerId) await removeContainer(plan.target, made.containerId, { force: true }).catch(() => undefined);
   for (const volume of made.volumes) await plan.target.docker.getVolume(volume).remove().catch(() => undefined);
+}
+
+/**
+ * The process of a copy whose start its engine died in may run while the engine has the copy as
+ * never started, and removing the copy does not end it (moby#40613). Where the target's data is on
+ * this host, it is ended here; where it is not, nothing here can tell.
+ */
+async function endTaskOfCopy(plan: MigrationPlan, id: string, deps: MigrateDeps): Promise<'ended' | 'none' | 'unknown'> {
+  const outcome = await endUnknownTask(plan.targetInfo.DockerRootDir, id, { label: LABEL_FROM, source: plan.container.Id });
+  if (outcome.kind === 'not-local') return 'unknown';
+  if (outcome.kind === 'none') return 'none';
+  deps.log.warn(`killed ${outcome.pids.length} process(es) of ${id.slice(0, 12)} on ${plan.target.where} that its engine did not show as running (a start it died in, moby#40613)${outcome.recordLeft ? `; containerd's record of it and its shim are left (${outcome.recordLeft})` : ''}`);
+  return 'ended';
+}
+
+/** Before anything of an earlier run is removed: the copies the engine does not show as running must have no process left. */
+async function endLeftoverTasks(plan: MigrationPlan, deps: MigrateDeps): Promise<void> {
+  for (const c of plan.targetContainers) {
+    if (c.running) continue;
+    const ended = await endTaskOfCopy(plan, c.id, deps);
+    if (ended === 'unknown' && plan.mode === 'resume') {
+      // The earlier run stopped with the source frozen: its start may have been cut off by the target engine's death.
+      throw new ExtmountError('docker-failed', `${plan.name} stays stopped on ${plan.source.where} with its checkpoint: the copy ${c.id.slice(0, 12)} an earlier run made on ${plan.target.where} may still run a process its engine does not show (a start the engine died in, moby#40613), and that host's processes cannot be seen from here`, {
+        hint: `on that host, make sure no task of it runs (ctr -n moby tasks ls; ctr -n moby tasks delete --force ${c.id.slice(0, 12)}…), remove the copy (docker rm -f ${c.id.slice(0, 12)}), then run migrate again`,
+      });
+    }
+  }
 }
 
 /** What an earlier, interrupted run left: never-started or dead copies and volumes on the target, helpers, old checkpoints. */
@@ -287,7 +318,12 @@ async function transfer(
 
   await deps.faults.at('before-start');
   made.startIssued = true;
-  await startFromCheckpoint(target, targetId, checkpoint, { beforeAttempt: () => markStartAttempt(target, transfers, progress) });
+  try {
+    await startFromCheckpoint(target, targetId, checkpoint, { beforeAttempt: () => markStartAttempt(target, transfers, progress) });
+  } catch (err) {
+    made.startUnanswered = unreachableCode(err) !== undefined;
+    throw err;
+  }
   const runningAt = now();
   step('started from the checkpoint', 'start');
   await deps.faults.at('after-start');
@@ -341,6 +377,18 @@ async function rollback(plan: MigrationPlan, checkpoint: string, made: TargetSta
   // Helpers first: a helper holding a volume would keep it from being removed.
   await pool.removeAll();
   let left = false;
+  if (made.containerId && made.startUnanswered) {
+    const ended = await endTaskOfCopy(plan, made.containerId, deps).catch((e: unknown) => {
+      deps.log.warn(`ending the copy's task on this host failed: ${(e as Error).message}`);
+      return 'unknown' as const;
+    });
+    if (ended === 'unknown') {
+      return new ExtmountError('docker-failed', `migration of ${name} failed while it was being started on ${target.where} (${cause}): whether that copy runs cannot be told from here (its engine may come back without it, moby#40613); so that it never runs twice, ${name} stays stopped on ${source.where} with its checkpoint ${checkpoint}`, {
+        hint: `on ${target.where}, make sure no task of ${made.containerId.slice(0, 12)} runs (ctr -n moby tasks ls), remove that copy (docker rm -f ${made.containerId.slice(0, 12)}), then run migrate again`,
+        cause: err,
+      });
+    }
+  }
   if (made.containerId) {
     try {
       await removeContainer(target, made.containerId, { force: true });

@@ -1,12 +1,16 @@
-// OCI bundles with a busybox rootfs (from the host's static /bin/busybox, as runc's own tests use one),
-// driven with runc directly or through hooks/extmount-runc, the way a shell or runc's bats tests call it.
+// OCI bundles with a busybox rootfs (the pinned static busybox of every test image, as runc's own tests
+// use one), driven with runc directly or through hooks/extmount-runc, the way a shell or runc's bats tests call it.
 import { chmod, copyFile, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { execa, type Options, type Result } from 'execa';
+import { TEST_BUSYBOX } from './dockerd.js';
 import { WRAPPER } from './e2e.js';
 
-export const BUSYBOX = '/bin/busybox';
+// Not the stack's own /bin/busybox: sid's (1.38) vforks for every external command. The red CI of
+// 2026-12-03 on sid was a dump that timed out on "Unseizable non-zombie … state D" — the loop's shell,
+// with a child alive, as a vfork parent waits; not reproduced in 130 dumps here, so suspected only.
+export const BUSYBOX = TEST_BUSYBOX;
 
 export interface Bundle {
   dir: string;

@@ -174,8 +174,10 @@ describe(`migrate fault campaign (seed ${seed}${short ? ', short' : ''})`, () =>
     });
   }
 
-  // The shim runs `runc restore` for b's start when b's engine dies: the shim lives on, the restore
-  // completes, and the restarted engine does not know the process runs (its start never finished).
+  // The shim runs `runc restore` for b's start; b's dockerd is stopped (SIGSTOP) so that it cannot
+  // record the start, the restore completes, containerd passes the start on to the stopped dockerd,
+  // then both die: the shim lives on with the restored process, and the restarted engine has the copy
+  // as never started (moby#40613: `docker rm -f` of it leaves the process running).
   for (let i = 0; i < count('target-daemon-in-restore'); i++) {
     it(`target daemon in restore ${i + 1}: b dies while its shim runs runc restore, then restarts`, async (t) => {
       if (!(await requireE2E(t, needs))) return;
@@ -192,12 +194,16 @@ describe(`migrate fault campaign (seed ${seed}${short ? ', short' : ''})`, () =>
             if (restorer === undefined) await sleep(2);
           }
           assert.ok(restorer !== undefined, "no runc restore seen under b's exec root during the start");
+          process.kill(bed.b.pid, 'SIGSTOP');
+          await waitFor(async () => counterWriters(src), (w) => w.length === 1, 'the restored process on b', 30_000);
+          // containerd has passed the task's start on to the stopped dockerd by now: it dies with it.
+          await sleep(500);
           await bed.killDaemon(bed.b);
         } finally {
           r = await child;
           await bed.ensureB();
         }
-        return { result: { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) }, note: `b killed while runc restore ran (pid ${restorer}), restarted` };
+        return { result: { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) }, note: `b stopped while runc restore ran (pid ${restorer}), killed once the process ran, restarted` };
       });
     });
   }
