@@ -1,13 +1,13 @@
 // Two private dockerd ("host a", "host b") with counters that say which process wrote them: the migrate tests' bed.
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { runCli } from './cli.js';
 import { importTestImage, killEngine, removeTestDir, runDetached, startDaemon, TEST_IMAGE, type Daemon } from './dockerd.js';
-import { processState, waitFor } from './processes.js';
+import { processState, processes, waitFor } from './processes.js';
 
 /** A counter that says which process wrote it: "<token> <n>"; a restarted process has a new token. */
 export const COUNTER_SCRIPT = [
@@ -147,18 +147,11 @@ export class MigrateBed {
  */
 export function counterWriters(src: string): number[] {
   const want = statSync(src);
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (readFileSync(`/proc/${entry}/comm`, 'utf8') !== 'sh\n') continue;
-      const data = statSync(`/proc/${entry}/root/data`);
-      if (data.dev === want.dev && data.ino === want.ino) pids.push(Number(entry));
-    } catch {
-      // gone meanwhile, or no /data
-    }
-  }
-  return pids;
+  return processes((pid) => {
+    if (readFileSync(`/proc/${pid}/comm`, 'utf8') !== 'sh\n') return false;
+    const data = statSync(`/proc/${pid}/root/data`);
+    return data.dev === want.dev && data.ino === want.ino;
+  });
 }
 
 export async function readCounter(dir: string): Promise<Counter | undefined> {

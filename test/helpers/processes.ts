@@ -1,5 +1,5 @@
 // Processes the integration tests watch: their state, polling, and a CLI run stopped at a fault point.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { execa } from 'execa';
 import { CLI, type CliResult } from './cli.js';
 import { sleep } from './dockerd.js';
@@ -11,6 +11,20 @@ export function processState(pid: number): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The PIDs in /proc for which `keep` holds; a process gone meanwhile (keep throws) is left out. */
+export function processes(keep: (pid: number) => boolean): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (keep(Number(entry))) out.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
 }
 
 export async function waitFor<T>(probe: () => Promise<T> | T, ok: (value: T) => boolean, what: string, timeoutMs = 10_000): Promise<T> {

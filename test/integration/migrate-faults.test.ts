@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { createConnection, createServer, type Server } from 'node:net';
 import { mkdir, open, readdir, rm, stat, truncate, writeFile } from 'node:fs/promises';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { execa } from 'execa';
@@ -15,7 +15,7 @@ import { CLI, runCli, type CliResult } from '../helpers/cli.js';
 import { sleep, startDaemon, type Daemon } from '../helpers/dockerd.js';
 import { missing, requireE2E } from '../helpers/e2e.js';
 import { MigrateBed, assertContinues, counterNow, counterWriters, type Counter } from '../helpers/migrate-bed.js';
-import { processState, runStopped, waitFor } from '../helpers/processes.js';
+import { processState, processes, runStopped, waitFor } from '../helpers/processes.js';
 
 const needs = ['root', 'dockerd', 'criu'] as const;
 const short = process.env.EXTMOUNT_FAULT_CAMPAIGN === 'short';
@@ -99,7 +99,8 @@ describe(`migrate fault campaign (seed ${seed}${short ? ', short' : ''})`, () =>
     }
     assert.equal(last.token, before.token, `${name}: the process was restarted, not moved`);
     // Never two copies, also where no engine shows one (a start its engine died in).
-    assert.equal(counterWriters(c.src).length, 1, `${name}: ${counterWriters(c.src).length} processes write its counter`);
+    const writers = counterWriters(c.src);
+    assert.equal(writers.length, 1, `${name}: ${writers.length} processes write its counter (pids ${writers.join(', ')})`);
     outcomes.push(`${name}: ${note}; exit ${result.exitCode}${result.exitCode === 0 ? '' : ` (${firstLine(result)})`}; then on ${where[0] ?? 'neither (stopped with its checkpoint)'}; the re-run completed, same process`);
     await to.cli(['rm', '-f', name]);
     await waitFor(async () => counterWriters(c.src), (w) => w.length === 0, `${name}: its counter written after docker rm -f`, 15_000);
@@ -143,6 +144,42 @@ describe(`migrate fault campaign (seed ${seed}${short ? ', short' : ''})`, () =>
     });
   }
 
+  /**
+   * migrate stopped at POINT (`whileStopped` runs then) and continued; `meanwhile` runs until the moment
+   * to kill b (told whether migrate has ended already), then b's engine is killed; b comes back whatever happened.
+   */
+  async function killTargetDuring(
+    name: string,
+    src: string,
+    dst: string,
+    point: 'before-start' | 'after-start',
+    meanwhile: (ended: () => boolean) => Promise<void>,
+    whileStopped: () => Promise<void> = async () => undefined,
+  ): Promise<CliResult> {
+    const child = execa(process.execPath, [CLI, ...bed.migrateArgs(name, src, dst, WINDOW)], { reject: false, stdin: 'ignore', env: { EXTMOUNT_MIGRATE_FAULT: `${point}:stop` } });
+    let r;
+    try {
+      await waitFor(async () => processState(child.pid!), (s) => s === 'T' || s === undefined, `migrate to stop at ${point}`, 60_000);
+      await whileStopped();
+      process.kill(child.pid!, 'SIGCONT');
+      await meanwhile(() => child.exitCode !== null);
+      await bed.killDaemon(bed.b);
+    } finally {
+      r = await child;
+      await bed.ensureB();
+    }
+    return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
+  }
+
+  /** The first value `probe` gives (polled every few ms for up to 30 s), unless migrate ends first. */
+  async function firstSeen<T>(probe: () => Promise<T | undefined> | T | undefined, ended: () => boolean): Promise<T | undefined> {
+    for (const deadline = Date.now() + 30_000; !ended() && Date.now() < deadline; await sleep(2)) {
+      const value = await probe();
+      if (value !== undefined) return value;
+    }
+    return undefined;
+  }
+
   // The moment the random rounds hit only sometimes (moby#42900): dockerd has committed the checkpoint's
   // tar to containerd (a gc.root blob it deletes once the task exists) and dies. That blob outlives
   // the restart; a start whose upload has the same digest then fails for good with "already exists".
@@ -151,25 +188,23 @@ describe(`migrate fault campaign (seed ${seed}${short ? ', short' : ''})`, () =>
       if (!(await requireE2E(t, needs))) return;
       const blobs = join(bed.b.dataRoot, 'containerd', 'daemon', 'io.containerd.content.v1.content', 'blobs', 'sha256');
       await round(`blob-${i}`, async ({ src, dst }) => {
-        const child = execa(process.execPath, [CLI, ...bed.migrateArgs(`blob-${i}`, src, dst, WINDOW)], { reject: false, stdin: 'ignore', env: { EXTMOUNT_MIGRATE_FAULT: 'before-start:stop' } });
-        let r;
         let seen: string | undefined;
-        try {
-          await waitFor(async () => processState(child.pid!), (s) => s === 'T' || s === undefined, 'migrate to stop before the start', 60_000);
-          const known = new Set(await readdir(blobs).catch(() => []));
-          process.kill(child.pid!, 'SIGCONT');
-          const deadline = Date.now() + 30_000;
-          while (!seen && child.exitCode === null && Date.now() < deadline) {
-            seen = (await readdir(blobs).catch(() => [])).find((b) => !known.has(b));
-            if (!seen) await sleep(5);
-          }
-          assert.ok(seen, 'no checkpoint blob appeared in b\'s containerd during the start');
-          await bed.killDaemon(bed.b);
-        } finally {
-          r = await child;
-          await bed.ensureB();
-        }
-        return { result: { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) }, note: `b killed holding blob ${seen!.slice(0, 12)}, restarted` };
+        let known = new Set<string>();
+        const listBlobs = () => readdir(blobs).catch(() => [] as string[]);
+        const result = await killTargetDuring(
+          `blob-${i}`,
+          src,
+          dst,
+          'before-start',
+          async (ended) => {
+            seen = await firstSeen(async () => (await listBlobs()).find((b) => !known.has(b)), ended);
+            assert.ok(seen, "no checkpoint blob appeared in b's containerd during the start");
+          },
+          async () => {
+            known = new Set(await listBlobs());
+          },
+        );
+        return { result, note: `b killed holding blob ${seen!.slice(0, 12)}, restarted` };
       });
     });
   }
@@ -179,31 +214,19 @@ describe(`migrate fault campaign (seed ${seed}${short ? ', short' : ''})`, () =>
   // then both die: the shim lives on with the restored process, and the restarted engine has the copy
   // as never started (moby#40613: `docker rm -f` of it leaves the process running).
   for (let i = 0; i < count('target-daemon-in-restore'); i++) {
-    it(`target daemon in restore ${i + 1}: b dies while its shim runs runc restore, then restarts`, async (t) => {
+    it(`target daemon in restore ${i + 1}: b stopped while its shim runs runc restore, killed once the process runs, then restarts`, async (t) => {
       if (!(await requireE2E(t, needs))) return;
       await round(`rst-${i}`, async ({ src, dst }) => {
-        const child = execa(process.execPath, [CLI, ...bed.migrateArgs(`rst-${i}`, src, dst, WINDOW)], { reject: false, stdin: 'ignore', env: { EXTMOUNT_MIGRATE_FAULT: 'before-start:stop' } });
-        let r;
         let restorer: number | undefined;
-        try {
-          await waitFor(async () => processState(child.pid!), (s) => s === 'T' || s === undefined, 'migrate to stop before the start', 60_000);
-          process.kill(child.pid!, 'SIGCONT');
-          const deadline = Date.now() + 30_000;
-          while (restorer === undefined && child.exitCode === null && Date.now() < deadline) {
-            restorer = runcRestoreUnder(bed.b.execRoot);
-            if (restorer === undefined) await sleep(2);
-          }
+        const result = await killTargetDuring(`rst-${i}`, src, dst, 'before-start', async (ended) => {
+          restorer = await firstSeen(() => runcRestoreUnder(bed.b.execRoot), ended);
           assert.ok(restorer !== undefined, "no runc restore seen under b's exec root during the start");
           process.kill(bed.b.pid, 'SIGSTOP');
           await waitFor(async () => counterWriters(src), (w) => w.length === 1, 'the restored process on b', 30_000);
           // containerd has passed the task's start on to the stopped dockerd by now: it dies with it.
           await sleep(500);
-          await bed.killDaemon(bed.b);
-        } finally {
-          r = await child;
-          await bed.ensureB();
-        }
-        return { result: { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) }, note: `b stopped while runc restore ran (pid ${restorer}), killed once the process ran, restarted` };
+        });
+        return { result, note: `b stopped while runc restore ran (pid ${restorer}), killed once the process ran, restarted` };
       });
     });
   }
@@ -214,18 +237,8 @@ describe(`migrate fault campaign (seed ${seed}${short ? ', short' : ''})`, () =>
     it(`target daemon in window ${i + 1}: b dies while migrate watches the started copy, then restarts`, async (t) => {
       if (!(await requireE2E(t, needs))) return;
       await round(`window-${i}`, async ({ src, dst }) => {
-        const child = execa(process.execPath, [CLI, ...bed.migrateArgs(`window-${i}`, src, dst, WINDOW)], { reject: false, stdin: 'ignore', env: { EXTMOUNT_MIGRATE_FAULT: 'after-start:stop' } });
-        let r;
-        try {
-          await waitFor(async () => processState(child.pid!), (s) => s === 'T' || s === undefined, 'migrate to stop after the start', 60_000);
-          process.kill(child.pid!, 'SIGCONT');
-          await sleep(300);
-          await bed.killDaemon(bed.b);
-        } finally {
-          r = await child;
-          await bed.ensureB();
-        }
-        return { result: { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) }, note: 'b killed 300 ms into the verification window, restarted' };
+        const result = await killTargetDuring(`window-${i}`, src, dst, 'after-start', () => sleep(300));
+        return { result, note: 'b killed 300 ms into the verification window, restarted' };
       });
     });
   }
@@ -421,14 +434,8 @@ async function flippingProxy(listen: string, upstream: string): Promise<{ server
 
 /** A `runc … restore …` whose arguments name a path under ROOT (the engine's exec root), if one runs. */
 function runcRestoreUnder(root: string): number | undefined {
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      if (/(^|\/)runc$/.test(argv[0]!) && argv.includes('restore') && argv.some((a) => a.startsWith(root))) return Number(entry);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return undefined;
+  return processes((pid) => {
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return /(^|\/)runc$/.test(argv[0]!) && argv.includes('restore') && argv.some((a) => a.startsWith(root));
+  })[0];
 }
