@@ -13,7 +13,10 @@ import { LABEL_FROM } from '../../src/core/migrate/migrate-config.js';
 import type { FaultPoint } from '../../src/migrate/faults.js';
 import { migrate } from '../../src/migrate/migrate.js';
 import { createProgress } from '../../src/migrate/progress.js';
+import { execa } from 'execa';
+import { CLI, runCli } from '../helpers/cli.js';
 import { runDetached, startPair, TEST_IMAGE, type Daemon, type EnginePair } from '../helpers/dockerd.js';
+import { processState } from '../helpers/processes.js';
 import { missing, requireE2E, waitFor } from '../helpers/e2e.js';
 
 const needs = ['root', 'dockerd', 'criu'] as const;
@@ -87,4 +90,45 @@ describe('migrate in-process: a failing port after the freeze rolls back', () =>
       await a.cli(['rm', '-f', name]);
     });
   }
+
+  // The target's data seen from here is how migrate ends a process its engine lost (moby#40613); an
+  // engine on another host (here: b, saying its data root is elsewhere) leaves nothing to look at.
+  it('a re-run that cannot see the target host keeps the source stopped while a never-started copy is there, and says what to check', async (t) => {
+    if (!(await requireE2E(t, needs))) return;
+    const name = 'mip-remote';
+    const sid = await runDetached(a, ['--name', name, TEST_IMAGE, 'sh', '-c', COUNTER]);
+    await waitFor(`${name} counting`, async () => ((await counter(a, name))?.n ?? 0) >= 3 || undefined);
+    // Killed after the copy: the source stopped with its checkpoint, the copy on b created, never started.
+    const child = execa(process.execPath, [CLI, 'migrate', name, '--from', a.host, '--to', b.host], { reject: false, stdin: 'ignore', env: { EXTMOUNT_MIGRATE_FAULT: 'after-copy:stop' } });
+    await waitFor('migrate to stop after the copy', async () => (['T', undefined].includes(processState(child.pid!)) ? true : undefined), 60_000);
+    child.kill('SIGKILL');
+    await child;
+    const [copy] = await b.docker.listContainers({ all: true, filters: { label: [`${LABEL_FROM}=${sid}`] } });
+    assert.ok(copy, 'no copy on b');
+
+    const target = connectEngine(resolveDockerHost(b.host, {}));
+    const info = target.docker.info.bind(target.docker);
+    target.docker.info = (async () => ({ ...(await info()), DockerRootDir: '/var/lib/docker-on-another-host' })) as typeof target.docker.info;
+    const failure = await migrate({ ref: name, maps: [], copyBinds: false }, connectEngine(resolveDockerHost(a.host, {})), target, {
+      config: parseConfig({}, 'test'),
+      log: textLogger('info', () => undefined),
+      faults: { at: async () => undefined },
+      progress: createProgress(),
+    }).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    assert.ok(failure instanceof ExtmountError, `not an ExtmountError: ${String(failure)}`);
+    assert.equal(failure.exitCode, 1);
+    assert.match(failure.message, new RegExp(`${name} stays stopped on .* with its checkpoint: the copy ${copy.Id.slice(0, 12)} .* may still run a process its engine does not show`), failure.message);
+    assert.match(failure.hint ?? '', /ctr -n moby tasks ls/);
+    assert.equal((await a.docker.getContainer(sid).inspect()).State.Running, false, 'the source was started');
+    assert.deepEqual((await b.docker.listContainers({ all: true, filters: { label: [`${LABEL_FROM}=${sid}`] } })).map((c) => c.Id), [copy.Id], 'the copy was touched');
+
+    // Seen from this host, the same re-run finishes the move.
+    const rerun = await runCli(['migrate', name, '--from', a.host, '--to', b.host]);
+    assert.equal(rerun.exitCode, 0, rerun.stderr);
+    assert.equal((await b.docker.getContainer(name).inspect()).State.Running, true);
+    await b.cli(['rm', '-f', name]);
+  });
 });
