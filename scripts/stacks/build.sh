@@ -26,8 +26,10 @@ packages=(docker.io containerd runc criu busybox-static nodejs npm ca-certificat
 # Installed where the suite has them: sid's docker.io no longer ships the `docker` command, and
 # pivot_root moved to util-linux-extra.
 optional=(docker-cli util-linux-extra)
-# For the Podman tests (test/integration/podman-runtime.test.ts): trixie's Podman 5.4, sid's 5.8.
-extra=(podman crun conmon libcriu2)
+# For the Podman tests (test/integration/podman-runtime.test.ts): trixie's Podman 5.4, sid's 5.8; and
+# crun behind the wrapper (runtime-crun.test.ts): CRIU runs ip(8) to dump and restore a network namespace
+# crun does not declare external (runc declares Docker's as external), hence iproute2.
+extra=(podman crun conmon libcriu2 iproute2)
 
 mirror=$(debian_mirror)
 root=$(stack_root "$suite")

@@ -30,6 +30,18 @@ export async function runcResume(runc: string, invocation: RuncInvocation, id: s
   return (await runFile(runc, [...stateGlobals(invocation), 'resume', id])).exitCode === 0;
 }
 
+/**
+ * What runc does itself after a checkpoint that did not leave the container running (runc 1.1
+ * checkpoint.go: container.Destroy()) and crun 1.28 does not: its stopped container stays, and the
+ * restore that follows fails with "container `ID` already exists" (Docker 28, containerd 2.1).
+ * For crun only; a failure (it is gone already) is no failure of the checkpoint.
+ */
+export async function destroyAfterCheckpoint(runc: string, invocation: RuncInvocation, id: string): Promise<void> {
+  if (runc.slice(runc.lastIndexOf('/') + 1) !== 'crun') return;
+  if (invocation.options.has('leave-running') || invocation.options.has('pre-dump')) return;
+  await runFile(runc, [...stateGlobals(invocation), 'delete', '--force', id]).catch(() => undefined);
+}
+
 export interface RuncRun {
   /** runc's exit status; 128+n when it died of signal n. */
   exitCode: number;

@@ -21,9 +21,9 @@ import { CHECKPOINT_RESULT_FILE, type RuntimeMountResult, type RuntimeResult } f
 import { dumpPropagationNote, dumpPropagationNoteOnHost, dumpWarnings, splitDumpPlan } from '../core/runtime/runtime-plan.js';
 import { criuVersion } from '../adapters/criu-version.js';
 import { fileTypesOf } from '../adapters/procfs.js';
-import { runcResume, runcState, runRunc } from '../adapters/runc.js';
+import { destroyAfterCheckpoint, runcResume, runcState, runRunc } from '../adapters/runc.js';
 import { appendRuncLog, writeStderr } from './report.js';
-import { requireId, runcEnv, withInheritedCriuConfig, type RuntimeContext } from './context.js';
+import { makeWorkPath, requireId, runcEnv, withInheritedCriuConfig, type RuntimeContext } from './context.js';
 import { hostMountTable, processMountTable } from '../adapters/mount-table.js';
 import { ContainerStateDir } from '../adapters/state-dir.js';
 import { runcAnswers } from './passthrough.js';
@@ -53,10 +53,11 @@ export async function handleCheckpoint(invocation: RuncInvocation, argv: readonl
   // the handler's modules, runc state, the reads and analysis, the CRIU config and manifest written.
   const [entered, stated, analysed, written] = marks.map(Math.round) as [number, number, number, number];
   await state.log(
-    `checkpoint: ${prepared.mounts.filter((m) => m.mappedBy === 'extmount').length} mount(s) mapped by extmount${configPath ? ` (${configPath})` : ''}; ` +
+    `checkpoint: ${prepared.mounts.filter((m) => m.mappedBy === 'extmount').length} mount(s) mapped by extmount${configPath ? ` (${configPath})` : ''}; runtime ${ctx.runc}; ` +
       `runc called ${Math.round(performance.now())} ms after Node.js started (start ${entered}, runc state ${stated - entered}, analysis ${analysed - stated}, writes ${written - analysed})`,
   );
 
+  await makeWorkPath(invocation, ctx.cwd);
   const started = Date.now();
   const run = await runRunc(ctx.runc, argv, { env: runcEnv(ctx.env, configPath), captureStderr: true, fds: ctx.fds, ...(ctx.relay ? { relay: ctx.relay } : {}) });
   const result: RuntimeResult = {
@@ -64,6 +65,7 @@ export async function handleCheckpoint(invocation: RuncInvocation, argv: readonl
   };
   const runcStderr = run.stderr ? [run.stderr.replace(/\n$/, '')] : [];
   if (run.exitCode === 0) {
+    await destroyAfterCheckpoint(ctx.runc, invocation, id);
     writeStderr(runcStderr);
     await state.writeResult(CHECKPOINT_RESULT_FILE, result);
     return 0;

@@ -6,10 +6,11 @@
 // one runc call is therefore a per-container config. The alternatives leak: /etc/criu/runc.conf (runc's
 // default RPC config file) is shared by every container, and the org.criu.config annotation is fixed
 // when the container is created.
+import { mkdir } from 'node:fs/promises';
 import { READ_LIMITS, readBoundedText } from '../adapters/untrusted-file.js';
 import type { Config } from '../core/config.js';
 import { ExtmountError } from '../core/errors.js';
-import type { RuncInvocation } from '../core/runtime/runc-argv.js';
+import { workPathOf, type RuncInvocation } from '../core/runtime/runc-argv.js';
 import { INHERITED_FDS_ENV } from './inherited-fds.js';
 import type { SignalRelay } from './signals.js';
 
@@ -52,4 +53,17 @@ export function requireId(invocation: RuncInvocation): string {
   const id = invocation.containerId;
   if (!id) throw new ExtmountError('usage', `runc ${invocation.verb}: no container ID`);
   return id;
+}
+
+/**
+ * `--work-path` made as runc makes it (libcontainer: os.Mkdir 0700, one already there kept) and crun
+ * does not: containerd's shim names one that does not exist yet, and crun behind dockerd then fails
+ * every checkpoint with "error opening CRIU work directory" (crun of trixie and sid). A missing parent
+ * is left to the runtime to report.
+ */
+export async function makeWorkPath(invocation: RuncInvocation, cwd: string): Promise<void> {
+  if (!invocation.options.get('work-path')) return;
+  await mkdir(workPathOf(invocation, cwd), { mode: 0o700 }).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EEXIST' && err.code !== 'ENOENT') throw err;
+  });
 }

@@ -22,10 +22,10 @@ import { parseOciSpec, resolveBindDestinations, rewriteBindSources, type OciBind
 import { rootfsReadlink } from '../adapters/rootfs.js';
 import { planCriuOptions, toConfigFile, type CriuVersion } from '../core/mounts/render.js';
 import { restoreDenials } from '../core/checkpoint/restore-targets.js';
-import { bundleOf, imagePathOf, isValidContainerId, runcRootOf, workPathOf, type RuncInvocation } from '../core/runtime/runc-argv.js';
+import { argvForRuntime, bundleOf, imagePathOf, isValidContainerId, runcRootOf, workPathOf, type RuncInvocation } from '../core/runtime/runc-argv.js';
 import { CHECKPOINT_MAPS_FILE, RESTORE_RESULT_FILE, type RuntimeMountResult, type RuntimeResult } from '../core/runtime/runtime-files.js';
 import { planFromManifest, planRuntimeRestore, type RuntimeRestorePlan } from '../core/runtime/runtime-plan.js';
-import { requireId, runcEnv, withInheritedCriuConfig, type RuntimeContext } from './context.js';
+import { makeWorkPath, requireId, runcEnv, withInheritedCriuConfig, type RuntimeContext } from './context.js';
 import { MountHolder } from './holder.js';
 import { hostMountTable } from '../adapters/mount-table.js';
 import { readManifestIn, readMapsIn } from '../adapters/manifest-file.js';
@@ -133,8 +133,9 @@ async function restore(invocation: RuncInvocation, argv: readonly string[], ctx:
     result.notes = [...new Set(result.mounts.flatMap((m) => (m.note ? [m.note] : [])))];
     await state.log(`restore: ${plan.ours.length} mount(s) mapped by extmount, ${atRisk.length} bind source(s) through rslave copies`);
 
+    await makeWorkPath(invocation, ctx.cwd);
     const started = Date.now();
-    const run = await runRunc(ctx.runc, argv, { env: runcEnv(ctx.env, criuConfigPath), captureStderr: false, fds: ctx.fds, ...(ctx.relay ? { relay: ctx.relay } : {}) });
+    const run = await runRunc(ctx.runc, argvForRuntime(argv, ctx.runc), { env: runcEnv(ctx.env, criuConfigPath), captureStderr: false, fds: ctx.fds, ...(ctx.relay ? { relay: ctx.relay } : {}) });
     result.ok = run.exitCode === 0;
     if (run.exitCode === 0) {
       for (const note of result.notes) await appendRuncLog(invocation, 'warning', `extmount: ${note}`);

@@ -15,8 +15,15 @@ import { continued, counterLoop, readCount, requireE2E, waitFor, WRAPPER } from 
 import { PODMAN_IMAGE, startPodmanHost, type PodmanHost } from '../helpers/podman.js';
 
 
-test('podman container checkpoint / restore through the extmount runtime keep a bind and a propagated mount', async (t) => {
-  if (!(await requireE2E(t, ['root', 'podman', 'criu']))) return;
+// The real runtime behind the wrapper: runc, and crun (Podman's default) where crun has CRIU.
+for (const real of ['runc', 'crun'] as const) {
+  test(`podman container checkpoint / restore through the extmount runtime, ${real} behind it, keep a bind and a propagated mount`, async (t) => {
+    if (!(await requireE2E(t, real === 'crun' ? ['root', 'podman', 'criu', 'crun-criu'] : ['root', 'podman', 'criu']))) return;
+    await roundTrip(real);
+  });
+}
+
+async function roundTrip(real: 'runc' | 'crun'): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'extmount-podman-'));
   let host: PodmanHost | undefined;
   try {
@@ -35,7 +42,14 @@ test('podman container checkpoint / restore through the extmount runtime keep a 
     assert.deepEqual(install.podman, { containersConf: '/etc/containers/containers.conf.d/extmount.conf', runtime: 'extmount', path: WRAPPER, action: 'create' });
     assert.equal(install.config.action, 'update');
     for (const k of ['runc', 'node', 'criu']) assert.match(install.config[k], /^\//, `${k} is not absolute`);
-    assert.equal(JSON.parse(await readFile(join(dir, 'etc', 'extmount', 'config.json'), 'utf8')).stateDir, join(dir, 'state'));
+    const configPath = join(dir, 'etc', 'extmount', 'config.json');
+    const written = JSON.parse(await readFile(configPath, 'utf8')) as Record<string, unknown>;
+    assert.equal(written.stateDir, join(dir, 'state'));
+    if (real === 'crun') {
+      // As an admin who keeps Podman's crun would: the real runtime the wrapper hands every verb to.
+      const crun = (await ok('command -v crun', h.run(['sh', '-c', 'command -v crun']))).trim();
+      await writeFile(configPath, JSON.stringify({ ...written, runc: crun }));
+    }
     const info = await ok('podman info', h.podman(['info', '--format', '{{.Version.Version}} {{.Store.GraphRoot}}']));
     assert.equal(info.trim().split(' ')[1], join(dir, 'storage'), 'Podman is not on the test\'s private storage');
 
@@ -92,9 +106,13 @@ test('podman container checkpoint / restore through the extmount runtime keep a 
     assert.ok(h.mounts().some((m) => m.mountpoint === join(prop, 'sub')), 'the host lost its own submount');
     assert.deepEqual(h.mounts().filter((m) => m.mountpoint.startsWith(join(dir, 'state'))), [], 'the wrapper left mounts behind');
 
+    // The wrapper handed the dump to the runtime configured (its short log names it).
+    const logs = (await ok('the runtime logs', h.run(['sh', '-c', 'find "$1" -name runtime.log -exec cat {} +', 'sh', join(dir, 'state')]))).split('\n');
+    const runtimes = new Set(logs.flatMap((l) => /^\S+ checkpoint: .*; runtime (\S+); /.exec(l)?.[1] ?? []).map((p) => p.split('/').pop()));
+    assert.deepEqual([...runtimes], [real], logs.join('\n'));
     await ok('podman rm', h.podman(['rm', '-f', '-t', '0', 'pm1']));
   } finally {
     await host?.stop();
     await rm(dir, { recursive: true, force: true });
   }
-});
+}

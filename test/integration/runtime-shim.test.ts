@@ -51,6 +51,36 @@ describe('hooks/extmount-runc', () => {
     }
   });
 
+  it('answers kill, delete and state of a container crun no longer has as runc does (containerd reads only runc\'s words)', async () => {
+    const crun = join(dir, 'crun');
+    await writeFile(crun, RECORDER);
+    await chmod(crun, 0o755);
+    const root = join(dir, 'crun-root');
+    const gone = [
+      [['--root', root, 'kill', 'gone', '9'], 1],
+      [['--root', root, 'state', 'gone'], 1],
+      [['--root', root, 'delete', 'gone'], 1],
+      [['--root=' + root, '--log', '/l.json', 'delete', '--force', 'gone'], 0],
+    ] as const;
+    for (const [args, code] of gone) {
+      const r = await run([...args], { EXTMOUNT_RUNC: crun, FAKE_EXIT: '3' });
+      assert.equal(r.exitCode, code, args.join(' '));
+      assert.equal(String(r.stdout), '', `${args.join(' ')}: crun was called`);
+      assert.equal(String(r.stderr), code === 1 ? 'container does not exist' : '', args.join(' '));
+    }
+    // A container crun has (its status file), and every other verb, go to crun as they are.
+    await execa('mkdir', ['-p', join(root, 'here')]);
+    await writeFile(join(root, 'here', 'status'), '');
+    for (const args of [['--root', root, 'kill', 'here', '9'], ['--root', root, 'start', 'gone'], ['--root', root, 'delete', '--force', 'here']]) {
+      const r = await run(args, { EXTMOUNT_RUNC: crun, FAKE_EXIT: '3' });
+      assert.equal(r.exitCode, 3, args.join(' '));
+      assert.deepEqual(String(r.stdout).split('\n'), args);
+    }
+    // runc itself is never second-guessed.
+    const r = await run(['--root', root, 'kill', 'gone', '9'], { FAKE_EXIT: '3' });
+    assert.equal(r.exitCode, 3);
+  });
+
   it('hands checkpoint and restore to the Node handler next to it, with the same argv', async () => {
     const main = await realpath(join(REPO_WRAPPER, '../../build/src/runtime/main.bundle.mjs'));
     for (const args of [

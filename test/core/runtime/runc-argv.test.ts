@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ExtmountError } from '../../../src/core/errors.js';
-import { bundleOf, imagePathOf, isValidContainerId, parseRuncArgv, parseRuncState, reorderArgs, runcRootOf, workPathOf } from '../../../src/core/runtime/runc-argv.js';
+import { argvForRuntime, bundleOf, imagePathOf, isValidContainerId, parseRuncArgv, parseRuncState, reorderArgs, runcRootOf, workPathOf } from '../../../src/core/runtime/runc-argv.js';
 
 describe('parseRuncArgv', () => {
   it('reads the checkpoint call containerd 1.6 makes', () => {
@@ -140,5 +140,21 @@ describe('parseRuncState', () => {
   it('refuses other output', () => {
     assert.throws(() => parseRuncState('container does not exist', 'x'), ExtmountError);
     assert.throws(() => parseRuncState('{"pid":1,"status":"running","bundle":"relative"}', 'x'), /unexpected output/);
+  });
+});
+
+describe('argvForRuntime', () => {
+  // containerd 1.7's shim, as the wrapper saw it on trixie.
+  const restore = ['--root', '/run/docker/runtime-runc/moby', '--log', '/b/log.json', '--log-format', 'json', 'restore', '--detach', '--pid-file', '/b/init.pid', '--image-path', '/c', '--work-path', '/w', '--no-subreaper', '--bundle', '/b', 'id1'];
+
+  it('leaves out only --no-subreaper of a restore, for crun', () => {
+    assert.deepEqual(argvForRuntime(restore, '/usr/bin/crun'), restore.filter((a) => a !== '--no-subreaper'));
+    assert.deepEqual(argvForRuntime(['restore', '-no-subreaper', 'id1'], 'crun'), ['restore', 'id1']);
+  });
+
+  it('passes everything else as it is: runc, other verbs, a value that happens to read --no-subreaper', () => {
+    assert.deepEqual(argvForRuntime(restore, '/usr/sbin/runc'), restore);
+    assert.deepEqual(argvForRuntime(['checkpoint', '--no-subreaper', 'id1'], 'crun'), ['checkpoint', '--no-subreaper', 'id1']);
+    assert.deepEqual(argvForRuntime(['--root', '--no-subreaper', 'restore', 'id1'], 'crun'), ['--root', '--no-subreaper', 'restore', 'id1']);
   });
 });
