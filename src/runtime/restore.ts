@@ -20,13 +20,14 @@ import { MANIFEST_FILE, type Manifest } from '../core/checkpoint/manifest.js';
 import { findDockerContainer } from '../adapters/docker-container-dir.js';
 import { parseOciSpec, resolveBindDestinations, rewriteBindSources, type OciBind } from '../core/runtime/oci-bundle.js';
 import { rootfsReadlink } from '../adapters/rootfs.js';
-import { planCriuOptions, toConfigFile, type CriuVersion } from '../core/mounts/render.js';
+import { planCriuOptions, toConfigFile, type CriuOption, type CriuVersion } from '../core/mounts/render.js';
 import { restoreDenials } from '../core/checkpoint/restore-targets.js';
 import { argvForRuntime, bundleOf, imagePathOf, isValidContainerId, runcRootOf, workPathOf, type RuncInvocation } from '../core/runtime/runc-argv.js';
 import { CHECKPOINT_MAPS_FILE, RESTORE_RESULT_FILE, type RuntimeMountResult, type RuntimeResult } from '../core/runtime/runtime-files.js';
 import { planFromManifest, planRuntimeRestore, type RuntimeRestorePlan } from '../core/runtime/runtime-plan.js';
 import { makeWorkPath, requireId, runcEnv, withInheritedCriuConfig, type RuntimeContext } from './context.js';
 import { MountHolder } from './holder.js';
+import { crunEmptyDirectory } from '../core/runtime/crun-compat.js';
 import { hostMountTable } from '../adapters/mount-table.js';
 import { readManifestIn, readMapsIn } from '../adapters/manifest-file.js';
 import { appendRuncLog, writeStderr } from './report.js';
@@ -79,10 +80,12 @@ async function restore(invocation: RuncInvocation, argv: readonly string[], ctx:
   const { spec } = parsed;
   const view = resolveBindDestinations(parsed.view, rootfsReadlink(parsed.view.rootfs));
   const manifest = await readManifestIn(call.images);
+  let imageMounts: Awaited<ReturnType<typeof readImageMounts>> = [];
   if (manifest) {
+    imageMounts = await readImageMounts(call.images);
     // runc keys what it maps by path: binds, devices and cgroup mounts by their destination, masked
     // files as /dev/null (libcontainer addCriuDumpMount, addMaskPaths). extmount's keys never hold "/".
-    checkManifestAgainstImages(manifest, await readImageMounts(call.images), call.images, {
+    checkManifestAgainstImages(manifest, imageMounts, call.images, {
       imageKeyOf: (m) => (m.kind === 'propagated' ? m.key : m.mountpoint),
       mappedElsewhere: (e) => e.externalKey?.startsWith('/') === true,
     });
@@ -128,7 +131,7 @@ async function restore(invocation: RuncInvocation, argv: readonly string[], ctx:
     }
     if (sources.size > 0) restoreConfig = await replaceFile(configPath, configText, rewriteBindSources(spec, view.binds, sources));
 
-    const criuConfigPath = manifest ? await writeCriuConfig(state, manifest, plan, criuTargets, ctx) : undefined;
+    const criuConfigPath = manifest ? await writeCriuConfig(state, manifest, plan, criuTargets, ctx, crunEmptyDirectory(ctx.runc, invocation, imageMounts)) : undefined;
     result.mounts = mountResults(manifest, plan, view.binds);
     result.notes = [...new Set(result.mounts.flatMap((m) => (m.note ? [m.note] : [])))];
     await state.log(`restore: ${plan.ours.length} mount(s) mapped by extmount, ${atRisk.length} bind source(s) through rslave copies`);
@@ -171,8 +174,9 @@ async function writeCriuConfig(
   plan: RuntimeRestorePlan,
   criuTargets: ReadonlyMap<string, string>,
   ctx: RuntimeContext,
+  extra: readonly CriuOption[],
 ): Promise<string | undefined> {
-  const restore = planCriuOptions(planFromManifest(manifest, plan.ours.map((s) => s.target.mount)), RUNC_MIN_CRIU, { targets: criuTargets }).restore;
+  const restore = [...planCriuOptions(planFromManifest(manifest, plan.ours.map((s) => s.target.mount)), RUNC_MIN_CRIU, { targets: criuTargets }).restore, ...extra];
   if (restore.length === 0) return undefined;
   return state.writeFile(RESTORE_CONFIG, await withInheritedCriuConfig(toConfigFile(restore), ctx.env));
 }
