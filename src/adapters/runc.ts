@@ -38,7 +38,9 @@ export async function runcResume(runc: string, invocation: RuncInvocation, id: s
  */
 export async function destroyAfterCheckpoint(runc: string, invocation: RuncInvocation, id: string): Promise<void> {
   if (runc.slice(runc.lastIndexOf('/') + 1) !== 'crun') return;
-  if (invocation.options.has('leave-running') || invocation.options.has('pre-dump')) return;
+  // Go's strconv.ParseBool, as runc reads `--leave-running=…`.
+  const set = (name: string) => ['1', 't', 'T', 'true', 'TRUE', 'True'].includes(invocation.options.get(name) ?? '');
+  if (set('leave-running') || set('pre-dump')) return;
   await runFile(runc, [...stateGlobals(invocation), 'delete', '--force', id]).catch(() => undefined);
 }
 

@@ -186,7 +186,10 @@ async function discardTarget(plan: MigrationPlan, made: TargetState, pool: Helpe
  */
 async function endTaskOfCopy(plan: MigrationPlan, id: string, deps: MigrateDeps): Promise<'ended' | 'none' | 'unknown'> {
   const outcome = await endUnknownTask(plan.targetInfo.DockerRootDir, id, { label: LABEL_FROM, source: plan.container.Id });
-  if (outcome.kind === 'not-local') return 'unknown';
+  if (outcome.kind === 'unknown') {
+    deps.log.debug(`cannot see ${id.slice(0, 12)}'s processes from here: ${outcome.why}`);
+    return 'unknown';
+  }
   if (outcome.kind === 'none') return 'none';
   deps.log.warn(`killed ${outcome.pids.length} process(es) of ${id.slice(0, 12)} on ${plan.target.where} that its engine did not show as running (a start it died in, moby#40613)${outcome.recordLeft ? `; containerd's record of it and its shim are left (${outcome.recordLeft})` : ''}`);
   return 'ended';
@@ -197,10 +200,11 @@ async function endLeftoverTasks(plan: MigrationPlan, deps: MigrateDeps): Promise
   for (const c of plan.targetContainers) {
     if (c.running) continue;
     const ended = await endTaskOfCopy(plan, c.id, deps);
+    if (ended === 'unknown' && plan.mode === 'fresh') deps.log.warn(`${c.id.slice(0, 12)} on ${plan.target.where}, left by an earlier run, is removed without a look at its processes (that host's cannot be seen from here)`);
     if (ended === 'unknown' && plan.mode === 'resume') {
       // The earlier run stopped with the source frozen: its start may have been cut off by the target engine's death.
       throw new ExtmountError('docker-failed', `${plan.name} stays stopped on ${plan.source.where} with its checkpoint: the copy ${c.id.slice(0, 12)} an earlier run made on ${plan.target.where} may still run a process its engine does not show (a start the engine died in, moby#40613), and that host's processes cannot be seen from here`, {
-        hint: `on that host, make sure no task of it runs (ctr -n moby tasks ls; ctr -n moby tasks delete --force ${c.id.slice(0, 12)}…), remove the copy (docker rm -f ${c.id.slice(0, 12)}), then run migrate again`,
+        hint: `on that host, make sure no task of it runs (ctr -n moby tasks ls; ctr -n moby tasks delete --force ${c.id}), remove the copy (docker rm -f ${c.id.slice(0, 12)}), then run migrate again`,
       });
     }
   }
@@ -377,12 +381,15 @@ async function rollback(plan: MigrationPlan, checkpoint: string, made: TargetSta
   // Helpers first: a helper holding a volume would keep it from being removed.
   await pool.removeAll();
   let left = false;
-  if (made.containerId && made.startUnanswered) {
+  // A start answered with an error can leave the process too (an engine shutting down answers 500 while
+  // the shim restores on): whenever the engine does not show the copy running, its processes are looked for.
+  const shownRunning = made.containerId && made.startIssued && !made.startUnanswered ? (await inspectMaybe(target, made.containerId).catch(() => undefined))?.State.Running : undefined;
+  if (made.containerId && made.startIssued && (made.startUnanswered || shownRunning === false)) {
     const ended = await endTaskOfCopy(plan, made.containerId, deps).catch((e: unknown) => {
       deps.log.warn(`ending the copy's task on this host failed: ${(e as Error).message}`);
       return 'unknown' as const;
     });
-    if (ended === 'unknown') {
+    if (ended === 'unknown' && made.startUnanswered) {
       return new ExtmountError('docker-failed', `migration of ${name} failed while it was being started on ${target.where} (${cause}): whether that copy runs cannot be told from here (its engine may come back without it, moby#40613); so that it never runs twice, ${name} stays stopped on ${source.where} with its checkpoint ${checkpoint}`, {
         hint: `on ${target.where}, make sure no task of ${made.containerId.slice(0, 12)} runs (ctr -n moby tasks ls), remove that copy (docker rm -f ${made.containerId.slice(0, 12)}), then run migrate again`,
         cause: err,
@@ -396,7 +403,7 @@ async function rollback(plan: MigrationPlan, checkpoint: string, made: TargetSta
       const state = await inspectMaybe(target, made.containerId).catch(() => undefined);
       if (made.startIssued && state?.State.Running !== false) {
         return new ExtmountError('docker-failed', `migration of ${name} failed after it was started on ${target.where} (${cause}), and that copy could not be removed; so that it never runs twice, ${name} stays stopped on ${source.where} with its checkpoint ${checkpoint}`, {
-          hint: 'run the same migrate command again once the target answers: it finishes the move, or cleans up and moves it again',
+          hint: 'run the same migrate command again once the target answers: it finishes the move, or cleans up and moves it again (a target whose data is not on this host: check there first what the re-run names)',
           cause: err,
         });
       }

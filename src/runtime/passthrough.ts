@@ -1,4 +1,4 @@
-// runc alone, as the caller called it: for whatever extmount has nothing to add to.
+// runc alone, as the caller called it (crun: its restore argv as argvForRuntime reads it): for whatever extmount has nothing to add to.
 import { runRunc } from '../adapters/runc.js';
 import { argvForRuntime } from '../core/runtime/runc-argv.js';
 import { runcEnv, type RuntimeContext } from './context.js';

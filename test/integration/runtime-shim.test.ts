@@ -76,6 +76,15 @@ describe('hooks/extmount-runc', () => {
       assert.equal(r.exitCode, 3, args.join(' '));
       assert.deepEqual(String(r.stdout).split('\n'), args);
     }
+    // What a create that died halfway left (a folder, no status): removed as runc removes it.
+    await execa('mkdir', ['-p', join(root, 'half', 'sub')]);
+    const half = await run(['--root', root, 'delete', '--force', 'half'], { EXTMOUNT_RUNC: crun, FAKE_EXIT: '3' });
+    assert.equal(half.exitCode, 0);
+    assert.equal(String(half.stdout), '');
+    await assert.rejects(readFile(join(root, 'half', 'sub')), /ENOENT/);
+    // An ID runc would refuse goes to crun, which says so itself.
+    const odd = await run(['--root', root, 'delete', '--force', '../x'], { EXTMOUNT_RUNC: crun, FAKE_EXIT: '3' });
+    assert.equal(odd.exitCode, 3);
     // runc itself is never second-guessed.
     const r = await run(['--root', root, 'kill', 'gone', '9'], { FAKE_EXIT: '3' });
     assert.equal(r.exitCode, 3);
