@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { constants } from 'node:os';
 import { runFile } from './run-file.js';
+import { isCrun } from '../core/runtime/crun-compat.js';
 import { ExtmountError } from '../core/errors.js';
 import { parseRuncState, type RuncInvocation, type RuncState } from '../core/runtime/runc-argv.js';
 
@@ -37,7 +38,7 @@ export async function runcResume(runc: string, invocation: RuncInvocation, id: s
  * For crun only; a failure (it is gone already) is no failure of the checkpoint.
  */
 export async function destroyAfterCheckpoint(runc: string, invocation: RuncInvocation, id: string): Promise<void> {
-  if (runc.slice(runc.lastIndexOf('/') + 1) !== 'crun') return;
+  if (!isCrun(runc)) return;
   // Go's strconv.ParseBool, as runc reads `--leave-running=…`.
   const set = (name: string) => ['1', 't', 'T', 'true', 'TRUE', 'True'].includes(invocation.options.get(name) ?? '');
   if (set('leave-running') || set('pre-dump')) return;

@@ -16,18 +16,19 @@ import { ExtmountError, formatError } from '../core/errors.js';
 import { detachPropagationRisk } from '../core/mounts/host-mounts.js';
 import { checkManifestAgainstImages } from '../core/checkpoint/image-check.js';
 import { readImageMounts } from '../adapters/images.js';
+import type { MountEntry } from '../core/images/criu-image.js';
 import { MANIFEST_FILE, type Manifest } from '../core/checkpoint/manifest.js';
 import { findDockerContainer } from '../adapters/docker-container-dir.js';
 import { parseOciSpec, resolveBindDestinations, rewriteBindSources, type OciBind } from '../core/runtime/oci-bundle.js';
 import { rootfsReadlink } from '../adapters/rootfs.js';
 import { planCriuOptions, toConfigFile, type CriuOption, type CriuVersion } from '../core/mounts/render.js';
 import { restoreDenials } from '../core/checkpoint/restore-targets.js';
-import { argvForRuntime, bundleOf, imagePathOf, isValidContainerId, runcRootOf, workPathOf, type RuncInvocation } from '../core/runtime/runc-argv.js';
+import { bundleOf, imagePathOf, isValidContainerId, runcRootOf, workPathOf, type RuncInvocation } from '../core/runtime/runc-argv.js';
 import { CHECKPOINT_MAPS_FILE, RESTORE_RESULT_FILE, type RuntimeMountResult, type RuntimeResult } from '../core/runtime/runtime-files.js';
 import { planFromManifest, planRuntimeRestore, type RuntimeRestorePlan } from '../core/runtime/runtime-plan.js';
 import { makeWorkPath, requireId, runcEnv, withInheritedCriuConfig, type RuntimeContext } from './context.js';
 import { MountHolder } from './holder.js';
-import { crunEmptyDirectory } from '../core/runtime/crun-compat.js';
+import { argvForRuntime, crunEmptyDirectory } from '../core/runtime/crun-compat.js';
 import { hostMountTable } from '../adapters/mount-table.js';
 import { readManifestIn, readMapsIn } from '../adapters/manifest-file.js';
 import { appendRuncLog, writeStderr } from './report.js';
@@ -80,7 +81,7 @@ async function restore(invocation: RuncInvocation, argv: readonly string[], ctx:
   const { spec } = parsed;
   const view = resolveBindDestinations(parsed.view, rootfsReadlink(parsed.view.rootfs));
   const manifest = await readManifestIn(call.images);
-  let imageMounts: Awaited<ReturnType<typeof readImageMounts>> = [];
+  let imageMounts: MountEntry[] = [];
   if (manifest) {
     imageMounts = await readImageMounts(call.images);
     // runc keys what it maps by path: binds, devices and cgroup mounts by their destination, masked

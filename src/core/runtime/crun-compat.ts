@@ -1,7 +1,12 @@
-// What crun records differently from runc, made up for on restore (crun behind the wrapper, under dockerd).
+// What crun does differently from runc behind containerd's shim, made up for by the wrapper.
 import { join } from 'node:path';
 import type { CriuOption } from '../mounts/render.js';
-import type { RuncInvocation } from './runc-argv.js';
+import { parseRuncArgv, type RuncInvocation } from './runc-argv.js';
+
+/** The real runtime is crun (by its file name, as configured). */
+export function isCrun(runtime: string): boolean {
+  return runtime.slice(runtime.lastIndexOf('/') + 1) === 'crun';
+}
 
 /**
  * crun (1.28) masks /sys/firmware and /proc/acpi with ROOT/.empty-directory, records it as the key
@@ -12,7 +17,19 @@ import type { RuncInvocation } from './runc-argv.js';
 export function crunEmptyDirectory(runtime: string, invocation: RuncInvocation, mounts: ReadonlyArray<{ externalKey: string | null }>): CriuOption[] {
   const key = '/run/crun/.empty-directory';
   const root = invocation.globalOptions.get('root');
-  if (runtime.slice(runtime.lastIndexOf('/') + 1) !== 'crun' || !root?.startsWith('/') || join(root, '.empty-directory') === key) return [];
+  if (!isCrun(runtime) || !root?.startsWith('/') || join(root, '.empty-directory') === key) return [];
   return mounts.some((m) => m.externalKey === key) ? [['external', `mnt[${key}]:${join(root, '.empty-directory')}`]] : [];
 }
 
+/**
+ * The argv for the real runtime. runc takes go-runc's argv as it is; crun's restore has no
+ * `--no-subreaper`, which containerd's shim always passes (pkg/process/init.go: NoSubreaper: true), and
+ * refuses the whole call (exit 64, EX_USAGE). crun never makes itself a subreaper on restore, so the
+ * flag says nothing to it and is left out; everything else is passed as it was.
+ */
+export function argvForRuntime(argv: readonly string[], runtime: string): string[] {
+  const invocation = parseRuncArgv(argv);
+  if (!isCrun(runtime) || invocation.verb !== 'restore') return [...argv];
+  const verbAt = invocation.globals.length;
+  return argv.filter((a, i) => i <= verbAt || !['--no-subreaper', '-no-subreaper', '--no-subreaper=true', '-no-subreaper=true'].includes(a));
+}

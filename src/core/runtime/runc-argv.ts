@@ -189,15 +189,3 @@ export function parseRuncState(text: string, id: string): RuncState {
   return { pid: state.pid, status: state.status, bundle: state.bundle };
 }
 
-/**
- * The argv for the real runtime. runc takes go-runc's argv as it is; crun's restore has no
- * `--no-subreaper`, which containerd's shim always passes (pkg/process/init.go: NoSubreaper: true), and
- * refuses the whole call (exit 64, EX_USAGE). crun never makes itself a subreaper on restore, so the
- * flag says nothing to it and is left out; everything else is passed as it was.
- */
-export function argvForRuntime(argv: readonly string[], runtime: string): string[] {
-  const name = runtime.slice(runtime.lastIndexOf('/') + 1);
-  if (name !== 'crun' || parseRuncArgv(argv).verb !== 'restore') return [...argv];
-  const verbAt = parseRuncArgv(argv).globals.length;
-  return argv.filter((a, i) => i <= verbAt || !['--no-subreaper', '-no-subreaper', '--no-subreaper=true', '-no-subreaper=true'].includes(a));
-}

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ExtmountError } from '../../../src/core/errors.js';
-import { argvForRuntime, bundleOf, imagePathOf, isValidContainerId, parseRuncArgv, parseRuncState, reorderArgs, runcRootOf, workPathOf } from '../../../src/core/runtime/runc-argv.js';
+import { argvForRuntime } from '../../../src/core/runtime/crun-compat.js';
+import { bundleOf, imagePathOf, isValidContainerId, parseRuncArgv, parseRuncState, reorderArgs, runcRootOf, workPathOf } from '../../../src/core/runtime/runc-argv.js';
 
 describe('parseRuncArgv', () => {
   it('reads the checkpoint call containerd 1.6 makes', () => {
