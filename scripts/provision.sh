@@ -27,6 +27,8 @@ command -v curl >/dev/null || need_apt+=(curl)
 command -v debootstrap >/dev/null || need_apt+=(debootstrap)
 # Podman (with crun and conmon) for the Podman runtime tests; its units do not run without systemd.
 command -v podman >/dev/null || need_apt+=(podman crun conmon)
+# `extmount restore --import` reads Podman's default (zstd) checkpoint archives through zstd(1).
+command -v zstd >/dev/null || need_apt+=(zstd)
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "installing ${need_apt[*]}"
   apt-get update -qq

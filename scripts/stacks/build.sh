@@ -29,7 +29,8 @@ optional=(docker-cli util-linux-extra)
 # For the Podman tests (test/integration/podman-runtime.test.ts): trixie's Podman 5.4, sid's 5.8; and
 # crun behind the wrapper (runtime-crun.test.ts): CRIU runs ip(8) to dump and restore a network namespace
 # crun does not declare external (runc declares Docker's as external), hence iproute2.
-extra=(podman crun conmon libcriu2 iproute2)
+# zstd: `extmount restore --import` reads Podman's zstd archives through it (podman-import.test.ts).
+extra=(podman crun conmon libcriu2 iproute2 zstd)
 
 mirror=$(debian_mirror)
 root=$(stack_root "$suite")

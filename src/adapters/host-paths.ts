@@ -13,16 +13,21 @@ export async function checkRestoreTargets(targets: readonly RestoreTarget[], hos
     if (refusal) {
       throw new ExtmountError('refused', `${label}: the path ${refusal}`, { hint: 'choose another path, or allow it in the config (hostPaths.allow)' });
     }
-    const stat = await lstat(path).catch(() => undefined);
-    if (!stat) throw new ExtmountError('refused', `${label}: no such file or directory on this host`, { hint: `create it or pass --map ${mount.key}=PATH` });
-    // A symlink anywhere in the path could point the mount at a place the allowlist never saw.
-    const real = await realpath(path).catch(() => path);
-    if (stat.isSymbolicLink() || real !== path) {
-      throw new ExtmountError('refused', `${label}: the path goes through a symlink (real path ${real})`, { hint: 'give the real path' });
-    }
-    const type = stat.isDirectory() ? 'directory' : 'file';
+    const type = await checkHostPath(label, path, { missingHint: `create it or pass --map ${mount.key}=PATH` });
     if (mount.type !== 'unknown' && mount.type !== type) {
       throw new ExtmountError('refused', `${label}: a ${mount.type} was recorded, this is a ${type}`, { hint: `pass --map ${mount.key}=PATH to a ${mount.type}` });
     }
   }
+}
+
+/** The path exists and is reached without a symlink; says whether it is a file or a directory. Refuses with exit 2. */
+export async function checkHostPath(label: string, path: string, options: { missingHint: string }): Promise<'file' | 'directory'> {
+  const stat = await lstat(path).catch(() => undefined);
+  if (!stat) throw new ExtmountError('refused', `${label}: no such file or directory on this host`, { hint: options.missingHint });
+  // A symlink anywhere in the path could point the mount at a place the allowlist never saw.
+  const real = await realpath(path).catch(() => path);
+  if (stat.isSymbolicLink() || real !== path) {
+    throw new ExtmountError('refused', `${label}: the path goes through a symlink (real path ${real})`, { hint: 'give the real path' });
+  }
+  return stat.isDirectory() ? 'directory' : 'file';
 }

@@ -94,18 +94,36 @@ extmount runtime when it has mounts runc does not map itself).`,
     synopsis: [
       'restore --images-dir DIR [--map KEY=PATH]... [--foreground] [-- CRIU_ARGS...]',
       'restore CONTAINER [--name NAME] [--map KEY=PATH]...',
+      'restore --import ARCHIVE [--map SRC=DST]... [--name NAME] [-- PODMAN_ARGS...]',
     ],
     description: `Reads the manifest (DIR/extmount.yaml), resolves every external mount (--map, then the config's
 remap rules, then the recorded host path), checks each target before CRIU runs (exists, same
-type, allowed by hostPaths, no symlinks), then runs criu restore. Prints the restored pid.`,
-    operands: { CONTAINER: 'a Docker container with a checkpoint', CRIU_ARGS: 'after "--": passed to criu restore as they are' },
+type, allowed by hostPaths, no symlinks), then runs criu restore. Prints the restored pid.
+With --import: a \`podman container checkpoint --export\` archive, its binds remapped (--map, then the
+config's remap rules) and checked on this host, restored by \`podman container restore --import\`
+from a copy (the archive is not changed). Prints the container's ID.`,
+    operands: {
+      CONTAINER: 'a Docker container with a checkpoint',
+      CRIU_ARGS: 'after "--": passed to criu restore as they are',
+      PODMAN_ARGS: 'after "--" with --import: passed to podman container restore as they are',
+    },
     options: {
       'images-dir': { type: 'string', arg: 'DIR', help: 'images written by extmount checkpoint --pid' },
-      map: { type: 'string', multiple: true, arg: 'KEY=PATH', help: 'restore the external mount KEY from PATH' },
+      map: { type: 'string', multiple: true, arg: 'KEY=PATH', help: 'restore the external mount KEY from PATH; with --import SRC=DST: binds from SRC (and below) come from DST' },
+      import: { type: 'string', arg: 'ARCHIVE', help: 'a Podman checkpoint archive (podman container checkpoint --export) to restore here' },
       foreground: { type: 'boolean', help: 'wait for the restored tree instead of detaching' },
-      name: { type: 'string', arg: 'NAME', help: 'checkpoint name for a container (default: its newest)' },
+      name: { type: 'string', arg: 'NAME', help: 'checkpoint name for a container (default: its newest); with --import: the restored container\'s new name' },
     },
     async run(values, positionals, passthrough, ctx) {
+      if (values.import !== undefined) {
+        if (positionals.length > 0 || values['images-dir'] !== undefined) throw usage('--import ARCHIVE goes alone: no CONTAINER, no --images-dir', 'restore');
+        if (values.foreground !== undefined) throw usage('--foreground goes with --images-dir', 'restore');
+        if (ctx.host !== undefined) throw usage('--import runs this host\'s podman; --host names a Docker engine', 'restore');
+        const { parseMigrateMaps } = await import('../core/migrate/migrate-plan.js');
+        const { runRestoreImport } = await import('../commands/restore-import.js');
+        await runRestoreImport({ archive: values.import as string, maps: parseMigrateMaps(values.map as string[] | undefined, 'restore'), name: values.name as string | undefined, podmanArgs: passthrough }, ctx);
+        return;
+      }
       const maps = parseMapFlags(values.map as string[] | undefined);
       if (values['images-dir'] !== undefined) {
         if (positionals.length > 0) throw usage('restore takes --images-dir DIR or CONTAINER, not both', 'restore');
@@ -345,5 +363,12 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === (await import('node:fs
     if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
     throw err;
   });
+  // A command whose promise never settles would otherwise end with exit 0 once nothing is left to run.
+  process.exitCode = 1;
+  let done = false;
+  process.once('beforeExit', () => {
+    if (!done) process.stderr.write('extmount: internal error: the command stopped before it finished; please report it with --debug output\n');
+  });
   process.exitCode = await main(process.argv.slice(2));
+  done = true;
 }

@@ -199,7 +199,7 @@ async function check(request: MigrateRequest, source: Engine, target: Engine, co
       hint: `its binds: ${sourceBinds.map((b) => b.source).join(', ') || 'none'}`,
     });
   }
-  const binds = planBindTargets(sourceBinds, request.maps, config, targetInfo.DockerRootDir);
+  const binds = planBindTargets(sourceBinds, request.maps, config, [targetInfo.DockerRootDir]);
   const volumes = await planVolumes(source, target, container);
   if (targetInfo.Driver && targetInfo.Driver !== 'overlay2') await refuseDeletions(source, container, targetInfo.Driver);
 

@@ -47,6 +47,8 @@ export class TarFilter extends Transform {
   /** sha256 and size of each regular file passed on whose path `digestKey` names (a hard link gets its target's). */
   readonly digests: Digests = new Map();
   private hash: { key: string; hash: Hash; left: number; size: number } | undefined;
+  /** Entries (header and padded content) written after the archive's own, before its end. */
+  trailer: Buffer[] = [];
 
   constructor(
     private readonly policy: EntryPolicy,
@@ -75,6 +77,7 @@ export class TarFilter extends Transform {
     if (this.state !== 'ended' && !(this.state === 'header' && this.header.length === 0)) {
       return callback(new TarFormatError('the archive ends in the middle of an entry'));
     }
+    for (const entry of this.trailer) this.out(entry);
     this.out(END_OF_ARCHIVE);
     this.state = 'done';
     callback();

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { importTestImage, startDaemon, type Daemon } from './dockerd.js';
 
-export type Need = 'root' | 'criu' | 'dockerd' | 'docker-cli' | 'podman' | 'crun-criu';
+export type Need = 'root' | 'criu' | 'dockerd' | 'docker-cli' | 'podman' | 'crun-criu' | 'zstd';
 
 const checks: Record<Need, () => Promise<string | undefined>> = {
   root: async () => (process.getuid?.() === 0 ? undefined : 'not running as root'),
@@ -33,6 +33,11 @@ const checks: Record<Need, () => Promise<string | undefined>> = {
   'crun-criu': async () => {
     const r = await execa('crun', ['--version'], { reject: false });
     return r.exitCode !== 0 ? 'crun is not installed' : /\+CRIU\b/.test(String(r.stdout)) ? undefined : `this crun is built without CRIU (${String(r.stdout).split('\n')[0]})`;
+  },
+  // `extmount restore --import` reads Podman's default (zstd) archives through zstd(1).
+  zstd: async () => {
+    const r = await execa('zstd', ['--version'], { reject: false });
+    return r.exitCode === 0 ? undefined : 'zstd is not installed; run scripts/provision.sh';
   },
   'docker-cli': async () => {
     const r = await execa('docker', ['--version'], { reject: false });

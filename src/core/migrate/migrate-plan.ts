@@ -5,17 +5,17 @@ import { ExtmountError } from '../errors.js';
 import { applyRemap, isUnder, refusalOf } from '../checkpoint/restore-targets.js';
 
 /** `--map SRC=DST`, repeated: both absolute; SRC maps itself and everything below it. */
-export function parseMigrateMaps(flags: readonly string[] | undefined): RemapRule[] {
+export function parseMigrateMaps(flags: readonly string[] | undefined, command = 'migrate'): RemapRule[] {
   const rules: RemapRule[] = [];
   for (const flag of flags ?? []) {
     const eq = flag.indexOf('=');
     const from = eq > 0 ? flag.slice(0, eq) : '';
     const to = eq > 0 ? flag.slice(eq + 1) : '';
     if (!isAbsolutePath(from) || !isAbsolutePath(to)) {
-      throw new ExtmountError('usage', `--map "${flag}": expected SRC=DST, two absolute paths, e.g. --map /srv/a=/srv/b`, { hint: 'see extmount migrate --help' });
+      throw new ExtmountError('usage', `--map "${flag}": expected SRC=DST, two absolute paths, e.g. --map /srv/a=/srv/b`, { hint: `see extmount ${command} --help` });
     }
     const rule = { from: normalizePath(from), to: normalizePath(to) };
-    if (rules.some((r) => r.from === rule.from)) throw new ExtmountError('usage', `--map: ${rule.from} is given twice`, { hint: 'see extmount migrate --help' });
+    if (rules.some((r) => r.from === rule.from)) throw new ExtmountError('usage', `--map: ${rule.from} is given twice`, { hint: `see extmount ${command} --help` });
     rules.push(rule);
   }
   return rules;
@@ -38,20 +38,20 @@ export interface BindTarget extends SourceBind {
 
 /**
  * --map rules first, then the config's remap rules, then the same path. The target host decides what
- * may be mounted: a path outside its allowlist (or inside its Docker data root) is refused.
+ * may be mounted: a path outside its allowlist (or inside `extraDeny`: its engines' data roots) is refused.
  */
 export function planBindTargets(
   binds: readonly SourceBind[],
   maps: readonly RemapRule[],
   config: Pick<Config, 'remap' | 'hostPaths'>,
-  targetDataRoot: string,
+  extraDeny: readonly string[],
 ): BindTarget[] {
   return binds.map((bind): BindTarget => {
     const mapped = applyRemap(bind.source, maps);
     const remapped = mapped === undefined ? applyRemap(bind.source, config.remap) : undefined;
     const target = mapped ?? remapped ?? bind.source;
     const from = mapped !== undefined ? 'map' : remapped !== undefined ? 'remap' : 'original';
-    const refusal = refusalOf(target, config.hostPaths, [targetDataRoot]);
+    const refusal = refusalOf(target, config.hostPaths, extraDeny);
     if (refusal) {
       throw new ExtmountError('refused', `bind ${bind.destination}: the target path ${target} ${refusal}`, {
         hint: from === 'original' ? `map it with --map ${bind.source}=/ALLOWED/PATH` : 'choose another --map target, or allow it in the config (hostPaths.allow)',

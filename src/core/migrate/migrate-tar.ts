@@ -100,6 +100,38 @@ export function parsePaxRecords(data: Buffer): Map<string, string> {
   return records;
 }
 
+/** The regular files of a small archive held in memory (what a TarFilter kept), by normalised path. */
+export function tarFiles(archive: Buffer): Map<string, Buffer> {
+  const files = new Map<string, Buffer>();
+  let pending: { path?: string; size?: number } = {};
+  for (let at = 0; ; ) {
+    if (at + BLOCK > archive.length) throw new TarFormatError('the archive ends in the middle of an entry');
+    const header = decodeHeader(archive.subarray(at, at + BLOCK));
+    if (header === null) break;
+    at += BLOCK;
+    const meta = header.type === 'pax' || header.type === 'pax-global' || header.type === 'gnu-longname' || header.type === 'gnu-longlink';
+    // Only regular files and the metadata entries carry content (Go writes size 0 for every other type).
+    const size = meta ? header.size : header.type === 'file' ? (pending.size ?? header.size) : 0;
+    if (at + size > archive.length) throw new TarFormatError('the archive ends in the middle of an entry');
+    const data = archive.subarray(at, at + size);
+    at += paddedSize(size);
+    if (header.type === 'pax') {
+      const records = parsePaxRecords(data);
+      const paxSize = records.has('size') ? Number(records.get('size')) : undefined;
+      if (paxSize !== undefined && (!Number.isSafeInteger(paxSize) || paxSize < 0)) throw new TarFormatError('bad pax size record');
+      pending = { path: records.get('path') ?? pending.path, size: paxSize ?? pending.size };
+    } else if (header.type === 'gnu-longname') {
+      const end = data.indexOf(0);
+      pending = { ...pending, path: data.subarray(0, end === -1 ? data.length : end).toString('utf8') };
+    } else if (!meta) {
+      const path = entryPath(pending.path ?? header.name);
+      pending = {};
+      if (header.type === 'file' && typeof path === 'string') files.set(path, data);
+    }
+  }
+  return files;
+}
+
 /** Header blocks for one entry without content (directories, devices, whiteouts); pax when the name is long. */
 export function encodeEntry(header: Omit<TarHeader, 'size' | 'linkname'> & { linkname?: string }): Buffer {
   const nameBytes = Buffer.byteLength(header.name);
@@ -185,7 +217,7 @@ function writeOctal(block: Buffer, offset: number, length: number, value: number
 // ── what an archive from the source may contain ────────────────────────────────────────────
 
 export interface EntryPolicy {
-  /** Every entry must be this name or below it (the basename Docker gives the archived path). */
+  /** Every entry must be this name or below it (the basename Docker gives the archived path); '' for any name (Podman's archives have no top folder). */
   root: string;
   /** Symlinks and hard links (a container's files); never in a checkpoint. */
   allowLinks: boolean;
@@ -210,10 +242,14 @@ export function entryPath(name: string): string | { refusal: string } {
   return parts.join('/');
 }
 
+function isInRoot(path: string, root: string): boolean {
+  return root === '' || path === root || path.startsWith(`${root}/`);
+}
+
 /** Why an entry is refused, or undefined. `symlinks` collects the archive's symlinks: nothing may be written through one. */
 export function entryRefusal(entry: ArchiveEntry, policy: EntryPolicy, symlinks: Set<string>): string | undefined {
   const { path, type } = entry;
-  if (path !== policy.root && !path.startsWith(`${policy.root}/`)) return `${JSON.stringify(path)} outside ${JSON.stringify(policy.root)}`;
+  if (!isInRoot(path, policy.root)) return `${JSON.stringify(path)} outside ${JSON.stringify(policy.root)}`;
   for (let at = path.indexOf('/'); at !== -1; at = path.indexOf('/', at + 1)) {
     if (symlinks.has(path.slice(0, at))) return `${JSON.stringify(path)} below the symlink ${JSON.stringify(path.slice(0, at))}`;
   }
@@ -229,7 +265,7 @@ export function entryRefusal(entry: ArchiveEntry, policy: EntryPolicy, symlinks:
       if (!policy.allowLinks) return `a hard link ${JSON.stringify(path)}`;
       const target = entryPath(entry.linkname);
       if (typeof target !== 'string') return `a hard link ${JSON.stringify(path)} to ${target.refusal}`;
-      if (target !== policy.root && !target.startsWith(`${policy.root}/`)) return `a hard link ${JSON.stringify(path)} to ${JSON.stringify(target)} outside the archive`;
+      if (!isInRoot(target, policy.root)) return `a hard link ${JSON.stringify(path)} to ${JSON.stringify(target)} outside the archive`;
       return undefined;
     }
     case 'char':

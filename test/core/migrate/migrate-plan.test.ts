@@ -28,7 +28,7 @@ describe('planBindTargets', () => {
 
   it('maps a path and everything below it, not siblings sharing the prefix', () => {
     const maps = parseMigrateMaps(['/srv/a=/srv/b']);
-    const [exact, below, sibling] = planBindTargets([bind('/srv/a'), bind('/srv/a/x/y', '/y'), bind('/srv/ab', '/ab')], maps, config, '/var/lib/docker');
+    const [exact, below, sibling] = planBindTargets([bind('/srv/a'), bind('/srv/a/x/y', '/y'), bind('/srv/ab', '/ab')], maps, config, ['/var/lib/docker']);
     assert.equal(exact!.target, '/srv/b');
     assert.equal(exact!.from, 'map');
     assert.equal(below!.target, '/srv/b/x/y');
@@ -39,7 +39,7 @@ describe('planBindTargets', () => {
 
   it('--map wins over the config; the longest --map prefix wins; no rule keeps the path', () => {
     const maps = parseMigrateMaps(['/srv=/m1', '/srv/a=/m2']);
-    const [a, other] = planBindTargets([bind('/srv/a/k'), bind('/opt/x', '/x')], maps, config, '/var/lib/docker');
+    const [a, other] = planBindTargets([bind('/srv/a/k'), bind('/opt/x', '/x')], maps, config, ['/var/lib/docker']);
     assert.equal(a!.target, '/m2/k');
     assert.equal(other!.target, '/opt/x');
     assert.equal(other!.from, 'original');
@@ -47,10 +47,10 @@ describe('planBindTargets', () => {
 
   it('the target decides: refuses paths outside its allowlist, denied ones, and its own data root', () => {
     const strict = { remap: [], hostPaths: { allow: ['/srv/b'], deny: DEFAULT_CONFIG.hostPaths.deny } };
-    assert.throws(() => planBindTargets([bind('/srv/a')], [], strict, '/var/lib/docker'), (err: unknown) => err instanceof ExtmountError && err.code === 'refused' && /outside the allowed host paths/.test(err.message) && /--map \/srv\/a=/.test(err.hint ?? ''));
-    assert.equal(planBindTargets([bind('/srv/a')], parseMigrateMaps(['/srv/a=/srv/b/c']), strict, '/var/lib/docker')[0]!.target, '/srv/b/c');
-    assert.throws(() => planBindTargets([bind('/srv/a')], parseMigrateMaps(['/srv/a=/etc/cron.d']), config, '/var/lib/docker'), /under the denied host path \/etc/);
-    assert.throws(() => planBindTargets([bind('/srv/a')], parseMigrateMaps(['/srv/a=/mnt/docker/volumes/x']), { remap: [], hostPaths: { allow: [], deny: [] } }, '/mnt/docker'), /denied host path \/mnt\/docker/);
+    assert.throws(() => planBindTargets([bind('/srv/a')], [], strict, ['/var/lib/docker']), (err: unknown) => err instanceof ExtmountError && err.code === 'refused' && /outside the allowed host paths/.test(err.message) && /--map \/srv\/a=/.test(err.hint ?? ''));
+    assert.equal(planBindTargets([bind('/srv/a')], parseMigrateMaps(['/srv/a=/srv/b/c']), strict, ['/var/lib/docker'])[0]!.target, '/srv/b/c');
+    assert.throws(() => planBindTargets([bind('/srv/a')], parseMigrateMaps(['/srv/a=/etc/cron.d']), config, ['/var/lib/docker']), /under the denied host path \/etc/);
+    assert.throws(() => planBindTargets([bind('/srv/a')], parseMigrateMaps(['/srv/a=/mnt/docker/volumes/x']), { remap: [], hostPaths: { allow: [], deny: [] } }, ['/mnt/docker']), /denied host path \/mnt\/docker/);
   });
 
   it('unusedMaps names a --map that matches no bind', () => {

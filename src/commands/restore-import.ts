@@ -1,0 +1,132 @@
+// `extmount restore --import ARCHIVE [--map SRC=DST]…`: a `podman container checkpoint --export` archive
+// restored on this host with its binds remapped (Podman's own --import keeps every source as it was).
+//
+// The archive is read twice, never unpacked: first its config.dump and spec.dump (near its start), and
+// every bind checked on this host before anything is written; then the whole archive is copied, entry by
+// entry through the tar checks, into a private folder with the two dumps replaced, and Podman imports
+// that copy. The archive itself is never changed; the copy is removed whatever happens.
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { RemapRule } from '../core/config.js';
+import { ExtmountError } from '../core/errors.js';
+import { restoreDenials } from '../core/checkpoint/restore-targets.js';
+import { encodeFileEntry, tarFiles, type EntryPolicy } from '../core/migrate/migrate-tar.js';
+import { planBindTargets, unusedMaps, type BindTarget } from '../core/migrate/migrate-plan.js';
+import { archiveBinds, archiveRuntime, archiveVolumes, CONFIG_DUMP, MAX_DUMP_SIZE, parseDumps, rewriteDumps, SPEC_DUMP, type ArchiveDumps } from '../core/podman/checkpoint-archive.js';
+import { configuredEngineRoots } from '../adapters/engine-roots.js';
+import { checkHostPath } from '../adapters/host-paths.js';
+import { openArchive, podmanRestoreImport, podmanVolumePath, withTarStream, type ArchiveFile } from '../adapters/podman-archive.js';
+import { TarFilter } from '../migrate/tar-filter.js';
+import type { CommandContext } from './context.js';
+
+export interface ImportOptions {
+  archive: string;
+  maps: RemapRule[];
+  /** Podman's --name: a new name (and ID) for the restored container. */
+  name: string | undefined;
+  /** After "--": passed to podman container restore as they are. */
+  podmanArgs: string[];
+}
+
+/** Podman's archives hold the container's files, never links or devices (volumes and the layer diff are tars inside it). */
+const POLICY: EntryPolicy = { root: '', allowLinks: false, allowDevices: false };
+
+export async function runRestoreImport(options: ImportOptions, ctx: CommandContext): Promise<void> {
+  const archive = await openArchive(resolve(options.archive));
+  try {
+    const dumps = await readDumps(archive);
+    const binds = archiveBinds(dumps);
+    const unused = unusedMaps(options.maps, binds);
+    if (unused.length > 0) {
+      throw new ExtmountError('usage', `--map ${unused[0]!.from}=…: the archive has no bind from ${unused[0]!.from} or below`, {
+        hint: `its bind sources: ${binds.map((b) => b.source).join(', ') || 'none'}`,
+      });
+    }
+    const targets = planBindTargets(binds, options.maps, ctx.config, restoreDenials(ctx.config, await configuredEngineRoots()));
+    for (const t of targets) {
+      await checkHostPath(`bind ${t.destination} → ${t.target}`, t.target, { missingHint: t.from === 'original' ? `create it, or map it with --map ${t.source}=PATH` : 'create it, or choose another --map target' });
+    }
+    const volumes = archiveVolumes(dumps);
+    const volumePath = volumes.length > 0 ? await podmanVolumePath() : undefined;
+    const rewritten = rewriteDumps(dumps, targets, volumePath);
+
+    await mkdir(ctx.config.stateDir, { recursive: true, mode: 0o700 });
+    const work = await mkdtemp(join(ctx.config.stateDir, 'import-'));
+    try {
+      const copy = join(work, 'archive.tar');
+      await copyWithDumps(archive, copy, rewritten);
+      ctx.log.debug({ copy, binds: targets }, 'podman container restore --import');
+      const args = [...(options.name !== undefined ? ['--name', options.name] : []), ...options.podmanArgs];
+      const run = await podmanRestoreImport(copy, archiveRuntime(dumps), args);
+      if (run.exitCode !== 0) {
+        const lines = run.stderr.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+        const reason = [...lines].reverse().find((l) => l.startsWith('Error: ')) ?? lines.pop() ?? `exit ${run.exitCode}`;
+        throw new ExtmountError('restore-failed', `podman container restore --import failed: ${reason.replace(/^Error: /, '')}`, {
+          hint: 'see podman ps -a for a container it may have left created',
+          details: lines.slice(-20),
+        });
+      }
+      report(run.stdout.trim().split('\n').pop() ?? '', targets, volumes.map((v) => ({ ...v, path: `${volumePath}/${v.name}/_data` })), options, ctx);
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+  } finally {
+    await archive.handle.close();
+  }
+}
+
+/** The two dumps, read from the archive's start; the read stops once both were seen. */
+async function readDumps(archive: ArchiveFile): Promise<ArchiveDumps> {
+  const wanted = new Set([CONFIG_DUMP, SPEC_DUMP]);
+  const kept: Buffer[] = [];
+  let seen = 0;
+  await withTarStream(archive, (tar) => new Promise<void>((done, fail) => {
+    const filter = new TarFilter(POLICY, ({ path, header }) => {
+      if (!wanted.has(path) || header.type !== 'file') return 'skip';
+      if (header.size > MAX_DUMP_SIZE) throw new ExtmountError('bad-input', `${archive.path}: ${path} has ${header.size} bytes, more than ${MAX_DUMP_SIZE}`, { hint: 'the archive is not one Podman wrote' });
+      return ++seen === wanted.size ? 'keep-last' : 'keep';
+    }, () => {
+      // Both seen: the rest of the archive is not read (withTarStream stops the decompression).
+      tar.unpipe(filter);
+      filter.end();
+    });
+    filter.on('data', (chunk: Buffer) => kept.push(chunk));
+    filter.on('end', done);
+    filter.on('error', fail);
+    tar.on('error', (err) => filter.destroy(err));
+    tar.pipe(filter);
+  }));
+  const files = tarFiles(Buffer.concat(kept));
+  const config = files.get(CONFIG_DUMP);
+  const spec = files.get(SPEC_DUMP);
+  if (!config || !spec) {
+    throw new ExtmountError('bad-input', `${archive.path} has no ${config ? SPEC_DUMP : CONFIG_DUMP}`, { hint: 'give the file written by podman container checkpoint --export' });
+  }
+  return parseDumps(config, spec);
+}
+
+/** The whole archive into `to`, checked entry by entry, its dumps replaced by `dumps`. */
+async function copyWithDumps(archive: ArchiveFile, to: string, dumps: { config: Buffer; spec: Buffer }): Promise<void> {
+  const mtime = Math.floor(Date.now() / 1000);
+  await withTarStream(archive, async (tar) => {
+    const filter = new TarFilter(POLICY, ({ path }) => (path === CONFIG_DUMP || path === SPEC_DUMP ? 'skip' : 'keep'));
+    filter.trailer = [
+      encodeFileEntry({ name: CONFIG_DUMP, mode: 0o600, uid: 0, gid: 0, mtime }, dumps.config),
+      encodeFileEntry({ name: SPEC_DUMP, mode: 0o600, uid: 0, gid: 0, mtime }, dumps.spec),
+    ];
+    await pipeline(tar, filter, createWriteStream(to, { mode: 0o600, flags: 'wx' }));
+  });
+}
+
+function report(id: string, targets: readonly BindTarget[], volumes: { name: string; destination: string; path: string }[], options: ImportOptions, ctx: CommandContext): void {
+  const binds = targets.map((t) => ({ destination: t.destination, source: t.source, path: t.target, from: t.from }));
+  if (ctx.json) {
+    ctx.io.out(JSON.stringify({ id, ...(options.name !== undefined ? { name: options.name } : {}), archive: resolve(options.archive), binds, volumes }, null, 2));
+    return;
+  }
+  ctx.io.out(id);
+  for (const b of binds) ctx.log.info(`bind ${b.destination}: ${b.source} → ${b.path} (${b.from})`);
+  for (const v of volumes) ctx.log.info(`volume ${v.name} at ${v.destination}: ${v.path}`);
+}
