@@ -131,10 +131,12 @@ function podmanMissing(): ExtmountError {
   return new ExtmountError('bad-input', 'podman is not installed here (not found in PATH)', { hint: 'run extmount restore --import on the host that runs Podman' });
 }
 
-/** `podman [--runtime R] container restore --import ARCHIVE ARGS…`, the argv as given (never a shell). */
-export async function podmanRestoreImport(archive: string, runtime: string | undefined, args: readonly string[]): Promise<PodmanResult> {
-  const global = runtime === undefined ? [] : ['--runtime', runtime];
-  const result = await execa('podman', [...global, 'container', 'restore', '--import', archive, ...args], {
+/**
+ * `podman container restore --import ARCHIVE ARGS…`, the argv as given (never a shell). Podman's CLI
+ * restores with the runtime the archive names (cmd/podman/root.go, CRGetRuntimeFromArchive).
+ */
+export async function podmanRestoreImport(archive: string, args: readonly string[]): Promise<PodmanResult> {
+  const result = await execa('podman', ['container', 'restore', '--import', archive, ...args], {
     reject: false, stdin: 'ignore', maxBuffer: 16 << 20,
   });
   if ((result as { code?: string }).code === 'ENOENT') throw podmanMissing();

@@ -14,7 +14,7 @@ import { ExtmountError } from '../core/errors.js';
 import { restoreDenials } from '../core/checkpoint/restore-targets.js';
 import { encodeFileEntry, tarFiles, type EntryPolicy } from '../core/migrate/migrate-tar.js';
 import { planBindTargets, unusedMaps, type BindTarget } from '../core/migrate/migrate-plan.js';
-import { archiveBinds, archiveRuntime, archiveVolumes, CONFIG_DUMP, MAX_DUMP_SIZE, parseDumps, rewriteDumps, SPEC_DUMP, type ArchiveDumps } from '../core/podman/checkpoint-archive.js';
+import { archiveBinds, archiveVolumes, CONFIG_DUMP, MAX_DUMP_SIZE, parseDumps, rewriteDumps, SPEC_DUMP, type ArchiveDumps } from '../core/podman/checkpoint-archive.js';
 import { configuredEngineRoots } from '../adapters/engine-roots.js';
 import { checkHostPath } from '../adapters/host-paths.js';
 import { openArchive, podmanRestoreImport, podmanVolumePath, withTarStream, type ArchiveFile } from '../adapters/podman-archive.js';
@@ -59,7 +59,7 @@ export async function runRestoreImport(options: ImportOptions, ctx: CommandConte
       await copyWithDumps(archive, copy, rewritten);
       ctx.log.debug({ copy, binds: targets }, 'podman container restore --import');
       const args = [...(options.name !== undefined ? ['--name', options.name] : []), ...options.podmanArgs];
-      const run = await podmanRestoreImport(copy, archiveRuntime(dumps), args);
+      const run = await podmanRestoreImport(copy, args);
       if (run.exitCode !== 0) {
         const lines = run.stderr.split('\n').map((l) => l.trim()).filter((l) => l !== '');
         const reason = [...lines].reverse().find((l) => l.startsWith('Error: ')) ?? lines.pop() ?? `exit ${run.exitCode}`;

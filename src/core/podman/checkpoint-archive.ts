@@ -72,19 +72,6 @@ export function archiveBinds(dumps: ArchiveDumps): SourceBind[] {
   });
 }
 
-const RUNTIME_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
-
-/**
- * The OCI runtime the container ran under (config.dump "runtime", a name from containers.conf), or
- * undefined for an absolute path or none. Podman's import resets it to this host's default runtime
- * (libpod/runtime_ctr.go initContainerVariables): a checkpoint made through the extmount runtime must be
- * restored through it, so the import names it again.
- */
-export function archiveRuntime(dumps: ArchiveDumps): string | undefined {
-  const runtime = (dumps.config as { [key: string]: RawValue }).runtime;
-  return typeof runtime === 'string' && RUNTIME_NAME.test(runtime) ? runtime : undefined;
-}
-
 export interface ArchiveVolume {
   name: string;
   destination: string;
