@@ -116,7 +116,13 @@ async function copyWithDumps(archive: ArchiveFile, to: string, dumps: { config: 
       encodeFileEntry({ name: CONFIG_DUMP, mode: 0o600, uid: 0, gid: 0, mtime }, dumps.config),
       encodeFileEntry({ name: SPEC_DUMP, mode: 0o600, uid: 0, gid: 0, mtime }, dumps.spec),
     ];
-    await pipeline(tar, filter, createWriteStream(to, { mode: 0o600, flags: 'wx' }));
+    await pipeline(tar, filter, createWriteStream(to, { mode: 0o600, flags: 'wx' })).catch((err: unknown) => {
+      if (err instanceof ExtmountError || (err as NodeJS.ErrnoException).syscall === undefined) throw err;
+      throw new ExtmountError('restore-failed', `cannot write the archive's copy ${to}: ${(err as Error).message}`, {
+        hint: 'the copy needs as much free space as the archive holds uncompressed; free some, or set another stateDir',
+        cause: err,
+      });
+    });
   });
 }
 
