@@ -38,76 +38,106 @@ export async function openArchive(path: string): Promise<ArchiveFile> {
 
 /**
  * Runs `consume` on the archive's tar bytes, from its first byte. `consume` may stop reading early. A
- * failure of the decompression is reported as such, before whatever it made `consume` see.
+ * failure of the read or the decompression is reported as such, before whatever it made `consume` see;
+ * a stream read to its end counts only once the decompressor says it was whole (zstd(1) writes what it
+ * decoded before it checks the frame).
  */
 export async function withTarStream<T>(archive: ArchiveFile, consume: (tar: Readable) => Promise<T>): Promise<T> {
-  // Each read opens the file held open again through /proc (the same inode, whatever the path names now):
-  // a stream closes its descriptor when destroyed, and the archive is read twice.
   const file = createReadStream(`/proc/self/fd/${archive.handle.fd}`);
   const damaged = (detail: string) =>
     new ExtmountError('bad-input', `${archive.path}: the ${archive.compression} stream is damaged (${detail})`, { hint: 'export the checkpoint again' });
+  const unreadable = (err: Error) => new ExtmountError('bad-input', `cannot read ${archive.path}: ${err.message}`, { cause: err });
+  let failure: ExtmountError | undefined;
+  const fail = (tar: Readable, err: ExtmountError) => {
+    failure ??= err;
+    tar.destroy(failure);
+  };
   try {
-    if (archive.compression === 'none') return await consume(file);
+    if (archive.compression === 'none') {
+      file.on('error', (err) => fail(file, unreadable(err)));
+      return await consume(file).catch((err: unknown) => Promise.reject(failure ?? err));
+    }
     if (archive.compression === 'gzip') {
       const gunzip = createGunzip();
-      let failure: ExtmountError | undefined;
-      gunzip.on('error', (err) => (failure = damaged(err.message)));
+      file.on('error', (err) => fail(gunzip, unreadable(err)));
+      gunzip.on('error', (err) => (failure ??= damaged(err.message)));
       file.pipe(gunzip);
       try {
-        return await consume(gunzip);
-      } catch (err) {
-        throw failure ?? err;
+        return await consume(gunzip).catch((err: unknown) => Promise.reject(failure ?? err));
       } finally {
         gunzip.destroy();
       }
     }
-    return await throughZstd(archive, file, consume, damaged);
+    const zstd = startZstd(archive, damaged);
+    file.on('error', (err) => fail(zstd.tar, unreadable(err)));
+    file.pipe(zstd.stdin);
+    // zstd missing, or failing before the consumer has seen a broken stream: the consumer gets that error.
+    void zstd.finished.then((err) => err && fail(zstd.tar, err));
+    try {
+      const value = await consume(zstd.tar).catch(async (err: unknown) => {
+        // What the consumer saw may be zstd's doing (a cut stream): let zstd finish and say so first.
+        const verdict = failure ?? (await zstd.verdict(2000));
+        throw verdict ?? err;
+      });
+      if (zstd.tar.readableEnded) {
+        const err = await zstd.finished;
+        if (err) throw err;
+      }
+      return value;
+    } finally {
+      await zstd.stop();
+    }
   } finally {
     file.destroy();
   }
 }
 
-async function throughZstd<T>(archive: ArchiveFile, file: Readable, consume: (tar: Readable) => Promise<T>, damaged: (detail: string) => ExtmountError): Promise<T> {
+function startZstd(archive: ArchiveFile, damaged: (detail: string) => ExtmountError) {
   const child = execa('zstd', ['-dcq'], { stdin: 'pipe', stdout: 'pipe', stderr: 'pipe', buffer: false, reject: false });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     if (stderr.length < 4096) stderr += chunk.toString('utf8');
   });
-  // zstd stops reading when it is killed after an early end: what it did not read is not an error.
+  // zstd stops reading when it is stopped after an early end: what it did not read is not an error.
   child.stdin?.on('error', () => undefined);
-  file.pipe(child.stdin!);
   const tar = new PassThrough();
   child.stdout?.pipe(tar);
   let stopped = false;
-  const stop = () => {
-    stopped = true;
-    // Unread output would hold zstd's stdout open, and the child's promise with it.
-    child.stdout?.unpipe(tar);
-    child.stdout?.resume();
-    tar.destroy();
-    child.kill('SIGKILL');
-  };
-  const finished = child.then((result) => {
+  const finished: Promise<ExtmountError | undefined> = child.then((result) => {
     if (stopped) return undefined;
     if ((result as { code?: string }).code === 'ENOENT' || (result.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {
       return new ExtmountError('bad-input', `${archive.path} is zstd-compressed (Podman's default) and zstd(1) is not installed`, {
         hint: 'install zstd (apt-get install zstd), or export with podman container checkpoint --compress gzip',
       });
     }
-    if (result.exitCode !== 0) return damaged(stderr.trim().split('\n').pop() || `zstd exited with ${result.exitCode}`);
-    return undefined;
+    return result.exitCode === 0 ? undefined : damaged(stderr.trim().split('\n').pop() || `zstd exited with ${result.exitCode}`);
   });
-  try {
-    const value = await consume(tar);
-    stop();
-    return value;
-  } catch (err) {
-    const failure = await Promise.race([finished, new Promise<undefined>((resolve) => setTimeout(resolve, 2000, undefined))]);
-    stop();
-    throw failure ?? err;
-  } finally {
-    await child;
-  }
+  return {
+    tar,
+    stdin: child.stdin!,
+    finished,
+    /** zstd's own failure, waiting at most `ms` for it to end (its output drained meanwhile). */
+    async verdict(ms: number): Promise<ExtmountError | undefined> {
+      child.stdout?.unpipe(tar);
+      child.stdout?.resume();
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<undefined>((resolve) => (timer = setTimeout(resolve, ms, undefined)));
+      try {
+        return await Promise.race([finished, late]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) stopped = true;
+      // Unread output would hold zstd's stdout open, and the child's promise with it.
+      child.stdout?.unpipe(tar);
+      child.stdout?.resume();
+      tar.destroy();
+      child.kill('SIGKILL');
+      await child;
+    },
+  };
 }
 
 export interface PodmanResult {
@@ -116,15 +146,23 @@ export interface PodmanResult {
   stderr: string;
 }
 
-/** Where this host's Podman keeps local volumes (`podman info`: store.volumePath). */
-export async function podmanVolumePath(): Promise<string> {
-  const result = await execa('podman', ['info', '--format', '{{.Store.VolumePath}}'], { reject: false, stdin: 'ignore', maxBuffer: 1 << 20 });
+export interface PodmanStore {
+  graphRoot: string;
+  runRoot: string;
+  volumePath: string;
+}
+
+/** Where this host's Podman keeps its storage, run state and local volumes (`podman info`). */
+export async function podmanStore(): Promise<PodmanStore> {
+  const result = await execa('podman', ['info', '--format', '{{.Store.GraphRoot}}\n{{.Store.RunRoot}}\n{{.Store.VolumePath}}'], {
+    reject: false, stdin: 'ignore', maxBuffer: 1 << 20,
+  });
   if ((result as { code?: string }).code === 'ENOENT') throw podmanMissing();
-  const path = String(result.stdout ?? '').trim();
-  if (result.exitCode !== 0 || !path.startsWith('/')) {
-    throw new ExtmountError('restore-failed', `podman info gave no volume path (exit ${result.exitCode}): ${String(result.stderr ?? '').trim().split('\n').pop() ?? ''}`);
+  const [graphRoot, runRoot, volumePath] = String(result.stdout ?? '').trim().split('\n').map((l) => l.trim());
+  if (result.exitCode !== 0 || ![graphRoot, runRoot, volumePath].every((p) => p?.startsWith('/'))) {
+    throw new ExtmountError('restore-failed', `podman info did not say where its storage is (exit ${result.exitCode}): ${String(result.stderr ?? '').trim().split('\n').pop() ?? ''}`);
   }
-  return path;
+  return { graphRoot: graphRoot!, runRoot: runRoot!, volumePath: volumePath! };
 }
 
 function podmanMissing(): ExtmountError {

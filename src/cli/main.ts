@@ -364,10 +364,11 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === (await import('node:fs
     throw err;
   });
   // A command whose promise never settles would otherwise end with exit 0 once nothing is left to run.
-  process.exitCode = 1;
   let done = false;
   process.once('beforeExit', () => {
-    if (!done) process.stderr.write('extmount: internal error: the command stopped before it finished; please report it with --debug output\n');
+    if (done) return;
+    process.exitCode = 1;
+    process.stderr.write('extmount: internal error: the command stopped before it finished; please report it with --debug output\n');
   });
   process.exitCode = await main(process.argv.slice(2));
   done = true;

@@ -5,19 +5,19 @@
 // every bind checked on this host before anything is written; then the whole archive is copied, entry by
 // entry through the tar checks, into a private folder with the two dumps replaced, and Podman imports
 // that copy. The archive itself is never changed; the copy is removed whatever happens.
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, statfs } from 'node:fs/promises';
 import { createWriteStream } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { RemapRule } from '../core/config.js';
 import { ExtmountError } from '../core/errors.js';
 import { restoreDenials } from '../core/checkpoint/restore-targets.js';
-import { encodeFileEntry, tarFiles, type EntryPolicy } from '../core/migrate/migrate-tar.js';
+import { encodeFileEntry, tarFiles, TarFormatError, type EntryPolicy } from '../core/migrate/migrate-tar.js';
 import { planBindTargets, unusedMaps, type BindTarget } from '../core/migrate/migrate-plan.js';
-import { archiveBinds, archiveVolumes, CONFIG_DUMP, MAX_DUMP_SIZE, parseDumps, rewriteDumps, SPEC_DUMP, type ArchiveDumps } from '../core/podman/checkpoint-archive.js';
+import { archiveMounts, CONFIG_DUMP, MAX_DUMP_SIZE, parseDumps, rewriteDumps, SPEC_DUMP, type ArchiveDumps } from '../core/podman/checkpoint-archive.js';
 import { configuredEngineRoots } from '../adapters/engine-roots.js';
 import { checkHostPath } from '../adapters/host-paths.js';
-import { openArchive, podmanRestoreImport, podmanVolumePath, withTarStream, type ArchiveFile } from '../adapters/podman-archive.js';
+import { openArchive, podmanRestoreImport, podmanStore, withTarStream, type ArchiveFile } from '../adapters/podman-archive.js';
 import { TarFilter } from '../migrate/tar-filter.js';
 import type { CommandContext } from './context.js';
 
@@ -34,23 +34,37 @@ export interface ImportOptions {
 const POLICY: EntryPolicy = { root: '', allowLinks: false, allowDevices: false };
 
 export async function runRestoreImport(options: ImportOptions, ctx: CommandContext): Promise<void> {
+  // Podman takes the last --import and --name: one after "--" would undo the mapping.
+  const clash = options.podmanArgs.find((a) => /^(-i|--import|--name)(=|$)/.test(a));
+  if (clash) throw new ExtmountError('usage', `${clash.split('=')[0]} after "--": extmount gives podman the archive and the name itself`, { hint: 'use restore --import ARCHIVE --name NAME' });
+  try {
+    await importArchive(options, ctx);
+  } catch (err) {
+    if (err instanceof TarFormatError) throw new ExtmountError('refused', err.message, { hint: 'the file is not an archive podman container checkpoint --export writes', cause: err });
+    throw err;
+  }
+}
+
+async function importArchive(options: ImportOptions, ctx: CommandContext): Promise<void> {
   const archive = await openArchive(resolve(options.archive));
   try {
     const dumps = await readDumps(archive);
-    const binds = archiveBinds(dumps);
+    const { binds, volumes } = archiveMounts(dumps);
     const unused = unusedMaps(options.maps, binds);
     if (unused.length > 0) {
       throw new ExtmountError('usage', `--map ${unused[0]!.from}=…: the archive has no bind from ${unused[0]!.from} or below`, {
         hint: `its bind sources: ${binds.map((b) => b.source).join(', ') || 'none'}`,
       });
     }
-    const targets = planBindTargets(binds, options.maps, ctx.config, restoreDenials(ctx.config, await configuredEngineRoots()));
+    const denied = restoreDenials(ctx.config, await configuredEngineRoots());
+    const targets = planBindTargets(binds, options.maps, ctx.config, denied);
     for (const t of targets) {
       await checkHostPath(`bind ${t.destination} → ${t.target}`, t.target, { missingHint: t.from === 'original' ? `create it, or map it with --map ${t.source}=PATH` : 'create it, or choose another --map target' });
     }
-    const volumes = archiveVolumes(dumps);
-    const volumePath = volumes.length > 0 ? await podmanVolumePath() : undefined;
-    const rewritten = rewriteDumps(dumps, targets, volumePath);
+    // Podman's own storage is no place to bind from either, wherever this host keeps it.
+    const store = binds.length + volumes.length > 0 ? await podmanStore() : undefined;
+    if (store) planBindTargets(binds, options.maps, ctx.config, [...denied, store.graphRoot, store.runRoot, store.volumePath]);
+    const rewritten = rewriteDumps(dumps, targets, volumes, store?.volumePath);
 
     await mkdir(ctx.config.stateDir, { recursive: true, mode: 0o700 });
     const work = await mkdtemp(join(ctx.config.stateDir, 'import-'));
@@ -68,7 +82,7 @@ export async function runRestoreImport(options: ImportOptions, ctx: CommandConte
           details: lines.slice(-20),
         });
       }
-      report(run.stdout.trim().split('\n').pop() ?? '', targets, volumes.map((v) => ({ ...v, path: `${volumePath}/${v.name}/_data` })), options, ctx);
+      report(run.stdout.trim().split('\n').pop() ?? '', targets, volumes.map((v) => ({ ...v, path: `${store!.volumePath}/${v.name}/_data` })), options, ctx);
     } finally {
       await rm(work, { recursive: true, force: true });
     }
@@ -107,17 +121,33 @@ async function readDumps(archive: ArchiveFile): Promise<ArchiveDumps> {
   return parseDumps(config, spec);
 }
 
-/** The whole archive into `to`, checked entry by entry, its dumps replaced by `dumps`. */
+/**
+ * The whole archive into `to`, checked entry by entry, its dumps replaced by `dumps`; stopped before it
+ * would leave less than a reserve free on that filesystem (an archive that unpacks to more than it
+ * seemed must not fill the host's disk).
+ */
 async function copyWithDumps(archive: ArchiveFile, to: string, dumps: { config: Buffer; spec: Buffer }): Promise<void> {
   const mtime = Math.floor(Date.now() / 1000);
+  const fs = await statfs(dirname(to));
+  const reserve = Math.min(1 << 30, Math.floor((fs.blocks * fs.bsize) / 20));
+  const budget = fs.bavail * fs.bsize - reserve;
+  let written = 0;
   await withTarStream(archive, async (tar) => {
-    const filter = new TarFilter(POLICY, ({ path }) => (path === CONFIG_DUMP || path === SPEC_DUMP ? 'skip' : 'keep'));
+    const filter = new TarFilter(POLICY, ({ path }) => (path === CONFIG_DUMP || path === SPEC_DUMP ? 'skip' : 'keep'), undefined, (_path, bytes) => {
+      written += bytes;
+      if (written > budget) {
+        throw new ExtmountError('restore-failed', `the archive unpacks to more than the ${Math.max(0, budget)} bytes free (keeping ${reserve} in reserve) in ${dirname(to)}`, {
+          hint: 'free space there, or set another stateDir in the config',
+        });
+      }
+    });
+    filter.requireEnd = true;
     filter.trailer = [
       encodeFileEntry({ name: CONFIG_DUMP, mode: 0o600, uid: 0, gid: 0, mtime }, dumps.config),
       encodeFileEntry({ name: SPEC_DUMP, mode: 0o600, uid: 0, gid: 0, mtime }, dumps.spec),
     ];
     await pipeline(tar, filter, createWriteStream(to, { mode: 0o600, flags: 'wx' })).catch((err: unknown) => {
-      if (err instanceof ExtmountError || (err as NodeJS.ErrnoException).syscall === undefined) throw err;
+      if ((err as NodeJS.ErrnoException).path !== to) throw err;
       throw new ExtmountError('restore-failed', `cannot write the archive's copy ${to}: ${(err as Error).message}`, {
         hint: 'the copy needs as much free space as the archive holds uncompressed; free some, or set another stateDir',
         cause: err,

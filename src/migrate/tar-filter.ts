@@ -49,6 +49,8 @@ export class TarFilter extends Transform {
   private hash: { key: string; hash: Hash; left: number; size: number } | undefined;
   /** Entries (header and padded content) written after the archive's own, before its end. */
   trailer: Buffer[] = [];
+  /** Refuse an archive that stops at an entry boundary without its end blocks (a file cut short there). */
+  requireEnd = false;
 
   constructor(
     private readonly policy: EntryPolicy,
@@ -77,8 +79,13 @@ export class TarFilter extends Transform {
     if (this.state !== 'ended' && !(this.state === 'header' && this.header.length === 0)) {
       return callback(new TarFormatError('the archive ends in the middle of an entry'));
     }
-    for (const entry of this.trailer) this.out(entry);
-    this.out(END_OF_ARCHIVE);
+    if (this.state !== 'ended' && this.requireEnd) return callback(new TarFormatError('the archive ends without its two end blocks (cut short?)'));
+    try {
+      for (const entry of this.trailer) this.out(entry);
+      this.out(END_OF_ARCHIVE);
+    } catch (err) {
+      return callback(err as Error);
+    }
     this.state = 'done';
     callback();
   }

@@ -66,11 +66,27 @@ describe('restore --import refusals', () => {
     const zst = (await execa('zstd', ['-q', '-c'], { input: tar, encoding: 'buffer' })).stdout as unknown as Uint8Array;
     assertOneLineError(await run(['--import', await write('a.tar.zst', Buffer.from(zst))]), 2, new RegExp(`bind /data → ${missing}: no such file`));
     assertOneLineError(await run(['--import', await write('cut.tar.zst', Buffer.from(zst).subarray(0, 200))]), 2, /the zstd stream is damaged/);
+    // No binds: the checks pass and the whole archive is copied. zstd writes all it decoded, then finds the
+    // checksum wrong: the copy must not go to Podman.
+    const noBinds = archive(file('config.dump', JSON.stringify({ spec: {} })), file('spec.dump', '{"mounts":[]}'), file('checkpoint/pages-1.img', Buffer.alloc(1 << 20, 7)));
+    const whole = Buffer.from((await execa('zstd', ['-q', '-c', '--check'], { input: noBinds, encoding: 'buffer' })).stdout as unknown as Uint8Array);
+    whole[whole.length - 1] = whole.at(-1)! ^ 0xff;
+    assertOneLineError(await run(['--import', await write('sum.tar.zst', whole)]), 2, /the zstd stream is damaged \(.*checksum/i);
+    assertOneLineError(await runCli(['--config', join(dir, 'config.json'), 'restore', '--import', join(dir, 'a.tar.zst')], { env: { PATH: '/nonexistent' } }), 2, /is zstd-compressed \(Podman's default\) and zstd\(1\) is not installed; install zstd/);
+    assert.deepEqual((await readdir(join(dir, 'state')).catch(() => [])).filter((n) => n.startsWith('import-')), [], 'a refused import left its copy');
+  });
+
+  it('a plain archive cut at an entry boundary is refused, not imported short', async () => {
+    const cut = Buffer.concat([file('config.dump', JSON.stringify({ spec: {} })), file('spec.dump', '{"mounts":[]}'), file('checkpoint/inventory.img', 'x')]);
+    assertOneLineError(await run(['--import', await write('short.tar', cut)]), 2, /archive: the archive ends without its two end blocks/);
+    assert.deepEqual((await readdir(join(dir, 'state')).catch(() => [])).filter((n) => n.startsWith('import-')), [], 'a refused import left its copy');
   });
 
   it('--import goes alone', async () => {
     assertOneLineError(await run(['--import', 'x.tar', 'somecontainer']), 2, /--import ARCHIVE goes alone/);
     assertOneLineError(await run(['--import', 'x.tar', '--foreground']), 2, /--foreground goes with --images-dir/);
+    assertOneLineError(await run(['--import', 'x.tar', '--', '--import', 'y.tar']), 2, /--import after "--": extmount gives podman the archive and the name itself/);
+    assertOneLineError(await run(['--import', 'x.tar', '--', '--name=z']), 2, /--name after "--"/);
     assertOneLineError(await runCli(['--host', 'unix:///x.sock', 'restore', '--import', 'x.tar']), 2, /--import runs this host's podman/);
   });
 });

@@ -1,7 +1,9 @@
-// JSON read and written back without touching what is not edited. Podman writes its dumps with Go's
-// encoding/json: uint64 fields (rlimits, seccomp arguments, resource limits) hold numbers beyond 2^53 that
-// JSON.parse would round, and Go then refuses to read them back ("cannot unmarshal number … into uint64").
-// Numbers therefore stay as their source text.
+// JSON read and written back without touching what is not edited, and read as Go reads it. Podman writes
+// its dumps with Go's encoding/json: uint64 fields (rlimits, seccomp arguments, resource limits) hold
+// numbers beyond 2^53 that JSON.parse would round, and Go then refuses to read them back ("cannot
+// unmarshal number … into uint64"): numbers stay as their source text. Go also matches keys to fields
+// without regard to case ("Source" fills `source`, the last one wins): two keys of one object that Go
+// would take for the same field are refused, and fields are looked up the way Go finds them (`field`).
 import { ExtmountError } from '../errors.js';
 
 /** A number as it was written. */
@@ -38,7 +40,8 @@ export function parseRawJson(text: string, origin: string): RawValue {
         const key = string();
         space();
         if (text[at++] !== ':') throw fail('expected ":"');
-        // Go keeps the last of duplicate keys, and so does this.
+        // What extmount checks must be what Podman reads: no second key for the same field.
+        if (Object.keys(object).some((k) => foldKey(k) === foldKey(key))) throw fail(`a second key ${JSON.stringify(key)} for one field`);
         Object.defineProperty(object, key, { value: value(depth + 1), enumerable: true, writable: true, configurable: true });
         space();
         if (text[at] === ',') at++;
@@ -106,4 +109,25 @@ export function stringifyRawJson(value: RawValue): string {
 
 export function isRawObject(value: RawValue | undefined): value is { [key: string]: RawValue } {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof RawNumber);
+}
+
+/** Go's key folding (encoding/json: case-insensitive, with ſ as s and the Kelvin sign as k). */
+function foldKey(key: string): string {
+  return key.toUpperCase().toLowerCase();
+}
+
+/** The key of `object` Go would read into the field tagged `name` (at most one: duplicates were refused). */
+export function fieldKey(object: { [key: string]: RawValue }, name: string): string | undefined {
+  return Object.keys(object).find((k) => foldKey(k) === foldKey(name));
+}
+
+export function field(object: { [key: string]: RawValue }, name: string): RawValue | undefined {
+  const key = fieldKey(object, name);
+  return key === undefined ? undefined : object[key];
+}
+
+/** Sets the field where Go reads it (the key as written, else `name`). */
+export function setField(object: { [key: string]: RawValue }, name: string, value: RawValue): void {
+  const key = fieldKey(object, name) ?? name;
+  Object.defineProperty(object, key, { value, enumerable: true, writable: true, configurable: true });
 }

@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { ExtmountError } from '../../../src/core/errors.js';
 import { encodeFileEntry, END_OF_ARCHIVE, encodeEntry, tarFiles } from '../../../src/core/migrate/migrate-tar.js';
 import { parseMigrateMaps, planBindTargets } from '../../../src/core/migrate/migrate-plan.js';
-import { archiveBinds, compressionOf, parseDumps, rewriteDumps } from '../../../src/core/podman/checkpoint-archive.js';
+import { archiveMounts, compressionOf, parseDumps, rewriteDumps } from '../../../src/core/podman/checkpoint-archive.js';
 import { parseRawJson, stringifyRawJson } from '../../../src/core/podman/raw-json.js';
 import { fixture } from '../../helpers/fixtures.js';
 
@@ -12,22 +12,26 @@ const dumps = () => parseDumps(Buffer.from(fixture('podman-archive/4.3.1/config.
 const config = { remap: [], hostPaths: { allow: [], deny: ['/etc', '/var/lib/containers'] } };
 
 describe('podman checkpoint archive dumps', () => {
-  it('finds the container\'s own binds in config.dump, not Podman\'s (hosts, shm, volumes)', () => {
-    assert.deepEqual(archiveBinds(dumps()), [{ source: '/tmp/pmx/data', destination: '/data', readOnly: false, propagation: 'rprivate' }]);
+  it('sorts every mount of spec.dump: the container\'s binds, its local volume; Podman\'s own files and kernel filesystems pass', () => {
+    assert.deepEqual(archiveMounts(dumps()), {
+      binds: [{ source: '/tmp/pmx/data', destination: '/data', readOnly: false, propagation: 'rprivate' }],
+      volumes: [{ name: 'pmvol', destination: '/vol' }],
+    });
   });
 
   it('rewrites the bind in both dumps and changes nothing else', () => {
     const d = dumps();
-    const targets = planBindTargets(archiveBinds(d), parseMigrateMaps(['/tmp/pmx=/srv/b']), config, []);
+    const { binds, volumes } = archiveMounts(d);
+    const targets = planBindTargets(binds, parseMigrateMaps(['/tmp/pmx=/srv/b']), config, []);
     assert.deepEqual(targets.map((t) => [t.target, t.from]), [['/srv/b/data', 'map']]);
-    const out = rewriteDumps(d, targets);
+    const out = rewriteDumps(d, targets, volumes, '/var/lib/other/volumes');
     const before = { config: JSON.parse(fixture('podman-archive/4.3.1/config.dump')), spec: JSON.parse(fixture('podman-archive/4.3.1/spec.dump')) };
     const after = { config: JSON.parse(out.config.toString()), spec: JSON.parse(out.spec.toString()) };
     const sources = (mounts: { destination: string; source: string }[]) => mounts.map((m) => `${m.destination}=${m.source}`);
     assert.deepEqual(sources(after.config.spec.mounts).filter((m) => m.startsWith('/data=')), ['/data=/srv/b/data']);
-    assert.deepEqual(sources(after.spec.mounts).filter((m) => m.startsWith('/data=')), ['/data=/srv/b/data']);
-    // Podman's own binds keep their sources (the runroot and volume paths are Podman's to make).
-    assert.equal(after.spec.mounts.filter((m: { source: string }) => m.source.startsWith('/tmp/pmx/')).length, before.spec.mounts.filter((m: { source: string }) => m.source.startsWith('/tmp/pmx/')).length - 1);
+    assert.deepEqual(sources(after.spec.mounts).filter((m) => m.startsWith('/data=') || m.startsWith('/vol=')), ['/data=/srv/b/data', '/vol=/var/lib/other/volumes/pmvol/_data']);
+    // Podman's own files keep their sources (Podman drops them and makes its own).
+    assert.equal(after.spec.mounts.filter((m: { source: string }) => m.source.startsWith('/tmp/pmx/')).length, before.spec.mounts.filter((m: { source: string }) => m.source.startsWith('/tmp/pmx/')).length - 2);
     // The exporting host's pid files (its runroot) are left to Podman to place.
     assert.deepEqual([after.config.conmonPidFile, after.config.pid_file], ['', '']);
     assert.match(before.config.conmonPidFile, new RegExp(`/${before.config.id}/userdata/conmon.pid$`));
@@ -36,22 +40,31 @@ describe('podman checkpoint archive dumps', () => {
     // Put the source back: every other value is as Podman wrote it.
     after.config.spec.mounts.find((m: { destination: string }) => m.destination === '/data').source = '/tmp/pmx/data';
     after.spec.mounts.find((m: { destination: string }) => m.destination === '/data').source = '/tmp/pmx/data';
+    after.spec.mounts.find((m: { destination: string }) => m.destination === '/vol').source = before.spec.mounts.find((m: { destination: string }) => m.destination === '/vol').source;
     assert.deepEqual(after, before);
   });
 
   it('a bind mapped to a denied path is refused with exit 2', () => {
     const d = dumps();
-    assert.throws(() => planBindTargets(archiveBinds(d), parseMigrateMaps(['/tmp/pmx/data=/etc/x']), config, []), (e: unknown) => e instanceof ExtmountError && e.exitCode === 2 && /denied host path \/etc/.test(e.message));
+    assert.throws(() => planBindTargets(archiveMounts(d).binds, parseMigrateMaps(['/tmp/pmx/data=/etc/x']), config, []), (e: unknown) => e instanceof ExtmountError && e.exitCode === 2 && /denied host path \/etc/.test(e.message));
   });
 
-  it('a bind with a relative or odd source is refused as not Podman\'s (exit 2)', () => {
-    const spec = Buffer.from('{"mounts":[]}');
-    for (const source of ['data', '/a\nb', 7]) {
-      const cfg = Buffer.from(JSON.stringify({ spec: { mounts: [{ destination: '/data', type: 'bind', source, options: ['rbind'] }] } }));
-      assert.throws(() => archiveBinds(parseDumps(cfg, spec)), (e: unknown) => e instanceof ExtmountError && e.exitCode === 2, String(source));
-    }
-    assert.throws(() => parseDumps(Buffer.from('{"spec": 1}'), spec), /no container spec/);
-    assert.throws(() => parseDumps(Buffer.from('{"spec": {"mounts": {}}}'), spec) && archiveBinds(parseDumps(Buffer.from('{"spec": {"mounts": {}}}'), spec)), /not a list of mounts/);
+  it('refuses what it cannot check: odd sources, hooks, mounts of other kinds, a runtime by path, a bind hidden by case', () => {
+    const cfg = (extra: object = {}) => Buffer.from(JSON.stringify({ id: 'x', spec: { mounts: [] }, namedVolumes: [{ volumeName: 'v', dest: '/v' }], ...extra }));
+    const spec = (mounts: object[], extra: object = {}) => Buffer.from(JSON.stringify({ mounts, ...extra }));
+    const check = (config: Buffer, specDump: Buffer, pattern: RegExp) =>
+      assert.throws(() => archiveMounts(parseDumps(config, specDump)), (e: unknown) => e instanceof ExtmountError && e.exitCode === 2 && pattern.test(e.message), pattern.source);
+    for (const source of ['data', '/a\nb', '/a/../etc', 7]) check(cfg(), spec([{ destination: '/data', type: 'bind', source, options: ['rbind'] }]), /without a clean absolute source/);
+    check(cfg(), spec([], { hooks: { prestart: [{ path: '/bin/sh' }] } }), /has OCI hooks/);
+    check(cfg(), spec([{ destination: '/x', type: 'overlay', source: 'overlay', options: ['lowerdir=/etc'] }]), /mounts \/x as "overlay"/);
+    check(cfg(), spec([{ destination: '/v', type: 'bind', source: '/etc', options: ['rbind'] }]), /binds volume v from \/etc, not a local volume's folder/);
+    check(cfg(), spec([{ destination: '/d', type: 'bind', source: '/a' }, { destination: '/d', type: 'tmpfs', source: 'tmpfs' }]), /mounts \/d twice/);
+    check(cfg({ runtime: '/tmp/evil' }), spec([]), /names its OCI runtime "\/tmp\/evil"/);
+    // Go reads "Source" into the same field as "source": two of them are refused, one alone is the source.
+    check(cfg(), Buffer.from('{"mounts":[{"destination":"/d","type":"bind","source":"/srv/a","Source":"/etc"}]}'), /a second key "Source" for one field/);
+    assert.deepEqual(archiveMounts(parseDumps(cfg(), Buffer.from('{"Mounts":[{"Destination":"/d","Type":"bind","Source":"/etc"}]}'))).binds.map((b) => b.source), ['/etc']);
+    assert.throws(() => parseDumps(Buffer.from('{"spec": 1}'), spec([])), /no container spec/);
+    assert.deepEqual(archiveMounts(parseDumps(cfg(), spec([{ destination: '/etc/hosts', type: 'bind', source: '/x/hosts' }, { destination: '/proc', type: 'proc', source: 'proc' }]))), { binds: [], volumes: [] });
   });
 
   it('knows the archive kinds Podman writes by their first bytes', () => {
