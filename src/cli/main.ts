@@ -90,7 +90,7 @@ extmount runtime when it has mounts runc does not map itself).`,
     },
   },
   restore: {
-    summary: 'restore a checkpoint, with external mounts mapped and checked first',
+    summary: 'restore a checkpoint (or a Podman checkpoint archive), with external mounts mapped and checked first',
     synopsis: [
       'restore --images-dir DIR [--map KEY=PATH]... [--foreground] [-- CRIU_ARGS...]',
       'restore CONTAINER [--name NAME] [--map KEY=PATH]...',

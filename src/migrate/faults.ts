@@ -1,7 +1,7 @@
 // Fault injection for tests: EXTMOUNT_MIGRATE_FAULT=<point>[:stop] ends (or stops) migrate abruptly at a named point. Off by default.
 import { ExtmountError } from '../core/errors.js';
 
-export const FAULT_POINTS = ['after-preflight', 'after-checkpoint', 'after-create', 'after-copy', 'before-start', 'after-start'] as const;
+export const FAULT_POINTS = ['after-preflight', 'after-checkpoint', 'after-create', 'after-copy', 'before-start', 'after-start', 'after-source-removed'] as const;
 export type FaultPoint = (typeof FAULT_POINTS)[number];
 
 export const FAULT_ENV = 'EXTMOUNT_MIGRATE_FAULT';

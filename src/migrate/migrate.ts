@@ -358,6 +358,7 @@ async function complete(plan: MigrationPlan, targetId: string, checkpoint: strin
       cause: err,
     });
   }
+  await deps.faults.at('after-source-removed');
   await removeJournals(source, sid).catch((err: unknown) => deps.log.warn(`journal not removed: ${String(err)}`));
   // The network files of a source that was itself a NetworkDisabled copy (network-files.ts) went with it.
   for (const volume of networkFilesVolumesOf(plan.container)) {

@@ -107,7 +107,17 @@ async function check(request: MigrateRequest, source: Engine, target: Engine, co
     // A re-run after success: say where it went rather than only that it is not here.
     const there = err instanceof ExtmountError && err.code === 'bad-input' ? await inspectMaybe(target, request.ref).catch(() => undefined) : undefined;
     if (there?.Config.Labels?.[LABEL_FROM]) {
-      throw new ExtmountError('bad-input', `no container "${request.ref}" on ${source.where}; it was migrated: ${request.ref} (${there.Id.slice(0, 12)}) is on ${target.where}`, { cause: err });
+      const moved = `no container "${request.ref}" on ${source.where}; it was migrated: ${request.ref} (${there.Id.slice(0, 12)}) is on ${target.where}`;
+      // The move had completed when the target's engine died, before migrate removed the checkpoint
+      // there: the restarted engine killed the copy (no live-restore) and did not restart it.
+      const kept = there.State.Running ? [] : (await listCheckpoints(target, there.Id).catch(() => [])).filter((c) => c.startsWith(CHECKPOINT_PREFIX)).sort();
+      if (kept.length > 0) {
+        throw new ExtmountError('bad-input', `${moved}, but it is not running there (${there.State.Status ?? 'stopped'}) and the migration's checkpoint ${kept.at(-1)} is still there`, {
+          hint: `continue the moved process from it on that engine: docker -H ${target.where} start --checkpoint ${kept.at(-1)} ${request.ref}, then docker -H ${target.where} checkpoint rm ${request.ref} ${kept.at(-1)}`,
+          cause: err,
+        });
+      }
+      throw new ExtmountError('bad-input', moved, { cause: err });
     }
     throw err;
   });
