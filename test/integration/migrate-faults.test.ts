@@ -103,11 +103,14 @@ describe(`migrate fault campaign (seed ${seed}${short ? ', short' : ''})`, () =>
       const said = /it was migrated: .* but it is not running there \(\w+\) and the migration's checkpoint (extmount-migrate-\S+) is still there; continue the moved process from it on that engine: docker -H \S+ start --checkpoint \S+ \S+, then docker -H \S+ checkpoint rm /.exec(rerun.stderr);
       assert.ok(rerun.exitCode === 2 && said, `re-run of ${name}: exit ${rerun.exitCode}: ${rerun.stderr}`);
       then = 'b, killed there by its restarted engine after the move (the re-run named its checkpoint; started from it)';
+      const dead = await counterNow(c.dst);
       await to.cli(['start', '--checkpoint', said[1]!, name]);
       await to.cli(['checkpoint', 'rm', name, said[1]!]);
       assert.deepEqual(await bed.whereRunning(name, to), ['b']);
       await bed.assertNothingLeft(name, to);
-      last = await assertContinues(c.dst, await counterNow(c.dst), `${name} on ${to.name}`);
+      // The process goes on from the checkpoint's count, below what the killed copy wrote: counted from its first write.
+      const first = await waitFor(async () => counterNow(c.dst), (k) => k.n !== dead.n, `${name}: the restored process writes its counter`);
+      last = await assertContinues(c.dst, first, `${name} on ${to.name}`);
     } else {
       last = await bed.assertRerunCompletes(name, c.src, c.dst, WINDOW, to);
     }
