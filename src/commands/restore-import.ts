@@ -14,7 +14,7 @@ import { ExtmountError } from '../core/errors.js';
 import { restoreDenials } from '../core/checkpoint/restore-targets.js';
 import { encodeFileEntry, tarFiles, TarFormatError, type EntryPolicy } from '../core/migrate/migrate-tar.js';
 import { planBindTargets, unusedMaps, type BindTarget } from '../core/migrate/migrate-plan.js';
-import { archiveMounts, CONFIG_DUMP, MAX_DUMP_SIZE, parseDumps, rewriteDumps, SPEC_DUMP, type ArchiveDumps } from '../core/podman/checkpoint-archive.js';
+import { archiveMounts, CONFIG_DUMP, localVolumeSource, MAX_DUMP_SIZE, parseDumps, rewriteDumps, SPEC_DUMP, type ArchiveDumps } from '../core/podman/checkpoint-archive.js';
 import { configuredEngineRoots } from '../adapters/engine-roots.js';
 import { checkHostPath } from '../adapters/host-paths.js';
 import { openArchive, podmanRestoreImport, podmanStore, withTarStream, type ArchiveFile } from '../adapters/podman-archive.js';
@@ -82,7 +82,7 @@ async function importArchive(options: ImportOptions, ctx: CommandContext): Promi
           details: lines.slice(-20),
         });
       }
-      report(run.stdout.trim().split('\n').pop() ?? '', targets, volumes.map((v) => ({ ...v, path: `${store!.volumePath}/${v.name}/_data` })), options, ctx);
+      report(run.stdout.trim().split('\n').pop() ?? '', targets, volumes.map((v) => ({ ...v, path: localVolumeSource(store!.volumePath, v.name) })), options, ctx);
     } finally {
       await rm(work, { recursive: true, force: true });
     }

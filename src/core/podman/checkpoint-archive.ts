@@ -149,6 +149,11 @@ export function archiveMounts(dumps: ArchiveDumps): ArchiveMounts {
   return { binds, volumes };
 }
 
+/** Where a local named volume's content lives under a Podman volume path. */
+export function localVolumeSource(volumePath: string, name: string): string {
+  return `${normalizePath(volumePath)}/${name}/_data`;
+}
+
 /**
  * config.dump and spec.dump with each bind's source replaced by its target and each local named volume
  * at `volumePath` (this host's). The conmon and container pid files are left for Podman to place: it
@@ -158,7 +163,7 @@ export function archiveMounts(dumps: ArchiveDumps): ArchiveMounts {
  */
 export function rewriteDumps(dumps: ArchiveDumps, targets: readonly BindTarget[], volumes: readonly ArchiveVolume[], volumePath: string | undefined): { config: Buffer; spec: Buffer } {
   const sourceAt = new Map<string, string>(targets.map((t) => [t.destination, t.target]));
-  if (volumePath !== undefined) for (const v of volumes) sourceAt.set(v.destination, `${normalizePath(volumePath)}/${v.name}/_data`);
+  if (volumePath !== undefined) for (const v of volumes) sourceAt.set(v.destination, localVolumeSource(volumePath, v.name));
   const rewrite = (mounts: RawObject[]) => {
     for (const mount of mounts) {
       const destination = cleanPath(field(mount, 'destination'));
