@@ -29,6 +29,8 @@ command -v debootstrap >/dev/null || need_apt+=(debootstrap)
 command -v podman >/dev/null || need_apt+=(podman crun conmon)
 # `extmount restore --import` reads Podman's default (zstd) checkpoint archives through zstd(1).
 command -v zstd >/dev/null || need_apt+=(zstd)
+# The live migration test builds its memory workload (test/fixtures/live/memclock.c) as a static binary.
+{ command -v gcc >/dev/null && [ -f "$(gcc -print-file-name=libc.a)" ]; } || need_apt+=(gcc libc6-dev)
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "installing ${need_apt[*]}"
   apt-get update -qq

@@ -30,7 +30,8 @@ optional=(docker-cli util-linux-extra)
 # crun behind the wrapper (runtime-crun.test.ts): CRIU runs ip(8) to dump and restore a network namespace
 # crun does not declare external (runc declares Docker's as external), hence iproute2.
 # zstd: `extmount restore --import` reads Podman's zstd archives through it (podman-import.test.ts).
-extra=(podman crun conmon libcriu2 iproute2 zstd)
+# gcc, libc6-dev: the live migration test builds its static memory workload (test/fixtures/live/memclock.c).
+extra=(podman crun conmon libcriu2 iproute2 zstd gcc libc6-dev)
 
 mirror=$(debian_mirror)
 root=$(stack_root "$suite")

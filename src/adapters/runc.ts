@@ -1,5 +1,5 @@
 // Runs the real runc for the wrapper: its state, resume, and the checkpoint/restore call itself.
-import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { constants } from 'node:os';
 import { runFile } from './run-file.js';
 import { isCrun } from '../core/runtime/crun-compat.js';
@@ -29,6 +29,10 @@ export async function runcState(runc: string, invocation: RuncInvocation, id: st
 
 export async function runcResume(runc: string, invocation: RuncInvocation, id: string): Promise<boolean> {
   return (await runFile(runc, [...stateGlobals(invocation), 'resume', id])).exitCode === 0;
+}
+
+export async function runcPause(runc: string, invocation: RuncInvocation, id: string): Promise<boolean> {
+  return (await runFile(runc, [...stateGlobals(invocation), 'pause', id])).exitCode === 0;
 }
 
 /**
@@ -62,6 +66,13 @@ export interface RuncRunOptions {
   fds: readonly number[];
   /** Receives the child while it runs, to forward the caller's signals to it. */
   relay?: { attach(child: ChildProcess): void; detach(signal?: NodeJS.Signals): void };
+  /** An fd (write-only: runc refuses anything else for --status-fd) runc gets at statusFdFor(fds). */
+  statusFd?: number;
+}
+
+/** The fd number runRunc gives the status pipe: the first one above every inherited fd. */
+export function statusFdFor(fds: readonly number[]): number {
+  return Math.max(2, ...fds) + 1;
 }
 
 /**
@@ -75,8 +86,9 @@ export async function runRunc(runc: string, argv: readonly string[], options: Ru
   const top = Math.max(2, ...options.fds);
   // 'ignore' above fd 2 leaves the fd alone in the child (libuv uv__process_child_init): Node's own are
   // close-on-exec and vanish, while the inherited ones are listed by number and stay where they are.
-  const stdio: StdioOptions = Array.from({ length: top + 1 }, (_, fd) => (fd <= 2 || options.fds.includes(fd) ? fd : 'ignore'));
+  const stdio: Array<number | 'ignore' | 'pipe'> = Array.from({ length: top + 1 }, (_, fd) => (fd <= 2 || options.fds.includes(fd) ? fd : 'ignore'));
   if (options.captureStderr) stdio[2] = 'pipe';
+  if (options.statusFd !== undefined) stdio.push(options.statusFd);
   const child = spawn(runc, [...argv], { env: options.env, stdio });
   const chunks: Buffer[] = [];
   child.stderr?.on('data', (chunk: Buffer) => chunks.push(chunk));

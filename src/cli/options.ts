@@ -13,6 +13,8 @@ export interface OptionSpec {
   multiple?: boolean;
   /** The value's name in --help, e.g. PID. */
   arg?: string;
+  /** A string option that may be given bare (`--live`): it then has this value; `--live=MODE` gives one. */
+  bare?: string;
   help: string;
 }
 export type OptionTable = Record<string, OptionSpec>;
@@ -45,7 +47,7 @@ export function formatOptions(table: OptionTable, operands: Record<string, strin
   const rows: [string, string][] = [
     ...Object.entries(operands),
     ...Object.entries(table).map(([name, o]): [string, string] => [
-      `${o.short ? `-${o.short}, ` : ''}--${name}${o.arg ? ` ${o.arg}` : ''}`,
+      `${o.short ? `-${o.short}, ` : ''}--${name}${o.arg ? (o.bare !== undefined ? `[=${o.arg}]` : ` ${o.arg}`) : ''}`,
       `${o.help}${o.multiple ? ' (repeatable)' : ''}`,
     ]),
   ];
@@ -71,7 +73,9 @@ export function commandHelp(spec: CommandSpec): string {
 
 export function parse(args: string[], table: OptionTable, command: string | undefined): { values: Values; positionals: string[]; passthrough: string[] } {
   const terminator = args.indexOf('--');
-  const own = terminator === -1 ? args : args.slice(0, terminator);
+  // A bare `--NAME` of an option with a bare value is `--NAME=VALUE`; its value only ever follows `=`.
+  const bare = new Map(Object.entries(table).flatMap(([name, o]) => (o.bare !== undefined ? [[`--${name}` as string, `--${name}=${o.bare}`] as const] : [])));
+  const own = (terminator === -1 ? args : args.slice(0, terminator)).map((a) => bare.get(a) ?? a);
   const passthrough = terminator === -1 ? [] : args.slice(terminator + 1);
   try {
     const options = Object.fromEntries(

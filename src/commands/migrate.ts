@@ -7,6 +7,7 @@ import { faultsFromEnv } from '../migrate/faults.js';
 import { migrate } from '../migrate/migrate.js';
 import { createProgress } from '../migrate/progress.js';
 import type { CommandContext } from './context.js';
+import type { LiveRequestMode } from '../core/live/live-request.js';
 
 export interface MigrateOptions {
   ref: string;
@@ -17,6 +18,7 @@ export interface MigrateOptions {
   name: string | undefined;
   /** The verification window (default: migrate's). */
   verifyMs?: number | undefined;
+  live: LiveRequestMode;
 }
 
 export async function runMigrate(options: MigrateOptions, ctx: CommandContext): Promise<void> {
@@ -26,7 +28,7 @@ export async function runMigrate(options: MigrateOptions, ctx: CommandContext): 
   // Progress is for a person watching: only on a terminal, and never on stdout.
   const progress = createProgress(process.stderr.isTTY ? { write: (text) => process.stderr.write(text) } : {});
   const report = await migrate(
-    { ref: options.ref, maps: options.maps, copyBinds: options.copyBinds, ...(options.name !== undefined ? { name: options.name } : {}) },
+    { ref: options.ref, maps: options.maps, copyBinds: options.copyBinds, live: options.live, ...(options.name !== undefined ? { name: options.name } : {}) },
     source,
     target,
     { config: ctx.config, log: ctx.log, faults, progress, ...(options.verifyMs !== undefined ? { verifyMs: options.verifyMs } : {}) },

@@ -77,12 +77,14 @@ export async function prepareTransfers(
     upperDir: string | undefined;
     volumes: readonly VolumePlan[];
     binds: readonly BindTarget[];
+    /** false: the checkpoint does not come from the source engine's folder (a lazy one is copied on this host: live.ts). */
+    checkpointFromSource?: boolean;
   },
 ): Promise<Transfers> {
   const { source, target } = sides;
   const sid = x.sourceId;
   const readerMounts: HelperMount[] = [
-    { type: 'create-bind', source: `${x.roots.source}/containers/${sid}/checkpoints/${x.checkpoint}`, target: `/extmount/${CHECKPOINT_DIR}`, readOnly: true },
+    ...(x.checkpointFromSource === false ? [] : [{ type: 'create-bind', source: `${x.roots.source}/containers/${sid}/checkpoints/${x.checkpoint}`, target: `/extmount/${CHECKPOINT_DIR}`, readOnly: true } satisfies HelperMount]),
     ...x.volumes.map((v, i): HelperMount => ({ type: 'volume', source: v.name, target: `/extmount/${volumeDir(i)}`, readOnly: true })),
     ...x.binds.map((b, i): HelperMount => ({ type: 'bind', source: b.source, target: `/extmount/${bindDir(i)}`, readOnly: true })),
   ];

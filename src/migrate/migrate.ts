@@ -16,6 +16,11 @@ import type { Faults } from './faults.js';
 import { removeJournals, writeJournal } from './journal.js';
 import { preflight, type MigrateRequest, type MigrationPlan } from './preflight.js';
 import type { Progress } from './progress.js';
+import type { Digests } from '../core/migrate/digests.js';
+import type { LiveReady } from '../core/live/live-request.js';
+import { abortPageServer } from '../adapters/page-server.js';
+import { removeLive } from '../adapters/live-files.js';
+import { PAGES_TIMEOUT_MS, PAGE_SERVER_ADDRESS, awaitPages, awaitReady, chooseLive, copyLazyImages, endLiveSession, freePort, requestLazyDump, requestLazyRestore, type LiveSession } from './live.js';
 
 export interface MigrateDeps {
   config: Config;
@@ -65,6 +70,8 @@ export async function migrate(request: MigrateRequest, source: Engine, target: E
       deps,
     });
   }
+  const live = await chooseLive(request.live ?? 'off', plan, deps.config);
+  if (request.live !== undefined && request.live !== 'off') deps.log.info(`--live: ${live.why}`);
   await deps.faults.at('after-preflight');
 
   // Everything that does not depend on the frozen state is made first, so it is not downtime:
@@ -76,7 +83,7 @@ export async function migrate(request: MigrateRequest, source: Engine, target: E
   await endLeftoverTasks(plan, deps);
   try {
     await cleanLeftovers(plan, deps);
-    transfers = await prepareTarget(plan, checkpoint, made, pool, deps);
+    transfers = await prepareTarget(plan, checkpoint, made, pool, deps, live.mode === 'postcopy');
   } catch (err) {
     await discardTarget(plan, made, pool);
     throw new ExtmountError('docker-failed', `preparing ${plan.name} on ${target.where} failed, nothing was stopped (what was made there is removed): ${describeFailure(err, target)}`, {
@@ -87,6 +94,7 @@ export async function migrate(request: MigrateRequest, source: Engine, target: E
   await deps.faults.at('after-create');
 
   let freezeAt: number | null = null;
+  let lazy: LazyCheckpoint | undefined;
   const timings: Timings = { checkpoint: 0, prepare: 0, copy: 0, digest: 0, start: 0, verify: 0 };
   if (plan.mode === 'fresh') {
     try {
@@ -100,9 +108,10 @@ export async function migrate(request: MigrateRequest, source: Engine, target: E
       throw err;
     }
     freezeAt = now();
-    deps.progress.phase('checkpoint on the source');
+    deps.progress.phase(live.mode === 'postcopy' ? 'checkpoint on the source (post-copy: without its memory)' : 'checkpoint on the source');
     try {
-      await checkpointSource(plan, checkpoint, deps);
+      if (live.mode === 'postcopy') lazy = await startLazyCheckpoint(plan, checkpoint, deps);
+      else await checkpointSource(plan, checkpoint, deps);
     } catch (err) {
       await discardTarget(plan, made, pool);
       throw err;
@@ -114,15 +123,16 @@ export async function migrate(request: MigrateRequest, source: Engine, target: E
     deps.log.info(`resuming: ${plan.name} is stopped on ${source.where} with checkpoint ${checkpoint} from an earlier run`);
   }
 
-  let moved: { targetId: string; runningAt: number; rootfs: RootfsPlan; checked: TargetCheck; windowMs: number };
+  let moved: Moved;
   try {
-    moved = await transfer(plan, checkpoint, made, transfers, pool, deps, now, timings);
+    moved = await transfer(plan, checkpoint, made, transfers, pool, deps, now, timings, lazy);
   } catch (err) {
     deps.progress.done();
-    throw await rollback(plan, checkpoint, made, pool, err, deps);
+    throw lazy ? await rollbackLive(plan, checkpoint, made, pool, lazy, err, deps) : await rollback(plan, checkpoint, made, pool, err, deps);
   }
   deps.progress.done();
   await complete(plan, moved.targetId, checkpoint, deps);
+  if (lazy) await endLiveSession(lazy.session, moved.targetId);
   return report(plan, {
     targetId: moved.targetId,
     checkpoint,
@@ -132,12 +142,57 @@ export async function migrate(request: MigrateRequest, source: Engine, target: E
     rootfs: moved.rootfs,
     timings,
     verified: { ...moved.checked, windowMs: moved.windowMs },
+    live: { mode: live.mode, why: live.why, pagesBeforeResume: moved.pagesBeforeResume, pagesAfterResume: moved.pagesAfterResume },
     deps,
   });
 }
 
+interface Moved {
+  targetId: string;
+  runningAt: number;
+  rootfs: RootfsPlan;
+  checked: TargetCheck;
+  windowMs: number;
+  /** Pages in the images the target restored from (all of them for stop-and-copy). */
+  pagesBeforeResume: number;
+  /** Pages the target pulled after it resumed (post-copy). */
+  pagesAfterResume: number;
+}
+
+/** A post-copy checkpoint under way: the source is frozen, its page server listens, the images are announced. */
+interface LazyCheckpoint {
+  session: LiveSession;
+  ready: LiveReady;
+  /** The engine's checkpoint call: it returns once every page has been pulled (or the dump failed). */
+  created: Promise<void>;
+  /** Set once `created` resolved: from then on the memory is on the target only. */
+  pagesMoved: boolean;
+}
+
+async function startLazyCheckpoint(plan: MigrationPlan, checkpoint: string, deps: MigrateDeps): Promise<LazyCheckpoint> {
+  const session: LiveSession = { port: await freePort(), stateDir: deps.config.stateDir, sourceId: plan.container.Id };
+  let started: LazyCheckpoint | undefined;
+  await requestLazyDump(session);
+  await checkpointSource(plan, checkpoint, deps, async () => {
+    const created = createCheckpoint(plan.source, plan.container.Id, checkpoint, { exit: true });
+    created.catch(() => undefined);
+    try {
+      const ready = await awaitReady(session, created);
+      started = { session, ready, created, pagesMoved: false };
+      created.then(() => { started!.pagesMoved = true; }, () => undefined);
+    } catch (err) {
+      // A page server that listens with nobody to pull gives up when one connection closes at once.
+      await abortPageServer(PAGE_SERVER_ADDRESS, session.port);
+      await created.catch(() => undefined);
+      await removeLive(session.stateDir, session.sourceId).catch(() => undefined);
+      throw err;
+    }
+  });
+  return started!;
+}
+
 /** Volumes before the container (a volume mount whose volume is missing would be made empty, unlabelled), then the container and the helpers. */
-async function prepareTarget(plan: MigrationPlan, checkpoint: string, made: TargetState, pool: HelperPool, deps: MigrateDeps): Promise<Transfers> {
+async function prepareTarget(plan: MigrationPlan, checkpoint: string, made: TargetState, pool: HelperPool, deps: MigrateDeps, lazy: boolean): Promise<Transfers> {
   const { source, target } = plan;
   const sid = plan.container.Id;
   deps.progress.phase('preparing the target');
@@ -169,6 +224,7 @@ async function prepareTarget(plan: MigrationPlan, checkpoint: string, made: Targ
     upperDir,
     volumes: plan.volumes,
     binds: plan.copyBinds ? plan.binds : [],
+    checkpointFromSource: !lazy,
   });
 }
 
@@ -242,11 +298,11 @@ async function cleanLeftovers(plan: MigrationPlan, deps: MigrateDeps): Promise<v
   if (plan.mode === 'fresh') await removeJournals(source, sid);
 }
 
-async function checkpointSource(plan: MigrationPlan, checkpoint: string, deps: MigrateDeps): Promise<void> {
+async function checkpointSource(plan: MigrationPlan, checkpoint: string, deps: MigrateDeps, run = () => createCheckpoint(plan.source, plan.container.Id, checkpoint, { exit: true })): Promise<void> {
   const { source } = plan;
   const sid = plan.container.Id;
   try {
-    await createCheckpoint(source, sid, checkpoint, { exit: true });
+    await run();
     return;
   } catch (err) {
     const reason = err instanceof ExtmountError ? err.message : String(err);
@@ -290,7 +346,8 @@ async function transfer(
   deps: MigrateDeps,
   now: () => number,
   timings: Timings,
-): Promise<{ targetId: string; runningAt: number; rootfs: RootfsPlan; checked: TargetCheck; windowMs: number }> {
+  lazy: LazyCheckpoint | undefined,
+): Promise<Moved> {
   const { source, target } = plan;
   const { progress } = deps;
   const sid = plan.container.Id;
@@ -309,10 +366,17 @@ async function transfer(
 
   progress.phase('copying');
   // Independent of each other: the new container's layer, its checkpoint, volumes, binds (each through its own helpers).
-  const [layer, checkpointFiles] = await settleBoth(
+  // A lazy checkpoint is read where runc wrote it, on this host; volumes and binds still go through the helpers.
+  const viaHelpers = !lazy || plan.volumes.length > 0 || (plan.copyBinds && plan.binds.length > 0);
+  const [layer, [helperFiles, lazyFiles]] = await settleBoth(
     applyRootfs(sides, { source: sid, target: targetId }, rootfs, mountpoints, transfers.upper, progress),
-    copyData(sides, transfers, progress),
+    settleBoth(
+      viaHelpers ? copyData(sides, transfers, progress) : Promise.resolve(new Map() as Digests),
+      lazy ? copyLazyImages(lazy.ready, `${plan.targetInfo.DockerRootDir}/containers/${targetId}/checkpoints/${checkpoint}`) : Promise.resolve(undefined),
+    ),
   );
+  const checkpointFiles = lazyFiles ?? helperFiles;
+  if (lazyFiles) progress.add('checkpoint', [...lazyFiles.values()].reduce((n, d) => n + d.size, 0));
   step('copied the writable layer, the checkpoint, volumes and binds', 'copy');
   await deps.faults.at('after-copy');
   progress.done();
@@ -323,7 +387,12 @@ async function transfer(
   await deps.faults.at('before-start');
   made.startIssued = true;
   try {
-    await startFromCheckpoint(target, targetId, checkpoint, { beforeAttempt: () => markStartAttempt(target, transfers, progress) });
+    await startFromCheckpoint(target, targetId, checkpoint, {
+      beforeAttempt: async () => {
+        await markStartAttempt(target, transfers, progress);
+        if (lazy) await requestLazyRestore(lazy.session, targetId);
+      },
+    });
   } catch (err) {
     made.startUnanswered = unreachableCode(err) !== undefined;
     throw err;
@@ -331,10 +400,49 @@ async function transfer(
   const runningAt = now();
   step('started from the checkpoint', 'start');
   await deps.faults.at('after-start');
+  const pagesBeforeResume = pagesIn(checkpointFiles);
+  let pagesAfterResume = 0;
+  if (lazy) {
+    progress.phase('pulling the memory (post-copy)');
+    pagesAfterResume = await pagesPulled(plan, lazy, targetId, deps);
+    step('every page on the target', 'verify');
+  }
   const windowMs = deps.verifyMs ?? DEFAULT_VERIFY_MS;
   await Promise.all([verifyRunning(target, targetId, windowMs, 'the restored container'), pool.removeAll()]);
   step('verified it keeps running', 'verify');
-  return { targetId, runningAt, rootfs, checked, windowMs };
+  return { targetId, runningAt, rootfs, checked, windowMs, pagesBeforeResume, pagesAfterResume };
+}
+
+/** Pages in the page images CRIU wrote (pages-N.img: 4 KiB each). */
+function pagesIn(files: Digests): number {
+  let bytes = 0;
+  for (const [name, d] of files) if (/^pages-\d+\.img$/.test(name)) bytes += d.size;
+  return Math.floor(bytes / 4096);
+}
+
+/**
+ * Post-copy's end: the source's checkpoint call returns once every page was pulled, and the target's
+ * supervisor says its daemon got all of them. Either failing means the target's memory is incomplete.
+ */
+async function pagesPulled(plan: MigrationPlan, lazy: LazyCheckpoint, targetId: string, deps: MigrateDeps): Promise<number> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new ExtmountError('docker-failed', `the pages did not all reach ${plan.target.where} within ${PAGES_TIMEOUT_MS / 1000} s`)), PAGES_TIMEOUT_MS);
+  });
+  try {
+    await Promise.race([lazy.created, timeout]);
+  } catch (err) {
+    const pages = await awaitPages(lazy.session.stateDir, targetId, 5000);
+    throw new ExtmountError('criu-failed', `post-copy failed: the source's page server ended before every page reached the target (${describeFailure(err, plan.source)})${pages ? `; the target's lazy-pages daemon got ${pages.transferred ?? '?'} of ${pages.total ?? '?'} pages${pages.killed ? `, its container was killed (${pages.killed})` : ''}` : ''}`, { cause: err });
+  } finally {
+    clearTimeout(timer);
+  }
+  const pages = await awaitPages(lazy.session.stateDir, targetId, 30_000);
+  if (!pages?.ok) {
+    throw new ExtmountError('criu-failed', `post-copy: the source served every page, but the target's lazy-pages daemon ${pages ? `ended with ${pages.signal ?? `exit ${pages.exitCode}`} after ${pages.transferred ?? '?'} of ${pages.total ?? '?'} pages` : 'reported nothing within 30 s'}`);
+  }
+  deps.log.debug({ pages: pages.transferred }, 'every page on the target');
+  return pages.transferred ?? 0;
 }
 
 /** Like Promise.all, but waits for every task before failing, so rollback never races a transfer still writing. */
@@ -443,6 +551,55 @@ async function rollback(plan: MigrationPlan, checkpoint: string, made: TargetSta
   });
 }
 
+/**
+ * A post-copy migration that failed. Before the target pulled every page the memory is still the
+ * source's, frozen: the copy on the target goes (its memory is incomplete), the page server is ended,
+ * and a failed lazy dump resumes the source (CRIU unfreezes what it froze, containerd resumes what it
+ * paused). After every page moved, the target holds the only copy of the memory.
+ */
+async function rollbackLive(plan: MigrationPlan, checkpoint: string, made: TargetState, pool: HelperPool, lazy: LazyCheckpoint, err: unknown, deps: MigrateDeps): Promise<ExtmountError> {
+  const { source, target, name } = plan;
+  const sid = plan.container.Id;
+  const cause = describeFailure(err, target);
+  deps.log.info(`post-copy migration failed (${cause}): rolling back`);
+  await pool.removeAll();
+  if (lazy.pagesMoved) {
+    return new ExtmountError('restore-failed', `migration of ${name} failed after every page of its memory had moved to ${target.where} (${cause}): the copy there holds the only memory, so it is left as it is (${made.containerId?.slice(0, 12)}); the stopped source on ${source.where} is kept`, {
+      hint: `look at the copy on ${target.where} (docker logs ${made.containerId?.slice(0, 12)}); post-copy has no way back once the memory has moved`,
+      cause: err,
+    });
+  }
+  await abortPageServer(PAGE_SERVER_ADDRESS, lazy.session.port);
+  let copyLeft = false;
+  if (made.containerId) {
+    await removeContainer(target, made.containerId, { force: true }).catch(() => {
+      copyLeft = true;
+    });
+  }
+  // The restore's daemon, if it connected, ends once its container is gone; the dump then fails and resumes the source.
+  const settled = await Promise.race([lazy.created.then(() => 'done' as const, () => 'failed' as const), new Promise<'pending'>((resolve) => setTimeout(() => resolve('pending'), 60_000).unref())]);
+  for (const volume of made.volumes) await target.docker.getVolume(volume).remove().catch(() => undefined);
+  await removeHelpers(target, sid).catch(() => 0);
+  await removeHelpers(source, sid).catch(() => 0);
+  await endLiveSession(lazy.session, made.containerId);
+  const after = await inspectMaybe(source, sid).catch(() => undefined);
+  if (after?.State.Paused) await source.docker.getContainer(sid).unpause().catch(() => undefined);
+  const state = await inspectMaybe(source, sid).catch(() => undefined);
+  if (state?.State.Running && !state.State.Paused && settled !== 'done') {
+    await setRestartPolicy(source, sid, plan.restartPolicy).catch((e: unknown) => deps.log.warn(`restart policy not given back: ${String(e)}`));
+    await deleteCheckpoint(source, sid, checkpoint).catch(() => undefined);
+    await removeJournals(source, sid).catch(() => undefined);
+    return new ExtmountError('docker-failed', `post-copy migration of ${name} to ${target.where} failed: ${cause}; rolled back: the lazy checkpoint was given up and ${name} runs on ${source.where} again, where its memory never left${copyLeft ? `; the copy ${made.containerId?.slice(0, 12)} on ${target.where} could not be removed` : ''}`, {
+      hint: 'fix what the message names, then run migrate again',
+      cause: err,
+    });
+  }
+  return new ExtmountError('restore-failed', `post-copy migration of ${name} to ${target.where} failed (${cause}) before every page had moved, and ${name} is not running on ${source.where} (${state ? (state.State.Paused ? 'paused' : 'stopped') : 'gone'}): its memory is lost; the copy on ${target.where} was ${copyLeft ? 'NOT removed' : 'removed'}`, {
+    hint: `start it afresh (docker -H ${source.where} start ${name})`,
+    cause: err,
+  });
+}
+
 function report(
   plan: MigrationPlan,
   r: {
@@ -454,6 +611,7 @@ function report(
     rootfs: RootfsPlan | undefined;
     timings: Timings | undefined;
     verified: MigrationReport['verified'];
+    live?: MigrationReport['live'];
     deps: MigrateDeps;
   },
 ): MigrationReport {
@@ -474,5 +632,6 @@ function report(
       ...plan.volumes.map((v) => ({ destination: v.destination, kind: 'volume' as const, source: v.name, target: v.name, copied: true })),
     ],
     volumesLeftOnSource: plan.volumes.map((v) => v.name),
+    live: r.live ?? null,
   };
 }

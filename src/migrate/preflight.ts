@@ -1,4 +1,5 @@
 // Everything checked before the container stops: engines, container, what a crashed earlier run left, image, mounts on the target.
+import type { LiveRequestMode } from '../core/live/live-request.js';
 import type { Config, RemapRule } from '../core/config.js';
 import { describeEndpoint } from '../core/docker/docker-host.js';
 import { ExtmountError } from '../core/errors.js';
@@ -30,6 +31,8 @@ export interface MigrateRequest {
   copyBinds: boolean;
   /** Name on the target (default: the source's). */
   name?: string;
+  /** --live: how the memory moves (default off: stop-and-copy). */
+  live?: LiveRequestMode;
 }
 
 export interface FullEngineInfo extends EngineInfo {

@@ -21,7 +21,10 @@ import { CHECKPOINT_RESULT_FILE, type RuntimeMountResult, type RuntimeResult } f
 import { dumpPropagationNote, dumpPropagationNoteOnHost, dumpWarnings, splitDumpPlan } from '../core/runtime/runtime-plan.js';
 import { criuVersion } from '../adapters/criu-version.js';
 import { fileTypesOf } from '../adapters/procfs.js';
-import { destroyAfterCheckpoint, runcResume, runcState, runRunc } from '../adapters/runc.js';
+import { destroyAfterCheckpoint, runcPause, runcResume, runcState, runRunc, statusFdFor } from '../adapters/runc.js';
+import { takeLiveRequest, writeLiveReady } from '../adapters/live-files.js';
+import { abortPageServer, statusFifo } from '../adapters/page-server.js';
+import { withVerbFlags, type LiveRequest } from '../core/live/live-request.js';
 import { appendRuncLog, writeStderr } from './report.js';
 import { makeWorkPath, requireId, runcEnv, withInheritedCriuConfig, type RuntimeContext } from './context.js';
 import { hostMountTable, processMountTable } from '../adapters/mount-table.js';
@@ -42,7 +45,7 @@ export async function handleCheckpoint(invocation: RuncInvocation, argv: readonl
   marks.push(performance.now());
   const images = imagePathOf(invocation, ctx.cwd);
   const state = await ContainerStateDir.open(ctx.config.stateDir, id, runcRootOf(invocation, ctx.cwd, ctx.env, process.geteuid?.() ?? 0));
-  const prepared = await prepareDump(early, id, before.pid, before.bundle);
+  const [prepared, live] = await Promise.all([prepareDump(early, id, before.pid, before.bundle), liveDumpRequest(ctx, id, invocation)]);
   marks.push(performance.now());
   const configPath = prepared.criuConfig === undefined ? undefined : await state.writeFile(DUMP_CONFIG, await withInheritedCriuConfig(prepared.criuConfig, ctx.env));
   // Written before the dump: a checkpoint that succeeds (and may end the container) always has its manifest.
@@ -59,7 +62,11 @@ export async function handleCheckpoint(invocation: RuncInvocation, argv: readonl
 
   await makeWorkPath(invocation, ctx.cwd);
   const started = Date.now();
-  const run = await runRunc(ctx.runc, argv, { env: runcEnv(ctx.env, configPath), captureStderr: true, fds: ctx.fds, ...(ctx.relay ? { relay: ctx.relay } : {}) });
+  const lazy = live ? await lazyDump(invocation, argv, ctx, id, live, images, state) : undefined;
+  const run = await runRunc(ctx.runc, lazy?.argv ?? argv, {
+    env: runcEnv(ctx.env, configPath), captureStderr: true, fds: ctx.fds, ...(ctx.relay ? { relay: ctx.relay } : {}), ...(lazy ? { statusFd: lazy.statusFd } : {}),
+  });
+  await lazy?.done();
   const result: RuntimeResult = {
     verb: 'checkpoint', containerId: id, ok: run.exitCode === 0, at: new Date().toISOString(), mounts: prepared.mounts, notes: prepared.notes,
   };
@@ -90,8 +97,60 @@ export async function handleCheckpoint(invocation: RuncInvocation, argv: readonl
     const resumed = await runcResume(ctx.runc, invocation, id);
     await state.log(`checkpoint failed with the container paused: resume ${resumed ? 'done' : 'FAILED'}`);
   }
+  // The other way round: containerd paused it for us and resumes it after (client task.Checkpoint), but a
+  // CRIU that died (killed during a lazy dump's page transfer) could not give the freezer back the state it
+  // found: CRIU thaws the cgroup once ptrace holds every task. containerd's resume then fails with
+  // "container not paused" and dockerd shows the container Paused for good, `docker unpause` failing the same.
+  if (before.status === 'paused' && after?.status === 'running') {
+    const paused = await runcPause(ctx.runc, invocation, id);
+    await state.log(`checkpoint failed with the container running, which its caller had paused: pause ${paused ? 'done (the caller resumes it)' : 'FAILED'}`);
+  }
   await state.writeResult(CHECKPOINT_RESULT_FILE, result);
   return run.exitCode;
+}
+
+/** A lazy dump `extmount migrate --live` asked for (live-request.ts); a runc call that is lazy already is left as it is. */
+async function liveDumpRequest(ctx: RuntimeContext, id: string, invocation: RuncInvocation): Promise<LiveRequest | undefined> {
+  if (invocation.options.has('lazy-pages') || invocation.options.has('page-server') || invocation.options.has('status-fd')) return undefined;
+  const request = await takeLiveRequest(ctx.config.stateDir, id);
+  return request?.role === 'dump' ? request : undefined;
+}
+
+/**
+ * `runc checkpoint --lazy-pages --page-server ADDR:PORT --status-fd N`: runc returns only once every
+ * page has been pulled, so the images (all but the pages) are announced when the page server listens
+ * (CRIU writes to the status fd then). If no restore connects in time, the page server is given up,
+ * which fails the dump and resumes the container.
+ */
+async function lazyDump(invocation: RuncInvocation, argv: readonly string[], ctx: RuntimeContext, id: string, live: LiveRequest, images: string, state: ContainerStateDir) {
+  const fifo = await statusFifo(state.path(`status-${process.pid}.fifo`));
+  let watchdog: NodeJS.Timeout | undefined;
+  const announce = async () => {
+    await writeLiveReady(ctx.config.stateDir, id, { imagePath: images, workPath: workPathOf(invocation, ctx.cwd), pid: process.pid });
+    await state.log(`checkpoint: lazy page server on ${live.address}:${live.port}, images announced`);
+    watchdog = setTimeout(() => {
+      void abortPageServer(live.address, live.port).then((outcome) =>
+        state.log(`checkpoint: no restore pulled pages within ${live.connectWithinMs} ms: page server ${outcome === 'aborted' ? 'given up' : 'had its client'}`),
+      );
+    }, live.connectWithinMs);
+  };
+  let polling = true;
+  const poll = (async () => {
+    while (polling) {
+      if (await fifo.ready().catch(() => false)) return announce();
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  })().catch(() => undefined);
+  return {
+    argv: withVerbFlags(argv, invocation.globals.length, ['--lazy-pages', '--page-server', `${live.address}:${live.port}`, '--status-fd', String(statusFdFor(ctx.fds))]),
+    statusFd: fifo.writeFd,
+    async done() {
+      polling = false;
+      await poll;
+      clearTimeout(watchdog);
+      await fifo.close().catch(() => undefined);
+    },
+  };
 }
 
 interface PreparedDump {

@@ -5,7 +5,12 @@
 // host and unmounts the host's own submounts (host-mounts.ts detachPropagationRisk). The wrapper points
 // such sources at an rslave copy in its private holder for this one call, and gives CRIU each of our
 // mounts as a copy from which it can take the master back (host-mounts.ts findSharingSource).
-import { readFile, realpath } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { readFile, realpath, rm, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { liveDir, takeLiveRequest } from '../adapters/live-files.js';
+import { LAZY_SUPERVISOR_ENV, LIVE_LAZY_LOG, LIVE_PAGES, withVerbFlags, type LiveRequest, type SupervisorJob } from '../core/live/live-request.js';
 import { writeFileAtomic } from '../adapters/atomic-write.js';
 import { READ_LIMITS, readBoundedText } from '../adapters/untrusted-file.js';
 import { join } from 'node:path';
@@ -138,8 +143,14 @@ async function restore(invocation: RuncInvocation, argv: readonly string[], ctx:
     await state.log(`restore: ${plan.ours.length} mount(s) mapped by extmount, ${atRisk.length} bind source(s) through rslave copies`);
 
     await makeWorkPath(invocation, ctx.cwd);
+    const live = invocation.options.has('lazy-pages') ? undefined : await takeLiveRequest(ctx.config.stateDir, call.id);
+    const lazy = live?.role === 'restore' ? await startLazyPages(invocation, ctx, call, live) : undefined;
+    const runtimeArgv = argvForRuntime(argv, ctx.runc);
     const started = Date.now();
-    const run = await runRunc(ctx.runc, argvForRuntime(argv, ctx.runc), { env: runcEnv(ctx.env, criuConfigPath), captureStderr: false, fds: ctx.fds, ...(ctx.relay ? { relay: ctx.relay } : {}) });
+    const run = await runRunc(ctx.runc, lazy ? withVerbFlags(runtimeArgv, invocation.globals.length, ['--lazy-pages']) : runtimeArgv, {
+      env: runcEnv(ctx.env, criuConfigPath), captureStderr: false, fds: ctx.fds, ...(ctx.relay ? { relay: ctx.relay } : {}),
+    });
+    if (run.exitCode !== 0) lazy?.stop();
     result.ok = run.exitCode === 0;
     if (run.exitCode === 0) {
       for (const note of result.notes) await appendRuncLog(invocation, 'warning', `extmount: ${note}`);
@@ -168,6 +179,44 @@ async function restore(invocation: RuncInvocation, argv: readonly string[], ctx:
   }
 }
 
+/**
+ * Post-copy: `criu lazy-pages` pulls the pages from the source's page server; runc restore (with
+ * --lazy-pages) finds it by the socket it makes in the work dir. It runs under a detached supervisor
+ * (lazy-supervisor.ts) that outlives this call and kills the container if the daemon fails.
+ */
+async function startLazyPages(invocation: RuncInvocation, ctx: RuntimeContext, call: RestoreCall, live: LiveRequest): Promise<{ stop(): void }> {
+  const work = workPathOf(invocation, ctx.cwd);
+  const dir = liveDir(ctx.config.stateDir, call.id);
+  await rm(join(dir, LIVE_PAGES), { force: true });
+  const job: SupervisorJob = {
+    criu: invocation.globalOptions.get('criu') ?? ctx.config.criu, address: live.address, port: live.port, images: call.images, work,
+    log: join(dir, LIVE_LAZY_LOG), runc: ctx.runc, runcGlobals: invocation.globals, id: call.id, stateDir: ctx.config.stateDir,
+  };
+  const supervisor = spawn(process.execPath, [join(dirname(fileURLToPath(import.meta.url)), 'lazy-supervisor.mjs')], {
+    detached: true, stdio: 'ignore', env: { PATH: ctx.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', [LAZY_SUPERVISOR_ENV]: JSON.stringify(job) },
+  });
+  supervisor.unref();
+  const stop = () => {
+    // Its process group: the supervisor and the daemon it started.
+    try {
+      if (supervisor.pid) process.kill(-supervisor.pid, 'SIGKILL');
+    } catch {
+      // gone already
+    }
+  };
+  const socket = join(work, 'lazy-pages.socket');
+  for (let waited = 0; ; waited += 20) {
+    if (await stat(socket).then(() => true, () => false)) break;
+    const ended = supervisor.exitCode !== null || supervisor.signalCode !== null;
+    if (ended || waited >= 10_000) {
+      stop();
+      throw new ExtmountError('restore-failed', `criu lazy-pages ${ended ? 'ended' : 'made no socket in 10 s'} before the restore (pages from ${live.address}:${live.port}): see ${job.log}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  await call.state.log(`restore: post-copy, criu lazy-pages pulls from ${live.address}:${live.port} (supervisor ${supervisor.pid})`);
+  return { stop };
+}
 
 async function writeCriuConfig(
   state: ContainerStateDir,

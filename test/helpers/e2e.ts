@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { importTestImage, startDaemon, type Daemon } from './dockerd.js';
 
-export type Need = 'root' | 'criu' | 'dockerd' | 'docker-cli' | 'podman' | 'crun-criu' | 'zstd';
+export type Need = 'root' | 'criu' | 'dockerd' | 'docker-cli' | 'podman' | 'crun-criu' | 'zstd' | 'gcc';
 
 const checks: Record<Need, () => Promise<string | undefined>> = {
   root: async () => (process.getuid?.() === 0 ? undefined : 'not running as root'),
@@ -38,6 +38,11 @@ const checks: Record<Need, () => Promise<string | undefined>> = {
   zstd: async () => {
     const r = await execa('zstd', ['--version'], { reject: false });
     return r.exitCode === 0 ? undefined : 'zstd is not installed; run scripts/provision.sh';
+  },
+  // The live migration test builds its memory workload (test/fixtures/live/memclock.c) static.
+  gcc: async () => {
+    const r = await execa('gcc', ['--version'], { reject: false });
+    return r.exitCode === 0 ? undefined : 'gcc is not installed; run scripts/provision.sh';
   },
   'docker-cli': async () => {
     const r = await execa('docker', ['--version'], { reject: false });

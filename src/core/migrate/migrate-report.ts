@@ -41,6 +41,12 @@ export interface MigrationReport {
   mounts: MigratedMount[];
   /** Named volumes whose content was copied and that stay on the source engine. */
   volumesLeftOnSource: string[];
+  /**
+   * How the memory moved (--live): postcopy (after the resume, pulled from the source's page server)
+   * or off (stop-and-copy: in the checkpoint), why, and the pages the target got in the images before
+   * it resumed and pulled after. null when this run moved nothing (it only finished an earlier one).
+   */
+  live: { mode: 'postcopy' | 'precopy' | 'off'; why: string; pagesBeforeResume: number; pagesAfterResume: number } | null;
 }
 
 export function emptyBytes(): MigrationReport['bytes'] {
@@ -57,6 +63,9 @@ export function formatReport(r: MigrationReport): string {
     r.mode === 'finished'
       ? '  a previous run had already started it there; this run verified it and removed the source container'
       : `  downtime: ${r.downtimeMs === null ? 'unknown (frozen by an earlier, interrupted run)' : formatDuration(r.downtimeMs)}${r.timings ? ` (checkpoint ${formatDuration(r.timings.checkpoint)}, prepare ${formatDuration(r.timings.prepare)}, copy ${formatDuration(r.timings.copy)}, digest ${formatDuration(r.timings.digest)}, start ${formatDuration(r.timings.start)})` : ''}, total ${formatDuration(r.durationMs)}`,
+    ...(r.live?.mode === 'postcopy'
+      ? [`  memory: post-copy, ${r.live.pagesAfterResume} page(s) (${formatBytes(r.live.pagesAfterResume * 4096)}) pulled after the resume, ${r.live.pagesBeforeResume} in the images before it`]
+      : r.live && r.live.why !== '--live=off: stop-and-copy' ? [`  memory: ${r.live.why}`] : []),
     `  moved: ${formatBytes(r.bytes.total)}${moved ? ` (${moved})` : ''}`,
     `  writable layer: ${r.rootfs.copied} path(s) copied, ${r.rootfs.deleted} deletion(s) applied, ${r.rootfs.skipped} runtime/mount path(s) left to the engine`,
     ...r.mounts.map((m) => `  ${m.kind} ${m.destination}: ${m.source} → ${m.target}${m.copied ? ' (content copied)' : ''}`),

@@ -17,6 +17,7 @@ describe('migration report', () => {
     rootfs: { copied: 4, deleted: 1, skipped: 1 },
     mounts: [{ destination: '/data', kind: 'bind', source: '/srv/a', target: '/srv/b', copied: false }],
     volumesLeftOnSource: ['vol1'],
+    live: { mode: 'off', why: '--live=off: stop-and-copy', pagesBeforeResume: 120, pagesAfterResume: 0 },
   };
 
   it('says where it runs, the downtime, what moved, and what stayed behind', () => {
@@ -27,6 +28,14 @@ describe('migration report', () => {
     assert.match(text, /bind \/data: \/srv\/a → \/srv\/b\n/);
     assert.match(text, /volumes left on unix:\/\/\/a\.sock: vol1/);
     assert.match(formatReport({ ...report, mode: 'resumed', downtimeMs: null }), /downtime: unknown/);
+    assert.doesNotMatch(text, /memory:/);
+  });
+
+  it('says how the memory moved when --live was asked for', () => {
+    const postcopy = formatReport({ ...report, live: { mode: 'postcopy', why: '--live=postcopy', pagesBeforeResume: 3, pagesAfterResume: 65536 } });
+    assert.match(postcopy, /\n  memory: post-copy, 65536 page\(s\) \(256 MiB\) pulled after the resume, 3 in the images before it\n/);
+    const fellBack = formatReport({ ...report, live: { mode: 'off', why: 'stop-and-copy: post-copy cannot run (fs.pipe-max-size is 1048576)', pagesBeforeResume: 9, pagesAfterResume: 0 } });
+    assert.match(fellBack, /\n  memory: stop-and-copy: post-copy cannot run \(fs\.pipe-max-size is 1048576\)\n/);
   });
 
   it('says what was verified before the source went', () => {

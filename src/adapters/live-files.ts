@@ -1,0 +1,60 @@
+// The files of one live migration in the wrapper's state dir: <stateDir>/live/<container id>/ (root only).
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeFileAtomic } from './atomic-write.js';
+import { READ_LIMITS, readBoundedTextIfExists } from './untrusted-file.js';
+import { ExtmountError } from '../core/errors.js';
+import { LIVE_PAGES, LIVE_READY, LIVE_REQUEST, parseLivePages, parseLiveReady, parseLiveRequest, type LivePages, type LiveReady, type LiveRequest } from '../core/live/live-request.js';
+
+const ID = /^[A-Za-z0-9][A-Za-z0-9_+.-]{0,127}$/;
+
+export function liveDir(stateDir: string, id: string): string {
+  if (!ID.test(id) || id.includes('..')) throw new ExtmountError('bad-input', `not a container ID: ${JSON.stringify(id.slice(0, 80))}`);
+  return join(stateDir, 'live', id);
+}
+
+async function writeLive(stateDir: string, id: string, name: string, value: unknown): Promise<void> {
+  const dir = liveDir(stateDir, id);
+  await mkdir(join(stateDir, 'live'), { recursive: true, mode: 0o700 });
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await writeFileAtomic(join(dir, name), `${JSON.stringify(value)}\n`, { mode: 0o600 });
+}
+
+async function readLive(stateDir: string, id: string, name: string): Promise<string | undefined> {
+  return readBoundedTextIfExists(join(liveDir(stateDir, id), name), READ_LIMITS.runtimeResult);
+}
+
+export const writeLiveRequest = (stateDir: string, id: string, request: LiveRequest) => writeLive(stateDir, id, LIVE_REQUEST, request);
+export const writeLiveReady = (stateDir: string, id: string, ready: LiveReady) => writeLive(stateDir, id, LIVE_READY, ready);
+export const writeLivePages = (stateDir: string, id: string, pages: LivePages) => writeLive(stateDir, id, LIVE_PAGES, pages);
+
+/** The request for this container's next checkpoint or restore; undefined when there is none (the usual case: one stat). */
+export async function readLiveRequest(stateDir: string, id: string): Promise<LiveRequest | undefined> {
+  const text = await readLive(stateDir, id, LIVE_REQUEST);
+  return text === undefined ? undefined : parseLiveRequest(text, join(liveDir(stateDir, id), LIVE_REQUEST));
+}
+
+export async function readLiveReady(stateDir: string, id: string): Promise<LiveReady | undefined> {
+  const text = await readLive(stateDir, id, LIVE_READY);
+  return text === undefined ? undefined : parseLiveReady(text);
+}
+
+export async function readLivePages(stateDir: string, id: string): Promise<LivePages | undefined> {
+  const text = await readLive(stateDir, id, LIVE_PAGES);
+  return text === undefined ? undefined : parseLivePages(text);
+}
+
+export async function removeLive(stateDir: string, id: string): Promise<void> {
+  await rm(liveDir(stateDir, id), { recursive: true, force: true });
+}
+
+/**
+ * The request for this container's next checkpoint or restore, taken (removed) so that it acts once;
+ * undefined when there is none (the usual case: one failed open) or it has expired.
+ */
+export async function takeLiveRequest(stateDir: string, id: string, now = Date.now()): Promise<LiveRequest | undefined> {
+  const request = await readLiveRequest(stateDir, id);
+  if (request === undefined) return undefined;
+  await rm(join(liveDir(stateDir, id), LIVE_REQUEST), { force: true });
+  return request.expiresAt >= now ? request : undefined;
+}

@@ -1,0 +1,166 @@
+// Post-copy (CRIU lazy pages) through the runtime wrapper: what `extmount migrate --live` asks the wrapper
+// on each engine to do with the next checkpoint or restore of one container, and what the wrapper answers.
+//
+// dockerd's checkpoint API has no lazy option (moby: `checkpoint create` calls the runtime with
+// --image-path and --work-path only), so the request travels beside the call, in the wrapper's state dir.
+import { ExtmountError } from '../errors.js';
+
+/** `dump`: serve the frozen container's memory from a page server; `restore`: pull it from there after the restore. */
+export interface LiveRequest {
+  role: 'dump' | 'restore';
+  address: string;
+  port: number;
+  /** Epoch ms after which the request is stale and ignored (a migrate that died must not make a later checkpoint lazy). */
+  expiresAt: number;
+  /** dump: the page server is given up (and the source resumed) if no restore connected within this many ms after it listens. */
+  connectWithinMs: number;
+}
+
+/** Written by the wrapper once runc's page server listens (runc --status-fd): the images are then complete but for the pages. */
+export interface LiveReady {
+  imagePath: string;
+  workPath: string;
+  /** The wrapper process that runs `runc checkpoint --lazy-pages`. */
+  pid: number;
+}
+
+/** Written by the supervisor of `criu lazy-pages` on the target when the daemon exits. */
+export interface LivePages {
+  ok: boolean;
+  exitCode: number | null;
+  signal: string | null;
+  /** From the daemon's log: "UFFD transferred pages: (N/M)". */
+  transferred: number | null;
+  total: number | null;
+  /** What the supervisor did to a container whose memory is incomplete. */
+  killed?: string;
+}
+
+/** The supervisor's job (runtime/lazy-supervisor.ts), in its environment. */
+export const LAZY_SUPERVISOR_ENV = 'EXTMOUNT_LAZY_SUPERVISE';
+
+export interface SupervisorJob {
+  criu: string;
+  address: string;
+  port: number;
+  images: string;
+  work: string;
+  log: string;
+  runc: string;
+  runcGlobals: string[];
+  id: string;
+  stateDir: string;
+}
+
+export const LIVE_REQUEST = 'request.json';
+export const LIVE_READY = 'ready.json';
+export const LIVE_PAGES = 'pages.json';
+export const LIVE_LAZY_LOG = 'lazy-pages.log';
+
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
+/** An address CRIU takes as it is (a literal IPv4 address: no name lookups inside a freeze). */
+export function isPageServerAddress(text: string): boolean {
+  return IPV4.test(text);
+}
+
+export function parseLiveRequest(text: string, where: string): LiveRequest {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new ExtmountError('bad-input', `${where}: not JSON`);
+  }
+  const r = value as Partial<LiveRequest> | null;
+  if (!r || typeof r !== 'object' || (r.role !== 'dump' && r.role !== 'restore') || typeof r.address !== 'string' || !isPageServerAddress(r.address) ||
+    typeof r.port !== 'number' || !Number.isInteger(r.port) || r.port < 1 || r.port > 65535 || typeof r.expiresAt !== 'number' ||
+    typeof r.connectWithinMs !== 'number' || !(r.connectWithinMs >= 1000 && r.connectWithinMs <= 3_600_000)) {
+    throw new ExtmountError('bad-input', `${where}: not a live migration request (role dump|restore, an IPv4 address, a port, expiresAt, connectWithinMs 1000..3600000)`);
+  }
+  return { role: r.role, address: r.address, port: r.port, expiresAt: r.expiresAt, connectWithinMs: r.connectWithinMs };
+}
+
+export function parseLiveReady(text: string): LiveReady | undefined {
+  try {
+    const r = JSON.parse(text) as Partial<LiveReady>;
+    if (typeof r.imagePath === 'string' && r.imagePath.startsWith('/') && typeof r.workPath === 'string' && typeof r.pid === 'number') return r as LiveReady;
+  } catch {
+    // below
+  }
+  return undefined;
+}
+
+export function parseLivePages(text: string): LivePages | undefined {
+  try {
+    const r = JSON.parse(text) as Partial<LivePages>;
+    if (typeof r.ok === 'boolean') return r as LivePages;
+  } catch {
+    // below
+  }
+  return undefined;
+}
+
+/** The last "UFFD transferred pages: (N/M)" of a `criu lazy-pages` log (criu/uffd.c). */
+export function transferredPages(log: string): { transferred: number; total: number } | undefined {
+  const all = [...log.matchAll(/UFFD transferred pages: \((\d+)\/(\d+)\)/g)];
+  const last = all.at(-1);
+  return last ? { transferred: Number(last[1]), total: Number(last[2]) } : undefined;
+}
+
+/** argv with FLAGS right after the verb (urfave/cli takes a verb's flags anywhere before `--`). */
+export function withVerbFlags(argv: readonly string[], globalsLength: number, flags: readonly string[]): string[] {
+  return [...argv.slice(0, globalsLength + 1), ...flags, ...argv.slice(globalsLength + 1)];
+}
+
+/** What --live may ask for; `auto` when given without a value. */
+export type LiveMode = 'postcopy' | 'precopy' | 'off';
+export type LiveRequestMode = LiveMode | 'auto';
+
+/** What the hosts can do, read before anything is frozen. */
+export interface LiveFacts {
+  /** `criu check --feature uffd-noncoop`. */
+  uffd: boolean;
+  /** `criu check --feature mem_dirty_track`. */
+  dirtyTracking: boolean;
+  /** /proc/sys/fs/pipe-max-size, bytes. */
+  pipeMaxSize: number;
+  /** Why the containers' runtimes cannot do it (both engines must run it with the extmount runtime over runc); undefined when they can. */
+  runtimeProblem: string | undefined;
+  /** Why the two engines' state dirs cannot be reached from here; undefined when they can. */
+  localProblem: string | undefined;
+}
+
+/**
+ * CRIU's lazy page server asks the kernel for a 4 MiB pipe (criu/page-pipe.c pipe_read_dest_init:
+ * PIPE_MAX_SIZE pages); without CAP_SYS_RESOURCE that fails above fs.pipe-max-size, and the page
+ * server then splices into fd -1 ("page-pipe: splice: -1: Bad file descriptor", docs/lazy-pages.md).
+ */
+export const LAZY_PIPE_BYTES = 4 * 1024 * 1024;
+
+export interface LiveChoice {
+  mode: LiveMode;
+  why: string;
+}
+
+/** The mode that runs, and why; an explicit mode these hosts cannot do is refused (exit 2) with what is missing. */
+export function chooseLiveMode(requested: LiveRequestMode, facts: LiveFacts): LiveChoice {
+  if (requested === 'off') return { mode: 'off', why: '--live=off: stop-and-copy' };
+  const common = facts.runtimeProblem ?? facts.localProblem;
+  const postcopyProblem = common ?? (!facts.uffd ? "this kernel or CRIU has no non-cooperative userfaultfd (criu check --feature uffd-noncoop)" :
+    facts.pipeMaxSize < LAZY_PIPE_BYTES ? `fs.pipe-max-size is ${facts.pipeMaxSize}, below the ${LAZY_PIPE_BYTES} bytes CRIU's lazy page server needs without CAP_SYS_RESOURCE (its page server fails with "splice: -1: Bad file descriptor")` : undefined);
+  const precopyProblem = common ?? (!facts.dirtyTracking ? 'this kernel has no soft-dirty page tracking (criu check --feature mem_dirty_track: "Dirty tracking is OFF")' : 'pre-copy is not built yet');
+  if (requested === 'postcopy') {
+    if (postcopyProblem) throw refusal('postcopy', postcopyProblem);
+    return { mode: 'postcopy', why: '--live=postcopy' };
+  }
+  if (requested === 'precopy') throw refusal('precopy', precopyProblem);
+  if (!postcopyProblem) return { mode: 'postcopy', why: 'post-copy: the memory moves after the resume (userfaultfd and the page server work here)' };
+  return { mode: 'off', why: `stop-and-copy: post-copy cannot run (${postcopyProblem}); pre-copy cannot run (${precopyProblem})` };
+}
+
+function refusal(mode: string, problem: string): ExtmountError {
+  const hint = /pipe-max-size/.test(problem) ? 'raise it on the source host (sysctl -w fs.pipe-max-size=4194304), or migrate with --live=off'
+    : /runtime/.test(problem) ? 'run the container with the extmount runtime on both engines (extmount install-runtime), or migrate with --live=off'
+    : 'migrate with --live=off (stop-and-copy)';
+  return new ExtmountError('refused', `--live=${mode} cannot run: ${problem}`, { hint });
+}

@@ -1,0 +1,176 @@
+// extmount migrate --live=postcopy between two real private dockerd running the extmount runtime: the
+// memory moves after the resume (CRIU lazy pages), and a page server that dies during the pull is undone.
+import assert from 'node:assert/strict';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { assertOneLineError, runCli } from '../helpers/cli.js';
+import { TEST_IMAGE, runDetached } from '../helpers/dockerd.js';
+import { MigrateBed } from '../helpers/migrate-bed.js';
+import { missing, requireE2E, startRuntimeDaemon, waitFor } from '../helpers/e2e.js';
+import { buildMemclock, readClockLog } from '../helpers/memclock.js';
+import { processes, runStopped } from '../helpers/processes.js';
+import { readFileSync } from 'node:fs';
+
+const argvOf = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+const parentOf = (pid: number) => Number(readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[1]);
+
+/** Processes whose argv (from /proc/PID/cmdline) passes `match`. */
+function processesWith(match: (argv: string[]) => boolean): number[] {
+  return processes((pid) => match(argvOf(pid)));
+}
+
+function descendants(root: number): number[] {
+  return processes((pid) => {
+    for (let p = parentOf(pid), n = 0; p > 1 && n < 64; p = parentOf(p), n++) if (p === root) return true;
+    return false;
+  });
+}
+
+const needs = ['root', 'dockerd', 'criu', 'gcc'] as const;
+const PIPE_MAX = '/proc/sys/fs/pipe-max-size';
+const MIB = 64;
+/** Big enough that the pull outlasts the moment the test needs to see the copy running on b. */
+const KILL_MIB = 256;
+
+describe('migrate --live (post-copy) through the extmount runtime', () => {
+  const bed = new MigrateBed();
+  let memclock = '';
+  let pipeMaxBefore: string | undefined;
+  let stateDir = '';
+
+  before(async () => {
+    if (await missing(needs)) return;
+    // CRIU's lazy page server needs a 4 MiB pipe, above the default without CAP_SYS_RESOURCE (docs/lazy-pages.md).
+    pipeMaxBefore = (await readFile(PIPE_MAX, 'utf8')).trim();
+    await writeFile(PIPE_MAX, '4194304');
+    const { mkdtemp } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    bed.base = await mkdtemp(join(tmpdir(), 'extmount-live-'));
+    stateDir = join(bed.base, 'state');
+    bed.config = join(bed.base, 'config.json');
+    await writeFile(bed.config, JSON.stringify({ stateDir, hostPaths: { allow: [], deny: ['/', '/etc', '/proc', '/sys', '/dev', '/boot', '/run', '/var/run', '/var/lib/docker'] } }));
+    bed.a = await startRuntimeDaemon('a', { config: bed.config, dir: join(bed.base, 'a-run') });
+    bed.b = await startRuntimeDaemon('b', { config: bed.config, dir: join(bed.base, 'b-run') });
+    memclock = await buildMemclock(bed.base);
+  });
+
+  after(async () => {
+    await bed.stop();
+    if (pipeMaxBefore !== undefined) await writeFile(PIPE_MAX, pipeMaxBefore);
+  });
+
+  /** memclock holding MIB MiB, under the extmount runtime on a, logging into SRC (shared with DST). */
+  async function startClock(name: string, mib = MIB): Promise<{ src: string; dst: string; log: string }> {
+    const src = join(bed.base, 'srv', name, 'a');
+    const dst = join(bed.base, 'srv', name, 'b');
+    await bed.sharedStorage(src, dst);
+    await runDetached(bed.a, ['--name', name, '--runtime', 'extmount', '-v', `${src}:/data`, '-v', `${memclock}:/memclock:ro`, TEST_IMAGE, '/memclock', String(mib), '/data/clock.log']);
+    const log = join(src, 'clock.log');
+    await waitFor(`${name}: a full pass over its memory`, async () => (await readClockLog(log)).passes.length >= 1 || undefined, 30_000);
+    return { src, dst, log };
+  }
+
+  it('moves the memory after the resume: the same process runs on b with every page intact, the source goes only after the last page', async (t) => {
+    if (!(await requireE2E(t, needs))) return;
+    const { src, dst, log } = await startClock('l1');
+    const r = await runCli([...bed.migrateArgs('l1', src, dst, ['--json', '--live'])]);
+    assert.equal(r.exitCode, 0, r.stderr);
+    const report = JSON.parse(r.stdout);
+    assert.equal(report.live.mode, 'postcopy', JSON.stringify(report.live));
+    assert.match(report.live.why, /post-copy/);
+    // Nearly all of its memory came after the resume, pulled from a's page server.
+    assert.ok(report.live.pagesAfterResume >= MIB * 256 * 0.9, JSON.stringify(report.live));
+    assert.ok(report.live.pagesBeforeResume < MIB * 256 * 0.1, JSON.stringify(report.live));
+    assert.ok(report.bytes.checkpoint < 8 * 1024 * 1024, `the images without pages: ${report.bytes.checkpoint} bytes`);
+    assert.equal(typeof report.downtimeMs, 'number');
+    assert.deepEqual(await bed.whereRunning('l1'), ['b']);
+    assert.equal(await bed.state(bed.a, 'l1'), undefined, 'the source container is removed');
+    // The same process (no new S line) goes on ticking, and completes full passes over its memory, all intact.
+    const migratedAt = Date.now();
+    const clock = await waitFor('l1 on b: two full passes after the move', async () => {
+      const c = await readClockLog(log);
+      return c.passes.filter((p) => p.at > migratedAt).length >= 2 ? c : undefined;
+    }, 60_000);
+    assert.deepEqual(clock.passes.filter((p) => !p.ok), [], 'every pass found every page intact');
+    assert.equal((await readFile(log, 'utf8')).split('\n').filter((l) => l.startsWith('S ')).length, 1, 'never restarted');
+    const bPid = (await bed.state(bed.b, 'l1'))!.pid;
+    assert.ok(bPid > 0);
+    // Nothing of the live session is left in the wrapper's state dir.
+    assert.deepEqual(await readdir(join(stateDir, 'live')).catch(() => []), []);
+    await bed.assertNothingLeft('l1');
+  });
+
+  it('--live=postcopy where fs.pipe-max-size is too small: refused before anything stops (exit 2); bare --live falls back to stop-and-copy and says why', async (t) => {
+    if (!(await requireE2E(t, needs))) return;
+    const { src, dst, log } = await startClock('l2');
+    await writeFile(PIPE_MAX, '1048576');
+    try {
+      const refused = await runCli(bed.migrateArgs('l2', src, dst, ['--live=postcopy']));
+      assertOneLineError(refused, 2, /--live=postcopy cannot run: fs\.pipe-max-size is 1048576.*sysctl -w fs\.pipe-max-size=4194304/);
+      assert.deepEqual(await bed.whereRunning('l2'), ['a']);
+      const bad = await runCli(bed.migrateArgs('l2', src, dst, ['--live=sideways']));
+      assertOneLineError(bad, 2, /--live=sideways: expected postcopy, precopy or off/);
+      const r = await runCli(bed.migrateArgs('l2', src, dst, ['--json', '--live']));
+      assert.equal(r.exitCode, 0, r.stderr);
+      const report = JSON.parse(r.stdout);
+      assert.equal(report.live.mode, 'off');
+      assert.match(report.live.why, /stop-and-copy: post-copy cannot run \(fs\.pipe-max-size is 1048576/);
+      assert.ok(report.live.pagesBeforeResume >= MIB * 256 * 0.9, JSON.stringify(report.live));
+      assert.equal(report.live.pagesAfterResume, 0);
+    } finally {
+      await writeFile(PIPE_MAX, '4194304');
+    }
+    const movedAt = Date.now();
+    const clock = await waitFor('l2 on b: a full pass', async () => {
+      const c = await readClockLog(log);
+      return c.passes.some((p) => p.at > movedAt) ? c : undefined;
+    }, 60_000);
+    assert.deepEqual(clock.passes.filter((p) => !p.ok), []);
+  });
+
+  it("the source's page server killed while the target starts pulling: the copy on b is removed, the source runs on with its memory, nothing is left paused (exit 1)", async (t) => {
+    if (!(await requireE2E(t, needs))) return;
+    const { src, dst, log } = await startClock('l3', KILL_MIB);
+    const sourceId = (await bed.state(bed.a, 'l3'))!.id;
+    // migrate stops just before the start on b; the source's `criu` (its page server) is killed as soon as
+    // b's lazy-pages daemon runs, and migrate goes on.
+    let killer: Promise<number> | undefined;
+    let seen = '';
+    const r = await runStopped(bed.migrateArgs('l3', src, dst, ['--live=postcopy']), 'before-start', async () => {
+      killer = (async () => {
+        await waitFor('l3 running on b', async () => (await bed.state(bed.b, 'l3'))?.running || undefined, 60_000, 5);
+        // The source's dump: the `criu swrk` under the wrapper that runs a's `runc checkpoint --lazy-pages`.
+        const ready = JSON.parse(readFileSync(join(stateDir, 'live', sourceId, 'ready.json'), 'utf8')) as { pid: number };
+        const below = descendants(ready.pid);
+        // runc's child: CRIU (on Debian 12 started through the loader of extmount's CRIU bundle, /opt/extmount/criu).
+        const dumpers = below.filter((pid) => !/(^|\/)runc$/.test(argvOf(pid)[0] ?? ''));
+        if (dumpers.length === 0) seen = `below ${ready.pid} (${argvOf(ready.pid).slice(0, 3).join(' ')}): ${below.map((p) => argvOf(p).slice(0, 2).join(' ')).join('; ') || 'nothing'}`;
+        for (const pid of dumpers) process.kill(pid, 'SIGKILL');
+        return dumpers.length;
+      })();
+    });
+    const killed = await killer!;
+    assert.ok(killed >= 1, `a CRIU of the source was killed: ${seen}; migrate exit ${r.exitCode}: ${r.stderr}`);
+    assert.equal(r.exitCode, 1, r.stderr);
+    assert.match(r.stderr, /post-copy|page server|lazy/);
+    // Its memory never left a: the frozen source is given back (CRIU's death releases the tasks, the wrapper
+    // re-pauses what containerd paused so that containerd's resume works) and runs on.
+    assert.match(r.stderr, /rolled back: the lazy checkpoint was given up and l3 runs on .* again, where its memory never left/);
+    // Whatever the moment: never two copies, nothing paused, nothing of the migration left on b.
+    await waitFor('the copy on b gone', async () => (await bed.b.docker.listContainers({ all: true, filters: { label: [`extmount.migrate.from=${sourceId}`] } })).length === 0 || undefined, 30_000);
+    const a = await bed.a.docker.getContainer('l3').inspect();
+    const unpause = a.State.Paused ? await bed.a.cli(['unpause', 'l3'], { reject: false }) : undefined;
+    assert.equal(a.State.Paused, false, `the source is not left paused (migrate said: ${r.stderr}; docker unpause now: ${unpause?.exitCode} ${unpause?.stderr})`);
+    assert.equal(a.State.Running, true);
+    assert.equal(a.Id, sourceId);
+    const resumedAt = Date.now();
+    const clock = await waitFor('l3 on a: a full pass after the rollback', async () => {
+      const c = await readClockLog(log);
+      return c.passes.some((p) => p.at > resumedAt) ? c : undefined;
+    }, 60_000);
+    assert.deepEqual(clock.passes.filter((p) => !p.ok), [], "the source's memory is intact");
+    assert.equal((await readFile(log, 'utf8')).split('\n').filter((l) => l.startsWith('S ')).length, 1, 'the same process, never restarted');
+    await waitFor('no lazy-pages daemon left', async () => processesWith((argv) => argv.includes('lazy-pages')).length === 0 || undefined, 30_000);
+  });
+});
