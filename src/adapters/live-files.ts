@@ -1,10 +1,11 @@
 // The files of one live migration in the wrapper's state dir: <stateDir>/live/<container id>/ (root only).
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rm, stat } from 'node:fs/promises';
+import { CHECKPOINT_LAZY_FILE } from '../core/runtime/runtime-files.js';
 import { join } from 'node:path';
 import { writeFileAtomic } from './atomic-write.js';
 import { READ_LIMITS, readBoundedTextIfExists } from './untrusted-file.js';
 import { ExtmountError } from '../core/errors.js';
-import { LIVE_PAGES, LIVE_READY, LIVE_REQUEST, parseLivePages, parseLiveReady, parseLiveRequest, type LivePages, type LiveReady, type LiveRequest } from '../core/live/live-request.js';
+import { LIVE_ABORT, LIVE_PAGES, LIVE_READY, LIVE_REQUEST, parseLivePages, parseLiveReady, parseLiveRequest, type LivePages, type LiveReady, type LiveRequest } from '../core/live/live-request.js';
 
 const ID = /^[A-Za-z0-9][A-Za-z0-9_+.-]{0,127}$/;
 
@@ -57,4 +58,18 @@ export async function takeLiveRequest(stateDir: string, id: string, now = Date.n
   if (request === undefined) return undefined;
   await rm(join(liveDir(stateDir, id), LIVE_REQUEST), { force: true });
   return request.expiresAt >= now ? request : undefined;
+}
+
+/** Asks the wrapper that runs this container's lazy dump to give it up (it kills the dump's CRIU: the container resumes). */
+export async function requestLazyAbort(stateDir: string, id: string): Promise<void> {
+  await writeLive(stateDir, id, LIVE_ABORT, { at: new Date().toISOString() });
+}
+
+export async function lazyAbortRequested(stateDir: string, id: string): Promise<boolean> {
+  return (await readLive(stateDir, id, LIVE_ABORT).catch(() => undefined)) !== undefined;
+}
+
+/** Whether a Docker checkpoint on this host is a post-copy one (CHECKPOINT_LAZY_FILE in its images: they hold no memory). */
+export async function isLazyCheckpoint(dockerRoot: string, containerId: string, name: string): Promise<boolean> {
+  return stat(join(dockerRoot, 'containers', containerId, 'checkpoints', name, CHECKPOINT_LAZY_FILE)).then(() => true, () => false);
 }

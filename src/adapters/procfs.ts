@@ -1,5 +1,5 @@
 // Reads mount tables and file types from the running system.
-import { lstat, open, readFile } from 'node:fs/promises';
+import { lstat, open, readdir, readFile } from 'node:fs/promises';
 import { formatBytes, READ_LIMITS, readAtMost } from './untrusted-file.js';
 import { ExtmountError } from '../core/errors.js';
 import type { FileType } from '../core/mounts/plan.js';
@@ -63,4 +63,27 @@ export async function fileTypesOf(paths: Iterable<string>): Promise<Map<string, 
     }),
   );
   return types;
+}
+
+/** The pids whose parent is `pid` (from /proc/N/stat; a Go program forks from any of its threads, so /proc/PID/task/T/children would need every thread). */
+export async function childrenOf(pid: number): Promise<number[]> {
+  const out: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    // "pid (comm) state ppid …": comm may hold spaces and parentheses, the last ") " ends it.
+    const ppid = Number(stat.slice(stat.lastIndexOf(') ') + 2).split(' ')[1]);
+    if (ppid === pid) out.push(Number(entry));
+  }
+  return out;
+}
+
+/** Whether a TCP connection to local PORT is established in this network namespace (/proc/net/tcp, state 01). */
+export async function tcpEstablishedOn(port: number): Promise<boolean> {
+  const text = await readFile('/proc/net/tcp', 'utf8').catch(() => '');
+  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  return text.split('\n').some((line) => {
+    const f = line.trim().split(/\s+/);
+    return f[1]?.endsWith(hex) === true && f[3] === '01';
+  });
 }

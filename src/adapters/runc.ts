@@ -68,6 +68,8 @@ export interface RuncRunOptions {
   relay?: { attach(child: ChildProcess): void; detach(signal?: NodeJS.Signals): void };
   /** An fd (write-only: runc refuses anything else for --status-fd) runc gets at statusFdFor(fds). */
   statusFd?: number;
+  /** Told runc's pid once it runs. */
+  onSpawn?: (pid: number) => void;
 }
 
 /** The fd number runRunc gives the status pipe: the first one above every inherited fd. */
@@ -90,6 +92,7 @@ export async function runRunc(runc: string, argv: readonly string[], options: Ru
   if (options.captureStderr) stdio[2] = 'pipe';
   if (options.statusFd !== undefined) stdio.push(options.statusFd);
   const child = spawn(runc, [...argv], { env: options.env, stdio });
+  if (child.pid !== undefined) options.onSpawn?.(child.pid);
   const chunks: Buffer[] = [];
   child.stderr?.on('data', (chunk: Buffer) => chunks.push(chunk));
   options.relay?.attach(child);

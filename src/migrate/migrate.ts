@@ -18,9 +18,8 @@ import { preflight, type MigrateRequest, type MigrationPlan } from './preflight.
 import type { Progress } from './progress.js';
 import type { Digests } from '../core/migrate/digests.js';
 import type { LiveReady } from '../core/live/live-request.js';
-import { abortPageServer } from '../adapters/page-server.js';
-import { removeLive } from '../adapters/live-files.js';
-import { PAGES_TIMEOUT_MS, PAGE_SERVER_ADDRESS, awaitPages, awaitReady, chooseLive, copyLazyImages, endLiveSession, freePort, requestLazyDump, requestLazyRestore, type LiveSession } from './live.js';
+import { removeLive, requestLazyAbort } from '../adapters/live-files.js';
+import { PAGES_TIMEOUT_MS, awaitPages, awaitReady, chooseLive, copyLazyImages, endLiveSession, freePort, requestLazyDump, requestLazyRestore, type LiveSession } from './live.js';
 
 export interface MigrateDeps {
   config: Config;
@@ -132,7 +131,6 @@ export async function migrate(request: MigrateRequest, source: Engine, target: E
   }
   deps.progress.done();
   await complete(plan, moved.targetId, checkpoint, deps);
-  if (lazy) await endLiveSession(lazy.session, moved.targetId);
   return report(plan, {
     targetId: moved.targetId,
     checkpoint,
@@ -181,8 +179,8 @@ async function startLazyCheckpoint(plan: MigrationPlan, checkpoint: string, deps
       started = { session, ready, created, pagesMoved: false };
       created.then(() => { started!.pagesMoved = true; }, () => undefined);
     } catch (err) {
-      // A page server that listens with nobody to pull gives up when one connection closes at once.
-      await abortPageServer(PAGE_SERVER_ADDRESS, session.port);
+      // Its wrapper gives the lazy dump up (kills its CRIU): the container resumes.
+      await requestLazyAbort(session.stateDir, session.sourceId);
       await created.catch(() => undefined);
       await removeLive(session.stateDir, session.sourceId).catch(() => undefined);
       throw err;
@@ -468,6 +466,8 @@ async function complete(plan: MigrationPlan, targetId: string, checkpoint: strin
   }
   await deps.faults.at('after-source-removed');
   await removeJournals(source, sid).catch((err: unknown) => deps.log.warn(`journal not removed: ${String(err)}`));
+  // A post-copy's files in the wrapper's state dir (also those of an earlier, interrupted run this one finishes).
+  for (const id of [sid, targetId]) await removeLive(deps.config.stateDir, id).catch(() => undefined);
   // The network files of a source that was itself a NetworkDisabled copy (network-files.ts) went with it.
   for (const volume of networkFilesVolumesOf(plan.container)) {
     await removeOurVolume(source, volume).catch((err: unknown) => deps.log.warn(`volume ${volume} not removed: ${String(err)}`));
@@ -569,7 +569,7 @@ async function rollbackLive(plan: MigrationPlan, checkpoint: string, made: Targe
       cause: err,
     });
   }
-  await abortPageServer(PAGE_SERVER_ADDRESS, lazy.session.port);
+  await requestLazyAbort(lazy.session.stateDir, lazy.session.sourceId);
   let copyLeft = false;
   if (made.containerId) {
     await removeContainer(target, made.containerId, { force: true }).catch(() => {
@@ -589,7 +589,7 @@ async function rollbackLive(plan: MigrationPlan, checkpoint: string, made: Targe
     await setRestartPolicy(source, sid, plan.restartPolicy).catch((e: unknown) => deps.log.warn(`restart policy not given back: ${String(e)}`));
     await deleteCheckpoint(source, sid, checkpoint).catch(() => undefined);
     await removeJournals(source, sid).catch(() => undefined);
-    return new ExtmountError('docker-failed', `post-copy migration of ${name} to ${target.where} failed: ${cause}; rolled back: the lazy checkpoint was given up and ${name} runs on ${source.where} again, where its memory never left${copyLeft ? `; the copy ${made.containerId?.slice(0, 12)} on ${target.where} could not be removed` : ''}`, {
+    return new ExtmountError('docker-failed', `post-copy migration of ${name} to ${target.where} failed: ${cause}; rolled back: it runs again on ${source.where}, where its memory never left (the lazy checkpoint was given up)${copyLeft ? `; the copy ${made.containerId?.slice(0, 12)} on ${target.where} could not be removed` : ''}`, {
       hint: 'fix what the message names, then run migrate again',
       cause: err,
     });

@@ -1,5 +1,6 @@
 // Everything checked before the container stops: engines, container, what a crashed earlier run left, image, mounts on the target.
 import type { LiveRequestMode } from '../core/live/live-request.js';
+import { isLazyCheckpoint, readLiveReady, removeLive, requestLazyAbort } from '../adapters/live-files.js';
 import type { Config, RemapRule } from '../core/config.js';
 import { describeEndpoint } from '../core/docker/docker-host.js';
 import { ExtmountError } from '../core/errors.js';
@@ -86,6 +87,27 @@ export interface MigrationPlan {
   rollbackRoute: 'in-place' | 'network-disabled-copy';
 }
 
+/**
+ * An earlier `migrate --live` that was interrupted after its lazy checkpoint began leaves the source
+ * frozen (dockerd shows it paused) with CRIU's page server waiting for a restore (the wrapper gives
+ * up after a while on its own). Without a copy running on the target the memory never left: the lazy
+ * dump is given up now (its wrapper kills its CRIU) and the source resumes. With one, its pages are still moving:
+ * that ends by itself, in the checkpoint's completion.
+ */
+async function settleAbandonedLazyDump(source: Engine, container: SourceInspect, config: Config, copyRuns: boolean): Promise<SourceInspect> {
+  const ready = await readLiveReady(config.stateDir, container.Id).catch(() => undefined);
+  if (!ready) return container;
+  if (!copyRuns) await requestLazyAbort(config.stateDir, container.Id);
+  for (const deadline = Date.now() + (copyRuns ? 600_000 : 60_000); Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 100))) {
+    const now = await inspectSource(source, container.Id).catch(() => undefined);
+    if (now && !now.State.Paused) {
+      await removeLive(config.stateDir, container.Id).catch(() => undefined);
+      return now;
+    }
+  }
+  return container;
+}
+
 /** Any failure here is exit 2: nothing has been stopped or changed yet. */
 export async function preflight(request: MigrateRequest, source: Engine, target: Engine, config: Config, progress: Progress): Promise<MigrationPlan> {
   try {
@@ -106,7 +128,7 @@ async function check(request: MigrateRequest, source: Engine, target: Engine, co
     throw new ExtmountError('usage', `--from and --to are the same engine (${source.where})`, { hint: 'migrate moves a container to another engine; use checkpoint/restore on one host' });
   }
   const sourceInfo = (await requireExperimental(source)) as FullEngineInfo;
-  const container = await inspectSource(source, request.ref).catch(async (err: unknown) => {
+  let container = await inspectSource(source, request.ref).catch(async (err: unknown) => {
     // A re-run after success: say where it went rather than only that it is not here.
     const there = err instanceof ExtmountError && err.code === 'bad-input' ? await inspectMaybe(target, request.ref).catch(() => undefined) : undefined;
     if (there?.Config.Labels?.[LABEL_FROM]) {
@@ -114,6 +136,13 @@ async function check(request: MigrateRequest, source: Engine, target: Engine, co
       // The move had completed when the target's engine died, before migrate removed the checkpoint
       // there: the restarted engine killed the copy (no live-restore) and did not restart it.
       const kept = there.State.Running ? [] : (await listCheckpoints(target, there.Id).catch(() => [])).filter((c) => c.startsWith(CHECKPOINT_PREFIX)).sort();
+      const root = kept.length > 0 ? ((await target.docker.info().catch(() => undefined)) as EngineInfo | undefined)?.DockerRootDir : undefined;
+      if (root && (await isLazyCheckpoint(root, there.Id, kept.at(-1)!))) {
+        throw new ExtmountError('bad-input', `${moved}, but it is not running there (${there.State.Status ?? 'stopped'}), and the process went with it: it was moved with post-copy (--live), and the migration's checkpoint ${kept.at(-1)} there holds no memory`, {
+          hint: `start it afresh there (docker -H ${target.where} start ${request.ref}), then docker -H ${target.where} checkpoint rm ${request.ref} ${kept.at(-1)}`,
+          cause: err,
+        });
+      }
       if (kept.length > 0) {
         throw new ExtmountError('bad-input', `${moved}, but it is not running there (${there.State.Status ?? 'stopped'}) and the migration's checkpoint ${kept.at(-1)} is still there`, {
           hint: `continue the moved process from it on that engine: docker -H ${target.where} start --checkpoint ${kept.at(-1)} ${request.ref}, then docker -H ${target.where} checkpoint rm ${request.ref} ${kept.at(-1)}`,
@@ -162,6 +191,7 @@ async function check(request: MigrateRequest, source: Engine, target: Engine, co
     });
   }
 
+  if (container.State.Paused) container = await settleAbandonedLazyDump(source, container, config, runningOnTarget.length > 0);
   let mode: MigrationPlan['mode'];
   if (container.State.Paused) {
     throw new ExtmountError('bad-input', `container ${name} is paused on ${source.where}`, { hint: 'unpause it first: migrate freezes it itself' });
@@ -174,6 +204,12 @@ async function check(request: MigrateRequest, source: Engine, target: Engine, co
     mode = 'fresh';
   } else if (journal && checkpoints.includes(journal.checkpoint)) {
     mode = runningOnTarget.length > 0 ? 'finish' : 'resume';
+    if (mode === 'resume' && (await isLazyCheckpoint(sourceInfo.DockerRootDir, container.Id, journal.checkpoint))) {
+      // Post-copy's one way to lose a process: every page had moved when the copy on the target died.
+      throw new ExtmountError('refused', `${name} is stopped on ${source.where} with the checkpoint ${journal.checkpoint} of a post-copy migration (--live), which holds no memory: every page had moved to the copy on ${target.where}, and that copy is not running, so the process it froze is gone`, {
+        hint: `start it afresh on either engine (docker start ${name}), then remove the checkpoint (docker checkpoint rm ${name} ${journal.checkpoint})${targetContainers.length > 0 ? ` and the stopped copy on ${target.where} (docker rm ${targetContainers[0]!.id.slice(0, 12)})` : ''}`,
+      });
+    }
   } else {
     const ours = checkpoints.filter((c) => c.startsWith(CHECKPOINT_PREFIX));
     throw new ExtmountError('bad-input', `container ${name} is not running on ${source.where}`, {

@@ -17,13 +17,14 @@ import { planExternalMounts } from '../core/mounts/plan.js';
 import { planCriuOptions, toConfigFile, type CriuVersion } from '../core/mounts/render.js';
 import type { MountInfo } from '../core/mounts/mountinfo.js';
 import { imagePathOf, isValidContainerId, runcRootOf, workPathOf, type RuncInvocation } from '../core/runtime/runc-argv.js';
-import { CHECKPOINT_RESULT_FILE, type RuntimeMountResult, type RuntimeResult } from '../core/runtime/runtime-files.js';
+import { CHECKPOINT_LAZY_FILE, CHECKPOINT_RESULT_FILE, type RuntimeMountResult, type RuntimeResult } from '../core/runtime/runtime-files.js';
 import { dumpPropagationNote, dumpPropagationNoteOnHost, dumpWarnings, splitDumpPlan } from '../core/runtime/runtime-plan.js';
 import { criuVersion } from '../adapters/criu-version.js';
 import { fileTypesOf } from '../adapters/procfs.js';
 import { destroyAfterCheckpoint, runcPause, runcResume, runcState, runRunc, statusFdFor } from '../adapters/runc.js';
-import { takeLiveRequest, writeLiveReady } from '../adapters/live-files.js';
-import { abortPageServer, statusFifo } from '../adapters/page-server.js';
+import { lazyAbortRequested, takeLiveRequest, writeLiveReady } from '../adapters/live-files.js';
+import { statusFifo } from '../adapters/status-fifo.js';
+import { childrenOf, tcpEstablishedOn } from '../adapters/procfs.js';
 import { withVerbFlags, type LiveRequest } from '../core/live/live-request.js';
 import { appendRuncLog, writeStderr } from './report.js';
 import { makeWorkPath, requireId, runcEnv, withInheritedCriuConfig, type RuntimeContext } from './context.js';
@@ -63,8 +64,9 @@ export async function handleCheckpoint(invocation: RuncInvocation, argv: readonl
   await makeWorkPath(invocation, ctx.cwd);
   const started = Date.now();
   const lazy = live ? await lazyDump(invocation, argv, ctx, id, live, images, state) : undefined;
+  if (lazy) await writeFileAtomic(join(images, CHECKPOINT_LAZY_FILE), `post-copy: pages served from ${live!.address}:${live!.port}\n`, { mode: 0o600 });
   const run = await runRunc(ctx.runc, lazy?.argv ?? argv, {
-    env: runcEnv(ctx.env, configPath), captureStderr: true, fds: ctx.fds, ...(ctx.relay ? { relay: ctx.relay } : {}), ...(lazy ? { statusFd: lazy.statusFd } : {}),
+    env: runcEnv(ctx.env, configPath), captureStderr: true, fds: ctx.fds, ...(ctx.relay ? { relay: ctx.relay } : {}), ...(lazy ? { statusFd: lazy.statusFd, onSpawn: lazy.onSpawn } : {}),
   });
   await lazy?.done();
   const result: RuntimeResult = {
@@ -119,35 +121,48 @@ async function liveDumpRequest(ctx: RuntimeContext, id: string, invocation: Runc
 /**
  * `runc checkpoint --lazy-pages --page-server ADDR:PORT --status-fd N`: runc returns only once every
  * page has been pulled, so the images (all but the pages) are announced when the page server listens
- * (CRIU writes to the status fd then). If no restore connects in time, the page server is given up,
- * which fails the dump and resumes the container.
+ * (CRIU writes to the status fd then). It is given up when migrate asks (LIVE_ABORT) or when no restore
+ * pulls from it in time: by killing its CRIU, which releases the frozen tasks. Not by closing a
+ * connection to the page server: CRIU takes a client that leaves without asking for a page as a
+ * transfer that finished, and kills the container (seen: checkpoint exit 0, container exited 137).
  */
 async function lazyDump(invocation: RuncInvocation, argv: readonly string[], ctx: RuntimeContext, id: string, live: LiveRequest, images: string, state: ContainerStateDir) {
   const fifo = await statusFifo(state.path(`status-${process.pid}.fifo`));
-  let watchdog: NodeJS.Timeout | undefined;
-  const announce = async () => {
-    await writeLiveReady(ctx.config.stateDir, id, { imagePath: images, workPath: workPathOf(invocation, ctx.cwd), pid: process.pid });
-    await state.log(`checkpoint: lazy page server on ${live.address}:${live.port}, images announced`);
-    watchdog = setTimeout(() => {
-      void abortPageServer(live.address, live.port).then((outcome) =>
-        state.log(`checkpoint: no restore pulled pages within ${live.connectWithinMs} ms: page server ${outcome === 'aborted' ? 'given up' : 'had its client'}`),
-      );
-    }, live.connectWithinMs);
+  let runcPid: number | undefined;
+  let watching = true;
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  const giveUp = async (why: string) => {
+    const criu = runcPid === undefined ? [] : await childrenOf(runcPid);
+    for (const pid of criu) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+    await state.log(`checkpoint: lazy dump given up (${why}): killed its CRIU (${criu.join(', ') || 'none left'})`);
   };
-  let polling = true;
-  const poll = (async () => {
-    while (polling) {
-      if (await fifo.ready().catch(() => false)) return announce();
-      await new Promise((resolve) => setTimeout(resolve, 10));
+  const watch = (async () => {
+    while (watching && !(await fifo.ready().catch(() => false))) await sleep(10);
+    if (!watching) return;
+    await writeLiveReady(ctx.config.stateDir, id, { imagePath: images, workPath: workPathOf(invocation, ctx.cwd), pid: process.pid, address: live.address, port: live.port });
+    await state.log(`checkpoint: lazy page server on ${live.address}:${live.port}, images announced`);
+    const deadline = Date.now() + live.connectWithinMs;
+    while (watching) {
+      if (await lazyAbortRequested(ctx.config.stateDir, id)) return giveUp('migrate asked');
+      if (Date.now() > deadline && !(await tcpEstablishedOn(live.port))) return giveUp(`no restore pulled pages within ${live.connectWithinMs} ms`);
+      await sleep(50);
     }
   })().catch(() => undefined);
   return {
     argv: withVerbFlags(argv, invocation.globals.length, ['--lazy-pages', '--page-server', `${live.address}:${live.port}`, '--status-fd', String(statusFdFor(ctx.fds))]),
     statusFd: fifo.writeFd,
+    onSpawn: (pid: number) => {
+      runcPid = pid;
+    },
     async done() {
-      polling = false;
-      await poll;
-      clearTimeout(watchdog);
+      watching = false;
+      await watch;
       await fifo.close().catch(() => undefined);
     },
   };

@@ -29,7 +29,7 @@ import { rootfsReadlink } from '../adapters/rootfs.js';
 import { planCriuOptions, toConfigFile, type CriuOption, type CriuVersion } from '../core/mounts/render.js';
 import { restoreDenials } from '../core/checkpoint/restore-targets.js';
 import { bundleOf, imagePathOf, isValidContainerId, runcRootOf, workPathOf, type RuncInvocation } from '../core/runtime/runc-argv.js';
-import { CHECKPOINT_MAPS_FILE, RESTORE_RESULT_FILE, type RuntimeMountResult, type RuntimeResult } from '../core/runtime/runtime-files.js';
+import { CHECKPOINT_LAZY_FILE, CHECKPOINT_MAPS_FILE, RESTORE_RESULT_FILE, type RuntimeMountResult, type RuntimeResult } from '../core/runtime/runtime-files.js';
 import { planFromManifest, planRuntimeRestore, type RuntimeRestorePlan } from '../core/runtime/runtime-plan.js';
 import { makeWorkPath, requireId, runcEnv, withInheritedCriuConfig, type RuntimeContext } from './context.js';
 import { MountHolder } from './holder.js';
@@ -144,6 +144,11 @@ async function restore(invocation: RuncInvocation, argv: readonly string[], ctx:
 
     await makeWorkPath(invocation, ctx.cwd);
     const live = invocation.options.has('lazy-pages') ? undefined : await takeLiveRequest(ctx.config.stateDir, call.id);
+    if (live?.role !== 'restore' && !invocation.options.has('lazy-pages') && (await stat(join(call.images, CHECKPOINT_LAZY_FILE)).then(() => true, () => false))) {
+      throw new ExtmountError('refused', `${call.images} is a post-copy checkpoint: its memory was served from the source's page server and never written, so these images would restore a process without its memory`, {
+        hint: 'it restores only as the post-copy migration that made it (extmount migrate --live=postcopy); the process it froze lives on where that migration moved it, or not at all',
+      });
+    }
     const lazy = live?.role === 'restore' ? await startLazyPages(invocation, ctx, call, live) : undefined;
     const runtimeArgv = argvForRuntime(argv, ctx.runc);
     const started = Date.now();

@@ -27,6 +27,20 @@ async function run(argv: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
 
 const seed = join(FIXTURES, 'mountinfo/seed.mountinfo');
 
+describe('migrate --live: a bare flag or one value', () => {
+  it('shows --live[=MODE] in the help, and refuses a mode it does not know (exit 2, one line)', async () => {
+    const help = (await run(['migrate', '--help'])).out.join('\n');
+    assert.match(help, /^ {2}--live\[=MODE\] +postcopy: /m);
+    const bad = await run(['migrate', 'c', '--from', 'unix:///a', '--to', 'unix:///b', '--live=sideways']);
+    assert.equal(bad.code, 2);
+    assert.deepEqual(bad.err, ['extmount: --live=sideways: expected postcopy, precopy or off (or --live alone); see extmount migrate --help']);
+    // Bare --live takes no value from the next argument: "c" stays the CONTAINER.
+    const extra = await run(['migrate', '--live', 'c', 'd', '--from', 'unix:///a', '--to', 'unix:///b']);
+    assert.equal(extra.code, 2);
+    assert.match(extra.err[0]!, /migrate needs exactly one CONTAINER/);
+  });
+});
+
 describe('extmount in-process: the option tables are the help', () => {
   for (const [name, spec] of Object.entries(COMMANDS)) {
     it(`${name} --help lists every option of its table and of the global one, and nothing else`, async () => {

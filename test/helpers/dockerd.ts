@@ -31,6 +31,8 @@ export interface DaemonOptions {
   baseDir?: string;
   /** --experimental (which checkpoints need); on by default. */
   experimental?: boolean;
+  /** More environment for dockerd (and so containerd, its shims and the runtime): EXTMOUNT_CONFIG. */
+  env?: Record<string, string>;
 }
 
 /** Starts dockerd with its own data-root, exec-root, pidfile and socket; no bridge, no iptables. */
@@ -64,7 +66,7 @@ export async function startDaemon(name: string, options: DaemonOptions = {}): Pr
       '--config-file', configFile,
       '-H', `unix://${socket}`,
     ],
-    { stdio: ['ignore', logFd, logFd], detached: true, env: { ...process.env, TMPDIR: join(dir, 'tmp') } },
+    { stdio: ['ignore', logFd, logFd], detached: true, env: { ...process.env, TMPDIR: join(dir, 'tmp'), ...options.env } },
   );
   closeSync(logFd);
   child.unref();

@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { runCli } from './cli.js';
-import { importTestImage, killEngine, removeTestDir, runDetached, startDaemon, TEST_IMAGE, type Daemon } from './dockerd.js';
+import { importTestImage, killEngine, removeTestDir, runDetached, startDaemon, TEST_IMAGE, type Daemon, type DaemonOptions } from './dockerd.js';
+import { WRAPPER } from './e2e.js';
 import { processState, processes, waitFor } from './processes.js';
 
 /** A counter that says which process wrote it: "<token> <n>"; a restarted process has a new token. */
@@ -36,14 +37,24 @@ export class MigrateBed {
   b!: Daemon;
   base!: string;
   config!: string;
+  /** --live=postcopy: the containers run under the extmount runtime on every engine of the bed, migrate moves them with post-copy. */
+  live = false;
+  /** How the bed's engines are started (the same again for a restart). */
+  daemonOptions: DaemonOptions = {};
 
   /** Both daemons, the test image on a only (the first migration carries it to b), a config that allows the bed's paths. */
-  async start(prefix: string): Promise<void> {
+  async start(prefix: string, options: { live?: boolean } = {}): Promise<void> {
     this.base = await mkdtemp(join(tmpdir(), prefix));
-    [this.a, this.b] = await Promise.all([startDaemon('a', { baseDir: this.base }), startDaemon('b', { baseDir: this.base })]);
-    await importTestImage(this.a);
+    this.live = options.live === true;
     this.config = join(this.base, 'config.json');
-    await writeFile(this.config, JSON.stringify({ hostPaths: { allow: [], deny: ['/', '/etc', '/proc', '/sys', '/dev', '/boot', '/run', '/var/run', '/var/lib/docker'] } }));
+    // The runtime on each engine reads the same config (EXTMOUNT_CONFIG, through dockerd, containerd and the shim): one state dir.
+    await writeFile(this.config, JSON.stringify({
+      ...(this.live ? { stateDir: join(this.base, 'state') } : {}),
+      hostPaths: { allow: [], deny: ['/', '/etc', '/proc', '/sys', '/dev', '/boot', '/run', '/var/run', '/var/lib/docker'] },
+    }));
+    this.daemonOptions = { baseDir: this.base, ...(this.live ? { runtimes: { extmount: WRAPPER }, env: { EXTMOUNT_CONFIG: this.config } } : {}) };
+    [this.a, this.b] = await Promise.all([startDaemon('a', this.daemonOptions), startDaemon('b', this.daemonOptions)]);
+    await importTestImage(this.a);
   }
 
   async stop(extra: Array<Daemon | undefined> = []): Promise<void> {
@@ -71,13 +82,14 @@ export class MigrateBed {
     const dst = join(this.base, 'srv', name, 'b');
     await this.sharedStorage(src, dst);
     await this.a.cli(['volume', 'create', `${name}-vol`]);
-    const id = await runDetached(this.a, ['--name', name, '--restart', 'unless-stopped', '-v', `${src}:/data`, '-v', `${name}-vol:/vol`, ...extra, TEST_IMAGE, 'sh', '-c', COUNTER_SCRIPT]);
+    const runtime = this.live ? ['--runtime', 'extmount'] : [];
+    const id = await runDetached(this.a, ['--name', name, '--restart', 'unless-stopped', ...runtime, '-v', `${src}:/data`, '-v', `${name}-vol:/vol`, ...extra, TEST_IMAGE, 'sh', '-c', COUNTER_SCRIPT]);
     await waitFor(async () => (await readCounter(src))?.n ?? 0, (n) => n >= 3, `${name} counting`);
     return { src, dst, id };
   }
 
   migrateArgs(name: string, src: string, dst: string, extra: string[] = [], to: Daemon = this.b): string[] {
-    return ['--config', this.config, 'migrate', name, '--from', this.a.host, '--to', to.host, '--map', `${src}=${dst}`, ...extra];
+    return ['--config', this.config, 'migrate', name, '--from', this.a.host, '--to', to.host, '--map', `${src}=${dst}`, ...(this.live ? ['--live=postcopy'] : []), ...extra];
   }
 
   async state(daemon: Daemon, name: string): Promise<{ running: boolean; pid: number; id: string } | undefined> {
@@ -136,7 +148,7 @@ export class MigrateBed {
   /** b again, on the same data root, if it is down. */
   async ensureB(): Promise<void> {
     const s = processState(this.b.pid);
-    if (s === undefined || s === 'Z') this.b = await startDaemon('b', { baseDir: this.base });
+    if (s === undefined || s === 'Z') this.b = await startDaemon('b', this.daemonOptions);
   }
 }
 

@@ -12,7 +12,7 @@ export interface LiveRequest {
   port: number;
   /** Epoch ms after which the request is stale and ignored (a migrate that died must not make a later checkpoint lazy). */
   expiresAt: number;
-  /** dump: the page server is given up (and the source resumed) if no restore connected within this many ms after it listens. */
+  /** dump: the lazy dump is given up (and the source resumed) if no restore has pulled from it within this many ms after it listens. */
   connectWithinMs: number;
 }
 
@@ -22,6 +22,9 @@ export interface LiveReady {
   workPath: string;
   /** The wrapper process that runs `runc checkpoint --lazy-pages`. */
   pid: number;
+  /** Where its page server listens (a re-run ends one that an interrupted run left waiting). */
+  address: string;
+  port: number;
 }
 
 /** Written by the supervisor of `criu lazy-pages` on the target when the daemon exits. */
@@ -56,6 +59,8 @@ export const LIVE_REQUEST = 'request.json';
 export const LIVE_READY = 'ready.json';
 export const LIVE_PAGES = 'pages.json';
 export const LIVE_LAZY_LOG = 'lazy-pages.log';
+/** Written by migrate to end a lazy dump whose page server has not been pulled from (the wrapper polls for it). */
+export const LIVE_ABORT = 'abort';
 
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 
@@ -83,7 +88,8 @@ export function parseLiveRequest(text: string, where: string): LiveRequest {
 export function parseLiveReady(text: string): LiveReady | undefined {
   try {
     const r = JSON.parse(text) as Partial<LiveReady>;
-    if (typeof r.imagePath === 'string' && r.imagePath.startsWith('/') && typeof r.workPath === 'string' && typeof r.pid === 'number') return r as LiveReady;
+    if (typeof r.imagePath === 'string' && r.imagePath.startsWith('/') && typeof r.workPath === 'string' && typeof r.pid === 'number' &&
+      typeof r.address === 'string' && isPageServerAddress(r.address) && typeof r.port === 'number') return r as LiveReady;
   } catch {
     // below
   }

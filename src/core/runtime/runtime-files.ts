@@ -21,6 +21,14 @@ export const CHECKPOINT_MAPS_FILE = 'extmount.maps.json';
  * already exists" (moby#42900; seen here after a kill of the target engine mid-migration).
  */
 export const CHECKPOINT_ATTEMPT_FILE = 'extmount.attempt';
+
+/**
+ * In the images of a post-copy checkpoint (migrate --live=postcopy): its memory was served from the
+ * source's page server, never written, so the images alone restore into a process of zero pages.
+ * The wrapper restores such images only as the lazy restore of that migration; migrate never resumes
+ * from them.
+ */
+export const CHECKPOINT_LAZY_FILE = 'extmount.lazy';
 export const CHECKPOINT_RESULT_FILE = 'last-checkpoint.json';
 export const RESTORE_RESULT_FILE = 'last-restore.json';
 

@@ -1,30 +1,10 @@
-// CRIU's page server, seen from outside.
+// runc's --status-fd, for a lazy checkpoint: CRIU writes one byte to it once its page server listens.
 import { execFile } from 'node:child_process';
 import { closeSync, constants, openSync } from 'node:fs';
 import { open, rm } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { promisify } from 'node:util';
 
 const execFileAsync = promisify(execFile);
-
-/**
- * Ends a lazy dump whose page server has no client yet: one connection that closes at once makes
- * `criu dump --lazy-pages` fail ("Lazy pages transfer FAILED"), and a failed dump resumes the tree it
- * froze. CRIU closes its listening socket once it has its client, so with a restore already pulling
- * pages this connection is refused and changes nothing.
- */
-export async function abortPageServer(address: string, port: number): Promise<'aborted' | 'refused'> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: address, port });
-    socket.setTimeout(2000, () => socket.destroy());
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve('aborted');
-    });
-    socket.once('error', () => resolve('refused'));
-    socket.once('close', () => resolve('refused'));
-  });
-}
 
 /**
  * A FIFO for runc's --status-fd (runc wants it write-only, which Node's own 'pipe' stdio, a socket
