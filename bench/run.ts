@@ -8,6 +8,7 @@ import { execa } from 'execa';
 import { benchCli } from './cli.js';
 import { benchDecodeImage } from './criu-image.js';
 import { benchDetect } from './detect.js';
+import { benchLive } from './live.js';
 import { benchMigrate } from './migrate.js';
 import { benchRuntime } from './runtime.js';
 
@@ -31,6 +32,7 @@ const CASES: Record<string, BenchCase> = {
   cli: () => benchCli(),
   runtime: () => benchRuntime({ memories: [16, 512], runs: 5 }),
   migrate: () => benchMigrate({ memories: [16, 512], runs: 3 }),
+  live: () => benchLive({ memories: [256, 512], runs: 2 }),
   detect: async () => {
     const r = await benchDetect();
     return [{ case: r.name, ms: r.medianMs, goal: '< 20 ms', runs: r.runs }];

@@ -31,6 +31,10 @@ export async function runcResume(runc: string, invocation: RuncInvocation, id: s
   return (await runFile(runc, [...stateGlobals(invocation), 'resume', id])).exitCode === 0;
 }
 
+export async function runcKill(runc: string, invocation: RuncInvocation, id: string): Promise<boolean> {
+  return (await runFile(runc, [...stateGlobals(invocation), 'kill', id, 'KILL'])).exitCode === 0;
+}
+
 export async function runcPause(runc: string, invocation: RuncInvocation, id: string): Promise<boolean> {
   return (await runFile(runc, [...stateGlobals(invocation), 'pause', id])).exitCode === 0;
 }

@@ -90,9 +90,9 @@ export interface LiveSession {
   sourceId: string;
 }
 
-export async function requestLazyDump(session: LiveSession): Promise<void> {
+export async function requestLazyDump(session: LiveSession, targetId: string): Promise<void> {
   await writeLiveRequest(session.stateDir, session.sourceId, {
-    role: 'dump', address: PAGE_SERVER_ADDRESS, port: session.port, expiresAt: Date.now() + 60_000, connectWithinMs: CONNECT_WITHIN_MS,
+    role: 'dump', address: PAGE_SERVER_ADDRESS, port: session.port, expiresAt: Date.now() + 60_000, connectWithinMs: CONNECT_WITHIN_MS, peer: targetId,
   });
 }
 

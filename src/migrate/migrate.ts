@@ -109,7 +109,7 @@ export async function migrate(request: MigrateRequest, source: Engine, target: E
     freezeAt = now();
     deps.progress.phase(live.mode === 'postcopy' ? 'checkpoint on the source (post-copy: without its memory)' : 'checkpoint on the source');
     try {
-      if (live.mode === 'postcopy') lazy = await startLazyCheckpoint(plan, checkpoint, deps);
+      if (live.mode === 'postcopy') lazy = await startLazyCheckpoint(plan, checkpoint, made.containerId!, deps);
       else await checkpointSource(plan, checkpoint, deps);
     } catch (err) {
       await discardTarget(plan, made, pool);
@@ -167,10 +167,10 @@ interface LazyCheckpoint {
   pagesMoved: boolean;
 }
 
-async function startLazyCheckpoint(plan: MigrationPlan, checkpoint: string, deps: MigrateDeps): Promise<LazyCheckpoint> {
+async function startLazyCheckpoint(plan: MigrationPlan, checkpoint: string, targetId: string, deps: MigrateDeps): Promise<LazyCheckpoint> {
   const session: LiveSession = { port: await freePort(), stateDir: deps.config.stateDir, sourceId: plan.container.Id };
   let started: LazyCheckpoint | undefined;
-  await requestLazyDump(session);
+  await requestLazyDump(session, targetId);
   await checkpointSource(plan, checkpoint, deps, async () => {
     const created = createCheckpoint(plan.source, plan.container.Id, checkpoint, { exit: true });
     created.catch(() => undefined);

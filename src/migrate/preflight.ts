@@ -179,6 +179,11 @@ async function check(request: MigrateRequest, source: Engine, target: Engine, co
   if (refusal) throw new ExtmountError('refused', `cannot migrate ${name}: ${refusal}`);
 
   const sid = container.Id;
+  // Before the journal and checkpoints are read: a lazy dump that ends here changes both.
+  if (container.State.Paused) {
+    const copyRuns = (await listLabelled(target, LABEL_FROM, sid)).some((c) => c.State === 'running' || c.State === 'paused');
+    container = await settleAbandonedLazyDump(source, container, config, copyRuns);
+  }
   const journal = await readJournal(source, sid);
   const checkpoints = await listCheckpoints(source, sid);
   const targetContainers = (await listLabelled(target, LABEL_FROM, sid)).map((c) => ({ id: c.Id, running: c.State === 'running' || c.State === 'restarting' || c.State === 'paused' }));
@@ -191,7 +196,6 @@ async function check(request: MigrateRequest, source: Engine, target: Engine, co
     });
   }
 
-  if (container.State.Paused) container = await settleAbandonedLazyDump(source, container, config, runningOnTarget.length > 0);
   let mode: MigrationPlan['mode'];
   if (container.State.Paused) {
     throw new ExtmountError('bad-input', `container ${name} is paused on ${source.where}`, { hint: 'unpause it first: migrate freezes it itself' });

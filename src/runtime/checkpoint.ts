@@ -21,11 +21,11 @@ import { CHECKPOINT_LAZY_FILE, CHECKPOINT_RESULT_FILE, type RuntimeMountResult, 
 import { dumpPropagationNote, dumpPropagationNoteOnHost, dumpWarnings, splitDumpPlan } from '../core/runtime/runtime-plan.js';
 import { criuVersion } from '../adapters/criu-version.js';
 import { fileTypesOf } from '../adapters/procfs.js';
-import { destroyAfterCheckpoint, runcPause, runcResume, runcState, runRunc, statusFdFor } from '../adapters/runc.js';
-import { lazyAbortRequested, takeLiveRequest, writeLiveReady } from '../adapters/live-files.js';
+import { destroyAfterCheckpoint, runcKill, runcPause, runcResume, runcState, runRunc, statusFdFor } from '../adapters/runc.js';
+import { lazyAbortRequested, readLivePages, takeLiveRequest, writeLiveReady } from '../adapters/live-files.js';
 import { statusFifo } from '../adapters/status-fifo.js';
 import { childrenOf, tcpEstablishedOn } from '../adapters/procfs.js';
-import { withVerbFlags, type LiveRequest } from '../core/live/live-request.js';
+import { withVerbFlags, type LivePages, type LiveRequest } from '../core/live/live-request.js';
 import { appendRuncLog, writeStderr } from './report.js';
 import { makeWorkPath, requireId, runcEnv, withInheritedCriuConfig, type RuntimeContext } from './context.js';
 import { hostMountTable, processMountTable } from '../adapters/mount-table.js';
@@ -73,6 +73,15 @@ export async function handleCheckpoint(invocation: RuncInvocation, argv: readonl
     verb: 'checkpoint', containerId: id, ok: run.exitCode === 0, at: new Date().toISOString(), mounts: prepared.mounts, notes: prepared.notes,
   };
   const runcStderr = run.stderr ? [run.stderr.replace(/\n$/, '')] : [];
+  if (run.exitCode === 0 && lazy) {
+    const failed = await lazy.finish();
+    if (failed) {
+      writeStderr([`extmount: ${failed}`, ...runcStderr]);
+      await appendRuncLog(invocation, 'error', `extmount: ${failed}`);
+      await state.writeResult(CHECKPOINT_RESULT_FILE, { ...result, ok: false, error: failed });
+      return 1;
+    }
+  }
   if (run.exitCode === 0) {
     await destroyAfterCheckpoint(ctx.runc, invocation, id);
     writeStderr(runcStderr);
@@ -154,8 +163,12 @@ async function lazyDump(invocation: RuncInvocation, argv: readonly string[], ctx
       await sleep(50);
     }
   })().catch(() => undefined);
+  // The caller's own --leave-running keeps it running in any case; otherwise it ends here, below.
+  const callerLeavesRunning = ['1', 't', 'T', 'true', 'TRUE', 'True'].includes(invocation.options.get('leave-running') ?? '');
   return {
-    argv: withVerbFlags(argv, invocation.globals.length, ['--lazy-pages', '--page-server', `${live.address}:${live.port}`, '--status-fd', String(statusFdFor(ctx.fds))]),
+    argv: withVerbFlags(argv, invocation.globals.length, [
+      '--lazy-pages', '--page-server', `${live.address}:${live.port}`, '--status-fd', String(statusFdFor(ctx.fds)), ...(callerLeavesRunning ? [] : ['--leave-running']),
+    ]),
     statusFd: fifo.writeFd,
     onSpawn: (pid: number) => {
       runcPid = pid;
@@ -164,6 +177,27 @@ async function lazyDump(invocation: RuncInvocation, argv: readonly string[], ctx
       watching = false;
       await watch;
       await fifo.close().catch(() => undefined);
+    },
+    /**
+     * CRIU ends a lazy dump as a success whenever its client leaves, whether or not every page went:
+     * a restore that died mid-pull would cost the source its process too. So CRIU leaves the tasks
+     * alive (--leave-running; frozen still, in the cgroup containerd froze) and they are killed here
+     * only once the target's supervisor reports every page received. Otherwise: a failure, and the
+     * caller resumes the container, its memory intact. Returns why it failed, or undefined.
+     */
+    async finish(): Promise<string | undefined> {
+      if (callerLeavesRunning) return undefined;
+      const peer = live.peer!;
+      let pages: LivePages | undefined;
+      for (const deadline = Date.now() + 60_000; !(pages = await readLivePages(ctx.config.stateDir, peer).catch(() => undefined)) && Date.now() < deadline; ) await sleep(20);
+      if (!pages?.ok) {
+        const why = `post-copy: every page was served, but ${peer.slice(0, 12)} ${pages ? `received ${pages.transferred ?? '?'} of ${pages.total ?? '?'} (its lazy-pages daemon: ${pages.signal ?? `exit ${pages.exitCode}`})` : 'reported nothing in 60 s'}; this container keeps its memory and runs on`;
+        await state.log(`checkpoint: ${why}`);
+        return why;
+      }
+      const killed = await runcKill(ctx.runc, invocation, id);
+      await state.log(`checkpoint: ${peer.slice(0, 12)} received every page (${pages.transferred}): ${killed ? 'this container is killed, as a checkpoint without --leave-running ends it' : 'runc kill FAILED'}`);
+      return killed ? undefined : 'post-copy: every page moved, but killing this container failed';
     },
   };
 }

@@ -20,7 +20,12 @@ export async function supervise(job: SupervisorJob): Promise<void> {
     daemon.once('exit', (code, sig) => resolve([code, sig]));
   });
   const counts = transferredPages(await readFile(job.log, 'utf8').catch(() => ''));
-  const ok = exitCode === 0 && counts !== undefined && counts.transferred === counts.total;
+  // The page counts are no verdict: a daemon that ends well counts, in the total, the pages of restored
+  // processes that exited before touching them (seen: 8 of 9, exit 0, with a shell loop's short-lived
+  // `sleep` children). Nor is its exit status alone: it also ends with 0 when the container died
+  // mid-pull, nobody being left to need a page (seen: the copy SIGKILLed 100 ms in). Every page the
+  // container needs has arrived when the daemon ended well and the container still runs.
+  const ok = exitCode === 0 && (await containerStatus(job)) === 'running';
   const pages: LivePages = { ok, exitCode, signal, transferred: counts?.transferred ?? null, total: counts?.total ?? null };
   if (!ok) {
     const kill = spawn(job.runc, [...job.runcGlobals, 'kill', job.id, 'KILL'], { stdio: 'ignore', env: { ...process.env, EXTMOUNT_WRAPPED: '1' } });
@@ -31,6 +36,22 @@ export async function supervise(job: SupervisorJob): Promise<void> {
     pages.killed = killed === 0 ? 'SIGKILL (runc kill)' : `runc kill failed (${killed ?? 'not run'})`;
   }
   await writeLivePages(job.stateDir, job.id, pages);
+}
+
+async function containerStatus(job: SupervisorJob): Promise<string | undefined> {
+  const state = spawn(job.runc, [...job.runcGlobals, 'state', job.id], { stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, EXTMOUNT_WRAPPED: '1' } });
+  const chunks: Buffer[] = [];
+  state.stdout.on('data', (c: Buffer) => chunks.push(c));
+  const code = await new Promise<number | null>((resolve) => {
+    state.once('error', () => resolve(null));
+    state.once('close', (c) => resolve(c));
+  });
+  if (code !== 0) return undefined;
+  try {
+    return (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { status?: string }).status;
+  } catch {
+    return undefined;
+  }
 }
 
 const job = process.env[LAZY_SUPERVISOR_ENV];

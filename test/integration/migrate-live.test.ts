@@ -173,4 +173,32 @@ describe('migrate --live (post-copy) through the extmount runtime', () => {
     assert.equal((await readFile(log, 'utf8')).split('\n').filter((l) => l.startsWith('S ')).length, 1, 'the same process, never restarted');
     await waitFor('no lazy-pages daemon left', async () => processesWith((argv) => argv.includes('lazy-pages')).length === 0 || undefined, 30_000);
   });
+
+  it('the copy on b killed while it pulls its pages: the source, whose CRIU took that for a finished transfer, keeps its memory and runs on (exit 1)', async (t) => {
+    if (!(await requireE2E(t, needs))) return;
+    const { src, dst, log } = await startClock('l4', KILL_MIB);
+    const sourceId = (await bed.state(bed.a, 'l4'))!.id;
+    let killedAt = 0;
+    const r = await runStopped(bed.migrateArgs('l4', src, dst, ['--live=postcopy']), 'before-start', async () => {
+      void (async () => {
+        const running = await waitFor('l4 running on b', async () => (await bed.state(bed.b, 'l4'))?.running ? (await bed.state(bed.b, 'l4')) : undefined, 60_000, 5);
+        process.kill(running.pid, 'SIGKILL');
+        killedAt = Date.now();
+      })();
+    });
+    assert.ok(killedAt > 0, 'the copy on b was killed');
+    assert.equal(r.exitCode, 1, r.stderr);
+    assert.match(r.stderr, /rolled back: it runs again on .*, where its memory never left/);
+    const a = await bed.a.docker.getContainer('l4').inspect();
+    assert.equal(a.State.Running, true);
+    assert.equal(a.State.Paused, false);
+    assert.equal(a.Id, sourceId);
+    const clock = await waitFor('l4 on a: a full pass after the rollback', async () => {
+      const c = await readClockLog(log);
+      return c.passes.some((p) => p.at > killedAt + 1000) ? c : undefined;
+    }, 60_000);
+    assert.deepEqual(clock.passes.filter((p) => !p.ok), [], "the source's memory is intact");
+    assert.equal((await readFile(log, 'utf8')).split('\n').filter((l) => l.startsWith('S ')).length, 1, 'the same process, never restarted');
+    await waitFor('the copy on b gone', async () => (await bed.b.docker.listContainers({ all: true, filters: { label: [`extmount.migrate.from=${sourceId}`] } })).length === 0 || undefined, 30_000);
+  });
 });

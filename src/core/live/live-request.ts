@@ -14,6 +14,8 @@ export interface LiveRequest {
   expiresAt: number;
   /** dump: the lazy dump is given up (and the source resumed) if no restore has pulled from it within this many ms after it listens. */
   connectWithinMs: number;
+  /** dump: the container the pages go to; the source is ended only once that one's supervisor reports every page received. */
+  peer?: string;
 }
 
 /** Written by the wrapper once runc's page server listens (runc --status-fd): the images are then complete but for the pages. */
@@ -32,7 +34,7 @@ export interface LivePages {
   ok: boolean;
   exitCode: number | null;
   signal: string | null;
-  /** From the daemon's log: "UFFD transferred pages: (N/M)". */
+  /** From the daemon's log: "UFFD transferred pages: (N/M)" (M counts pages of processes that exited before needing them). */
   transferred: number | null;
   total: number | null;
   /** What the supervisor did to a container whose memory is incomplete. */
@@ -82,7 +84,10 @@ export function parseLiveRequest(text: string, where: string): LiveRequest {
     typeof r.connectWithinMs !== 'number' || !(r.connectWithinMs >= 1000 && r.connectWithinMs <= 3_600_000)) {
     throw new ExtmountError('bad-input', `${where}: not a live migration request (role dump|restore, an IPv4 address, a port, expiresAt, connectWithinMs 1000..3600000)`);
   }
-  return { role: r.role, address: r.address, port: r.port, expiresAt: r.expiresAt, connectWithinMs: r.connectWithinMs };
+  if (r.role === 'dump' && (typeof r.peer !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_+.-]{0,127}$/.test(r.peer))) {
+    throw new ExtmountError('bad-input', `${where}: a dump request names the container its pages go to (peer)`);
+  }
+  return { role: r.role, address: r.address, port: r.port, expiresAt: r.expiresAt, connectWithinMs: r.connectWithinMs, ...(r.role === 'dump' ? { peer: r.peer! } : {}) };
 }
 
 export function parseLiveReady(text: string): LiveReady | undefined {

@@ -44,7 +44,7 @@ describe('--live: which mode runs, and why', () => {
 });
 
 describe('live migration files', () => {
-  const request = { role: 'dump', address: '127.0.0.1', port: 27100, expiresAt: 1, connectWithinMs: 300000 };
+  const request = { role: 'dump', address: '127.0.0.1', port: 27100, expiresAt: 1, connectWithinMs: 300000, peer: 'b'.repeat(64) };
 
   it('reads a request, and refuses anything else (a host name, a port out of range, a role it does not know, no bound)', () => {
     assert.deepEqual(parseLiveRequest(JSON.stringify(request), 'r.json'), request);
@@ -54,6 +54,11 @@ describe('live migration files', () => {
     ]) {
       assert.throws(() => parseLiveRequest(JSON.stringify(bad), 'r.json'), /r\.json: not a live migration request/, JSON.stringify(bad));
     }
+    // A dump names where its pages go (its wrapper ends the source only once that one has them all); a restore needs no peer.
+    assert.throws(() => parseLiveRequest(JSON.stringify({ ...request, peer: undefined }), 'r.json'), /names the container its pages go to/);
+    assert.throws(() => parseLiveRequest(JSON.stringify({ ...request, peer: '../x' }), 'r.json'), /names the container its pages go to/);
+    const { peer: _peer, ...restore } = { ...request, role: 'restore' };
+    assert.deepEqual(parseLiveRequest(JSON.stringify({ ...restore, peer: 'ignored' }), 'r.json'), restore);
     assert.throws(() => parseLiveRequest('{', 'r.json'), /r\.json: not JSON/);
   });
 
