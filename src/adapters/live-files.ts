@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { writeFileAtomic } from './atomic-write.js';
 import { READ_LIMITS, readBoundedTextIfExists } from './untrusted-file.js';
 import { ExtmountError } from '../core/errors.js';
-import { LIVE_ABORT, LIVE_PAGES, LIVE_READY, LIVE_REQUEST, parseLivePages, parseLiveReady, parseLiveRequest, type LivePages, type LiveReady, type LiveRequest } from '../core/live/live-request.js';
+import { LIVE_ABORT, LIVE_PAGES, LIVE_READY, LIVE_RELEASE, LIVE_REQUEST, parseLiveRelease, type LiveRelease, parseLivePages, parseLiveReady, parseLiveRequest, type LivePages, type LiveReady, type LiveRequest } from '../core/live/live-request.js';
 
 const ID = /^[A-Za-z0-9][A-Za-z0-9_+.-]{0,127}$/;
 
@@ -72,4 +72,11 @@ export async function lazyAbortRequested(stateDir: string, id: string): Promise<
 /** Whether a Docker checkpoint on this host is a post-copy one (CHECKPOINT_LAZY_FILE in its images: they hold no memory). */
 export async function isLazyCheckpoint(dockerRoot: string, containerId: string, name: string): Promise<boolean> {
   return stat(join(dockerRoot, 'containers', containerId, 'checkpoints', name, CHECKPOINT_LAZY_FILE)).then(() => true, () => false);
+}
+
+export const writeLiveRelease = (stateDir: string, id: string, release: LiveRelease) => writeLive(stateDir, id, LIVE_RELEASE, release);
+
+export async function readLiveRelease(stateDir: string, id: string): Promise<LiveRelease | undefined> {
+  const text = await readLive(stateDir, id, LIVE_RELEASE).catch(() => undefined);
+  return text === undefined ? undefined : parseLiveRelease(text);
 }

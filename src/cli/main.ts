@@ -382,4 +382,9 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === (await import('node:fs
   });
   process.exitCode = await main(process.argv.slice(2));
   done = true;
+  // Settled is done: a request still open to an engine must not keep the process (a post-copy
+  // migration that holds its source frozen leaves dockerd's checkpoint call pending for a re-run to
+  // end; dockerd carries on with it when its client goes, as a killed migrate showed). stdout and
+  // stderr are synchronous on Linux for files, pipes and terminals: nothing written is lost.
+  process.exit();
 }

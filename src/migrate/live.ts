@@ -29,7 +29,7 @@ export const PAGE_SERVER_ADDRESS = '127.0.0.1';
 const CONNECT_WITHIN_MS = 300_000;
 const READY_TIMEOUT_MS = 120_000;
 /** Every page on the target: bounded, though the daemon prefetches everything in the background. */
-const PAGES_TIMEOUT_MS = 600_000;
+export const PAGES_TIMEOUT_MS = 600_000;
 /** A lazy checkpoint holds the memory, not images: more than this many bytes of them is not one. */
 const MAX_IMAGE_BYTES = 256 * 1024 * 1024;
 
@@ -90,9 +90,12 @@ export interface LiveSession {
   sourceId: string;
 }
 
-export async function requestLazyDump(session: LiveSession, targetId: string): Promise<void> {
+export async function requestLazyDump(session: LiveSession, targetId: string, windowMs: number): Promise<void> {
+  // Nothing of an earlier session (a release, an abort) may speak for this one.
+  await removeLive(session.stateDir, session.sourceId);
   await writeLiveRequest(session.stateDir, session.sourceId, {
     role: 'dump', address: PAGE_SERVER_ADDRESS, port: session.port, expiresAt: Date.now() + 60_000, connectWithinMs: CONNECT_WITHIN_MS, peer: targetId,
+    releaseWithinMs: windowMs + 60_000,
   });
 }
 
@@ -162,4 +165,3 @@ export async function endLiveSession(session: LiveSession, targetId: string | un
   if (targetId) await removeLive(session.stateDir, targetId).catch(() => undefined);
 }
 
-export { PAGES_TIMEOUT_MS };

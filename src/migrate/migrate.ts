@@ -18,7 +18,7 @@ import { preflight, type MigrateRequest, type MigrationPlan } from './preflight.
 import type { Progress } from './progress.js';
 import type { Digests } from '../core/migrate/digests.js';
 import type { LiveReady } from '../core/live/live-request.js';
-import { removeLive, requestLazyAbort } from '../adapters/live-files.js';
+import { removeLive, requestLazyAbort, writeLiveRelease } from '../adapters/live-files.js';
 import { PAGES_TIMEOUT_MS, awaitPages, awaitReady, chooseLive, copyLazyImages, endLiveSession, freePort, requestLazyDump, requestLazyRestore, type LiveSession } from './live.js';
 
 export interface MigrateDeps {
@@ -163,21 +163,20 @@ interface LazyCheckpoint {
   ready: LiveReady;
   /** The engine's checkpoint call: it returns once every page has been pulled (or the dump failed). */
   created: Promise<void>;
-  /** Set once `created` resolved: from then on the memory is on the target only. */
-  pagesMoved: boolean;
+  /** Set once the source was told to end (every page on the target, the copy verified): from then on the memory is on the target only. */
+  released: boolean;
 }
 
 async function startLazyCheckpoint(plan: MigrationPlan, checkpoint: string, targetId: string, deps: MigrateDeps): Promise<LazyCheckpoint> {
   const session: LiveSession = { port: await freePort(), stateDir: deps.config.stateDir, sourceId: plan.container.Id };
   let started: LazyCheckpoint | undefined;
-  await requestLazyDump(session, targetId);
+  await requestLazyDump(session, targetId, deps.verifyMs ?? DEFAULT_VERIFY_MS);
   await checkpointSource(plan, checkpoint, deps, async () => {
     const created = createCheckpoint(plan.source, plan.container.Id, checkpoint, { exit: true });
     created.catch(() => undefined);
     try {
       const ready = await awaitReady(session, created);
-      started = { session, ready, created, pagesMoved: false };
-      created.then(() => { started!.pagesMoved = true; }, () => undefined);
+      started = { session, ready, created, released: false };
     } catch (err) {
       // Its wrapper gives the lazy dump up (kills its CRIU): the container resumes.
       await requestLazyAbort(session.stateDir, session.sourceId);
@@ -408,6 +407,7 @@ async function transfer(
   const windowMs = deps.verifyMs ?? DEFAULT_VERIFY_MS;
   await Promise.all([verifyRunning(target, targetId, windowMs, 'the restored container'), pool.removeAll()]);
   step('verified it keeps running', 'verify');
+  if (lazy) await releaseSource(plan, lazy);
   return { targetId, runningAt, rootfs, checked, windowMs, pagesBeforeResume, pagesAfterResume };
 }
 
@@ -419,28 +419,46 @@ function pagesIn(files: Digests): number {
 }
 
 /**
- * Post-copy's end: the source's checkpoint call returns once every page was pulled, and the target's
- * supervisor says its daemon got all of them. Either failing means the target's memory is incomplete.
+ * Post-copy's end, part one: the target's supervisor says its daemon got every page the container
+ * needs. The source's checkpoint call fails meanwhile only if its side failed (its CRIU died).
  */
 async function pagesPulled(plan: MigrationPlan, lazy: LazyCheckpoint, targetId: string, deps: MigrateDeps): Promise<number> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new ExtmountError('docker-failed', `the pages did not all reach ${plan.target.where} within ${PAGES_TIMEOUT_MS / 1000} s`)), PAGES_TIMEOUT_MS);
+  let failed: unknown;
+  lazy.created.catch((err: unknown) => {
+    failed = err ?? new Error('checkpoint failed');
   });
+  for (const deadline = Date.now() + PAGES_TIMEOUT_MS; ; await new Promise((resolve) => setTimeout(resolve, 20))) {
+    const pages = await awaitPages(lazy.session.stateDir, targetId, 0);
+    if (pages?.ok) {
+      deps.log.debug({ pages: pages.transferred }, 'every page on the target');
+      return pages.transferred ?? 0;
+    }
+    if (pages) {
+      throw new ExtmountError('criu-failed', `post-copy: the target's lazy-pages daemon ${pages.exitCode === 0 ? 'ended, but its container had stopped' : `ended with ${pages.signal ?? `exit ${pages.exitCode}`}`} after ${pages.transferred ?? '?'} of ${pages.total ?? '?'} pages${pages.killed ? `; its container was killed (${pages.killed})` : ''}`);
+    }
+    if (failed !== undefined) {
+      const late = await awaitPages(lazy.session.stateDir, targetId, 5000);
+      throw new ExtmountError('criu-failed', `post-copy failed: the source's page server ended before every page reached the target (${describeFailure(failed, plan.source)})${late ? `; the target's lazy-pages daemon got ${late.transferred ?? '?'} of ${late.total ?? '?'} pages${late.killed ? `, its container was killed (${late.killed})` : ''}` : ''}`, { cause: failed });
+    }
+    if (Date.now() > deadline) throw new ExtmountError('docker-failed', `the pages did not all reach ${plan.target.where} within ${PAGES_TIMEOUT_MS / 1000} s`);
+  }
+}
+
+/** Part two, after the copy's verification window: the source's wrapper is told to end the source, and its checkpoint call then returns. */
+async function releaseSource(plan: MigrationPlan, lazy: LazyCheckpoint): Promise<void> {
+  lazy.released = true;
+  await writeLiveRelease(lazy.session.stateDir, lazy.session.sourceId, { action: 'end' });
+  let timer: NodeJS.Timeout | undefined;
   try {
-    await Promise.race([lazy.created, timeout]);
-  } catch (err) {
-    const pages = await awaitPages(lazy.session.stateDir, targetId, 5000);
-    throw new ExtmountError('criu-failed', `post-copy failed: the source's page server ended before every page reached the target (${describeFailure(err, plan.source)})${pages ? `; the target's lazy-pages daemon got ${pages.transferred ?? '?'} of ${pages.total ?? '?'} pages${pages.killed ? `, its container was killed (${pages.killed})` : ''}` : ''}`, { cause: err });
+    await Promise.race([
+      lazy.created,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new ExtmountError('docker-failed', `the checkpoint on ${plan.source.where} did not end within 60 s of the release`)), 60_000);
+      }),
+    ]);
   } finally {
     clearTimeout(timer);
   }
-  const pages = await awaitPages(lazy.session.stateDir, targetId, 30_000);
-  if (!pages?.ok) {
-    throw new ExtmountError('criu-failed', `post-copy: the source served every page, but the target's lazy-pages daemon ${pages ? `ended with ${pages.signal ?? `exit ${pages.exitCode}`} after ${pages.transferred ?? '?'} of ${pages.total ?? '?'} pages` : 'reported nothing within 30 s'}`);
-  }
-  deps.log.debug({ pages: pages.transferred }, 'every page on the target');
-  return pages.transferred ?? 0;
 }
 
 /** Like Promise.all, but waits for every task before failing, so rollback never races a transfer still writing. */
@@ -563,19 +581,32 @@ async function rollbackLive(plan: MigrationPlan, checkpoint: string, made: Targe
   const cause = describeFailure(err, target);
   deps.log.info(`post-copy migration failed (${cause}): rolling back`);
   await pool.removeAll();
-  if (lazy.pagesMoved) {
+  if (lazy.released) {
     return new ExtmountError('restore-failed', `migration of ${name} failed after every page of its memory had moved to ${target.where} (${cause}): the copy there holds the only memory, so it is left as it is (${made.containerId?.slice(0, 12)}); the stopped source on ${source.where} is kept`, {
       hint: `look at the copy on ${target.where} (docker logs ${made.containerId?.slice(0, 12)}); post-copy has no way back once the memory has moved`,
       cause: err,
     });
   }
-  await requestLazyAbort(lazy.session.stateDir, lazy.session.sourceId);
+  // The copy goes first (it may run with every page): never two running.
   let copyLeft = false;
   if (made.containerId) {
     await removeContainer(target, made.containerId, { force: true }).catch(() => {
       copyLeft = true;
     });
   }
+  if (copyLeft && made.startIssued) {
+    // It may run there with every page, and its engine may keep it: the source stays frozen, whole,
+    // until a re-run can see the copy (it ends the source if the copy runs, else resumes it).
+    await writeLiveRelease(lazy.session.stateDir, lazy.session.sourceId, { action: 'hold' }).catch(() => undefined);
+    return new ExtmountError('docker-failed', `post-copy migration of ${name} failed after it was started on ${target.where} (${cause}), and that copy could not be removed; so that it never runs twice, ${name} stays frozen (paused) on ${source.where}, its memory whole`, {
+      hint: 'run the same migrate command again once the target answers: it finishes the move if the copy runs there, else resumes the source',
+      cause: err,
+    });
+  }
+  // Then the source: a dump still serving pages is given up (its CRIU killed); one that served them
+  // all and waits for the word keeps the source. Either way the checkpoint fails and it resumes.
+  await writeLiveRelease(lazy.session.stateDir, lazy.session.sourceId, { action: 'keep' }).catch(() => undefined);
+  await requestLazyAbort(lazy.session.stateDir, lazy.session.sourceId);
   // The restore's daemon, if it connected, ends once its container is gone; the dump then fails and resumes the source.
   const settled = await Promise.race([lazy.created.then(() => 'done' as const, () => 'failed' as const), new Promise<'pending'>((resolve) => setTimeout(() => resolve('pending'), 60_000).unref())]);
   for (const volume of made.volumes) await target.docker.getVolume(volume).remove().catch(() => undefined);

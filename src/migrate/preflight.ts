@@ -1,6 +1,7 @@
 // Everything checked before the container stops: engines, container, what a crashed earlier run left, image, mounts on the target.
 import type { LiveRequestMode } from '../core/live/live-request.js';
-import { isLazyCheckpoint, readLiveReady, removeLive, requestLazyAbort } from '../adapters/live-files.js';
+import { endUnknownTask } from '../adapters/host-tasks.js';
+import { isLazyCheckpoint, readLiveReady, removeLive, requestLazyAbort, writeLiveRelease } from '../adapters/live-files.js';
 import type { Config, RemapRule } from '../core/config.js';
 import { describeEndpoint } from '../core/docker/docker-host.js';
 import { ExtmountError } from '../core/errors.js';
@@ -91,12 +92,15 @@ export interface MigrationPlan {
  * An earlier `migrate --live` that was interrupted after its lazy checkpoint began leaves the source
  * frozen (dockerd shows it paused) with CRIU's page server waiting for a restore (the wrapper gives
  * up after a while on its own). Without a copy running on the target the memory never left: the lazy
- * dump is given up now (its wrapper kills its CRIU) and the source resumes. With one, its pages are still moving:
- * that ends by itself, in the checkpoint's completion.
+ * dump is given up now (its wrapper kills its CRIU) and the source resumes. With one, the source ends
+ * once the copy has every page.
  */
 async function settleAbandonedLazyDump(source: Engine, container: SourceInspect, config: Config, copyRuns: boolean): Promise<SourceInspect> {
   const ready = await readLiveReady(config.stateDir, container.Id).catch(() => undefined);
   if (!ready) return container;
+  // Its wrapper waits for a word once every page is on the copy: the copy runs, so the source ends
+  // (this run then finishes the move); the copy is gone, so the source resumes, whole.
+  await writeLiveRelease(config.stateDir, container.Id, { action: copyRuns ? 'end' : 'keep' }).catch(() => undefined);
   if (!copyRuns) await requestLazyAbort(config.stateDir, container.Id);
   for (const deadline = Date.now() + (copyRuns ? 600_000 : 60_000); Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 100))) {
     const now = await inspectSource(source, container.Id).catch(() => undefined);
@@ -181,7 +185,21 @@ async function check(request: MigrateRequest, source: Engine, target: Engine, co
   const sid = container.Id;
   // Before the journal and checkpoints are read: a lazy dump that ends here changes both.
   if (container.State.Paused) {
-    const copyRuns = (await listLabelled(target, LABEL_FROM, sid)).some((c) => c.State === 'running' || c.State === 'paused');
+    const copies = await listLabelled(target, LABEL_FROM, sid);
+    const copyRuns = copies.some((c) => c.State === 'running' || c.State === 'paused');
+    if (!copyRuns && (await readLiveReady(config.stateDir, sid).catch(() => undefined))) {
+      // A copy its engine has as never started may still run a process (moby#40613): it holds the
+      // memory too, so it is ended before the source resumes.
+      const root = ((await target.docker.info().catch(() => undefined)) as EngineInfo | undefined)?.DockerRootDir ?? '';
+      for (const c of copies) {
+        const outcome = await endUnknownTask(root, c.Id, { label: LABEL_FROM, source: sid });
+        if (outcome.kind === 'unknown') {
+          throw new ExtmountError('refused', `${container.Name.replace(/^\//, '')} is frozen on ${source.where} by an interrupted post-copy migration, and its copy ${c.Id.slice(0, 12)} on ${target.where} may still run a process its engine does not show (${outcome.why})`, {
+            hint: `on that host, make sure no task of it runs (ctr -n moby tasks ls; ctr -n moby tasks delete --force ${c.Id}), remove the copy (docker rm -f ${c.Id.slice(0, 12)}), then run migrate again`,
+          });
+        }
+      }
+    }
     container = await settleAbandonedLazyDump(source, container, config, copyRuns);
   }
   const journal = await readJournal(source, sid);

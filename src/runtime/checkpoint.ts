@@ -22,10 +22,10 @@ import { dumpPropagationNote, dumpPropagationNoteOnHost, dumpWarnings, splitDump
 import { criuVersion } from '../adapters/criu-version.js';
 import { fileTypesOf } from '../adapters/procfs.js';
 import { destroyAfterCheckpoint, runcKill, runcPause, runcResume, runcState, runRunc, statusFdFor } from '../adapters/runc.js';
-import { lazyAbortRequested, readLivePages, takeLiveRequest, writeLiveReady } from '../adapters/live-files.js';
+import { lazyAbortRequested, readLivePages, readLiveRelease, takeLiveRequest, writeLiveReady } from '../adapters/live-files.js';
 import { statusFifo } from '../adapters/status-fifo.js';
 import { childrenOf, tcpEstablishedOn } from '../adapters/procfs.js';
-import { withVerbFlags, type LivePages, type LiveRequest } from '../core/live/live-request.js';
+import { withVerbFlags, type LivePages, type LiveRelease, type LiveRequest } from '../core/live/live-request.js';
 import { appendRuncLog, writeStderr } from './report.js';
 import { makeWorkPath, requireId, runcEnv, withInheritedCriuConfig, type RuntimeContext } from './context.js';
 import { hostMountTable, processMountTable } from '../adapters/mount-table.js';
@@ -195,8 +195,22 @@ async function lazyDump(invocation: RuncInvocation, argv: readonly string[], ctx
         await state.log(`checkpoint: ${why}`);
         return why;
       }
+      // Every page is there; migrate watches the copy for its verification window and then says whether
+      // this one ends. Until then it stays frozen: a copy that dies in the window leaves this one whole.
+      let release: LiveRelease | undefined;
+      // 'hold' (a copy migrate could not remove): frozen until a re-run's word, an hour at most.
+      const heard = async () => (release = await readLiveRelease(ctx.config.stateDir, id)) !== undefined && release.action !== 'hold';
+      for (let deadline = Date.now() + (live.releaseWithinMs ?? 0); !(await heard()) && Date.now() < deadline; ) {
+        if (release?.action === 'hold') deadline = Math.max(deadline, Date.now() + 3_600_000);
+        await sleep(20);
+      }
+      if (release?.action === 'keep') {
+        const why = `post-copy: ${peer.slice(0, 12)} received every page but did not keep running; this container keeps its memory and runs on`;
+        await state.log(`checkpoint: ${why}`);
+        return why;
+      }
       const killed = await runcKill(ctx.runc, invocation, id);
-      await state.log(`checkpoint: ${peer.slice(0, 12)} received every page (${pages.transferred}): ${killed ? 'this container is killed, as a checkpoint without --leave-running ends it' : 'runc kill FAILED'}`);
+      await state.log(`checkpoint: ${peer.slice(0, 12)} received every page (${pages.transferred})${release ? ' and migrate released this one' : live.releaseWithinMs ? `; no word from migrate within ${live.releaseWithinMs} ms` : ''}: ${killed ? 'this container is killed, as a checkpoint without --leave-running ends it' : 'runc kill FAILED'}`);
       return killed ? undefined : 'post-copy: every page moved, but killing this container failed';
     },
   };

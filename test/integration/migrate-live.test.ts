@@ -201,4 +201,39 @@ describe('migrate --live (post-copy) through the extmount runtime', () => {
     assert.equal((await readFile(log, 'utf8')).split('\n').filter((l) => l.startsWith('S ')).length, 1, 'the same process, never restarted');
     await waitFor('the copy on b gone', async () => (await bed.b.docker.listContainers({ all: true, filters: { label: [`extmount.migrate.from=${sourceId}`] } })).length === 0 || undefined, 30_000);
   });
+
+  // The moments post-copy changes: frozen with the page server waiting (after the checkpoint, before the
+  // start), and the pages moving without migrate (after the start). Before the freeze it is stop-and-copy's (migrate.test.ts).
+  for (const point of ['after-checkpoint', 'before-start', 'after-start'] as const) {
+    it(`migrate --live killed at ${point}: never two copies running, the re-run completes, the same process with every page`, async (t) => {
+      if (!(await requireE2E(t, needs))) return;
+      const name = `lk-${point}`;
+      const { src, dst, log } = await startClock(name);
+      const r = await runCli(bed.migrateArgs(name, src, dst, ['--live=postcopy']), { env: { EXTMOUNT_MIGRATE_FAULT: point } });
+      assert.equal(r.exitCode, 137, r.stderr);
+      const shown = async () => ({ a: (await bed.a.docker.getContainer(name).inspect().catch(() => undefined))?.State, b: (await bed.state(bed.b, name))?.running === true });
+      // After the start the pages go on moving without migrate; the source is frozen (paused) meanwhile.
+      const settled = await waitFor(`${name}: a post-copy under way ends`, async () => {
+        const now = await shown();
+        return now.a?.Paused && now.b ? undefined : now;
+      }, 120_000);
+      const running = [settled.a?.Running && !settled.a.Paused ? 'a' : undefined, settled.b ? 'b' : undefined].filter(Boolean);
+      assert.ok(running.length <= 1, `${point}: runs on ${running.join(' and ')}`);
+      if (point === 'after-start') assert.deepEqual(running, ['b']);
+      else assert.deepEqual(running, [], `${point}: frozen on a, the copy on b not started`);
+      const rerun = await runCli(bed.migrateArgs(name, src, dst, ['--live=postcopy']));
+      assert.equal(rerun.exitCode, 0, `re-run after a kill at ${point}: ${rerun.stderr}`);
+      assert.deepEqual(await bed.whereRunning(name), ['b']);
+      assert.equal(await bed.state(bed.a, name), undefined);
+      const after = Date.now();
+      const clock = await waitFor(`${name} on b: a full pass after the re-run`, async () => {
+        const c = await readClockLog(log);
+        return c.passes.some((p) => p.at > after) ? c : undefined;
+      }, 60_000);
+      assert.deepEqual(clock.passes.filter((p) => !p.ok), [], 'every page intact');
+      assert.equal((await readFile(log, 'utf8')).split('\n').filter((l) => l.startsWith('S ')).length, 1, 'the same process, never restarted');
+      await bed.assertNothingLeft(name);
+      await bed.b.cli(['rm', '-f', name]);
+    });
+  }
 });

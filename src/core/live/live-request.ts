@@ -16,6 +16,16 @@ export interface LiveRequest {
   connectWithinMs: number;
   /** dump: the container the pages go to; the source is ended only once that one's supervisor reports every page received. */
   peer?: string;
+  /** dump: once every page is on the peer, how long the frozen source waits for migrate's release (LIVE_RELEASE) before it is ended anyway. */
+  releaseWithinMs?: number;
+}
+
+/**
+ * migrate's word to the source's wrapper once every page is on the target: end the source, keep it
+ * (the copy failed its window), or hold it frozen until a later word (the copy could not be removed).
+ */
+export interface LiveRelease {
+  action: 'end' | 'keep' | 'hold';
 }
 
 /** Written by the wrapper once runc's page server listens (runc --status-fd): the images are then complete but for the pages. */
@@ -63,6 +73,16 @@ export const LIVE_PAGES = 'pages.json';
 export const LIVE_LAZY_LOG = 'lazy-pages.log';
 /** Written by migrate to end a lazy dump whose page server has not been pulled from (the wrapper polls for it). */
 export const LIVE_ABORT = 'abort';
+export const LIVE_RELEASE = 'release.json';
+
+export function parseLiveRelease(text: string): LiveRelease | undefined {
+  try {
+    const r = JSON.parse(text) as Partial<LiveRelease>;
+    return r.action === 'end' || r.action === 'keep' || r.action === 'hold' ? { action: r.action } : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 
@@ -87,7 +107,8 @@ export function parseLiveRequest(text: string, where: string): LiveRequest {
   if (r.role === 'dump' && (typeof r.peer !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_+.-]{0,127}$/.test(r.peer))) {
     throw new ExtmountError('bad-input', `${where}: a dump request names the container its pages go to (peer)`);
   }
-  return { role: r.role, address: r.address, port: r.port, expiresAt: r.expiresAt, connectWithinMs: r.connectWithinMs, ...(r.role === 'dump' ? { peer: r.peer! } : {}) };
+  const release = r.role === 'dump' && typeof r.releaseWithinMs === 'number' && r.releaseWithinMs >= 1000 && r.releaseWithinMs <= 3_600_000 ? { releaseWithinMs: r.releaseWithinMs } : {};
+  return { role: r.role, address: r.address, port: r.port, expiresAt: r.expiresAt, connectWithinMs: r.connectWithinMs, ...(r.role === 'dump' ? { peer: r.peer!, ...release } : {}) };
 }
 
 export function parseLiveReady(text: string): LiveReady | undefined {
