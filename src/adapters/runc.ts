@@ -4,7 +4,7 @@ import { constants } from 'node:os';
 import { runFile } from './run-file.js';
 import { isCrun } from '../core/runtime/crun-compat.js';
 import { ExtmountError } from '../core/errors.js';
-import { parseRuncState, type RuncInvocation, type RuncState } from '../core/runtime/runc-argv.js';
+import { optionSet, parseRuncState, type RuncInvocation, type RuncState } from '../core/runtime/runc-argv.js';
 
 /** Global options worth repeating on our own runc calls (--log would mix our calls into the shim's log). */
 function stateGlobals(invocation: RuncInvocation): string[] {
@@ -47,9 +47,7 @@ export async function runcPause(runc: string, invocation: RuncInvocation, id: st
  */
 export async function destroyAfterCheckpoint(runc: string, invocation: RuncInvocation, id: string): Promise<void> {
   if (!isCrun(runc)) return;
-  // Go's strconv.ParseBool, as runc reads `--leave-running=…`.
-  const set = (name: string) => ['1', 't', 'T', 'true', 'TRUE', 'True'].includes(invocation.options.get(name) ?? '');
-  if (set('leave-running') || set('pre-dump')) return;
+  if (optionSet(invocation, 'leave-running') || optionSet(invocation, 'pre-dump')) return;
   await runFile(runc, [...stateGlobals(invocation), 'delete', '--force', id]).catch(() => undefined);
 }
 

@@ -16,7 +16,7 @@ import { rootfsReadlink } from '../adapters/rootfs.js';
 import { planExternalMounts } from '../core/mounts/plan.js';
 import { planCriuOptions, toConfigFile, type CriuVersion } from '../core/mounts/render.js';
 import type { MountInfo } from '../core/mounts/mountinfo.js';
-import { imagePathOf, isValidContainerId, runcRootOf, workPathOf, type RuncInvocation } from '../core/runtime/runc-argv.js';
+import { imagePathOf, isValidContainerId, optionSet, runcRootOf, workPathOf, type RuncInvocation } from '../core/runtime/runc-argv.js';
 import { CHECKPOINT_LAZY_FILE, CHECKPOINT_RESULT_FILE, type RuntimeMountResult, type RuntimeResult } from '../core/runtime/runtime-files.js';
 import { dumpPropagationNote, dumpPropagationNoteOnHost, dumpWarnings, splitDumpPlan } from '../core/runtime/runtime-plan.js';
 import { criuVersion } from '../adapters/criu-version.js';
@@ -164,7 +164,7 @@ async function lazyDump(invocation: RuncInvocation, argv: readonly string[], ctx
     }
   })().catch(() => undefined);
   // The caller's own --leave-running keeps it running in any case; otherwise it ends here, below.
-  const callerLeavesRunning = ['1', 't', 'T', 'true', 'TRUE', 'True'].includes(invocation.options.get('leave-running') ?? '');
+  const callerLeavesRunning = optionSet(invocation, 'leave-running');
   return {
     argv: withVerbFlags(argv, invocation.globals.length, [
       '--lazy-pages', '--page-server', `${live.address}:${live.port}`, '--status-fd', String(statusFdFor(ctx.fds)), ...(callerLeavesRunning ? [] : ['--leave-running']),

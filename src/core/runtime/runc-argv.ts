@@ -130,6 +130,11 @@ function fromCwd(path: string, cwd: string): string {
  * (runc 1.1 utils_linux.go getDefaultImagePath; an empty value counts as unset, checkpoint.go
  * prepareImagePaths).
  */
+/** Whether a boolean option of the verb is set, read as runc reads `--leave-running=…` (Go's strconv.ParseBool true values). */
+export function optionSet(invocation: RuncInvocation, name: string): boolean {
+  return ['1', 't', 'T', 'true', 'TRUE', 'True'].includes(invocation.options.get(name) ?? '');
+}
+
 export function imagePathOf(invocation: RuncInvocation, cwd: string): string {
   const given = invocation.options.get('image-path');
   return fromCwd(given ? given : 'checkpoint', cwd);
