@@ -136,8 +136,9 @@ describe('restore refuses a hostile images dir at once, with bounded memory (iss
     const images = await imagesDir('locked', (m) => writeFile(m, manifestHead));
     const lockFile = join(images, '.extmount-restore.lock');
     await writeFile(lockFile, '');
-    // flock(1) holds the lock as a running restore would, until it is killed (by its pid).
-    const holder = execa('flock', [lockFile, 'sleep', '60'], { reject: false, stdin: 'ignore' });
+    // flock(1) holds the lock as a running restore would, until it is killed (by its pid); -o and no
+    // stdio: its sleep holds neither the lock nor a pipe the kill would have to wait out.
+    const holder = execa('flock', ['-o', lockFile, 'sleep', '60'], { reject: false, stdio: 'ignore' });
     try {
       const deadline = Date.now() + 5000;
       while ((await execa('flock', ['--nonblock', lockFile, 'true'], { reject: false })).exitCode === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));

@@ -90,12 +90,19 @@ export interface LiveSession {
   sourceId: string;
 }
 
+/**
+ * How long past the verification window the source's wrapper waits for migrate's word once every page
+ * is on the target, before it ends the source by itself (migrate was killed): migrate's own steps
+ * between the last page and its word (the window's polls, removing its helpers) take well under this.
+ */
+const RELEASE_MARGIN_MS = 20_000;
+
 export async function requestLazyDump(session: LiveSession, targetId: string, windowMs: number): Promise<void> {
   // Nothing of an earlier session (a release, an abort) may speak for this one.
   await removeLive(session.stateDir, session.sourceId);
   await writeLiveRequest(session.stateDir, session.sourceId, {
     role: 'dump', address: PAGE_SERVER_ADDRESS, port: session.port, expiresAt: Date.now() + 60_000, connectWithinMs: CONNECT_WITHIN_MS, peer: targetId,
-    releaseWithinMs: windowMs + 60_000,
+    releaseWithinMs: windowMs + RELEASE_MARGIN_MS,
   });
 }
 

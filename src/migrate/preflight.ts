@@ -153,6 +153,13 @@ async function check(request: MigrateRequest, source: Engine, target: Engine, co
           cause: err,
         });
       }
+      // The move had finished, checkpoint removed, when the target's engine died: it stopped the copy.
+      if (!there.State.Running) {
+        throw new ExtmountError('bad-input', `${moved}, but it is not running there (${there.State.Status ?? 'stopped'}): the move had finished, and that engine stopped it since`, {
+          hint: `start it afresh there: docker -H ${target.where} start ${request.ref}`,
+          cause: err,
+        });
+      }
       throw new ExtmountError('bad-input', moved, { cause: err });
     }
     throw err;

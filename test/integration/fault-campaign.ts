@@ -29,6 +29,7 @@ const kinds = process.env.EXTMOUNT_FAULT_KINDS?.split(',');
 const NOT_WITH_LIVE: Partial<Record<string, string>> = {
   'in-transit': "the checkpoint is copied on this host, not through b's socket",
   'source-after-copy': "a's images of a post-copy checkpoint are written only after the last page has moved",
+  'target-daemon-after-end': 'once migrate has ended, nothing of post-copy is left: the round is the same as without --live',
 };
 const PIPE_MAX = '/proc/sys/fs/pipe-max-size';
 /** The tests' window: shorter than the default, the same code. */
@@ -44,8 +45,8 @@ function generator(s: number): () => number {
   };
 }
 
-type Kind = 'kill' | 'target-daemon' | 'target-daemon-in-start' | 'target-daemon-in-restore' | 'target-daemon-in-window' | 'target-daemon-after-move' | 'disk-full' | 'target-checkpoint' | 'target-layer' | 'in-transit' | 'source-after-copy';
-const ROUNDS: Record<Kind, number> = { kill: 15, 'target-daemon': 4, 'target-daemon-in-start': 1, 'target-daemon-in-restore': 1, 'target-daemon-in-window': 1, 'target-daemon-after-move': 1, 'disk-full': 2, 'target-checkpoint': 4, 'target-layer': 2, 'in-transit': 2, 'source-after-copy': 1 };
+type Kind = 'kill' | 'target-daemon' | 'target-daemon-in-start' | 'target-daemon-in-restore' | 'target-daemon-in-window' | 'target-daemon-after-move' | 'target-daemon-after-end' | 'disk-full' | 'target-checkpoint' | 'target-layer' | 'in-transit' | 'source-after-copy';
+const ROUNDS: Record<Kind, number> = { kill: 10, 'target-daemon': 4, 'target-daemon-in-start': 1, 'target-daemon-in-restore': 1, 'target-daemon-in-window': 1, 'target-daemon-after-move': 1, 'target-daemon-after-end': 1, 'disk-full': 2, 'target-checkpoint': 3, 'target-layer': 2, 'in-transit': 2, 'source-after-copy': 1 };
 
 /**
  * The campaign: EXTMOUNT_FAULT_CAMPAIGN=short runs one round of each kind. With `live`, one round of
@@ -138,6 +139,16 @@ export function faultCampaign(options: { live: boolean }): void {
           assert.deepEqual(counterWriters(c.src), [], `${name}: a process writes its counter`);
           lostAfterMove++;
           outcomes.push(`${name}: ${note}; exit ${result.exitCode}; the copy on b, killed by its restarted engine after the move, held the only memory: the re-run said the process went with it (exit 2)`);
+          await to.cli(['rm', '-f', name]);
+          return;
+        }
+        if (result.exitCode === 0 && / now runs on /.test(result.stdout) && /but it is not running there \(\w+\): the move had finished, and that engine stopped it since/.test(rerun.stderr)) {
+          // migrate had finished (exit 0, nothing of it left) a moment before b's engine was killed: that
+          // engine stopped the copy on its restart (no live-restore), as it stops every container it runs.
+          assert.equal(rerun.exitCode, 2, rerun.stderr);
+          await bed.assertNothingLeft(name, to);
+          assert.deepEqual(counterWriters(c.src), [], `${name}: a process writes its counter`);
+          outcomes.push(`${name}: ${note}; exit 0: migrate had finished before b's engine was killed, which then stopped the copy; the re-run said so (exit 2)`);
           await to.cli(['rm', '-f', name]);
           return;
         }
@@ -336,6 +347,25 @@ export function faultCampaign(options: { live: boolean }): void {
       });
     }
 
+    // migrate has finished (exit 0) when b's engine is killed: the restarted engine stops the copy, as it
+    // stops every container it ran (no live-restore); the re-run says what happened (the random
+    // target-daemon rounds hit this moment once: seed 152313, tgt-3).
+    for (let i = 0; i < count('target-daemon-after-end'); i++) {
+      it(`target daemon after end ${i + 1}: b dies once migrate has finished, then restarts`, async (t) => {
+        if (!(await requireE2E(t, needs))) return;
+        await round(`ended-${i}`, async ({ src, dst }) => {
+          const result = await runCli(bed.migrateArgs(`ended-${i}`, src, dst, WINDOW));
+          assert.equal(result.exitCode, 0, result.stderr);
+          try {
+            await bed.killDaemon(bed.b);
+          } finally {
+            await bed.ensureB();
+          }
+          return { result, note: 'b killed once migrate had finished, restarted' };
+        });
+      });
+    }
+
     for (let i = 0; i < count('disk-full'); i++) {
       const point = i % 2 === 0 ? 'after-create' : 'after-checkpoint';
       it(`disk full ${i + 1}: the target's data root fills up at ${point}`, async (t) => {
@@ -477,7 +507,7 @@ export function faultCampaign(options: { live: boolean }): void {
         t.diagnostic(`${lostAfterMove} round(s) lost the process with the copy on b after every page had moved (post-copy's hard failure), each reported`);
       }
       assert.equal(outcomes.length, injected, 'a round failed');
-      if (!short && !kinds) assert.ok(injected >= (live ? 28 : 30), `${injected} faults`);
+      if (!short && !kinds) assert.ok(injected >= (live ? 24 : 27), `${injected} faults`);
     });
   });
 }
