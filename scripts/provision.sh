@@ -31,6 +31,8 @@ command -v podman >/dev/null || need_apt+=(podman crun conmon)
 command -v zstd >/dev/null || need_apt+=(zstd)
 # The live migration test builds its memory workload (test/fixtures/live/memclock.c) as a static binary.
 { command -v gcc >/dev/null && [ -f "$(gcc -print-file-name=libc.a)" ]; } || need_apt+=(gcc libc6-dev)
+# migrate --live makes its page server's TLS certificate with openssl(1).
+command -v openssl >/dev/null || need_apt+=(openssl)
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "installing ${need_apt[*]}"
   apt-get update -qq

@@ -31,6 +31,7 @@ optional=(docker-cli util-linux-extra)
 # crun does not declare external (runc declares Docker's as external), hence iproute2.
 # zstd: `extmount restore --import` reads Podman's zstd archives through it (podman-import.test.ts).
 # gcc, libc6-dev: the live migration test builds its static memory workload (test/fixtures/live/memclock.c).
+# openssl (migrate --live makes its page server's TLS certificate with it) comes with ca-certificates.
 extra=(podman crun conmon libcriu2 iproute2 zstd gcc libc6-dev)
 
 mirror=$(debian_mirror)

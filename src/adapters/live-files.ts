@@ -1,11 +1,11 @@
 // The files of one live migration in the wrapper's state dir: <stateDir>/live/<container id>/ (root only).
-import { mkdir, rm, stat } from 'node:fs/promises';
+import { lstat, mkdir, rm, stat } from 'node:fs/promises';
 import { CHECKPOINT_LAZY_FILE } from '../core/runtime/runtime-files.js';
 import { join } from 'node:path';
 import { writeFileAtomic } from './atomic-write.js';
 import { READ_LIMITS, readBoundedTextIfExists } from './untrusted-file.js';
 import { ExtmountError } from '../core/errors.js';
-import { LIVE_ABORT, LIVE_PAGES, LIVE_READY, LIVE_RELEASE, LIVE_REQUEST, parseLiveRelease, type LiveRelease, parseLivePages, parseLiveReady, parseLiveRequest, type LivePages, type LiveReady, type LiveRequest } from '../core/live/live-request.js';
+import { LIVE_ABORT, LIVE_PAGES, LIVE_READY, LIVE_RELEASE, LIVE_REQUEST, LIVE_TLS_CA, LIVE_TLS_CERT, LIVE_TLS_KEY, parseLiveRelease, type LiveRelease, parseLivePages, parseLiveReady, parseLiveRequest, type LivePages, type LiveReady, type LiveRequest } from '../core/live/live-request.js';
 
 const ID = /^[A-Za-z0-9][A-Za-z0-9_+.-]{0,127}$/;
 
@@ -43,6 +43,31 @@ export async function readLiveReady(stateDir: string, id: string): Promise<LiveR
 export async function readLivePages(stateDir: string, id: string): Promise<LivePages | undefined> {
   const text = await readLive(stateDir, id, LIVE_PAGES);
   return text === undefined ? undefined : parseLivePages(text);
+}
+
+/** The page server's TLS files (PEM): a certificate for its address, its key, and the CA that signed it. */
+export interface LiveTls {
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+export async function writeLiveTls(stateDir: string, id: string, tls: LiveTls): Promise<void> {
+  const dir = liveDir(stateDir, id);
+  await mkdir(join(stateDir, 'live'), { recursive: true, mode: 0o700 });
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await writeFileAtomic(join(dir, LIVE_TLS_CA), tls.ca, { mode: 0o600 });
+  await writeFileAtomic(join(dir, LIVE_TLS_CERT), tls.cert, { mode: 0o600 });
+  await writeFileAtomic(join(dir, LIVE_TLS_KEY), tls.key, { mode: 0o600 });
+}
+
+/** Which of the TLS files is missing from this container's live dir (undefined: all there, regular files). */
+export async function missingLiveTls(stateDir: string, id: string): Promise<string | undefined> {
+  for (const name of [LIVE_TLS_CA, LIVE_TLS_CERT, LIVE_TLS_KEY]) {
+    const path = join(liveDir(stateDir, id), name);
+    if (!(await lstat(path).then((s) => s.isFile(), () => false))) return path;
+  }
+  return undefined;
 }
 
 export async function removeLive(stateDir: string, id: string): Promise<void> {

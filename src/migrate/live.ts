@@ -17,7 +17,8 @@ import { ExtmountError } from '../core/errors.js';
 import type { Digests } from '../core/migrate/digests.js';
 import { CHECKPOINT_ATTEMPT_FILE, CHECKPOINT_MAPS_FILE } from '../core/runtime/runtime-files.js';
 import { chooseLiveMode, type LiveChoice, type LiveFacts, type LivePages, type LiveReady, type LiveRequestMode } from '../core/live/live-request.js';
-import { readLivePages, readLiveReady, removeLive, writeLiveRequest } from '../adapters/live-files.js';
+import { readLivePages, readLiveReady, removeLive, writeLiveRequest, writeLiveTls, type LiveTls } from '../adapters/live-files.js';
+import { opensslProblem } from '../adapters/live-tls.js';
 import { writeFileAtomic } from '../adapters/atomic-write.js';
 import type { MigrationPlan } from './preflight.js';
 
@@ -43,20 +44,21 @@ export async function chooseLive(requested: LiveRequestMode, plan: MigrationPlan
 }
 
 function emptyFacts(): LiveFacts {
-  return { uffd: false, dirtyTracking: false, pipeMaxSize: 0, runtimeProblem: undefined, localProblem: undefined };
+  return { uffd: false, dirtyTracking: false, pipeMaxSize: 0, runtimeProblem: undefined, localProblem: undefined, tlsProblem: undefined };
 }
 
 async function liveFacts(plan: MigrationPlan, config: Config): Promise<LiveFacts> {
   const feature = (name: string) => execFileAsync(config.criu, ['check', '--feature', name], { timeout: 20_000 }).then(() => true, () => false);
-  const [uffd, dirtyTracking, pipeMax, sourceConfig, targetContainers] = await Promise.all([
+  const [uffd, dirtyTracking, pipeMax, sourceConfig, targetContainers, tlsProblem] = await Promise.all([
     feature('uffd-noncoop'),
     feature('mem_dirty_track'),
     readFile('/proc/sys/fs/pipe-max-size', 'utf8').then((t) => Number(t.trim()), () => 0),
     stat(join(plan.sourceInfo.DockerRootDir, 'containers', plan.container.Id, 'config.v2.json')).then(() => true, () => false),
     stat(join(plan.targetInfo.DockerRootDir, 'containers')).then((s) => s.isDirectory(), () => false),
+    opensslProblem(),
   ]);
   return {
-    uffd, dirtyTracking, pipeMaxSize: pipeMax,
+    uffd, dirtyTracking, pipeMaxSize: pipeMax, tlsProblem,
     runtimeProblem: runtimeProblem(plan),
     localProblem: !sourceConfig ? `${plan.source.where}'s data (${plan.sourceInfo.DockerRootDir}) is not on this host` : !targetContainers ? `${plan.target.where}'s data (${plan.targetInfo.DockerRootDir}) is not on this host` : undefined,
   };
@@ -88,6 +90,8 @@ export interface LiveSession {
   port: number;
   stateDir: string;
   sourceId: string;
+  /** The page server's TLS files, made for this migration (adapters/live-tls.ts). */
+  tls: LiveTls;
 }
 
 /**
@@ -100,6 +104,7 @@ const RELEASE_MARGIN_MS = 20_000;
 export async function requestLazyDump(session: LiveSession, targetId: string, windowMs: number): Promise<void> {
   // Nothing of an earlier session (a release, an abort) may speak for this one.
   await removeLive(session.stateDir, session.sourceId);
+  await writeLiveTls(session.stateDir, session.sourceId, session.tls);
   await writeLiveRequest(session.stateDir, session.sourceId, {
     role: 'dump', address: PAGE_SERVER_ADDRESS, port: session.port, expiresAt: Date.now() + 60_000, connectWithinMs: CONNECT_WITHIN_MS, peer: targetId,
     releaseWithinMs: windowMs + RELEASE_MARGIN_MS,
@@ -107,6 +112,7 @@ export async function requestLazyDump(session: LiveSession, targetId: string, wi
 }
 
 export async function requestLazyRestore(session: LiveSession, targetId: string): Promise<void> {
+  await writeLiveTls(session.stateDir, targetId, session.tls);
   await writeLiveRequest(session.stateDir, targetId, {
     role: 'restore', address: PAGE_SERVER_ADDRESS, port: session.port, expiresAt: Date.now() + 60_000, connectWithinMs: CONNECT_WITHIN_MS,
   });

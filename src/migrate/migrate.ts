@@ -19,7 +19,8 @@ import type { Progress } from './progress.js';
 import type { Digests } from '../core/migrate/digests.js';
 import type { LiveReady } from '../core/live/live-request.js';
 import { removeLive, requestLazyAbort, writeLiveRelease } from '../adapters/live-files.js';
-import { PAGES_TIMEOUT_MS, awaitPages, awaitReady, chooseLive, copyLazyImages, endLiveSession, freePort, requestLazyDump, requestLazyRestore, type LiveSession } from './live.js';
+import { makeLiveTls } from '../adapters/live-tls.js';
+import { PAGE_SERVER_ADDRESS, PAGES_TIMEOUT_MS, awaitPages, awaitReady, chooseLive, copyLazyImages, endLiveSession, freePort, requestLazyDump, requestLazyRestore, type LiveSession } from './live.js';
 
 export interface MigrateDeps {
   config: Config;
@@ -168,7 +169,7 @@ interface LazyCheckpoint {
 }
 
 async function startLazyCheckpoint(plan: MigrationPlan, checkpoint: string, targetId: string, deps: MigrateDeps): Promise<LazyCheckpoint> {
-  const session: LiveSession = { port: await freePort(), stateDir: deps.config.stateDir, sourceId: plan.container.Id };
+  const session: LiveSession = { port: await freePort(), stateDir: deps.config.stateDir, sourceId: plan.container.Id, tls: await makeLiveTls(deps.config.stateDir, PAGE_SERVER_ADDRESS) };
   let started: LazyCheckpoint | undefined;
   await requestLazyDump(session, targetId, deps.verifyMs ?? DEFAULT_VERIFY_MS);
   await checkpointSource(plan, checkpoint, deps, async () => {

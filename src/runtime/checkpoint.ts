@@ -22,10 +22,10 @@ import { dumpPropagationNote, dumpPropagationNoteOnHost, dumpWarnings, splitDump
 import { criuVersion } from '../adapters/criu-version.js';
 import { fileTypesOf } from '../adapters/procfs.js';
 import { destroyAfterCheckpoint, runcKill, runcPause, runcResume, runcState, runRunc, statusFdFor } from '../adapters/runc.js';
-import { lazyAbortRequested, readLivePages, readLiveRelease, takeLiveRequest, writeLiveReady } from '../adapters/live-files.js';
+import { lazyAbortRequested, liveDir, missingLiveTls, readLivePages, readLiveRelease, takeLiveRequest, writeLiveReady } from '../adapters/live-files.js';
 import { statusFifo } from '../adapters/status-fifo.js';
 import { childrenOf, tcpEstablishedOn } from '../adapters/procfs.js';
-import { withVerbFlags, type LivePages, type LiveRelease, type LiveRequest } from '../core/live/live-request.js';
+import { tlsCriuOptions, withVerbFlags, type LivePages, type LiveRelease, type LiveRequest } from '../core/live/live-request.js';
 import { appendRuncLog, writeStderr } from './report.js';
 import { makeWorkPath, requireId, runcEnv, withInheritedCriuConfig, type RuntimeContext } from './context.js';
 import { hostMountTable, processMountTable } from '../adapters/mount-table.js';
@@ -48,7 +48,9 @@ export async function handleCheckpoint(invocation: RuncInvocation, argv: readonl
   const state = await ContainerStateDir.open(ctx.config.stateDir, id, runcRootOf(invocation, ctx.cwd, ctx.env, process.geteuid?.() ?? 0));
   const [prepared, live] = await Promise.all([prepareDump(early, id, before.pid, before.bundle), liveDumpRequest(ctx, id, invocation)]);
   marks.push(performance.now());
-  const configPath = prepared.criuConfig === undefined ? undefined : await state.writeFile(DUMP_CONFIG, await withInheritedCriuConfig(prepared.criuConfig, ctx.env));
+  // A lazy dump's page server speaks TLS with the files migrate left beside the request, told through the same config file.
+  const criuConfig = live ? `${prepared.criuConfig ?? ''}${toConfigFile(tlsCriuOptions(liveDir(ctx.config.stateDir, id)))}` : prepared.criuConfig;
+  const configPath = criuConfig === undefined ? undefined : await state.writeFile(DUMP_CONFIG, await withInheritedCriuConfig(criuConfig, ctx.env));
   // Written before the dump: a checkpoint that succeeds (and may end the container) always has its manifest.
   const manifestPath = join(images, MANIFEST_FILE);
   await writeManifest(images, manifestPath, renderManifest(prepared.manifest));
@@ -124,7 +126,10 @@ export async function handleCheckpoint(invocation: RuncInvocation, argv: readonl
 async function liveDumpRequest(ctx: RuntimeContext, id: string, invocation: RuncInvocation): Promise<LiveRequest | undefined> {
   if (invocation.options.has('lazy-pages') || invocation.options.has('page-server') || invocation.options.has('status-fd')) return undefined;
   const request = await takeLiveRequest(ctx.config.stateDir, id);
-  return request?.role === 'dump' ? request : undefined;
+  if (request?.role !== 'dump') return undefined;
+  const missing = await missingLiveTls(ctx.config.stateDir, id);
+  if (missing) throw new ExtmountError('bad-input', `checkpoint: a post-copy request without its page server's TLS file ${missing}; nothing was dumped`, { hint: 'run extmount migrate --live again' });
+  return request;
 }
 
 /**

@@ -9,10 +9,10 @@
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { writeLivePages } from '../adapters/live-files.js';
-import { LAZY_SUPERVISOR_ENV, transferredPages, type LivePages, type SupervisorJob } from '../core/live/live-request.js';
+import { LAZY_SUPERVISOR_ENV, tlsCriuArgs, transferredPages, type LivePages, type SupervisorJob } from '../core/live/live-request.js';
 
 export async function supervise(job: SupervisorJob): Promise<void> {
-  const daemon = spawn(job.criu, ['lazy-pages', '--page-server', '--address', job.address, '--port', String(job.port), '--images-dir', job.images, '--work-dir', job.work, '-o', job.log, '-v4'], {
+  const daemon = spawn(job.criu, ['lazy-pages', '--page-server', '--address', job.address, '--port', String(job.port), '--images-dir', job.images, '--work-dir', job.work, ...tlsCriuArgs(job.tlsDir), '-o', job.log, '-v4'], {
     stdio: 'ignore',
   });
   const [exitCode, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => {

@@ -9,7 +9,8 @@ import { spawn } from 'node:child_process';
 import { readFile, realpath, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { liveDir, takeLiveRequest } from '../adapters/live-files.js';
+import { liveDir, missingLiveTls, readLivePages, takeLiveRequest } from '../adapters/live-files.js';
+import { childrenOf } from '../adapters/procfs.js';
 import { LAZY_SUPERVISOR_ENV, LIVE_LAZY_LOG, LIVE_PAGES, withVerbFlags, type LiveRequest, type SupervisorJob } from '../core/live/live-request.js';
 import { writeFileAtomic } from '../adapters/atomic-write.js';
 import { READ_LIMITS, readBoundedText } from '../adapters/untrusted-file.js';
@@ -153,8 +154,9 @@ async function restore(invocation: RuncInvocation, argv: readonly string[], ctx:
     const runtimeArgv = argvForRuntime(argv, ctx.runc);
     const started = Date.now();
     const run = await runRunc(ctx.runc, lazy ? withVerbFlags(runtimeArgv, invocation.globals.length, ['--lazy-pages']) : runtimeArgv, {
-      env: runcEnv(ctx.env, criuConfigPath), captureStderr: false, fds: ctx.fds, ...(ctx.relay ? { relay: ctx.relay } : {}),
+      env: runcEnv(ctx.env, criuConfigPath), captureStderr: false, fds: ctx.fds, ...(ctx.relay ? { relay: ctx.relay } : {}), ...(lazy ? { onSpawn: lazy.watch } : {}),
     });
+    await lazy?.unwatch();
     if (run.exitCode !== 0) lazy?.stop();
     result.ok = run.exitCode === 0;
     if (run.exitCode === 0) {
@@ -189,13 +191,15 @@ async function restore(invocation: RuncInvocation, argv: readonly string[], ctx:
  * --lazy-pages) finds it by the socket it makes in the work dir. It runs under a detached supervisor
  * (lazy-supervisor.ts) that outlives this call and kills the container if the daemon fails.
  */
-async function startLazyPages(invocation: RuncInvocation, ctx: RuntimeContext, call: RestoreCall, live: LiveRequest): Promise<{ stop(): void }> {
+async function startLazyPages(invocation: RuncInvocation, ctx: RuntimeContext, call: RestoreCall, live: LiveRequest): Promise<LazyPages> {
   const work = workPathOf(invocation, ctx.cwd);
   const dir = liveDir(ctx.config.stateDir, call.id);
+  const missing = await missingLiveTls(ctx.config.stateDir, call.id);
+  if (missing) throw new ExtmountError('bad-input', `restore: a post-copy request without the page server's TLS file ${missing}`, { hint: 'run extmount migrate --live again' });
   await rm(join(dir, LIVE_PAGES), { force: true });
   const job: SupervisorJob = {
     criu: invocation.globalOptions.get('criu') ?? ctx.config.criu, address: live.address, port: live.port, images: call.images, work,
-    log: join(dir, LIVE_LAZY_LOG), runc: ctx.runc, runcGlobals: invocation.globals, id: call.id, stateDir: ctx.config.stateDir,
+    log: join(dir, LIVE_LAZY_LOG), runc: ctx.runc, runcGlobals: invocation.globals, id: call.id, stateDir: ctx.config.stateDir, tlsDir: dir,
   };
   const supervisor = spawn(process.execPath, [join(dirname(fileURLToPath(import.meta.url)), 'lazy-supervisor.mjs')], {
     detached: true, stdio: 'ignore', env: { PATH: ctx.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', [LAZY_SUPERVISOR_ENV]: JSON.stringify(job) },
@@ -220,7 +224,45 @@ async function startLazyPages(invocation: RuncInvocation, ctx: RuntimeContext, c
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   await call.state.log(`restore: post-copy, criu lazy-pages pulls from ${live.address}:${live.port} (supervisor ${supervisor.pid})`);
-  return { stop };
+  let watching: Promise<void> | undefined;
+  let ended = false;
+  return {
+    stop,
+    // The daemon failed (the supervisor killed the container) while runc restore still runs: CRIU's
+    // restore, its task killed under it, then waits on a futex for good ("Can't interrupt the task",
+    // seen with CRIU 4.1.1), and docker start with it. Killing that CRIU makes runc fail the restore.
+    watch(runcPid: number) {
+      watching = (async () => {
+        for (; !ended; await new Promise((resolve) => setTimeout(resolve, 50))) {
+          const pages = await readLivePages(ctx.config.stateDir, call.id).catch(() => undefined);
+          if (pages && !pages.ok) {
+            const criu = await childrenOf(runcPid);
+            for (const pid of criu) {
+              try {
+                process.kill(pid, 'SIGKILL');
+              } catch {
+                // gone already
+              }
+            }
+            await call.state.log(`restore: criu lazy-pages failed during the restore (${pages.signal ?? `exit ${pages.exitCode}`}): killed runc's CRIU (${criu.join(', ') || 'none left'})`);
+            return;
+          }
+        }
+      })();
+    },
+    async unwatch() {
+      ended = true;
+      await watching;
+    },
+  };
+}
+
+interface LazyPages {
+  /** Kills the supervisor and its daemon. */
+  stop(): void;
+  /** While runc restore (RUNC_PID) runs, ends its CRIU once the daemon is known to have failed. */
+  watch(runcPid: number): void;
+  unwatch(): Promise<void>;
 }
 
 async function writeCriuConfig(

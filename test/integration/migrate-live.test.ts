@@ -11,6 +11,7 @@ import { missing, requireE2E, startRuntimeDaemon, waitFor } from '../helpers/e2e
 import { buildMemclock, readClockLog } from '../helpers/memclock.js';
 import { processes, runStopped } from '../helpers/processes.js';
 import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 
 const argvOf = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
 const parentOf = (pid: number) => Number(readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[1]);
@@ -204,6 +205,38 @@ describe('migrate --live (post-copy) through the extmount runtime', () => {
 
   // The moments post-copy changes: frozen with the page server waiting (after the checkpoint, before the
   // start), and the pages moving without migrate (after the start). Before the freeze it is stop-and-copy's (migrate.test.ts).
+  // CRIU's page server serves the first client that connects. Before its TLS (one certificate per
+  // migration: adapters/live-tls.ts) this request for a page of the frozen source was answered with it.
+  it("a client without the migration's certificate, first on the page server, gets no page: the source runs on with its memory (exit 1)", async (t) => {
+    if (!(await requireE2E(t, needs))) return;
+    const { src, dst, log } = await startClock('l7', 16);
+    const source = (await bed.state(bed.a, 'l7'))!;
+    // The clock's memory, as root sees it: the 16 MiB anonymous mapping of its pid.
+    const region = readFileSync(`/proc/${source.pid}/maps`, 'utf8').split('\n').map((l) => /^([0-9a-f]+)-([0-9a-f]+) rw-p 00000000 00:00 0\s*$/.exec(l)).find((m) => m && BigInt(`0x${m[2]}`) - BigInt(`0x${m[1]}`) >= 16n << 20n);
+    assert.ok(region, `no 16 MiB anonymous mapping in /proc/${source.pid}/maps`);
+    let answer: Buffer = Buffer.alloc(0);
+    const r = await runStopped(bed.migrateArgs('l7', src, dst, ['--live=postcopy']), 'after-checkpoint', async () => {
+      const ready = JSON.parse(await readFile(join(stateDir, 'live', source.id, 'ready.json'), 'utf8')) as { port: number };
+      answer = await pageServerGet(ready.port, BigInt(`0x${region![1]}`));
+    });
+    assert.ok(answer.length < 4096, `the page server sent ${answer.length} bytes to a client without the certificate`);
+    // The page server wanted a TLS handshake, and refused the plain client (CRIU ends the dump there).
+    const dumped = JSON.parse(await readFile(join(stateDir, source.id, 'last-checkpoint.json'), 'utf8')) as { ok: boolean; error?: string };
+    assert.equal(dumped.ok, false);
+    assert.match(dumped.error ?? '', /tls: TLS handshake failed/);
+    assert.equal(r.exitCode, 1, r.stderr);
+    assert.match(r.stderr, /rolled back: it runs again on \S+, where its memory never left/);
+    assert.deepEqual(await bed.whereRunning('l7'), ['a']);
+    assert.equal((await bed.a.docker.getContainer('l7').inspect()).State.Paused, false);
+    const back = Date.now();
+    const clock = await waitFor('l7 on a: a full pass after the refusal', async () => {
+      const c = await readClockLog(log);
+      return c.passes.some((p) => p.at > back) ? c : undefined;
+    }, 60_000);
+    assert.deepEqual(clock.passes.filter((p) => !p.ok), [], 'every page intact');
+    await bed.a.cli(['rm', '-f', 'l7']);
+  });
+
   for (const point of ['after-checkpoint', 'before-start', 'after-start'] as const) {
     it(`migrate --live killed at ${point}: never two copies running, the re-run completes, the same process with every page`, async (t) => {
       if (!(await requireE2E(t, needs))) return;
@@ -237,3 +270,29 @@ describe('migrate --live (post-copy) through the extmount runtime', () => {
     });
   }
 });
+
+/**
+ * What CRIU's page server sends back to a plain client asking, as a lazy-pages daemon does
+ * (criu/page-xfer.c: struct page_server_iov, PS_IOV_GET), for one page at VADDR of the task with
+ * virtual pid 1; collected until it closes, or for 3 s.
+ */
+async function pageServerGet(port: number, vaddr: bigint): Promise<Buffer> {
+  const request = Buffer.alloc(32);
+  request.writeUInt32LE(7, 0);
+  request.writeBigUInt64LE(1n, 8);
+  request.writeBigUInt64LE(vaddr, 16);
+  request.writeBigUInt64LE(1n, 24);
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    const socket = connect(port, '127.0.0.1', () => socket.write(request));
+    const done = () => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(Buffer.concat(chunks));
+    };
+    const timer = setTimeout(done, 3000);
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('close', done);
+    socket.on('error', done);
+  });
+}

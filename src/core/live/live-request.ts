@@ -65,6 +65,8 @@ export interface SupervisorJob {
   runcGlobals: string[];
   id: string;
   stateDir: string;
+  /** The live dir holding the page server's TLS files (LIVE_TLS_*). */
+  tlsDir: string;
 }
 
 export const LIVE_REQUEST = 'request.json';
@@ -74,6 +76,25 @@ export const LIVE_LAZY_LOG = 'lazy-pages.log';
 /** Written by migrate to end a lazy dump whose page server has not been pulled from (the wrapper polls for it). */
 export const LIVE_ABORT = 'abort';
 export const LIVE_RELEASE = 'release.json';
+/**
+ * The page server's TLS files, in the live dir of each side: one certificate (for the page server's
+ * address) and its key, signed by a CA made for this one migration and then thrown away. CRIU's page
+ * server asks its client for a certificate and both ends check the other's against that CA and the
+ * address (criu/tls.c), so only the two ends of this migration can connect: without it, any local
+ * user reaching 127.0.0.1:PORT first was served the container's memory.
+ */
+export const LIVE_TLS_CA = 'tls-ca.pem';
+export const LIVE_TLS_CERT = 'tls-cert.pem';
+export const LIVE_TLS_KEY = 'tls-key.pem';
+
+/** CRIU's options for the TLS files in DIR (a config file's lines, or `--flag value` arguments). */
+export function tlsCriuOptions(dir: string): Array<readonly [string, string?]> {
+  return [['tls'], ['tls-cacert', `${dir}/${LIVE_TLS_CA}`], ['tls-cert', `${dir}/${LIVE_TLS_CERT}`], ['tls-key', `${dir}/${LIVE_TLS_KEY}`]];
+}
+
+export function tlsCriuArgs(dir: string): string[] {
+  return tlsCriuOptions(dir).flatMap(([flag, value]) => (value === undefined ? [`--${flag}`] : [`--${flag}`, value]));
+}
 
 export function parseLiveRelease(text: string): LiveRelease | undefined {
   try {
@@ -160,6 +181,8 @@ export interface LiveFacts {
   runtimeProblem: string | undefined;
   /** Why the two engines' state dirs cannot be reached from here; undefined when they can. */
   localProblem: string | undefined;
+  /** Why the page server's TLS certificate cannot be made here (openssl(1)); undefined when it can. */
+  tlsProblem: string | undefined;
 }
 
 /**
@@ -179,7 +202,7 @@ export function chooseLiveMode(requested: LiveRequestMode, facts: LiveFacts): Li
   if (requested === 'off') return { mode: 'off', why: '--live=off: stop-and-copy' };
   const common = facts.runtimeProblem ?? facts.localProblem;
   const postcopyProblem = common ?? (!facts.uffd ? "this kernel or CRIU has no non-cooperative userfaultfd (criu check --feature uffd-noncoop)" :
-    facts.pipeMaxSize < LAZY_PIPE_BYTES ? `fs.pipe-max-size is ${facts.pipeMaxSize}, below the ${LAZY_PIPE_BYTES} bytes CRIU's lazy page server needs without CAP_SYS_RESOURCE (its page server fails with "splice: -1: Bad file descriptor")` : undefined);
+    facts.pipeMaxSize < LAZY_PIPE_BYTES ? `fs.pipe-max-size is ${facts.pipeMaxSize}, below the ${LAZY_PIPE_BYTES} bytes CRIU's lazy page server needs without CAP_SYS_RESOURCE (its page server fails with "splice: -1: Bad file descriptor")` : facts.tlsProblem);
   const precopyProblem = common ?? (!facts.dirtyTracking ? 'this kernel has no soft-dirty page tracking (criu check --feature mem_dirty_track: "Dirty tracking is OFF")' : 'pre-copy is not built yet');
   if (requested === 'postcopy') {
     if (postcopyProblem) throw refusal('postcopy', postcopyProblem);
@@ -193,6 +216,7 @@ export function chooseLiveMode(requested: LiveRequestMode, facts: LiveFacts): Li
 function refusal(mode: string, problem: string): ExtmountError {
   const hint = /pipe-max-size/.test(problem) ? 'raise it on the source host (sysctl -w fs.pipe-max-size=4194304), or migrate with --live=off'
     : /runtime/.test(problem) ? 'run the container with the extmount runtime on both engines (extmount install-runtime), or migrate with --live=off'
+    : /openssl/.test(problem) ? 'install openssl (apt-get install openssl), or migrate with --live=off'
     : 'migrate with --live=off (stop-and-copy)';
   return new ExtmountError('refused', `--live=${mode} cannot run: ${problem}`, { hint });
 }

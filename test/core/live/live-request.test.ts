@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ExtmountError } from '../../../src/core/errors.js';
 import {
-  LAZY_PIPE_BYTES, chooseLiveMode, parseLivePages, parseLiveReady, parseLiveRequest, transferredPages, withVerbFlags, type LiveFacts,
+  LAZY_PIPE_BYTES, chooseLiveMode, parseLivePages, parseLiveReady, parseLiveRequest, tlsCriuArgs, tlsCriuOptions, transferredPages, withVerbFlags, type LiveFacts,
 } from '../../../src/core/live/live-request.js';
 
-const can: LiveFacts = { uffd: true, dirtyTracking: false, pipeMaxSize: LAZY_PIPE_BYTES, runtimeProblem: undefined, localProblem: undefined };
+const can: LiveFacts = { uffd: true, dirtyTracking: false, pipeMaxSize: LAZY_PIPE_BYTES, runtimeProblem: undefined, localProblem: undefined, tlsProblem: undefined };
 
 function refused(fn: () => unknown, message: RegExp, hint: RegExp): void {
   assert.throws(fn, (err: unknown) => {
@@ -16,6 +16,13 @@ function refused(fn: () => unknown, message: RegExp, hint: RegExp): void {
     return true;
   });
 }
+
+describe("the page server's TLS options", () => {
+  it('name the three files of the live dir, as config lines and as arguments', () => {
+    assert.deepEqual(tlsCriuOptions('/run/extmount/live/abc'), [['tls'], ['tls-cacert', '/run/extmount/live/abc/tls-ca.pem'], ['tls-cert', '/run/extmount/live/abc/tls-cert.pem'], ['tls-key', '/run/extmount/live/abc/tls-key.pem']]);
+    assert.deepEqual(tlsCriuArgs('/d'), ['--tls', '--tls-cacert', '/d/tls-ca.pem', '--tls-cert', '/d/tls-cert.pem', '--tls-key', '/d/tls-key.pem']);
+  });
+});
 
 describe('--live: which mode runs, and why', () => {
   it('bare --live picks post-copy where userfaultfd, the pipe size, the runtime and local data allow it', () => {
@@ -36,6 +43,8 @@ describe('--live: which mode runs, and why', () => {
   it('refuses an explicit mode these hosts cannot run (exit 2), with what to do', () => {
     refused(() => chooseLiveMode('postcopy', { ...can, pipeMaxSize: 65536 }), /^--live=postcopy cannot run: fs\.pipe-max-size is 65536/, /sysctl -w fs\.pipe-max-size=4194304/);
     refused(() => chooseLiveMode('postcopy', { ...can, runtimeProblem: 'c runs under the runtime "runc", which on B is /usr/bin/runc, not the extmount runtime' }), /not the extmount runtime/, /extmount install-runtime/);
+    refused(() => chooseLiveMode('postcopy', { ...can, tlsProblem: "openssl(1), which makes the page server's TLS certificate, is not installed" }), /openssl\(1\).* is not installed/, /apt-get install openssl/);
+    assert.match(chooseLiveMode('auto', { ...can, tlsProblem: 'openssl(1) … is not installed' }).why, /^stop-and-copy: post-copy cannot run \(openssl/);
     refused(() => chooseLiveMode('precopy', can), /^--live=precopy cannot run: this kernel has no soft-dirty page tracking/, /--live=off/);
     refused(() => chooseLiveMode('precopy', { ...can, dirtyTracking: true }), /pre-copy is not built yet/, /--live=off/);
     // A problem both modes share is named for either.
