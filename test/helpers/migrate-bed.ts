@@ -12,8 +12,6 @@ import { processState, processes, waitFor } from './processes.js';
 
 /** A counter that says which process wrote it: "<token> <n>"; a restarted process has a new token. */
 export const COUNTER_SCRIPT = [
-  // A shell as pid 1 ignores SIGTERM without a trap: every engine stop would wait its 10 s for SIGKILL.
-  "trap 'exit 143' TERM",
   'tok=$(cat /proc/sys/kernel/random/uuid)',
   'echo hello > /root/new.txt',
   'rm /etc/group',
