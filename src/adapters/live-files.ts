@@ -14,11 +14,16 @@ export function liveDir(stateDir: string, id: string): string {
   return join(stateDir, 'live', id);
 }
 
-async function writeLive(stateDir: string, id: string, name: string, value: unknown): Promise<void> {
+/** This container's live dir, made root-only (its parent too) if it is not there. */
+async function makeLiveDir(stateDir: string, id: string): Promise<string> {
   const dir = liveDir(stateDir, id);
   await mkdir(join(stateDir, 'live'), { recursive: true, mode: 0o700 });
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  await writeFileAtomic(join(dir, name), `${JSON.stringify(value)}\n`, { mode: 0o600 });
+  return dir;
+}
+
+async function writeLive(stateDir: string, id: string, name: string, value: unknown): Promise<void> {
+  await writeFileAtomic(join(await makeLiveDir(stateDir, id), name), `${JSON.stringify(value)}\n`, { mode: 0o600 });
 }
 
 async function readLive(stateDir: string, id: string, name: string): Promise<string | undefined> {
@@ -53,9 +58,7 @@ export interface LiveTls {
 }
 
 export async function writeLiveTls(stateDir: string, id: string, tls: LiveTls): Promise<void> {
-  const dir = liveDir(stateDir, id);
-  await mkdir(join(stateDir, 'live'), { recursive: true, mode: 0o700 });
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const dir = await makeLiveDir(stateDir, id);
   await writeFileAtomic(join(dir, LIVE_TLS_CA), tls.ca, { mode: 0o600 });
   await writeFileAtomic(join(dir, LIVE_TLS_CERT), tls.cert, { mode: 0o600 });
   await writeFileAtomic(join(dir, LIVE_TLS_KEY), tls.key, { mode: 0o600 });

@@ -78,6 +78,19 @@ export async function childrenOf(pid: number): Promise<number[]> {
   return out;
 }
 
+/** SIGKILLs the children of `pid` (runc's CRIU: runc then fails its call); returns their pids. */
+export async function killChildren(pid: number): Promise<number[]> {
+  const children = await childrenOf(pid);
+  for (const child of children) {
+    try {
+      process.kill(child, 'SIGKILL');
+    } catch {
+      // gone already
+    }
+  }
+  return children;
+}
+
 /** Whether a TCP connection to local PORT is established in this network namespace (/proc/net/tcp, state 01). */
 export async function tcpEstablishedOn(port: number): Promise<boolean> {
   const text = await readFile('/proc/net/tcp', 'utf8').catch(() => '');

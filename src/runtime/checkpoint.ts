@@ -24,7 +24,7 @@ import { fileTypesOf } from '../adapters/procfs.js';
 import { destroyAfterCheckpoint, runcKill, runcPause, runcResume, runcState, runRunc, statusFdFor } from '../adapters/runc.js';
 import { lazyAbortRequested, liveDir, missingLiveTls, readLivePages, readLiveRelease, takeLiveRequest, writeLiveReady } from '../adapters/live-files.js';
 import { statusFifo } from '../adapters/status-fifo.js';
-import { childrenOf, tcpEstablishedOn } from '../adapters/procfs.js';
+import { killChildren, tcpEstablishedOn } from '../adapters/procfs.js';
 import { tlsCriuOptions, withVerbFlags, type LivePages, type LiveRelease, type LiveRequest } from '../core/live/live-request.js';
 import { appendRuncLog, writeStderr } from './report.js';
 import { makeWorkPath, requireId, runcEnv, withInheritedCriuConfig, type RuntimeContext } from './context.js';
@@ -126,10 +126,7 @@ export async function handleCheckpoint(invocation: RuncInvocation, argv: readonl
 async function liveDumpRequest(ctx: RuntimeContext, id: string, invocation: RuncInvocation): Promise<LiveRequest | undefined> {
   if (invocation.options.has('lazy-pages') || invocation.options.has('page-server') || invocation.options.has('status-fd')) return undefined;
   const request = await takeLiveRequest(ctx.config.stateDir, id);
-  if (request?.role !== 'dump') return undefined;
-  const missing = await missingLiveTls(ctx.config.stateDir, id);
-  if (missing) throw new ExtmountError('bad-input', `checkpoint: a post-copy request without its page server's TLS file ${missing}; nothing was dumped`, { hint: 'run extmount migrate --live again' });
-  return request;
+  return request?.role === 'dump' ? request : undefined;
 }
 
 /**
@@ -141,19 +138,15 @@ async function liveDumpRequest(ctx: RuntimeContext, id: string, invocation: Runc
  * transfer that finished, and kills the container (seen: checkpoint exit 0, container exited 137).
  */
 async function lazyDump(invocation: RuncInvocation, argv: readonly string[], ctx: RuntimeContext, id: string, live: LiveRequest, images: string, state: ContainerStateDir) {
+  // Checked here, not beside prepareDump: a rejection there would leave prepareDump's unawaited.
+  const missing = await missingLiveTls(ctx.config.stateDir, id);
+  if (missing) throw new ExtmountError('bad-input', `checkpoint: a post-copy request without its page server's TLS file ${missing}; nothing was dumped`, { hint: 'run extmount migrate --live again' });
   const fifo = await statusFifo(state.path(`status-${process.pid}.fifo`));
   let runcPid: number | undefined;
   let watching = true;
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
   const giveUp = async (why: string) => {
-    const criu = runcPid === undefined ? [] : await childrenOf(runcPid);
-    for (const pid of criu) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // gone
-      }
-    }
+    const criu = runcPid === undefined ? [] : await killChildren(runcPid);
     await state.log(`checkpoint: lazy dump given up (${why}): killed its CRIU (${criu.join(', ') || 'none left'})`);
   };
   const watch = (async () => {

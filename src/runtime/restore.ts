@@ -10,7 +10,7 @@ import { readFile, realpath, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { liveDir, missingLiveTls, readLivePages, takeLiveRequest } from '../adapters/live-files.js';
-import { childrenOf } from '../adapters/procfs.js';
+import { killChildren } from '../adapters/procfs.js';
 import { LAZY_SUPERVISOR_ENV, LIVE_LAZY_LOG, LIVE_PAGES, withVerbFlags, type LiveRequest, type SupervisorJob } from '../core/live/live-request.js';
 import { writeFileAtomic } from '../adapters/atomic-write.js';
 import { READ_LIMITS, readBoundedText } from '../adapters/untrusted-file.js';
@@ -236,14 +236,7 @@ async function startLazyPages(invocation: RuncInvocation, ctx: RuntimeContext, c
         for (; !ended; await new Promise((resolve) => setTimeout(resolve, 50))) {
           const pages = await readLivePages(ctx.config.stateDir, call.id).catch(() => undefined);
           if (pages && !pages.ok) {
-            const criu = await childrenOf(runcPid);
-            for (const pid of criu) {
-              try {
-                process.kill(pid, 'SIGKILL');
-              } catch {
-                // gone already
-              }
-            }
+            const criu = await killChildren(runcPid);
             await call.state.log(`restore: criu lazy-pages failed during the restore (${pages.signal ?? `exit ${pages.exitCode}`}): killed runc's CRIU (${criu.join(', ') || 'none left'})`);
             return;
           }

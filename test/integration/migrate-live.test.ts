@@ -8,7 +8,7 @@ import { assertOneLineError, runCli } from '../helpers/cli.js';
 import { TEST_IMAGE, runDetached } from '../helpers/dockerd.js';
 import { MigrateBed } from '../helpers/migrate-bed.js';
 import { missing, requireE2E, startRuntimeDaemon, waitFor } from '../helpers/e2e.js';
-import { buildMemclock, readClockLog } from '../helpers/memclock.js';
+import { buildMemclock, readClockLog, type ClockLog } from '../helpers/memclock.js';
 import { processes, runStopped } from '../helpers/processes.js';
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -123,10 +123,7 @@ describe('migrate --live (post-copy) through the extmount runtime', () => {
       await writeFile(PIPE_MAX, '4194304');
     }
     const movedAt = Date.now();
-    const clock = await waitFor('l2 on b: a full pass', async () => {
-      const c = await readClockLog(log);
-      return c.passes.some((p) => p.at > movedAt) ? c : undefined;
-    }, 60_000);
+    const clock = await passAfter(log, movedAt, 'l2 on b: a full pass');
     assert.deepEqual(clock.passes.filter((p) => !p.ok), []);
   });
 
@@ -166,10 +163,7 @@ describe('migrate --live (post-copy) through the extmount runtime', () => {
     assert.equal(a.State.Running, true);
     assert.equal(a.Id, sourceId);
     const resumedAt = Date.now();
-    const clock = await waitFor('l3 on a: a full pass after the rollback', async () => {
-      const c = await readClockLog(log);
-      return c.passes.some((p) => p.at > resumedAt) ? c : undefined;
-    }, 60_000);
+    const clock = await passAfter(log, resumedAt, 'l3 on a: a full pass after the rollback');
     assert.deepEqual(clock.passes.filter((p) => !p.ok), [], "the source's memory is intact");
     assert.equal((await readFile(log, 'utf8')).split('\n').filter((l) => l.startsWith('S ')).length, 1, 'the same process, never restarted');
     await waitFor('no lazy-pages daemon left', async () => processesWith((argv) => argv.includes('lazy-pages')).length === 0 || undefined, 30_000);
@@ -194,10 +188,7 @@ describe('migrate --live (post-copy) through the extmount runtime', () => {
     assert.equal(a.State.Running, true);
     assert.equal(a.State.Paused, false);
     assert.equal(a.Id, sourceId);
-    const clock = await waitFor('l4 on a: a full pass after the rollback', async () => {
-      const c = await readClockLog(log);
-      return c.passes.some((p) => p.at > killedAt + 1000) ? c : undefined;
-    }, 60_000);
+    const clock = await passAfter(log, killedAt + 1000, 'l4 on a: a full pass after the rollback');
     assert.deepEqual(clock.passes.filter((p) => !p.ok), [], "the source's memory is intact");
     assert.equal((await readFile(log, 'utf8')).split('\n').filter((l) => l.startsWith('S ')).length, 1, 'the same process, never restarted');
     await waitFor('the copy on b gone', async () => (await bed.b.docker.listContainers({ all: true, filters: { label: [`extmount.migrate.from=${sourceId}`] } })).length === 0 || undefined, 30_000);
@@ -229,10 +220,7 @@ describe('migrate --live (post-copy) through the extmount runtime', () => {
     assert.deepEqual(await bed.whereRunning('l7'), ['a']);
     assert.equal((await bed.a.docker.getContainer('l7').inspect()).State.Paused, false);
     const back = Date.now();
-    const clock = await waitFor('l7 on a: a full pass after the refusal', async () => {
-      const c = await readClockLog(log);
-      return c.passes.some((p) => p.at > back) ? c : undefined;
-    }, 60_000);
+    const clock = await passAfter(log, back, 'l7 on a: a full pass after the refusal');
     assert.deepEqual(clock.passes.filter((p) => !p.ok), [], 'every page intact');
     await bed.a.cli(['rm', '-f', 'l7']);
   });
@@ -259,10 +247,7 @@ describe('migrate --live (post-copy) through the extmount runtime', () => {
       assert.deepEqual(await bed.whereRunning(name), ['b']);
       assert.equal(await bed.state(bed.a, name), undefined);
       const after = Date.now();
-      const clock = await waitFor(`${name} on b: a full pass after the re-run`, async () => {
-        const c = await readClockLog(log);
-        return c.passes.some((p) => p.at > after) ? c : undefined;
-      }, 60_000);
+      const clock = await passAfter(log, after, `${name} on b: a full pass after the re-run`);
       assert.deepEqual(clock.passes.filter((p) => !p.ok), [], 'every page intact');
       assert.equal((await readFile(log, 'utf8')).split('\n').filter((l) => l.startsWith('S ')).length, 1, 'the same process, never restarted');
       await bed.assertNothingLeft(name);
@@ -295,4 +280,12 @@ async function pageServerGet(port: number, vaddr: bigint): Promise<Buffer> {
     socket.on('close', done);
     socket.on('error', done);
   });
+}
+
+/** The clock's log once it has a full pass over its memory that ended after SINCE (60 s at most). */
+function passAfter(log: string, since: number, what: string): Promise<ClockLog> {
+  return waitFor(what, async () => {
+    const c = await readClockLog(log);
+    return c.passes.some((p) => p.at > since) ? c : undefined;
+  }, 60_000);
 }
