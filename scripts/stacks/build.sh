@@ -32,7 +32,10 @@ optional=(docker-cli util-linux-extra)
 # zstd: `extmount restore --import` reads Podman's zstd archives through it (podman-import.test.ts).
 # gcc, libc6-dev: the live migration test builds its static memory workload (test/fixtures/live/memclock.c).
 # openssl (migrate --live makes its page server's TLS certificate with it) comes with ca-certificates.
-extra=(podman crun conmon libcriu2 iproute2 zstd gcc libc6-dev)
+# The CRI test bed (test/integration/cri-*.test.ts; sid only: its containerd 2.1 has CRI checkpoint and
+# restore): a loopback registry, CNI plugins, checkpointctl to read the archives, and the CRI proto.
+extra=(podman crun conmon libcriu2 iproute2 zstd gcc libc6-dev
+  docker-registry containernetworking-plugins checkpointctl golang-github-kubernetes-cri-api-dev)
 
 mirror=$(debian_mirror)
 root=$(stack_root "$suite")
