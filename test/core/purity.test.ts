@@ -1,4 +1,4 @@
-// src/core stays pure (STYLE.md, "The layout we aim for"): no file system, child processes, network, the
+// src/core stays pure (docs/architecture.md, "Layout"): no file system, child processes, network, the
 // process global, the heavy clients (execa, dockerode, pino), nor the shells over the core. What touches
 // the system lives in src/adapters and reaches the core as values or injected functions.
 import assert from 'node:assert/strict';
