@@ -162,3 +162,22 @@ export async function streamLayer(source: CheckpointSource, sink: Writable): Pro
 export function nullSink(): Writable {
   return new Writable({ write: (_chunk, _enc, callback) => callback() });
 }
+
+/** A checkpoint image in a registry: its first layer, fetched anew for each read. */
+export function registryCheckpointSource(name: string, layer: { digest: string; mediaType: string }, fetchBlob: (digest: string) => Promise<Readable>): CheckpointSource {
+  return {
+    path: name,
+    kind: 'oci-layout',
+    async withTar(consume) {
+      const body = await fetchBlob(layer.digest);
+      if (!layer.mediaType.endsWith('gzip')) return consume(body).finally(() => body.destroy());
+      const gunzip = createGunzip();
+      body.pipe(gunzip);
+      return consume(gunzip).finally(() => {
+        gunzip.destroy();
+        body.destroy();
+      });
+    },
+    close: async () => undefined,
+  };
+}
