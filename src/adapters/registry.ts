@@ -89,12 +89,13 @@ export class RegistryClient {
     return r.ok;
   }
 
+  /** The blob, unless the repository has it already. */
+  async pushBlob(digest: string, bytes: Buffer): Promise<void> {
+    if (!(await this.hasBlob(digest))) await this.uploadBlob(digest, bytes.length, bytes);
+  }
+
   /** A monolithic upload: POST for an upload URL, then one PUT of the bytes with their digest. */
-  async pushBlob(digest: string, size: number, body: Buffer | Readable): Promise<void> {
-    if (await this.hasBlob(digest)) {
-      if (body instanceof Readable) body.destroy();
-      return;
-    }
+  async uploadBlob(digest: string, size: number, body: Buffer | Readable): Promise<void> {
     const start = await this.send('POST', this.url('blobs/uploads/'), { timeout: META_TIMEOUT });
     await start.body?.cancel();
     const location = start.headers.get('location');

@@ -64,12 +64,16 @@ export async function runCheckpointImage(options: CheckpointImageOptions, ctx: C
     if (options.push) {
       const registry = new RegistryClient(ref, options.insecure, ctx.io.env);
       await registry.login('pull,push');
-      const body = new PassThrough();
-      await Promise.all([secondPass(body).catch((err: unknown) => {
-        body.destroy(err as Error);
-        throw err;
-      }), registry.pushBlob(layer.digest, layer.size, body)]);
-      await registry.pushBlob(config.digest, config.size, config.bytes);
+      if (!(await registry.hasBlob(layer.digest))) {
+        // The second pass streams straight into the upload: nothing of the layer is held or written here.
+        const body = new PassThrough();
+        const stop = (err: unknown) => {
+          body.destroy(err as Error);
+          throw err;
+        };
+        await Promise.all([secondPass(body).catch(stop), registry.uploadBlob(layer.digest, layer.size, body).catch(stop)]);
+      }
+      await registry.pushBlob(config.digest, config.bytes);
       const said = await registry.putManifest(ref.reference, OCI_MANIFEST, manifest.bytes);
       if (said && said !== manifest.digest) ctx.log.warn(`the registry says the manifest is ${said}, extmount computed ${manifest.digest}`);
     }
