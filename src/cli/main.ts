@@ -352,11 +352,13 @@ refused (exit 2): give the Pod with --pod FILE.`,
     },
   },
   show: {
-    summary: 'decode CRIU images (mountpoints, inventory) without crit',
+    summary: 'decode CRIU images (mountpoints, inventory) without crit, also inside checkpoint archives and images',
     synopsis: ['show PATH'],
     description: `Prints the mounts recorded in CRIU images (mnt_id, parent, root, mountpoint, fstype, source,
-external key, sharing) and the inventory, without crit.`,
-    operands: { PATH: 'a CRIU images directory or one image file' },
+external key, sharing) and the inventory, without crit. PATH may also be a checkpoint archive (kubelet/
+containerd, CRI-O or Podman; plain, gzip or zstd) or a checkpoint image's OCI layout tar: its checkpoint/
+images are read in place.`,
+    operands: { PATH: 'a CRIU images directory, one image file, a checkpoint archive or an OCI layout tar' },
     options: {},
     async run(_values, positionals, passthrough, ctx) {
       noPassthrough(passthrough);

@@ -12,6 +12,7 @@ import { main } from '../../src/cli/main.js';
 import type { CommandIO } from '../../src/commands/io.js';
 import { tarFiles } from '../../src/core/migrate/migrate-tar.js';
 import { containerdArchive } from '../helpers/kube-archive.js';
+import { FIXTURES } from '../helpers/fixtures.js';
 
 async function run(argv: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
   const out: string[] = [];
@@ -146,5 +147,24 @@ describe('checkpoint-image and restore-pod on a containerd checkpoint archive', 
     const noImage = await run(['restore-pod', archive, '--node', 'b']);
     assert.equal(noImage.code, 2);
     assert.match(noImage.err[0]!, /give --image REF/);
+  });
+
+  it('show reads the CRIU images inside an archive and inside the OCI layout, as it reads the images dir', async () => {
+    const seed = join(FIXTURES, 'images/seed');
+    const images = { 'inventory.img': await readFile(join(seed, 'inventory.img')), 'mountpoints-10.img': await readFile(join(seed, 'mountpoints-10.img')) };
+    const withImages = join(dir, 'with-images.tar.gz');
+    await writeFile(withImages, gzipSync(containerdArchive({ images })));
+    const fromDir = await run(['show', seed, '--json']);
+    assert.equal(fromDir.code, 0, fromDir.err.join('\n'));
+    const entries = (r: { out: string[] }) => JSON.parse(r.out.join('\n')).files.map((f: { magic: string; entries: unknown }) => [f.magic, f.entries]);
+    const fromArchive = await run(['show', withImages, '--json']);
+    assert.equal(fromArchive.code, 0, fromArchive.err.join('\n'));
+    assert.deepEqual(entries(fromArchive), entries(fromDir));
+    assert.deepEqual(JSON.parse(fromArchive.out.join('\n')).files.map((f: { file: string }) => f.file), [`${withImages}:checkpoint/inventory.img`, `${withImages}:checkpoint/mountpoints-10.img`]);
+    const layout = join(dir, 'with-images-image.tar');
+    assert.equal((await run(['checkpoint-image', withImages, '--tag', 'localhost/x:1', '--output', layout])).code, 0);
+    assert.deepEqual(entries(await run(['show', layout, '--json'])), entries(fromDir));
+    const text = await run(['show', withImages]);
+    assert.match(text.out.join('\n'), /mountpoints-10\.img/);
   });
 });

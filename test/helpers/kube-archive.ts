@@ -12,6 +12,8 @@ const KUBELET = `/var/lib/kubelet/pods/${POD_UID}`;
 export interface ArchiveOptions {
   rootfsImageRef?: string;
   extraMounts?: unknown[];
+  /** CRIU images under checkpoint/ (default: a stand-in inventory.img). */
+  images?: Record<string, Buffer>;
 }
 
 export function containerdConfigDump(options: ArchiveOptions = {}): object {
@@ -80,7 +82,7 @@ export function containerdArchive(options: ArchiveOptions = {}): Buffer {
   const status = { id: CONTAINER, metadata: { name: 'counter' }, state: 1, image: { image: '127.0.0.1:5000/extmount-test:1' }, imageRef: containerdConfigDump(options) };
   return Buffer.concat([
     encodeEntry({ name: 'checkpoint', type: 'dir', mode: 0o755, uid: 0, gid: 0, mtime, devmajor: 0, devminor: 0 }),
-    file('checkpoint/inventory.img', Buffer.from('544e0000', 'hex')),
+    ...Object.entries(options.images ?? { 'inventory.img': Buffer.from('544e0000', 'hex') }).map(([name, data]) => file(`checkpoint/${name}`, data)),
     file('checkpoint/pages-1.img', Buffer.alloc(10_000, 7)),
     file('checkpoint/extmount.yaml', 'version: 1\n'),
     file('config.dump', JSON.stringify(containerdConfigDump(options))),
