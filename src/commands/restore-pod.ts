@@ -33,6 +33,9 @@ export async function runRestorePod(options: RestorePodOptions, ctx: CommandCont
   if (isFile) {
     source = await openCheckpointSource(options.source);
   } else {
+    if (/^\.{0,2}\//.test(options.source) || /\.(tar|gz|zst|tgz)$/.test(options.source)) {
+      throw new ExtmountError('bad-input', `${options.source}: no such file`, { hint: 'give a checkpoint archive, or a checkpoint image REF' });
+    }
     const ref = parseImageRef(options.source);
     image ??= formatImageRef(ref);
     source = await registrySource(ref, options.insecure, ctx);
