@@ -12,8 +12,6 @@ import { GLOBAL_OPTIONS, type OptionTable } from '../src/cli/options.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const DOCS = ['README.md', ...readdirSync(join(REPO, 'docs')).filter((f) => f.endsWith('.md')).sort().map((f) => `docs/${f}`)];
-/** Linked before they exist: written on another branch (the Kubernetes commands). */
-const PENDING_LINKS = new Set(['docs/kubernetes.md']);
 
 export interface CommandLine {
   file: string;
@@ -161,8 +159,7 @@ describe('docs: relative links lead to files that exist', () => {
         const target = m[1]!.split('#')[0]!;
         if (target === '' || /^[a-z]+:/.test(target)) continue;
         const path = join(dirname(join(REPO, file)), target);
-        const relative = path.slice(REPO.length);
-        if (!existsSync(path) && !PENDING_LINKS.has(relative)) broken.push(`${file}: ${m[1]}`);
+        if (!existsSync(path)) broken.push(`${file}: ${m[1]}`);
       }
     }
     assert.deepEqual(broken, []);

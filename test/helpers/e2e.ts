@@ -8,8 +8,16 @@ import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { importTestImage, startDaemon, type Daemon } from './dockerd.js';
+import { stackTool } from './stack-tool.js';
 
-export type Need = 'root' | 'criu' | 'dockerd' | 'docker-cli' | 'podman' | 'crun-criu' | 'zstd' | 'gcc';
+export type Need = 'root' | 'criu' | 'dockerd' | 'docker-cli' | 'podman' | 'crun-criu' | 'zstd' | 'gcc' | 'containerd2' | 'registry' | 'cri';
+
+/** containerd's own version line: `containerd github.com/containerd/containerd/v2 2.1.9 …` (Debian: `… 2.1.9~ds1 …`). */
+export function containerdVersion(out: string): [number, number] | undefined {
+  const m = / v?(\d+)\.(\d+)\.\d+/.exec(out);
+  return m ? [Number(m[1]), Number(m[2])] : undefined;
+}
+const atLeast = (v: [number, number] | undefined, major: number, minor: number) => v !== undefined && (v[0] > major || (v[0] === major && v[1] >= minor));
 
 const checks: Record<Need, () => Promise<string | undefined>> = {
   root: async () => (process.getuid?.() === 0 ? undefined : 'not running as root'),
@@ -43,6 +51,26 @@ const checks: Record<Need, () => Promise<string | undefined>> = {
   gcc: async () => {
     const r = await execa('gcc', ['--version'], { reject: false });
     return r.exitCode === 0 ? undefined : 'gcc is not installed; run scripts/provision.sh';
+  },
+  // A containerd 2.x binary for what needs no daemon (`containerd config dump`): from PATH, else the sid stack root.
+  containerd2: async () =>
+    (await stackTool('containerd', ['--version'], (out) => atLeast(containerdVersion(out), 2, 0)))
+      ? undefined
+      : 'no containerd 2.x on PATH nor in the sid stack root (scripts/stacks/build.sh sid)',
+  // Debian's docker-registry, served on loopback by the tests: from PATH, else the sid stack root.
+  registry: async () =>
+    (await stackTool('docker-registry', ['--version'])) ? undefined : 'docker-registry is neither on PATH nor in the sid stack root (scripts/stacks/build.sh sid)',
+  // A node as the kubelet drives it: containerd ≥ 2.1 (CRI CheckpointContainer, and restore through
+  // CreateContainer; 1.7 answers Unimplemented), with the registry, CNI plugins and checkpointctl.
+  cri: async () => {
+    const r = await execa('containerd', ['--version'], { reject: false });
+    if (r.exitCode !== 0) return 'containerd is not installed';
+    if (!atLeast(containerdVersion(String(r.stdout)), 2, 1)) return `containerd ${String(r.stdout).trim()} has no CRI checkpoint/restore (needs 2.1)`;
+    for (const [tool, args] of [['docker-registry', ['--version']], ['checkpointctl', ['version']], ['/usr/lib/cni/loopback', ['--version']]] as const) {
+      const t = await execa(tool, args, { reject: false });
+      if (t.exitCode === undefined) return `${tool} is not installed (scripts/stacks/build.sh installs it in the sid root)`;
+    }
+    return undefined;
   },
   'docker-cli': async () => {
     const r = await execa('docker', ['--version'], { reject: false });

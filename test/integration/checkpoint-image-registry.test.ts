@@ -12,7 +12,7 @@ import { stackTool } from '../helpers/stack-tool.js';
 import { parse as parseYaml } from 'yaml';
 import { main } from '../../src/cli/main.js';
 import type { CommandIO } from '../../src/commands/io.js';
-import { e2eRequired, waitFor } from '../helpers/e2e.js';
+import { missing, requireE2E, waitFor } from '../helpers/e2e.js';
 import { containerdArchive } from '../helpers/kube-archive.js';
 
 async function run(argv: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
@@ -25,15 +25,11 @@ async function run(argv: string[]): Promise<{ code: number; out: string[]; err: 
 describe('checkpoint-image --push to a registry on 127.0.0.1', () => {
   let dir: string;
   let registry: ResultPromise | undefined;
-  let why: string | undefined;
   const port = 20000 + (process.pid % 20000);
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'extmount-registry-'));
-    const command = await stackTool('docker-registry', ['--version']);
-    if (!command) {
-      why = 'docker-registry is neither on PATH nor in the sid stack root (scripts/stacks/build.sh)';
-      return;
-    }
+    if (await missing(['registry'])) return;
+    const command = (await stackTool('docker-registry', ['--version']))!;
     await writeFile(join(dir, 'config.yml'), `version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: ${dir}/data\nhttp:\n  addr: 127.0.0.1:${port}\n`);
     registry = execa(command[0]!, [...command.slice(1), 'serve', join(dir, 'config.yml')], { reject: false, stdin: 'ignore' });
     await waitFor('the registry', async () => (await fetch(`http://127.0.0.1:${port}/v2/`).catch(() => undefined))?.ok);
@@ -45,11 +41,7 @@ describe('checkpoint-image --push to a registry on 127.0.0.1', () => {
   });
 
   it('pushes (blobs, then the OCI manifest with the checkpoint annotations); a re-push gives the same digest; restore-pod reads it back', async (t) => {
-    if (why) {
-      if (e2eRequired) throw new Error(`EXTMOUNT_E2E=required but ${why}`);
-      process.stderr.write(`\n*** SKIPPED integration test "${t.name}": ${why} ***\n\n`);
-      return t.skip(why);
-    }
+    if (!(await requireE2E(t, ['registry']))) return;
     const archive = join(dir, 'checkpoint.tar');
     await writeFile(archive, containerdArchive());
     const ref = `127.0.0.1:${port}/counter-checkpoint:1`;

@@ -1,6 +1,6 @@
 // install-runtime --containerd --apply on a config containerd 2.x reads: `containerd config dump` (no
 // daemon started) shows the handler merged from the drop-in beside the main config's own CRI settings.
-// containerd 2.x from PATH or the sid stack root; neither: skipped loudly, failed under EXTMOUNT_E2E=required.
+// containerd 2.x from PATH or the sid stack root (need `containerd2`).
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -9,7 +9,7 @@ import { after, describe, it } from 'node:test';
 import { execa } from 'execa';
 import { main } from '../../src/cli/main.js';
 import type { CommandIO } from '../../src/commands/io.js';
-import { e2eRequired, WRAPPER } from '../helpers/e2e.js';
+import { containerdVersion, requireE2E, WRAPPER } from '../helpers/e2e.js';
 import { stackTool } from '../helpers/stack-tool.js';
 
 describe('install-runtime --containerd on containerd 2.x', () => {
@@ -17,13 +17,8 @@ describe('install-runtime --containerd on containerd 2.x', () => {
   after(async () => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
 
   it('containerd merges the extmount handler from the drop-in and keeps the main config\'s CRI settings and runc', async (t) => {
-    const containerd = await stackTool('containerd', ['--version'], (out) => /containerd\S* v?2\./.test(out) || / 2\.\d+\.\d+/.test(out));
-    if (!containerd) {
-      const why = 'no containerd 2.x on PATH nor in the sid stack root';
-      if (e2eRequired) throw new Error(`EXTMOUNT_E2E=required but ${why}`);
-      process.stderr.write(`\n*** SKIPPED integration test "${t.name}": ${why} ***\n\n`);
-      return t.skip(why);
-    }
+    if (!(await requireE2E(t, ['containerd2']))) return;
+    const containerd = (await stackTool('containerd', ['--version'], (out) => (containerdVersion(out)?.[0] ?? 0) >= 2))!;
     const dir = await mkdtemp(join(tmpdir(), 'extmount-containerd-'));
     dirs.push(dir);
     const config = join(dir, 'config.toml');
