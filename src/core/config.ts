@@ -1,6 +1,7 @@
 // extmount's configuration: its fields, defaults and validation (the file is read by an adapter).
 import { isRecord } from './json.js';
 import { ExtmountError } from './errors.js';
+import { stateDirRefused } from './state-dir-rule.js';
 
 export interface RemapRule {
   /** A host path prefix as recorded at checkpoint time… */
@@ -72,6 +73,7 @@ export function parseConfig(value: unknown, origin: string): Config {
     if (list.length > CONFIG_MAX_LIST) throw fail(`"hostPaths.${field}" has ${list.length} entries, more than ${CONFIG_MAX_LIST}`);
     return list.map(normalizePath);
   };
+  const deny = pathList('deny');
   const remap = value.remap ?? [];
   if (!Array.isArray(remap)) throw fail('"remap" must be a list of {"from", "to"}');
   if (remap.length > CONFIG_MAX_LIST) throw fail(`"remap" has ${remap.length} entries, more than ${CONFIG_MAX_LIST}`);
@@ -87,13 +89,33 @@ export function parseConfig(value: unknown, origin: string): Config {
     criu: text('criu'),
     runc: text('runc'),
     node: text('node'),
-    stateDir: text('stateDir'),
-    hostPaths: { allow: pathList('allow'), deny: pathList('deny') },
+    stateDir: checkStateDirPath(text('stateDir'), deny),
+    hostPaths: { allow: pathList('allow'), deny },
     remap: rules,
     logLevel: logLevel as Config['logLevel'],
   };
 }
 
+
+/**
+ * The state dir named by a config, normalized ("/var/lib//extmount/" → "/var/lib/extmount"): absolute, no
+ * ".." or NUL, not "/", and not in or below a path the deny list (or the default one) names — "/" in a
+ * list refuses only itself.
+ */
+export function checkStateDirPath(stateDir: string, deny: readonly string[]): string {
+  if (!stateDir.startsWith('/') || stateDir.includes('\0') || stateDir.split('/').includes('..')) {
+    throw stateDirRefused(stateDir, 'must be an absolute path without ".." components');
+  }
+  const path = normalizePath(stateDir);
+  if (path === '/') throw stateDirRefused(stateDir, 'must not be "/": extmount would write its files into the root directory');
+  for (const denied of new Set([...DEFAULT_DENY, ...deny].map(normalizePath))) {
+    if (denied === '/') continue;
+    if (path === denied || path.startsWith(`${denied}/`)) {
+      throw stateDirRefused(stateDir, `lies in "${denied}", a system path the deny list names`, 'choose a folder of its own, such as /var/lib/extmount');
+    }
+  }
+  return path;
+}
 
 export function isAbsolutePath(value: unknown): value is string {
   return typeof value === 'string' && value.startsWith('/') && !value.includes('\0') && !value.split('/').includes('..');
