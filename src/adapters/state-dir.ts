@@ -12,7 +12,7 @@ import { READ_LIMITS, readBoundedTextIfExists } from './untrusted-file.js';
 import { dirname, join } from 'node:path';
 import { ExtmountError, fileError } from '../core/errors.js';
 import { checkStateDirFacts, type PathFacts, type StateDirFacts } from '../core/state-dir-rule.js';
-import { containerStateDir, renderRuntimeResult, runcRootKey, type RuntimeResult } from '../core/runtime/runtime-files.js';
+import { containerStateDir, renderRuntimeResult, RUNTIME_LOG, RUNTIME_LOG_MAX_BYTES, runcRootKey, type RuntimeResult } from '../core/runtime/runtime-files.js';
 
 /**
  * `<stateDir>/restore/<hash of DIR>`: the private holder of `extmount restore --images-dir DIR`, one per
@@ -104,8 +104,12 @@ export class ContainerStateDir {
     }
   }
 
+  /** One line in runtime.log; past RUNTIME_LOG_MAX_BYTES it becomes runtime.log.1 (the one before is dropped). */
   async log(line: string): Promise<void> {
-    await appendFile(this.path('runtime.log'), `${new Date().toISOString()} ${line}\n`, { mode: 0o600 }).catch(() => undefined);
+    const path = this.path(RUNTIME_LOG);
+    const size = (await stat(path).catch(() => undefined))?.size ?? 0;
+    if (size >= RUNTIME_LOG_MAX_BYTES) await rename(path, `${path}.1`).catch(() => undefined);
+    await appendFile(path, `${new Date().toISOString()} ${line}\n`, { mode: 0o600 }).catch(() => undefined);
   }
 }
 
