@@ -1,4 +1,5 @@
-// One restore at a time per images dir: an flock(2) on a lock file inside it, held while the restore runs.
+// One run at a time: an flock(2) on a lock file, held while the run lasts — one restore per images dir, one
+// migrate per container.
 //
 // Node has no flock; flock(1) (util-linux) takes it for us on the descriptor we hand it as its fd 3.
 // flock locks belong to the open file description, which that fd shares with ours: the lock stays when
@@ -9,6 +10,7 @@ import { lstat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { ExtmountError } from '../core/errors.js';
+import { parseLockHolder, renderLockHolder, type LockHolder } from '../core/lock-holder.js';
 import { openUntrusted, READ_LIMITS, readAtMost, requireRegularFile } from './untrusted-file.js';
 
 export const RESTORE_LOCK_FILE = '.extmount-restore.lock';
@@ -26,20 +28,28 @@ export interface DirLock {
  * Takes `DIR/.extmount-restore.lock` without waiting; a second restore of the same dir is refused
  * (exit 2) with the pid of the one that holds it.
  */
-export async function lockImagesDir(dir: string, what = 'restore'): Promise<DirLock> {
-  const path = join(dir, RESTORE_LOCK_FILE);
+export function lockImagesDir(dir: string, what = 'restore'): Promise<DirLock> {
+  return lockFile(join(dir, RESTORE_LOCK_FILE), (holder) =>
+    new ExtmountError('busy', `another extmount ${what} of ${dir} is running${holder ? ` (pid ${holder.pid})` : ''}`, {
+      hint: 'wait for it to finish; one images dir is restored once at a time',
+    }),
+  );
+}
+
+/**
+ * Takes the lock at `path` without waiting, and writes who holds it (pid, start time); when another
+ * process holds it, throws what `busy` makes of that holder (undefined when its record is unreadable).
+ */
+export async function lockFile(path: string, busy: (holder: LockHolder | undefined) => ExtmountError): Promise<DirLock> {
   // The file is removed on release; one that was removed between our open and our lock is not the lock
-  // any more (the next restore makes a new one): open it again.
+  // any more (the next run makes a new one): open it again.
   for (let attempt = 0; attempt < 5; attempt++) {
     const handle = await openUntrusted(path, READ_LIMITS.lockFile, LOCK_FLAGS);
     try {
       const stat = await handle.stat();
       requireRegularFile(stat, path, READ_LIMITS.lockFile);
       if (!(await flockNonBlocking(handle, path))) {
-        const holder = (await readAtMost(handle, READ_LIMITS.lockFile.maxBytes).catch(() => Buffer.alloc(0))).toString('utf8').trim();
-        throw new ExtmountError('bad-input', `another extmount ${what} of ${dir} is running${/^\d+$/.test(holder) ? ` (pid ${holder})` : ''}`, {
-          hint: 'wait for it to finish; one images dir is restored once at a time',
-        });
+        throw busy(parseLockHolder((await readAtMost(handle, READ_LIMITS.lockFile.maxBytes).catch(() => Buffer.alloc(0))).toString('utf8')));
       }
       const now = await lstat(path).catch(() => undefined);
       if (now?.ino !== stat.ino || now.dev !== stat.dev) {
@@ -47,14 +57,14 @@ export async function lockImagesDir(dir: string, what = 'restore'): Promise<DirL
         continue;
       }
       await handle.truncate(0);
-      await handle.write(`${process.pid}\n`, 0);
+      await handle.write(renderLockHolder({ pid: process.pid, since: new Date().toISOString() }), 0);
       return { path, release: () => release(handle, path, stat.ino) };
     } catch (err) {
       await handle.close().catch(() => undefined);
       throw err;
     }
   }
-  throw new ExtmountError('bad-input', `cannot lock ${path}: it keeps being replaced`, { hint: 'is another extmount restore starting and stopping there?' });
+  throw new ExtmountError('busy', `cannot lock ${path}: it keeps being replaced`, { hint: 'another extmount run is starting and stopping there: try again' });
 }
 
 async function flockNonBlocking(handle: FileHandle, path: string): Promise<boolean> {
