@@ -26,6 +26,11 @@ export interface Config {
     deny: readonly string[];
   };
   remap: RemapRule[];
+  /**
+   * `restore --import`: the most bytes an archive may unpack to in the state dir (its tar, uncompressed);
+   * a bigger one is refused (exit 2) before more is written. A compressed archive's size says nothing of it.
+   */
+  importMaxBytes: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
 
@@ -42,6 +47,13 @@ export const DEFAULT_DENY: readonly string[] = [
 /** At most this many entries in hostPaths.allow, hostPaths.deny and remap each. */
 export const CONFIG_MAX_LIST = 1024;
 
+/**
+ * 16 GiB: an export holds the container's memory pages, its writable layer and volumes; 16 GiB is more than
+ * the memory of most containers checkpointed whole, and still a copy a host's /var can take. Raise it for
+ * bigger ones.
+ */
+export const DEFAULT_IMPORT_MAX_BYTES = 16 * 1024 ** 3;
+
 export const DEFAULT_CONFIG: Config = {
   criu: 'criu',
   runc: 'runc',
@@ -49,6 +61,7 @@ export const DEFAULT_CONFIG: Config = {
   stateDir: '/var/lib/extmount',
   hostPaths: { allow: [], deny: DEFAULT_DENY },
   remap: [],
+  importMaxBytes: DEFAULT_IMPORT_MAX_BYTES,
   logLevel: 'warn',
 };
 
@@ -83,6 +96,10 @@ export function parseConfig(value: unknown, origin: string): Config {
     }
     return { from: normalizePath(rule.from), to: normalizePath(rule.to) };
   });
+  const importMaxBytes = value.importMaxBytes ?? DEFAULT_CONFIG.importMaxBytes;
+  if (typeof importMaxBytes !== 'number' || !Number.isSafeInteger(importMaxBytes) || importMaxBytes <= 0) {
+    throw fail('"importMaxBytes" must be a positive whole number of bytes');
+  }
   const logLevel = value.logLevel ?? DEFAULT_CONFIG.logLevel;
   if (typeof logLevel !== 'string' || !LOG_LEVELS.has(logLevel)) throw fail(`"logLevel" must be one of ${[...LOG_LEVELS].join(', ')}`);
   return {
@@ -92,6 +109,7 @@ export function parseConfig(value: unknown, origin: string): Config {
     stateDir: checkStateDirPath(text('stateDir'), deny),
     hostPaths: { allow: pathList('allow'), deny },
     remap: rules,
+    importMaxBytes,
     logLevel: logLevel as Config['logLevel'],
   };
 }
