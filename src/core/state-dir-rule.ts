@@ -27,7 +27,7 @@ export const stateDirRefused = (stateDir: string, what: string, hint = 'fix "sta
 
 /**
  * The host side of the rule, for the normalized `path`: a directory (not a symlink), reached through no
- * symlink, owned by `uid` (root, when extmount runs as root) and writable by no one else. A missing state
+ * symlink, owned by `uid` (the running user) or root, and writable by no one else. A missing state
  * dir is made later with mode 0700: its nearest existing ancestor must then be reached through no symlink,
  * be owned by `uid` or root, and be writable by no one else unless it is sticky (/tmp: no other user can
  * replace what we make there).
@@ -39,7 +39,8 @@ export function checkStateDirFacts(path: string, facts: StateDirFacts, uid: numb
     if (dir.kind === 'symlink') throw stateDirRefused(path, 'is a symlink', 'name the real directory');
     if (dir.kind !== 'directory') throw stateDirRefused(path, 'is not a directory');
     if (dir.realPath !== path) throw stateDirRefused(path, `is reached through a symlink (its real path is "${dir.realPath}")`, 'name the real directory');
-    if (dir.uid !== uid) throw stateDirRefused(path, `is owned by uid ${dir.uid}, not ${owner}`, `chown ${uid === 0 ? 'root' : uid} it, or choose another`);
+    // Root's own state dir serves an unprivileged run too (offline commands; writes there fail as they should).
+    if (dir.uid !== uid && dir.uid !== 0) throw stateDirRefused(path, `is owned by uid ${dir.uid}, not ${owner}`, `chown ${uid === 0 ? 'root' : uid} it, or choose another`);
     if ((dir.mode & 0o022) !== 0) {
       throw stateDirRefused(path, `is writable by group or others (mode ${(dir.mode & 0o7777).toString(8).padStart(4, '0')})`, `chmod go-w ${path}`);
     }

@@ -61,9 +61,10 @@ describe('checkStateDirFacts', () => {
     no({ exists: true, dir: dir({ mode: 0o1777 }) }, /mode 1777/);
     no({ exists: true, dir: dir({ mode: 0o702 }) }, /mode 0702/);
   });
-  it('owner is the running user: uid 1000 may keep a state dir of its own, not root\'s', () => {
+  it('owner is root or the running user: root refuses uid 1000\'s, uid 1000 may use its own or root\'s, not uid 1001\'s', () => {
     ok({ exists: true, dir: dir({ uid: 1000 }) }, 1000);
-    no({ exists: true, dir: dir() }, /owned by uid 0, not uid 1000/, 1000);
+    ok({ exists: true, dir: dir() }, 1000);
+    no({ exists: true, dir: dir({ uid: 1001 }) }, /owned by uid 1001, not uid 1000/, 1000);
   });
   it('a missing state dir: its nearest existing parent decides', () => {
     ok({ exists: false, ancestor: '/var/lib', facts: dir({ mode: 0o755, realPath: '/var/lib' }) });

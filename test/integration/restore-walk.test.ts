@@ -7,7 +7,8 @@ import { readdir, readFile, writeFile, mkdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { counterLoop, hostSandbox, readCount, requireE2E, waitFor, writeTestConfig } from '../helpers/e2e.js';
+import { counterLoop, hostSandbox, readCount, requireE2E, startRuntimeDaemon, waitFor, writeTestConfig } from '../helpers/e2e.js';
+import { TEST_IMAGE, runDetached, type Daemon } from '../helpers/dockerd.js';
 import { assertOneLineError } from '../helpers/cli.js';
 import { makeBundle, runtime } from '../helpers/runc-bundle.js';
 
@@ -57,6 +58,35 @@ test('restore refuses a bind destination the container made a symlink out of pla
     }
   } finally {
     if (running) await runc(['--root', root, 'delete', '--force', id]);
+    await box.cleanup();
+  }
+});
+
+test('docker start --checkpoint through the extmount runtime: the same refusal, nothing in the bind source, no criu-root left', async (t) => {
+  if (!(await requireE2E(t, ['root', 'dockerd', 'criu']))) return;
+  const box = await hostSandbox('extmount-walk-d-');
+  let daemon: Daemon | undefined;
+  try {
+    const config = await writeTestConfig(box.dir);
+    daemon = await startRuntimeDaemon('w', { config, dir: box.dir });
+    const source = join(box.dir, 'host-data');
+    await mkdir(source);
+    await writeFile(join(source, 'marker'), 'host\n');
+    await runDetached(daemon, ['--name', 'w1', '--runtime', 'extmount', '--cap-add', 'SYS_ADMIN', '-v', `${source}:/dest`, TEST_IMAGE, 'sh', '-c', counterLoop('/tmp/counter')]);
+    const evil = await daemon.cli(['exec', 'w1', 'sh', '-c', 'umount /dest && rmdir /dest && ln -s / /dest'], { reject: false });
+    assert.equal(evil.exitCode, 0, String(evil.stderr));
+    const dump = await daemon.cli(['checkpoint', 'create', 'w1', 'cp1'], { reject: false });
+    assert.equal(dump.exitCode, 0, String(dump.stderr));
+    for (const attempt of ['start', 'the retry']) {
+      const start = await daemon.cli(['start', '--checkpoint', 'cp1', 'w1'], { reject: false });
+      assert.notEqual(start.exitCode, 0, `${attempt}: started`);
+      assert.match(String(start.stderr), /extmount: restore refused: mount \/dest leads to the container's root \("\/"\) through a symlink in the rootfs/, attempt);
+      assert.deepEqual((await readdir(source)).sort(), ['marker'], `${attempt}: something was made in the host's bind source`);
+      assert.deepEqual(await criuRootMounts(), [], `${attempt}: a criu-root mount is left`);
+      assert.equal((await daemon.cli(['inspect', '-f', '{{.State.Running}}', 'w1'])).stdout.trim(), 'false');
+    }
+  } finally {
+    await daemon?.stop();
     await box.cleanup();
   }
 });
