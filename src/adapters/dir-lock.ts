@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { ExtmountError } from '../core/errors.js';
 import { parseLockHolder, renderLockHolder, type LockHolder } from '../core/lock-holder.js';
-import { openUntrusted, READ_LIMITS, readAtMost, requireRegularFile } from './untrusted-file.js';
+import { openUntrusted, READ_LIMITS, requireRegularFile } from './untrusted-file.js';
 
 export const RESTORE_LOCK_FILE = '.extmount-restore.lock';
 
@@ -48,9 +48,7 @@ export async function lockFile(path: string, busy: (holder: LockHolder | undefin
     try {
       const stat = await handle.stat();
       requireRegularFile(stat, path, READ_LIMITS.lockFile);
-      if (!(await flockNonBlocking(handle, path))) {
-        throw busy(parseLockHolder((await readAtMost(handle, READ_LIMITS.lockFile.maxBytes).catch(() => Buffer.alloc(0))).toString('utf8')));
-      }
+      if (!(await flockNonBlocking(handle, path))) throw busy(await readHolder(handle));
       const now = await lstat(path).catch(() => undefined);
       if (now?.ino !== stat.ino || now.dev !== stat.dev) {
         await handle.close();
@@ -65,6 +63,17 @@ export async function lockFile(path: string, busy: (holder: LockHolder | undefin
     }
   }
   throw new ExtmountError('busy', `cannot lock ${path}: it keeps being replaced`, { hint: 'another extmount run is starting and stopping there: try again' });
+}
+
+/** The holder writes its record right after it took the lock: a moment later it is there. */
+async function readHolder(handle: FileHandle): Promise<LockHolder | undefined> {
+  for (let attempt = 0; ; attempt++) {
+    const buffer = Buffer.alloc(READ_LIMITS.lockFile.maxBytes);
+    const read = await handle.read(buffer, 0, buffer.length, 0).catch(() => ({ bytesRead: 0 }));
+    const holder = parseLockHolder(buffer.subarray(0, read.bytesRead).toString('utf8'));
+    if (holder || attempt === 10) return holder;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }
 
 async function flockNonBlocking(handle: FileHandle, path: string): Promise<boolean> {
