@@ -78,7 +78,11 @@ test('docker start --checkpoint through the extmount runtime: the same refusal, 
     const dump = await daemon.cli(['checkpoint', 'create', 'w1', 'cp1'], { reject: false });
     assert.equal(dump.exitCode, 0, String(dump.stderr));
     for (const attempt of ['start', 'the retry']) {
-      const start = await daemon.cli(['start', '--checkpoint', 'cp1', 'w1'], { reject: false });
+      // Right after a checkpoint containerd may refuse the upload ("content … already exists", ENVIRONMENT.md): again a moment later.
+      const start = (await waitFor('docker start --checkpoint to reach the runtime', async () => {
+        const r = await daemon!.cli(['start', '--checkpoint', 'cp1', 'w1'], { reject: false });
+        return /failed to upload checkpoint to containerd/.test(r.stderr) ? undefined : r;
+      }, 10_000, 500))!;
       assert.notEqual(start.exitCode, 0, `${attempt}: started`);
       assert.match(String(start.stderr), /extmount: restore refused: mount \/dest leads to the container's root \("\/"\) through a symlink in the rootfs/, attempt);
       assert.deepEqual((await readdir(source)).sort(), ['marker'], `${attempt}: something was made in the host's bind source`);
