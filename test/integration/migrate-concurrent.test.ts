@@ -47,4 +47,28 @@ describe('migrate: one run per container', () => {
       await bed.b.cli(['rm', '-f', name]);
     }
   });
+
+  it('a container stopped by a migration whose checkpoint is not there yet is named so, not "not running; start it first"', async (t) => {
+    if (!(await requireE2E(t, needs))) return;
+    const name = 'midcp';
+    const { src, dst, id } = await bed.startCounter(name);
+    // What another host's migrate leaves between its journal and the end of its dump: the journal names a
+    // checkpoint the engine does not list (yet), and the container has stopped.
+    const checkpoint = 'extmount-migrate-20261207t030000z-0123abcd';
+    const journal = await bed.a.docker.createContainer({
+      name: `extmount-migrate-${id.slice(0, 12)}`, Image: (await bed.a.docker.getContainer(id).inspect()).Image, Entrypoint: ['/never'], Cmd: [],
+      Labels: { 'extmount.migrate.journal': id, 'extmount.migrate.checkpoint': checkpoint, 'extmount.migrate.restart-policy': '{"Name":"no"}', 'extmount.migrate.to': bed.b.host },
+      NetworkDisabled: true, HostConfig: { NetworkMode: 'none' },
+    });
+    await bed.a.cli(['update', '--restart', 'no', name]);
+    await bed.a.cli(['stop', '-t', '1', name]);
+    const r = await runCli(bed.migrateArgs(name, src, dst));
+    assertOneLineError(r, 2, new RegExp(`^extmount: ${name} is stopped on \\S+ by a migration whose checkpoint ${checkpoint} is not there \\(yet\\): another migrate is checkpointing it now, or one died while it did; if no migrate of it runs any more, start it`));
+    // Nothing was touched: the journal and the stopped container stay, nothing on b.
+    assert.equal((await journal.inspect()).State.Status, 'created');
+    assert.deepEqual(await bed.whereRunning(name), []);
+    assert.deepEqual(await bed.b.docker.listContainers({ all: true, filters: { label: [`extmount.migrate.from=${id}`] } }), []);
+    await journal.remove({ force: true });
+    await bed.a.cli(['rm', '-f', name]);
+  });
 });
