@@ -7,10 +7,20 @@ import { hostMountTable } from '../adapters/mount-table.js';
 import { runFile } from '../adapters/run-file.js';
 import { CRIU_ROOT, criuRootLeftovers } from '../core/runtime/criu-root.js';
 
-/** What was cleared, for the runtime log; empty when the restore left nothing. */
-export async function clearFailedRestore(runcRoot: string, id: string): Promise<string[]> {
+/**
+ * Called before runc restore runs: how to clear what it leaves if it fails. Nothing is cleared when
+ * <runc root>/<id> was there before (another restore or container of that ID owns it; runc then refuses
+ * with "already exists" and leaves it alone too).
+ */
+export async function failedRestoreCleanup(runcRoot: string, id: string): Promise<() => Promise<string[]>> {
   const root = await realpath(runcRoot).catch(() => runcRoot);
   const dir = join(root, id);
+  if (await stat(dir).then(() => true, () => false)) return async () => [];
+  return () => clearFailedRestore(root, dir, id);
+}
+
+/** What was cleared, for the runtime log; empty when the restore left nothing. */
+async function clearFailedRestore(root: string, dir: string, id: string): Promise<string[]> {
   const done: string[] = [];
   for (let round = 0; round < 8; round++) {
     const left = criuRootLeftovers(await hostMountTable(), root, id);

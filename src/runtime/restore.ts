@@ -41,7 +41,7 @@ import { readManifestIn, readMapsIn } from '../adapters/manifest-file.js';
 import { appendRuncLog, writeStderr } from './report.js';
 import { runcAnswers } from './passthrough.js';
 import { ContainerStateDir } from '../adapters/state-dir.js';
-import { clearFailedRestore } from './criu-root.js';
+import { failedRestoreCleanup } from './criu-root.js';
 
 const RESTORE_CONFIG = 'criu-restore.conf';
 // runc 1.1 refuses CRIU older than 3.0 (checkCriuVersion(30000)), and `--external mnt[]` exists since 2.8:
@@ -157,6 +157,7 @@ async function restore(invocation: RuncInvocation, argv: readonly string[], ctx:
     }
     const lazy = live?.role === 'restore' ? await startLazyPages(invocation, ctx, call, live) : undefined;
     const runtimeArgv = argvForRuntime(argv, ctx.runc);
+    const clearAfterFailure = await failedRestoreCleanup(runcRootOf(invocation, ctx.cwd, ctx.env, process.geteuid?.() ?? 0), call.id);
     const started = Date.now();
     const run = await runRunc(ctx.runc, lazy ? withVerbFlags(runtimeArgv, invocation.globals.length, ['--lazy-pages']) : runtimeArgv, {
       env: runcEnv(ctx.env, criuConfigPath), captureStderr: false, fds: ctx.fds, ...(ctx.relay ? { relay: ctx.relay } : {}), ...(lazy ? { onSpawn: lazy.watch } : {}),
@@ -169,7 +170,7 @@ async function restore(invocation: RuncInvocation, argv: readonly string[], ctx:
       await state.writeResult(RESTORE_RESULT_FILE, result);
       return 0;
     }
-    for (const line of await clearFailedRestore(runcRootOf(invocation, ctx.cwd, ctx.env, process.geteuid?.() ?? 0), call.id)) await state.log(`restore failed: ${line}`);
+    for (const line of await clearAfterFailure()) await state.log(`restore failed: ${line}`);
     const workDir = workPathOf(invocation, ctx.cwd);
     const kept = await state.keepLog(join(workDir, 'restore.log'), 'restore', started);
     const logText = kept ? await readFile(kept, 'utf8').catch(() => '') : '';
