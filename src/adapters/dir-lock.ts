@@ -1,4 +1,5 @@
-// One restore at a time per images dir: an flock(2) on a lock file inside it, held while the restore runs.
+// One run at a time: an flock(2) on a lock file, held while the run lasts — one restore per images dir, one
+// migrate per container.
 //
 // Node has no flock; flock(1) (util-linux) takes it for us on the descriptor we hand it as its fd 3.
 // flock locks belong to the open file description, which that fd shares with ours: the lock stays when
@@ -9,7 +10,8 @@ import { lstat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { ExtmountError } from '../core/errors.js';
-import { openUntrusted, READ_LIMITS, readAtMost, requireRegularFile } from './untrusted-file.js';
+import { parseLockHolder, renderLockHolder, type LockHolder } from '../core/lock-holder.js';
+import { openUntrusted, READ_LIMITS, requireRegularFile } from './untrusted-file.js';
 
 export const RESTORE_LOCK_FILE = '.extmount-restore.lock';
 
@@ -26,35 +28,52 @@ export interface DirLock {
  * Takes `DIR/.extmount-restore.lock` without waiting; a second restore of the same dir is refused
  * (exit 2) with the pid of the one that holds it.
  */
-export async function lockImagesDir(dir: string, what = 'restore'): Promise<DirLock> {
-  const path = join(dir, RESTORE_LOCK_FILE);
+export function lockImagesDir(dir: string, what = 'restore'): Promise<DirLock> {
+  return lockFile(join(dir, RESTORE_LOCK_FILE), (holder) =>
+    new ExtmountError('busy', `another extmount ${what} of ${dir} is running${holder ? ` (pid ${holder.pid})` : ''}`, {
+      hint: 'wait for it to finish; one images dir is restored once at a time',
+    }),
+  );
+}
+
+/**
+ * Takes the lock at `path` without waiting, and writes who holds it (pid, start time); when another
+ * process holds it, throws what `busy` makes of that holder (undefined when its record is unreadable).
+ */
+export async function lockFile(path: string, busy: (holder: LockHolder | undefined) => ExtmountError): Promise<DirLock> {
   // The file is removed on release; one that was removed between our open and our lock is not the lock
-  // any more (the next restore makes a new one): open it again.
+  // any more (the next run makes a new one): open it again.
   for (let attempt = 0; attempt < 5; attempt++) {
     const handle = await openUntrusted(path, READ_LIMITS.lockFile, LOCK_FLAGS);
     try {
       const stat = await handle.stat();
       requireRegularFile(stat, path, READ_LIMITS.lockFile);
-      if (!(await flockNonBlocking(handle, path))) {
-        const holder = (await readAtMost(handle, READ_LIMITS.lockFile.maxBytes).catch(() => Buffer.alloc(0))).toString('utf8').trim();
-        throw new ExtmountError('bad-input', `another extmount ${what} of ${dir} is running${/^\d+$/.test(holder) ? ` (pid ${holder})` : ''}`, {
-          hint: 'wait for it to finish; one images dir is restored once at a time',
-        });
-      }
+      if (!(await flockNonBlocking(handle, path))) throw busy(await readHolder(handle));
       const now = await lstat(path).catch(() => undefined);
       if (now?.ino !== stat.ino || now.dev !== stat.dev) {
         await handle.close();
         continue;
       }
       await handle.truncate(0);
-      await handle.write(`${process.pid}\n`, 0);
+      await handle.write(renderLockHolder({ pid: process.pid, since: new Date().toISOString() }), 0);
       return { path, release: () => release(handle, path, stat.ino) };
     } catch (err) {
       await handle.close().catch(() => undefined);
       throw err;
     }
   }
-  throw new ExtmountError('bad-input', `cannot lock ${path}: it keeps being replaced`, { hint: 'is another extmount restore starting and stopping there?' });
+  throw new ExtmountError('busy', `cannot lock ${path}: it keeps being replaced`, { hint: 'another extmount run is starting and stopping there: try again' });
+}
+
+/** The holder writes its record right after it took the lock: a moment later it is there. */
+async function readHolder(handle: FileHandle): Promise<LockHolder | undefined> {
+  for (let attempt = 0; ; attempt++) {
+    const buffer = Buffer.alloc(READ_LIMITS.lockFile.maxBytes);
+    const read = await handle.read(buffer, 0, buffer.length, 0).catch(() => ({ bytesRead: 0 }));
+    const holder = parseLockHolder(buffer.subarray(0, read.bytesRead).toString('utf8'));
+    if (holder || attempt === 10) return holder;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }
 
 async function flockNonBlocking(handle: FileHandle, path: string): Promise<boolean> {

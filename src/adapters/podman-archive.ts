@@ -60,7 +60,10 @@ export async function withTarStream<T>(archive: ArchiveFile, consume: (tar: Read
     if (archive.compression === 'gzip') {
       const gunzip = createGunzip();
       file.on('error', (err) => fail(gunzip, unreadable(err)));
-      gunzip.on('error', (err) => (failure ??= damaged(err.message)));
+      // zlib's own errors only (Z_DATA_ERROR, Z_BUF_ERROR …): a consumer's refusal destroys gunzip with that refusal.
+      gunzip.on('error', (err: NodeJS.ErrnoException) => {
+        if (err.code?.startsWith('Z_')) failure ??= damaged(err.message);
+      });
       file.pipe(gunzip);
       try {
         return await consume(gunzip).catch((err: unknown) => Promise.reject(failure ?? err));

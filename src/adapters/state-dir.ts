@@ -6,12 +6,13 @@
 // works with — the CRIU config files and the holder mount — keyed by runc root and ID, so that two runc
 // roots with the same container ID never touch each other's (runtime-files.ts runcRootKey).
 import { createHash } from 'node:crypto';
-import { appendFile, copyFile, mkdir, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { appendFile, copyFile, lstat, mkdir, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { writeFileAtomic } from './atomic-write.js';
 import { READ_LIMITS, readBoundedTextIfExists } from './untrusted-file.js';
 import { dirname, join } from 'node:path';
-import { ExtmountError } from '../core/errors.js';
-import { containerStateDir, renderRuntimeResult, runcRootKey, type RuntimeResult } from '../core/runtime/runtime-files.js';
+import { ExtmountError, fileError } from '../core/errors.js';
+import { checkStateDirFacts, type PathFacts, type StateDirFacts } from '../core/state-dir-rule.js';
+import { containerStateDir, renderRuntimeResult, RUNTIME_LOG, RUNTIME_LOG_MAX_BYTES, runcRootKey, type RuntimeResult } from '../core/runtime/runtime-files.js';
 
 /**
  * `<stateDir>/restore/<hash of DIR>`: the private holder of `extmount restore --images-dir DIR`, one per
@@ -19,6 +20,33 @@ import { containerStateDir, renderRuntimeResult, runcRootKey, type RuntimeResult
  */
 export function restoreHolderDir(stateDir: string, imagesDir: string): string {
   return join(stateDir, 'restore', createHash('sha256').update(imagesDir).digest('hex').slice(0, 16));
+}
+
+/**
+ * Refuses (exit 2, one line) a state dir the host shows as a symlink, reached through one, owned by another
+ * user or writable by others (core/state-dir-rule.ts); writes nothing. The path itself was checked when the
+ * config was parsed.
+ */
+export async function checkStateDir(stateDir: string): Promise<void> {
+  checkStateDirFacts(stateDir, await stateDirFacts(stateDir), process.geteuid?.() ?? 0);
+}
+
+async function stateDirFacts(stateDir: string): Promise<StateDirFacts> {
+  for (let path = stateDir; ; path = dirname(path)) {
+    const facts = await pathFacts(path);
+    if (facts) return path === stateDir ? { exists: true, dir: facts } : { exists: false, ancestor: path, facts };
+    if (path === '/') throw fileError('read', stateDir, Object.assign(new Error('no root directory'), { code: 'ENOENT' }));
+  }
+}
+
+async function pathFacts(path: string): Promise<PathFacts | undefined> {
+  const st = await lstat(path).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return undefined;
+    throw fileError('read', path, err);
+  });
+  if (!st) return undefined;
+  const kind = st.isSymbolicLink() ? 'symlink' : st.isDirectory() ? 'directory' : 'other';
+  return { kind, uid: st.uid, mode: st.mode & 0o7777, realPath: await realpath(path).catch(() => path) };
 }
 
 export class ContainerStateDir {
@@ -76,8 +104,12 @@ export class ContainerStateDir {
     }
   }
 
+  /** One line in runtime.log; past RUNTIME_LOG_MAX_BYTES it becomes runtime.log.1 (the one before is dropped). */
   async log(line: string): Promise<void> {
-    await appendFile(this.path('runtime.log'), `${new Date().toISOString()} ${line}\n`, { mode: 0o600 }).catch(() => undefined);
+    const path = this.path(RUNTIME_LOG);
+    const size = (await stat(path).catch(() => undefined))?.size ?? 0;
+    if (size >= RUNTIME_LOG_MAX_BYTES) await rename(path, `${path}.1`).catch(() => undefined);
+    await appendFile(path, `${new Date().toISOString()} ${line}\n`, { mode: 0o600 }).catch(() => undefined);
   }
 }
 

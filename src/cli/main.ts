@@ -3,6 +3,7 @@
 import { fileURLToPath } from 'node:url';
 import { ExtmountError, formatError } from '../core/errors.js';
 import { loadConfig } from '../adapters/config-file.js';
+import { checkStateDir } from '../adapters/state-dir.js';
 import { createLogger } from '../adapters/log.js';
 import { extmountVersion } from '../adapters/package-info.js';
 import type { CommandContext } from '../commands/context.js';
@@ -414,6 +415,7 @@ export async function main(argv: string[], io: CommandIO = processIO): Promise<n
     const logFormat = (values['log-format'] as string | undefined) ?? 'text';
     if (logFormat !== 'text' && logFormat !== 'json') throw usage(`--log-format must be text or json, got "${logFormat}"`);
     const config = await loadConfig(values.config as string | undefined);
+    await checkStateDir(config.stateDir);
     const ctx: CommandContext = {
       config,
       io,

@@ -19,6 +19,8 @@ import { configuredEngineRoots } from '../adapters/engine-roots.js';
 import { checkHostPath } from '../adapters/host-paths.js';
 import { openArchive, podmanRestoreImport, podmanStore, withTarStream, type ArchiveFile } from '../adapters/podman-archive.js';
 import { TarFilter } from '../migrate/tar-filter.js';
+import { createProgress } from '../migrate/progress.js';
+import { formatBytes } from '../core/migrate/migrate-report.js';
 import type { CommandContext } from './context.js';
 
 export interface ImportOptions {
@@ -70,7 +72,14 @@ async function importArchive(options: ImportOptions, ctx: CommandContext): Promi
     const work = await mkdtemp(join(ctx.config.stateDir, 'import-'));
     try {
       const copy = join(work, 'archive.tar');
-      await copyWithDumps(archive, copy, rewritten);
+      // Progress is for a person watching a long copy: only on a terminal, and never on stdout.
+      const progress = createProgress(process.stderr.isTTY ? { write: (text) => process.stderr.write(text) } : {});
+      progress.phase(`copying ${options.archive}`);
+      try {
+        await copyWithDumps(archive, copy, rewritten, ctx.config.importMaxBytes, (n) => progress.add('checkpoint', n));
+      } finally {
+        progress.done();
+      }
       ctx.log.debug({ copy, binds: targets }, 'podman container restore --import');
       const args = [...(options.name !== undefined ? ['--name', options.name] : []), ...options.podmanArgs];
       const run = await podmanRestoreImport(copy, args);
@@ -123,18 +132,25 @@ async function readDumps(archive: ArchiveFile): Promise<ArchiveDumps> {
 
 /**
  * The whole archive into `to`, checked entry by entry, its dumps replaced by `dumps`; stopped before it
- * would leave less than a reserve free on that filesystem (an archive that unpacks to more than it
- * seemed must not fill the host's disk).
+ * would pass `maxBytes` (the config's importMaxBytes: a 231 KB zstd archive unpacked to 6 GiB, issue 27),
+ * or leave less than a reserve free on that filesystem. The caller removes what was written.
  */
-async function copyWithDumps(archive: ArchiveFile, to: string, dumps: { config: Buffer; spec: Buffer }): Promise<void> {
+async function copyWithDumps(archive: ArchiveFile, to: string, dumps: { config: Buffer; spec: Buffer }, maxBytes: number, copied: (bytes: number) => void): Promise<void> {
   const mtime = Math.floor(Date.now() / 1000);
   const fs = await statfs(dirname(to));
   const reserve = Math.min(1 << 30, Math.floor((fs.blocks * fs.bsize) / 20));
   const budget = fs.bavail * fs.bsize - reserve;
   let written = 0;
   await withTarStream(archive, async (tar) => {
-    const filter = new TarFilter(POLICY, ({ path }) => (path === CONFIG_DUMP || path === SPEC_DUMP ? 'skip' : 'keep'), undefined, (_path, bytes) => {
+    const filter = new TarFilter(POLICY, ({ path }) => (path === CONFIG_DUMP || path === SPEC_DUMP ? 'skip' : 'keep'), undefined, (path, bytes) => {
+      // Called before the bytes are passed on: what would pass the cap is never written.
+      if (written + bytes > maxBytes) {
+        throw new ExtmountError('refused', `${archive.path} unpacks to more than ${formatBytes(maxBytes)} (importMaxBytes), passed at ${path ?? 'its end'}`, {
+          hint: 'raise "importMaxBytes" in the config if the archive is one you trust',
+        });
+      }
       written += bytes;
+      copied(bytes);
       if (written > budget) {
         throw new ExtmountError('restore-failed', `the archive unpacks to more than the ${Math.max(0, budget)} bytes free (keeping ${reserve} in reserve) in ${dirname(to)}`, {
           hint: 'free space there, or set another stateDir in the config',

@@ -1,6 +1,7 @@
 // extmount's configuration: its fields, defaults and validation (the file is read by an adapter).
 import { isRecord } from './json.js';
 import { ExtmountError } from './errors.js';
+import { stateDirRefused } from './state-dir-rule.js';
 
 export interface RemapRule {
   /** A host path prefix as recorded at checkpoint time… */
@@ -25,6 +26,11 @@ export interface Config {
     deny: readonly string[];
   };
   remap: RemapRule[];
+  /**
+   * `restore --import`: the most bytes an archive may unpack to in the state dir (its tar, uncompressed);
+   * a bigger one is refused (exit 2) before more is written. A compressed archive's size says nothing of it.
+   */
+  importMaxBytes: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
 
@@ -41,6 +47,13 @@ export const DEFAULT_DENY: readonly string[] = [
 /** At most this many entries in hostPaths.allow, hostPaths.deny and remap each. */
 export const CONFIG_MAX_LIST = 1024;
 
+/**
+ * 16 GiB: an export holds the container's memory pages, its writable layer and volumes; 16 GiB is more than
+ * the memory of most containers checkpointed whole, and still a copy a host's /var can take. Raise it for
+ * bigger ones.
+ */
+export const DEFAULT_IMPORT_MAX_BYTES = 16 * 1024 ** 3;
+
 export const DEFAULT_CONFIG: Config = {
   criu: 'criu',
   runc: 'runc',
@@ -48,6 +61,7 @@ export const DEFAULT_CONFIG: Config = {
   stateDir: '/var/lib/extmount',
   hostPaths: { allow: [], deny: DEFAULT_DENY },
   remap: [],
+  importMaxBytes: DEFAULT_IMPORT_MAX_BYTES,
   logLevel: 'warn',
 };
 
@@ -72,6 +86,7 @@ export function parseConfig(value: unknown, origin: string): Config {
     if (list.length > CONFIG_MAX_LIST) throw fail(`"hostPaths.${field}" has ${list.length} entries, more than ${CONFIG_MAX_LIST}`);
     return list.map(normalizePath);
   };
+  const deny = pathList('deny');
   const remap = value.remap ?? [];
   if (!Array.isArray(remap)) throw fail('"remap" must be a list of {"from", "to"}');
   if (remap.length > CONFIG_MAX_LIST) throw fail(`"remap" has ${remap.length} entries, more than ${CONFIG_MAX_LIST}`);
@@ -81,19 +96,44 @@ export function parseConfig(value: unknown, origin: string): Config {
     }
     return { from: normalizePath(rule.from), to: normalizePath(rule.to) };
   });
+  const importMaxBytes = value.importMaxBytes ?? DEFAULT_CONFIG.importMaxBytes;
+  if (typeof importMaxBytes !== 'number' || !Number.isSafeInteger(importMaxBytes) || importMaxBytes <= 0) {
+    throw fail('"importMaxBytes" must be a positive whole number of bytes');
+  }
   const logLevel = value.logLevel ?? DEFAULT_CONFIG.logLevel;
   if (typeof logLevel !== 'string' || !LOG_LEVELS.has(logLevel)) throw fail(`"logLevel" must be one of ${[...LOG_LEVELS].join(', ')}`);
   return {
     criu: text('criu'),
     runc: text('runc'),
     node: text('node'),
-    stateDir: text('stateDir'),
-    hostPaths: { allow: pathList('allow'), deny: pathList('deny') },
+    stateDir: checkStateDirPath(text('stateDir'), deny),
+    hostPaths: { allow: pathList('allow'), deny },
     remap: rules,
+    importMaxBytes,
     logLevel: logLevel as Config['logLevel'],
   };
 }
 
+
+/**
+ * The state dir named by a config, normalized ("/var/lib//extmount/" → "/var/lib/extmount"): absolute, no
+ * ".." or NUL, not "/", and not in or below a path the deny list (or the default one) names — "/" in a
+ * list refuses only itself.
+ */
+export function checkStateDirPath(stateDir: string, deny: readonly string[]): string {
+  if (!stateDir.startsWith('/') || stateDir.includes('\0') || stateDir.split('/').includes('..')) {
+    throw stateDirRefused(stateDir, 'must be an absolute path without ".." components');
+  }
+  const path = normalizePath(stateDir);
+  if (path === '/') throw stateDirRefused(stateDir, 'must not be "/": extmount would write its files into the root directory');
+  for (const denied of new Set([...DEFAULT_DENY, ...deny].map(normalizePath))) {
+    if (denied === '/') continue;
+    if (path === denied || path.startsWith(`${denied}/`)) {
+      throw stateDirRefused(stateDir, `lies in "${denied}", a system path the deny list names`, 'choose a folder of its own, such as /var/lib/extmount');
+    }
+  }
+  return path;
+}
 
 export function isAbsolutePath(value: unknown): value is string {
   return typeof value === 'string' && value.startsWith('/') && !value.includes('\0') && !value.split('/').includes('..');

@@ -8,6 +8,7 @@ export type ErrorCode =
   | 'bad-input' // unreadable or malformed file, unknown pid/container
   | 'parse' // malformed mountinfo or CRIU image
   | 'refused' // a mapping, path or manifest that policy forbids
+  | 'busy' // another extmount run holds what this one needs (an images dir, a container being migrated)
   | 'criu-failed'
   | 'docker-failed'
   | 'restore-failed'
@@ -18,6 +19,9 @@ const exitCodes: Record<ErrorCode, ExitCode> = {
   'bad-input': 2,
   parse: 2,
   refused: 2,
+  // Nothing was attempted and the caller can act (wait, or end the other run), as for bad input; not a
+  // failed operation (1), which callers read as "something was tried and may have changed things".
+  busy: 2,
   'criu-failed': 1,
   'docker-failed': 1,
   'restore-failed': 1,

@@ -1,4 +1,5 @@
 // The migration itself: preflight → checkpoint on the source → rebuild on the target → start there → remove the source; or roll back.
+import { randomBytes } from 'node:crypto';
 import type { Log } from '../adapters/log.js';
 import type { Config } from '../core/config.js';
 import { ExtmountError } from '../core/errors.js';
@@ -15,6 +16,7 @@ import { restoreInCopy } from './rollback-copy.js';
 import type { Faults } from './faults.js';
 import { removeJournals, writeJournal } from './journal.js';
 import { preflight, type MigrateRequest, type MigrationPlan } from './preflight.js';
+import { lockContainer, lockMigration } from './migrate-lock.js';
 import type { Progress } from './progress.js';
 import type { Digests } from '../core/migrate/digests.js';
 import type { LiveReady } from '../core/live/live-request.js';
@@ -47,10 +49,35 @@ interface TargetState {
   startUnanswered: boolean;
 }
 
+/** One migrate per container (migrate-lock.ts): a second run of the same container is refused at once (exit 2). */
 export async function migrate(request: MigrateRequest, source: Engine, target: Engine, deps: MigrateDeps): Promise<MigrationReport> {
+  const startedAt = (deps.now ?? Date.now)();
+  let lock = await lockMigration(deps.config.stateDir, source, request.ref);
+  let plan: MigrationPlan;
+  try {
+    plan = await preflight(request, source, target, deps.config, deps.progress);
+  } catch (err) {
+    await lock?.release();
+    throw err;
+  }
+  if (!lock) {
+    // The source did not show the container a moment ago, preflight did: lock it now and look again.
+    lock = await lockContainer(deps.config.stateDir, source, plan.container);
+    plan = await preflight(request, source, target, deps.config, deps.progress).catch(async (err: unknown) => {
+      await lock!.release();
+      throw err;
+    });
+  }
+  try {
+    return await migrateLocked(request, plan, deps, startedAt);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function migrateLocked(request: MigrateRequest, plan: MigrationPlan, deps: MigrateDeps, startedAt: number): Promise<MigrationReport> {
   const now = deps.now ?? Date.now;
-  const startedAt = now();
-  const plan = await preflight(request, source, target, deps.config, deps.progress);
+  const { source, target } = plan;
   const sid = plan.container.Id;
   if (plan.mode === 'finish') {
     const running = plan.targetContainers.find((c) => c.running)!;
@@ -76,7 +103,7 @@ export async function migrate(request: MigrateRequest, source: Engine, target: E
 
   // Everything that does not depend on the frozen state is made first, so it is not downtime:
   // the container (created, never started, no restart policy), its volumes, the helpers.
-  const checkpoint = plan.mode === 'fresh' ? checkpointName(new Date(now())) : plan.journal!.checkpoint;
+  const checkpoint = plan.mode === 'fresh' ? checkpointName(new Date(now()), randomBytes(4).toString('hex')) : plan.journal!.checkpoint;
   const made: TargetState = { containerId: undefined, volumes: [], startIssued: false, startUnanswered: false };
   const pool = new HelperPool();
   let transfers: Transfers;

@@ -12,6 +12,7 @@ import {
   LABEL_JOURNAL,
   LABEL_RESTART_POLICY,
   decodeRestartPolicy,
+  isMigrateCheckpointName,
   isNetworkFilesBind,
   migrationRefusal,
   type RestartPolicy,
@@ -239,6 +240,13 @@ async function check(request: MigrateRequest, source: Engine, target: Engine, co
         hint: `start it afresh on either engine (docker start ${name}), then remove the checkpoint (docker checkpoint rm ${name} ${journal.checkpoint})${targetContainers.length > 0 ? ` and the stopped copy on ${target.where} (docker rm ${targetContainers[0]!.id.slice(0, 12)})` : ''}`,
       });
     }
+  } else if (journal) {
+    // The journal is written before the checkpoint, whose name it holds; the engine lists the checkpoint
+    // once the dump is done. Between the two a migrate is checkpointing it (from another host: this host's
+    // lock would have refused this run), or one died while it did.
+    throw new ExtmountError('busy', `${name} is stopped on ${source.where} by a migration whose checkpoint ${journal.checkpoint} is not there (yet): another migrate is checkpointing it now, or one died while it did`, {
+      hint: `if no migrate of it runs any more, start it (docker start ${name}; its processes start afresh), then migrate again`,
+    });
   } else {
     const ours = checkpoints.filter((c) => c.startsWith(CHECKPOINT_PREFIX));
     throw new ExtmountError('bad-input', `container ${name} is not running on ${source.where}`, {
@@ -344,7 +352,7 @@ async function readJournal(source: Engine, sid: string): Promise<Journal | undef
   const labels = entry.Labels ?? {};
   const checkpoint = labels[LABEL_CHECKPOINT];
   // A label is data from the source engine: only a name migrate itself would have made is used.
-  if (!checkpoint || !/^extmount-migrate-[0-9a-z]+$/.test(checkpoint)) return undefined;
+  if (!checkpoint || !isMigrateCheckpointName(checkpoint)) return undefined;
   return { id: entry.Id, checkpoint, restartPolicy: decodeRestartPolicy(labels[LABEL_RESTART_POLICY]) };
 }
 

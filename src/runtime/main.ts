@@ -6,6 +6,7 @@
 // Where extmount stops runc from running (a manifest or restore target it refuses), it exits 2 (refused)
 // or 1 (failed) with one `extmount: ` line.
 import { loadConfig } from '../adapters/config-file.js';
+import { checkStateDir } from '../adapters/state-dir.js';
 import { extmountVersion } from '../adapters/package-info.js';
 import { ExtmountError, formatError } from '../core/errors.js';
 import { parseRuncArgv } from '../core/runtime/runc-argv.js';
@@ -32,6 +33,7 @@ export async function runWrapper(argv: readonly string[], env: NodeJS.ProcessEnv
     };
     const ours = (invocation.verb === 'checkpoint' || invocation.verb === 'restore') && !invocation.help && !invocation.usageProblem;
     if (!ours) return await runcAnswers(argv, ctx);
+    await checkStateDir(config.stateDir);
     if (invocation.verb === 'checkpoint') return await handleCheckpoint(invocation, argv, ctx);
     // Loaded only for restore: it brings the YAML parser, whose loading a checkpoint (inside the
     // container's freeze) does not need to pay.

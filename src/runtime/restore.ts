@@ -29,6 +29,7 @@ import { parseOciSpec, resolveBindDestinations, rewriteBindSources, type OciBind
 import { rootfsReadlink } from '../adapters/rootfs.js';
 import { planCriuOptions, toConfigFile, type CriuOption, type CriuVersion } from '../core/mounts/render.js';
 import { restoreDenials } from '../core/checkpoint/restore-targets.js';
+import { restoreWalkProblem } from '../core/runtime/restore-walk.js';
 import { bundleOf, imagePathOf, isValidContainerId, runcRootOf, workPathOf, type RuncInvocation } from '../core/runtime/runc-argv.js';
 import { CHECKPOINT_LAZY_FILE, CHECKPOINT_MAPS_FILE, RESTORE_RESULT_FILE, type RuntimeMountResult, type RuntimeResult } from '../core/runtime/runtime-files.js';
 import { planFromManifest, planRuntimeRestore, type RuntimeRestorePlan } from '../core/runtime/runtime-plan.js';
@@ -40,6 +41,7 @@ import { readManifestIn, readMapsIn } from '../adapters/manifest-file.js';
 import { appendRuncLog, writeStderr } from './report.js';
 import { runcAnswers } from './passthrough.js';
 import { ContainerStateDir } from '../adapters/state-dir.js';
+import { failedRestoreCleanup } from './criu-root.js';
 
 const RESTORE_CONFIG = 'criu-restore.conf';
 // runc 1.1 refuses CRIU older than 3.0 (checkCriuVersion(30000)), and `--external mnt[]` exists since 2.8:
@@ -97,6 +99,9 @@ async function restore(invocation: RuncInvocation, argv: readonly string[], ctx:
       mappedElsewhere: (e) => e.externalKey?.startsWith('/') === true,
     });
   }
+  // Before anything is mounted or written: where runc's walk of the rootfs would leave the container's.
+  const walk = restoreWalkProblem(view.mounts ?? [], manifest ? new Set(imageMounts.map((m) => m.mountpoint)) : undefined);
+  if (walk) throw new ExtmountError('refused', `restore refused: mount ${walk.destination} ${walk.why}`, { hint: 'the container changed its own mountpoints; start it afresh from its image' });
   const maps = await readMapsIn(call.images);
   if (!manifest && maps.size > 0) {
     throw new ExtmountError('bad-input', `${join(call.images, CHECKPOINT_MAPS_FILE)} asks for --map, but the checkpoint has no ${MANIFEST_FILE}`, {
@@ -152,6 +157,7 @@ async function restore(invocation: RuncInvocation, argv: readonly string[], ctx:
     }
     const lazy = live?.role === 'restore' ? await startLazyPages(invocation, ctx, call, live) : undefined;
     const runtimeArgv = argvForRuntime(argv, ctx.runc);
+    const clearAfterFailure = await failedRestoreCleanup(runcRootOf(invocation, ctx.cwd, ctx.env, process.geteuid?.() ?? 0), call.id);
     const started = Date.now();
     const run = await runRunc(ctx.runc, lazy ? withVerbFlags(runtimeArgv, invocation.globals.length, ['--lazy-pages']) : runtimeArgv, {
       env: runcEnv(ctx.env, criuConfigPath), captureStderr: false, fds: ctx.fds, ...(ctx.relay ? { relay: ctx.relay } : {}), ...(lazy ? { onSpawn: lazy.watch } : {}),
@@ -164,6 +170,7 @@ async function restore(invocation: RuncInvocation, argv: readonly string[], ctx:
       await state.writeResult(RESTORE_RESULT_FILE, result);
       return 0;
     }
+    for (const line of await clearAfterFailure()) await state.log(`restore failed: ${line}`);
     const workDir = workPathOf(invocation, ctx.cwd);
     const kept = await state.keepLog(join(workDir, 'restore.log'), 'restore', started);
     const logText = kept ? await readFile(kept, 'utf8').catch(() => '') : '';

@@ -73,6 +73,34 @@ describe('restore --import refusals', () => {
     assert.deepEqual((await readdir(join(dir, 'state')).catch(() => [])).filter((n) => n.startsWith('import-')), [], 'a refused import left its copy');
   });
 
+  it('an archive that unpacks to more than importMaxBytes is refused before more is written (exit 2, one line), its partial copy removed', async () => {
+    const capped = join(dir, 'capped.json');
+    await writeFile(capped, JSON.stringify({ stateDir: join(dir, 'state'), importMaxBytes: 1 << 20 }));
+    // 3 MiB of zeros: a few KiB gzipped (the issue's case: a 231 KB zstd archive wrote 6 GiB).
+    const bomb = archive(file('config.dump', JSON.stringify({ spec: {} })), file('spec.dump', '{"mounts":[]}'), file('checkpoint/pages-1.img', Buffer.alloc(3 << 20)));
+    const path = await write('bomb.tar.gz', gzipSync(bomb));
+    const r = await runCli(['--config', capped, 'restore', '--import', path], { env: { PATH: '/nonexistent' } });
+    assertOneLineError(r, 2, /bomb\.tar\.gz unpacks to more than 1\.0 MiB \(importMaxBytes\), passed at checkpoint\/pages-1\.img; raise "importMaxBytes" in the config/);
+    assert.deepEqual((await readdir(join(dir, 'state')).catch(() => [])).filter((n) => n.startsWith('import-')), [], 'a refused import left its copy');
+    // The check can pass: under a cap that holds it the copy is made and handed on (here to a podman that is not installed).
+    await writeFile(capped, JSON.stringify({ stateDir: join(dir, 'state'), importMaxBytes: bomb.length }));
+    assertOneLineError(await runCli(['--config', capped, 'restore', '--import', path], { env: { PATH: '/nonexistent' } }), 2, /podman is not installed here/);
+    assert.deepEqual((await readdir(join(dir, 'state')).catch(() => [])).filter((n) => n.startsWith('import-')), []);
+  });
+
+  it('the cap holds for zstd (the issue\'s case), and ends zstd(1) early', async (t) => {
+    if (!(await requireE2E(t, ['zstd']))) return;
+    const capped = join(dir, 'capped-zstd.json');
+    await writeFile(capped, JSON.stringify({ stateDir: join(dir, 'state'), importMaxBytes: 1 << 20 }));
+    const bomb = archive(file('config.dump', JSON.stringify({ spec: {} })), file('spec.dump', '{"mounts":[]}'), file('checkpoint/pages-1.img', Buffer.alloc(64 << 20)));
+    const zst = Buffer.from((await execa('zstd', ['-q', '-c', '-19'], { input: bomb, encoding: 'buffer' })).stdout as unknown as Uint8Array);
+    const started = Date.now();
+    const r = await runCli(['--config', capped, 'restore', '--import', await write('bomb.tar.zst', zst)]);
+    assertOneLineError(r, 2, /bomb\.tar\.zst unpacks to more than 1\.0 MiB \(importMaxBytes\)/);
+    assert.ok(Date.now() - started < 10_000, `took ${Date.now() - started} ms`);
+    assert.deepEqual((await readdir(join(dir, 'state')).catch(() => [])).filter((n) => n.startsWith('import-')), [], 'a refused import left its copy');
+  });
+
   it('a plain archive cut at an entry boundary is refused, not imported short', async () => {
     const cut = Buffer.concat([file('config.dump', JSON.stringify({ spec: {} })), file('spec.dump', '{"mounts":[]}'), file('checkpoint/inventory.img', 'x')]);
     assertOneLineError(await run(['--import', await write('short.tar', cut)]), 2, /archive: the archive ends without its two end blocks/);

@@ -15,6 +15,8 @@ describe('parseConfig', () => {
     assert.deepEqual(config.remap, [{ from: '/srv/a', to: '/srv/b' }]);
     assert.deepEqual(config.hostPaths, { allow: ['/srv'], deny: DEFAULT_CONFIG.hostPaths.deny });
     assert.equal(config.criu, 'criu');
+    assert.equal(config.importMaxBytes, 16 * 1024 ** 3);
+    assert.equal(parseConfig({ importMaxBytes: 4096 }, 'c').importMaxBytes, 4096);
   });
   it('refuses unknown fields and wrong types with exit 2', () => {
     for (const [value, pattern] of [
@@ -25,6 +27,9 @@ describe('parseConfig', () => {
       [{ hostPaths: { allow: ['/srv/../etc'] } }, /"hostPaths.allow"/],
       [{ remap: [{ from: '/a' }] }, /remap\[0\]/],
       [{ logLevel: 'loud' }, /"logLevel" must be one of/],
+      [{ importMaxBytes: 0 }, /"importMaxBytes" must be a positive whole number/],
+      [{ importMaxBytes: '16G' }, /"importMaxBytes"/],
+      [{ importMaxBytes: 1.5 }, /"importMaxBytes"/],
       [{ hostPaths: { deny: Array.from({ length: 1025 }, (_, i) => `/d${i}`) } }, /"hostPaths.deny" has 1025 entries, more than 1024/],
       [{ remap: Array.from({ length: 1025 }, () => ({ from: '/a', to: '/b' })) }, /"remap" has 1025 entries/],
     ] as const) {

@@ -171,7 +171,7 @@ export async function buildBusyboxRootfs(dir: string): Promise<void> {
  * `docker run -d ARGS…` for a container without a network, made through the API with
  * `NetworkDisabled: true`: Docker 28 / containerd 2.1 cannot restore a `--network none` container
  * (containerd#12141; network-shapes.test.ts tests that refusal), and the docker CLI has no flag for
- * NetworkDisabled. Reads the flags the tests use (--name, --runtime, --restart, -v, --tmpfs); what
+ * NetworkDisabled. Reads the flags the tests use (--name, --runtime, --restart, -v, --tmpfs, --cap-add); what
  * follows them is IMAGE CMD…. Returns the container id.
  */
 export async function runDetached(daemon: Daemon, args: readonly string[]): Promise<string> {
@@ -185,6 +185,7 @@ export async function runDetached(daemon: Daemon, args: readonly string[]): Prom
     else if (flag === '--restart') hostConfig.RestartPolicy = { Name: value };
     else if (flag === '-v') hostConfig.Binds.push(value);
     else if (flag === '--tmpfs') hostConfig.Tmpfs[value] = '';
+    else if (flag === '--cap-add') hostConfig.CapAdd = [...(hostConfig.CapAdd ?? []), value];
     else throw new Error(`runDetached: flag ${flag} is not supported`);
   }
   const [image, ...cmd] = args.slice(i);

@@ -111,7 +111,7 @@ describe('restore trust (issue 11) with real CRIU', () => {
     await waitFor('the first restore to hold the lock', async () => {
       if (firstDone) throw new Error(`the first restore ended before its lock was seen: ${String((await first).stderr)}`);
       // Not probed with flock(1): a probe holding the lock for a moment would turn the first restore away.
-      return /^\d+\n$/.test(await readFile(lockFile, 'utf8').catch(() => ''));
+      return /^\d+( \S+)?\n$/.test(await readFile(lockFile, 'utf8').catch(() => ''));
     }, 45_000); // a poll limit, not a timing claim: once (sid, under load) 15 s went by before the lock was taken
     const second = await runCli(['restore', '--images-dir', images, '--json']);
     if (second.exitCode === 0) killTree(JSON.parse(second.stdout).pid);

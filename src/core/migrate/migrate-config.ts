@@ -195,7 +195,16 @@ export function decodeRestartPolicy(text: string | undefined): RestartPolicy {
   return { Name: 'no' };
 }
 
-/** Checkpoint names are [a-zA-Z0-9][a-zA-Z0-9_.-]+ for the engine; this one also sorts by time. */
-export function checkpointName(now: Date): string {
-  return `${CHECKPOINT_PREFIX}${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'z').toLowerCase()}`;
+/**
+ * Checkpoint names are [a-zA-Z0-9][a-zA-Z0-9_.-]+ for the engine; this one also sorts by time, and `run`
+ * (8 hex digits drawn per run) keeps two runs in one second apart (issue 27: both got the same name).
+ */
+export function checkpointName(now: Date, run: string): string {
+  if (!/^[0-9a-f]{8}$/.test(run)) throw new Error(`checkpointName: run "${run}" is not 8 hex digits`);
+  return `${CHECKPOINT_PREFIX}${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'z').toLowerCase()}-${run}`;
+}
+
+/** A checkpoint name migrate makes (checkpointName), or made before runs were told apart (no suffix). */
+export function isMigrateCheckpointName(name: string): boolean {
+  return /^extmount-migrate-\d{8}t\d{6}z(?:-[0-9a-f]{8})?$/.test(name);
 }

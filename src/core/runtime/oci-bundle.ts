@@ -2,6 +2,7 @@
 import { isRecord } from '../json.js';
 import type { ContainerInfo, ContainerMount } from '../mounts/container.js';
 import { normalizePath } from '../config.js';
+import type { WalkMount } from './restore-walk.js';
 import { ExtmountError } from '../errors.js';
 import { secureJoin, type RootfsReadlink } from './secure-join.js';
 
@@ -29,6 +30,8 @@ export interface OciSpecView {
   devicePaths: string[];
   /** linux.maskedPaths: runc maps the file ones to /dev/null itself (addMaskPaths). */
   maskedPaths: string[];
+  /** Every mount of config.json, binds and others, in its order (restore-walk.ts checks where runc makes them). */
+  mounts?: WalkMount[];
 }
 
 const PROPAGATION_OPTIONS = new Set(['private', 'rprivate', 'slave', 'rslave', 'shared', 'rshared', 'unbindable', 'runbindable']);
@@ -47,11 +50,14 @@ export function parseOciSpec(text: string, bundle: string, origin = `${bundle}/c
   if (typeof root !== 'string' || root === '') throw fail('no root.path');
   const mounts = Array.isArray(spec.mounts) ? spec.mounts : [];
   const binds: OciBind[] = [];
+  const all: WalkMount[] = [];
   for (const [i, m] of mounts.entries()) {
     if (!isRecord(m)) throw fail(`mounts[${i}] is not an object`);
     const options = Array.isArray(m.options) ? m.options.filter((o): o is string => typeof o === 'string') : [];
     // runc treats a mount as a bind when its flags hold MS_BIND (options bind/rbind), whatever the type says.
-    if (m.type !== 'bind' && !options.includes('bind') && !options.includes('rbind')) continue;
+    const bind = m.type === 'bind' || options.includes('bind') || options.includes('rbind');
+    if (typeof m.destination === 'string') all.push({ specDestination: normalizePath(m.destination), destination: normalizePath(m.destination), bind });
+    if (!bind) continue;
     if (typeof m.destination !== 'string' || typeof m.source !== 'string') throw fail(`mounts[${i}] has no destination or source`);
     binds.push({
       destination: normalizePath(m.destination),
@@ -69,7 +75,7 @@ export function parseOciSpec(text: string, bundle: string, origin = `${bundle}/c
   const maskedPaths = (Array.isArray(linux.maskedPaths) ? linux.maskedPaths : [])
     .filter((p): p is string => typeof p === 'string')
     .map(normalizePath);
-  return { spec, view: { rootfs: root.startsWith('/') ? root : normalizePath(`${bundle}/${root}`), binds, devicePaths, maskedPaths } };
+  return { spec, view: { rootfs: root.startsWith('/') ? root : normalizePath(`${bundle}/${root}`), binds, devicePaths, maskedPaths, mounts: all } };
 }
 
 /**
@@ -85,7 +91,12 @@ export function resolveBindDestinations(view: OciSpecView, readlink: RootfsReadl
       return path;
     }
   };
-  return { ...view, binds: view.binds.map((b) => ({ ...b, destination: resolve(b.specDestination) })), devicePaths: view.devicePaths.map(resolve) };
+  return {
+    ...view,
+    binds: view.binds.map((b) => ({ ...b, destination: resolve(b.specDestination) })),
+    devicePaths: view.devicePaths.map(resolve),
+    ...(view.mounts ? { mounts: view.mounts.map((m) => ({ ...m, destination: resolve(m.specDestination) })) } : {}),
+  };
 }
 
 /** Mountpoints whose CRIU mapping runc sets up itself (addCriuDumpMount, addMaskPaths, devices). */

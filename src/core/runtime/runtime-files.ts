@@ -31,6 +31,9 @@ export const CHECKPOINT_ATTEMPT_FILE = 'extmount.attempt';
 export const CHECKPOINT_LAZY_FILE = 'extmount.lazy';
 export const CHECKPOINT_RESULT_FILE = 'last-checkpoint.json';
 export const RESTORE_RESULT_FILE = 'last-restore.json';
+/** <stateDir>/<id>/runtime.log: one line per call the wrapper handles, kept to this size and one older file. */
+export const RUNTIME_LOG = 'runtime.log';
+export const RUNTIME_LOG_MAX_BYTES = 1024 * 1024;
 
 // Paths below the state dir end up in CRIU's config file, which splits its lines at spaces.
 const SAFE_DIR = /^\/[A-Za-z0-9._+@/-]*$/;

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { analyzeCriuLog, criuFailureError } from '../../../src/core/checkpoint/criu-log.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { analyzeCriuLog, criuFailureError, firstCause } from '../../../src/core/checkpoint/criu-log.js';
+import { FIXTURES } from '../../helpers/fixtures.js';
 
 // Lines from CRIU 4.1.1 logs seen on this machine (ENVIRONMENT.md and the seed test).
 const UNREACHABLE = `(00.012) Error (criu/util.c:1533): rlimit: Can't setup RLIMIT_NOFILE for self: Operation not permitted
@@ -29,5 +32,22 @@ describe('analyzeCriuLog', () => {
   });
   it('copes with a log without Error lines', () => {
     assert.match(criuFailureError('criu restore', 'nothing here', undefined).message, /no Error line in the log/);
+  });
+});
+
+describe('criuFailureError: the first cause, not a later consequence', () => {
+  it('a real restore log (issue 27): a restored task\'s "1: Error" line, before Restoring FAILED and cgroupd', () => {
+    const log = readFileSync(join(FIXTURES, 'criu-logs/restore-symlinked-bind.log'), 'utf8');
+    const err = criuFailureError('restore', log, '/kept/restore.log');
+    assert.match(err.message, /^restore failed: mnt-v2: Can't stat mountpoint \/tmp\/\.criu\.mntns\.\w+\/mnt-\d+\/proc: No such file or directory$/);
+    assert.doesNotMatch(err.message, /cgroupd/);
+    assert.equal(analyzeCriuLog(log).errorLines.length, 3);
+  });
+  it('by timestamp where processes interleave; consequences only when nothing else is there', () => {
+    assert.equal(firstCause(['(00.300) Error (a.c:1): late', '(00.100)      7: Error (b.c:2): early']), '(00.100)      7: Error (b.c:2): early');
+    assert.equal(firstCause(['(00.100) Error (c.c:1): cg: cgroupd: recv req error: x', '(00.200) Error (d.c:2): the cause']), '(00.200) Error (d.c:2): the cause');
+    assert.equal(firstCause(['(00.100) Error (c.c:1): Restoring FAILED.']), '(00.100) Error (c.c:1): Restoring FAILED.');
+    assert.equal(firstCause(['Error (x.c:1): first', 'Error (y.c:2): second']), 'Error (x.c:1): first');
+    assert.equal(firstCause([]), undefined);
   });
 });

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import {
   LABEL_FROM,
   checkpointName,
+  isMigrateCheckpointName,
   decodeRestartPolicy,
   encodeRestartPolicy,
   migrationRefusal,
@@ -138,9 +139,15 @@ describe('restart policy record and checkpoint name', () => {
     assert.deepEqual(decodeRestartPolicy('not json'), { Name: 'no' });
   });
 
-  it('names checkpoints as the engine allows, sortable by time', () => {
-    const name = checkpointName(new Date('2026-11-27T00:10:10.123Z'));
-    assert.equal(name, 'extmount-migrate-20261127t001010z');
+  it('names checkpoints as the engine allows, sortable by time, apart per run', () => {
+    const name = checkpointName(new Date('2026-11-27T00:10:10.123Z'), '0a1b2c3d');
+    assert.equal(name, 'extmount-migrate-20261127t001010z-0a1b2c3d');
     assert.match(name, /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/);
+    assert.notEqual(checkpointName(new Date('2026-11-27T00:10:10.123Z'), '0a1b2c3e'), name);
+    assert.throws(() => checkpointName(new Date(), 'x y'), /8 hex digits/);
+  });
+  it('knows its checkpoint names, old and new, and nothing else', () => {
+    for (const ok of ['extmount-migrate-20261127t001010z-0a1b2c3d', 'extmount-migrate-20261127t001010z']) assert.equal(isMigrateCheckpointName(ok), true, ok);
+    for (const no of ['extmount-migrate-x', 'extmount-migrate-20261127t001010z-../x', 'cp1', 'extmount-migrate-20261127t001010z-0A1B2C3D']) assert.equal(isMigrateCheckpointName(no), false, no);
   });
 });
