@@ -1,6 +1,6 @@
 // The gate of every integration test: what it needs (root, dockerd, CRIU), checked once per process.
 // Absent → the test is skipped with a loud reason; with EXTMOUNT_E2E=required (CI) it fails instead.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { importTestImage, startDaemon, type Daemon } from './dockerd.js';
 
-export type Need = 'root' | 'criu' | 'dockerd' | 'docker-cli' | 'podman' | 'crun-criu' | 'zstd' | 'gcc';
+export type Need = 'root' | 'criu' | 'dockerd' | 'docker-cli' | 'podman' | 'crun-criu' | 'zstd' | 'gcc' | 'cri-checkpoint';
 
 const checks: Record<Need, () => Promise<string | undefined>> = {
   root: async () => (process.getuid?.() === 0 ? undefined : 'not running as root'),
@@ -44,9 +44,42 @@ const checks: Record<Need, () => Promise<string | undefined>> = {
     const r = await execa('gcc', ['--version'], { reject: false });
     return r.exitCode === 0 ? undefined : 'gcc is not installed; run scripts/provision.sh';
   },
+  // The CRI bed (test/helpers/cri-bed.ts): containerd 2.1+ (CRI checkpoint, and restore through
+  // CreateContainer), and the tools the bed runs.
+  'cri-checkpoint': async () => {
+    const version = await containerdVersion();
+    if (!version) return 'containerd is not installed';
+    if (version.major < 2 || (version.major === 2 && version.minor < 1)) return `containerd ${version.text} has no CRI checkpoint/restore (checkpoint since 2.0, restore since 2.1)`;
+    for (const [tool, args] of [['ctr', ['--version']], ['docker-registry', ['--version']], ['checkpointctl', ['--help']], ['runc', ['--version']], ['nsenter', ['--version']], ['ip', ['-V']]] as const) {
+      const r = await execa(tool, args, { reject: false });
+      if (r.exitCode !== 0) return `${tool} is not installed (scripts/stacks/build.sh installs the CRI bed's packages)`;
+    }
+    for (const file of ['/usr/lib/cni/bridge', '/usr/lib/cni/loopback', '/usr/lib/cni/host-local', '/usr/share/gocode/src/k8s.io/cri-api/pkg/apis/runtime/v1/api.proto']) {
+      if (!existsSync(file)) return `${file} is missing (containernetworking-plugins, golang-github-kubernetes-cri-api-dev)`;
+    }
+    return undefined;
+  },
   'docker-cli': async () => {
     const r = await execa('docker', ['--version'], { reject: false });
     return r.exitCode === 0 ? undefined : 'the docker CLI is not installed; run scripts/provision.sh';
+  },
+};
+
+async function containerdVersion(): Promise<{ major: number; minor: number; text: string } | undefined> {
+  const r = await execa('containerd', ['--version'], { reject: false });
+  const m = r.exitCode === 0 ? /\bv?(\d+)\.(\d+)\.\d+/.exec(String(r.stdout)) : null;
+  return m ? { major: Number(m[1]), minor: Number(m[2]), text: m[0] } : undefined;
+}
+
+/**
+ * Needs that no install can meet on a stack, by what its packages are: skipped loudly even under
+ * EXTMOUNT_E2E=required. containerd before 2.1 has no CRI checkpoint/restore at all (Debian 12's 1.6 and
+ * trixie's 1.7 answer Unimplemented); sid's 2.1 has them, so the CRI tests gate there.
+ */
+const inherentlyAbsent: Partial<Record<Need, () => Promise<boolean>>> = {
+  'cri-checkpoint': async () => {
+    const v = await containerdVersion();
+    return v !== undefined && (v.major < 2 || (v.major === 2 && v.minor < 1));
   },
 };
 
@@ -74,7 +107,9 @@ const declaredAbsent = new Set((process.env.EXTMOUNT_E2E_ABSENT ?? '').split(','
 export async function requireE2E(t: TestContext, needs: readonly Need[]): Promise<boolean> {
   const reason = await missing(needs);
   if (!reason) return true;
-  const declared = needs.some((n) => declaredAbsent.has(n)) && (await missing(needs.filter((n) => !declaredAbsent.has(n)))) === undefined;
+  const absentHere = new Set(declaredAbsent);
+  for (const n of needs) if (await inherentlyAbsent[n]?.()) absentHere.add(n);
+  const declared = needs.some((n) => absentHere.has(n)) && (await missing(needs.filter((n) => !absentHere.has(n)))) === undefined;
   if (e2eRequired && !declared) throw new Error(`EXTMOUNT_E2E=required but ${reason}`);
   process.stderr.write(`\n*** SKIPPED integration test "${t.name}": ${reason} ***\n\n`);
   t.skip(reason);
