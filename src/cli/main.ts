@@ -193,15 +193,24 @@ and says why not otherwise; pre-copy needs dirty-page tracking, which is not bui
     },
   },
   'install-runtime': {
-    summary: 'print (or write) the dockerd or Podman runtime entry for hooks/extmount-runc',
-    synopsis: ['install-runtime [--apply] [--name NAME] [--daemon-json FILE]', 'install-runtime --podman [--apply] [--name NAME] [--containers-conf FILE] [--runtime-config FILE]'],
+    summary: 'print (or write) the dockerd, Podman or containerd (Kubernetes) runtime entry for hooks/extmount-runc',
+    synopsis: [
+      'install-runtime [--apply] [--name NAME] [--daemon-json FILE]',
+      'install-runtime --podman [--apply] [--name NAME] [--containers-conf FILE] [--runtime-config FILE]',
+      'install-runtime --containerd [--apply] [--name NAME] [--containerd-config FILE] [--drop-in FILE]',
+    ],
     description: `Prints the "runtimes" entry that registers hooks/extmount-runc with dockerd. With --apply, merges
 it into FILE (default /etc/docker/daemon.json), keeping a backup; then reload dockerd (SIGHUP).
 With --podman: the containers.conf drop-in ([engine.runtimes] NAME = ["…/hooks/extmount-runc"], default
 /etc/containers/containers.conf.d/extmount.conf) and the extmount config the wrapper reads under Podman,
 which passes the runtime no environment (default /etc/extmount/config.json: "runc", "node" and "criu" as
 absolute paths; other fields kept, a backup kept). A drop-in extmount did not write, or a config that is
-not a valid extmount config, is refused (exit 2, nothing changed).`,
+not a valid extmount config, is refused (exit 2, nothing changed).
+With --containerd (containerd 2.x, a Kubernetes node): the drop-in (config version 3, default
+/etc/containerd/conf.d/extmount.toml) declaring the CRI runtime handler NAME (runc v2 shim, options.BinaryName
+= hooks/extmount-runc), the top-level imports = [...] of the main config (default /etc/containerd/config.toml;
+a backup kept) that loads it, and the RuntimeClass to kubectl apply. A main config that is not version 3 or
+whose imports extmount cannot edit safely, or a drop-in extmount did not write, is refused (exit 2).`,
     options: {
       apply: { type: 'boolean', help: 'write the entry (daemon.json: merged, a timestamped backup is kept)' },
       name: { type: 'string', arg: 'NAME', help: 'runtime name (default: extmount)' },
@@ -209,11 +218,31 @@ not a valid extmount config, is refused (exit 2, nothing changed).`,
       podman: { type: 'boolean', help: 'register with Podman (containers.conf drop-in and extmount config) instead of dockerd' },
       'containers-conf': { type: 'string', arg: 'FILE', help: 'with --podman: the drop-in to write (default: /etc/containers/containers.conf.d/extmount.conf)' },
       'runtime-config': { type: 'string', arg: 'FILE', help: 'with --podman: the extmount config to write (default: /etc/extmount/config.json)' },
+      containerd: { type: 'boolean', help: 'register a CRI runtime handler with containerd 2.x (a drop-in and the main config\'s imports) and print its RuntimeClass' },
+      'containerd-config': { type: 'string', arg: 'FILE', help: 'with --containerd: the main config whose imports load the drop-in (default: /etc/containerd/config.toml)' },
+      'drop-in': { type: 'string', arg: 'FILE', help: 'with --containerd: the drop-in to write (default: /etc/containerd/conf.d/extmount.toml)' },
     },
     async run(values, positionals, passthrough, ctx) {
       noPassthrough(passthrough);
       if (positionals.length > 0) throw usage(`unexpected argument ${positionals[0]}`, 'install-runtime');
       const name = (values.name as string | undefined) ?? 'extmount';
+      if (values.containerd === true) {
+        if (values.podman === true) throw usage('--containerd and --podman: choose one', 'install-runtime');
+        for (const flag of ['daemon-json', 'containers-conf', 'runtime-config']) {
+          if (values[flag] !== undefined) throw usage(`--${flag} does not go with --containerd`, 'install-runtime');
+        }
+        const { runInstallContainerd, CONTAINERD_CONFIG, CONTAINERD_DROP_IN } = await import('../commands/install-runtime.js');
+        await runInstallContainerd({
+          apply: values.apply === true,
+          name,
+          containerdConfig: (values['containerd-config'] as string | undefined) ?? CONTAINERD_CONFIG,
+          dropIn: (values['drop-in'] as string | undefined) ?? CONTAINERD_DROP_IN,
+        }, ctx);
+        return;
+      }
+      for (const flag of ['containerd-config', 'drop-in']) {
+        if (values[flag] !== undefined) throw usage(`--${flag} goes with --containerd`, 'install-runtime');
+      }
       if (values.podman === true) {
         if (values['daemon-json'] !== undefined) throw usage('--daemon-json is for dockerd; --podman writes --containers-conf and --runtime-config', 'install-runtime');
         const { runInstallPodman, PODMAN_DROP_IN } = await import('../commands/install-runtime.js');
@@ -256,12 +285,80 @@ DOCKER_CONTEXT, then config.json's currentContext, in that order (extmount's own
       await runInstallPlugin({ apply: values.apply === true }, ctx);
     },
   },
+  'checkpoint-image': {
+    summary: 'make the checkpoint image a Kubernetes restore Pod names, from a checkpoint archive (push it, or write an OCI layout)',
+    synopsis: ['checkpoint-image ARCHIVE --tag REF [--push [--insecure]] [--output FILE]'],
+    description: `Reads a kubelet/containerd, CRI-O or Podman checkpoint archive (plain, gzip or zstd) and makes an OCI image
+of one uncompressed layer holding the archive's entries, with the annotations containerd and CRI-O read to
+restore from it (org.criu.checkpoint.container.name and the rest of checkpointctl build's set). --push
+sends it to REF's registry over the registry v2 API (plain http only for 127.0.0.1/localhost or with
+--insecure; credentials from the docker CLI's config.json auths); --output writes an OCI image layout tar
+(ctr -n k8s.io images import FILE). Refuses (exit 2) an archive whose base image has no repo digest
+(containerd pulls it by digest before every restore). Prints REF@DIGEST.`,
+    operands: { ARCHIVE: 'the checkpoint archive (e.g. /var/lib/kubelet/checkpoints/checkpoint-POD_NS-CTR-TIME.tar)' },
+    options: {
+      tag: { type: 'string', arg: 'REF', help: 'the image reference, e.g. 127.0.0.1:5000/app-checkpoint:1' },
+      push: { type: 'boolean', help: 'push the image to REF\'s registry' },
+      output: { type: 'string', arg: 'FILE', help: 'write the image as an OCI image layout tar' },
+      insecure: { type: 'boolean', help: 'with --push: plain http to a registry that is not on loopback' },
+    },
+    async run(values, positionals, passthrough, ctx) {
+      noPassthrough(passthrough);
+      if (positionals.length !== 1) throw usage('checkpoint-image needs exactly one ARCHIVE', 'checkpoint-image');
+      if (values.tag === undefined) throw usage('checkpoint-image needs --tag REF', 'checkpoint-image');
+      if (values.push !== true && values.output === undefined) throw usage('checkpoint-image needs --push, --output FILE or both', 'checkpoint-image');
+      if (values.insecure === true && values.push !== true) throw usage('--insecure goes with --push', 'checkpoint-image');
+      const { runCheckpointImage } = await import('../commands/checkpoint-image.js');
+      await runCheckpointImage({
+        archive: positionals[0]!, tag: values.tag as string, push: values.push === true, output: values.output as string | undefined, insecure: values.insecure === true,
+      }, ctx);
+    },
+  },
+  'restore-pod': {
+    summary: 'print the Kubernetes Pod that restores a checkpoint image on a node, hostPaths remapped',
+    synopsis: ['restore-pod ARCHIVE --image REF --node NAME [--map SRC=DST]... [--pod FILE] [--handler NAME]', 'restore-pod REF --node NAME [--map SRC=DST]... [--pod FILE] [--handler NAME] [--insecure]'],
+    description: `Prints the restore Pod (YAML; JSON with --json): the checkpointed container's command, env and working
+dir from the archive's spec.dump (or the Pod FILE given, e.g. kubectl get pod NAME -o yaml), image = the
+checkpoint image, nodeName, runtimeClassName (default extmount), every hostPath source remapped (--map
+SRC=DST: SRC and below come from DST) with its propagation (rslave: HostToContainer, rshared:
+Bidirectional) and read-only kept, and the kubelet's own volumes (emptyDir, configMap, secret, the
+service-account token) declared again for the new node's kubelet to make. REF: the checkpoint image is read
+from its registry. A volume the archive cannot describe (a subPath, a CSI or other plugin volume) is
+refused (exit 2): give the Pod with --pod FILE.`,
+    operands: { ARCHIVE: 'a checkpoint archive, or an OCI layout tar from checkpoint-image --output', REF: 'a checkpoint image in a registry' },
+    options: {
+      node: { type: 'string', arg: 'NAME', help: 'the node to restore on (spec.nodeName)' },
+      map: { type: 'string', multiple: true, arg: 'SRC=DST', help: 'hostPaths from SRC (and below) come from DST on that node' },
+      pod: { type: 'string', arg: 'FILE', help: 'the original Pod (YAML or JSON): its spec instead of the archive\'s' },
+      handler: { type: 'string', arg: 'NAME', help: 'the RuntimeClass (default: extmount)' },
+      image: { type: 'string', arg: 'REF', help: 'with an ARCHIVE: the checkpoint image made from it (checkpoint-image prints it)' },
+      insecure: { type: 'boolean', help: 'with a REF: plain http to a registry that is not on loopback' },
+    },
+    async run(values, positionals, passthrough, ctx) {
+      noPassthrough(passthrough);
+      if (positionals.length !== 1) throw usage('restore-pod needs exactly one ARCHIVE or REF', 'restore-pod');
+      if (values.node === undefined) throw usage('restore-pod needs --node NAME', 'restore-pod');
+      const { parseMigrateMaps } = await import('../core/migrate/migrate-plan.js');
+      const { runRestorePod } = await import('../commands/restore-pod.js');
+      await runRestorePod({
+        source: positionals[0]!,
+        node: values.node as string,
+        maps: parseMigrateMaps(values.map as string[] | undefined, 'restore-pod'),
+        podFile: values.pod as string | undefined,
+        handler: (values.handler as string | undefined) ?? 'extmount',
+        image: values.image as string | undefined,
+        insecure: values.insecure === true,
+      }, ctx);
+    },
+  },
   show: {
-    summary: 'decode CRIU images (mountpoints, inventory) without crit',
+    summary: 'decode CRIU images (mountpoints, inventory) without crit, also inside checkpoint archives and images',
     synopsis: ['show PATH'],
     description: `Prints the mounts recorded in CRIU images (mnt_id, parent, root, mountpoint, fstype, source,
-external key, sharing) and the inventory, without crit.`,
-    operands: { PATH: 'a CRIU images directory or one image file' },
+external key, sharing) and the inventory, without crit. PATH may also be a checkpoint archive (kubelet/
+containerd, CRI-O or Podman; plain, gzip or zstd) or a checkpoint image's OCI layout tar: its checkpoint/
+images are read in place.`,
+    operands: { PATH: 'a CRIU images directory, one image file, a checkpoint archive or an OCI layout tar' },
     options: {},
     async run(_values, positionals, passthrough, ctx) {
       noPassthrough(passthrough);

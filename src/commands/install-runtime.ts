@@ -19,6 +19,11 @@ export interface InstallRuntimeOptions {
   daemonJson: string;
 }
 
+/** FILE.extmount-backup-<UTC time>: beside the file, created exclusively before the file is replaced. */
+function backupPath(file: string): string {
+  return `${file}.extmount-backup-${new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`;
+}
+
 export const WRAPPER_PATH = fileURLToPath(new URL('../../../hooks/extmount-runc', import.meta.url));
 
 export async function runInstallRuntime(options: InstallRuntimeOptions, ctx: CommandContext): Promise<void> {
@@ -37,7 +42,7 @@ export async function runInstallRuntime(options: InstallRuntimeOptions, ctx: Com
   if (merged.changed) {
     const mode = current ? current.stat.mode & 0o777 : 0o644;
     if (current) {
-      backup = `${file}.extmount-backup-${new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`;
+      backup = backupPath(file);
       await createFileExclusive(backup, current.bytes, { mode });
     }
     await writeFileAtomic(file, merged.text, { mode });
@@ -115,7 +120,7 @@ export async function runInstallPodman(options: InstallPodmanOptions, ctx: Comma
       await mkdir(dirname(options.runtimeConfig), { recursive: true, mode: 0o755 });
       const mode = currentConfig ? currentConfig.stat.mode & 0o777 : 0o644;
       if (currentConfig) {
-        backup = `${options.runtimeConfig}.extmount-backup-${new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`;
+        backup = backupPath(options.runtimeConfig);
         await createFileExclusive(backup, currentConfig.bytes, { mode });
       }
       await writeFileAtomic(options.runtimeConfig, update.text, { mode });
@@ -151,4 +156,75 @@ function parseConfigText(text: string, origin: string): Config | undefined {
   } catch {
     return undefined; // updateRuntimeConfig says what is wrong with it
   }
+}
+
+
+// ---- containerd 2.x (Kubernetes nodes): a CRI runtime handler drop-in, the main config's imports, a RuntimeClass ----
+
+export interface InstallContainerdOptions {
+  apply: boolean;
+  name: string;
+  /** containerd's main config, whose `imports` must cover the drop-in (default /etc/containerd/config.toml). */
+  containerdConfig: string;
+  /** The drop-in to write (default /etc/containerd/conf.d/extmount.toml). */
+  dropIn: string;
+}
+
+export const CONTAINERD_CONFIG = '/etc/containerd/config.toml';
+export const CONTAINERD_DROP_IN = '/etc/containerd/conf.d/extmount.toml';
+
+export async function runInstallContainerd(options: InstallContainerdOptions, ctx: CommandContext): Promise<void> {
+  const { addContainerdImport, containerdDropIn, containerdDropInAction, runtimeClassManifest } = await import('../core/kube/containerd-conf.js');
+  const { stringify } = await import('yaml');
+  if (!options.dropIn.startsWith('/') || !options.containerdConfig.startsWith('/')) {
+    throw new ExtmountError('usage', '--drop-in and --containerd-config take absolute paths', { hint: 'see extmount install-runtime --help' });
+  }
+  const manifest = runtimeClassManifest(options.name);
+  const dropIn = containerdDropIn(options.name, WRAPPER_PATH);
+  // Both files are read (and refused when they are not ours or not safe to edit) before either is written.
+  const currentDropIn = await readUntrustedIfExists(options.dropIn, READ_LIMITS.containersConf);
+  const dropInPlan = containerdDropInAction(currentDropIn?.bytes.toString('utf8'), dropIn, options.dropIn);
+  const currentMain = await readUntrustedIfExists(options.containerdConfig, READ_LIMITS.containersConf);
+  const imports = addContainerdImport(currentMain?.bytes.toString('utf8'), options.containerdConfig, options.dropIn);
+  let backup: string | null = null;
+  if (options.apply) {
+    if (dropInPlan !== 'none') {
+      await mkdir(dirname(options.dropIn), { recursive: true, mode: 0o755 });
+      await writeFileAtomic(options.dropIn, dropIn, { mode: 0o644 });
+    }
+    if (imports.action !== 'none') {
+      await mkdir(dirname(options.containerdConfig), { recursive: true, mode: 0o755 });
+      const mode = currentMain ? currentMain.stat.mode & 0o777 : 0o644;
+      if (currentMain) {
+        backup = backupPath(options.containerdConfig);
+        await createFileExclusive(backup, currentMain.bytes, { mode });
+      }
+      await writeFileAtomic(options.containerdConfig, imports.text, { mode });
+    }
+  }
+  const changed = dropInPlan !== 'none' || imports.action !== 'none';
+  const report = {
+    containerd: {
+      dropIn: { file: options.dropIn, action: dropInPlan },
+      config: { file: options.containerdConfig, action: imports.action, backup },
+      runtime: options.name,
+      path: WRAPPER_PATH,
+    },
+    runtimeClass: manifest,
+    applied: options.apply,
+  };
+  if (ctx.json) {
+    ctx.io.out(JSON.stringify(report, null, 2));
+    return;
+  }
+  const restart = 'restart containerd (systemctl restart containerd)';
+  if (!options.apply) {
+    ctx.io.out(`# ${options.dropIn}\n${dropIn}\n# ${options.containerdConfig}: ${imports.action === 'none' ? 'its imports already cover the drop-in' : `top-level ${imports.text.split('\n').find((l) => /^\s*imports\s*=/.test(l))}`}\n\n# the RuntimeClass (kubectl apply -f -)\n${stringify(manifest)}`);
+    ctx.io.err(`write these (or run with --apply), ${restart}, then kubectl apply the RuntimeClass and set runtimeClassName: ${options.name} in the Pod`);
+    return;
+  }
+  const said = (action: string, what: string) => (action === 'none' ? `${what}: already there, nothing changed` : `${what}: ${action === 'create' ? 'created' : action === 'replace' ? 'replaced' : 'updated'}`);
+  ctx.io.out(said(dropInPlan, `${options.dropIn} (handler "${options.name}" → ${WRAPPER_PATH})`));
+  ctx.io.out(said(imports.action, `${options.containerdConfig} (imports)${backup ? ` (backup: ${backup})` : ''}`));
+  ctx.io.out(`${changed ? `${restart}; ` : ''}the RuntimeClass (kubectl apply -f -):\n${stringify(manifest)}`);
 }

@@ -10,7 +10,8 @@ export type ErrorCode =
   | 'refused' // a mapping, path or manifest that policy forbids
   | 'criu-failed'
   | 'docker-failed'
-  | 'restore-failed';
+  | 'restore-failed'
+  | 'registry-failed'; // a registry refused or failed a push or pull
 
 const exitCodes: Record<ErrorCode, ExitCode> = {
   usage: 2,
@@ -20,6 +21,7 @@ const exitCodes: Record<ErrorCode, ExitCode> = {
   'criu-failed': 1,
   'docker-failed': 1,
   'restore-failed': 1,
+  'registry-failed': 1,
 };
 
 export class ExtmountError extends Error {

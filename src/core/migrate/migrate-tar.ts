@@ -151,6 +151,14 @@ export function encodeFileEntry(header: Omit<TarHeader, 'size' | 'linkname' | 't
   return Buffer.concat([headerBlock({ ...header, type: 'file', size: data.length, linkname: '', devmajor: 0, devminor: 0 }), pad(data)]);
 }
 
+/** The header of one regular file of `size` bytes whose content the caller streams after it (then pads); pax for 8 GiB and more. */
+export function encodeFileHeader(header: Omit<TarHeader, 'size' | 'linkname' | 'type' | 'devmajor' | 'devminor'>, size: number): Buffer {
+  const plain = { ...header, type: 'file' as const, linkname: '', devmajor: 0, devminor: 0 };
+  if (size < 8 ** 11) return headerBlock({ ...plain, size });
+  const record = paxRecord('size', String(size));
+  return Buffer.concat([headerBlock({ ...plain, name: 'PaxHeader', type: 'pax', size: record.length }), pad(record), headerBlock({ ...plain, size: 0 })]);
+}
+
 function headerBlock(h: TarHeader): Buffer {
   const block = Buffer.alloc(BLOCK);
   block.write(h.name, 0, 100, 'latin1');

@@ -38,15 +38,20 @@ export function podmanDropIn(name: string, wrapper: string): string {
 
 export type DropInAction = 'create' | 'replace' | 'none';
 
-/** What --apply does with the drop-in that is there now (undefined: none yet); a foreign file is refused. */
-export function dropInAction(current: string | undefined, wanted: string, origin: string): DropInAction {
+/**
+ * What --apply does with the drop-in that is there now (undefined: none yet); a file whose first line is
+ * not `mark` (one extmount did not write) is refused.
+ */
+export function dropInAction(
+  current: string | undefined,
+  wanted: string,
+  origin: string,
+  mark = DROP_IN_MARK,
+  hint = 'move it away, or write the [engine.runtimes] entry into it yourself (extmount install-runtime --podman prints it); nothing was changed',
+): DropInAction {
   if (current === undefined) return 'create';
   if (current === wanted) return 'none';
-  if (current.split('\n')[0] !== DROP_IN_MARK) {
-    throw new ExtmountError('refused', `${origin} exists and was not written by extmount`, {
-      hint: 'move it away, or write the [engine.runtimes] entry into it yourself (extmount install-runtime --podman prints it); nothing was changed',
-    });
-  }
+  if (current.split('\n')[0] !== mark) throw new ExtmountError('refused', `${origin} exists and was not written by extmount`, { hint });
   return 'replace';
 }
 

@@ -102,16 +102,19 @@ export function planRuntimeRestore(
   hostMounts: readonly MountInfo[],
 ): RuntimeRestorePlan {
   const sources = new Map(view.binds.map((b) => [b.destination, b.source]));
+  // Every undeclared bind at once, before CRIU runs: a CRI restore takes its mounts from the new Pod only
+  // (containerd CRImportCheckpoint), and CRIU would stop at the first with "No mapping for … mountpoint".
+  const undeclared = manifest.mounts.filter((m) => m.kind !== 'propagated' && !sources.has(m.mountpoint)).map((m) => m.mountpoint);
+  if (undeclared.length > 0) {
+    throw new ExtmountError('bad-input', `the checkpoint has bind mounts the new container does not declare: ${undeclared.join(', ')}`, {
+      hint: 'declare them in the Pod (volumeMounts) or container (-v/--mount) and restore again',
+    });
+  }
   const current: Manifest = {
     ...manifest,
     mounts: manifest.mounts.map((m) => {
       if (m.kind === 'propagated') return m;
-      const source = sources.get(m.mountpoint);
-      if (source === undefined) {
-        throw new ExtmountError('bad-input', `the checkpoint has a bind mount at ${m.mountpoint} (key ${m.key}) that the container's configuration no longer has`, {
-          hint: `recreate the container with a bind mount at ${m.mountpoint}`,
-        });
-      }
+      const source = sources.get(m.mountpoint)!;
       // runc restores config binds from the bundle: that source, not the one recorded, is the default.
       return { ...m, hostPath: source };
     }),

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { ExtmountError } from '../../../src/core/errors.js';
 import { classifyMounts } from '../../../src/core/mounts/classify.js';
 import { manifestFromPlan } from '../../../src/core/checkpoint/manifest.js';
 import { parseMountinfo } from '../../../src/core/mounts/mountinfo.js';
@@ -101,9 +102,15 @@ describe('planRuntimeRestore', () => {
     assert.ok(restore.toCheck.some((t) => t.mount.key === 'prop' && t.from === 'map'));
   });
 
-  it('a config bind runc no longer has is refused', () => {
+  it('a config bind the new container does not declare is refused (exit 2), naming every such path and how to declare it', () => {
     const without = { ...view, binds: view.binds.filter((b) => b.destination !== '/prop') };
-    assert.throws(() => planRuntimeRestore(manifest, without, new Map(), [], hostMounts), /no longer has; recreate|no longer has/);
+    assert.throws(() => planRuntimeRestore(manifest, without, new Map(), [], hostMounts), (err: unknown) => {
+      assert.ok(err instanceof ExtmountError);
+      assert.equal(err.exitCode, 2);
+      assert.equal(err.message, 'the checkpoint has bind mounts the new container does not declare: /prop');
+      assert.match(err.hint!, /declare them in the Pod \(volumeMounts\) or container/);
+      return true;
+    });
   });
 
   it('a target no host mount shares: restored private, and said so', () => {
