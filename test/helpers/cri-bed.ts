@@ -14,7 +14,8 @@ import { basename, join } from 'node:path';
 import { execa } from 'execa';
 import { CriClient } from './cri-client.js';
 import { buildBusyboxRootfs, sleep } from './dockerd.js';
-import { hostMounts, waitFor, WRAPPER, writeTestConfig } from './e2e.js';
+import { runCli } from './cli.js';
+import { hostMounts, waitFor, writeTestConfig } from './e2e.js';
 import { processes } from './processes.js';
 
 export const REGISTRY = '127.0.0.1:5000';
@@ -44,15 +45,13 @@ interface Started {
   exited: Promise<void>;
 }
 
-/** containerd 2.x (config version 3): only what differs from the defaults, plus what two instances must not share. */
+/**
+ * containerd 2.x (config version 3): only what differs from the defaults, plus what two instances must
+ * not share. The `extmount` handler itself comes from `extmount install-runtime --containerd --apply`
+ * (a drop-in through `imports`); this config gives it only the node's runc root, merged key by key.
+ */
 function containerdConfig(node: { dir: string; socket: string; runcRoot: string }, certsDir: string): string {
   const q = (s: string) => JSON.stringify(s);
-  const runtime = (binary?: string) => [
-    `runtime_type = "io.containerd.runc.v2"`,
-    `[plugins."io.containerd.cri.v1.runtime".containerd.runtimes.${binary ? 'extmount' : 'runc'}.options]`,
-    `  Root = ${q(node.runcRoot)}`,
-    ...(binary ? [`  BinaryName = ${q(binary)}`] : []),
-  ];
   return [
     'version = 3',
     `root = ${q(join(node.dir, 'root'))}`,
@@ -81,9 +80,11 @@ function containerdConfig(node: { dir: string; socket: string; runcRoot: string 
     '[plugins."io.containerd.cri.v1.runtime".containerd]',
     '  default_runtime_name = "runc"',
     '[plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc]',
-    ...runtime(),
-    '[plugins."io.containerd.cri.v1.runtime".containerd.runtimes.extmount]',
-    ...runtime(WRAPPER),
+    '  runtime_type = "io.containerd.runc.v2"',
+    '[plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc.options]',
+    `  Root = ${q(node.runcRoot)}`,
+    '[plugins."io.containerd.cri.v1.runtime".containerd.runtimes.extmount.options]',
+    `  Root = ${q(node.runcRoot)}`,
     '[plugins."io.containerd.grpc.v1.cri"]',
     '  stream_server_address = "127.0.0.1"',
     '  stream_server_port = "0"',
@@ -214,6 +215,10 @@ export class CriBed {
 
   private async setUp(): Promise<void> {
     const { dir, netns } = this;
+    // A node's `/` is a shared mount (systemd makes it so); containerd refuses a HostToContainer
+    // hostPath on a private one, and the stack's root is private: the bed's dir is its own shared mount.
+    await execa('mount', ['--bind', dir, dir]);
+    await execa('mount', ['--make-rshared', dir]);
     await execa('ip', ['netns', 'add', netns]);
     this.netnsMade = true;
     await execa('ip', ['-n', netns, 'link', 'set', 'lo', 'up']);
@@ -245,9 +250,11 @@ export class CriBed {
           cgroupParent: `/${basename(dir)}-${name}`,
           log: join(ndir, 'containerd.log'),
         };
-        for (const sub of ['root', 'state', 'tmp', 'cni', 'host', 'kubelet', 'pod-logs', 'runc']) await mkdir(join(ndir, sub), { recursive: true });
+        for (const sub of ['root', 'state', 'tmp', 'cni', 'conf.d', 'host', 'kubelet', 'pod-logs', 'runc']) await mkdir(join(ndir, sub), { recursive: true });
         await writeFile(join(ndir, 'cni', '10-bed.conflist'), cniConfig(node, index));
         await writeFile(join(ndir, 'config.toml'), containerdConfig(node, certs));
+        const install = await runCli(['install-runtime', '--containerd', '--apply', '--containerd-config', join(ndir, 'config.toml'), '--drop-in', join(ndir, 'conf.d/extmount.toml')]);
+        if (install.exitCode !== 0) throw new Error(`install-runtime --containerd --apply on node ${name}: exit ${install.exitCode}: ${install.stderr}`);
         // The wrapper (through the shim) reads its node's config: a state dir of its own.
         const extmountConfig = await writeTestConfig(ndir);
         const proc = this.spawnInNetns('containerd', ['--config', join(ndir, 'config.toml')], node.log, { EXTMOUNT_CONFIG: extmountConfig, TMPDIR: join(ndir, 'tmp') });
@@ -296,7 +303,7 @@ export class CriBed {
     for (const node of this.nodes) {
       const pods = await node.cri.listPodSandboxes();
       out.push(...pods.map((p) => `node ${node.name}: pod sandbox ${p.metadata.name} (${p.id.slice(0, 12)}) ${p.state}`));
-      out.push(...runcContainers(node).map((id) => `node ${node.name}: runc container ${id.slice(0, 12)}`));
+      out.push(...runcContainers(node).map(({ id }) => `node ${node.name}: runc container ${id.slice(0, 12)}`));
       const below = [join(node.dir, 'state'), join(node.dir, 'root', 'io.containerd.grpc.v1.cri')];
       out.push(...hostMounts().filter((m) => below.some((d) => m.mountpoint.startsWith(`${d}/`))).map((m) => `node ${node.name}: mount ${m.mountpoint}`));
     }
@@ -337,8 +344,8 @@ export class CriBed {
     }
     // What containerd's pods left when their removal failed: containers (by runc), then shims (by pid).
     for (const node of this.nodes) {
-      for (const id of runcContainers(node)) {
-        await attempt(`node ${node.name}: runc delete ${id}`, () => execa('runc', ['--root', node.runcRoot, 'delete', '--force', id]));
+      for (const { root, id } of runcContainers(node)) {
+        await attempt(`node ${node.name}: runc delete ${id}`, () => execa('runc', ['--root', root, 'delete', '--force', id]));
       }
       for (const pid of processes((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').includes(node.socket))) {
         await attempt(`node ${node.name}: shim ${pid}`, async () => process.kill(pid, 'SIGKILL'));
@@ -363,8 +370,10 @@ export class CriBed {
   }
 }
 
-function runcContainers(node: CriNode): string[] {
-  return existsSync(node.runcRoot) ? readdirSync(node.runcRoot) : [];
+/** The containers in the node's runc root: the shim adds the containerd namespace (k8s.io) to Root. */
+function runcContainers(node: CriNode): Array<{ root: string; id: string }> {
+  const ls = (d: string) => (existsSync(d) ? readdirSync(d) : []);
+  return ls(node.runcRoot).flatMap((ns) => ls(join(node.runcRoot, ns)).map((id) => ({ root: join(node.runcRoot, ns), id })));
 }
 
 /** The node's pod cgroups, deepest first (empty ones only: rmdir refuses any other). */
