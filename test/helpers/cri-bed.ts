@@ -6,7 +6,7 @@
 // and pulled through CRI on both nodes, as a kubelet's node pulls them. stop() leaves nothing running
 // or mounted, after a failure too.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -396,6 +396,3 @@ export function tail(file: string, lines = 25): string {
     return '(no log)';
   }
 }
-
-/** A fresh id for pods and files of one case. */
-export const uid = () => randomBytes(8).toString('hex');

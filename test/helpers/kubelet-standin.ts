@@ -3,13 +3,13 @@
 // lays them out: hostPath as is (type checked), emptyDir/configMap/secret under
 // <kubelet>/pods/<uid>/volumes/kubernetes.io~<kind>/<name> (configMap and secret read-only, as the
 // kubelet mounts them). Anything the stand-in does not know is refused, never ignored.
+import { randomUUID } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import type { ContainerConfig, Mount, MountPropagation, PodSandboxConfig } from './cri-client.js';
 import type { CriNode } from './cri-bed.js';
-import { uid as freshUid } from './cri-bed.js';
 
 export interface PodManifest {
   apiVersion?: string;
@@ -153,7 +153,8 @@ export async function runPod(node: CriNode, podYaml: string, api: ApiObjects = {
   const unknown = Object.keys(pod.spec).filter((k) => !SPEC_FIELDS.has(k));
   if (unknown.length > 0) throw new Error(`pod ${pod.metadata.name}: spec fields the stand-in does not know: ${unknown.join(', ')}`);
   if (pod.spec.nodeName && pod.spec.nodeName !== node.name) throw new Error(`pod ${pod.metadata.name} is for node ${pod.spec.nodeName}, not ${node.name}`);
-  const uid = pod.metadata.uid ?? freshUid();
+  // A UUID, as the API server assigns (restore-pod recognises the kubelet's volume dirs by it).
+  const uid = pod.metadata.uid ?? randomUUID();
   pod.metadata.uid = uid;
   const namespace = pod.metadata.namespace ?? 'default';
   const volumes = await mountVolumes(node, pod, uid, api);

@@ -2,22 +2,22 @@
 // no CRI checkpoint/restore, and this file skips there, loudly). One bed (test/helpers/cri-bed.ts): nodes
 // a and b, a registry, handlers `runc` and `extmount`. One pod carries every mount shape a kubelet
 // makes: hostPath plain (/data), hostPath HostToContainer with a node mount made under it after start
-// (/prop, /prop/sub), an emptyDir (/cache), a configMap (read-only, /etc/cfg), a hostPath file
+// (/prop, /prop/sub), an emptyDir (/cache), a configMap and a secret (read-only, /etc/cfg, /etc/creds), a hostPath file
 // (/etc/node-token). Its process keeps a token and a count in memory and writes them to /dev/count
 // (the container's own tmpfs, which the checkpoint carries): a restored process shows the same token
 // further on, a restarted one a new token.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, afterEach, before, describe, it } from 'node:test';
 import { execa } from 'execa';
 import { stringify } from 'yaml';
-import { CLI } from '../helpers/cli.js';
+import { CLI, runCli } from '../helpers/cli.js';
 import { CriBed, REGISTRY, TEST_IMAGE } from '../helpers/cri-bed.js';
 import { CriError, type CriClient } from '../helpers/cri-client.js';
 import { continued, counterLoop, hostMounts, missing, requireE2E, waitFor, type Count } from '../helpers/e2e.js';
-import { parsePod, removePod, runPod, type RunningPod } from '../helpers/kubelet-standin.js';
+import { parsePod, removePod, runPod, type PodManifest, type RunningPod } from '../helpers/kubelet-standin.js';
 
 /** Each node's own content in every volume: what the restored process shows must be b's. */
 interface NodePaths {
@@ -50,7 +50,8 @@ function sourcePod(name: string, handler: string, p: NodePaths): string {
         { name: 'data', hostPath: { path: p.data, type: 'Directory' } },
         { name: 'prop', hostPath: { path: p.prop, type: 'Directory' } },
         { name: 'cache', emptyDir: {} },
-        { name: 'cfg', configMap: { name: 'counter-config' } },
+        { name: 'counter-config', configMap: { name: 'counter-config' } },
+        { name: 'counter-secret', secret: { secretName: 'counter-secret' } },
         { name: 'token', hostPath: { path: p.token, type: 'File' } },
       ],
       containers: [
@@ -62,13 +63,26 @@ function sourcePod(name: string, handler: string, p: NodePaths): string {
             { name: 'data', mountPath: '/data' },
             { name: 'prop', mountPath: '/prop', mountPropagation: 'HostToContainer' },
             { name: 'cache', mountPath: '/cache' },
-            { name: 'cfg', mountPath: '/etc/cfg', readOnly: true },
+            { name: 'counter-config', mountPath: '/etc/cfg', readOnly: true },
+            { name: 'counter-secret', mountPath: '/etc/creds', readOnly: true },
             { name: 'token', mountPath: '/etc/node-token' },
           ],
         },
       ],
     },
   });
+}
+
+/** "mountPath source propagation" for each volumeMount of the Pod's first container, sorted. */
+function declaredMounts(pod: PodManifest): string[] {
+  const volumes = new Map((pod.spec.volumes ?? []).map((v) => [v.name, v]));
+  return (pod.spec.containers[0]!.volumeMounts ?? [])
+    .map((m) => {
+      const v = volumes.get(m.name);
+      const source = v?.hostPath ? `hostPath:${v.hostPath.path}` : v?.emptyDir ? 'emptyDir' : v?.configMap ? `configMap:${v.configMap.name}` : v?.secret ? `secret:${v.secret.secretName}` : `? ${JSON.stringify(v)}`;
+      return `${m.mountPath} ${source} ${m.mountPropagation ?? 'None'}`;
+    })
+    .sort();
 }
 
 async function exec(cri: CriClient, id: string, cmd: string[]): Promise<string> {
@@ -106,7 +120,11 @@ describe('Kubernetes: CRI checkpoint on node a, restore on node b (containerd 2.
   let bed: CriBed | undefined;
   let a: NodePaths;
   let b: NodePaths;
-  const api = { a: { configMaps: { 'counter-config': { who: 'cfg-a' } } }, b: { configMaps: { 'counter-config': { who: 'cfg-b' } } } };
+  // What each node's kubelet gets from the API server (node-specific here, to tell whose bind the container shows).
+  const api = {
+    a: { configMaps: { 'counter-config': { who: 'cfg-a' } }, secrets: { 'counter-secret': { who: 'secret-a' } } },
+    b: { configMaps: { 'counter-config': { who: 'cfg-b' } }, secrets: { 'counter-secret': { who: 'secret-b' } } },
+  };
   const checkpointImage = `${REGISTRY}/extmount/counter-checkpoint:1`;
   let restoreYaml = '';
   let ready = false;
@@ -119,11 +137,37 @@ describe('Kubernetes: CRI checkpoint on node a, restore on node b (containerd 2.
     ready = true;
   });
 
+  // A failed case leaves neither pods nor node mounts to the next one (a passing case asserts it left none).
+  afterEach(async () => {
+    if (!bed) return;
+    for (const node of bed.nodes) {
+      for (const p of await node.cri.listPodSandboxes()) {
+        await node.cri.stopPodSandbox(p.id);
+        await node.cri.removePodSandbox(p.id);
+      }
+    }
+    for (const m of hostMounts().filter((x) => [a.prop, b.prop].some((d) => x.mountpoint.startsWith(`${d}/`))).reverse()) await execa('umount', [m.mountpoint]);
+  });
+
   after(async () => {
     await bed?.stop();
   });
 
   const cli = (args: string[]) => bed!.inNetns(process.execPath, [CLI, ...args], { reject: false });
+
+  it('install-runtime --containerd --apply made the nodes\' extmount handler (the cases below run it): a re-run changes nothing, one backup is kept', async (t) => {
+    if (!(await requireE2E(t, needs)) || !ready) return;
+    const node = bed!.a;
+    const files = [join(node.dir, 'config.toml'), join(node.dir, 'conf.d/extmount.toml')];
+    const read = () => Promise.all(files.map((f) => readFile(f, 'utf8')));
+    const before = await read();
+    assert.match(before[0]!, /^imports = \[.*conf\.d\/extmount\.toml.*\]$/m);
+    assert.match(before[1]!, /BinaryName = ".*\/hooks\/extmount-runc"/);
+    const again = await runCli(['install-runtime', '--containerd', '--apply', '--containerd-config', files[0]!, '--drop-in', files[1]!]);
+    assert.equal(again.exitCode, 0, again.stderr);
+    assert.deepEqual(await read(), before);
+    assert.equal((await readdir(node.dir)).filter((f) => f.startsWith('config.toml.extmount-backup-')).length, 1);
+  });
 
   it('extmount handler: the restore Pod on b continues the process, with b\'s content in every mount shape and both nodes\' mounts intact', async (t) => {
     if (!(await requireE2E(t, needs)) || !ready) return;
@@ -138,20 +182,35 @@ describe('Kubernetes: CRI checkpoint on node a, restore on node b (containerd 2.
     assert.equal(await exec(bedNow.a.cri, id, ['cat', '/prop/sub/who']), 'sub-a');
 
     const archive = join(bedNow.dir, 'counter-a.tar');
-    const before = await count(src);
+    const before = await waitFor('the counter to count a while', async () => {
+      const c = await count(src);
+      return c.n >= 5 ? c : undefined;
+    });
     await bedNow.a.cri.checkpointContainer(id, archive);
-    await assertCheckpointctlReads(archive, ['/data', '/prop', '/cache', '/etc/cfg', '/etc/node-token']);
+    await assertCheckpointctlReads(archive, ['/data', '/prop', '/cache', '/etc/cfg', '/etc/creds', '/etc/node-token']);
     const image = await cli(['checkpoint-image', archive, '--tag', checkpointImage, '--push']);
     assert.equal(image.exitCode, 0, `checkpoint-image: ${image.stderr}`);
 
-    const podFile = join(bedNow.dir, 'counter-a.yaml');
-    await writeFile(podFile, podYaml);
-    const restore = await cli(['restore-pod', checkpointImage, '--node', 'b', '--pod', podFile, '--map', `${a.data}=${b.data}`, '--map', `${a.prop}=${b.prop}`, '--map', `${a.token}=${b.token}`]);
+    // The restore Pod from the image alone (its spec.dump), as after a kubelet checkpoint; and from the
+    // original Pod (--pod): both declare the same mounts.
+    const maps = ['--map', `${a.data}=${b.data}`, '--map', `${a.prop}=${b.prop}`, '--map', `${a.token}=${b.token}`];
+    const restore = await cli(['restore-pod', checkpointImage, '--node', 'b', ...maps]);
     assert.equal(restore.exitCode, 0, `restore-pod: ${restore.stderr}`);
     restoreYaml = restore.stdout;
+    t.diagnostic(`restore-pod ${checkpointImage} --node b:\n${restoreYaml}`);
+    const podFile = join(bedNow.dir, 'counter-a.yaml');
+    await writeFile(podFile, podYaml);
+    const fromPod = await cli(['restore-pod', archive, '--image', checkpointImage, '--node', 'b', '--pod', podFile, ...maps]);
+    assert.equal(fromPod.exitCode, 0, `restore-pod --pod: ${fromPod.stderr}`);
     const pod = parsePod(restoreYaml);
     assert.equal(pod.spec.nodeName, 'b');
     assert.equal(pod.spec.runtimeClassName, 'extmount');
+    assert.equal(pod.spec.containers[0]!.image, checkpointImage);
+    assert.deepEqual(declaredMounts(pod), declaredMounts(parsePod(fromPod.stdout)));
+    assert.deepEqual(
+      declaredMounts(pod).filter((m) => m.startsWith('/data ') || m.startsWith('/prop ') || m.startsWith('/etc/node-token ')),
+      [`/data hostPath:${b.data} None`, `/etc/node-token hostPath:${b.token} None`, `/prop hostPath:${b.prop} HostToContainer`],
+    );
 
     // Node b's own mount under its /prop, made before the restore as any node mount would be.
     const subB = join(b.prop, 'sub');
@@ -165,13 +224,15 @@ describe('Kubernetes: CRI checkpoint on node a, restore on node b (containerd 2.
       return c.n > before.n ? c : undefined;
     });
     assert.ok(continued(now, before), `not the same process: before ${JSON.stringify(before)}, after ${JSON.stringify(now)}`);
+    t.diagnostic(`counter on a at the checkpoint ${JSON.stringify(before)}, restored on b ${JSON.stringify(now)}`);
     const cat = (path: string) => exec(bedNow.b.cri, rid, ['cat', path]);
     assert.equal(await cat('/data/who'), 'data-b');
     assert.equal(await cat('/prop/sub/who'), 'sub-b');
     assert.equal(await cat('/etc/cfg/who'), 'cfg-b');
+    assert.equal(await cat('/etc/creds/who'), 'secret-b');
     assert.equal(await cat('/etc/node-token'), 'token-b');
     // The configMap stays read-only; the emptyDir is b's, new for the new pod.
-    assert.notEqual((await bedNow.b.cri.execSync(rid, ['touch', '/etc/cfg/x'])).exitCode, 0, '/etc/cfg is writable after the restore');
+    for (const ro of ['/etc/cfg', '/etc/creds']) assert.notEqual((await bedNow.b.cri.execSync(rid, ['touch', `${ro}/x`])).exitCode, 0, `${ro} is writable after the restore`);
     await exec(bedNow.b.cri, rid, ['sh', '-c', 'echo restored > /cache/mark']);
     assert.ok(existsSync(join(dst.volumesDir, 'kubernetes.io~empty-dir/cache/mark')), 'the emptyDir is not b\'s kubelet dir');
     // Propagation kept: a node mount made under /prop after the restore shows in the container.
@@ -206,8 +267,11 @@ describe('Kubernetes: CRI checkpoint on node a, restore on node b (containerd 2.
     if (!(await requireE2E(t, needs)) || !ready) return;
     assert.ok(restoreYaml, 'no restore Pod from the test before');
     const pod = parsePod(restoreYaml);
-    pod.spec.volumes = pod.spec.volumes!.filter((v) => v.name !== 'prop');
-    for (const c of pod.spec.containers) c.volumeMounts = c.volumeMounts?.filter((m) => m.name !== 'prop');
+    const container = pod.spec.containers[0]!;
+    const prop = container.volumeMounts?.find((m) => m.mountPath === '/prop');
+    assert.ok(prop, 'the restore Pod declares no /prop');
+    container.volumeMounts = container.volumeMounts!.filter((m) => m !== prop);
+    pod.spec.volumes = pod.spec.volumes!.filter((v) => v.name !== prop.name);
     pod.metadata.name = 'counter-lacking';
     await assert.rejects(runPod(bed!.b, stringify(pod), api.b), (err: unknown) => {
       assert.ok(err instanceof CriError, String(err));
@@ -215,6 +279,7 @@ describe('Kubernetes: CRI checkpoint on node a, restore on node b (containerd 2.
       const lines = err.details.split('\n').filter((l) => /extmount/.test(l));
       assert.equal(lines.length, 1, `expected one extmount line: ${err.details}`);
       assert.match(lines[0]!, /\/prop\b/);
+      t.diagnostic(`StartContainer refused: ${lines[0]}`);
       return true;
     });
     for (const p of await bed!.b.cri.listPodSandboxes()) {
