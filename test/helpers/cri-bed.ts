@@ -181,8 +181,10 @@ export class CriBed {
   static async start(): Promise<CriBed> {
     const dir = await mkdtemp(join(tmpdir(), 'extmount-cri-'));
     const bed = new CriBed(dir, basename(dir));
+    const t0 = Date.now();
     try {
       await bed.setUp();
+      process.stderr.write(`cri-bed: ${dir} up in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
     } catch (err) {
       await bed.stop().catch((e: Error) => process.stderr.write(`cri-bed: teardown after a failed start: ${e.message}\n`));
       throw err;
@@ -317,6 +319,7 @@ export class CriBed {
 
   /** Everything down, by pid and by path; throws at the end when something could not be removed. */
   async stop(): Promise<void> {
+    const t0 = Date.now();
     const problems: string[] = [];
     const attempt = async (what: string, fn: () => Promise<unknown>) => {
       try {
@@ -338,6 +341,7 @@ export class CriBed {
       if (s.child.exitCode === null && s.child.signalCode === null) s.child.kill('SIGTERM');
       await Promise.race([s.exited, sleep(10_000)]);
       if (s.child.exitCode === null && s.child.signalCode === null) {
+        process.stderr.write(`cri-bed: ${s.child.spawnargs.slice(3).join(' ')} did not stop within 10 s of SIGTERM: SIGKILL\n`);
         s.child.kill('SIGKILL');
         await s.exited;
       }
@@ -366,6 +370,7 @@ export class CriBed {
     // Never rm -r through a mount that is still there.
     if (below().length > 0) problems.push(`mounts are left below ${this.dir}; not removing it`);
     else await rm(this.dir, { recursive: true, force: true });
+    process.stderr.write(`cri-bed: down in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
     if (problems.length > 0) throw new Error(`cri-bed teardown:\n${problems.join('\n')}`);
   }
 }
