@@ -67,11 +67,16 @@ async function plainTarEntries(archive: ArchiveFile, limit: number): Promise<Ent
     const header = decodeHeader(buffer);
     if (header === null) break;
     at += BLOCK;
-    if (header.type === 'pax') {
+    if (header.type === 'pax' || header.type === 'pax-global' || header.type === 'gnu-longname' || header.type === 'gnu-longlink') {
       if (header.size > MAX_LAYOUT_META) return [];
       const { buffer: data } = await archive.handle.read(Buffer.alloc(header.size), 0, header.size, at);
-      const records = parsePaxRecords(data);
-      pending = { path: records.get('path'), size: records.has('size') ? Number(records.get('size')) : undefined };
+      if (header.type === 'pax') {
+        const records = parsePaxRecords(data);
+        pending = { path: records.get('path') ?? pending.path, size: records.has('size') ? Number(records.get('size')) : pending.size };
+      } else if (header.type === 'gnu-longname') {
+        const end = data.indexOf(0);
+        pending = { ...pending, path: data.subarray(0, end === -1 ? data.length : end).toString('utf8') };
+      }
       at += paddedSize(header.size);
       continue;
     }

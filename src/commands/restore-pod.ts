@@ -33,6 +33,9 @@ export async function runRestorePod(options: RestorePodOptions, ctx: CommandCont
   if (isFile) {
     source = await openCheckpointSource(options.source);
   } else {
+    if (/^\.{0,2}\//.test(options.source) || /\.(tar|gz|zst|tgz)$/.test(options.source)) {
+      throw new ExtmountError('bad-input', `${options.source}: no such file`, { hint: 'give a checkpoint archive, or a checkpoint image REF' });
+    }
     const ref = parseImageRef(options.source);
     image ??= formatImageRef(ref);
     source = await registrySource(ref, options.insecure, ctx);
@@ -74,7 +77,9 @@ async function registrySource(ref: ReturnType<typeof parseImageRef>, insecure: b
     manifest = await registry.getManifest(first.digest, [OCI_MANIFEST, DOCKER_MANIFEST]);
   }
   const annotations = isRecord(manifest.json.annotations) ? manifest.json.annotations : {};
-  if (typeof annotations['org.criu.checkpoint.container.name'] !== 'string') throw cannot('not a checkpoint image (no org.criu.checkpoint.container.name annotation)');
+  if (typeof annotations['org.criu.checkpoint.container.name'] !== 'string' && typeof annotations['io.kubernetes.cri-o.annotations.checkpoint.name'] !== 'string') {
+    throw cannot('not a checkpoint image (no org.criu.checkpoint.container.name annotation)');
+  }
   const layer = Array.isArray(manifest.json.layers) ? manifest.json.layers[0] : undefined;
   if (!isRecord(layer) || typeof layer.digest !== 'string' || !/^sha256:[0-9a-f]{64}$/.test(layer.digest)) throw cannot('a manifest without a layer');
   return registryCheckpointSource(formatImageRef(ref), { digest: layer.digest, mediaType: typeof layer.mediaType === 'string' ? layer.mediaType : '' }, (d) => registry.getBlob(d));

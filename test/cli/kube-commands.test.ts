@@ -113,6 +113,10 @@ describe('checkpoint-image and restore-pod on a containerd checkpoint archive', 
     for (const p of ['/etc/hosts', '/etc/hostname', '/etc/resolv.conf', '/dev/shm', '/dev/termination-log']) assert.equal(mount(p), undefined, p);
     assert.equal(c.volumeMounts.length, 8);
     assert.ok(r.err.some((l) => /warning: volume app-config/.test(l)));
+    assert.ok(!r.err.some((l) => /--map/.test(l)));
+    const typo = await run(['restore-pod', archive, '--image', 'r/c:1', '--node', 'b', '--map', '/srv/x=/srv/b']);
+    assert.equal(typo.code, 0);
+    assert.ok(typo.err.includes('extmount: warning: --map /srv/x=/srv/b: no hostPath of the checkpoint is at or under /srv/x'), typo.err.join('\n'));
   });
 
   it('restore-pod reads the OCI layout checkpoint-image wrote, naming its image; --pod FILE keeps that Pod, remapped', async () => {

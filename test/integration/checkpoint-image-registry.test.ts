@@ -3,29 +3,17 @@
 // docker-registry is taken from PATH (the sid stack has it) or run from the sid stack root through its
 // own loader; neither there: skipped loudly, failed under EXTMOUNT_E2E=required.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { execa, type ResultPromise } from 'execa';
+import { stackTool } from '../helpers/stack-tool.js';
 import { parse as parseYaml } from 'yaml';
 import { main } from '../../src/cli/main.js';
 import type { CommandIO } from '../../src/commands/io.js';
 import { e2eRequired, waitFor } from '../helpers/e2e.js';
 import { containerdArchive } from '../helpers/kube-archive.js';
-
-const SID = '/var/cache/extmount/stacks/sid';
-
-async function registryCommand(): Promise<string[] | undefined> {
-  const onPath = await execa('docker-registry', ['--version'], { reject: false });
-  if (onPath.exitCode === 0) return ['docker-registry'];
-  const loader = join(SID, 'lib64/ld-linux-x86-64.so.2');
-  if (existsSync(loader) && existsSync(join(SID, 'usr/bin/docker-registry'))) {
-    return [loader, '--library-path', `${SID}/lib/x86_64-linux-gnu:${SID}/usr/lib/x86_64-linux-gnu`, join(SID, 'usr/bin/docker-registry')];
-  }
-  return undefined;
-}
 
 async function run(argv: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
   const out: string[] = [];
@@ -41,7 +29,7 @@ describe('checkpoint-image --push to a registry on 127.0.0.1', () => {
   const port = 20000 + (process.pid % 20000);
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'extmount-registry-'));
-    const command = await registryCommand();
+    const command = await stackTool('docker-registry', ['--version']);
     if (!command) {
       why = 'docker-registry is neither on PATH nor in the sid stack root (scripts/stacks/build.sh)';
       return;

@@ -8,7 +8,7 @@
 import type { RemapRule } from '../config.js';
 import { ExtmountError } from '../errors.js';
 import { isRecord } from '../json.js';
-import { applyRemap } from '../checkpoint/restore-targets.js';
+import { applyRemap, isUnder } from '../checkpoint/restore-targets.js';
 import type { CheckpointInfo } from './checkpoint-dumps.js';
 
 type Json = Record<string, unknown>;
@@ -130,6 +130,9 @@ export function planVolumes(spec: Json, maps: readonly RemapRule[]): Planned {
     planned.volumes.push({ name, hostPath: { path: applyRemap(source, maps) ?? source } });
     planned.mounts.push(mountOf(name));
     if (propagationOf(opts) === 'Bidirectional') planned.warnings.push(`${destination}: Bidirectional propagation needs a privileged container`);
+  }
+  for (const rule of maps) {
+    if (!mounts.some((m) => typeof m.source === 'string' && isUnder(m.source, rule.from))) planned.warnings.push(`--map ${rule.from}=${rule.to}: no hostPath of the checkpoint is at or under ${rule.from}`);
   }
   return planned;
 }
