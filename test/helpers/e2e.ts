@@ -1,6 +1,6 @@
 // The gate of every integration test: what it needs (root, dockerd, CRIU), checked once per process.
 // Absent → the test is skipped with a loud reason; with EXTMOUNT_E2E=required (CI) it fails instead.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -60,15 +60,18 @@ const checks: Record<Need, () => Promise<string | undefined>> = {
   // Debian's docker-registry, served on loopback by the tests: from PATH, else the sid stack root.
   registry: async () =>
     (await stackTool('docker-registry', ['--version'])) ? undefined : 'docker-registry is neither on PATH nor in the sid stack root (scripts/stacks/build.sh sid)',
-  // A node as the kubelet drives it: containerd ≥ 2.1 (CRI CheckpointContainer, and restore through
-  // CreateContainer; 1.7 answers Unimplemented), with the registry, CNI plugins and checkpointctl.
+  // A node as the kubelet drives it (test/helpers/cri-bed.ts): containerd >= 2.1 (CRI CheckpointContainer,
+  // and restore through CreateContainer; 1.6 and 1.7 answer Unimplemented) and the tools the bed runs.
   cri: async () => {
     const r = await execa('containerd', ['--version'], { reject: false });
     if (r.exitCode !== 0) return 'containerd is not installed';
-    if (!atLeast(containerdVersion(String(r.stdout)), 2, 1)) return `containerd ${String(r.stdout).trim()} has no CRI checkpoint/restore (needs 2.1)`;
-    for (const [tool, args] of [['docker-registry', ['--version']], ['checkpointctl', ['version']], ['/usr/lib/cni/loopback', ['--version']]] as const) {
+    if (!atLeast(containerdVersion(String(r.stdout)), 2, 1)) return `containerd ${String(r.stdout).trim()} has no CRI checkpoint/restore (checkpoint since 2.0, restore since 2.1)`;
+    for (const [tool, args] of [['ctr', ['--version']], ['docker-registry', ['--version']], ['checkpointctl', ['--help']], ['runc', ['--version']], ['nsenter', ['--version']], ['ip', ['-V']]] as const) {
       const t = await execa(tool, args, { reject: false });
-      if (t.exitCode === undefined) return `${tool} is not installed (scripts/stacks/build.sh installs it in the sid root)`;
+      if (t.exitCode !== 0) return `${tool} is not installed (scripts/stacks/build.sh installs the CRI bed's packages)`;
+    }
+    for (const file of ['/usr/lib/cni/bridge', '/usr/lib/cni/loopback', '/usr/lib/cni/host-local', '/usr/share/gocode/src/k8s.io/cri-api/pkg/apis/runtime/v1/api.proto']) {
+      if (!existsSync(file)) return `${file} is missing (containernetworking-plugins, golang-github-kubernetes-cri-api-dev)`;
     }
     return undefined;
   },
