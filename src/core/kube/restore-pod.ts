@@ -31,10 +31,16 @@ export interface RestorePod {
 
 /** Mounts the runtime or the kubelet make for every container: never declared in a Pod. */
 const RUNTIME_OWN = new Set(['/etc/hosts', '/etc/hostname', '/etc/resolv.conf', '/dev/shm', '/dev/termination-log', '/run/.containerenv', '/run/secrets']);
+/**
+ * A pod's UID in the kubelet's paths: a UUID from the API server, or for a static pod the kubelet's own
+ * 32-hex md5 of its manifest (pkg/kubelet/config/common.go).
+ */
+const POD_UID = String.raw`(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{32})`;
 /** <kubelet root>/pods/<pod uid>/volumes/kubernetes.io~<plugin>/<volume name> */
-const KUBELET_VOLUME = /\/pods\/[0-9a-f-]{36}\/volumes\/kubernetes\.io~([a-z0-9-]+)\/([a-z0-9][a-z0-9.-]*)$/;
-const KUBELET_OWN = /\/pods\/[0-9a-f-]{36}\/(etc-hosts|containers\/)/;
-const KUBELET_SUBPATH = /\/pods\/[0-9a-f-]{36}\/volume-subpaths\//;
+const KUBELET_VOLUME = new RegExp(String.raw`/pods/${POD_UID}/volumes/kubernetes\.io~([a-z0-9-]+)/([a-z0-9][a-z0-9.-]*)$`);
+const KUBELET_OWN = new RegExp(String.raw`/pods/${POD_UID}/(etc-hosts|containers/)`);
+const KUBELET_SUBPATH = new RegExp(String.raw`/pods/${POD_UID}/volume-subpaths/`);
+const KUBELET_ANY_VOLUME = new RegExp(String.raw`/pods/${POD_UID}/volumes/`);
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 function refuse(what: string): ExtmountError {
@@ -123,7 +129,7 @@ export function planVolumes(spec: Json, maps: readonly RemapRule[]): Planned {
       planned.mounts.push(mountOf(name));
       continue;
     }
-    if (/\/pods\/[0-9a-f-]{36}\/volumes\//.test(source)) throw refuse(`the volume mounted at ${destination} (${source}): the archive does not say what it is made from`);
+    if (KUBELET_ANY_VOLUME.test(source)) throw refuse(`the volume mounted at ${destination} (${source}): the archive does not say what it is made from`);
     let name = `host-${hostPaths++}`;
     while (names.has(name)) name = `host-${hostPaths++}`;
     names.add(name);

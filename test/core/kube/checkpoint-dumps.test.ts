@@ -66,4 +66,10 @@ describe('restore Pod volumes', () => {
       assert.equal(code(() => planVolumes({ mounts: [{ destination: '/x', type: 'bind', source, options: ['rbind'] }] }, [])), 2, source);
     }
   });
+  it('knows the kubelet\'s volumes of a static pod too (a 32-hex UID, not a UUID): an emptyDir is declared again, not made a hostPath', () => {
+    for (const uid of ['5f0c9d8e-4b1a-4c2d-9e3f-0a1b2c3d4e5f', 'c2b7e6f0a9d84e1b8f3a2c1d0e9f8a7b']) {
+      const planned = planVolumes({ mounts: [{ destination: '/cache', type: 'bind', source: `/var/lib/kubelet/pods/${uid}/volumes/kubernetes.io~empty-dir/cache`, options: ['rbind', 'rprivate', 'rw'] }] }, []);
+      assert.deepEqual(planned.volumes.map((v) => Object.keys(v).sort()), [['emptyDir', 'name']], uid);
+    }
+  });
 });
