@@ -58,6 +58,11 @@ function skipOrFail(t: TestContext, reason: string): void {
   t.skip(reason);
 }
 
+interface PackReport {
+  filename: string;
+  files: Array<{ path: string }>;
+}
+
 describe('npm pack + npm install -g of the tarball: a working extmount on PATH', () => {
   let dir = '';
   let server: Server | undefined;
@@ -86,7 +91,9 @@ describe('npm pack + npm install -g of the tarball: a working extmount on PATH',
   it('installs from the packed tarball; --version, detect --mountinfo and install-runtime work from the prefix', async (t) => {
     const packed = await execa('npm', ['pack', '--json', '--pack-destination', dir], { cwd: REPO, env: npmEnv(), extendEnv: false, reject: false });
     assert.equal(packed.exitCode, 0, `npm pack failed: ${packed.stderr}`);
-    const { filename, files } = (JSON.parse(String(packed.stdout)) as Array<{ filename: string; files: Array<{ path: string }> }>)[0]!;
+    // npm 11 prints [{filename, files}]; npm 12 (Debian sid) prints {"<name>": {filename, files}}.
+    const packReport = JSON.parse(String(packed.stdout)) as PackReport[] | Record<string, PackReport>;
+    const { filename, files } = (Array.isArray(packReport) ? packReport[0] : Object.values(packReport)[0]) ?? assert.fail(`npm pack printed no package: ${String(packed.stdout)}`);
     const paths = new Set(files.map((f) => f.path));
     for (const needed of ['build/src/cli-bundle/cli.mjs', 'build/src/runtime/main.bundle.mjs', 'hooks/extmount-runc', 'hooks/docker-extmount', 'config.json']) {
       assert.ok(paths.has(needed), `the tarball lacks ${needed} (package.json "files"; or run npm run build first)`);
