@@ -11,6 +11,7 @@ import { benchDetect } from './detect.js';
 import { benchLive } from './live.js';
 import { benchMigrate } from './migrate.js';
 import { benchRuntime } from './runtime.js';
+import { benchScale } from './scale.js';
 
 export interface BenchRow {
   case: string;
@@ -31,6 +32,7 @@ type BenchCase = () => Promise<BenchRow[]>;
 const CASES: Record<string, BenchCase> = {
   cli: () => benchCli(),
   runtime: () => benchRuntime({ memories: [16, 512], runs: 5 }),
+  scale: () => benchScale(),
   migrate: () => benchMigrate({ memories: [16, 512], runs: 3 }),
   live: () => benchLive({ memories: [256, 512], runs: 2 }),
   detect: async () => {
