@@ -80,7 +80,8 @@ export async function benchScale(options: { counts?: number[]; runs?: number } =
 
     const log = join(containerStateDir(join(sandbox.dir, 'state'), id), 'runtime.log');
     const images = join(sandbox.dir, 'images');
-    const handler = new Map<number, number[]>(counts.map((c) => [c, []]));
+    // Per size: the handler's time until runc, and its parts (start, runc state, analysis, writes).
+    const handler = new Map<number, number[][]>(counts.map((c) => [c, []]));
     const whole = new Map<number, number[]>(counts.map((c) => [c, []]));
     const warmup = 1;
     for (let i = 0; i < warmup + runs; i++) {
@@ -91,18 +92,34 @@ export async function benchScale(options: { counts?: number[]; runs?: number } =
           env: { EXTMOUNT_CONFIG: config },
         });
         const elapsed = performance.now() - start;
-        const calls = [...(await readFile(log, 'utf8')).matchAll(/runc called (\d+) ms after Node\.js started/g)];
+        const calls = [...(await readFile(log, 'utf8')).matchAll(/runc called (\d+) ms after Node\.js started \(start (\d+), runc state (\d+), analysis (\d+), writes (\d+)\)/g)];
         if (calls.length === 0) throw new Error(`no "runc called" line in ${log}`);
         if (i < warmup) continue;
-        handler.get(ns.count)!.push(Number(calls.at(-1)![1]));
+        handler.get(ns.count)!.push(calls.at(-1)!.slice(1).map(Number));
         whole.get(ns.count)!.push(elapsed);
       }
     }
+    // runc's own share of the growth: `runc state` (which the handler calls first) in each namespace.
+    const runcState = new Map<number, number[]>(counts.map((c) => [c, []]));
+    for (let i = 0; i < warmup + runs * 2; i++) {
+      for (const ns of namespaces) {
+        const start = performance.now();
+        await execa('nsenter', ['-t', String(ns.holder), '-m', '--', 'runc', '--root', root, 'state', id]);
+        if (i >= warmup) runcState.get(ns.count)!.push(performance.now() - start);
+      }
+    }
     const base = counts[0]!;
+    const part = (count: number, i: number) => median(handler.get(count)!.map((p) => p[i]!));
+    const parts = ['Node.js, modules, config', 'runc state', 'reads and analysis', 'CRIU config and manifest written'];
     return counts.slice(1).flatMap((count): BenchRow[] => [
       {
         case: `runtime handler until it calls runc, ${count} extra host mounts`,
-        ms: median(handler.get(count)!), baselineMs: median(handler.get(base)!), baseline: `${base} extra`, goal: count >= 5000 ? '≤ 1.2×' : '(report)', runs,
+        ms: part(count, 0), baselineMs: part(base, 0), baseline: `${base} extra`, goal: count >= 5000 ? '≤ 1.2×' : '(report)', runs,
+      },
+      ...parts.map((what, i): BenchRow => ({ case: `  of which: ${what}`, ms: part(count, i + 1), baselineMs: part(base, i + 1), baseline: `${base} extra`, goal: '(report)', runs })),
+      {
+        case: `  runc state alone (nsenter + runc, for reference), ${count} extra host mounts`,
+        ms: median(runcState.get(count)!), baselineMs: median(runcState.get(base)!), baseline: `${base} extra`, goal: '(report)', runs: runs * 2,
       },
       {
         case: `runc checkpoint --leave-running through the wrapper, ${count} extra host mounts`,
