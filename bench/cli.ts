@@ -18,6 +18,8 @@ export async function benchCli(runs = 20): Promise<BenchRow[]> {
     ['cli: detect --mountinfo (seed, 2 mounts)', ['detect', '--mountinfo', `${FIXTURES}/mountinfo/seed.mountinfo`]],
     ['cli: show (seed images)', ['show', `${FIXTURES}/images/seed`]],
     ['cli: --help', ['--help']],
+    ['cli: --version', ['--version']],
+    ['cli: help migrate', ['help', 'migrate']],
   ];
   const rows: BenchRow[] = [];
   for (const [name, args] of cases) {

@@ -11,6 +11,8 @@ import { benchDetect } from './detect.js';
 import { benchLive } from './live.js';
 import { benchMigrate } from './migrate.js';
 import { benchRuntime } from './runtime.js';
+import { benchScale } from './scale.js';
+import { benchFreeze } from './freeze.js';
 
 export interface BenchRow {
   case: string;
@@ -31,6 +33,8 @@ type BenchCase = () => Promise<BenchRow[]>;
 const CASES: Record<string, BenchCase> = {
   cli: () => benchCli(),
   runtime: () => benchRuntime({ memories: [16, 512], runs: 5 }),
+  scale: () => benchScale(),
+  freeze: () => benchFreeze(),
   migrate: () => benchMigrate({ memories: [16, 512], runs: 3 }),
   live: () => benchLive({ memories: [256, 512], runs: 2 }),
   detect: async () => {

@@ -12,7 +12,7 @@ import { median, paired } from './measure.js';
 import type { BenchRow } from './run.js';
 
 /** runc's --root for a container: dockerd 20.10 uses <exec-root>/runtime-runc/moby for every runc-like runtime. */
-async function runtimeRoot(daemon: Daemon, id: string): Promise<string> {
+export async function runtimeRoot(daemon: Daemon, id: string): Promise<string> {
   for (const runtimeDir of (await readdir(daemon.execRoot)).filter((d) => d.startsWith('runtime-'))) {
     for (const ns of await readdir(join(daemon.execRoot, runtimeDir))) {
       const root = join(daemon.execRoot, runtimeDir, ns);

@@ -1,4 +1,5 @@
 // Reads mount tables and file types from the running system.
+import { readFileSync } from 'node:fs';
 import { lstat, open, readdir, readFile } from 'node:fs/promises';
 import { formatBytes, READ_LIMITS, readAtMost } from './untrusted-file.js';
 import { ExtmountError } from '../core/errors.js';
@@ -22,6 +23,15 @@ export async function readMountinfo(pid: number): Promise<string> {
 /** Our own mount namespace: where host paths are resolved and restores will look for them. */
 export function readOwnMountinfo(): Promise<string> {
   return readFile('/proc/self/mountinfo', 'utf8');
+}
+
+/**
+ * The same, read synchronously: the runtime's checkpoint reads it while `runc state` runs in its own
+ * process, and one synchronous read of 5,000 mounts takes about half as long as readFile's chunked
+ * round trips through the thread pool (issue 26).
+ */
+export function readOwnMountinfoSync(): string {
+  return readFileSync('/proc/self/mountinfo', 'utf8');
 }
 
 /**

@@ -15,7 +15,6 @@ import { findPodmanContainer } from '../adapters/podman-container-dir.js';
 import { rootfsReadlink } from '../adapters/rootfs.js';
 import { planExternalMounts } from '../core/mounts/plan.js';
 import { planCriuOptions, toConfigFile, type CriuVersion } from '../core/mounts/render.js';
-import type { MountInfo } from '../core/mounts/mountinfo.js';
 import { imagePathOf, isValidContainerId, optionSet, runcRootOf, workPathOf, type RuncInvocation } from '../core/runtime/runc-argv.js';
 import { CHECKPOINT_LAZY_FILE, CHECKPOINT_RESULT_FILE, type RuntimeMountResult, type RuntimeResult } from '../core/runtime/runtime-files.js';
 import { dumpPropagationNote, dumpPropagationNoteOnHost, dumpWarnings, splitDumpPlan } from '../core/runtime/runtime-plan.js';
@@ -28,7 +27,9 @@ import { killChildren, tcpEstablishedOn } from '../adapters/procfs.js';
 import { tlsCriuOptions, withVerbFlags, type LivePages, type LiveRelease, type LiveRequest } from '../core/live/live-request.js';
 import { appendRuncLog, writeStderr } from './report.js';
 import { makeWorkPath, requireId, runcEnv, withInheritedCriuConfig, type RuntimeContext } from './context.js';
-import { hostMountTable, processMountTable } from '../adapters/mount-table.js';
+import { hostMountIndex, processMountTable } from '../adapters/mount-table.js';
+import { selectMounts, type MountinfoIndex } from '../core/mounts/mountinfo-index.js';
+import { deviceKey } from '../core/mounts/mountinfo.js';
 import { ContainerStateDir } from '../adapters/state-dir.js';
 import { runcAnswers } from './passthrough.js';
 
@@ -39,9 +40,11 @@ export async function handleCheckpoint(invocation: RuncInvocation, argv: readonl
   // containerd has paused the container before calling us (client task.Checkpoint): everything here is
   // downtime, so what does not depend on runc's answer is read while runc state runs.
   const marks = [performance.now()];
+  // runc state is spawned first: the host's mount table is read (synchronously) while it runs.
+  const stateRead = isValidContainerId(id) ? runcState(ctx.runc, invocation, id).catch(() => undefined) : undefined;
   const early = startEarlyReads(invocation, ctx);
   // A container runc does not know, or cannot checkpoint (created, stopped): runc's own error and exit code.
-  const before = isValidContainerId(id) ? await runcState(ctx.runc, invocation, id).catch(() => undefined) : undefined;
+  const before = await stateRead;
   if (!before || (before.status !== 'running' && before.status !== 'paused')) return runcAnswers(argv, ctx);
   marks.push(performance.now());
   const images = imagePathOf(invocation, ctx.cwd);
@@ -225,13 +228,13 @@ interface PreparedDump {
 interface EarlyReads {
   ctx: RuntimeContext;
   version: Promise<CriuVersion>;
-  hostMounts: Promise<MountInfo[]>;
+  hostMounts: Promise<MountinfoIndex>;
 }
 
 /** Started before `runc state`; a failure surfaces where the value is awaited. */
 function startEarlyReads(invocation: RuncInvocation, ctx: RuntimeContext): EarlyReads {
   const version = criuVersion(invocation.globalOptions.get('criu') ?? ctx.config.criu, { stateDir: ctx.config.stateDir });
-  const hostMounts = hostMountTable();
+  const hostMounts = hostMountIndex();
   for (const p of [version, hostMounts]) p.catch(() => undefined);
   return { ctx, version, hostMounts };
 }
@@ -239,15 +242,18 @@ function startEarlyReads(invocation: RuncInvocation, ctx: RuntimeContext): Early
 async function prepareDump(early: EarlyReads, id: string, pid: number, bundle: string): Promise<PreparedDump> {
   const { ctx } = early;
   const versionRead = early.version;
-  const [bundleText, mounts, hostMounts] = await Promise.all([readBundleConfig(bundle), processMountTable(pid), early.hostMounts]);
+  const [bundleText, mounts, hostIndex] = await Promise.all([readBundleConfig(bundle), processMountTable(pid), early.hostMounts]);
   const spec = parseOciSpec(bundleText, bundle).view;
   const view = resolveBindDestinations(spec, rootfsReadlink(spec.rootfs));
   // Podman's bundles are known by their path (no I/O for any other): asked first, so that a Podman
   // container does not pay Docker's candidate reads, daemon.json included, inside the freeze.
   const meta = (await findPodmanContainer(view, id, bundle)) ?? (await findDockerContainer(view, id))?.meta;
   const container = containerInfoFromBundle(view, { id, pid, runtime: 'extmount' }, meta);
-  const classification = classifyMounts(mounts, { hostMounts, container });
+  // Of the host's table, only what the container's mounts involve (a Kubernetes node has thousands more).
+  const needs = { devices: mounts.map(deviceKey), peerGroups: mounts.flatMap((m) => (m.shared === undefined ? [] : [m.shared])) };
+  const classification = classifyMounts(mounts, { hostMounts: selectMounts(hostIndex, needs), container });
   const hostPaths = classification.mounts.flatMap((c) => (c.external?.hostPath ? [c.external.hostPath] : []));
+  const hostMounts = selectMounts(hostIndex, { ...needs, paths: hostPaths });
   const plan = planExternalMounts(classification, { fileTypes: await fileTypesOf(hostPaths) });
   const split = splitDumpPlan(plan, view);
   const version = await versionRead;

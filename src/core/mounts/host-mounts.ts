@@ -4,15 +4,49 @@ import { deviceOf, type MountInfo } from './mountinfo.js';
 
 /** The mount a path resolves to, walking down from / as the kernel does (hidden mounts are skipped). */
 export function mountOfPath(path: string, mounts: readonly MountInfo[]): MountInfo | undefined {
+  return resolvePath(mountTree(mounts), path);
+}
+
+/**
+ * The table indexed for walks down from /: built once per question, so that asking about every mount of
+ * a table (findSharingSource's candidates) stays linear on a host with thousands of mounts (issue 26).
+ */
+interface MountTree {
+  root: MountInfo | undefined;
+  /** Every mount under its parent's ID and its own mount point, in table order. */
+  byParentAndPath: Map<string, MountInfo[]>;
+  byParent: Map<number, MountInfo[]>;
+}
+
+function mountTree(mounts: readonly MountInfo[]): MountTree {
   const byParent = childrenIndex(mounts);
+  const byParentAndPath = new Map<string, MountInfo[]>();
+  for (const m of mounts) {
+    const key = childKey(m.parentId, m.mountpoint);
+    const list = byParentAndPath.get(key);
+    if (list) list.push(m);
+    else byParentAndPath.set(key, [m]);
+  }
   const ids = new Set(mounts.map((m) => m.mountId));
-  let current = topmost(mounts.find((m) => m.mountpoint === '/' && !ids.has(m.parentId)) ?? mounts.find((m) => m.mountpoint === '/'), byParent);
+  const base = mounts.find((m) => m.mountpoint === '/' && !ids.has(m.parentId)) ?? mounts.find((m) => m.mountpoint === '/');
+  const tree: MountTree = { root: undefined, byParentAndPath, byParent };
+  tree.root = topmost(base, tree);
+  return tree;
+}
+
+function childKey(parentId: number, mountpoint: string): string {
+  return `${parentId} ${mountpoint}`;
+}
+
+function resolvePath(tree: MountTree, path: string): MountInfo | undefined {
+  let current = tree.root;
   if (!current) return undefined;
-  const parts = path.split('/').filter(Boolean);
-  for (let i = 1; i <= parts.length; i++) {
-    const prefix = `/${parts.slice(0, i).join('/')}`;
-    const child: MountInfo | undefined = (byParent.get(current.mountId) ?? []).find((m) => m.mountpoint === prefix);
-    if (child) current = topmost(child, byParent)!;
+  let prefix = '';
+  for (const part of path.split('/')) {
+    if (part === '') continue;
+    prefix = `${prefix}/${part}`;
+    const child: MountInfo | undefined = tree.byParentAndPath.get(childKey(current.mountId, prefix))?.[0];
+    if (child) current = topmost(child, tree)!;
   }
   return current;
 }
@@ -33,9 +67,10 @@ export function fsPathOf(path: string, mount: MountInfo): string {
  * below the source go away. Seen here: the host's /srv/prop/sub vanished on `docker start --checkpoint`.
  */
 export function detachPropagationRisk(source: string, mounts: readonly MountInfo[]): string | undefined {
-  const top = mountOfPath(source, mounts);
+  const tree = mountTree(mounts);
+  const top = resolvePath(tree, source);
   if (!top) return undefined;
-  const byParent = childrenIndex(mounts);
+  const byParent = tree.byParent;
   const queue: MountInfo[] = [top];
   while (queue.length > 0) {
     const parent = queue.shift()!;
@@ -65,13 +100,14 @@ export type SharingSource =
  * (the propagated /srv/prop/sub for /srv/disk2) gives the restored mount back its master.
  */
 export function findSharingSource(path: string, mounts: readonly MountInfo[]): SharingSource {
-  const mount = mountOfPath(path, mounts);
+  const tree = mountTree(mounts);
+  const mount = resolvePath(tree, path);
   if (!mount) return { kind: 'none', mount: undefined };
   const fsPath = fsPathOf(path, mount);
   // The most specific mount wins: with a shared / (systemd hosts), /srv/disk2 must still follow the
   // /srv/prop/sub peer group it was a slave of, not the one of /.
   const candidates = mounts.filter(
-    (m) => deviceOf(m) === deviceOf(mount) && hasSharing(m) && isUnder(fsPath, m.root) && (m === mount || mountOfPath(m.mountpoint, mounts) === m),
+    (m) => deviceOf(m) === deviceOf(mount) && hasSharing(m) && isUnder(fsPath, m.root) && (m === mount || resolvePath(tree, m.mountpoint) === m),
   );
   if (candidates.length === 0) return { kind: 'none', mount };
   candidates.sort(
@@ -103,10 +139,10 @@ function childrenIndex(mounts: readonly MountInfo[]): Map<number, MountInfo[]> {
 }
 
 /** A mount stacked on the same mountpoint of another is a child of it: follow to the one on top. */
-function topmost(mount: MountInfo | undefined, byParent: ReadonlyMap<number, MountInfo[]>): MountInfo | undefined {
+function topmost(mount: MountInfo | undefined, tree: MountTree): MountInfo | undefined {
   let current = mount;
   for (let guard = 0; current && guard < 1000; guard++) {
-    const over = (byParent.get(current.mountId) ?? []).find((c) => c.mountpoint === current!.mountpoint && c !== current);
+    const over = tree.byParentAndPath.get(childKey(current.mountId, current.mountpoint))?.find((c) => c !== current);
     if (!over) break;
     current = over;
   }

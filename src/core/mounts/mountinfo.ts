@@ -76,7 +76,8 @@ export function parseMountinfo(text: string, origin = 'mountinfo', options: Pars
 
 // A line is scanned, not split: only the fields a record keeps are sliced out (hot: 10,000 lines and
 // a dozen fields each). Malformed lines are split after all, to say what is wrong with them.
-function parseLine(raw: string, line: number, origin: string): MountInfo {
+// Exported for mountinfo-index.ts, which parses only the lines a question needs.
+export function parseLine(raw: string, line: number, origin: string): MountInfo {
   const e0 = raw.indexOf(' ');
   const e1 = e0 === -1 ? -1 : raw.indexOf(' ', e0 + 1);
   const e2 = e1 === -1 ? -1 : raw.indexOf(' ', e1 + 1);
@@ -203,7 +204,7 @@ function clip(text: string): string {
   return text.length > 40 ? `${text.slice(0, 40)}…` : text;
 }
 
-function parseError(origin: string, line: number, what: string): ExtmountError {
+export function parseError(origin: string, line: number, what: string): ExtmountError {
   return new ExtmountError('parse', `${origin}: line ${line}: ${what}`, {
     hint: 'pass the text of a /proc/PID/mountinfo file',
   });

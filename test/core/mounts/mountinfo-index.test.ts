@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { classifyMounts } from '../../../src/core/mounts/classify.js';
+import { ExtmountError } from '../../../src/core/errors.js';
+import { findSharingSource, mountOfPath } from '../../../src/core/mounts/host-mounts.js';
+import { deviceKey, parseMountinfo, type MountInfo } from '../../../src/core/mounts/mountinfo.js';
+import { indexMountinfo, selectMounts } from '../../../src/core/mounts/mountinfo-index.js';
+import { containerInfoFromInspect } from '../../../src/adapters/docker.js';
+import { fixture, inspectFixture } from '../../helpers/fixtures.js';
+
+// The captured host of docker-propagated (prop shared:3, disk2 on prop/sub shared:5), grown as a Kubernetes
+// node's: 5,000 tmpfs binds, root-device binds that share disk2's content with a peer group, a tmpfs over
+// /opt with a shared bind of it elsewhere, a mount on another device below prop/sub, a line with an
+// escaped space, and a tmpfs in the peer group of the container's shared mount only.
+const captured = fixture('mountinfo/docker-propagated.host.mountinfo');
+const extra: string[] = [];
+let id = 5000;
+for (let i = 0; i < 5000; i++) extra.push(`${id++} 27 0:900 /src /var/lib/kubelet/pods/${i}/volumes/token rw,relatime shared:900 - tmpfs tmpfs rw`);
+for (let i = 0; i < 50; i++) extra.push(`${id++} 27 254:0 /srv/extmount-fixtures/disk2 /mnt/k/${i} rw,relatime master:5 - ext4 /dev/vda rw`);
+extra.push(`${id++} 27 0:901 / /opt rw,relatime - tmpfs over-opt rw`);
+extra.push(`${id++} 27 0:901 /data /media/copy rw,relatime shared:79 - tmpfs over-opt rw`);
+extra.push(`${id++} 61 0:902 / /srv/extmount-fixtures/prop/sub/x rw,relatime shared:77 - tmpfs below-sub rw`);
+extra.push(`${id++} 27 254:0 /srv/with\\040space /srv/with\\040space rw,relatime shared:78 - ext4 /dev/vda rw`);
+extra.push(`${id++} 27 0:903 / /var/peer rw,relatime master:4 - tmpfs peer rw`);
+const bigText = `${captured}${extra.join('\n')}\n`;
+const big = parseMountinfo(bigText, 'big', { format: 'kernel' });
+const index = indexMountinfo(bigText, 'big');
+
+const containerMounts = parseMountinfo(fixture('mountinfo/docker-propagated.mountinfo'));
+const container = containerInfoFromInspect(inspectFixture('docker-propagated'));
+const needs = { devices: containerMounts.map(deviceKey), peerGroups: [4] };
+
+function same(a: ReturnType<typeof findSharingSource>, b: ReturnType<typeof findSharingSource>, path: string): void {
+  assert.deepEqual(
+    { kind: b.kind, path: 'path' in b ? b.path : undefined, mount: b.mount?.mountId },
+    { kind: a.kind, path: 'path' in a ? a.path : undefined, mount: a.mount?.mountId },
+    `findSharingSource(${path})`,
+  );
+}
+
+describe('selectMounts', () => {
+  it('classifies the container as on the whole table, from a few lines of it', () => {
+    const selected = selectMounts(index, needs);
+    assert.ok(selected.length < 100, `${selected.length} of ${big.length} lines parsed`);
+    assert.deepEqual(classifyMounts(containerMounts, { hostMounts: selected, container }), classifyMounts(containerMounts, { hostMounts: big, container }));
+  });
+
+  it('takes in the mounts of a peer group the container shares, whatever their device', () => {
+    const shared = containerMounts.map((m) => (m.mountpoint === '/' ? { ...m, master: undefined, shared: 4 } : m));
+    const selected = selectMounts(index, { devices: shared.map(deviceKey), peerGroups: [4] });
+    assert.ok(selected.some((m) => m.source === 'peer'));
+    const root = (hostMounts: MountInfo[]) => classifyMounts(shared, { hostMounts, container }).root;
+    assert.deepEqual(root(selected), root(big));
+    assert.ok(!selectMounts(index, { devices: shared.map(deviceKey) }).some((m) => m.source === 'peer'));
+  });
+
+  it('answers findSharingSource and mountOfPath for a path as the whole table does', () => {
+    const paths = [
+      '/srv/extmount-fixtures/disk2', '/srv/extmount-fixtures/prop/sub', '/srv/extmount-fixtures/prop/sub/x/y', '/srv/with space/a',
+      '/opt/data/f', '/srv', '/', '/var/lib/kubelet/pods/17/volumes/token', '/mnt/k/3/deeper', '/tmp/nowhere',
+      ...big.filter((_, i) => i % 331 === 0).map((m) => `${m.mountpoint}/f`),
+    ];
+    for (const path of paths) {
+      const selected = selectMounts(index, { devices: [], paths: [path] });
+      same(findSharingSource(path, big), findSharingSource(path, selected), path);
+      assert.equal(mountOfPath(path, selected)?.mountId, mountOfPath(path, big)?.mountId, `mountOfPath(${path})`);
+    }
+    // /opt/data lands on the tmpfs over /opt (device 0:901), which is then taken in whole: its shared bind
+    // at /media/copy is where CRIU can copy sharing from.
+    const opt = findSharingSource('/opt/data/f', selectMounts(index, { devices: [], paths: ['/opt/data/f'] }));
+    assert.deepEqual([opt.kind, 'path' in opt ? opt.path : ''], ['peer', '/media/copy/f']);
+  });
+
+  it('still reports a line it cannot scan, and a mount ID twice among the lines it parses', () => {
+    const bad = indexMountinfo(`${captured}oops\n`, 'bad');
+    assert.throws(() => selectMounts(bad, { devices: [] }), (err: unknown) => err instanceof ExtmountError && err.code === 'parse' && /bad: line 28/.test(err.message));
+    const twice = indexMountinfo(`${captured}61 47 254:0 /x /y rw - ext4 /dev/vda rw\n`, 'twice');
+    assert.throws(() => selectMounts(twice, { devices: [254 * 0x100000] }), (err: unknown) => err instanceof ExtmountError && /mount ID 61 appears twice/.test(err.message));
+  });
+});
