@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Log } from '../adapters/log.js';
 import type { Config } from '../core/config.js';
-import { ExtmountError } from '../core/errors.js';
+import { ExtmountError, hasReason } from '../core/errors.js';
 import { LABEL_FROM, checkpointName, mountpointsOf, networkFilesVolume, targetCreateOptions } from '../core/migrate/migrate-config.js';
 import type { MigrationReport } from '../core/migrate/migrate-report.js';
 import type { RootfsPlan } from '../core/migrate/migrate-plan.js';
@@ -588,7 +588,7 @@ async function rollback(plan: MigrationPlan, checkpoint: string, made: TargetSta
   await removeJournals(source, sid).catch(() => undefined);
   const where = restoredId === sid ? '' : ` in a NetworkDisabled copy (${restoredId.slice(0, 12)}; containerd#12141 keeps ${source.where} from restoring it in place)${problem ? `, but ${problem}` : `, now named ${name}`}`;
   // containerd deletes CRIU's restore log: say what most often makes a restore elsewhere fail.
-  const criu = /criu failed/.test(cause);
+  const criu = unreachableCode(err) === undefined && hasReason(err, 'criu-failed');
   return new ExtmountError('docker-failed', `migration of ${name} to ${target.where} failed: ${cause}; rolled back: it runs again on ${source.where}, restored from checkpoint ${checkpoint}${where}${left ? `; a never-started copy is left on ${target.where} (label ${LABEL_FROM}), the next migrate removes it` : ''}`, {
     hint: criu
       ? 'CRIU reopens by path the files the process had open: on a --map\'ed bind they must exist at the target path (the same data), or pass --copy-binds; the CRIU runtime on the target must work too'

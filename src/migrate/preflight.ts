@@ -114,8 +114,9 @@ export async function preflight(request: MigrateRequest, source: Engine, target:
   try {
     return await check(request, source, target, config, progress);
   } catch (err) {
-    if (err instanceof ExtmountError && err.message.startsWith('cannot reach the Docker engine') && !err.hint?.includes('checkpoint')) {
-      throw new ExtmountError('bad-input', err.message, { hint: 'check that dockerd runs there and the --from/--to address', cause: err });
+    // Not the refusal that says how to bring back a container an earlier run froze: that one keeps its hint.
+    if (err instanceof ExtmountError && err.reason === 'unreachable') {
+      throw new ExtmountError('bad-input', err.message, { hint: 'check that dockerd runs there and the --from/--to address', cause: err, reason: 'unreachable' });
     }
     if (err instanceof ExtmountError && err.exitCode === 1) {
       throw new ExtmountError('bad-input', `preflight: ${err.message}`, { ...(err.hint ? { hint: err.hint } : {}), cause: err });
