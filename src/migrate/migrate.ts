@@ -6,6 +6,18 @@ import { ExtmountError, hasReason } from '../core/errors.js';
 import { LABEL_FROM, checkpointName, mountpointsOf, networkFilesVolume, targetCreateOptions } from '../core/migrate/migrate-config.js';
 import type { MigrationReport } from '../core/migrate/migrate-report.js';
 import type { RootfsPlan } from '../core/migrate/migrate-plan.js';
+import {
+  copyNotRemovedRefusal,
+  liveCopyLeftRefusal,
+  liveMemoryMovedError,
+  liveRollbackEnd,
+  mustEndCopyTask,
+  mustInspectCopy,
+  restoreFailedError,
+  rolledBackError,
+  unseenTaskRefusal,
+  type RollbackFacts,
+} from '../core/migrate/rollback-decision.js';
 import { engineError, type Engine } from '../adapters/docker.js';
 import { createCheckpoint, deleteCheckpoint, listCheckpoints, startFromCheckpoint } from '../adapters/docker-checkpoint.js';
 import { applyRootfs, copyData, createBindFolders, createTargetVolume, markStartAttempt, prepareTransfers, readRootfsPlan, verifyOnTarget, type Sides, type TargetCheck, type Transfers } from './content.js';
@@ -531,37 +543,27 @@ async function complete(plan: MigrationPlan, targetId: string, checkpoint: strin
 async function rollback(plan: MigrationPlan, checkpoint: string, made: TargetState, pool: HelperPool, err: unknown, deps: MigrateDeps): Promise<ExtmountError> {
   const { source, target, name } = plan;
   const sid = plan.container.Id;
-  const cause = describeFailure(err, target);
-  deps.log.info(`migration failed (${cause}): rolling back`);
+  const facts = rollbackFacts(plan, checkpoint, made, err);
+  deps.log.info(`migration failed (${facts.cause}): rolling back`);
   // Helpers first: a helper holding a volume would keep it from being removed.
   await pool.removeAll();
   let left = false;
-  // A start answered with an error can leave the process too (an engine shutting down answers 500 while
-  // the shim restores on): whenever the engine does not show the copy running, its processes are looked for.
-  const shownRunning = made.containerId && made.startIssued && !made.startUnanswered ? (await inspectMaybe(target, made.containerId).catch(() => undefined))?.State.Running : undefined;
-  if (made.containerId && made.startIssued && (made.startUnanswered || shownRunning === false)) {
-    const ended = await endTaskOfCopy(plan, made.containerId, deps).catch((e: unknown) => {
+  const shownRunning = mustInspectCopy(facts) ? (await inspectMaybe(target, made.containerId!).catch(() => undefined))?.State.Running : undefined;
+  if (mustEndCopyTask(facts, shownRunning)) {
+    const ended = await endTaskOfCopy(plan, made.containerId!, deps).catch((e: unknown) => {
       deps.log.warn(`ending the copy's task on this host failed: ${(e as Error).message}`);
       return 'unknown' as const;
     });
-    if (ended === 'unknown' && made.startUnanswered) {
-      return new ExtmountError('docker-failed', `migration of ${name} failed while it was being started on ${target.where} (${cause}): whether that copy runs cannot be told from here (its engine may come back without it, moby#40613); so that it never runs twice, ${name} stays stopped on ${source.where} with its checkpoint ${checkpoint}`, {
-        hint: `on ${target.where}, make sure no task of ${made.containerId.slice(0, 12)} runs (ctr -n moby tasks ls), remove that copy (docker rm -f ${made.containerId.slice(0, 12)}), then run migrate again`,
-        cause: err,
-      });
-    }
+    const refusal = unseenTaskRefusal(facts, ended, err);
+    if (refusal) return refusal;
   }
   if (made.containerId) {
     try {
       await removeContainer(target, made.containerId, { force: true });
     } catch {
       const state = await inspectMaybe(target, made.containerId).catch(() => undefined);
-      if (made.startIssued && state?.State.Running !== false) {
-        return new ExtmountError('docker-failed', `migration of ${name} failed after it was started on ${target.where} (${cause}), and that copy could not be removed; so that it never runs twice, ${name} stays stopped on ${source.where} with its checkpoint ${checkpoint}`, {
-          hint: 'run the same migrate command again once the target answers: it finishes the move, or cleans up and moves it again (a target whose data is not on this host: check there first what the re-run names)',
-          cause: err,
-        });
-      }
+      const refusal = copyNotRemovedRefusal(facts, state?.State.Running, err);
+      if (refusal) return refusal;
       left = true;
     }
   }
@@ -578,23 +580,26 @@ async function rollback(plan: MigrationPlan, checkpoint: string, made: TargetSta
       ({ id: restoredId, problem } = await restoreInCopy(plan, checkpoint, pool, deps.progress));
     }
   } catch (restoreErr) {
-    return new ExtmountError('restore-failed', `migration of ${name} failed (${cause}); restoring it on ${source.where} from checkpoint ${checkpoint} failed too (${(restoreErr as Error).message}): it is stopped there and keeps the checkpoint`, {
-      hint: plan.rollbackRoute === 'in-place' ? `bring it back with docker start --checkpoint ${checkpoint} ${name} on ${source.where}, or run migrate again` : 'run migrate again: it resumes from the checkpoint (containerd#12141 keeps docker start --checkpoint from restoring it there)',
-      cause: err,
-    });
+    return restoreFailedError(facts, plan.rollbackRoute, (restoreErr as Error).message, err);
   }
   if (restoredId === sid) await setRestartPolicy(source, sid, plan.restartPolicy).catch((e: unknown) => deps.log.warn(`restart policy not given back: ${String(e)}`));
   await deleteCheckpoint(source, restoredId, checkpoint).catch(() => undefined);
   await removeJournals(source, sid).catch(() => undefined);
-  const where = restoredId === sid ? '' : ` in a NetworkDisabled copy (${restoredId.slice(0, 12)}; containerd#12141 keeps ${source.where} from restoring it in place)${problem ? `, but ${problem}` : `, now named ${name}`}`;
-  // containerd deletes CRIU's restore log: say what most often makes a restore elsewhere fail.
-  const criu = unreachableCode(err) === undefined && hasReason(err, 'criu-failed');
-  return new ExtmountError('docker-failed', `migration of ${name} to ${target.where} failed: ${cause}; rolled back: it runs again on ${source.where}, restored from checkpoint ${checkpoint}${where}${left ? `; a never-started copy is left on ${target.where} (label ${LABEL_FROM}), the next migrate removes it` : ''}`, {
-    hint: criu
-      ? 'CRIU reopens by path the files the process had open: on a --map\'ed bind they must exist at the target path (the same data), or pass --copy-binds; the CRIU runtime on the target must work too'
-      : 'fix what the message names on the target, then run migrate again',
-    cause: err,
-  });
+  return rolledBackError(facts, { sourceId: sid, restoredId, problem, copyLeft: left }, err);
+}
+
+function rollbackFacts(plan: MigrationPlan, checkpoint: string, made: TargetState, err: unknown): RollbackFacts {
+  return {
+    name: plan.name,
+    source: plan.source.where,
+    target: plan.target.where,
+    checkpoint,
+    cause: describeFailure(err, plan.target),
+    failure: unreachableCode(err) !== undefined ? 'unreachable' : hasReason(err, 'criu-failed') ? 'criu-failed' : 'other',
+    copyId: made.containerId,
+    startIssued: made.startIssued,
+    startUnanswered: made.startUnanswered,
+  };
 }
 
 /**
@@ -604,17 +609,12 @@ async function rollback(plan: MigrationPlan, checkpoint: string, made: TargetSta
  * paused). After every page moved, the target holds the only copy of the memory.
  */
 async function rollbackLive(plan: MigrationPlan, checkpoint: string, made: TargetState, pool: HelperPool, lazy: LazyCheckpoint, err: unknown, deps: MigrateDeps): Promise<ExtmountError> {
-  const { source, target, name } = plan;
+  const { source, target } = plan;
   const sid = plan.container.Id;
-  const cause = describeFailure(err, target);
-  deps.log.info(`post-copy migration failed (${cause}): rolling back`);
+  const facts = rollbackFacts(plan, checkpoint, made, err);
+  deps.log.info(`post-copy migration failed (${facts.cause}): rolling back`);
   await pool.removeAll();
-  if (lazy.released) {
-    return new ExtmountError('restore-failed', `migration of ${name} failed after every page of its memory had moved to ${target.where} (${cause}): the copy there holds the only memory, so it is left as it is (${made.containerId?.slice(0, 12)}); the stopped source on ${source.where} is kept`, {
-      hint: `look at the copy on ${target.where} (docker logs ${made.containerId?.slice(0, 12)}); post-copy has no way back once the memory has moved`,
-      cause: err,
-    });
-  }
+  if (lazy.released) return liveMemoryMovedError(facts, err);
   // The copy goes first (it may run with every page): never two running.
   let copyLeft = false;
   if (made.containerId) {
@@ -622,14 +622,12 @@ async function rollbackLive(plan: MigrationPlan, checkpoint: string, made: Targe
       copyLeft = true;
     });
   }
-  if (copyLeft && made.startIssued) {
+  const refusal = liveCopyLeftRefusal(facts, copyLeft, err);
+  if (refusal) {
     // It may run there with every page, and its engine may keep it: the source stays frozen, whole,
     // until a re-run can see the copy (it ends the source if the copy runs, else resumes it).
     await writeLiveRelease(lazy.session.stateDir, lazy.session.sourceId, { action: 'hold' }).catch(() => undefined);
-    return new ExtmountError('docker-failed', `post-copy migration of ${name} failed after it was started on ${target.where} (${cause}), and that copy could not be removed; so that it never runs twice, ${name} stays frozen (paused) on ${source.where}, its memory whole`, {
-      hint: 'run the same migrate command again once the target answers: it finishes the move if the copy runs there, else resumes the source',
-      cause: err,
-    });
+    return refusal;
   }
   // Then the source: a dump still serving pages is given up (its CRIU killed); one that served them
   // all and waits for the word keeps the source. Either way the checkpoint fails and it resumes.
@@ -644,19 +642,13 @@ async function rollbackLive(plan: MigrationPlan, checkpoint: string, made: Targe
   const after = await inspectMaybe(source, sid).catch(() => undefined);
   if (after?.State.Paused) await source.docker.getContainer(sid).unpause().catch(() => undefined);
   const state = await inspectMaybe(source, sid).catch(() => undefined);
-  if (state?.State.Running && !state.State.Paused && settled !== 'done') {
+  const end = liveRollbackEnd(facts, { source: state ? { running: state.State.Running, paused: state.State.Paused === true } : undefined, dump: settled, copyLeft }, err);
+  if (end.resumed) {
     await setRestartPolicy(source, sid, plan.restartPolicy).catch((e: unknown) => deps.log.warn(`restart policy not given back: ${String(e)}`));
     await deleteCheckpoint(source, sid, checkpoint).catch(() => undefined);
     await removeJournals(source, sid).catch(() => undefined);
-    return new ExtmountError('docker-failed', `post-copy migration of ${name} to ${target.where} failed: ${cause}; rolled back: it runs again on ${source.where}, where its memory never left (the lazy checkpoint was given up)${copyLeft ? `; the copy ${made.containerId?.slice(0, 12)} on ${target.where} could not be removed` : ''}`, {
-      hint: 'fix what the message names, then run migrate again',
-      cause: err,
-    });
   }
-  return new ExtmountError('restore-failed', `post-copy migration of ${name} to ${target.where} failed (${cause}) before every page had moved, and ${name} is not running on ${source.where} (${state ? (state.State.Paused ? 'paused' : 'stopped') : 'gone'}): its memory is lost; the copy on ${target.where} was ${copyLeft ? 'NOT removed' : 'removed'}`, {
-    hint: `start it afresh (docker -H ${source.where} start ${name})`,
-    cause: err,
-  });
+  return end.error;
 }
 
 function report(
