@@ -26,6 +26,7 @@ import { endUnknownTask } from '../adapters/host-tasks.js';
 import { needsNetworkFiles, networkFilesVolumesOf, prepareNetworkFiles, removeOurVolume } from './network-files.js';
 import { restoreInCopy } from './rollback-copy.js';
 import type { Faults } from './faults.js';
+import { WAIT_MS, bestEffortWith } from './best-effort.js';
 import { removeJournals, writeJournal } from './journal.js';
 import { preflight, type MigrateRequest, type MigrationPlan } from './preflight.js';
 import { lockContainer, lockMigration } from './migrate-lock.js';
@@ -88,6 +89,7 @@ export async function migrate(request: MigrateRequest, source: Engine, target: E
 }
 
 async function migrateLocked(request: MigrateRequest, plan: MigrationPlan, deps: MigrateDeps, startedAt: number): Promise<MigrationReport> {
+  const bestEffort = bestEffortWith(deps.log);
   const now = deps.now ?? Date.now;
   const { source, target } = plan;
   const sid = plan.container.Id;
@@ -142,7 +144,7 @@ async function migrateLocked(request: MigrateRequest, plan: MigrationPlan, deps:
       // then it would run twice (seen with --restart always on dockerd 20.10). It is given back at the end.
       await setRestartPolicy(source, sid, { Name: 'no' });
     } catch (err) {
-      await removeJournals(source, sid).catch(() => undefined);
+      await bestEffort(removeJournals(source, sid), 'removing the journal');
       await discardTarget(plan, made, pool);
       throw err;
     }
@@ -305,6 +307,7 @@ async function endLeftoverTasks(plan: MigrationPlan, deps: MigrateDeps): Promise
 
 /** What an earlier, interrupted run left: never-started or dead copies and volumes on the target, helpers, old checkpoints. */
 async function cleanLeftovers(plan: MigrationPlan, deps: MigrateDeps): Promise<void> {
+  const bestEffort = bestEffortWith(deps.log);
   const { source, target } = plan;
   const sid = plan.container.Id;
   // Helpers first: one that mounts a volume keeps it from being removed.
@@ -330,12 +333,13 @@ async function cleanLeftovers(plan: MigrationPlan, deps: MigrateDeps): Promise<v
   }
   // A copy a killed rollback made on the source and never started (preflight refused a running one), and its network files.
   for (const c of await listLabelled(source, LABEL_FROM, sid)) if (c.State === 'created') await removeContainer(source, c.Id, { force: true });
-  await removeOurVolume(source, networkFilesVolume(sid)).catch(() => undefined);
+  await bestEffort(removeOurVolume(source, networkFilesVolume(sid)), 'removing the network files volume on the source');
   for (const name of plan.staleCheckpoints) await deleteCheckpoint(source, sid, name);
   if (plan.mode === 'fresh') await removeJournals(source, sid);
 }
 
 async function checkpointSource(plan: MigrationPlan, checkpoint: string, deps: MigrateDeps, run = () => createCheckpoint(plan.source, plan.container.Id, checkpoint, { exit: true })): Promise<void> {
+  const bestEffort = bestEffortWith(deps.log);
   const { source } = plan;
   const sid = plan.container.Id;
   try {
@@ -354,19 +358,19 @@ async function checkpointSource(plan: MigrationPlan, checkpoint: string, deps: M
         await startFromCheckpoint(source, sid, checkpoint);
         state = 'it was restored there from the checkpoint';
       } catch (restoreErr) {
-        await removeJournals(source, sid).catch(() => undefined);
+        await bestEffort(removeJournals(source, sid), 'removing the journal');
         throw new ExtmountError('restore-failed', `checkpoint of ${plan.name} on ${source.where} reported a failure (${reason}), and restoring it from the checkpoint ${checkpoint} failed too (${describeFailure(restoreErr, source)}): it is stopped there and keeps the checkpoint`, {
           hint: `bring it back with docker start --checkpoint ${checkpoint} ${plan.name} on ${source.where}`,
           cause: err,
         });
       }
     } else {
-      await source.docker.getContainer(sid).start().catch(() => undefined);
+      await bestEffort(source.docker.getContainer(sid).start(), 'starting the source again');
       state = 'it had stopped and was started again (its processes start afresh)';
     }
     await setRestartPolicy(source, sid, plan.restartPolicy).catch((e: unknown) => deps.log.warn(`restart policy not given back: ${String(e)}`));
-    if (kept) await deleteCheckpoint(source, sid, checkpoint).catch(() => undefined);
-    await removeJournals(source, sid).catch(() => undefined);
+    if (kept) await bestEffort(deleteCheckpoint(source, sid, checkpoint), 'removing the checkpoint on the source');
+    await bestEffort(removeJournals(source, sid), 'removing the journal');
     throw new ExtmountError('criu-failed', `checkpoint of ${plan.name} on ${source.where} failed, ${state}; what was prepared on ${plan.target.where} is removed: ${reason}`, {
       hint: 'CRIU could not dump it: its log is named above; mounts that appear after start need the extmount runtime (extmount install-runtime)',
       cause: err,
@@ -511,6 +515,7 @@ async function settleBoth<A, B>(a: Promise<A>, b: Promise<B>): Promise<[A, B]> {
 
 /** Success: the target keeps the container's restart policy, the source container (and its checkpoint) go. */
 async function complete(plan: MigrationPlan, targetId: string, checkpoint: string, deps: MigrateDeps): Promise<void> {
+  const bestEffort = bestEffortWith(deps.log);
   const { source, target } = plan;
   const sid = plan.container.Id;
   if (plan.restartPolicy.Name !== 'no') await setRestartPolicy(target, targetId, plan.restartPolicy);
@@ -525,7 +530,7 @@ async function complete(plan: MigrationPlan, targetId: string, checkpoint: strin
   await deps.faults.at('after-source-removed');
   await removeJournals(source, sid).catch((err: unknown) => deps.log.warn(`journal not removed: ${String(err)}`));
   // A post-copy's files in the wrapper's state dir (also those of an earlier, interrupted run this one finishes).
-  for (const id of [sid, targetId]) await removeLive(deps.config.stateDir, id).catch(() => undefined);
+  for (const id of [sid, targetId]) await bestEffort(removeLive(deps.config.stateDir, id), `removing the live files of ${id.slice(0, 12)}`);
   // The network files of a source that was itself a NetworkDisabled copy (network-files.ts) went with it.
   for (const volume of networkFilesVolumesOf(plan.container)) {
     await removeOurVolume(source, volume).catch((err: unknown) => deps.log.warn(`volume ${volume} not removed: ${String(err)}`));
@@ -541,6 +546,7 @@ async function complete(plan: MigrationPlan, targetId: string, checkpoint: strin
  * is never lost and never runs twice.
  */
 async function rollback(plan: MigrationPlan, checkpoint: string, made: TargetState, pool: HelperPool, err: unknown, deps: MigrateDeps): Promise<ExtmountError> {
+  const bestEffort = bestEffortWith(deps.log);
   const { source, target, name } = plan;
   const sid = plan.container.Id;
   const facts = rollbackFacts(plan, checkpoint, made, err);
@@ -567,9 +573,9 @@ async function rollback(plan: MigrationPlan, checkpoint: string, made: TargetSta
       left = true;
     }
   }
-  for (const volume of made.volumes) await target.docker.getVolume(volume).remove().catch(() => undefined);
-  await removeHelpers(target, sid).catch(() => 0);
-  await removeHelpers(source, sid).catch(() => 0);
+  for (const volume of made.volumes) await bestEffort(target.docker.getVolume(volume).remove(), `removing volume ${volume} on the target`);
+  await bestEffort(removeHelpers(target, sid), 'removing helpers on the target');
+  await bestEffort(removeHelpers(source, sid), 'removing helpers on the source');
   let restoredId = sid;
   let problem: string | undefined;
   try {
@@ -583,8 +589,8 @@ async function rollback(plan: MigrationPlan, checkpoint: string, made: TargetSta
     return restoreFailedError(facts, plan.rollbackRoute, (restoreErr as Error).message, err);
   }
   if (restoredId === sid) await setRestartPolicy(source, sid, plan.restartPolicy).catch((e: unknown) => deps.log.warn(`restart policy not given back: ${String(e)}`));
-  await deleteCheckpoint(source, restoredId, checkpoint).catch(() => undefined);
-  await removeJournals(source, sid).catch(() => undefined);
+  await bestEffort(deleteCheckpoint(source, restoredId, checkpoint), 'removing the checkpoint on the source');
+  await bestEffort(removeJournals(source, sid), 'removing the journal');
   return rolledBackError(facts, { sourceId: sid, restoredId, problem, copyLeft: left }, err);
 }
 
@@ -609,6 +615,7 @@ function rollbackFacts(plan: MigrationPlan, checkpoint: string, made: TargetStat
  * paused). After every page moved, the target holds the only copy of the memory.
  */
 async function rollbackLive(plan: MigrationPlan, checkpoint: string, made: TargetState, pool: HelperPool, lazy: LazyCheckpoint, err: unknown, deps: MigrateDeps): Promise<ExtmountError> {
+  const bestEffort = bestEffortWith(deps.log);
   const { source, target } = plan;
   const sid = plan.container.Id;
   const facts = rollbackFacts(plan, checkpoint, made, err);
@@ -626,27 +633,27 @@ async function rollbackLive(plan: MigrationPlan, checkpoint: string, made: Targe
   if (refusal) {
     // It may run there with every page, and its engine may keep it: the source stays frozen, whole,
     // until a re-run can see the copy (it ends the source if the copy runs, else resumes it).
-    await writeLiveRelease(lazy.session.stateDir, lazy.session.sourceId, { action: 'hold' }).catch(() => undefined);
+    await bestEffort(writeLiveRelease(lazy.session.stateDir, lazy.session.sourceId, { action: 'hold' }), 'telling the source to hold');
     return refusal;
   }
   // Then the source: a dump still serving pages is given up (its CRIU killed); one that served them
   // all and waits for the word keeps the source. Either way the checkpoint fails and it resumes.
-  await writeLiveRelease(lazy.session.stateDir, lazy.session.sourceId, { action: 'keep' }).catch(() => undefined);
+  await bestEffort(writeLiveRelease(lazy.session.stateDir, lazy.session.sourceId, { action: 'keep' }), 'telling the source to keep its memory');
   await requestLazyAbort(lazy.session.stateDir, lazy.session.sourceId);
   // The restore's daemon, if it connected, ends once its container is gone; the dump then fails and resumes the source.
-  const settled = await Promise.race([lazy.created.then(() => 'done' as const, () => 'failed' as const), new Promise<'pending'>((resolve) => setTimeout(() => resolve('pending'), 60_000).unref())]);
-  for (const volume of made.volumes) await target.docker.getVolume(volume).remove().catch(() => undefined);
-  await removeHelpers(target, sid).catch(() => 0);
-  await removeHelpers(source, sid).catch(() => 0);
+  const settled = await Promise.race([lazy.created.then(() => 'done' as const, () => 'failed' as const), new Promise<'pending'>((resolve) => setTimeout(() => resolve('pending'), WAIT_MS.lazyDumpSettle).unref())]);
+  for (const volume of made.volumes) await bestEffort(target.docker.getVolume(volume).remove(), `removing volume ${volume} on the target`);
+  await bestEffort(removeHelpers(target, sid), 'removing helpers on the target');
+  await bestEffort(removeHelpers(source, sid), 'removing helpers on the source');
   await endLiveSession(lazy.session, made.containerId);
   const after = await inspectMaybe(source, sid).catch(() => undefined);
-  if (after?.State.Paused) await source.docker.getContainer(sid).unpause().catch(() => undefined);
+  if (after?.State.Paused) await bestEffort(source.docker.getContainer(sid).unpause(), 'unpausing the source');
   const state = await inspectMaybe(source, sid).catch(() => undefined);
   const end = liveRollbackEnd(facts, { source: state ? { running: state.State.Running, paused: state.State.Paused === true } : undefined, dump: settled, copyLeft }, err);
   if (end.resumed) {
     await setRestartPolicy(source, sid, plan.restartPolicy).catch((e: unknown) => deps.log.warn(`restart policy not given back: ${String(e)}`));
-    await deleteCheckpoint(source, sid, checkpoint).catch(() => undefined);
-    await removeJournals(source, sid).catch(() => undefined);
+    await bestEffort(deleteCheckpoint(source, sid, checkpoint), 'removing the checkpoint on the source');
+    await bestEffort(removeJournals(source, sid), 'removing the journal');
   }
   return end.error;
 }

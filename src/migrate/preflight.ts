@@ -28,6 +28,7 @@ import { transferImage } from './archives.js';
 import { inspectMaybe, inspectSource, isDirectoryMode, listLabelled, statPath, statusOf } from './engine.js';
 import { hostPathRefused, inspectHostPath } from './host-paths.js';
 import type { Progress } from './progress.js';
+import { WAIT_MS, pollUntil } from './best-effort.js';
 
 export interface MigrateRequest {
   ref: string;
@@ -99,14 +100,16 @@ async function settleAbandonedLazyDump(source: Engine, container: SourceInspect,
   // (this run then finishes the move); the copy is gone, so the source resumes, whole.
   await writeLiveRelease(config.stateDir, container.Id, { action: copyRuns ? 'end' : 'keep' }).catch(() => undefined);
   if (!copyRuns) await requestLazyAbort(config.stateDir, container.Id);
-  for (const deadline = Date.now() + (copyRuns ? 600_000 : 60_000); Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 100))) {
-    const now = await inspectSource(source, container.Id).catch(() => undefined);
-    if (now && !now.State.Paused) {
-      await removeLive(config.stateDir, container.Id).catch(() => undefined);
-      return now;
-    }
-  }
-  return container;
+  const resumed = await pollUntil(
+    async () => {
+      const now = await inspectSource(source, container.Id).catch(() => undefined);
+      return now && !now.State.Paused ? now : undefined;
+    },
+    { timeoutMs: copyRuns ? WAIT_MS.lazyDumpEnd : WAIT_MS.lazyDumpGiveUp, intervalMs: 100 },
+  );
+  if (!resumed) return container;
+  await removeLive(config.stateDir, container.Id).catch(() => undefined);
+  return resumed;
 }
 
 /** Any failure here is exit 2: nothing has been stopped or changed yet. */
