@@ -1,5 +1,5 @@
 // A thin layer over dockerode: connect to an engine and read what extmount needs from it.
-import { engineErrorHint } from '../core/docker/engine-errors.js';
+import { engineErrorHint, engineFailureReason } from '../core/docker/engine-errors.js';
 import { restoreBlocker, restoreRoute, type RestoreBlocker, type RestoreRoute, type RestoreShape } from '../core/docker/restore-blockers.js';
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -69,10 +69,11 @@ export function engineError(engine: Engine, err: unknown, what: string): Extmoun
     return new ExtmountError('bad-input', `cannot reach the Docker engine at ${engine.where} (${e.code})`, {
       hint: 'check that dockerd runs there, or pass --host / set DOCKER_HOST',
       cause: err,
+      reason: 'unreachable',
     });
   }
   const message = e.json?.message ?? e.message ?? String(err);
-  return new ExtmountError('docker-failed', `${what} on ${engine.where}: ${message.trim()}`, { hint: engineErrorHint(e.statusCode, message), cause: err });
+  return new ExtmountError('docker-failed', `${what} on ${engine.where}: ${message.trim()}`, { hint: engineErrorHint(e.statusCode, message), cause: err, reason: engineFailureReason(message) });
 }
 
 export async function inspectContainer(engine: Engine, ref: string): Promise<ContainerInfo> {

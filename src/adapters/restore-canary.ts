@@ -2,7 +2,7 @@
 // is about to stop, started, checkpointed (it exits), started from the checkpoint, seen running, removed.
 import { Readable } from 'node:stream';
 import { CANARY_IMAGE, CANARY_LABEL, CANARY_PATH, canaryImageArchive, canaryProgram } from '../core/docker/canary.js';
-import { ExtmountError } from '../core/errors.js';
+import { ExtmountError, hasReason } from '../core/errors.js';
 import { UNREACHABLE_CODES, engineError, type Engine } from './docker.js';
 import { createCheckpoint, startFromCheckpoint } from './docker-checkpoint.js';
 
@@ -65,7 +65,7 @@ async function canaryOnce(engine: Engine, shape: CanaryShape): Promise<CanaryRes
     // An engine that went away proves nothing about checkpoints: say that it cannot be reached.
     const code = (err as { code?: unknown }).code;
     if (typeof code === 'string' && UNREACHABLE_CODES.has(code)) throw engineError(engine, err, 'the restore canary');
-    if (err instanceof ExtmountError && err.message.startsWith('cannot reach the Docker engine')) throw err;
+    if (hasReason(err, 'unreachable')) throw err;
     return { proved: false, reason: err instanceof ExtmountError ? err.message : String(err) };
   } finally {
     if (id) await engine.docker.getContainer(id).remove({ force: true }).catch(() => undefined);

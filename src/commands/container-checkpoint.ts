@@ -79,7 +79,7 @@ export async function runContainerCheckpoint(options: ContainerCheckpointOptions
   } catch (err) {
     // The error line comes first (the CLI contract); what detection found goes under it.
     if (err instanceof ExtmountError && detected?.notes.length) {
-      throw new ExtmountError(err.code, err.message, { hint: err.hint, cause: err, details: [...err.details, ...detected.notes.map((n) => `note: ${n}`)] });
+      throw new ExtmountError(err.code, err.message, { hint: err.hint, cause: err, reason: err.reason, details: [...err.details, ...detected.notes.map((n) => `note: ${n}`)] });
     }
     throw err;
   }

@@ -33,5 +33,5 @@ export async function runMigrate(options: MigrateOptions, ctx: CommandContext): 
     target,
     { config: ctx.config, log: ctx.log, faults, progress, ...(options.verifyMs !== undefined ? { verifyMs: options.verifyMs } : {}) },
   );
-  ctx.io.out(ctx.json ? JSON.stringify(report, null, 2) : formatReport(report));
+  ctx.io.out(ctx.json ? JSON.stringify(report, null, 2) : formatReport(report, options.live));
 }

@@ -14,6 +14,12 @@ export type ErrorCode =
   | 'restore-failed'
   | 'registry-failed'; // a registry refused or failed a push or pull
 
+/**
+ * Why an operation failed, where code branches on it (never on the message's text): unreachable, the
+ * engine never answered (a connection error); criu-failed, the engine said CRIU failed.
+ */
+export type ErrorReason = 'unreachable' | 'criu-failed';
+
 const exitCodes: Record<ErrorCode, ExitCode> = {
   usage: 2,
   'bad-input': 2,
@@ -35,17 +41,25 @@ export class ExtmountError extends Error {
   readonly hint: string | undefined;
   /** Extra lines shown under the message (e.g. the Error lines quoted from a CRIU log). */
   readonly details: readonly string[];
+  /** What code decides on (ErrorReason); undefined when nothing does. */
+  readonly reason: ErrorReason | undefined;
 
-  constructor(code: ErrorCode, message: string, options: { hint?: string; cause?: unknown; details?: string[] } = {}) {
+  constructor(code: ErrorCode, message: string, options: { hint?: string; cause?: unknown; details?: string[]; reason?: ErrorReason | undefined } = {}) {
     super(message, { cause: options.cause });
     this.code = code;
     this.hint = options.hint;
     this.details = options.details ?? [];
+    this.reason = options.reason;
   }
 
   get exitCode(): ExitCode {
     return exitCodes[this.code];
   }
+}
+
+/** Whether ERR is an ExtmountError for REASON. */
+export function hasReason(err: unknown, reason: ErrorReason): boolean {
+  return err instanceof ExtmountError && err.reason === reason;
 }
 
 /** A failed file operation as bad input: what could not be done where, and "run as root" when it is that. */

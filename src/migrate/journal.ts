@@ -32,7 +32,7 @@ export async function writeJournal(
     return journal.id;
   } catch (err) {
     const e = engineError(source, err, 'recording the migration (journal container)');
-    throw new ExtmountError('bad-input', e.message, { cause: err });
+    throw new ExtmountError('bad-input', e.message, { cause: err, reason: e.reason });
   }
 }
 

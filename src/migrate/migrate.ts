@@ -2,10 +2,22 @@
 import { randomBytes } from 'node:crypto';
 import type { Log } from '../adapters/log.js';
 import type { Config } from '../core/config.js';
-import { ExtmountError } from '../core/errors.js';
+import { ExtmountError, hasReason } from '../core/errors.js';
 import { LABEL_FROM, checkpointName, mountpointsOf, networkFilesVolume, targetCreateOptions } from '../core/migrate/migrate-config.js';
 import type { MigrationReport } from '../core/migrate/migrate-report.js';
 import type { RootfsPlan } from '../core/migrate/migrate-plan.js';
+import {
+  copyNotRemovedRefusal,
+  liveCopyLeftRefusal,
+  liveMemoryMovedError,
+  liveRollbackEnd,
+  mustEndCopyTask,
+  mustInspectCopy,
+  restoreFailedError,
+  rolledBackError,
+  unseenTaskRefusal,
+  type RollbackFacts,
+} from '../core/migrate/rollback-decision.js';
 import { engineError, type Engine } from '../adapters/docker.js';
 import { createCheckpoint, deleteCheckpoint, listCheckpoints, startFromCheckpoint } from '../adapters/docker-checkpoint.js';
 import { applyRootfs, copyData, createBindFolders, createTargetVolume, markStartAttempt, prepareTransfers, readRootfsPlan, verifyOnTarget, type Sides, type TargetCheck, type Transfers } from './content.js';
@@ -14,6 +26,7 @@ import { endUnknownTask } from '../adapters/host-tasks.js';
 import { needsNetworkFiles, networkFilesVolumesOf, prepareNetworkFiles, removeOurVolume } from './network-files.js';
 import { restoreInCopy } from './rollback-copy.js';
 import type { Faults } from './faults.js';
+import { WAIT_MS, bestEffortWith } from './best-effort.js';
 import { removeJournals, writeJournal } from './journal.js';
 import { preflight, type MigrateRequest, type MigrationPlan } from './preflight.js';
 import { lockContainer, lockMigration } from './migrate-lock.js';
@@ -76,6 +89,7 @@ export async function migrate(request: MigrateRequest, source: Engine, target: E
 }
 
 async function migrateLocked(request: MigrateRequest, plan: MigrationPlan, deps: MigrateDeps, startedAt: number): Promise<MigrationReport> {
+  const bestEffort = bestEffortWith(deps.log);
   const now = deps.now ?? Date.now;
   const { source, target } = plan;
   const sid = plan.container.Id;
@@ -130,7 +144,7 @@ async function migrateLocked(request: MigrateRequest, plan: MigrationPlan, deps:
       // then it would run twice (seen with --restart always on dockerd 20.10). It is given back at the end.
       await setRestartPolicy(source, sid, { Name: 'no' });
     } catch (err) {
-      await removeJournals(source, sid).catch(() => undefined);
+      await bestEffort(removeJournals(source, sid), 'removing the journal');
       await discardTarget(plan, made, pool);
       throw err;
     }
@@ -293,6 +307,7 @@ async function endLeftoverTasks(plan: MigrationPlan, deps: MigrateDeps): Promise
 
 /** What an earlier, interrupted run left: never-started or dead copies and volumes on the target, helpers, old checkpoints. */
 async function cleanLeftovers(plan: MigrationPlan, deps: MigrateDeps): Promise<void> {
+  const bestEffort = bestEffortWith(deps.log);
   const { source, target } = plan;
   const sid = plan.container.Id;
   // Helpers first: one that mounts a volume keeps it from being removed.
@@ -318,12 +333,13 @@ async function cleanLeftovers(plan: MigrationPlan, deps: MigrateDeps): Promise<v
   }
   // A copy a killed rollback made on the source and never started (preflight refused a running one), and its network files.
   for (const c of await listLabelled(source, LABEL_FROM, sid)) if (c.State === 'created') await removeContainer(source, c.Id, { force: true });
-  await removeOurVolume(source, networkFilesVolume(sid)).catch(() => undefined);
+  await bestEffort(removeOurVolume(source, networkFilesVolume(sid)), 'removing the network files volume on the source');
   for (const name of plan.staleCheckpoints) await deleteCheckpoint(source, sid, name);
   if (plan.mode === 'fresh') await removeJournals(source, sid);
 }
 
 async function checkpointSource(plan: MigrationPlan, checkpoint: string, deps: MigrateDeps, run = () => createCheckpoint(plan.source, plan.container.Id, checkpoint, { exit: true })): Promise<void> {
+  const bestEffort = bestEffortWith(deps.log);
   const { source } = plan;
   const sid = plan.container.Id;
   try {
@@ -342,19 +358,19 @@ async function checkpointSource(plan: MigrationPlan, checkpoint: string, deps: M
         await startFromCheckpoint(source, sid, checkpoint);
         state = 'it was restored there from the checkpoint';
       } catch (restoreErr) {
-        await removeJournals(source, sid).catch(() => undefined);
+        await bestEffort(removeJournals(source, sid), 'removing the journal');
         throw new ExtmountError('restore-failed', `checkpoint of ${plan.name} on ${source.where} reported a failure (${reason}), and restoring it from the checkpoint ${checkpoint} failed too (${describeFailure(restoreErr, source)}): it is stopped there and keeps the checkpoint`, {
           hint: `bring it back with docker start --checkpoint ${checkpoint} ${plan.name} on ${source.where}`,
           cause: err,
         });
       }
     } else {
-      await source.docker.getContainer(sid).start().catch(() => undefined);
+      await bestEffort(source.docker.getContainer(sid).start(), 'starting the source again');
       state = 'it had stopped and was started again (its processes start afresh)';
     }
     await setRestartPolicy(source, sid, plan.restartPolicy).catch((e: unknown) => deps.log.warn(`restart policy not given back: ${String(e)}`));
-    if (kept) await deleteCheckpoint(source, sid, checkpoint).catch(() => undefined);
-    await removeJournals(source, sid).catch(() => undefined);
+    if (kept) await bestEffort(deleteCheckpoint(source, sid, checkpoint), 'removing the checkpoint on the source');
+    await bestEffort(removeJournals(source, sid), 'removing the journal');
     throw new ExtmountError('criu-failed', `checkpoint of ${plan.name} on ${source.where} failed, ${state}; what was prepared on ${plan.target.where} is removed: ${reason}`, {
       hint: 'CRIU could not dump it: its log is named above; mounts that appear after start need the extmount runtime (extmount install-runtime)',
       cause: err,
@@ -499,6 +515,7 @@ async function settleBoth<A, B>(a: Promise<A>, b: Promise<B>): Promise<[A, B]> {
 
 /** Success: the target keeps the container's restart policy, the source container (and its checkpoint) go. */
 async function complete(plan: MigrationPlan, targetId: string, checkpoint: string, deps: MigrateDeps): Promise<void> {
+  const bestEffort = bestEffortWith(deps.log);
   const { source, target } = plan;
   const sid = plan.container.Id;
   if (plan.restartPolicy.Name !== 'no') await setRestartPolicy(target, targetId, plan.restartPolicy);
@@ -513,7 +530,7 @@ async function complete(plan: MigrationPlan, targetId: string, checkpoint: strin
   await deps.faults.at('after-source-removed');
   await removeJournals(source, sid).catch((err: unknown) => deps.log.warn(`journal not removed: ${String(err)}`));
   // A post-copy's files in the wrapper's state dir (also those of an earlier, interrupted run this one finishes).
-  for (const id of [sid, targetId]) await removeLive(deps.config.stateDir, id).catch(() => undefined);
+  for (const id of [sid, targetId]) await bestEffort(removeLive(deps.config.stateDir, id), `removing the live files of ${id.slice(0, 12)}`);
   // The network files of a source that was itself a NetworkDisabled copy (network-files.ts) went with it.
   for (const volume of networkFilesVolumesOf(plan.container)) {
     await removeOurVolume(source, volume).catch((err: unknown) => deps.log.warn(`volume ${volume} not removed: ${String(err)}`));
@@ -529,45 +546,36 @@ async function complete(plan: MigrationPlan, targetId: string, checkpoint: strin
  * is never lost and never runs twice.
  */
 async function rollback(plan: MigrationPlan, checkpoint: string, made: TargetState, pool: HelperPool, err: unknown, deps: MigrateDeps): Promise<ExtmountError> {
+  const bestEffort = bestEffortWith(deps.log);
   const { source, target, name } = plan;
   const sid = plan.container.Id;
-  const cause = describeFailure(err, target);
-  deps.log.info(`migration failed (${cause}): rolling back`);
+  const facts = rollbackFacts(plan, checkpoint, made, err);
+  deps.log.info(`migration failed (${facts.cause}): rolling back`);
   // Helpers first: a helper holding a volume would keep it from being removed.
   await pool.removeAll();
   let left = false;
-  // A start answered with an error can leave the process too (an engine shutting down answers 500 while
-  // the shim restores on): whenever the engine does not show the copy running, its processes are looked for.
-  const shownRunning = made.containerId && made.startIssued && !made.startUnanswered ? (await inspectMaybe(target, made.containerId).catch(() => undefined))?.State.Running : undefined;
-  if (made.containerId && made.startIssued && (made.startUnanswered || shownRunning === false)) {
-    const ended = await endTaskOfCopy(plan, made.containerId, deps).catch((e: unknown) => {
+  const shownRunning = mustInspectCopy(facts) ? (await inspectMaybe(target, made.containerId!).catch(() => undefined))?.State.Running : undefined;
+  if (mustEndCopyTask(facts, shownRunning)) {
+    const ended = await endTaskOfCopy(plan, made.containerId!, deps).catch((e: unknown) => {
       deps.log.warn(`ending the copy's task on this host failed: ${(e as Error).message}`);
       return 'unknown' as const;
     });
-    if (ended === 'unknown' && made.startUnanswered) {
-      return new ExtmountError('docker-failed', `migration of ${name} failed while it was being started on ${target.where} (${cause}): whether that copy runs cannot be told from here (its engine may come back without it, moby#40613); so that it never runs twice, ${name} stays stopped on ${source.where} with its checkpoint ${checkpoint}`, {
-        hint: `on ${target.where}, make sure no task of ${made.containerId.slice(0, 12)} runs (ctr -n moby tasks ls), remove that copy (docker rm -f ${made.containerId.slice(0, 12)}), then run migrate again`,
-        cause: err,
-      });
-    }
+    const refusal = unseenTaskRefusal(facts, ended, err);
+    if (refusal) return refusal;
   }
   if (made.containerId) {
     try {
       await removeContainer(target, made.containerId, { force: true });
     } catch {
       const state = await inspectMaybe(target, made.containerId).catch(() => undefined);
-      if (made.startIssued && state?.State.Running !== false) {
-        return new ExtmountError('docker-failed', `migration of ${name} failed after it was started on ${target.where} (${cause}), and that copy could not be removed; so that it never runs twice, ${name} stays stopped on ${source.where} with its checkpoint ${checkpoint}`, {
-          hint: 'run the same migrate command again once the target answers: it finishes the move, or cleans up and moves it again (a target whose data is not on this host: check there first what the re-run names)',
-          cause: err,
-        });
-      }
+      const refusal = copyNotRemovedRefusal(facts, state?.State.Running, err);
+      if (refusal) return refusal;
       left = true;
     }
   }
-  for (const volume of made.volumes) await target.docker.getVolume(volume).remove().catch(() => undefined);
-  await removeHelpers(target, sid).catch(() => 0);
-  await removeHelpers(source, sid).catch(() => 0);
+  for (const volume of made.volumes) await bestEffort(target.docker.getVolume(volume).remove(), `removing volume ${volume} on the target`);
+  await bestEffort(removeHelpers(target, sid), 'removing helpers on the target');
+  await bestEffort(removeHelpers(source, sid), 'removing helpers on the source');
   let restoredId = sid;
   let problem: string | undefined;
   try {
@@ -578,23 +586,26 @@ async function rollback(plan: MigrationPlan, checkpoint: string, made: TargetSta
       ({ id: restoredId, problem } = await restoreInCopy(plan, checkpoint, pool, deps.progress));
     }
   } catch (restoreErr) {
-    return new ExtmountError('restore-failed', `migration of ${name} failed (${cause}); restoring it on ${source.where} from checkpoint ${checkpoint} failed too (${(restoreErr as Error).message}): it is stopped there and keeps the checkpoint`, {
-      hint: plan.rollbackRoute === 'in-place' ? `bring it back with docker start --checkpoint ${checkpoint} ${name} on ${source.where}, or run migrate again` : 'run migrate again: it resumes from the checkpoint (containerd#12141 keeps docker start --checkpoint from restoring it there)',
-      cause: err,
-    });
+    return restoreFailedError(facts, plan.rollbackRoute, (restoreErr as Error).message, err);
   }
   if (restoredId === sid) await setRestartPolicy(source, sid, plan.restartPolicy).catch((e: unknown) => deps.log.warn(`restart policy not given back: ${String(e)}`));
-  await deleteCheckpoint(source, restoredId, checkpoint).catch(() => undefined);
-  await removeJournals(source, sid).catch(() => undefined);
-  const where = restoredId === sid ? '' : ` in a NetworkDisabled copy (${restoredId.slice(0, 12)}; containerd#12141 keeps ${source.where} from restoring it in place)${problem ? `, but ${problem}` : `, now named ${name}`}`;
-  // containerd deletes CRIU's restore log: say what most often makes a restore elsewhere fail.
-  const criu = /criu failed/.test(cause);
-  return new ExtmountError('docker-failed', `migration of ${name} to ${target.where} failed: ${cause}; rolled back: it runs again on ${source.where}, restored from checkpoint ${checkpoint}${where}${left ? `; a never-started copy is left on ${target.where} (label ${LABEL_FROM}), the next migrate removes it` : ''}`, {
-    hint: criu
-      ? 'CRIU reopens by path the files the process had open: on a --map\'ed bind they must exist at the target path (the same data), or pass --copy-binds; the CRIU runtime on the target must work too'
-      : 'fix what the message names on the target, then run migrate again',
-    cause: err,
-  });
+  await bestEffort(deleteCheckpoint(source, restoredId, checkpoint), 'removing the checkpoint on the source');
+  await bestEffort(removeJournals(source, sid), 'removing the journal');
+  return rolledBackError(facts, { sourceId: sid, restoredId, problem, copyLeft: left }, err);
+}
+
+function rollbackFacts(plan: MigrationPlan, checkpoint: string, made: TargetState, err: unknown): RollbackFacts {
+  return {
+    name: plan.name,
+    source: plan.source.where,
+    target: plan.target.where,
+    checkpoint,
+    cause: describeFailure(err, plan.target),
+    failure: unreachableCode(err) !== undefined ? 'unreachable' : hasReason(err, 'criu-failed') ? 'criu-failed' : 'other',
+    copyId: made.containerId,
+    startIssued: made.startIssued,
+    startUnanswered: made.startUnanswered,
+  };
 }
 
 /**
@@ -604,17 +615,13 @@ async function rollback(plan: MigrationPlan, checkpoint: string, made: TargetSta
  * paused). After every page moved, the target holds the only copy of the memory.
  */
 async function rollbackLive(plan: MigrationPlan, checkpoint: string, made: TargetState, pool: HelperPool, lazy: LazyCheckpoint, err: unknown, deps: MigrateDeps): Promise<ExtmountError> {
-  const { source, target, name } = plan;
+  const bestEffort = bestEffortWith(deps.log);
+  const { source, target } = plan;
   const sid = plan.container.Id;
-  const cause = describeFailure(err, target);
-  deps.log.info(`post-copy migration failed (${cause}): rolling back`);
+  const facts = rollbackFacts(plan, checkpoint, made, err);
+  deps.log.info(`post-copy migration failed (${facts.cause}): rolling back`);
   await pool.removeAll();
-  if (lazy.released) {
-    return new ExtmountError('restore-failed', `migration of ${name} failed after every page of its memory had moved to ${target.where} (${cause}): the copy there holds the only memory, so it is left as it is (${made.containerId?.slice(0, 12)}); the stopped source on ${source.where} is kept`, {
-      hint: `look at the copy on ${target.where} (docker logs ${made.containerId?.slice(0, 12)}); post-copy has no way back once the memory has moved`,
-      cause: err,
-    });
-  }
+  if (lazy.released) return liveMemoryMovedError(facts, err);
   // The copy goes first (it may run with every page): never two running.
   let copyLeft = false;
   if (made.containerId) {
@@ -622,41 +629,33 @@ async function rollbackLive(plan: MigrationPlan, checkpoint: string, made: Targe
       copyLeft = true;
     });
   }
-  if (copyLeft && made.startIssued) {
+  const refusal = liveCopyLeftRefusal(facts, copyLeft, err);
+  if (refusal) {
     // It may run there with every page, and its engine may keep it: the source stays frozen, whole,
     // until a re-run can see the copy (it ends the source if the copy runs, else resumes it).
-    await writeLiveRelease(lazy.session.stateDir, lazy.session.sourceId, { action: 'hold' }).catch(() => undefined);
-    return new ExtmountError('docker-failed', `post-copy migration of ${name} failed after it was started on ${target.where} (${cause}), and that copy could not be removed; so that it never runs twice, ${name} stays frozen (paused) on ${source.where}, its memory whole`, {
-      hint: 'run the same migrate command again once the target answers: it finishes the move if the copy runs there, else resumes the source',
-      cause: err,
-    });
+    await bestEffort(writeLiveRelease(lazy.session.stateDir, lazy.session.sourceId, { action: 'hold' }), 'telling the source to hold');
+    return refusal;
   }
   // Then the source: a dump still serving pages is given up (its CRIU killed); one that served them
   // all and waits for the word keeps the source. Either way the checkpoint fails and it resumes.
-  await writeLiveRelease(lazy.session.stateDir, lazy.session.sourceId, { action: 'keep' }).catch(() => undefined);
+  await bestEffort(writeLiveRelease(lazy.session.stateDir, lazy.session.sourceId, { action: 'keep' }), 'telling the source to keep its memory');
   await requestLazyAbort(lazy.session.stateDir, lazy.session.sourceId);
   // The restore's daemon, if it connected, ends once its container is gone; the dump then fails and resumes the source.
-  const settled = await Promise.race([lazy.created.then(() => 'done' as const, () => 'failed' as const), new Promise<'pending'>((resolve) => setTimeout(() => resolve('pending'), 60_000).unref())]);
-  for (const volume of made.volumes) await target.docker.getVolume(volume).remove().catch(() => undefined);
-  await removeHelpers(target, sid).catch(() => 0);
-  await removeHelpers(source, sid).catch(() => 0);
+  const settled = await Promise.race([lazy.created.then(() => 'done' as const, () => 'failed' as const), new Promise<'pending'>((resolve) => setTimeout(() => resolve('pending'), WAIT_MS.lazyDumpSettle).unref())]);
+  for (const volume of made.volumes) await bestEffort(target.docker.getVolume(volume).remove(), `removing volume ${volume} on the target`);
+  await bestEffort(removeHelpers(target, sid), 'removing helpers on the target');
+  await bestEffort(removeHelpers(source, sid), 'removing helpers on the source');
   await endLiveSession(lazy.session, made.containerId);
   const after = await inspectMaybe(source, sid).catch(() => undefined);
-  if (after?.State.Paused) await source.docker.getContainer(sid).unpause().catch(() => undefined);
+  if (after?.State.Paused) await bestEffort(source.docker.getContainer(sid).unpause(), 'unpausing the source');
   const state = await inspectMaybe(source, sid).catch(() => undefined);
-  if (state?.State.Running && !state.State.Paused && settled !== 'done') {
+  const end = liveRollbackEnd(facts, { source: state ? { running: state.State.Running, paused: state.State.Paused === true } : undefined, dump: settled, copyLeft }, err);
+  if (end.resumed) {
     await setRestartPolicy(source, sid, plan.restartPolicy).catch((e: unknown) => deps.log.warn(`restart policy not given back: ${String(e)}`));
-    await deleteCheckpoint(source, sid, checkpoint).catch(() => undefined);
-    await removeJournals(source, sid).catch(() => undefined);
-    return new ExtmountError('docker-failed', `post-copy migration of ${name} to ${target.where} failed: ${cause}; rolled back: it runs again on ${source.where}, where its memory never left (the lazy checkpoint was given up)${copyLeft ? `; the copy ${made.containerId?.slice(0, 12)} on ${target.where} could not be removed` : ''}`, {
-      hint: 'fix what the message names, then run migrate again',
-      cause: err,
-    });
+    await bestEffort(deleteCheckpoint(source, sid, checkpoint), 'removing the checkpoint on the source');
+    await bestEffort(removeJournals(source, sid), 'removing the journal');
   }
-  return new ExtmountError('restore-failed', `post-copy migration of ${name} to ${target.where} failed (${cause}) before every page had moved, and ${name} is not running on ${source.where} (${state ? (state.State.Paused ? 'paused' : 'stopped') : 'gone'}): its memory is lost; the copy on ${target.where} was ${copyLeft ? 'NOT removed' : 'removed'}`, {
-    hint: `start it afresh (docker -H ${source.where} start ${name})`,
-    cause: err,
-  });
+  return end.error;
 }
 
 function report(

@@ -18,6 +18,7 @@ import {
   type RestartPolicy,
   type SourceInspect,
 } from '../core/migrate/migrate-config.js';
+import { decideRerun, movedRefusal, preflightRefusals, type MovedObserved, type RerunMode } from '../core/migrate/rerun.js';
 import { planBindTargets, unusedMaps, type BindTarget, type SourceBind } from '../core/migrate/migrate-plan.js';
 import { blockedRestoreError, canaryFailedError, containerChanges, engineError, engineRestoreRoute, type Engine } from '../adapters/docker.js';
 import { runCanary, type CanaryShape } from '../adapters/restore-canary.js';
@@ -27,6 +28,7 @@ import { transferImage } from './archives.js';
 import { inspectMaybe, inspectSource, isDirectoryMode, listLabelled, statPath, statusOf } from './engine.js';
 import { hostPathRefused, inspectHostPath } from './host-paths.js';
 import type { Progress } from './progress.js';
+import { WAIT_MS, pollUntil } from './best-effort.js';
 
 export interface MigrateRequest {
   ref: string;
@@ -57,12 +59,7 @@ export interface Journal {
 }
 
 export interface MigrationPlan {
-  /**
-   * fresh: the container runs on the source; resume: an earlier run checkpointed it and was
-   * interrupted before the target ran it; finish: an earlier run started it on the target and was
-   * interrupted before removing the source.
-   */
-  mode: 'fresh' | 'resume' | 'finish';
+  mode: RerunMode;
   source: Engine;
   target: Engine;
   sourceInfo: FullEngineInfo;
@@ -103,14 +100,16 @@ async function settleAbandonedLazyDump(source: Engine, container: SourceInspect,
   // (this run then finishes the move); the copy is gone, so the source resumes, whole.
   await writeLiveRelease(config.stateDir, container.Id, { action: copyRuns ? 'end' : 'keep' }).catch(() => undefined);
   if (!copyRuns) await requestLazyAbort(config.stateDir, container.Id);
-  for (const deadline = Date.now() + (copyRuns ? 600_000 : 60_000); Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 100))) {
-    const now = await inspectSource(source, container.Id).catch(() => undefined);
-    if (now && !now.State.Paused) {
-      await removeLive(config.stateDir, container.Id).catch(() => undefined);
-      return now;
-    }
-  }
-  return container;
+  const resumed = await pollUntil(
+    async () => {
+      const now = await inspectSource(source, container.Id).catch(() => undefined);
+      return now && !now.State.Paused ? now : undefined;
+    },
+    { timeoutMs: copyRuns ? WAIT_MS.lazyDumpEnd : WAIT_MS.lazyDumpGiveUp, intervalMs: 100 },
+  );
+  if (!resumed) return container;
+  await removeLive(config.stateDir, container.Id).catch(() => undefined);
+  return resumed;
 }
 
 /** Any failure here is exit 2: nothing has been stopped or changed yet. */
@@ -118,8 +117,9 @@ export async function preflight(request: MigrateRequest, source: Engine, target:
   try {
     return await check(request, source, target, config, progress);
   } catch (err) {
-    if (err instanceof ExtmountError && err.message.startsWith('cannot reach the Docker engine') && !err.hint?.includes('checkpoint')) {
-      throw new ExtmountError('bad-input', err.message, { hint: 'check that dockerd runs there and the --from/--to address', cause: err });
+    // Not the refusal that says how to bring back a container an earlier run froze: that one keeps its hint.
+    if (err instanceof ExtmountError && err.reason === 'unreachable') {
+      throw new ExtmountError('bad-input', err.message, { hint: 'check that dockerd runs there and the --from/--to address', cause: err, reason: 'unreachable' });
     }
     if (err instanceof ExtmountError && err.exitCode === 1) {
       throw new ExtmountError('bad-input', `preflight: ${err.message}`, { ...(err.hint ? { hint: err.hint } : {}), cause: err });
@@ -129,66 +129,28 @@ export async function preflight(request: MigrateRequest, source: Engine, target:
 }
 
 async function check(request: MigrateRequest, source: Engine, target: Engine, config: Config, progress: Progress): Promise<MigrationPlan> {
-  if (describeEndpoint(source.endpoint) === describeEndpoint(target.endpoint)) {
-    throw new ExtmountError('usage', `--from and --to are the same engine (${source.where})`, { hint: 'migrate moves a container to another engine; use checkpoint/restore on one host' });
-  }
+  if (describeEndpoint(source.endpoint) === describeEndpoint(target.endpoint)) throw preflightRefusals.sameEndpoint(source.where);
   const sourceInfo = (await requireExperimental(source)) as FullEngineInfo;
   let container = await inspectSource(source, request.ref).catch(async (err: unknown) => {
     // A re-run after success: say where it went rather than only that it is not here.
     const there = err instanceof ExtmountError && err.code === 'bad-input' ? await inspectMaybe(target, request.ref).catch(() => undefined) : undefined;
-    if (there?.Config.Labels?.[LABEL_FROM]) {
-      const moved = `no container "${request.ref}" on ${source.where}; it was migrated: ${request.ref} (${there.Id.slice(0, 12)}) is on ${target.where}`;
-      // The move had completed when the target's engine died, before migrate removed the checkpoint
-      // there: the restarted engine killed the copy (no live-restore) and did not restart it.
-      const kept = there.State.Running ? [] : (await listCheckpoints(target, there.Id).catch(() => [])).filter((c) => c.startsWith(CHECKPOINT_PREFIX)).sort();
-      const root = kept.length > 0 ? ((await target.docker.info().catch(() => undefined)) as EngineInfo | undefined)?.DockerRootDir : undefined;
-      if (root && (await isLazyCheckpoint(root, there.Id, kept.at(-1)!))) {
-        throw new ExtmountError('bad-input', `${moved}, but it is not running there (${there.State.Status ?? 'stopped'}), and the process went with it: it was moved with post-copy (--live), and the migration's checkpoint ${kept.at(-1)} there holds no memory`, {
-          hint: `start it afresh there (docker -H ${target.where} start ${request.ref}), then docker -H ${target.where} checkpoint rm ${request.ref} ${kept.at(-1)}`,
-          cause: err,
-        });
-      }
-      if (kept.length > 0) {
-        throw new ExtmountError('bad-input', `${moved}, but it is not running there (${there.State.Status ?? 'stopped'}) and the migration's checkpoint ${kept.at(-1)} is still there`, {
-          hint: `continue the moved process from it on that engine: docker -H ${target.where} start --checkpoint ${kept.at(-1)} ${request.ref}, then docker -H ${target.where} checkpoint rm ${request.ref} ${kept.at(-1)}`,
-          cause: err,
-        });
-      }
-      // The move had finished, checkpoint removed, when the target's engine died: it stopped the copy.
-      if (!there.State.Running) {
-        throw new ExtmountError('bad-input', `${moved}, but it is not running there (${there.State.Status ?? 'stopped'}): the move had finished, and that engine stopped it since`, {
-          hint: `start it afresh there: docker -H ${target.where} start ${request.ref}`,
-          cause: err,
-        });
-      }
-      throw new ExtmountError('bad-input', moved, { cause: err });
-    }
+    if (there?.Config.Labels?.[LABEL_FROM]) throw movedRefusal(await observeMoved(request.ref, source, target, there), err);
     throw err;
   });
+  const name = container.Name.replace(/^\//, '');
   const frozen = !container.State.Running ? await frozenBy(source, container.Id) : undefined;
   let targetInfo: FullEngineInfo;
   try {
     targetInfo = (await requireExperimental(target)) as FullEngineInfo;
   } catch (err) {
-    // An earlier run froze it and the target is gone: say how to bring it back where it was.
-    if (frozen && err instanceof ExtmountError) {
-      throw new ExtmountError('bad-input', err.message, {
-        hint: `${container.Name.replace(/^\//, '')} is stopped on ${source.where} in checkpoint ${frozen} from an earlier run: run migrate again once the target answers, or bring it back there with docker start --checkpoint ${frozen} ${container.Name.replace(/^\//, '')}`,
-        cause: err,
-      });
-    }
+    if (frozen && err instanceof ExtmountError) throw preflightRefusals.targetGoneWhileFrozen(err, { name, source: source.where, checkpoint: frozen });
     throw err;
   }
   // Engine IDs do not tell engines apart (dockerd 20.10 derives it from /etc/docker/key.json, which
   // two daemons on one host, or cloned hosts, share); a container id is 256 random bits.
-  if ((await inspectMaybe(target, container.Id)) !== undefined) {
-    throw new ExtmountError('usage', `--from ${source.where} and --to ${target.where} reach the same engine (both have container ${container.Id.slice(0, 12)})`, {
-      hint: 'give the address of another engine with --to',
-    });
-  }
-  const name = container.Name.replace(/^\//, '');
+  if ((await inspectMaybe(target, container.Id)) !== undefined) throw preflightRefusals.sameEngine(source.where, target.where, container.Id);
   const refusal = migrationRefusal(container);
-  if (refusal) throw new ExtmountError('refused', `cannot migrate ${name}: ${refusal}`);
+  if (refusal) throw preflightRefusals.notMigratable(name, refusal);
 
   const sid = container.Id;
   // Before the journal and checkpoints are read: a lazy dump that ends here changes both.
@@ -201,11 +163,7 @@ async function check(request: MigrateRequest, source: Engine, target: Engine, co
       const root = ((await target.docker.info().catch(() => undefined)) as EngineInfo | undefined)?.DockerRootDir ?? '';
       for (const c of copies) {
         const outcome = await endUnknownTask(root, c.Id, { label: LABEL_FROM, source: sid });
-        if (outcome.kind === 'unknown') {
-          throw new ExtmountError('refused', `${container.Name.replace(/^\//, '')} is frozen on ${source.where} by an interrupted post-copy migration, and its copy ${c.Id.slice(0, 12)} on ${target.where} may still run a process its engine does not show (${outcome.why})`, {
-            hint: `on that host, make sure no task of it runs (ctr -n moby tasks ls; ctr -n moby tasks delete --force ${c.Id}), remove the copy (docker rm -f ${c.Id.slice(0, 12)}), then run migrate again`,
-          });
-        }
+        if (outcome.kind === 'unknown') throw preflightRefusals.orphanTask({ name, source: source.where, target: target.where, copyId: c.Id, why: outcome.why });
       }
     }
     container = await settleAbandonedLazyDump(source, container, config, copyRuns);
@@ -213,66 +171,34 @@ async function check(request: MigrateRequest, source: Engine, target: Engine, co
   const journal = await readJournal(source, sid);
   const checkpoints = await listCheckpoints(source, sid);
   const targetContainers = (await listLabelled(target, LABEL_FROM, sid)).map((c) => ({ id: c.Id, running: c.State === 'running' || c.State === 'restarting' || c.State === 'paused' }));
-  const runningOnTarget = targetContainers.filter((c) => c.running);
   // A rollback into a copy (rollback-copy.ts) killed after the copy took over, before the original went.
   const takenOver = (await listLabelled(source, LABEL_FROM, sid)).find((c) => c.State === 'running' || c.State === 'restarting' || c.State === 'paused');
-  if (takenOver) {
-    throw new ExtmountError('refused', `an earlier rollback brought ${name} back on ${source.where} in the copy ${takenOver.Id.slice(0, 12)}, which runs; the stopped original must not be moved as well`, {
-      hint: `finish that rollback: docker rm ${sid.slice(0, 12)} extmount-migrate-${sid.slice(0, 12)}; docker rename ${takenOver.Id.slice(0, 12)} ${name} (on ${source.where})`,
-    });
-  }
-
-  let mode: MigrationPlan['mode'];
-  if (container.State.Paused) {
-    throw new ExtmountError('bad-input', `container ${name} is paused on ${source.where}`, { hint: 'unpause it first: migrate freezes it itself' });
-  } else if (container.State.Running) {
-    if (runningOnTarget.length > 0) {
-      throw new ExtmountError('refused', `${name} runs on ${source.where}, and a copy migrated from it (${runningOnTarget[0]!.id.slice(0, 12)}) runs on ${target.where}`, {
-        hint: 'two copies must not run: remove the one you do not want, then run migrate again',
-      });
-    }
-    mode = 'fresh';
-  } else if (journal && checkpoints.includes(journal.checkpoint)) {
-    mode = runningOnTarget.length > 0 ? 'finish' : 'resume';
-    if (mode === 'resume' && (await isLazyCheckpoint(sourceInfo.DockerRootDir, container.Id, journal.checkpoint))) {
-      // Post-copy's one way to lose a process: every page had moved when the copy on the target died.
-      throw new ExtmountError('refused', `${name} is stopped on ${source.where} with the checkpoint ${journal.checkpoint} of a post-copy migration (--live), which holds no memory: every page had moved to the copy on ${target.where}, and that copy is not running, so the process it froze is gone`, {
-        hint: `start it afresh on either engine (docker start ${name}), then remove the checkpoint (docker checkpoint rm ${name} ${journal.checkpoint})${targetContainers.length > 0 ? ` and the stopped copy on ${target.where} (docker rm ${targetContainers[0]!.id.slice(0, 12)})` : ''}`,
-      });
-    }
-  } else if (journal) {
-    // The journal is written before the checkpoint, whose name it holds; the engine lists the checkpoint
-    // once the dump is done. Between the two a migrate is checkpointing it (from another host: this host's
-    // lock would have refused this run), or one died while it did.
-    throw new ExtmountError('busy', `${name} is stopped on ${source.where} by a migration whose checkpoint ${journal.checkpoint} is not there (yet): another migrate is checkpointing it now, or one died while it did`, {
-      hint: `if no migrate of it runs any more, start it (docker start ${name}; its processes start afresh), then migrate again`,
-    });
-  } else {
-    const ours = checkpoints.filter((c) => c.startsWith(CHECKPOINT_PREFIX));
-    throw new ExtmountError('bad-input', `container ${name} is not running on ${source.where}`, {
-      hint: ours.length > 0 ? `it has the checkpoint ${ours[ours.length - 1]}: bring it back with docker start --checkpoint ${ours[ours.length - 1]} ${name}, then migrate` : 'start it first',
-    });
-  }
-  // A run that stopped between recording the journal and the checkpoint left the policy at "no".
-  const current = container.HostConfig.RestartPolicy;
-  const restartPolicy = journal && (!current?.Name || current.Name === 'no') ? journal.restartPolicy : { Name: current?.Name || 'no', ...(current?.MaximumRetryCount ? { MaximumRetryCount: current.MaximumRetryCount } : {}) };
-  const staleCheckpoints = mode === 'fresh' ? checkpoints.filter((c) => c.startsWith(CHECKPOINT_PREFIX)) : [];
+  const journalCheckpointLazy = journal !== undefined && checkpoints.includes(journal.checkpoint) && (await isLazyCheckpoint(sourceInfo.DockerRootDir, sid, journal.checkpoint));
+  const decision = decideRerun({
+    name,
+    source: source.where,
+    target: target.where,
+    sourceId: sid,
+    state: { running: container.State.Running, paused: container.State.Paused === true },
+    restartPolicy: container.HostConfig.RestartPolicy,
+    journal,
+    checkpoints,
+    targetContainers,
+    takenOver: takenOver?.Id,
+    journalCheckpointLazy,
+  });
+  if ('refusal' in decision) throw decision.refusal;
+  const { mode, restartPolicy, staleCheckpoints } = decision;
   const base = { source, target, sourceInfo, targetInfo, container, name, journal, restartPolicy, copyBinds: request.copyBinds, targetContainers, staleCheckpoints };
   const targetName = request.name ?? name;
-  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(targetName)) {
-    throw new ExtmountError('usage', `--name "${targetName}": a container name is [a-zA-Z0-9][a-zA-Z0-9_.-]+`, { hint: 'see extmount migrate --help' });
-  }
+  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(targetName)) throw preflightRefusals.badTargetName(targetName);
   if (mode === 'finish') {
     return { ...base, mode, targetName, image: container.Image, imageBytes: 0, binds: [], volumes: [], targetNetworkDisabled: false, rollbackRoute: 'in-place' };
   }
 
   await checkTargetName(target, targetName, targetContainers.map((c) => c.id));
   const runtime = (container.HostConfig.Runtime as string | undefined) || 'runc';
-  if (runtime !== 'runc' && !(targetInfo.Runtimes && runtime in targetInfo.Runtimes)) {
-    throw new ExtmountError('refused', `${name} runs under the runtime "${runtime}", which ${target.where} does not have`, {
-      hint: `register it there (extmount install-runtime --apply --name ${runtime}) and reload dockerd`,
-    });
-  }
+  if (runtime !== 'runc' && !(targetInfo.Runtimes && runtime in targetInfo.Runtimes)) throw preflightRefusals.missingRuntime(name, runtime, target.where);
   await checkNetwork(target, container.HostConfig.NetworkMode ?? 'default');
   const routes = await restoreRoutes(source, target, { source: sourceInfo, target: targetInfo }, container, name, mode === 'fresh');
 
@@ -280,11 +206,7 @@ async function check(request: MigrateRequest, source: Engine, target: Engine, co
     .filter((m) => (m.Type ?? 'bind') === 'bind' && !isNetworkFilesBind(m))
     .map((m) => ({ source: m.Source, destination: m.Destination, readOnly: !m.RW, propagation: m.Propagation ?? '' }));
   const unused = unusedMaps(request.maps, sourceBinds);
-  if (unused.length > 0) {
-    throw new ExtmountError('usage', `--map ${unused[0]!.from}=${unused[0]!.to} matches no bind of ${name}`, {
-      hint: `its binds: ${sourceBinds.map((b) => b.source).join(', ') || 'none'}`,
-    });
-  }
+  if (unused.length > 0) throw preflightRefusals.unusedMap(unused[0]!, name, sourceBinds.map((b) => b.source));
   const binds = planBindTargets(sourceBinds, request.maps, config, [targetInfo.DockerRootDir]);
   const volumes = await planVolumes(source, target, container);
   if (targetInfo.Driver && targetInfo.Driver !== 'overlay2') await refuseDeletions(source, container, targetInfo.Driver);
@@ -318,9 +240,7 @@ async function restoreRoutes(
     // A rollback would need this name for its copy: free, or a never-started copy of ours (removed before the freeze).
     const holder = await inspectMaybe(source, rollbackCopyName(name));
     if (holder && !(holder.Config.Labels?.[LABEL_FROM] === container.Id && holder.State.Status === 'created')) {
-      throw new ExtmountError('refused', `${source.where} has a container named ${rollbackCopyName(name)}, the name a rollback of ${name} needs there (containerd#12141 keeps it from restoring ${name} in place)`, {
-        hint: 'remove or rename that container, then run migrate again',
-      });
+      throw preflightRefusals.rollbackNameTaken({ source: source.where, copyName: rollbackCopyName(name), name });
     }
   }
   if (!refuse) return routes;
@@ -337,6 +257,14 @@ async function restoreRoutes(
     if ('proved' in result && !result.proved) throw canaryFailedError(name, engine.where, why, result.reason, shape(false));
   }
   return routes;
+}
+
+/** What the target shows of a copy migrated there, for movedRefusal: its migration checkpoints are looked at only when it does not run. */
+async function observeMoved(ref: string, source: Engine, target: Engine, there: { Id: string; State: { Running: boolean; Status?: string } }): Promise<MovedObserved> {
+  const kept = there.State.Running ? [] : (await listCheckpoints(target, there.Id).catch(() => [])).filter((c) => c.startsWith(CHECKPOINT_PREFIX)).sort();
+  const root = kept.length > 0 ? ((await target.docker.info().catch(() => undefined)) as EngineInfo | undefined)?.DockerRootDir : undefined;
+  const lastKeptLazy = root ? await isLazyCheckpoint(root, there.Id, kept.at(-1)!) : false;
+  return { ref, source: source.where, target: target.where, there: { id: there.Id, running: there.State.Running, status: there.State.Status }, kept, lastKeptLazy };
 }
 
 /** The checkpoint an earlier run froze the container in, if its journal says so and the checkpoint is there. */
@@ -359,9 +287,7 @@ async function readJournal(source: Engine, sid: string): Promise<Journal | undef
 async function checkTargetName(target: Engine, name: string, ours: string[]): Promise<void> {
   try {
     const existing = await target.docker.getContainer(name).inspect();
-    if (!ours.includes(existing.Id)) {
-      throw new ExtmountError('refused', `${target.where} already has a container named ${name}`, { hint: 'give the migrated container another name with --name NEW' });
-    }
+    if (!ours.includes(existing.Id)) throw preflightRefusals.targetNameTaken(target.where, name);
   } catch (err) {
     if (err instanceof ExtmountError) throw err;
     if (statusOf(err) !== 404) throw engineError(target, err, `looking up ${name}`);
@@ -373,7 +299,7 @@ async function checkNetwork(target: Engine, mode: string): Promise<void> {
   try {
     await target.docker.getNetwork(mode).inspect();
   } catch (err) {
-    if (statusOf(err) === 404) throw new ExtmountError('refused', `the network ${mode} does not exist on ${target.where}`, { hint: `create it there first (docker network create ${mode})` });
+    if (statusOf(err) === 404) throw preflightRefusals.missingNetwork(mode, target.where);
     throw engineError(target, err, `looking up network ${mode}`);
   }
 }
@@ -390,16 +316,12 @@ async function planVolumes(source: Engine, target: Engine, container: SourceInsp
     }
     // A local volume with options is a mount of something else (nfs, a host device, a bind): not content to copy.
     if (info.Driver !== 'local' || Object.keys(info.Options ?? {}).length > 0) {
-      throw new ExtmountError('refused', `volume ${m.Name} (${m.Destination}) uses the driver ${info.Driver}${info.Options ? ` with options ${Object.keys(info.Options).join(', ')}` : ''}`, {
-        hint: 'only plain local volumes are copied; recreate it on the target and migrate a bind instead',
-      });
+      throw preflightRefusals.volumeDriver({ volume: m.Name, destination: m.Destination, driver: info.Driver, options: info.Options });
     }
     let leftover = false;
     try {
       const existing = (await target.docker.getVolume(m.Name).inspect()) as { Labels?: Record<string, string> | null };
-      if (existing.Labels?.[LABEL_FROM] !== container.Id) {
-        throw new ExtmountError('refused', `volume ${m.Name} already exists on ${target.where}`, { hint: 'remove or rename it there: migrate copies the volume and will not overwrite one it did not create' });
-      }
+      if (existing.Labels?.[LABEL_FROM] !== container.Id) throw preflightRefusals.volumeExists(m.Name, target.where);
       leftover = true;
     } catch (err) {
       if (err instanceof ExtmountError) throw err;
@@ -412,11 +334,7 @@ async function planVolumes(source: Engine, target: Engine, container: SourceInsp
 
 async function refuseDeletions(source: Engine, container: SourceInspect, driver: string): Promise<void> {
   const changes = await containerChanges(source, container.Id);
-  if (changes.some((c) => c.Kind === 2)) {
-    throw new ExtmountError('refused', `${container.Name.replace(/^\//, '')} deleted files from its image, and the target's storage driver ${driver} gives the API no way to delete them`, {
-      hint: 'migrate to an engine with the overlay2 storage driver',
-    });
-  }
+  if (changes.some((c) => c.Kind === 2)) throw preflightRefusals.deletedFiles(container.Name.replace(/^\//, ''), driver);
 }
 
 /** The image by id: a tag on the target is used only when it names the very same image. */
@@ -456,7 +374,7 @@ async function checkBindTargets(engines: { source: Engine; target: Engine }, bin
     if (state.kind === 'symlink') throw hostPathRefused(what, bind.target, state, 'give the real path with --map (the allowlist is checked on the path as written)');
     if (state.kind === 'missing') {
       if (copyBinds && sourceKind === 'directory') {
-        if (/[:,]/.test(bind.target)) throw new ExtmountError('refused', `${what}: cannot create a path with ":" or "," through the API`, { hint: 'create it on the target first' });
+        if (/[:,]/.test(bind.target)) throw preflightRefusals.bindPathChars(what);
         bind.missing = true;
         continue;
       }

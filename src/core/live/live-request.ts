@@ -197,26 +197,32 @@ export interface LiveChoice {
   why: string;
 }
 
+/** What keeps a mode from running: which fact (it chooses the hint) and what it says. */
+interface LiveProblem {
+  kind: 'runtime' | 'local' | 'uffd' | 'pipe' | 'tls' | 'dirty-tracking' | 'not-built';
+  text: string | undefined;
+}
+
 /** The mode that runs, and why; an explicit mode these hosts cannot do is refused (exit 2) with what is missing. */
 export function chooseLiveMode(requested: LiveRequestMode, facts: LiveFacts): LiveChoice {
   if (requested === 'off') return { mode: 'off', why: '--live=off: stop-and-copy' };
-  const common = facts.runtimeProblem ?? facts.localProblem;
-  const postcopyProblem = common ?? (!facts.uffd ? "this kernel or CRIU has no non-cooperative userfaultfd (criu check --feature uffd-noncoop)" :
-    facts.pipeMaxSize < LAZY_PIPE_BYTES ? `fs.pipe-max-size is ${facts.pipeMaxSize}, below the ${LAZY_PIPE_BYTES} bytes CRIU's lazy page server needs without CAP_SYS_RESOURCE (its page server fails with "splice: -1: Bad file descriptor")` : facts.tlsProblem);
-  const precopyProblem = common ?? (!facts.dirtyTracking ? 'this kernel has no soft-dirty page tracking (criu check --feature mem_dirty_track: "Dirty tracking is OFF")' : 'pre-copy is not built yet');
+  const common: LiveProblem | undefined = facts.runtimeProblem !== undefined ? { kind: 'runtime', text: facts.runtimeProblem } : facts.localProblem !== undefined ? { kind: 'local', text: facts.localProblem } : undefined;
+  const postcopy: LiveProblem = common ?? (!facts.uffd ? { kind: 'uffd', text: "this kernel or CRIU has no non-cooperative userfaultfd (criu check --feature uffd-noncoop)" } :
+    facts.pipeMaxSize < LAZY_PIPE_BYTES ? { kind: 'pipe', text: `fs.pipe-max-size is ${facts.pipeMaxSize}, below the ${LAZY_PIPE_BYTES} bytes CRIU's lazy page server needs without CAP_SYS_RESOURCE (its page server fails with "splice: -1: Bad file descriptor")` } : { kind: 'tls', text: facts.tlsProblem });
+  const precopy: LiveProblem = common ?? (!facts.dirtyTracking ? { kind: 'dirty-tracking', text: 'this kernel has no soft-dirty page tracking (criu check --feature mem_dirty_track: "Dirty tracking is OFF")' } : { kind: 'not-built', text: 'pre-copy is not built yet' });
   if (requested === 'postcopy') {
-    if (postcopyProblem) throw refusal('postcopy', postcopyProblem);
+    if (postcopy.text) throw refusal('postcopy', postcopy);
     return { mode: 'postcopy', why: '--live=postcopy' };
   }
-  if (requested === 'precopy') throw refusal('precopy', precopyProblem);
-  if (!postcopyProblem) return { mode: 'postcopy', why: 'post-copy: the memory moves after the resume (userfaultfd and the page server work here)' };
-  return { mode: 'off', why: `stop-and-copy: post-copy cannot run (${postcopyProblem}); pre-copy cannot run (${precopyProblem})` };
+  if (requested === 'precopy') throw refusal('precopy', precopy);
+  if (!postcopy.text) return { mode: 'postcopy', why: 'post-copy: the memory moves after the resume (userfaultfd and the page server work here)' };
+  return { mode: 'off', why: `stop-and-copy: post-copy cannot run (${postcopy.text}); pre-copy cannot run (${precopy.text})` };
 }
 
-function refusal(mode: string, problem: string): ExtmountError {
-  const hint = /pipe-max-size/.test(problem) ? 'raise it on the source host (sysctl -w fs.pipe-max-size=4194304), or migrate with --live=off'
-    : /runtime/.test(problem) ? 'run the container with the extmount runtime on both engines (extmount install-runtime), or migrate with --live=off'
-    : /openssl/.test(problem) ? 'install openssl (apt-get install openssl), or migrate with --live=off'
+function refusal(mode: string, problem: LiveProblem): ExtmountError {
+  const hint = problem.kind === 'pipe' ? 'raise it on the source host (sysctl -w fs.pipe-max-size=4194304), or migrate with --live=off'
+    : problem.kind === 'runtime' ? 'run the container with the extmount runtime on both engines (extmount install-runtime), or migrate with --live=off'
+    : problem.kind === 'tls' ? 'install openssl (apt-get install openssl), or migrate with --live=off'
     : 'migrate with --live=off (stop-and-copy)';
-  return new ExtmountError('refused', `--live=${mode} cannot run: ${problem}`, { hint });
+  return new ExtmountError('refused', `--live=${mode} cannot run: ${problem.text}`, { hint });
 }

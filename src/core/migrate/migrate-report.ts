@@ -1,4 +1,5 @@
 // What a migration reports when it is done: where the container runs, how long it was down, what moved.
+import type { LiveMode, LiveRequestMode } from '../live/live-request.js';
 
 export type TransferKind = 'image' | 'checkpoint' | 'rootfs' | 'volumes' | 'binds';
 
@@ -46,14 +47,15 @@ export interface MigrationReport {
    * or off (stop-and-copy: in the checkpoint), why, and the pages the target got in the images before
    * it resumed and pulled after. null when this run moved nothing (it only finished an earlier one).
    */
-  live: { mode: 'postcopy' | 'precopy' | 'off'; why: string; pagesBeforeResume: number; pagesAfterResume: number } | null;
+  live: { mode: LiveMode; why: string; pagesBeforeResume: number; pagesAfterResume: number } | null;
 }
 
 export function emptyBytes(): MigrationReport['bytes'] {
   return { image: 0, checkpoint: 0, rootfs: 0, volumes: 0, binds: 0, total: 0 };
 }
 
-export function formatReport(r: MigrationReport): string {
+/** The report for a person; LIVE_REQUESTED is the --live the run was given: its memory line is shown unless that was off. */
+export function formatReport(r: MigrationReport, liveRequested: LiveRequestMode): string {
   const moved = (['image', 'checkpoint', 'rootfs', 'volumes', 'binds'] as const)
     .filter((k) => r.bytes[k] > 0)
     .map((k) => `${k} ${formatBytes(r.bytes[k])}`)
@@ -65,7 +67,7 @@ export function formatReport(r: MigrationReport): string {
       : `  downtime: ${r.downtimeMs === null ? 'unknown (frozen by an earlier, interrupted run)' : formatDuration(r.downtimeMs)}${r.timings ? ` (checkpoint ${formatDuration(r.timings.checkpoint)}, prepare ${formatDuration(r.timings.prepare)}, copy ${formatDuration(r.timings.copy)}, digest ${formatDuration(r.timings.digest)}, start ${formatDuration(r.timings.start)})` : ''}, total ${formatDuration(r.durationMs)}`,
     ...(r.live?.mode === 'postcopy'
       ? [`  memory: post-copy, ${r.live.pagesAfterResume} page(s) (${formatBytes(r.live.pagesAfterResume * 4096)}) pulled after the resume, ${r.live.pagesBeforeResume} in the images before it`]
-      : r.live && r.live.why !== '--live=off: stop-and-copy' ? [`  memory: ${r.live.why}`] : []),
+      : r.live && liveRequested !== 'off' ? [`  memory: ${r.live.why}`] : []),
     `  moved: ${formatBytes(r.bytes.total)}${moved ? ` (${moved})` : ''}`,
     `  writable layer: ${r.rootfs.copied} path(s) copied, ${r.rootfs.deleted} deletion(s) applied, ${r.rootfs.skipped} runtime/mount path(s) left to the engine`,
     ...r.mounts.map((m) => `  ${m.kind} ${m.destination}: ${m.source} → ${m.target}${m.copied ? ' (content copied)' : ''}`),

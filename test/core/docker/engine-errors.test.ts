@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { engineErrorHint } from '../../../src/core/docker/engine-errors.js';
+import { engineErrorHint, engineFailureReason } from '../../../src/core/docker/engine-errors.js';
 
 describe('engineErrorHint', () => {
   it('says what to do for answers dockerd gives in checkpoints and migrations', () => {
@@ -11,5 +11,14 @@ describe('engineErrorHint', () => {
     assert.match(engineErrorHint(400, 'invalid mount config'), /docker version/);
     assert.match(engineErrorHint(500, 'something unexpected'), /dockerd's log/);
     assert.match(engineErrorHint(undefined, ''), /dockerd's log/);
+  });
+});
+
+describe('engineFailureReason', () => {
+  it("reads a CRIU failure out of dockerd's answer once, as a reason code branches on", () => {
+    assert.equal(engineFailureReason('OCI runtime restore failed: criu failed: type RESTORE errno 0\nlog file: /x/restore.log: unknown'), 'criu-failed');
+    assert.equal(engineFailureReason('failed to create task for container: criu failed: type NOTIFY errno 0'), 'criu-failed');
+    assert.equal(engineFailureReason('No such container: x'), undefined);
+    assert.equal(engineFailureReason('CRIU version check failed'), undefined, 'as before: only the words runc uses for a failed CRIU run');
   });
 });
