@@ -68,6 +68,8 @@ export class RegistryClient {
       throw this.failed('GET /v2/', 'HTTP 401 without a challenge extmount understands (Basic or Bearer)');
     }
     const url = new URL(challenge.params.realm);
+    // The docker CLI's credentials go to the token realm: never in clear to a realm of a registry reached over https.
+    if (url.protocol === 'http:' && this.base.startsWith('https:')) throw this.failed('GET /v2/', `the token realm ${url.origin} is plain http; extmount sends credentials to it only over https`);
     if (challenge.params.service) url.searchParams.set('service', challenge.params.service);
     url.searchParams.set('scope', `repository:${this.ref.repository}:${actions}`);
     const answer = await fetch(url, { headers: basic ? { authorization: `Basic ${basic}` } : {}, signal: AbortSignal.timeout(META_TIMEOUT) }).catch((err: unknown) => {
