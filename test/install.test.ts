@@ -14,10 +14,10 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it, type TestContext } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { e2eRequired } from './helpers/e2e.js';
+import { skipE2E } from './helpers/e2e.js';
 import { FIXTURES } from './helpers/fixtures.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -50,12 +50,6 @@ function packuments(base: string): Map<string, { name: string; versions: Record<
 /** The environment for npm: this one without what an outer `npm test` sets (npm_config_*, npm_lifecycle_* …). */
 function npmEnv(): Record<string, string> {
   return Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined && !/^npm_/i.test(e[0])));
-}
-
-function skipOrFail(t: TestContext, reason: string): void {
-  if (e2eRequired) throw new Error(`EXTMOUNT_E2E=required but ${reason}`);
-  process.stderr.write(`\n*** SKIPPED test "${t.name}": ${reason} ***\n\n`);
-  t.skip(reason);
 }
 
 interface PackReport {
@@ -105,7 +99,7 @@ describe('npm pack + npm install -g of the tarball: a working extmount on PATH',
       '--no-audit', '--no-fund', '--no-update-notifier', join(dir, filename)], { cwd: dir, env: npmEnv(), extendEnv: false, reject: false });
     if (install.exitCode !== 0) {
       const unresolved = /E404|ENOTCACHED|ETARGET/.test(String(install.stderr));
-      if (unresolved) return skipOrFail(t, `npm could not install the tarball's dependencies offline (run npm ci first to fill npm's cache): ${String(install.stderr).split('\n').find((l) => /error/.test(l)) ?? install.stderr}`);
+      if (unresolved) return skipE2E(t, `npm could not install the tarball's dependencies offline (run npm ci first to fill npm's cache): ${String(install.stderr).split('\n').find((l) => /error/.test(l)) ?? install.stderr}`);
       assert.fail(`npm install -g failed: ${install.stderr}`);
     }
     // Nothing but registry documents was asked for: every tarball came from npm's cache.
@@ -138,7 +132,7 @@ describe('npm pack + npm install -g of the tarball: a working extmount on PATH',
 
     // The hook hands every verb but checkpoint and restore to runc: `--version` answers as runc does.
     const runc = await execa('runc', ['--version'], { env, extendEnv: false, reject: false }).catch(() => undefined);
-    if (!runc || runc.exitCode !== 0) return skipOrFail(t, 'runc is not installed, so the installed hook cannot be run (run scripts/provision.sh)');
+    if (!runc || runc.exitCode !== 0) return skipE2E(t, 'runc is not installed, so the installed hook cannot be run (run scripts/provision.sh)');
     const wrapped = await execa(hook, ['--version'], { env, extendEnv: false, reject: false });
     assert.equal(wrapped.exitCode, 0, wrapped.stderr);
     assert.equal(String(wrapped.stdout), String(runc.stdout));
