@@ -13,7 +13,7 @@ import { isRecord } from '../core/json.js';
 import { openArchive, withTarStream, type ArchiveFile } from './podman-archive.js';
 import { TarFilter } from '../migrate/tar-filter.js';
 
-/** Only regular files and folders: what containerd unpacks of a checkpoint (checkpointArchiveEntryAllowed). */
+/** Only regular files and folders: what containerd unpacks of a checkpoint (checkpointArchiveEntryAllowed); Podman's archives hold no links or devices either. */
 export const CHECKPOINT_POLICY: EntryPolicy = { root: '', allowLinks: false, allowDevices: false };
 const MAX_LAYOUT_META = 1 << 20;
 
@@ -122,7 +122,7 @@ async function findLayoutLayer(archive: ArchiveFile): Promise<{ offset: number; 
  * The regular files `want` names, each at most `maxSize` bytes; the read stops once `count` were seen
  * (the rest of the archive is not read).
  */
-export async function readCheckpointFiles(source: CheckpointSource, want: (path: string) => boolean, maxSize: number, count = Infinity): Promise<Map<string, Buffer>> {
+export async function readCheckpointFiles(source: Pick<CheckpointSource, 'path' | 'withTar'>, want: (path: string) => boolean, maxSize: number, count = Infinity): Promise<Map<string, Buffer>> {
   const kept: Buffer[] = [];
   let seen = 0;
   await source.withTar((tar) => new Promise<void>((done, fail) => {

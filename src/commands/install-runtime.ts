@@ -40,12 +40,7 @@ export async function runInstallRuntime(options: InstallRuntimeOptions, ctx: Com
   const merged = mergeRuntimeEntry(text, file, options.name, WRAPPER_PATH);
   let backup: string | null = null;
   if (merged.changed) {
-    const mode = current ? current.stat.mode & 0o777 : 0o644;
-    if (current) {
-      backup = backupPath(file);
-      await createFileExclusive(backup, current.bytes, { mode });
-    }
-    await writeFileAtomic(file, merged.text, { mode });
+    backup = await replaceKeepingBackup(file, current, merged.text);
   }
   const report = { daemonJson: file, runtime: options.name, path: WRAPPER_PATH, changed: merged.changed, replaced: merged.replaced, backup };
   if (ctx.json) {
@@ -118,12 +113,7 @@ export async function runInstallPodman(options: InstallPodmanOptions, ctx: Comma
   if (options.apply) {
     if (update.action !== 'none') {
       await mkdir(dirname(options.runtimeConfig), { recursive: true, mode: 0o755 });
-      const mode = currentConfig ? currentConfig.stat.mode & 0o777 : 0o644;
-      if (currentConfig) {
-        backup = backupPath(options.runtimeConfig);
-        await createFileExclusive(backup, currentConfig.bytes, { mode });
-      }
-      await writeFileAtomic(options.runtimeConfig, update.text, { mode });
+      backup = await replaceKeepingBackup(options.runtimeConfig, currentConfig, update.text);
     }
     if (dropInPlan !== 'none') {
       await mkdir(dirname(options.containersConf), { recursive: true, mode: 0o755 });
@@ -194,12 +184,7 @@ export async function runInstallContainerd(options: InstallContainerdOptions, ct
     }
     if (imports.action !== 'none') {
       await mkdir(dirname(options.containerdConfig), { recursive: true, mode: 0o755 });
-      const mode = currentMain ? currentMain.stat.mode & 0o777 : 0o644;
-      if (currentMain) {
-        backup = backupPath(options.containerdConfig);
-        await createFileExclusive(backup, currentMain.bytes, { mode });
-      }
-      await writeFileAtomic(options.containerdConfig, imports.text, { mode });
+      backup = await replaceKeepingBackup(options.containerdConfig, currentMain, imports.text);
     }
   }
   const changed = dropInPlan !== 'none' || imports.action !== 'none';
@@ -227,4 +212,16 @@ export async function runInstallContainerd(options: InstallContainerdOptions, ct
   ctx.io.out(said(dropInPlan, `${options.dropIn} (handler "${options.name}" → ${WRAPPER_PATH})`));
   ctx.io.out(said(imports.action, `${options.containerdConfig} (imports)${backup ? ` (backup: ${backup})` : ''}`));
   ctx.io.out(`${changed ? `${restart}; ` : ''}the RuntimeClass (kubectl apply -f -):\n${stringify(manifest)}`);
+}
+
+/** Writes `text` to `path` atomically, its mode kept; what was there first goes to a new backup file, whose path is returned. */
+async function replaceKeepingBackup(path: string, current: { bytes: Buffer; stat: { mode: number } } | undefined, text: string): Promise<string | null> {
+  const mode = current ? current.stat.mode & 0o777 : 0o644;
+  let backup: string | null = null;
+  if (current) {
+    backup = backupPath(path);
+    await createFileExclusive(backup, current.bytes, { mode });
+  }
+  await writeFileAtomic(path, text, { mode });
+  return backup;
 }

@@ -8,17 +8,19 @@
 import { mkdir, mkdtemp, rm, statfs } from 'node:fs/promises';
 import { createWriteStream } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { RemapRule } from '../core/config.js';
 import { ExtmountError } from '../core/errors.js';
 import { restoreDenials } from '../core/checkpoint/restore-targets.js';
-import { encodeFileEntry, tarFiles, TarFormatError, type EntryPolicy } from '../core/migrate/migrate-tar.js';
+import { encodeFileEntry, TarFormatError } from '../core/migrate/migrate-tar.js';
 import { planBindTargets, unusedMaps, type BindTarget } from '../core/migrate/migrate-plan.js';
 import { archiveMounts, CONFIG_DUMP, localVolumeSource, MAX_DUMP_SIZE, parseDumps, rewriteDumps, SPEC_DUMP, type ArchiveDumps } from '../core/podman/checkpoint-archive.js';
 import { configuredEngineRoots } from '../adapters/engine-roots.js';
 import { checkHostPath } from '../adapters/host-paths.js';
 import { openArchive, podmanRestoreImport, podmanStore, withTarStream, type ArchiveFile } from '../adapters/podman-archive.js';
 import { TarFilter } from '../migrate/tar-filter.js';
+import { CHECKPOINT_POLICY, readCheckpointFiles } from '../adapters/checkpoint-source.js';
 import { createProgress } from '../migrate/progress.js';
 import { formatBytes } from '../core/migrate/migrate-report.js';
 import type { CommandContext } from './context.js';
@@ -31,9 +33,6 @@ export interface ImportOptions {
   /** After "--": passed to podman container restore as they are. */
   podmanArgs: string[];
 }
-
-/** Podman's archives hold the container's files, never links or devices (volumes and the layer diff are tars inside it). */
-const POLICY: EntryPolicy = { root: '', allowLinks: false, allowDevices: false };
 
 export async function runRestoreImport(options: ImportOptions, ctx: CommandContext): Promise<void> {
   // Podman takes the last --import and --name: one after "--" would undo the mapping.
@@ -102,26 +101,8 @@ async function importArchive(options: ImportOptions, ctx: CommandContext): Promi
 
 /** The two dumps, read from the archive's start; the read stops once both were seen. */
 async function readDumps(archive: ArchiveFile): Promise<ArchiveDumps> {
-  const wanted = new Set([CONFIG_DUMP, SPEC_DUMP]);
-  const kept: Buffer[] = [];
-  let seen = 0;
-  await withTarStream(archive, (tar) => new Promise<void>((done, fail) => {
-    const filter = new TarFilter(POLICY, ({ path, header }) => {
-      if (!wanted.has(path) || header.type !== 'file') return 'skip';
-      if (header.size > MAX_DUMP_SIZE) throw new ExtmountError('bad-input', `${archive.path}: ${path} has ${header.size} bytes, more than ${MAX_DUMP_SIZE}`, { hint: 'the archive is not one Podman wrote' });
-      return ++seen === wanted.size ? 'keep-last' : 'keep';
-    }, () => {
-      // Both seen: the rest of the archive is not read (withTarStream stops the decompression).
-      tar.unpipe(filter);
-      filter.end();
-    });
-    filter.on('data', (chunk: Buffer) => kept.push(chunk));
-    filter.on('end', done);
-    filter.on('error', fail);
-    tar.on('error', (err) => filter.destroy(err));
-    tar.pipe(filter);
-  }));
-  const files = tarFiles(Buffer.concat(kept));
+  const source = { path: archive.path, withTar: <T>(consume: (tar: Readable) => Promise<T>) => withTarStream(archive, consume) };
+  const files = await readCheckpointFiles(source, (p) => p === CONFIG_DUMP || p === SPEC_DUMP, MAX_DUMP_SIZE, 2);
   const config = files.get(CONFIG_DUMP);
   const spec = files.get(SPEC_DUMP);
   if (!config || !spec) {
@@ -142,7 +123,7 @@ async function copyWithDumps(archive: ArchiveFile, to: string, dumps: { config: 
   const budget = fs.bavail * fs.bsize - reserve;
   let written = 0;
   await withTarStream(archive, async (tar) => {
-    const filter = new TarFilter(POLICY, ({ path }) => (path === CONFIG_DUMP || path === SPEC_DUMP ? 'skip' : 'keep'), undefined, (path, bytes) => {
+    const filter = new TarFilter(CHECKPOINT_POLICY, ({ path }) => (path === CONFIG_DUMP || path === SPEC_DUMP ? 'skip' : 'keep'), undefined, (path, bytes) => {
       // Called before the bytes are passed on: what would pass the cap is never written.
       if (written + bytes > maxBytes) {
         throw new ExtmountError('refused', `${archive.path} unpacks to more than ${formatBytes(maxBytes)} (importMaxBytes), passed at ${path ?? 'its end'}`, {
