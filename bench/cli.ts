@@ -23,7 +23,11 @@ export async function benchCli(runs = 20): Promise<BenchRow[]> {
   ];
   const rows: BenchRow[] = [];
   for (const [name, args] of cases) {
-    const [ms, baselineMs] = await paired(runs, () => run([CLI, ...args]), () => run(['-e', '0']));
+    const [ms, baselineMs] = await paired(
+      runs,
+      () => run([CLI, ...args]),
+      () => run(['-e', '0']),
+    );
     rows.push({ case: name, ms, baselineMs, baseline: 'node -e 0', goal: '≤ 1.3×', runs });
   }
   return rows;

@@ -40,17 +40,37 @@ export async function benchFreeze(options: { runs?: number } = {}): Promise<Benc
   let daemon: Daemon | undefined;
   try {
     const log = join(sandbox.dir, 'calls.log');
-    const scripts = { ours: join(sandbox.dir, 'trace-ours'), runc: join(sandbox.dir, 'trace-runc'), real: join(sandbox.dir, 'trace-real') };
+    const scripts = {
+      ours: join(sandbox.dir, 'trace-ours'),
+      runc: join(sandbox.dir, 'trace-runc'),
+      real: join(sandbox.dir, 'trace-real'),
+    };
     await writeFile(scripts.ours, tracer(log, 'ours', WRAPPER));
     await writeFile(scripts.runc, tracer(log, 'runc', 'runc'));
     await writeFile(scripts.real, tracer(log, 'real', 'runc'));
     for (const s of Object.values(scripts)) await chmod(s, 0o755);
     const config = await writeTestConfig(sandbox.dir, { runc: scripts.real });
-    daemon = await startRuntimeDaemon('freeze', { config, dir: sandbox.dir, runtimes: { 'trace-ours': scripts.ours, 'trace-runc': scripts.runc } });
+    daemon = await startRuntimeDaemon('freeze', {
+      config,
+      dir: sandbox.dir,
+      runtimes: { 'trace-ours': scripts.ours, 'trace-runc': scripts.runc },
+    });
     const data = join(sandbox.dir, 'data');
     await mkdir(data);
     const hold = `awk 'BEGIN { s = sprintf("%${16 * 1024 * 1024}s", ""); while (1) system("sleep 1") }'`;
-    for (const rt of ['ours', 'runc']) await runDetached(daemon, ['--name', rt, '--runtime', `trace-${rt}`, '-v', `${data}:/data`, TEST_IMAGE, 'sh', '-c', hold]);
+    for (const rt of ['ours', 'runc'])
+      await runDetached(daemon, [
+        '--name',
+        rt,
+        '--runtime',
+        `trace-${rt}`,
+        '-v',
+        `${data}:/data`,
+        TEST_IMAGE,
+        'sh',
+        '-c',
+        hold,
+      ]);
     await new Promise((resolve) => setTimeout(resolve, 1500));
     const freeze: Record<string, number[]> = { ours: [], runc: [] };
     const gap: Record<string, number[]> = { ours: [], runc: [] };
@@ -59,10 +79,13 @@ export async function benchFreeze(options: { runs?: number } = {}): Promise<Benc
       for (const rt of ['ours', 'runc']) {
         await writeFile(log, '');
         await daemon.cli(['checkpoint', 'create', '--leave-running', rt, `c${i}`]);
-        const events: Event[] = (await readFile(log, 'utf8')).trim().split('\n').map((line) => {
-          const [t, who, verb] = line.split(' ');
-          return { t: Number(t) * 1000, who: who!, verb: verb ?? '' };
-        });
+        const events: Event[] = (await readFile(log, 'utf8'))
+          .trim()
+          .split('\n')
+          .map((line) => {
+            const [t, who, verb] = line.split(' ');
+            return { t: Number(t) * 1000, who: who!, verb: verb ?? '' };
+          });
         const at = (who: string, verb: string) => {
           const e = events.find((x) => x.who === who && x.verb === verb);
           if (!e) throw new Error(`no ${who} ${verb} in ${events.map((x) => `${x.who}:${x.verb}`).join(' ')}`);
@@ -75,9 +98,28 @@ export async function benchFreeze(options: { runs?: number } = {}): Promise<Benc
       }
     }
     return [
-      { case: 'dockerd: the freeze (runtime pause → resume), 16 MiB, one bind', ms: median(freeze.ours!), baselineMs: median(freeze.runc!), baseline: 'the same under runc', goal: '≤ 1.05×', runs },
-      { case: '  of it: pause → checkpoint called (containerd)', ms: median(gap.ours!), baselineMs: median(gap.runc!), baseline: 'the same under runc', goal: '(report)', runs },
-      { case: '  of it: checkpoint called → runc checkpoint (wrapper + handler)', ms: median(handler), goal: '(report)', runs },
+      {
+        case: 'dockerd: the freeze (runtime pause → resume), 16 MiB, one bind',
+        ms: median(freeze.ours!),
+        baselineMs: median(freeze.runc!),
+        baseline: 'the same under runc',
+        goal: '≤ 1.05×',
+        runs,
+      },
+      {
+        case: '  of it: pause → checkpoint called (containerd)',
+        ms: median(gap.ours!),
+        baselineMs: median(gap.runc!),
+        baseline: 'the same under runc',
+        goal: '(report)',
+        runs,
+      },
+      {
+        case: '  of it: checkpoint called → runc checkpoint (wrapper + handler)',
+        ms: median(handler),
+        goal: '(report)',
+        runs,
+      },
     ];
   } finally {
     await daemon?.cli(['rm', '-f', 'ours', 'runc'], { reject: false });

@@ -23,7 +23,13 @@ export async function benchLive(options: { memories: number[]; runs: number }): 
     // CRIU's lazy page server needs a 4 MiB pipe (docs/lazy-pages.md).
     await writeFile(PIPE_MAX, '4194304');
     const config = join(sandbox.dir, 'config.json');
-    await writeFile(config, JSON.stringify({ stateDir: join(sandbox.dir, 'state'), hostPaths: { allow: [], deny: ['/', '/etc', '/proc', '/sys', '/dev'] } }));
+    await writeFile(
+      config,
+      JSON.stringify({
+        stateDir: join(sandbox.dir, 'state'),
+        hostPaths: { allow: [], deny: ['/', '/etc', '/proc', '/sys', '/dev'] },
+      }),
+    );
     const daemon = { baseDir: sandbox.dir, runtimes: { extmount: WRAPPER }, env: { EXTMOUNT_CONFIG: config } };
     [a, b] = await Promise.all([startDaemon('a', daemon), startDaemon('b', daemon)]);
     await Promise.all([importTestImage(a), importTestImage(b)]);
@@ -39,13 +45,41 @@ export async function benchLive(options: { memories: number[]; runs: number }): 
         for (const mode of ['postcopy', 'off'] as const) {
           const name = `${mode}-${mib}-${i}`;
           const log = `${name}.log`;
-          await runDetached(a, ['--name', name, '--runtime', 'extmount', '-v', `${src}:/data`, '-v', `${memclock}:/memclock:ro`, TEST_IMAGE, '/memclock', String(mib), `/data/${log}`]);
+          await runDetached(a, [
+            '--name',
+            name,
+            '--runtime',
+            'extmount',
+            '-v',
+            `${src}:/data`,
+            '-v',
+            `${memclock}:/memclock:ro`,
+            TEST_IMAGE,
+            '/memclock',
+            String(mib),
+            `/data/${log}`,
+          ]);
           for (let t = 0; (await readClockLog(join(src, log))).passes.length < 1; t++) {
             if (t > 600) throw new Error(`${name}: no full pass over its memory in 60 s`);
             await new Promise((resolve) => setTimeout(resolve, 100));
           }
           const before = Date.now();
-          const r = await runCli(['--config', config, 'migrate', name, '--from', a.host, '--to', b.host, '--map', `${src}=${dst}`, `--live=${mode}`, '--verify-window', '1s', '--json']);
+          const r = await runCli([
+            '--config',
+            config,
+            'migrate',
+            name,
+            '--from',
+            a.host,
+            '--to',
+            b.host,
+            '--map',
+            `${src}=${dst}`,
+            `--live=${mode}`,
+            '--verify-window',
+            '1s',
+            '--json',
+          ]);
           if (r.exitCode !== 0) throw new Error(`migrate --live=${mode} failed: ${r.stderr}`);
           downtimes[mode].push((JSON.parse(r.stdout) as { downtimeMs: number }).downtimeMs);
           // Two full passes on b: the pause is over, and every page came back intact.
@@ -56,13 +90,28 @@ export async function benchLive(options: { memories: number[]; runs: number }): 
           }
           const clock = await readClockLog(join(src, log));
           const bad = clock.passes.filter((p) => !p.ok);
-          if (bad.length > 0) throw new Error(`${name}: ${bad.length} pass(es) found damaged pages after --live=${mode}`);
+          if (bad.length > 0)
+            throw new Error(`${name}: ${bad.length} pass(es) found damaged pages after --live=${mode}`);
           pauses[mode].push(longestPause(clock, before));
           await b.cli(['rm', '-f', name]);
         }
       }
-      rows.push({ case: `longest pause the process saw, post-copy, ${mib} MiB`, ms: median(pauses.postcopy), baselineMs: median(pauses.off), baseline: 'stop-and-copy (--live=off)', goal: '<= 0.3x', runs: options.runs });
-      rows.push({ case: `  downtime migrate reports, post-copy, ${mib} MiB`, ms: median(downtimes.postcopy), baselineMs: median(downtimes.off), baseline: 'stop-and-copy (--live=off)', goal: '(report)', runs: options.runs });
+      rows.push({
+        case: `longest pause the process saw, post-copy, ${mib} MiB`,
+        ms: median(pauses.postcopy),
+        baselineMs: median(pauses.off),
+        baseline: 'stop-and-copy (--live=off)',
+        goal: '<= 0.3x',
+        runs: options.runs,
+      });
+      rows.push({
+        case: `  downtime migrate reports, post-copy, ${mib} MiB`,
+        ms: median(downtimes.postcopy),
+        baselineMs: median(downtimes.off),
+        baseline: 'stop-and-copy (--live=off)',
+        goal: '(report)',
+        runs: options.runs,
+      });
     }
   } finally {
     await a?.stop();

@@ -6,7 +6,10 @@ export interface Measurement {
   runs: number;
 }
 
-export async function measure(run: () => unknown, options: { warmup?: number; runs?: number } = {}): Promise<Measurement> {
+export async function measure(
+  run: () => unknown,
+  options: { warmup?: number; runs?: number } = {},
+): Promise<Measurement> {
   const warmup = options.warmup ?? 3;
   const runs = options.runs ?? 15;
   const timings: number[] = [];
@@ -26,11 +29,19 @@ export function median(values: readonly number[]): number {
 }
 
 /** Times `a` and `b` alternately, so drift in the machine's load hits both alike. */
-export async function paired(runs: number, a: () => Promise<unknown>, b: () => Promise<unknown>, warmup = 2): Promise<[number, number]> {
+export async function paired(
+  runs: number,
+  a: () => Promise<unknown>,
+  b: () => Promise<unknown>,
+  warmup = 2,
+): Promise<[number, number]> {
   const ta: number[] = [];
   const tb: number[] = [];
   for (let i = 0; i < warmup + runs; i++) {
-    for (const [run, times] of [[a, ta], [b, tb]] as const) {
+    for (const [run, times] of [
+      [a, ta],
+      [b, tb],
+    ] as const) {
       const start = performance.now();
       await run();
       if (i >= warmup) times.push(performance.now() - start);
@@ -38,4 +49,3 @@ export async function paired(runs: number, a: () => Promise<unknown>, b: () => P
   }
   return [median(ta), median(tb)];
 }
-

@@ -24,7 +24,8 @@ export async function benchMigrate(options: { memories: number[]; runs: number }
     await mkdir(dst, { recursive: true });
     for (const mib of options.memories) {
       const hold = `awk 'BEGIN { s = sprintf("%${mib * 1024 * 1024}s", ""); while (1) system("sleep 1") }'`;
-      const run = (d: Daemon, name: string, bind: string) => runDetached(d, ['--name', name, '-v', `${bind}:/data`, TEST_IMAGE, 'sh', '-c', hold]);
+      const run = (d: Daemon, name: string, bind: string) =>
+        runDetached(d, ['--name', name, '-v', `${bind}:/data`, TEST_IMAGE, 'sh', '-c', hold]);
       const ours = { downtime: [] as number[], total: [] as number[], digest: [] as number[] };
       const hand = { downtime: [] as number[], total: [] as number[] };
       for (let i = 0; i < options.runs; i++) {
@@ -43,11 +44,30 @@ export async function benchMigrate(options: { memories: number[]; runs: number }
         await run(a, byHand, src);
         await new Promise((resolve) => setTimeout(resolve, 500 + mib * 4));
         const started = performance.now();
-        await b.cli(['create', '--name', byHand, '--network', 'none', '-v', `${dst}:/data`, TEST_IMAGE, 'sh', '-c', hold]);
+        await b.cli([
+          'create',
+          '--name',
+          byHand,
+          '--network',
+          'none',
+          '-v',
+          `${dst}:/data`,
+          TEST_IMAGE,
+          'sh',
+          '-c',
+          hold,
+        ]);
         const frozen = performance.now();
         await a.cli(['checkpoint', 'create', byHand, 'cp']);
-        const [idA, idB] = await Promise.all([a.docker.getContainer(byHand).inspect(), b.docker.getContainer(byHand).inspect()]).then((x) => x.map((c) => c.Id));
-        await cp(join(a.dataRoot, 'containers', idA!, 'checkpoints', 'cp'), join(b.dataRoot, 'containers', idB!, 'checkpoints', 'cp'), { recursive: true });
+        const [idA, idB] = await Promise.all([
+          a.docker.getContainer(byHand).inspect(),
+          b.docker.getContainer(byHand).inspect(),
+        ]).then((x) => x.map((c) => c.Id));
+        await cp(
+          join(a.dataRoot, 'containers', idA!, 'checkpoints', 'cp'),
+          join(b.dataRoot, 'containers', idB!, 'checkpoints', 'cp'),
+          { recursive: true },
+        );
         await b.cli(['start', '--checkpoint', 'cp', byHand]);
         const done = performance.now();
         hand.downtime.push(done - frozen);
@@ -55,9 +75,30 @@ export async function benchMigrate(options: { memories: number[]; runs: number }
         await a.cli(['rm', '-f', byHand]);
         await b.cli(['rm', '-f', byHand]);
       }
-      rows.push({ case: `migrate downtime, ${mib} MiB dirty, one bind remapped`, ms: median(ours.downtime), baselineMs: median(hand.downtime), baseline: 'by hand, same machine', goal: '(report)', runs: options.runs });
-      rows.push({ case: `  of which the read-back on the target (sha256), ${mib} MiB`, ms: median(ours.digest), baselineMs: median(ours.downtime), baseline: 'that downtime', goal: '(report)', runs: options.runs });
-      rows.push({ case: `migrate total, ${mib} MiB dirty`, ms: median(ours.total), baselineMs: median(hand.total), baseline: 'by hand, same machine', goal: '(report)', runs: options.runs });
+      rows.push({
+        case: `migrate downtime, ${mib} MiB dirty, one bind remapped`,
+        ms: median(ours.downtime),
+        baselineMs: median(hand.downtime),
+        baseline: 'by hand, same machine',
+        goal: '(report)',
+        runs: options.runs,
+      });
+      rows.push({
+        case: `  of which the read-back on the target (sha256), ${mib} MiB`,
+        ms: median(ours.digest),
+        baselineMs: median(ours.downtime),
+        baseline: 'that downtime',
+        goal: '(report)',
+        runs: options.runs,
+      });
+      rows.push({
+        case: `migrate total, ${mib} MiB dirty`,
+        ms: median(ours.total),
+        baselineMs: median(hand.total),
+        baseline: 'by hand, same machine',
+        goal: '(report)',
+        runs: options.runs,
+      });
     }
   } finally {
     await a?.stop();

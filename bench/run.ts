@@ -80,19 +80,23 @@ export function formatTable(rows: readonly BenchRow[]): string {
 }
 
 async function main(): Promise<void> {
-const { values } = parseArgs({ options: { json: { type: 'string' }, only: { type: 'string' } } });
-const selected = values.only ? values.only.split(',') : Object.keys(CASES);
-const info = await machine();
-console.log(Object.entries(info).map(([k, v]) => `${k}: ${v}`).join('\n'));
-console.log('');
-const rows: BenchRow[] = [];
-for (const name of selected) {
-  const run = CASES[name];
-  if (!run) throw new Error(`unknown case ${name} (known: ${Object.keys(CASES).join(', ')})`);
-  rows.push(...(await run()));
-}
-console.log(formatTable(rows));
-if (values.json) await writeFile(values.json, `${JSON.stringify({ machine: info, rows }, null, 2)}\n`);
+  const { values } = parseArgs({ options: { json: { type: 'string' }, only: { type: 'string' } } });
+  const selected = values.only ? values.only.split(',') : Object.keys(CASES);
+  const info = await machine();
+  console.log(
+    Object.entries(info)
+      .map(([k, v]) => `${k}: ${v}`)
+      .join('\n'),
+  );
+  console.log('');
+  const rows: BenchRow[] = [];
+  for (const name of selected) {
+    const run = CASES[name];
+    if (!run) throw new Error(`unknown case ${name} (known: ${Object.keys(CASES).join(', ')})`);
+    rows.push(...(await run()));
+  }
+  console.log(formatTable(rows));
+  if (values.json) await writeFile(values.json, `${JSON.stringify({ machine: info, rows }, null, 2)}\n`);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();

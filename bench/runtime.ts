@@ -36,14 +36,32 @@ export async function benchRuntime(options: { memories: number[]; runs: number }
     await runDetached(daemon, ['--name', 'idle', '--runtime', 'extmount', TEST_IMAGE, 'sleep', '100000']);
     const id = (await d.docker.getContainer('idle').inspect()).Id;
     const root = await runtimeRoot(d, id);
-    const [wrapped, direct] = await paired(options.runs * 10, () => execa(WRAPPER, ['--root', root, 'state', id]), () => execa('runc', ['--root', root, 'state', id]));
-    rows.push({ case: 'runc state ID through hooks/extmount-runc', ms: wrapped, baselineMs: direct, baseline: 'runc state ID', goal: '≤ 1.05×', runs: options.runs * 10 });
+    const [wrapped, direct] = await paired(
+      options.runs * 10,
+      () => execa(WRAPPER, ['--root', root, 'state', id]),
+      () => execa('runc', ['--root', root, 'state', id]),
+    );
+    rows.push({
+      case: 'runc state ID through hooks/extmount-runc',
+      ms: wrapped,
+      baselineMs: direct,
+      baseline: 'runc state ID',
+      goal: '≤ 1.05×',
+      runs: options.runs * 10,
+    });
     const [lifeWrapped, lifeDirect] = await paired(
       options.runs,
       () => docker(['run', '--rm', '--network', 'none', '--runtime', 'extmount', TEST_IMAGE, 'true']),
       () => docker(['run', '--rm', '--network', 'none', '--runtime', 'runc', TEST_IMAGE, 'true']),
     );
-    rows.push({ case: 'docker run --rm … true (create/start/kill/delete)', ms: lifeWrapped, baselineMs: lifeDirect, baseline: 'runtime runc', goal: '≤ 1.05×', runs: options.runs });
+    rows.push({
+      case: 'docker run --rm … true (create/start/kill/delete)',
+      ms: lifeWrapped,
+      baselineMs: lifeDirect,
+      baseline: 'runtime runc',
+      goal: '≤ 1.05×',
+      runs: options.runs,
+    });
 
     // 2 and 3. Checkpoint and restore: bind + propagated mount through extmount vs bind only with runc.
     const data = join(sandbox.dir, 'data');
@@ -52,14 +70,40 @@ export async function benchRuntime(options: { memories: number[]; runs: number }
     for (const dir of [data, prop, disk2]) await mkdir(dir, { recursive: true });
     await execa('mount', ['--bind', prop, prop]);
     await execa('mount', ['--make-shared', prop]);
-    rows.push(...(await sameContainerCheckpoint(d, { config, dir: sandbox.dir, data, prop, disk2, runs: options.runs * 2 })));
+    rows.push(
+      ...(await sameContainerCheckpoint(d, { config, dir: sandbox.dir, data, prop, disk2, runs: options.runs * 2 })),
+    );
 
     for (const mib of options.memories) {
       const hold = `awk 'BEGIN { s = sprintf("%${mib * 1024 * 1024}s", ""); while (1) system("sleep 1") }'`;
       const ours = `ours${mib}`;
       const base = `base${mib}`;
-      await runDetached(daemon, ['--name', ours, '--runtime', 'extmount', '-v', `${data}:/data`, '-v', `${prop}:/prop:rslave`, TEST_IMAGE, 'sh', '-c', hold]);
-      await runDetached(daemon, ['--name', base, '--runtime', 'runc', '-v', `${data}:/data`, TEST_IMAGE, 'sh', '-c', hold]);
+      await runDetached(daemon, [
+        '--name',
+        ours,
+        '--runtime',
+        'extmount',
+        '-v',
+        `${data}:/data`,
+        '-v',
+        `${prop}:/prop:rslave`,
+        TEST_IMAGE,
+        'sh',
+        '-c',
+        hold,
+      ]);
+      await runDetached(daemon, [
+        '--name',
+        base,
+        '--runtime',
+        'runc',
+        '-v',
+        `${data}:/data`,
+        TEST_IMAGE,
+        'sh',
+        '-c',
+        hold,
+      ]);
       const sub = join(prop, 'sub');
       await mkdir(sub, { recursive: true });
       await execa('mount', ['--bind', disk2, sub]).catch(() => undefined); // once for all sizes
@@ -76,8 +120,22 @@ export async function benchRuntime(options: { memories: number[]; runs: number }
           restores[n]!.push(performance.now() - start);
         }
       }
-      rows.push({ case: `docker checkpoint create, ${mib} MiB dirty, bind + propagated mount`, ms: median(checkpoints[0]!), baselineMs: median(checkpoints[1]!), baseline: 'another container, bind only, runc', goal: '(report)', runs: options.runs });
-      rows.push({ case: `docker start --checkpoint, ${mib} MiB dirty, bind + propagated mount`, ms: median(restores[0]!), baselineMs: median(restores[1]!), baseline: 'another container, bind only, runc', goal: '(report)', runs: options.runs });
+      rows.push({
+        case: `docker checkpoint create, ${mib} MiB dirty, bind + propagated mount`,
+        ms: median(checkpoints[0]!),
+        baselineMs: median(checkpoints[1]!),
+        baseline: 'another container, bind only, runc',
+        goal: '(report)',
+        runs: options.runs,
+      });
+      rows.push({
+        case: `docker start --checkpoint, ${mib} MiB dirty, bind + propagated mount`,
+        ms: median(restores[0]!),
+        baselineMs: median(restores[1]!),
+        baseline: 'another container, bind only, runc',
+        goal: '(report)',
+        runs: options.runs,
+      });
       await docker(['rm', '-f', ours, base]);
     }
   } finally {
@@ -100,7 +158,20 @@ async function sameContainerCheckpoint(
   o: { config: string; dir: string; data: string; prop: string; disk2: string; runs: number },
 ): Promise<BenchRow[]> {
   const hold = `awk 'BEGIN { s = sprintf("%${16 * 1024 * 1024}s", ""); while (1) system("sleep 1") }'`;
-  await runDetached(d, ['--name', 'same16', '--runtime', 'extmount', '-v', `${o.data}:/data`, '-v', `${o.prop}:/prop:rslave`, TEST_IMAGE, 'sh', '-c', hold]);
+  await runDetached(d, [
+    '--name',
+    'same16',
+    '--runtime',
+    'extmount',
+    '-v',
+    `${o.data}:/data`,
+    '-v',
+    `${o.prop}:/prop:rslave`,
+    TEST_IMAGE,
+    'sh',
+    '-c',
+    hold,
+  ]);
   const sub = join(o.prop, 'sub');
   await mkdir(sub, { recursive: true });
   await execa('mount', ['--bind', o.disk2, sub]);
@@ -111,43 +182,70 @@ async function sameContainerCheckpoint(
   const env = { EXTMOUNT_CONFIG: o.config };
   const checkpoint = async (cmd: string, extraEnv: Record<string, string>) => {
     await rm(images, { recursive: true, force: true });
-    await execa(cmd, ['--root', root, 'checkpoint', '--leave-running', '--image-path', images, '--work-path', images, id], { env: extraEnv });
+    await execa(
+      cmd,
+      ['--root', root, 'checkpoint', '--leave-running', '--image-path', images, '--work-path', images, id],
+      { env: extraEnv },
+    );
   };
   await checkpoint(WRAPPER, env);
   const written = await findFile(join(o.dir, 'state'), 'criu-dump.conf');
   if (!written) throw new Error('the wrapper wrote no criu-dump.conf: nothing to hand runc');
   const handConfig = join(o.dir, 'by-hand.conf');
   await copyFile(written, handConfig);
-  const [ours, byHand] = await paired(o.runs, () => checkpoint(WRAPPER, env), () => checkpoint('runc', { CRIU_CONFIG_FILE: handConfig }));
+  const [ours, byHand] = await paired(
+    o.runs,
+    () => checkpoint(WRAPPER, env),
+    () => checkpoint('runc', { CRIU_CONFIG_FILE: handConfig }),
+  );
   await d.cli(['rm', '-f', 'same16']);
   await execa('umount', [sub]);
   // Where the wrapper's extra time goes: the handler logs when it called runc, counted from Node's
   // own start; Node's bare start (to the first line of user code) is measured beside it.
   const log = await readFile(join(containerStateDir(join(o.dir, 'state'), id), 'runtime.log'), 'utf8');
-  const calls = [...log.matchAll(/runc called (\d+) ms after Node\.js started \(start (\d+), runc state (\d+), analysis (\d+), writes (\d+)\)/g)].map((m) => m.slice(1).map(Number));
+  const calls = [
+    ...log.matchAll(
+      /runc called (\d+) ms after Node\.js started \(start (\d+), runc state (\d+), analysis (\d+), writes (\d+)\)/g,
+    ),
+  ].map((m) => m.slice(1).map(Number));
   const handler = calls.map((c) => c[0]!);
   const part = (i: number) => median(calls.map((c) => c[i]!));
   const nodeStart: number[] = [];
   for (let i = 0; i < o.runs; i++) {
-    nodeStart.push(Number((await execa(process.execPath, ['-e', 'process.stdout.write(String(performance.now()))'])).stdout));
+    nodeStart.push(
+      Number((await execa(process.execPath, ['-e', 'process.stdout.write(String(performance.now()))'])).stdout),
+    );
   }
   return [
     {
       case: 'runc checkpoint --leave-running, 16 MiB, bind + propagated mount (same container)',
-      ms: ours, baselineMs: byHand, baseline: 'runc + the same CRIU config by hand', goal: '≤ 1.05×', runs: o.runs,
+      ms: ours,
+      baselineMs: byHand,
+      baseline: 'runc + the same CRIU config by hand',
+      goal: '≤ 1.05×',
+      runs: o.runs,
     },
     {
       case: 'of it: the handler until it calls runc (from Node.js start, its runtime.log)',
-      ms: median(handler), baselineMs: median(nodeStart), baseline: "Node.js's own start (node -e, to user code)", goal: '(report)', runs: handler.length,
+      ms: median(handler),
+      baselineMs: median(nodeStart),
+      baseline: "Node.js's own start (node -e, to user code)",
+      goal: '(report)',
+      runs: handler.length,
     },
     ...(
       [
-        [1, 'Node.js, the handler\'s modules and its config'],
+        [1, "Node.js, the handler's modules and its config"],
         [2, 'runc state'],
         [3, 'reads and analysis (bundle, mount tables, engine files)'],
         [4, 'CRIU config and manifest written'],
       ] as const
-    ).map(([i, what]): BenchRow => ({ case: `  of which: ${what}`, ms: part(i), goal: '(report)', runs: calls.length })),
+    ).map(([i, what]): BenchRow => ({
+      case: `  of which: ${what}`,
+      ms: part(i),
+      goal: '(report)',
+      runs: calls.length,
+    })),
   ];
 }
 
@@ -163,7 +261,8 @@ async function startWithRetry(daemon: Daemon, name: string, checkpoint: string):
   for (let attempt = 1; ; attempt++) {
     const r = await daemon.cli(['start', '--checkpoint', checkpoint, name], { reject: false });
     if (r.exitCode === 0) return;
-    if (attempt >= 5 || !/already exists/.test(r.stderr)) throw new Error(`docker start --checkpoint ${checkpoint} ${name}: ${r.stderr}`);
+    if (attempt >= 5 || !/already exists/.test(r.stderr))
+      throw new Error(`docker start --checkpoint ${checkpoint} ${name}: ${r.stderr}`);
     await new Promise((resolve) => setTimeout(resolve, 300));
   }
 }

@@ -42,7 +42,8 @@ async function mountNamespace(dir: string, count: number): Promise<Namespace> {
   const child = spawn('unshare', ['-m', '--propagation', 'private', 'sleep', '1000000'], { stdio: 'ignore' });
   const holder = child.pid!;
   const own = await readlinkNs('self');
-  for (let i = 0; i < 100 && (await readlinkNs(String(holder))) === own; i++) await new Promise((r) => setTimeout(r, 20));
+  for (let i = 0; i < 100 && (await readlinkNs(String(holder))) === own; i++)
+    await new Promise((r) => setTimeout(r, 20));
   if ((await readlinkNs(String(holder))) === own) throw new Error('unshare -m: no new mount namespace');
   const where = join(dir, `scale-${count}`);
   await mkdir(where, { recursive: true });
@@ -70,7 +71,19 @@ export async function benchScale(options: { counts?: number[]; runs?: number } =
     for (const d of [data, prop, disk2]) await mkdir(d, { recursive: true });
     await execa('mount', ['--bind', prop, prop]);
     await execa('mount', ['--make-shared', prop]);
-    await runDetached(daemon, ['--name', 'scale', '--runtime', 'extmount', '-v', `${data}:/data`, '-v', `${prop}:/prop:rslave`, TEST_IMAGE, 'sleep', '1000000']);
+    await runDetached(daemon, [
+      '--name',
+      'scale',
+      '--runtime',
+      'extmount',
+      '-v',
+      `${data}:/data`,
+      '-v',
+      `${prop}:/prop:rslave`,
+      TEST_IMAGE,
+      'sleep',
+      '1000000',
+    ]);
     sub = join(prop, 'sub');
     await mkdir(sub, { recursive: true });
     await execa('mount', ['--bind', disk2, sub]);
@@ -88,11 +101,34 @@ export async function benchScale(options: { counts?: number[]; runs?: number } =
       for (const ns of namespaces) {
         await rm(images, { recursive: true, force: true });
         const start = performance.now();
-        await execa('nsenter', ['-t', String(ns.holder), '-m', '--', WRAPPER, '--root', root, 'checkpoint', '--leave-running', '--image-path', images, '--work-path', images, id], {
-          env: { EXTMOUNT_CONFIG: config },
-        });
+        await execa(
+          'nsenter',
+          [
+            '-t',
+            String(ns.holder),
+            '-m',
+            '--',
+            WRAPPER,
+            '--root',
+            root,
+            'checkpoint',
+            '--leave-running',
+            '--image-path',
+            images,
+            '--work-path',
+            images,
+            id,
+          ],
+          {
+            env: { EXTMOUNT_CONFIG: config },
+          },
+        );
         const elapsed = performance.now() - start;
-        const calls = [...(await readFile(log, 'utf8')).matchAll(/runc called (\d+) ms after Node\.js started \(start (\d+), runc state (\d+), analysis (\d+), writes (\d+)\)/g)];
+        const calls = [
+          ...(await readFile(log, 'utf8')).matchAll(
+            /runc called (\d+) ms after Node\.js started \(start (\d+), runc state (\d+), analysis (\d+), writes (\d+)\)/g,
+          ),
+        ];
         if (calls.length === 0) throw new Error(`no "runc called" line in ${log}`);
         if (i < warmup) continue;
         handler.get(ns.count)!.push(calls.at(-1)!.slice(1).map(Number));
@@ -114,16 +150,35 @@ export async function benchScale(options: { counts?: number[]; runs?: number } =
     return counts.slice(1).flatMap((count): BenchRow[] => [
       {
         case: `runtime handler until it calls runc, ${count} extra host mounts`,
-        ms: part(count, 0), baselineMs: part(base, 0), baseline: `${base} extra`, goal: count >= 5000 ? '≤ 1.2×' : '(report)', runs,
+        ms: part(count, 0),
+        baselineMs: part(base, 0),
+        baseline: `${base} extra`,
+        goal: count >= 5000 ? '≤ 1.2×' : '(report)',
+        runs,
       },
-      ...parts.map((what, i): BenchRow => ({ case: `  of which: ${what}`, ms: part(count, i + 1), baselineMs: part(base, i + 1), baseline: `${base} extra`, goal: '(report)', runs })),
+      ...parts.map((what, i): BenchRow => ({
+        case: `  of which: ${what}`,
+        ms: part(count, i + 1),
+        baselineMs: part(base, i + 1),
+        baseline: `${base} extra`,
+        goal: '(report)',
+        runs,
+      })),
       {
         case: `  runc state alone (nsenter + runc, for reference), ${count} extra host mounts`,
-        ms: median(runcState.get(count)!), baselineMs: median(runcState.get(base)!), baseline: `${base} extra`, goal: '(report)', runs: runs * 2,
+        ms: median(runcState.get(count)!),
+        baselineMs: median(runcState.get(base)!),
+        baseline: `${base} extra`,
+        goal: '(report)',
+        runs: runs * 2,
       },
       {
         case: `runc checkpoint --leave-running through the wrapper, ${count} extra host mounts`,
-        ms: median(whole.get(count)!), baselineMs: median(whole.get(base)!), baseline: `${base} extra`, goal: '(report)', runs,
+        ms: median(whole.get(count)!),
+        baselineMs: median(whole.get(base)!),
+        baseline: `${base} extra`,
+        goal: '(report)',
+        runs,
       },
     ]);
   } finally {

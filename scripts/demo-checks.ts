@@ -49,8 +49,18 @@ export interface SettleOptions {
  * writing, not one caught between its truncate and its write. A read that throws (no file yet) counts
  * as no value. Fails with the last text seen after `timeoutMs`.
  */
-export async function readSettled<T>(what: string, read: () => Promise<string>, parse: (text: string) => T | undefined, options: SettleOptions = {}): Promise<T> {
-  const { timeoutMs = 10_000, intervalMs = 20, sleep = (ms) => new Promise<void>((r) => setTimeout(r, ms)), now = Date.now } = options;
+export async function readSettled<T>(
+  what: string,
+  read: () => Promise<string>,
+  parse: (text: string) => T | undefined,
+  options: SettleOptions = {},
+): Promise<T> {
+  const {
+    timeoutMs = 10_000,
+    intervalMs = 20,
+    sleep = (ms) => new Promise<void>((r) => setTimeout(r, ms)),
+    now = Date.now,
+  } = options;
   const deadline = now() + timeoutMs;
   let previous: string | undefined;
   for (;;) {
@@ -60,7 +70,8 @@ export async function readSettled<T>(what: string, read: () => Promise<string>, 
       if (value !== undefined) return value;
     }
     previous = text;
-    if (now() > deadline) fail(`${what}: no complete value after ${timeoutMs} ms (last read: ${JSON.stringify(text ?? null)})`);
+    if (now() > deadline)
+      fail(`${what}: no complete value after ${timeoutMs} ms (last read: ${JSON.stringify(text ?? null)})`);
     await sleep(intervalMs);
   }
 }
@@ -79,19 +90,27 @@ export function checkPlainDumpFails(exitCode: number, log: string): string {
  * it must still be counting later. `atCheckpoint` must be well past 1 for a restart to be told apart.
  */
 export function checkCountContinued(atCheckpoint: number, first: number, later: number): string {
-  if (atCheckpoint < 3) fail(`the counter was at ${atCheckpoint} at checkpoint: too close to 1 to tell a restore from a restart`);
+  if (atCheckpoint < 3)
+    fail(`the counter was at ${atCheckpoint} at checkpoint: too close to 1 to tell a restore from a restart`);
   if (first <= atCheckpoint) {
-    fail(`after restore the counter started at ${first}, not past ${atCheckpoint} at checkpoint: the process ${first === 1 ? 'restarted from 1' : 'did not continue'}`);
+    fail(
+      `after restore the counter started at ${first}, not past ${atCheckpoint} at checkpoint: the process ${first === 1 ? 'restarted from 1' : 'did not continue'}`,
+    );
   }
-  if (later <= first) fail(`after restore the counter stopped at ${first} (still ${later} later): the restored process is not running`);
+  if (later <= first)
+    fail(`after restore the counter stopped at ${first} (still ${later} later): the restored process is not running`);
   return `counter ${atCheckpoint} at checkpoint, ${first} first after restore, ${later} later: it continued, it did not restart from 1`;
 }
 
 /** A counterLoop counter after restore or migration: the same process token, a higher number. */
 export function checkTokenContinued(before: TokenCount, now: TokenCount, where: string): string {
   const short = (t: string) => t.slice(0, 8);
-  if (now.token !== before.token) fail(`${where}: the counter has a new process token (${short(now.token)}, was ${short(before.token)}): the process restarted, it was not restored`);
-  if (now.n <= before.n) fail(`${where}: the counter is at ${now.n}, not past ${before.n}: the process did not continue`);
+  if (now.token !== before.token)
+    fail(
+      `${where}: the counter has a new process token (${short(now.token)}, was ${short(before.token)}): the process restarted, it was not restored`,
+    );
+  if (now.n <= before.n)
+    fail(`${where}: the counter is at ${now.n}, not past ${before.n}: the process did not continue`);
   return `${where}: counter ${now.n} (was ${before.n}), same process token ${short(now.token)}: it continued, it did not restart`;
 }
 

@@ -5,10 +5,27 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { runCli } from '../test/helpers/cli.js';
 import { importTestImage, sleep, startDaemon, TEST_IMAGE, type Daemon, runDetached } from '../test/helpers/dockerd.js';
-import { counterLoop, hostMounts, hostSandbox, lostMounts, startRuntimeDaemon, waitFor, writeTestConfig } from '../test/helpers/e2e.js';
+import {
+  counterLoop,
+  hostMounts,
+  hostSandbox,
+  lostMounts,
+  startRuntimeDaemon,
+  waitFor,
+  writeTestConfig,
+} from '../test/helpers/e2e.js';
 import { killTree, startSeedTree } from '../test/helpers/seed-tree.js';
 import {
-  checkCountContinued, checkEqual, checkNone, checkPlainDumpFails, checkTokenContinued, failureLine, parseCount, parsePid, parseTokenCount, readSettled,
+  checkCountContinued,
+  checkEqual,
+  checkNone,
+  checkPlainDumpFails,
+  checkTokenContinued,
+  failureLine,
+  parseCount,
+  parsePid,
+  parseTokenCount,
+  readSettled,
   type TokenCount,
 } from './demo-checks.js';
 
@@ -45,8 +62,14 @@ async function seedDemo(): Promise<void> {
   try {
     const plain = join(tree.dir, 'plain');
     await mkdir(plain);
-    const failed = await execa('criu', ['dump', '-t', String(tree.pid), '-D', plain, '--leave-running', '-o', 'dump.log'], { reject: false });
-    console.log(`\n$ criu dump -t ${tree.pid} -D … --leave-running   (plain CRIU, no mapping) → exit ${failed.exitCode}`);
+    const failed = await execa(
+      'criu',
+      ['dump', '-t', String(tree.pid), '-D', plain, '--leave-running', '-o', 'dump.log'],
+      { reject: false },
+    );
+    console.log(
+      `\n$ criu dump -t ${tree.pid} -D … --leave-running   (plain CRIU, no mapping) → exit ${failed.exitCode}`,
+    );
     claim(checkPlainDumpFails(failed.exitCode ?? -1, await readFile(join(plain, 'dump.log'), 'utf8').catch(() => '')));
 
     await extmount(['detect', '--pid', String(tree.pid), '--key', '/bar=barmount']);
@@ -59,7 +82,9 @@ async function seedDemo(): Promise<void> {
     // shell between truncate and write; then the value read before the checkpoint is a lower bound.
     const written = parseCount(await readSettled('the counter at checkpoint', counterFile(tree.foo), (text) => text));
     const atDump = written ?? lastSeen;
-    console.log(`   counter in ${tree.foo}/counter at checkpoint: ${written ?? `at least ${lastSeen} (the dump caught a write)`}`);
+    console.log(
+      `   counter in ${tree.foo}/counter at checkpoint: ${written ?? `at least ${lastSeen} (the dump caught a write)`}`,
+    );
     const pid = parsePid(await extmount(['restore', '--images-dir', images, '--map', `barmount=${other}`]));
     restored = pid;
     const first = await seedCount(other, `the first counter in ${other} after restore`);
@@ -99,8 +124,23 @@ async function dockerDemo(): Promise<void> {
     };
     // Through the API with NetworkDisabled (the docker CLI has no flag for it): Docker 28 cannot
     // restore a --network none container (containerd#12141).
-    console.log(`\n$ docker run -d --name demo --runtime extmount -v ${data}:/data -v ${prop}:/prop:rslave ${TEST_IMAGE} sh -c …   # network-less`);
-    await runDetached(d, ['--name', 'demo', '--runtime', 'extmount', '-v', `${data}:/data`, '-v', `${prop}:/prop:rslave`, TEST_IMAGE, 'sh', '-c', counterLoop('/data/counter')]);
+    console.log(
+      `\n$ docker run -d --name demo --runtime extmount -v ${data}:/data -v ${prop}:/prop:rslave ${TEST_IMAGE} sh -c …   # network-less`,
+    );
+    await runDetached(d, [
+      '--name',
+      'demo',
+      '--runtime',
+      'extmount',
+      '-v',
+      `${data}:/data`,
+      '-v',
+      `${prop}:/prop:rslave`,
+      TEST_IMAGE,
+      'sh',
+      '-c',
+      counterLoop('/data/counter'),
+    ]);
     console.log(`\n$ mount --bind ${disk2} ${prop}/sub      # on the host, after the container started`);
     await execa('mount', ['--bind', disk2, join(prop, 'sub')]);
     await waitFor('the counter', async () => (await tokenCount(data, 'the counter')).n > 5);
@@ -111,12 +151,35 @@ async function dockerDemo(): Promise<void> {
     // The container is stopped: the file holds its last write (counterLoop renames complete files).
     const atDump = await tokenCount(data, 'the counter at checkpoint');
     console.log(`   counter at checkpoint: ${atDump.n} (process token ${atDump.token.slice(0, 8)})`);
-    await waitFor('docker start --checkpoint', async () => (await d.cli(['start', '--checkpoint', 'cp1', 'demo'], { reject: false })).exitCode === 0 || undefined, 10_000, 500);
+    await waitFor(
+      'docker start --checkpoint',
+      async () =>
+        (await d.cli(['start', '--checkpoint', 'cp1', 'demo'], { reject: false })).exitCode === 0 || undefined,
+      10_000,
+      500,
+    );
     console.log('\n$ docker start --checkpoint cp1 demo');
-    claim(checkTokenContinued(atDump, await movedFrom(data, atDump, 'the counter to move after the restore'), 'after the restore'));
+    claim(
+      checkTokenContinued(
+        atDump,
+        await movedFrom(data, atDump, 'the counter to move after the restore'),
+        'after the restore',
+      ),
+    );
     const inside = await docker(['exec', 'demo', 'cat', '/prop/sub/hello.txt']);
-    claim(checkEqual('/prop/sub/hello.txt in the restored container (the host submount)', 'content of the host submount', inside));
-    claim(checkNone('host mounts lost by the restore', lostMounts(mountsBefore, hostMounts(), { ignoreUnder: [d.dir], mine: box.dir })));
+    claim(
+      checkEqual(
+        '/prop/sub/hello.txt in the restored container (the host submount)',
+        'content of the host submount',
+        inside,
+      ),
+    );
+    claim(
+      checkNone(
+        'host mounts lost by the restore',
+        lostMounts(mountsBefore, hostMounts(), { ignoreUnder: [d.dir], mine: box.dir }),
+      ),
+    );
   } finally {
     await daemon?.stop();
     await box.cleanup();
@@ -133,18 +196,43 @@ async function migrateDemo(): Promise<void> {
     b = await startDaemon('b', { baseDir: box.dir });
     await importTestImage(a);
     console.log(`   host a: ${a.host}\n   host b: ${b.host}`);
-    claim(checkNone(`images on host b before the migration (migrate carries ${TEST_IMAGE})`, await b.docker.listImages()));
+    claim(
+      checkNone(`images on host b before the migration (migrate carries ${TEST_IMAGE})`, await b.docker.listImages()),
+    );
     const srvA = join(box.dir, 'srv/a');
     const srvB = join(box.dir, 'srv/b');
     await mkdir(srvA, { recursive: true });
-    await runDetached(a, ['--name', 'mover', '-v', `${srvA}:/data`, TEST_IMAGE, 'sh', '-c', `echo written-on-a > /root/note.txt; ${counterLoop('/data/counter')}`]);
+    await runDetached(a, [
+      '--name',
+      'mover',
+      '-v',
+      `${srvA}:/data`,
+      TEST_IMAGE,
+      'sh',
+      '-c',
+      `echo written-on-a > /root/note.txt; ${counterLoop('/data/counter')}`,
+    ]);
     await waitFor('the counter', async () => (await tokenCount(srvA, 'the counter on a')).n > 5);
     await extmount(['migrate', 'mover', '--from', a.host, '--to', b.host, '--map', `${srvA}=${srvB}`, '--copy-binds']);
     // Nothing writes on a any more: its file holds the value at checkpoint (and --copy-binds copied it to b).
     const atCheckpoint = await tokenCount(srvA, 'the counter on a at checkpoint');
-    console.log(`   counter in ${srvA}/counter at checkpoint: ${atCheckpoint.n} (process token ${atCheckpoint.token.slice(0, 8)})`);
-    claim(checkTokenContinued(atCheckpoint, await movedFrom(srvB, atCheckpoint, 'the counter on b to move'), `on b, in ${srvB}/counter`));
-    claim(checkEqual('/root/note.txt on b', 'written-on-a', (await b.cli(['exec', 'mover', 'cat', '/root/note.txt'])).stdout));
+    console.log(
+      `   counter in ${srvA}/counter at checkpoint: ${atCheckpoint.n} (process token ${atCheckpoint.token.slice(0, 8)})`,
+    );
+    claim(
+      checkTokenContinued(
+        atCheckpoint,
+        await movedFrom(srvB, atCheckpoint, 'the counter on b to move'),
+        `on b, in ${srvB}/counter`,
+      ),
+    );
+    claim(
+      checkEqual(
+        '/root/note.txt on b',
+        'written-on-a',
+        (await b.cli(['exec', 'mover', 'cat', '/root/note.txt'])).stdout,
+      ),
+    );
     claim(checkNone('containers left on a', (await a.cli(['ps', '-aq'])).stdout.split('\n').filter(Boolean)));
   } finally {
     await a?.stop();

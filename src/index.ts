@@ -2,11 +2,38 @@
 
 // The pipeline: mountinfo text → mounts → classification → plan → CRIU options, manifest.
 export { parseMountinfo, type MountInfo } from './core/mounts/mountinfo.js';
-export { classifyMounts, type Classification, type ClassifiedMount, type ClassifyContext, type ExternalKind, type MountClass } from './core/mounts/classify.js';
-export { planExternalMounts, deriveKey, validateKey, type ExternalMount, type MountPlan, type PlanOptions } from './core/mounts/plan.js';
-export { parseCriuVersion, planCriuOptions, toArgv, toConfigFile, type CriuOptions, type CriuVersion } from './core/mounts/render.js';
+export {
+  classifyMounts,
+  type Classification,
+  type ClassifiedMount,
+  type ClassifyContext,
+  type ExternalKind,
+  type MountClass,
+} from './core/mounts/classify.js';
+export {
+  planExternalMounts,
+  deriveKey,
+  validateKey,
+  type ExternalMount,
+  type MountPlan,
+  type PlanOptions,
+} from './core/mounts/plan.js';
+export {
+  parseCriuVersion,
+  planCriuOptions,
+  toArgv,
+  toConfigFile,
+  type CriuOptions,
+  type CriuVersion,
+} from './core/mounts/render.js';
 export { buildDetectReport, formatDetectReport, type DetectReport } from './core/mounts/detect-report.js';
-export { manifestFromPlan, renderManifest, MANIFEST_FILE, type Manifest, type ManifestMount } from './core/checkpoint/manifest.js';
+export {
+  manifestFromPlan,
+  renderManifest,
+  MANIFEST_FILE,
+  type Manifest,
+  type ManifestMount,
+} from './core/checkpoint/manifest.js';
 export { parseManifest } from './core/checkpoint/manifest-read.js';
 export { resolveRestoreTargets, refusalOf, applyRemap, type RestoreTarget } from './core/checkpoint/restore-targets.js';
 export { checkManifestAgainstImages } from './core/checkpoint/image-check.js';

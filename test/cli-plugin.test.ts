@@ -10,7 +10,13 @@ import { assertOneLineError, runCli, type CliResult } from './helpers/cli.js';
 import { PLUGIN_ENTRY, writeCurrentContext, writeDockerContext } from './helpers/docker-cli-config.js';
 import { FIXTURES } from './helpers/fixtures.js';
 
-const NO_DOCKER_ENV = { DOCKER_HOST: '', DOCKER_CONTEXT: '', DOCKER_TLS_VERIFY: '', DOCKER_TLS: '', DOCKER_CERT_PATH: '' };
+const NO_DOCKER_ENV = {
+  DOCKER_HOST: '',
+  DOCKER_CONTEXT: '',
+  DOCKER_TLS_VERIFY: '',
+  DOCKER_TLS: '',
+  DOCKER_CERT_PATH: '',
+};
 
 describe('hooks/docker-extmount picks the engine as the docker CLI does', () => {
   let dir: string;
@@ -29,10 +35,15 @@ describe('hooks/docker-extmount picks the engine as the docker CLI does', () => 
   after(() => rm(dir, { recursive: true, force: true }));
 
   async function plugin(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-    const r = await execa(PLUGIN_ENTRY, args, { reject: false, stdin: 'ignore', env: { ...NO_DOCKER_ENV, HOME: dir, DOCKER_CONFIG: config, ...env } });
+    const r = await execa(PLUGIN_ENTRY, args, {
+      reject: false,
+      stdin: 'ignore',
+      env: { ...NO_DOCKER_ENV, HOME: dir, DOCKER_CONFIG: config, ...env },
+    });
     return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
   }
-  const reaches = (name: string) => new RegExp(`^extmount: cannot reach the Docker engine at unix://${dir}/${name}\\.sock \\(ENOENT\\)`);
+  const reaches = (name: string) =>
+    new RegExp(`^extmount: cannot reach the Docker engine at unix://${dir}/${name}\\.sock \\(ENOENT\\)`);
 
   it('--host > --context > DOCKER_HOST > DOCKER_CONTEXT > currentContext', async () => {
     const env = { DOCKER_HOST: sock('envhost'), DOCKER_CONTEXT: 'envctx' };
@@ -43,46 +54,105 @@ describe('hooks/docker-extmount picks the engine as the docker CLI does', () => 
     assertOneLineError(await plugin(['extmount', 'detect', 'c1']), 2, reaches('current'));
     // --config moves the whole config dir (config.json and the context store) as it does for the docker CLI.
     const empty = join(dir, 'empty-config');
-    assertOneLineError(await plugin(['--config', empty, 'extmount', 'detect', 'c1']), 2, /cannot reach the Docker engine at unix:\/\/\/var\/run\/docker\.sock/);
+    assertOneLineError(
+      await plugin(['--config', empty, 'extmount', 'detect', 'c1']),
+      2,
+      /cannot reach the Docker engine at unix:\/\/\/var\/run\/docker\.sock/,
+    );
   });
 
-  it('extmount\'s own --host after the name overrides the env and currentContext, and clashes with docker -H / --context', async () => {
-    assertOneLineError(await plugin(['extmount', '--host', sock('own'), 'detect', 'c1'], { DOCKER_CONTEXT: 'envctx' }), 2, reaches('own'));
-    assertOneLineError(await plugin(['-H', sock('a'), 'extmount', '--host', sock('own'), 'detect', 'c1']), 2, /^extmount: conflicting options: docker -H before "extmount" and --host after it/);
-    assertOneLineError(await plugin(['-c', 'flagctx', 'extmount', 'migrate', 'c1', '--from', sock('a'), '--to', sock('b')]), 2, /migrate takes --from and --to, not docker --context flagctx/);
+  it("extmount's own --host after the name overrides the env and currentContext, and clashes with docker -H / --context", async () => {
+    assertOneLineError(
+      await plugin(['extmount', '--host', sock('own'), 'detect', 'c1'], { DOCKER_CONTEXT: 'envctx' }),
+      2,
+      reaches('own'),
+    );
+    assertOneLineError(
+      await plugin(['-H', sock('a'), 'extmount', '--host', sock('own'), 'detect', 'c1']),
+      2,
+      /^extmount: conflicting options: docker -H before "extmount" and --host after it/,
+    );
+    assertOneLineError(
+      await plugin(['-c', 'flagctx', 'extmount', 'migrate', 'c1', '--from', sock('a'), '--to', sock('b')]),
+      2,
+      /migrate takes --from and --to, not docker --context flagctx/,
+    );
   });
 
   it('refuses as the docker CLI would, in one line: --host with --context, an unknown context', async () => {
-    assertOneLineError(await plugin(['-H', sock('a'), '--context', 'flagctx', 'extmount', 'detect', 'c1']), 2, /^extmount: conflicting options: cannot specify both --host and --context; give the docker CLI one/);
+    assertOneLineError(
+      await plugin(['-H', sock('a'), '--context', 'flagctx', 'extmount', 'detect', 'c1']),
+      2,
+      /^extmount: conflicting options: cannot specify both --host and --context; give the docker CLI one/,
+    );
     const unknown = await plugin(['--context', 'nosuch', 'extmount', 'detect', 'c1']);
-    assertOneLineError(unknown, 2, /^extmount: docker context "nosuch" does not exist \(no .*\/contexts\/meta\/[0-9a-f]{64}\/meta\.json\); "docker context ls" lists the contexts/);
-    assertOneLineError(await plugin(['extmount', 'detect', 'c1'], { DOCKER_CONTEXT: 'nosuch' }), 2, /docker context "nosuch" does not exist .*chosen by DOCKER_CONTEXT=nosuch/);
+    assertOneLineError(
+      unknown,
+      2,
+      /^extmount: docker context "nosuch" does not exist \(no .*\/contexts\/meta\/[0-9a-f]{64}\/meta\.json\); "docker context ls" lists the contexts/,
+    );
+    assertOneLineError(
+      await plugin(['extmount', 'detect', 'c1'], { DOCKER_CONTEXT: 'nosuch' }),
+      2,
+      /docker context "nosuch" does not exist .*chosen by DOCKER_CONTEXT=nosuch/,
+    );
   });
 
   it('refuses TLS it cannot do rather than connecting without it', async () => {
-    assertOneLineError(await plugin(['--context', 'skipverify', 'extmount', 'detect', 'c1']), 2, /skips TLS verification \(SkipTLSVerify\): extmount connects with TLS only/);
-    assertOneLineError(await plugin(['--context', 'cacert-only', 'extmount', 'detect', 'c1']), 2, /has only ca\.pem in /);
-    assertOneLineError(await plugin(['-H', 'tcp://127.0.0.1:1', '--tls', 'extmount', 'detect', 'c1']), 2, /TLS without verifying the engine/);
+    assertOneLineError(
+      await plugin(['--context', 'skipverify', 'extmount', 'detect', 'c1']),
+      2,
+      /skips TLS verification \(SkipTLSVerify\): extmount connects with TLS only/,
+    );
+    assertOneLineError(
+      await plugin(['--context', 'cacert-only', 'extmount', 'detect', 'c1']),
+      2,
+      /has only ca\.pem in /,
+    );
+    assertOneLineError(
+      await plugin(['-H', 'tcp://127.0.0.1:1', '--tls', 'extmount', 'detect', 'c1']),
+      2,
+      /TLS without verifying the engine/,
+    );
   });
 
   it('a malformed config.json is refused, not read as "the default engine"', async () => {
     const broken = join(dir, 'broken-config');
     await mkdir(broken);
     await writeFile(join(broken, 'config.json'), '{"currentContext": ');
-    assertOneLineError(await plugin(['--config', broken, 'extmount', 'detect', 'c1']), 2, /config\.json is not valid JSON/);
+    assertOneLineError(
+      await plugin(['--config', broken, 'extmount', 'detect', 'c1']),
+      2,
+      /config\.json is not valid JSON/,
+    );
     // ...unless the engine is chosen otherwise: the docker CLI reads currentContext last.
-    assertOneLineError(await plugin(['--config', broken, '-H', sock('a'), 'extmount', 'detect', 'c1']), 2, reaches('a'));
+    assertOneLineError(
+      await plugin(['--config', broken, '-H', sock('a'), 'extmount', 'detect', 'c1']),
+      2,
+      reaches('a'),
+    );
   });
 
   it('offline commands and --help work as a plugin; docker -D is --debug', async () => {
-    const r = await plugin(['-H', sock('a'), 'extmount', 'detect', '--mountinfo', join(FIXTURES, 'mountinfo/seed.mountinfo'), '--json']);
+    const r = await plugin([
+      '-H',
+      sock('a'),
+      'extmount',
+      'detect',
+      '--mountinfo',
+      join(FIXTURES, 'mountinfo/seed.mountinfo'),
+      '--json',
+    ]);
     assert.equal(r.exitCode, 0, r.stderr);
     assert.equal(JSON.parse(r.stdout).external[0].mountpoint, '/bar');
     const help = await plugin(['--context', 'flagctx', 'extmount', 'install-plugin', '--help']);
     assert.match(help.stdout, /^Usage: extmount install-plugin \[--apply\]/);
     const debug = await plugin(['-D', '--context', 'flagctx', 'extmount', 'detect', 'c1']);
     assert.equal(debug.exitCode, 2);
-    assert.match(debug.stderr, /docker CLI plugin: engine unix:\/\/\S+\/flagctx\.sock \(chosen by docker --context flagctx\)/);
+    assert.match(
+      debug.stderr,
+      /docker CLI plugin: engine unix:\/\/\S+\/flagctx\.sock \(chosen by docker --context flagctx\)/,
+    );
   });
 
   it('answers docker-cli-plugin-metadata without starting node', async () => {
@@ -96,7 +166,11 @@ describe('hooks/docker-extmount picks the engine as the docker CLI does', () => 
     assert.equal(metadata.Vendor, 'extmount');
     assert.equal(metadata.Version, (await runCli(['--version'])).stdout.trim());
     // ...and the check can fail: anything else goes to that node.
-    assert.equal((await execa(PLUGIN_ENTRY, ['extmount', '--version'], { reject: false, env: { PATH: `${bin}:/usr/bin:/bin` } })).exitCode, 99);
+    assert.equal(
+      (await execa(PLUGIN_ENTRY, ['extmount', '--version'], { reject: false, env: { PATH: `${bin}:/usr/bin:/bin` } }))
+        .exitCode,
+      99,
+    );
   });
 });
 
@@ -124,12 +198,24 @@ describe('extmount install-plugin', () => {
 
     const applied = await runCli(['install-plugin', '--apply', '--json'], { env });
     assert.equal(applied.exitCode, 0, applied.stderr);
-    assert.deepEqual(JSON.parse(applied.stdout), { link, target: PLUGIN_ENTRY, action: 'create', previous: null, applied: true });
+    assert.deepEqual(JSON.parse(applied.stdout), {
+      link,
+      target: PLUGIN_ENTRY,
+      action: 'create',
+      previous: null,
+      applied: true,
+    });
     assert.equal(await readlink(link), PLUGIN_ENTRY);
 
     const again = await runCli(['install-plugin', '--apply', '--json'], { env });
     assert.equal(again.exitCode, 0, again.stderr);
-    assert.deepEqual(JSON.parse(again.stdout), { link, target: PLUGIN_ENTRY, action: 'none', previous: PLUGIN_ENTRY, applied: false });
+    assert.deepEqual(JSON.parse(again.stdout), {
+      link,
+      target: PLUGIN_ENTRY,
+      action: 'none',
+      previous: PLUGIN_ENTRY,
+      applied: false,
+    });
   });
 
   it('honours DOCKER_CONFIG', async () => {
@@ -146,7 +232,13 @@ describe('extmount install-plugin', () => {
     await symlink('/srv/old-extmount/hooks/docker-extmount', link);
     const r = await runCli(['install-plugin', '--apply', '--json'], { env });
     assert.equal(r.exitCode, 0, r.stderr);
-    assert.deepEqual(JSON.parse(r.stdout), { link, target: PLUGIN_ENTRY, action: 'replace', previous: '/srv/old-extmount/hooks/docker-extmount', applied: true });
+    assert.deepEqual(JSON.parse(r.stdout), {
+      link,
+      target: PLUGIN_ENTRY,
+      action: 'replace',
+      previous: '/srv/old-extmount/hooks/docker-extmount',
+      applied: true,
+    });
     assert.equal(await readlink(link), PLUGIN_ENTRY);
   });
 
@@ -155,12 +247,20 @@ describe('extmount install-plugin', () => {
     await mkdir(pluginDir, { recursive: true });
     await writeFile(link, '#!/bin/sh\necho another plugin\n', { mode: 0o755 });
     for (const args of [['install-plugin'], ['install-plugin', '--apply']]) {
-      assertOneLineError(await runCli(args, { env }), 2, /^extmount: \S+\/docker-extmount is a file; extmount does not overwrite it; move it away/);
+      assertOneLineError(
+        await runCli(args, { env }),
+        2,
+        /^extmount: \S+\/docker-extmount is a file; extmount does not overwrite it; move it away/,
+      );
     }
     assert.equal(await readFile(link, 'utf8'), '#!/bin/sh\necho another plugin\n');
     await rm(link);
     await symlink('/usr/local/bin/some-plugin', link);
-    assertOneLineError(await runCli(['install-plugin', '--apply'], { env }), 2, /is a symlink to \/usr\/local\/bin\/some-plugin, not to an extmount/);
+    assertOneLineError(
+      await runCli(['install-plugin', '--apply'], { env }),
+      2,
+      /is a symlink to \/usr\/local\/bin\/some-plugin, not to an extmount/,
+    );
     assert.equal(await readlink(link), '/usr/local/bin/some-plugin');
   });
 
@@ -170,22 +270,36 @@ describe('extmount install-plugin', () => {
     await mkdir(elsewhere);
     await mkdir(join(dir, 'planted', '.docker'));
     await symlink(elsewhere, pluginDir);
-    assertOneLineError(await runCli(['install-plugin', '--apply'], { env }), 2, /cli-plugins is a symlink; extmount links the plugin only into a real folder/);
+    assertOneLineError(
+      await runCli(['install-plugin', '--apply'], { env }),
+      2,
+      /cli-plugins is a symlink; extmount links the plugin only into a real folder/,
+    );
     await assert.rejects(lstat(join(elsewhere, 'docker-extmount')), { code: 'ENOENT' });
 
     await rm(pluginDir);
     await mkdir(pluginDir);
     await chmod(pluginDir, 0o777);
-    assertOneLineError(await runCli(['install-plugin', '--apply'], { env }), 2, /cli-plugins may be written by others \(owner \d+, mode 777\)/);
+    assertOneLineError(
+      await runCli(['install-plugin', '--apply'], { env }),
+      2,
+      /cli-plugins may be written by others \(owner \d+, mode 777\)/,
+    );
     await assert.rejects(lstat(join(pluginDir, 'docker-extmount')), { code: 'ENOENT' });
   });
 
   it('is in the help, its options from the table', async () => {
     const r = await runCli(['--help']);
     assert.match(r.stdout, /^  install-plugin +print \(or create\) the docker CLI plugin link/m);
-    assert.match(r.stdout, /^As a docker CLI plugin \(extmount install-plugin\): docker \[-H HOST \| --context NAME\] extmount COMMAND/m);
+    assert.match(
+      r.stdout,
+      /^As a docker CLI plugin \(extmount install-plugin\): docker \[-H HOST \| --context NAME\] extmount COMMAND/m,
+    );
     const own = await runCli(['help', 'install-plugin']);
     assert.match(own.stdout, /^  --apply +create the link/m);
-    assert.match(own.stdout, /docker -H HOST, --context NAME, DOCKER_HOST,\nDOCKER_CONTEXT, then config\.json's currentContext/);
+    assert.match(
+      own.stdout,
+      /docker -H HOST, --context NAME, DOCKER_HOST,\nDOCKER_CONTEXT, then config\.json's currentContext/,
+    );
   });
 });

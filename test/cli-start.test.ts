@@ -24,7 +24,10 @@ describe('CLI start: what offline commands load', () => {
 
   async function loaded(args: string[]): Promise<string[]> {
     const log = join(dir, `${args.join('_').replace(/[^a-z0-9_-]/gi, '')}.log`);
-    const r = await execa(process.execPath, ['--import', HOOKS, CLI, ...args], { reject: false, env: { EXTMOUNT_IMPORT_LOG: log } });
+    const r = await execa(process.execPath, ['--import', HOOKS, CLI, ...args], {
+      reject: false,
+      env: { EXTMOUNT_IMPORT_LOG: log },
+    });
     assert.ok(r.exitCode === 0 || r.exitCode === 2, `exit ${r.exitCode}: ${r.stderr}`);
     return (await readFile(log, 'utf8')).trim().split('\n');
   }
@@ -36,18 +39,35 @@ describe('CLI start: what offline commands load', () => {
     ['--version'],
     ['help', 'migrate'],
     // As `docker -H … extmount detect --mountinfo …` (hooks/docker-extmount): the engine is resolved, not connected to.
-    ['--docker-cli-plugin', '-H', 'unix:///nonexistent.sock', 'extmount', 'detect', '--mountinfo', join(FIXTURES, 'mountinfo/seed.mountinfo')],
+    [
+      '--docker-cli-plugin',
+      '-H',
+      'unix:///nonexistent.sock',
+      'extmount',
+      'detect',
+      '--mountinfo',
+      join(FIXTURES, 'mountinfo/seed.mountinfo'),
+    ],
   ];
   for (const args of offline) {
     it(`extmount ${args.map((a) => a.replace(FIXTURES, 'FIXTURES')).join(' ')}`, async () => {
       const urls = await loaded(args);
-      assert.ok(urls.some((u) => u.endsWith('/cli.mjs')), `the hooks saw the CLI itself: ${urls.join(', ')}`);
-      assert.deepEqual(urls.filter((u) => HEAVY.test(u)), []);
+      assert.ok(
+        urls.some((u) => u.endsWith('/cli.mjs')),
+        `the hooks saw the CLI itself: ${urls.join(', ')}`,
+      );
+      assert.deepEqual(
+        urls.filter((u) => HEAVY.test(u)),
+        [],
+      );
     });
   }
 
   it('the check can fail: a container command loads the Docker client', async () => {
     const urls = await loaded(['detect', 'no-such-container', '--host', `unix://${join(dir, 'none.sock')}`]);
-    assert.ok(urls.some((u) => /\/node_modules\/dockerode\//.test(u)), urls.join('\n'));
+    assert.ok(
+      urls.some((u) => /\/node_modules\/dockerode\//.test(u)),
+      urls.join('\n'),
+    );
   });
 });

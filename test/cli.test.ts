@@ -19,11 +19,28 @@ describe('extmount detect --mountinfo (offline)', () => {
     assert.deepEqual(Object.keys(report).sort(), ['criu', 'external', 'mounts']);
     assert.equal(report.external.length, 1);
     const [bar] = report.external;
-    assert.deepEqual(Object.keys(bar).sort(), ['hostPath', 'key', 'kind', 'mountpoint', 'propagation', 'readOnly', 'reason']);
+    assert.deepEqual(Object.keys(bar).sort(), [
+      'hostPath',
+      'key',
+      'kind',
+      'mountpoint',
+      'propagation',
+      'readOnly',
+      'reason',
+    ]);
     assert.equal(bar.mountpoint, '/bar');
     assert.equal(bar.key, 'barmount');
     assert.match(bar.hostPath, /\/foo$/);
-    assert.deepEqual(Object.keys(report.mounts[0]).sort(), ['class', 'fstype', 'mountId', 'mountpoint', 'parentId', 'reason', 'root', 'source']);
+    assert.deepEqual(Object.keys(report.mounts[0]).sort(), [
+      'class',
+      'fstype',
+      'mountId',
+      'mountpoint',
+      'parentId',
+      'reason',
+      'root',
+      'source',
+    ]);
     assert.deepEqual(report.criu.dump.slice(0, 2), ['--external', 'mnt[/bar]:barmount']);
     assert.ok(report.criu.restore.includes(`mnt[barmount]:${bar.hostPath}`));
   });
@@ -37,10 +54,20 @@ describe('extmount detect --mountinfo (offline)', () => {
   });
 
   it('picks the root with --root-mount in a host-view mountinfo', async () => {
-    const r = await runCli(['detect', '--mountinfo', join(FIXTURES, 'mountinfo/seed.host.mountinfo'), '--root-mount', '27', '--json']);
+    const r = await runCli([
+      'detect',
+      '--mountinfo',
+      join(FIXTURES, 'mountinfo/seed.host.mountinfo'),
+      '--root-mount',
+      '27',
+      '--json',
+    ]);
     assert.equal(r.exitCode, 0, r.stderr);
     const roots = JSON.parse(r.stdout).mounts.filter((m: { class: string }) => m.class === 'root');
-    assert.deepEqual(roots.map((m: { mountId: number }) => m.mountId), [27]);
+    assert.deepEqual(
+      roots.map((m: { mountId: number }) => m.mountId),
+      [27],
+    );
   });
 });
 
@@ -49,33 +76,68 @@ describe('bad input exits 2 with one line', () => {
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'extmount-cli-'));
     await writeFile(join(dir, 'garbage'), 'this is not mountinfo\n');
-    await writeFile(join(dir, 'truncated'), '63 42 254:0 /tmp/x/root / rw,relatime - ext4 /dev/vda rw\n64 63 254:0 /tmp/x/foo /bar rw,rel');
+    await writeFile(
+      join(dir, 'truncated'),
+      '63 42 254:0 /tmp/x/root / rw,relatime - ext4 /dev/vda rw\n64 63 254:0 /tmp/x/foo /bar rw,rel',
+    );
     await writeFile(join(dir, 'binary'), Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0x02, 0x01, 0x00, 0xff, 0xfe, 0x0a]));
     await writeFile(join(dir, 'bad-config.json'), '{"hostPaths": {"deny": "/etc"}}');
   });
   after(() => rm(dir, { recursive: true, force: true }));
 
   const cases: Array<[string, () => string[], RegExp]> = [
-    ['garbage mountinfo', () => ['detect', '--mountinfo', join(dir, 'garbage')], /^extmount: .*garbage: line 1: truncated/],
+    [
+      'garbage mountinfo',
+      () => ['detect', '--mountinfo', join(dir, 'garbage')],
+      /^extmount: .*garbage: line 1: truncated/,
+    ],
     ['truncated mountinfo', () => ['detect', '--mountinfo', join(dir, 'truncated')], /line 2: truncated/],
     ['binary mountinfo', () => ['detect', '--mountinfo', join(dir, 'binary')], /binary/],
-    ['a mountinfo file with a raw control byte (strict for files passed in)', () => ['detect', '--mountinfo', join(FIXTURES, 'mountinfo/control-byte.host.mountinfo')], /line 11: contains control or binary bytes/],
+    [
+      'a mountinfo file with a raw control byte (strict for files passed in)',
+      () => ['detect', '--mountinfo', join(FIXTURES, 'mountinfo/control-byte.host.mountinfo')],
+      /line 11: contains control or binary bytes/,
+    ],
     ['missing mountinfo', () => ['detect', '--mountinfo', join(dir, 'nope')], /cannot read .*nope/],
     ['unknown pid', () => ['detect', '--pid', '999999999'], /no process with pid 999999999/],
-    ['--key with a colon', () => ['detect', '--mountinfo', seed, '--key', '/bar=bar:mount'], /--key \/bar=bar:mount: the key may only hold/],
-    ['--key for no external mount', () => ['detect', '--mountinfo', seed, '--key', '/nope=x'], /no external mount at \/nope/],
+    [
+      '--key with a colon',
+      () => ['detect', '--mountinfo', seed, '--key', '/bar=bar:mount'],
+      /--key \/bar=bar:mount: the key may only hold/,
+    ],
+    [
+      '--key for no external mount',
+      () => ['detect', '--mountinfo', seed, '--key', '/nope=x'],
+      /no external mount at \/nope/,
+    ],
     ['--key without =', () => ['detect', '--mountinfo', seed, '--key', 'barmount'], /expected MOUNTPOINT=KEY/],
     ['unknown flag', () => ['detect', '--frobnicate'], /Unknown option '--frobnicate'/],
     ['unknown command', () => ['frobnicate'], /unknown command "frobnicate"/],
     ['two sources', () => ['detect', '--pid', '1', '--mountinfo', seed], /exactly one of/],
-    ['bad --root-mount', () => ['detect', '--mountinfo', seed, '--root-mount', '4242'], /--root-mount 4242: no mount with that ID/],
-    ['malformed config', () => ['--config', join(dir, 'bad-config.json'), 'detect', '--mountinfo', seed], /"hostPaths.deny" must be a list/],
-    ['unreachable engine', () => ['--host', `unix://${join(dir, 'no.sock')}`, 'detect', 'c1'], /cannot reach the Docker engine at unix:\/\/.*no\.sock/],
+    [
+      'bad --root-mount',
+      () => ['detect', '--mountinfo', seed, '--root-mount', '4242'],
+      /--root-mount 4242: no mount with that ID/,
+    ],
+    [
+      'malformed config',
+      () => ['--config', join(dir, 'bad-config.json'), 'detect', '--mountinfo', seed],
+      /"hostPaths.deny" must be a list/,
+    ],
+    [
+      'unreachable engine',
+      () => ['--host', `unix://${join(dir, 'no.sock')}`, 'detect', 'c1'],
+      /cannot reach the Docker engine at unix:\/\/.*no\.sock/,
+    ],
     ['bad --host', () => ['--host', 'ftp://x', 'detect', 'c1'], /unsupported scheme ftp:/],
     ['restore of a missing images dir', () => ['restore', '--images-dir', join(dir, 'none')], /no images directory/],
     ['show of a missing path', () => ['show', join(dir, 'none')], /cannot read/],
     ['--map without =', () => ['restore', '--images-dir', dir, '--map', 'barmount'], /expected KEY=\/ABSOLUTE\/PATH/],
-    ['bad --log-format', () => ['--log-format', 'xml', 'detect', '--mountinfo', seed], /--log-format must be text or json, got "xml"/],
+    [
+      'bad --log-format',
+      () => ['--log-format', 'xml', 'detect', '--mountinfo', seed],
+      /--log-format must be text or json, got "xml"/,
+    ],
     ['help for an unknown command', () => ['help', 'frobnicate'], /unknown command "frobnicate"/],
   ];
   for (const [name, args, pattern] of cases) {
@@ -85,7 +147,8 @@ describe('bad input exits 2 with one line', () => {
 
 describe('restore refuses a hostile images dir at once, with bounded memory (issue 11)', () => {
   let dir: string;
-  const manifestHead = 'format: extmount/v1\nextmount: 0.1.0\ncriu: 4.1.1\ncreatedAt: "2026-01-01T00:00:00Z"\ntarget: {kind: pid, pid: 42, root: null}\nenableExternalMasters: false\nenableExternalSharing: false\n';
+  const manifestHead =
+    'format: extmount/v1\nextmount: 0.1.0\ncriu: 4.1.1\ncreatedAt: "2026-01-01T00:00:00Z"\ntarget: {kind: pid, pid: 42, root: null}\nenableExternalMasters: false\nenableExternalSharing: false\n';
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'extmount-hostile-'));
   });
@@ -105,21 +168,55 @@ describe('restore refuses a hostile images dir at once, with bounded memory (iss
     const timed = existsSync('/usr/bin/time');
     const report = join(dir, 'time.out');
     const argv = [CLI, 'restore', '--images-dir', images];
-    const r = await execa(timed ? '/usr/bin/time' : process.execPath, timed ? ['-q', '-o', report, '-f', '%M', process.execPath, ...argv] : argv, { reject: false, stdin: 'ignore', timeout: 60_000 });
+    const r = await execa(
+      timed ? '/usr/bin/time' : process.execPath,
+      timed ? ['-q', '-o', report, '-f', '%M', process.execPath, ...argv] : argv,
+      { reject: false, stdin: 'ignore', timeout: 60_000 },
+    );
     const rssKiB = timed ? Number((await readFile(report, 'utf8')).trim()) : NaN;
-    return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr), rssMiB: Number.isFinite(rssKiB) ? rssKiB / 1024 : undefined, ms: Date.now() - started };
+    return {
+      exitCode: r.exitCode ?? -1,
+      stdout: String(r.stdout),
+      stderr: String(r.stderr),
+      rssMiB: Number.isFinite(rssKiB) ? rssKiB / 1024 : undefined,
+      ms: Date.now() - started,
+    };
   }
 
   const cases: Array<[string, (manifest: string) => Promise<void>, RegExp]> = [
-    ['a FIFO as extmount.yaml (would block forever)', (m) => execa('mkfifo', [m]).then(() => undefined), /extmount\.yaml: the manifest \(extmount\.yaml\) is a FIFO \(named pipe\), not a regular file; remove it/],
-    ['extmount.yaml symlinked to /dev/zero', (m) => symlink('/dev/zero', m), /extmount\.yaml: the manifest \(extmount\.yaml\) is a symlink, which extmount does not follow/],
-    ['a manifest with a 200 MB value (sparse file)', async (m) => {
-      await writeFile(m, `${manifestHead}mounts:\n  - key: "`);
-      await truncate(m, 200 * 1024 * 1024);
-    }, /has 209715200 bytes, more than the 1 MiB allowed/],
-    ['a manifest with 200,000 entries', (m) => writeFile(m, `${manifestHead}mounts: [${Array(200_000).fill('{}').join(',')}]\n`), /more than the 65536 a manifest may have/],
-    ['a manifest with an unknown tag', (m) => writeFile(m, `${manifestHead}mounts: !evil []\n`), /not valid YAML \(Unresolved tag: !evil/],
-    ['a manifest with an alias', (m) => writeFile(m, `${manifestHead}x: &a [1]\nmounts: *a\n`), /YAML (anchors|aliases) are not allowed/],
+    [
+      'a FIFO as extmount.yaml (would block forever)',
+      (m) => execa('mkfifo', [m]).then(() => undefined),
+      /extmount\.yaml: the manifest \(extmount\.yaml\) is a FIFO \(named pipe\), not a regular file; remove it/,
+    ],
+    [
+      'extmount.yaml symlinked to /dev/zero',
+      (m) => symlink('/dev/zero', m),
+      /extmount\.yaml: the manifest \(extmount\.yaml\) is a symlink, which extmount does not follow/,
+    ],
+    [
+      'a manifest with a 200 MB value (sparse file)',
+      async (m) => {
+        await writeFile(m, `${manifestHead}mounts:\n  - key: "`);
+        await truncate(m, 200 * 1024 * 1024);
+      },
+      /has 209715200 bytes, more than the 1 MiB allowed/,
+    ],
+    [
+      'a manifest with 200,000 entries',
+      (m) => writeFile(m, `${manifestHead}mounts: [${Array(200_000).fill('{}').join(',')}]\n`),
+      /more than the 65536 a manifest may have/,
+    ],
+    [
+      'a manifest with an unknown tag',
+      (m) => writeFile(m, `${manifestHead}mounts: !evil []\n`),
+      /not valid YAML \(Unresolved tag: !evil/,
+    ],
+    [
+      'a manifest with an alias',
+      (m) => writeFile(m, `${manifestHead}x: &a [1]\nmounts: *a\n`),
+      /YAML (anchors|aliases) are not allowed/,
+    ],
   ];
   for (const [name, plant, pattern] of cases) {
     it(name, async () => {
@@ -127,7 +224,8 @@ describe('restore refuses a hostile images dir at once, with bounded memory (iss
       const r = await restoreMeasured(images);
       assertOneLineError(r, 2, pattern);
       assert.ok(r.ms < 10_000, `took ${r.ms} ms`);
-      if (r.rssMiB !== undefined) assert.ok(r.rssMiB < 200, `peak RSS ${r.rssMiB.toFixed(0)} MiB: the input was read or parsed whole`);
+      if (r.rssMiB !== undefined)
+        assert.ok(r.rssMiB < 200, `peak RSS ${r.rssMiB.toFixed(0)} MiB: the input was read or parsed whole`);
       assert.ok(!(await readdir(images)).includes('.extmount-restore.lock'), 'the lock file was left behind');
     });
   }
@@ -141,8 +239,16 @@ describe('restore refuses a hostile images dir at once, with bounded memory (iss
     const holder = execa('flock', ['-o', lockFile, 'sleep', '60'], { reject: false, stdio: 'ignore' });
     try {
       const deadline = Date.now() + 5000;
-      while ((await execa('flock', ['--nonblock', lockFile, 'true'], { reject: false })).exitCode === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      assertOneLineError(await runCli(['restore', '--images-dir', images]), 2, /another extmount restore of .*locked is running; wait for it to finish/);
+      while (
+        (await execa('flock', ['--nonblock', lockFile, 'true'], { reject: false })).exitCode === 0 &&
+        Date.now() < deadline
+      )
+        await new Promise((r) => setTimeout(r, 20));
+      assertOneLineError(
+        await runCli(['restore', '--images-dir', images]),
+        2,
+        /another extmount restore of .*locked is running; wait for it to finish/,
+      );
     } finally {
       holder.kill('SIGKILL');
       await holder;
@@ -153,8 +259,16 @@ describe('restore refuses a hostile images dir at once, with bounded memory (iss
 
   it('a relative --images-dir is resolved (messages name the absolute path)', async () => {
     await imagesDir('relative', (m) => writeFile(m, manifestHead));
-    const r = await execa(process.execPath, [CLI, 'restore', '--images-dir', 'relative'], { cwd: dir, reject: false, stdin: 'ignore' });
-    assertOneLineError({ exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) }, 2, new RegExp(`${join(dir, 'relative')}/extmount\\.yaml: "mounts" must be a list`));
+    const r = await execa(process.execPath, [CLI, 'restore', '--images-dir', 'relative'], {
+      cwd: dir,
+      reject: false,
+      stdin: 'ignore',
+    });
+    assertOneLineError(
+      { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) },
+      2,
+      new RegExp(`${join(dir, 'relative')}/extmount\\.yaml: "mounts" must be a list`),
+    );
   });
 });
 
@@ -172,7 +286,9 @@ describe('extmount show on damaged images', () => {
     assertOneLineError(await runCli(['show', join(dir, 'corrupted.img')]), 2, /corrupted\.img/);
     const ok = await runCli(['show', join(FIXTURES, 'images/seed'), '--json']);
     assert.equal(ok.exitCode, 0, ok.stderr);
-    const files = JSON.parse(ok.stdout).files as Array<{ entries: Array<{ mountpoint: string; externalKey: string | null }> }>;
+    const files = JSON.parse(ok.stdout).files as Array<{
+      entries: Array<{ mountpoint: string; externalKey: string | null }>;
+    }>;
     const bar = files.flatMap((f) => f.entries).find((e) => e.mountpoint === '/bar');
     assert.equal(bar?.externalKey, 'barmount');
   });
@@ -196,7 +312,8 @@ describe('help and version', () => {
   it('--help lists the commands and exits 0', async () => {
     const r = await runCli(['--help']);
     assert.equal(r.exitCode, 0);
-    for (const command of ['detect', 'checkpoint', 'restore', 'show', 'install-runtime']) assert.match(r.stdout, new RegExp(`^  ${command} `, 'm'));
+    for (const command of ['detect', 'checkpoint', 'restore', 'show', 'install-runtime'])
+      assert.match(r.stdout, new RegExp(`^  ${command} `, 'm'));
   });
   it('a command --help shows its usage', async () => {
     const r = await runCli(['detect', '--help']);
@@ -208,7 +325,15 @@ describe('help and version', () => {
     const viaFlag = await runCli(['migrate', '--help']);
     assert.equal(viaHelp.exitCode, 0);
     assert.equal(viaHelp.stdout, viaFlag.stdout);
-    for (const flag of ['--from HOST', '--to HOST', '--map SRC=DST', '--copy-binds', '--name NEW', '--log-format FORMAT']) assert.ok(viaHelp.stdout.includes(`  ${flag} `), flag);
+    for (const flag of [
+      '--from HOST',
+      '--to HOST',
+      '--map SRC=DST',
+      '--copy-binds',
+      '--name NEW',
+      '--log-format FORMAT',
+    ])
+      assert.ok(viaHelp.stdout.includes(`  ${flag} `), flag);
   });
   for (const args of [[], ['--json']]) {
     it(`bare "extmount ${args.join(' ')}" prints the usage on stderr and exits 2`, async () => {
@@ -241,7 +366,15 @@ describe('logs on stderr', () => {
     assert.equal(r.stderr.split('\n').length, 1);
   });
   it('--log-format json gives one JSON object a line', async () => {
-    const r = await runCli(['--log-format', 'json', '--config', join(dir, 'config.json'), 'detect', '--mountinfo', seed]);
+    const r = await runCli([
+      '--log-format',
+      'json',
+      '--config',
+      join(dir, 'config.json'),
+      'detect',
+      '--mountinfo',
+      seed,
+    ]);
     assert.equal(r.exitCode, 0, r.stderr);
     const lines = r.stderr.trim().split('\n');
     assert.equal(lines.length, 1);

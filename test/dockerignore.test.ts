@@ -16,7 +16,9 @@ function excludedModules(): string[] {
 
 /** The lockfile's installed packages (`node_modules/a`, `node_modules/a/node_modules/b` …) and whether only dev dependencies need them. */
 function lockedPackages(): Array<{ path: string; dev: boolean }> {
-  const lock = JSON.parse(readFileSync(`${REPO}package-lock.json`, 'utf8')) as { packages: Record<string, { dev?: boolean }> };
+  const lock = JSON.parse(readFileSync(`${REPO}package-lock.json`, 'utf8')) as {
+    packages: Record<string, { dev?: boolean }>;
+  };
   return Object.entries(lock.packages)
     .filter(([path]) => path.startsWith('node_modules/'))
     .map(([path, entry]) => ({ path, dev: entry.dev === true }));
@@ -28,7 +30,10 @@ describe('.dockerignore', () => {
   it('leaves out every dev-only package of package-lock.json and nothing the CLI needs', () => {
     const excluded = excludedModules();
     const packages = lockedPackages();
-    assert.ok(packages.some((p) => !p.dev) && packages.some((p) => p.dev), 'the lockfile lists runtime and dev packages');
+    assert.ok(
+      packages.some((p) => !p.dev) && packages.some((p) => p.dev),
+      'the lockfile lists runtime and dev packages',
+    );
     const left = packages.filter((p) => p.dev && !excluded.some((dir) => under(p.path, dir))).map((p) => p.path);
     assert.deepEqual(left, [], 'dev-only packages the image would carry: add them to .dockerignore');
     const dropped = packages.filter((p) => !p.dev && excluded.some((dir) => under(p.path, dir))).map((p) => p.path);

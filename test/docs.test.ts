@@ -11,7 +11,13 @@ import { COMMANDS, DOCKER_CLI_PLUGIN_FLAG } from '../src/cli/main.js';
 import { GLOBAL_OPTIONS, type OptionTable } from '../src/cli/options.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
-const DOCS = ['README.md', ...readdirSync(join(REPO, 'docs')).filter((f) => f.endsWith('.md')).sort().map((f) => `docs/${f}`)];
+const DOCS = [
+  'README.md',
+  ...readdirSync(join(REPO, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .sort()
+    .map((f) => `docs/${f}`),
+];
 
 export interface CommandLine {
   file: string;
@@ -37,7 +43,8 @@ export function commandLines(file: string, markdown: string): CommandLine[] {
       found.push(...invocations(text).map((t) => ({ file, line: start + 1, text: t })));
       continue;
     }
-    for (const span of line.matchAll(/(`+)([^`]+?)\1/g)) found.push(...invocations(span[2]!).map((t) => ({ file, line: i + 1, text: t })));
+    for (const span of line.matchAll(/(`+)([^`]+?)\1/g))
+      found.push(...invocations(span[2]!).map((t) => ({ file, line: i + 1, text: t })));
   }
   return found;
 }
@@ -48,7 +55,10 @@ export function commandLines(file: string, markdown: string): CommandLine[] {
  * (a comment, `&&`, `||`, `|`, `;`).
  */
 function invocations(text: string): string[] {
-  const words = text.replace(/(^|\s)#.*$/, '').trim().split(/\s+/);
+  const words = text
+    .replace(/(^|\s)#.*$/, '')
+    .trim()
+    .split(/\s+/);
   const out: string[] = [];
   for (let i = 0; i < words.length; i++) {
     if (words[i] !== 'extmount' || (i > 0 && words[i - 1]!.startsWith('-'))) continue;
@@ -86,12 +96,15 @@ export function parseCommandLine(text: string): { command: string | undefined; f
 export function checkCommandLine(text: string): string | undefined {
   const { command, flags } = parseCommandLine(text);
   // A placeholder (`extmount COMMAND --help`) or `extmount help COMMAND` can take the global options only.
-  const generic = command === undefined || command === 'help' || /^[A-Z_[\]]+$/.test(command) || command === '…' || command === '...';
+  const generic =
+    command === undefined || command === 'help' || /^[A-Z_[\]]+$/.test(command) || command === '…' || command === '...';
   const spec = generic ? undefined : COMMANDS[command];
   if (!generic && !spec) return `unknown command "${command}"`;
   const known: OptionTable = { ...GLOBAL_OPTIONS, ...(spec?.options ?? {}) };
   const unknown = flags.filter((f) => f !== DOCKER_CLI_PLUGIN_FLAG && !Object.hasOwn(known, f.slice(2)));
-  return unknown.length > 0 ? `${unknown.join(', ')} ${unknown.length > 1 ? 'are' : 'is'} not ${generic ? 'a global option' : `an option of "${command}"`}` : undefined;
+  return unknown.length > 0
+    ? `${unknown.join(', ')} ${unknown.length > 1 ? 'are' : 'is'} not ${generic ? 'a global option' : `an option of "${command}"`}`
+    : undefined;
 }
 
 /** docs/cli.md's sections: `## extmount NAME` (a command) and `## Global options`, with the flags their option tables list. */
@@ -117,8 +130,14 @@ describe('docs: every extmount command line matches the option tables', () => {
   const all = DOCS.flatMap((file) => commandLines(file, readFileSync(join(REPO, file), 'utf8')));
 
   it('finds the command lines (README and docs/cli.md show commands)', () => {
-    assert.ok(all.some((c) => c.file === 'README.md'), 'no extmount command line in README.md');
-    assert.ok(all.some((c) => c.file === 'docs/cli.md'), 'no extmount command line in docs/cli.md');
+    assert.ok(
+      all.some((c) => c.file === 'README.md'),
+      'no extmount command line in README.md',
+    );
+    assert.ok(
+      all.some((c) => c.file === 'docs/cli.md'),
+      'no extmount command line in docs/cli.md',
+    );
   });
 
   it('names only commands that exist, with flags of that command or global ones', () => {
@@ -140,7 +159,11 @@ describe('docs/cli.md: every command and exactly the flags of its table', () => 
   for (const [name, spec] of Object.entries(COMMANDS)) {
     it(`has a "## extmount ${name}" section whose option table lists exactly its flags`, () => {
       assert.ok(reference.has(name), `docs/cli.md has no "## extmount ${name}" section`);
-      assert.deepEqual([...reference.get(name)!].sort(), Object.keys(spec.options).sort(), `docs/cli.md, extmount ${name}: documented flags differ from src/cli/main.ts`);
+      assert.deepEqual(
+        [...reference.get(name)!].sort(),
+        Object.keys(spec.options).sort(),
+        `docs/cli.md, extmount ${name}: documented flags differ from src/cli/main.ts`,
+      );
     });
   }
 
@@ -169,7 +192,10 @@ describe('docs: relative links lead to files that exist', () => {
 describe('docs test: the checks can fail', () => {
   it('refuses an unknown command and a flag of another command, accepts global options and a placeholder', () => {
     assert.match(checkCommandLine('extmount frobnicate --json') ?? '', /unknown command "frobnicate"/);
-    assert.match(checkCommandLine('extmount detect --images-dir /x') ?? '', /--images-dir is not an option of "detect"/);
+    assert.match(
+      checkCommandLine('extmount detect --images-dir /x') ?? '',
+      /--images-dir is not an option of "detect"/,
+    );
     assert.equal(checkCommandLine('extmount --host unix:///x.sock detect demo --json'), undefined);
     assert.equal(checkCommandLine('extmount migrate c --from A --to B [--live[=postcopy|precopy|off]]'), undefined);
     assert.equal(checkCommandLine('extmount restore --images-dir D -- --tcp-established'), undefined);
@@ -177,13 +203,31 @@ describe('docs test: the checks can fail', () => {
   });
 
   it('extracts command lines from fences and inline code, not runtime names or paths', () => {
-    const md = ['```sh', 'docker run --runtime extmount -v /a:/b img', 'extmount detect --pid 1 # c', 'sudo extmount show \\', '  /x', '```',
-      'Run `docker extmount detect c1` with hooks/extmount-runc and `extmount.yaml`.'].join('\n');
-    assert.deepEqual(commandLines('x.md', md).map((c) => c.text), ['extmount detect --pid 1', 'extmount show /x', 'extmount detect c1']);
+    const md = [
+      '```sh',
+      'docker run --runtime extmount -v /a:/b img',
+      'extmount detect --pid 1 # c',
+      'sudo extmount show \\',
+      '  /x',
+      '```',
+      'Run `docker extmount detect c1` with hooks/extmount-runc and `extmount.yaml`.',
+    ].join('\n');
+    assert.deepEqual(
+      commandLines('x.md', md).map((c) => c.text),
+      ['extmount detect --pid 1', 'extmount show /x', 'extmount detect c1'],
+    );
   });
 
   it('reads the option rows of a docs/cli.md section', () => {
-    const md = ['## extmount show', '| `--a` | x |', '## Global options', '| `-h, --help` | h |', '| `--json` | j |', '## Exit codes', '| `--no` | |'].join('\n');
+    const md = [
+      '## extmount show',
+      '| `--a` | x |',
+      '## Global options',
+      '| `-h, --help` | h |',
+      '| `--json` | j |',
+      '## Exit codes',
+      '| `--no` | |',
+    ].join('\n');
     assert.deepEqual(Object.fromEntries(cliReference(md)), { show: ['a'], global: ['help', 'json'] });
   });
 });

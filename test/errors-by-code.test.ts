@@ -10,9 +10,18 @@ const root = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
 
 /** Text that decides on what a message, hint, cause or reason says. */
 const DECIDES_ON_TEXT: ReadonlyArray<{ what: string; pattern: RegExp }> = [
-  { what: 'a method of a message or hint', pattern: /\.(message|hint|why)\??\.(startsWith|endsWith|includes|match|search|indexOf)\(/ },
-  { what: 'a message or hint compared with a literal', pattern: /\.(message|hint|why)\s*[!=]==?\s*['"`]|['"`]\s*[!=]==?\s*\w+(\.\w+)*\.(message|hint|why)\b/ },
-  { what: 'a regular expression tested on a message, cause, hint or why', pattern: /\/\.test\(\s*(\w+\.)*(message|cause|hint|why|problem)\s*\)/ },
+  {
+    what: 'a method of a message or hint',
+    pattern: /\.(message|hint|why)\??\.(startsWith|endsWith|includes|match|search|indexOf)\(/,
+  },
+  {
+    what: 'a message or hint compared with a literal',
+    pattern: /\.(message|hint|why)\s*[!=]==?\s*['"`]|['"`]\s*[!=]==?\s*\w+(\.\w+)*\.(message|hint|why)\b/,
+  },
+  {
+    what: 'a regular expression tested on a message, cause, hint or why',
+    pattern: /\/\.test\(\s*(\w+\.)*(message|cause|hint|why|problem)\s*\)/,
+  },
   { what: "runc's words for a CRIU failure outside the one reader of the engine's answers", pattern: /criu failed\// },
 ];
 
@@ -41,13 +50,17 @@ describe('errors are told apart by code, never by their text', () => {
     const found = sources(join(root, 'src'))
       .filter((file) => !READERS_OF_OTHER_PROGRAMS.has(relative(root, file)))
       .flatMap((file) => findings(readFileSync(file, 'utf8')).map((f) => `${relative(root, file)}: ${f}`));
-    assert.deepEqual(found, [], 'give the error a code or a reason (src/core/errors.ts ErrorReason) and branch on that');
+    assert.deepEqual(
+      found,
+      [],
+      'give the error a code or a reason (src/core/errors.ts ErrorReason) and branch on that',
+    );
   });
 
   it('the check finds each way it was done before', () => {
     for (const line of [
       "if (err instanceof ExtmountError && err.message.startsWith('cannot reach the Docker engine') && !err.hint?.includes('checkpoint')) {",
-      "  const criu = /criu failed/.test(cause);",
+      '  const criu = /criu failed/.test(cause);',
       "      : r.live && r.live.why !== '--live=off: stop-and-copy' ? [`  memory: ${r.live.why}`] : []),",
       "  const hint = /pipe-max-size/.test(problem) ? 'raise it' : 'no';",
       "  if (e.message === 'gone') return;",

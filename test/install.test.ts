@@ -32,16 +32,35 @@ interface LockEntry {
 }
 
 /** Registry documents for every package of package-lock.json, with tarball URLs on `base` (served by nobody: npm's cache has them). */
-function packuments(base: string): Map<string, { name: string; versions: Record<string, unknown>; 'dist-tags': { latest: string } }> {
-  const lock = JSON.parse(readFileSync(join(REPO, 'package-lock.json'), 'utf8')) as { packages: Record<string, LockEntry> };
+function packuments(
+  base: string,
+): Map<string, { name: string; versions: Record<string, unknown>; 'dist-tags': { latest: string } }> {
+  const lock = JSON.parse(readFileSync(join(REPO, 'package-lock.json'), 'utf8')) as {
+    packages: Record<string, LockEntry>;
+  };
   const docs = new Map<string, { name: string; versions: Record<string, unknown>; 'dist-tags': { latest: string } }>();
   for (const [path, entry] of Object.entries(lock.packages)) {
     if (path === '' || entry.link || !entry.version || !entry.integrity) continue;
     const name = entry.name ?? path.slice(path.lastIndexOf('node_modules/') + 'node_modules/'.length);
     // What a registry's manifest holds of it; the lockfile's own flags (dev, optional, resolved …) are not manifest fields.
-    const { resolved: _r, integrity, dev: _d, optional: _o, peer: _p, devOptional: _do, license: _l, hasInstallScript: _h, ...manifest } = entry;
+    const {
+      resolved: _r,
+      integrity,
+      dev: _d,
+      optional: _o,
+      peer: _p,
+      devOptional: _do,
+      license: _l,
+      hasInstallScript: _h,
+      ...manifest
+    } = entry;
     const doc = docs.get(name) ?? { name, versions: {}, 'dist-tags': { latest: entry.version } };
-    doc.versions[entry.version] = { ...manifest, name, version: entry.version, dist: { integrity, tarball: `${base}${name}/-/${name.split('/').pop()}-${entry.version}.tgz` } };
+    doc.versions[entry.version] = {
+      ...manifest,
+      name,
+      version: entry.version,
+      dist: { integrity, tarball: `${base}${name}/-/${name.split('/').pop()}-${entry.version}.tgz` },
+    };
     docs.set(name, doc);
   }
   return docs;
@@ -49,7 +68,9 @@ function packuments(base: string): Map<string, { name: string; versions: Record<
 
 /** The environment for npm: this one without what an outer `npm test` sets (npm_config_*, npm_lifecycle_* …). */
 function npmEnv(): Record<string, string> {
-  return Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined && !/^npm_/i.test(e[0])));
+  return Object.fromEntries(
+    Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined && !/^npm_/i.test(e[0])),
+  );
 }
 
 interface PackReport {
@@ -83,27 +104,67 @@ describe('npm pack + npm install -g of the tarball: a working extmount on PATH',
   });
 
   it('installs from the packed tarball; --version, detect --mountinfo and install-runtime work from the prefix', async (t) => {
-    const packed = await execa('npm', ['pack', '--json', '--pack-destination', dir], { cwd: REPO, env: npmEnv(), extendEnv: false, reject: false });
+    const packed = await execa('npm', ['pack', '--json', '--pack-destination', dir], {
+      cwd: REPO,
+      env: npmEnv(),
+      extendEnv: false,
+      reject: false,
+    });
     assert.equal(packed.exitCode, 0, `npm pack failed: ${packed.stderr}`);
     // npm 11 prints [{filename, files}]; npm 12 (Debian sid) prints {"<name>": {filename, files}}.
     const packReport = JSON.parse(String(packed.stdout)) as PackReport[] | Record<string, PackReport>;
-    const { filename, files } = (Array.isArray(packReport) ? packReport[0] : Object.values(packReport)[0]) ?? assert.fail(`npm pack printed no package: ${String(packed.stdout)}`);
+    const { filename, files } =
+      (Array.isArray(packReport) ? packReport[0] : Object.values(packReport)[0]) ??
+      assert.fail(`npm pack printed no package: ${String(packed.stdout)}`);
     const paths = new Set(files.map((f) => f.path));
-    for (const needed of ['build/src/cli-bundle/cli.mjs', 'build/src/runtime/main.bundle.mjs', 'hooks/extmount-runc', 'hooks/docker-extmount', 'config.json']) {
+    for (const needed of [
+      'build/src/cli-bundle/cli.mjs',
+      'build/src/runtime/main.bundle.mjs',
+      'hooks/extmount-runc',
+      'hooks/docker-extmount',
+      'config.json',
+    ]) {
       assert.ok(paths.has(needed), `the tarball lacks ${needed} (package.json "files"; or run npm run build first)`);
     }
 
     const prefix = join(dir, 'prefix');
     // --ignore-scripts: optional native builds (cpu-features under ssh2) would fetch Node's headers.
-    const install = await execa('npm', ['install', '-g', '--prefix', prefix, '--prefer-offline', '--registry', registry, '--ignore-scripts',
-      '--no-audit', '--no-fund', '--no-update-notifier', join(dir, filename)], { cwd: dir, env: npmEnv(), extendEnv: false, reject: false });
+    const install = await execa(
+      'npm',
+      [
+        'install',
+        '-g',
+        '--prefix',
+        prefix,
+        '--prefer-offline',
+        '--registry',
+        registry,
+        '--ignore-scripts',
+        '--no-audit',
+        '--no-fund',
+        '--no-update-notifier',
+        join(dir, filename),
+      ],
+      { cwd: dir, env: npmEnv(), extendEnv: false, reject: false },
+    );
     if (install.exitCode !== 0) {
       const unresolved = /E404|ENOTCACHED|ETARGET/.test(String(install.stderr));
-      if (unresolved) return skipE2E(t, `npm could not install the tarball's dependencies offline (run npm ci first to fill npm's cache): ${String(install.stderr).split('\n').find((l) => /error/.test(l)) ?? install.stderr}`);
+      if (unresolved)
+        return skipE2E(
+          t,
+          `npm could not install the tarball's dependencies offline (run npm ci first to fill npm's cache): ${
+            String(install.stderr)
+              .split('\n')
+              .find((l) => /error/.test(l)) ?? install.stderr
+          }`,
+        );
       assert.fail(`npm install -g failed: ${install.stderr}`);
     }
     // Nothing but registry documents was asked for: every tarball came from npm's cache.
-    assert.deepEqual(requests.filter((r) => r.includes('/-/')), []);
+    assert.deepEqual(
+      requests.filter((r) => r.includes('/-/')),
+      [],
+    );
 
     const bin = join(prefix, 'bin', 'extmount');
     const installed = join(prefix, 'lib', 'node_modules', PACKAGE.name);
@@ -114,25 +175,43 @@ describe('npm pack + npm install -g of the tarball: a working extmount on PATH',
     assert.equal(version.exitCode, 0, version.stderr);
     assert.equal(String(version.stdout).trim(), PACKAGE.version);
 
-    const detect = await execa(bin, ['detect', '--mountinfo', join(FIXTURES, 'mountinfo/seed.mountinfo'), '--key', '/bar=barmount', '--json'], { env, extendEnv: false, reject: false });
+    const detect = await execa(
+      bin,
+      ['detect', '--mountinfo', join(FIXTURES, 'mountinfo/seed.mountinfo'), '--key', '/bar=barmount', '--json'],
+      { env, extendEnv: false, reject: false },
+    );
     assert.equal(detect.exitCode, 0, detect.stderr);
-    const report = JSON.parse(String(detect.stdout)) as { external: Array<{ mountpoint: string; key: string }>; criu: { dump: string[] } };
-    assert.deepEqual(report.external.map((e) => [e.mountpoint, e.key]), [['/bar', 'barmount']]);
+    const report = JSON.parse(String(detect.stdout)) as {
+      external: Array<{ mountpoint: string; key: string }>;
+      criu: { dump: string[] };
+    };
+    assert.deepEqual(
+      report.external.map((e) => [e.mountpoint, e.key]),
+      [['/bar', 'barmount']],
+    );
     assert.deepEqual(report.criu.dump.slice(0, 2), ['--external', 'mnt[/bar]:barmount']);
 
     const daemonJson = join(dir, 'daemon.json');
     await writeFile(daemonJson, '{"live-restore": true}\n');
-    const apply = await execa(bin, ['install-runtime', '--apply', '--daemon-json', daemonJson, '--json'], { env, extendEnv: false, reject: false });
+    const apply = await execa(bin, ['install-runtime', '--apply', '--daemon-json', daemonJson, '--json'], {
+      env,
+      extendEnv: false,
+      reject: false,
+    });
     assert.equal(apply.exitCode, 0, apply.stderr);
-    const written = JSON.parse(await readFile(daemonJson, 'utf8')) as { 'live-restore': boolean; runtimes: Record<string, { path: string }> };
+    const written = JSON.parse(await readFile(daemonJson, 'utf8')) as {
+      'live-restore': boolean;
+      runtimes: Record<string, { path: string }>;
+    };
     assert.equal(written['live-restore'], true, 'the merge keeps what daemon.json held');
     const hook = written.runtimes.extmount?.path;
-    assert.equal(hook, join(installed, 'hooks/extmount-runc'), 'the runtime is the installed package\'s hook');
+    assert.equal(hook, join(installed, 'hooks/extmount-runc'), "the runtime is the installed package's hook");
     assert.ok(existsSync(hook) && (statSync(hook).mode & 0o111) !== 0, `${hook} is not an executable file`);
 
     // The hook hands every verb but checkpoint and restore to runc: `--version` answers as runc does.
     const runc = await execa('runc', ['--version'], { env, extendEnv: false, reject: false }).catch(() => undefined);
-    if (!runc || runc.exitCode !== 0) return skipE2E(t, 'runc is not installed, so the installed hook cannot be run (run scripts/provision.sh)');
+    if (!runc || runc.exitCode !== 0)
+      return skipE2E(t, 'runc is not installed, so the installed hook cannot be run (run scripts/provision.sh)');
     const wrapped = await execa(hook, ['--version'], { env, extendEnv: false, reject: false });
     assert.equal(wrapped.exitCode, 0, wrapped.stderr);
     assert.equal(String(wrapped.stdout), String(runc.stdout));

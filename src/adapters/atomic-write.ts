@@ -18,7 +18,11 @@ export interface WriteOptions {
 }
 
 /** Replaces `path` atomically with `data`. */
-export async function writeFileAtomic(path: string, data: string | Uint8Array, options: WriteOptions = {}): Promise<void> {
+export async function writeFileAtomic(
+  path: string,
+  data: string | Uint8Array,
+  options: WriteOptions = {},
+): Promise<void> {
   const temp = join(dirname(path), `.${basename(path)}.${randomBytes(8).toString('hex')}.tmp`);
   try {
     await writeNewFile(temp, data, options.mode ?? 0o600);
@@ -31,12 +35,19 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, o
 }
 
 /** Creates `path` with `data`; refuses (exit 2) when anything, a symlink included, is already there. */
-export async function createFileExclusive(path: string, data: string | Uint8Array, options: WriteOptions = {}): Promise<void> {
+export async function createFileExclusive(
+  path: string,
+  data: string | Uint8Array,
+  options: WriteOptions = {},
+): Promise<void> {
   try {
     await writeNewFile(path, data, options.mode ?? 0o600);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
-      throw new ExtmountError('bad-input', `cannot create ${path}: something is already there`, { hint: 'remove it, or look at what put it there', cause: err });
+      throw new ExtmountError('bad-input', `cannot create ${path}: something is already there`, {
+        hint: 'remove it, or look at what put it there',
+        cause: err,
+      });
     }
     throw fileError('write', path, err);
   }

@@ -7,7 +7,15 @@ import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { ExtmountError } from '../core/errors.js';
-import { BLOCK, decodeHeader, entryPath, paddedSize, parsePaxRecords, tarFiles, type EntryPolicy } from '../core/migrate/migrate-tar.js';
+import {
+  BLOCK,
+  decodeHeader,
+  entryPath,
+  paddedSize,
+  parsePaxRecords,
+  tarFiles,
+  type EntryPolicy,
+} from '../core/migrate/migrate-tar.js';
 import { OCI_LAYER } from '../core/kube/oci-image.js';
 import { isRecord } from '../core/json.js';
 import { openArchive, withTarStream, type ArchiveFile } from './podman-archive.js';
@@ -29,12 +37,22 @@ export async function openCheckpointSource(path: string): Promise<CheckpointSour
   const archive = await openArchive(path);
   try {
     const layer = archive.compression === 'none' ? await findLayoutLayer(archive) : undefined;
-    if (!layer) return { path, kind: 'archive', withTar: (consume) => withTarStream(archive, consume), close: () => archive.handle.close() };
+    if (!layer)
+      return {
+        path,
+        kind: 'archive',
+        withTar: (consume) => withTarStream(archive, consume),
+        close: () => archive.handle.close(),
+      };
     return {
       path,
       kind: 'oci-layout',
       async withTar(consume) {
-        const file = createReadStream(`/proc/self/fd/${archive.handle.fd}`, { start: layer.offset, end: layer.offset + layer.size - 1, autoClose: false });
+        const file = createReadStream(`/proc/self/fd/${archive.handle.fd}`, {
+          start: layer.offset,
+          end: layer.offset + layer.size - 1,
+          autoClose: false,
+        });
         if (!layer.gzip) return consume(file).finally(() => file.destroy());
         const gunzip = createGunzip();
         file.pipe(gunzip);
@@ -67,12 +85,20 @@ async function plainTarEntries(archive: ArchiveFile, limit: number): Promise<Ent
     const header = decodeHeader(buffer);
     if (header === null) break;
     at += BLOCK;
-    if (header.type === 'pax' || header.type === 'pax-global' || header.type === 'gnu-longname' || header.type === 'gnu-longlink') {
+    if (
+      header.type === 'pax' ||
+      header.type === 'pax-global' ||
+      header.type === 'gnu-longname' ||
+      header.type === 'gnu-longlink'
+    ) {
       if (header.size > MAX_LAYOUT_META) return [];
       const { buffer: data } = await archive.handle.read(Buffer.alloc(header.size), 0, header.size, at);
       if (header.type === 'pax') {
         const records = parsePaxRecords(data);
-        pending = { path: records.get('path') ?? pending.path, size: records.has('size') ? Number(records.get('size')) : pending.size };
+        pending = {
+          path: records.get('path') ?? pending.path,
+          size: records.has('size') ? Number(records.get('size')) : pending.size,
+        };
       } else if (header.type === 'gnu-longname') {
         const end = data.indexOf(0);
         pending = { ...pending, path: data.subarray(0, end === -1 ? data.length : end).toString('utf8') };
@@ -90,13 +116,17 @@ async function plainTarEntries(archive: ArchiveFile, limit: number): Promise<Ent
 }
 
 /** An OCI image layout tar's checkpoint layer (the first image's first layer), or undefined when the tar is no OCI layout. */
-async function findLayoutLayer(archive: ArchiveFile): Promise<{ offset: number; size: number; gzip: boolean } | undefined> {
+async function findLayoutLayer(
+  archive: ArchiveFile,
+): Promise<{ offset: number; size: number; gzip: boolean } | undefined> {
   const entries = await plainTarEntries(archive, 100_000);
   const byName = new Map(entries.map((e) => [e.name, e]));
   if (!byName.has('oci-layout') || !byName.has('index.json')) return undefined;
   const readJson = async (name: string): Promise<Record<string, unknown>> => {
     const entry = byName.get(name);
-    const bad = new ExtmountError('bad-input', `${archive.path}: an OCI image layout without a readable ${name}`, { hint: 'give the file extmount checkpoint-image --output wrote, or the checkpoint archive itself' });
+    const bad = new ExtmountError('bad-input', `${archive.path}: an OCI image layout without a readable ${name}`, {
+      hint: 'give the file extmount checkpoint-image --output wrote, or the checkpoint archive itself',
+    });
     if (!entry || entry.size > MAX_LAYOUT_META) throw bad;
     const { buffer } = await archive.handle.read(Buffer.alloc(entry.size), 0, entry.size, entry.offset);
     try {
@@ -107,13 +137,17 @@ async function findLayoutLayer(archive: ArchiveFile): Promise<{ offset: number; 
     }
     throw bad;
   };
-  const blobName = (digest: unknown) => (typeof digest === 'string' && /^sha256:[0-9a-f]{64}$/.test(digest) ? `blobs/sha256/${digest.slice(7)}` : '');
+  const blobName = (digest: unknown) =>
+    typeof digest === 'string' && /^sha256:[0-9a-f]{64}$/.test(digest) ? `blobs/sha256/${digest.slice(7)}` : '';
   const index = await readJson('index.json');
   const first = Array.isArray(index.manifests) ? index.manifests[0] : undefined;
   const manifest = await readJson(blobName(isRecord(first) ? first.digest : undefined));
   const layer = Array.isArray(manifest.layers) ? manifest.layers[0] : undefined;
   const entry = byName.get(blobName(isRecord(layer) ? layer.digest : undefined));
-  if (!isRecord(layer) || !entry) throw new ExtmountError('bad-input', `${archive.path}: the OCI image has no layer blob`, { hint: 'give the file extmount checkpoint-image --output wrote' });
+  if (!isRecord(layer) || !entry)
+    throw new ExtmountError('bad-input', `${archive.path}: the OCI image has no layer blob`, {
+      hint: 'give the file extmount checkpoint-image --output wrote',
+    });
   const mediaType = typeof layer.mediaType === 'string' ? layer.mediaType : '';
   return { offset: entry.offset, size: entry.size, gzip: mediaType !== OCI_LAYER && mediaType.endsWith('gzip') };
 }
@@ -122,24 +156,41 @@ async function findLayoutLayer(archive: ArchiveFile): Promise<{ offset: number; 
  * The regular files `want` names, each at most `maxSize` bytes; the read stops once `count` were seen
  * (the rest of the archive is not read).
  */
-export async function readCheckpointFiles(source: Pick<CheckpointSource, 'path' | 'withTar'>, want: (path: string) => boolean, maxSize: number, count = Infinity): Promise<Map<string, Buffer>> {
+export async function readCheckpointFiles(
+  source: Pick<CheckpointSource, 'path' | 'withTar'>,
+  want: (path: string) => boolean,
+  maxSize: number,
+  count = Infinity,
+): Promise<Map<string, Buffer>> {
   const kept: Buffer[] = [];
   let seen = 0;
-  await source.withTar((tar) => new Promise<void>((done, fail) => {
-    const filter = new TarFilter(CHECKPOINT_POLICY, ({ path, header }) => {
-      if (header.type !== 'file' || !want(path)) return 'skip';
-      if (header.size > maxSize) throw new ExtmountError('bad-input', `${source.path}: ${path} has ${header.size} bytes, more than ${maxSize}`, { hint: 'the archive is not one a container engine wrote' });
-      return ++seen === count ? 'keep-last' : 'keep';
-    }, () => {
-      tar.unpipe(filter);
-      filter.end();
-    });
-    filter.on('data', (chunk: Buffer) => kept.push(chunk));
-    filter.on('end', done);
-    filter.on('error', fail);
-    tar.on('error', (err) => filter.destroy(err));
-    tar.pipe(filter);
-  }));
+  await source.withTar(
+    (tar) =>
+      new Promise<void>((done, fail) => {
+        const filter = new TarFilter(
+          CHECKPOINT_POLICY,
+          ({ path, header }) => {
+            if (header.type !== 'file' || !want(path)) return 'skip';
+            if (header.size > maxSize)
+              throw new ExtmountError(
+                'bad-input',
+                `${source.path}: ${path} has ${header.size} bytes, more than ${maxSize}`,
+                { hint: 'the archive is not one a container engine wrote' },
+              );
+            return ++seen === count ? 'keep-last' : 'keep';
+          },
+          () => {
+            tar.unpipe(filter);
+            filter.end();
+          },
+        );
+        filter.on('data', (chunk: Buffer) => kept.push(chunk));
+        filter.on('end', done);
+        filter.on('error', fail);
+        tar.on('error', (err) => filter.destroy(err));
+        tar.pipe(filter);
+      }),
+  );
   return tarFiles(Buffer.concat(kept));
 }
 
@@ -169,7 +220,11 @@ export function nullSink(): Writable {
 }
 
 /** A checkpoint image in a registry: its first layer, fetched anew for each read. */
-export function registryCheckpointSource(name: string, layer: { digest: string; mediaType: string }, fetchBlob: (digest: string) => Promise<Readable>): CheckpointSource {
+export function registryCheckpointSource(
+  name: string,
+  layer: { digest: string; mediaType: string },
+  fetchBlob: (digest: string) => Promise<Readable>,
+): CheckpointSource {
   return {
     path: name,
     kind: 'oci-layout',

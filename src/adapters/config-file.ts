@@ -10,13 +10,17 @@ export const PACKAGED_CONFIG = fileURLToPath(new URL('../../../config.json', imp
 export async function loadConfig(path?: string): Promise<Config> {
   const candidates = path ? [path] : [SYSTEM_CONFIG, PACKAGED_CONFIG];
   for (const candidate of candidates) {
-    const text = path ? await readBoundedText(candidate, READ_LIMITS.config) : await readBoundedTextIfExists(candidate, READ_LIMITS.config);
+    const text = path
+      ? await readBoundedText(candidate, READ_LIMITS.config)
+      : await readBoundedTextIfExists(candidate, READ_LIMITS.config);
     if (text === undefined) continue;
     let json: unknown;
     try {
       json = JSON.parse(text);
     } catch (err) {
-      throw new ExtmountError('bad-input', `config ${candidate} is not valid JSON: ${(err as Error).message}`, { cause: err });
+      throw new ExtmountError('bad-input', `config ${candidate} is not valid JSON: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
     return parseConfig(json, candidate);
   }

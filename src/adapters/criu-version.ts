@@ -56,7 +56,9 @@ async function fileIdentity(criu: string): Promise<string | undefined> {
  * would depend on where the command runs.
  */
 async function resolveExecutable(command: string): Promise<string | undefined> {
-  const candidates = command.includes('/') ? [command] : (process.env.PATH ?? '').split(delimiter).map((d) => join(d || '.', command));
+  const candidates = command.includes('/')
+    ? [command]
+    : (process.env.PATH ?? '').split(delimiter).map((d) => join(d || '.', command));
   for (const candidate of candidates) {
     if (!isAbsolute(candidate)) return undefined;
     try {

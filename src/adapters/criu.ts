@@ -14,7 +14,13 @@ export interface CriuRun {
  * Runs `criu ACTION` with the images in `imagesDir` and its log there too; never throws for a CRIU
  * failure (the caller turns the log into a message).
  */
-export async function runCriu(criu: string, action: 'dump' | 'restore', imagesDir: string, args: readonly string[], options: { foreground?: boolean } = {}): Promise<CriuRun> {
+export async function runCriu(
+  criu: string,
+  action: 'dump' | 'restore',
+  imagesDir: string,
+  args: readonly string[],
+  options: { foreground?: boolean } = {},
+): Promise<CriuRun> {
   const logName = `${action}.log`;
   const logPath = join(imagesDir, logName);
   const { execa } = await import('execa');
@@ -25,7 +31,9 @@ export async function runCriu(criu: string, action: 'dump' | 'restore', imagesDi
     stderr: options.foreground ? 'inherit' : 'pipe',
   });
   if (result.exitCode === undefined) {
-    throw new ExtmountError('bad-input', `cannot run CRIU (${criu}): ${result.shortMessage}`, { hint: 'install CRIU (scripts/provision.sh) or set "criu" in the config' });
+    throw new ExtmountError('bad-input', `cannot run CRIU (${criu}): ${result.shortMessage}`, {
+      hint: 'install CRIU (scripts/provision.sh) or set "criu" in the config',
+    });
   }
   const log = await readFile(logPath, 'utf8').catch(() => String(result.stderr ?? ''));
   return { exitCode: result.exitCode, logPath, log };

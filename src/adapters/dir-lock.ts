@@ -29,10 +29,16 @@ export interface DirLock {
  * (exit 2) with the pid of the one that holds it.
  */
 export function lockImagesDir(dir: string, what = 'restore'): Promise<DirLock> {
-  return lockFile(join(dir, RESTORE_LOCK_FILE), (holder) =>
-    new ExtmountError('busy', `another extmount ${what} of ${dir} is running${holder ? ` (pid ${holder.pid})` : ''}`, {
-      hint: 'wait for it to finish; one images dir is restored once at a time',
-    }),
+  return lockFile(
+    join(dir, RESTORE_LOCK_FILE),
+    (holder) =>
+      new ExtmountError(
+        'busy',
+        `another extmount ${what} of ${dir} is running${holder ? ` (pid ${holder.pid})` : ''}`,
+        {
+          hint: 'wait for it to finish; one images dir is restored once at a time',
+        },
+      ),
   );
 }
 
@@ -40,7 +46,10 @@ export function lockImagesDir(dir: string, what = 'restore'): Promise<DirLock> {
  * Takes the lock at `path` without waiting, and writes who holds it (pid, start time); when another
  * process holds it, throws what `busy` makes of that holder (undefined when its record is unreadable).
  */
-export async function lockFile(path: string, busy: (holder: LockHolder | undefined) => ExtmountError): Promise<DirLock> {
+export async function lockFile(
+  path: string,
+  busy: (holder: LockHolder | undefined) => ExtmountError,
+): Promise<DirLock> {
   // The file is removed on release; one that was removed between our open and our lock is not the lock
   // any more (the next run makes a new one): open it again.
   for (let attempt = 0; attempt < 5; attempt++) {
@@ -62,7 +71,9 @@ export async function lockFile(path: string, busy: (holder: LockHolder | undefin
       throw err;
     }
   }
-  throw new ExtmountError('busy', `cannot lock ${path}: it keeps being replaced`, { hint: 'another extmount run is starting and stopping there: try again' });
+  throw new ExtmountError('busy', `cannot lock ${path}: it keeps being replaced`, {
+    hint: 'another extmount run is starting and stopping there: try again',
+  });
 }
 
 /** The holder writes its record right after it took the lock: a moment later it is there. */
@@ -79,7 +90,9 @@ async function readHolder(handle: FileHandle): Promise<LockHolder | undefined> {
 async function flockNonBlocking(handle: FileHandle, path: string): Promise<boolean> {
   // execa takes no raw descriptor for fd 3; child_process does.
   const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((done) => {
-    const child = spawn('flock', ['--nonblock', '--conflict-exit-code', String(CONFLICT), '3'], { stdio: ['ignore', 'ignore', 'pipe', handle.fd] });
+    const child = spawn('flock', ['--nonblock', '--conflict-exit-code', String(CONFLICT), '3'], {
+      stdio: ['ignore', 'ignore', 'pipe', handle.fd],
+    });
     let stderr = '';
     child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     child.on('error', (err) => done({ code: null, stderr: err.message }));
@@ -87,7 +100,9 @@ async function flockNonBlocking(handle: FileHandle, path: string): Promise<boole
   });
   if (code === 0) return true;
   if (code === CONFLICT) return false;
-  throw new ExtmountError('bad-input', `cannot lock ${path}: flock failed (${stderr.trim() || `exit ${code}`})`, { hint: 'install util-linux (flock)' });
+  throw new ExtmountError('bad-input', `cannot lock ${path}: flock failed (${stderr.trim() || `exit ${code}`})`, {
+    hint: 'install util-linux (flock)',
+  });
 }
 
 /** Removes the file while still holding the lock, then lets go (a waiter that opened it sees it gone and retries). */

@@ -31,14 +31,23 @@ export async function requireExperimental(engine: Engine): Promise<EngineInfo> {
     throw engineError(engine, err, 'reading engine info');
   }
   if (!info.ExperimentalBuild) {
-    throw new ExtmountError('bad-input', `the Docker engine at ${engine.where} is not in experimental mode, which checkpoints need`, {
-      hint: 'start dockerd with --experimental (or "experimental": true in daemon.json)',
-    });
+    throw new ExtmountError(
+      'bad-input',
+      `the Docker engine at ${engine.where} is not in experimental mode, which checkpoints need`,
+      {
+        hint: 'start dockerd with --experimental (or "experimental": true in daemon.json)',
+      },
+    );
   }
   return info;
 }
 
-export async function createCheckpoint(engine: Engine, containerId: string, name: string, options: { exit: boolean }): Promise<void> {
+export async function createCheckpoint(
+  engine: Engine,
+  containerId: string,
+  name: string,
+  options: { exit: boolean },
+): Promise<void> {
   try {
     await api(engine.docker.getContainer(containerId)).createCheckpoint({ CheckpointID: name, Exit: options.exit });
   } catch (err) {
@@ -79,10 +88,13 @@ export async function startFromCheckpoint(
   for (let attempt = 1; ; attempt++) {
     await options.beforeAttempt?.();
     try {
-      await engine.docker.getContainer(containerId).start({ _query: { checkpoint: name }, _body: {} } as unknown as Docker.ContainerStartOptions);
+      await engine.docker
+        .getContainer(containerId)
+        .start({ _query: { checkpoint: name }, _body: {} } as unknown as Docker.ContainerStartOptions);
       return;
     } catch (err) {
-      const message = (err as { json?: { message?: string }; message?: string }).json?.message ?? (err as Error).message ?? '';
+      const message =
+        (err as { json?: { message?: string }; message?: string }).json?.message ?? (err as Error).message ?? '';
       if (attempt < attempts && isTransientContentExists(message)) {
         await new Promise((resolve) => setTimeout(resolve, (options.delayMs ?? 500) * attempt));
         continue;

@@ -28,15 +28,22 @@ export function dockerConfigDir(env: NodeJS.ProcessEnv, flag?: string): string {
 }
 
 /** The plugin's argv as the docker CLI passed it → the engine it means and extmount's own arguments. */
-export async function resolvePluginInvocation(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<PluginInvocation> {
+export async function resolvePluginInvocation(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+): Promise<PluginInvocation> {
   const { flags, rest } = parseDockerCliArgv(argv);
   const configDir = dockerConfigDir(env, flags.config);
   let selection = selectDockerCliContext(flags, env);
   if (selection.kind === 'current-context') {
     const configPath = join(configDir, 'config.json');
-    selection = selectCurrentContext(currentContextOf(await readBoundedTextIfExists(configPath, READ_LIMITS.dockerCliConfig), configPath), configPath);
+    selection = selectCurrentContext(
+      currentContextOf(await readBoundedTextIfExists(configPath, READ_LIMITS.dockerCliConfig), configPath),
+      configPath,
+    );
   }
-  if (selection.kind === 'default') return { flags, rest, engine: defaultContextEngine(flags, env, configDir, selection) };
+  if (selection.kind === 'default')
+    return { flags, rest, engine: defaultContextEngine(flags, env, configDir, selection) };
   // cli/context/store: a context's folders are named by the sha256 of its name.
   const id = createHash('sha256').update(selection.name).digest('hex');
   const metaPath = join(configDir, 'contexts', 'meta', id, 'meta.json');

@@ -1,6 +1,11 @@
 // Docker's own record of a container (config.v2.json), for the runtime, which has only the OCI bundle.
 import { join } from 'node:path';
-import { dockerContainerDirs, parseDockerConfigV2, type DockerContainerMeta, type OciSpecView } from '../core/runtime/oci-bundle.js';
+import {
+  dockerContainerDirs,
+  parseDockerConfigV2,
+  type DockerContainerMeta,
+  type OciSpecView,
+} from '../core/runtime/oci-bundle.js';
 import { configuredEngineRoots } from './engine-roots.js';
 import { READ_LIMITS, readBoundedTextIfExists } from './untrusted-file.js';
 
@@ -21,11 +26,16 @@ export async function findDockerContainer(view: OciSpecView, id: string): Promis
   const firstMatch = async (dirs: readonly string[]): Promise<DockerContainerRecord | undefined> => {
     for (const dir of dirs.filter((d) => !tried.has(d))) {
       tried.add(dir);
-      const text = await readBoundedTextIfExists(join(dir, 'config.v2.json'), READ_LIMITS.dockerConfig).catch(() => undefined);
+      const text = await readBoundedTextIfExists(join(dir, 'config.v2.json'), READ_LIMITS.dockerConfig).catch(
+        () => undefined,
+      );
       const meta = text === undefined ? undefined : parseDockerConfigV2(text, id);
       if (meta) return { dir, dataRoot: dir.slice(0, dir.length - `/containers/${id}`.length), meta };
     }
     return undefined;
   };
-  return (await firstMatch(dockerContainerDirs(view, id))) ?? (await firstMatch(dockerContainerDirs(view, id, await configuredEngineRoots())));
+  return (
+    (await firstMatch(dockerContainerDirs(view, id))) ??
+    (await firstMatch(dockerContainerDirs(view, id, await configuredEngineRoots())))
+  );
 }

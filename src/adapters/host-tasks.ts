@@ -44,7 +44,13 @@ function hostProcesses(): HostProcess[] {
       if (state === 'Z' || state === 'X') continue;
       const uid = Number(/^Uid:\s+(\d+)/m.exec(readProcFile(`/proc/${entry}/status`, 8192))?.[1] ?? -1);
       const argv = readProcFile(`/proc/${entry}/cmdline`, 8192).split('\0').slice(0, 64);
-      out.push({ pid: Number(entry), ppid: Number(ppid), uid, argv, cgroup: readProcFile(`/proc/${entry}/cgroup`, 16384) });
+      out.push({
+        pid: Number(entry),
+        ppid: Number(ppid),
+        uid,
+        argv,
+        cgroup: readProcFile(`/proc/${entry}/cgroup`, 16384),
+      });
     } catch {
       // gone meanwhile
     }
@@ -74,32 +80,50 @@ const RESTORE_WAIT_MS = 60_000;
  * (the process appears at its end), the task's processes are SIGKILLed, then containerd's record of
  * it is deleted with ctr, over root's socket the shim names.
  */
-export async function endUnknownTask(dataRoot: string, id: string, copy: { label: string; source: string }): Promise<UnknownTaskOutcome> {
-  if (!isContainerId(id) || !dataRoot.startsWith('/')) return { kind: 'unknown', why: 'the target engine reports no usable data root or ID' };
+export async function endUnknownTask(
+  dataRoot: string,
+  id: string,
+  copy: { label: string; source: string },
+): Promise<UnknownTaskOutcome> {
+  if (!isContainerId(id) || !dataRoot.startsWith('/'))
+    return { kind: 'unknown', why: 'the target engine reports no usable data root or ID' };
   const dir = join(dataRoot, 'containers', id);
   const record = join(dir, 'config.v2.json');
   const text = [dataRoot, join(dataRoot, 'containers'), dir, record].every(rootOnly)
     ? await readBoundedTextIfExists(record, READ_LIMITS.dockerConfig).catch(() => undefined)
     : undefined;
-  if (text === undefined || !isCopyRecord(text, id, copy.label, copy.source)) return { kind: 'unknown', why: "the target engine's data is not on this host" };
+  if (text === undefined || !isCopyRecord(text, id, copy.label, copy.source))
+    return { kind: 'unknown', why: "the target engine's data is not on this host" };
 
   const scan = () => {
     const all = hostProcesses();
-    const shim = all.filter((p) => p.uid === 0).map((p) => ({ pid: p.pid, at: shimOf(p.argv, id) })).find((s) => s.at !== undefined);
+    const shim = all
+      .filter((p) => p.uid === 0)
+      .map((p) => ({ pid: p.pid, at: shimOf(p.argv, id) }))
+      .find((s) => s.at !== undefined);
     const inTask = all.filter((p) => inContainerCgroup(p.cgroup, id));
     // The shim's children outside the container's cgroup: runc (and CRIU under it) restoring.
     const restoring = shim ? all.filter((p) => p.ppid === shim.pid && !inContainerCgroup(p.cgroup, id)) : [];
     return { shim, inTask, restoring };
   };
   let seen = scan();
-  for (const deadline = Date.now() + RESTORE_WAIT_MS; seen.restoring.length > 0 && Date.now() < deadline; seen = scan()) await sleep(100);
-  if (seen.restoring.length > 0) return { kind: 'unknown', why: `a restore of ${id.slice(0, 12)} still runs under its shim after ${RESTORE_WAIT_MS / 1000} s` };
+  for (const deadline = Date.now() + RESTORE_WAIT_MS; seen.restoring.length > 0 && Date.now() < deadline; seen = scan())
+    await sleep(100);
+  if (seen.restoring.length > 0)
+    return {
+      kind: 'unknown',
+      why: `a restore of ${id.slice(0, 12)} still runs under its shim after ${RESTORE_WAIT_MS / 1000} s`,
+    };
   const killed = new Set<number>();
   for (let pass = 0; seen.inTask.length > 0; pass++, seen = scan()) {
     if (pass === 50) {
-      throw new ExtmountError('docker-failed', `the processes of container ${id.slice(0, 12)} on this host (${seen.inTask.map((p) => p.pid).join(', ')}) did not die on SIGKILL`, {
-        hint: 'see what holds them (cat /proc/PID/stack), kill them by hand, then run migrate again',
-      });
+      throw new ExtmountError(
+        'docker-failed',
+        `the processes of container ${id.slice(0, 12)} on this host (${seen.inTask.map((p) => p.pid).join(', ')}) did not die on SIGKILL`,
+        {
+          hint: 'see what holds them (cat /proc/PID/stack), kill them by hand, then run migrate again',
+        },
+      );
     }
     for (const p of seen.inTask) {
       try {
@@ -120,12 +144,18 @@ export async function endUnknownTask(dataRoot: string, id: string, copy: { label
     if (!rootOnly(address) || !lstatSync(address, { throwIfNoEntry: false })?.isSocket()) {
       recordLeft = `its shim names ${address}, not a socket of root's`;
     } else {
-      const ctr = (...args: string[]) => execa('ctr', ['--address', address, '--namespace', namespace, ...args], { reject: false, timeout: 15_000, stdin: 'ignore' });
+      const ctr = (...args: string[]) =>
+        execa('ctr', ['--address', address, '--namespace', namespace, ...args], {
+          reject: false,
+          timeout: 15_000,
+          stdin: 'ignore',
+        });
       const task = await ctr('tasks', 'delete', '--force', id);
       await ctr('containers', 'delete', id);
       if (task.timedOut) recordLeft = 'ctr tasks delete timed out';
       else if (task.exitCode === undefined) recordLeft = 'no ctr could be run here';
-      else if (task.exitCode !== 0 && !/not found/i.test(String(task.stderr))) recordLeft = `ctr tasks delete: ${String(task.stderr).trim().split('\n')[0]?.slice(0, 200)}`;
+      else if (task.exitCode !== 0 && !/not found/i.test(String(task.stderr)))
+        recordLeft = `ctr tasks delete: ${String(task.stderr).trim().split('\n')[0]?.slice(0, 200)}`;
     }
   }
   return killed.size > 0 ? { kind: 'killed', pids: [...killed], recordLeft } : { kind: 'none' };

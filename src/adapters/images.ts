@@ -24,7 +24,10 @@ export async function imageFilesAt(path: string): Promise<string[]> {
   try {
     names = await readdir(path);
   } catch (cause) {
-    throw new ExtmountError('bad-input', `cannot list ${path}: ${reason(cause)}`, { hint: 'check its permissions', cause });
+    throw new ExtmountError('bad-input', `cannot list ${path}: ${reason(cause)}`, {
+      hint: 'check its permissions',
+      cause,
+    });
   }
   const mountpoints = names
     .filter((name) => mountpointsImageName.test(name))

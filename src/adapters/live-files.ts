@@ -5,12 +5,30 @@ import { join } from 'node:path';
 import { writeFileAtomic } from './atomic-write.js';
 import { READ_LIMITS, readBoundedTextIfExists } from './untrusted-file.js';
 import { ExtmountError } from '../core/errors.js';
-import { LIVE_ABORT, LIVE_PAGES, LIVE_READY, LIVE_RELEASE, LIVE_REQUEST, LIVE_TLS_CA, LIVE_TLS_CERT, LIVE_TLS_KEY, parseLiveRelease, type LiveRelease, parseLivePages, parseLiveReady, parseLiveRequest, type LivePages, type LiveReady, type LiveRequest } from '../core/live/live-request.js';
+import {
+  LIVE_ABORT,
+  LIVE_PAGES,
+  LIVE_READY,
+  LIVE_RELEASE,
+  LIVE_REQUEST,
+  LIVE_TLS_CA,
+  LIVE_TLS_CERT,
+  LIVE_TLS_KEY,
+  parseLiveRelease,
+  type LiveRelease,
+  parseLivePages,
+  parseLiveReady,
+  parseLiveRequest,
+  type LivePages,
+  type LiveReady,
+  type LiveRequest,
+} from '../core/live/live-request.js';
 
 const ID = /^[A-Za-z0-9][A-Za-z0-9_+.-]{0,127}$/;
 
 export function liveDir(stateDir: string, id: string): string {
-  if (!ID.test(id) || id.includes('..')) throw new ExtmountError('bad-input', `not a container ID: ${JSON.stringify(id.slice(0, 80))}`);
+  if (!ID.test(id) || id.includes('..'))
+    throw new ExtmountError('bad-input', `not a container ID: ${JSON.stringify(id.slice(0, 80))}`);
   return join(stateDir, 'live', id);
 }
 
@@ -30,9 +48,12 @@ async function readLive(stateDir: string, id: string, name: string): Promise<str
   return readBoundedTextIfExists(join(liveDir(stateDir, id), name), READ_LIMITS.runtimeResult);
 }
 
-export const writeLiveRequest = (stateDir: string, id: string, request: LiveRequest) => writeLive(stateDir, id, LIVE_REQUEST, request);
-export const writeLiveReady = (stateDir: string, id: string, ready: LiveReady) => writeLive(stateDir, id, LIVE_READY, ready);
-export const writeLivePages = (stateDir: string, id: string, pages: LivePages) => writeLive(stateDir, id, LIVE_PAGES, pages);
+export const writeLiveRequest = (stateDir: string, id: string, request: LiveRequest) =>
+  writeLive(stateDir, id, LIVE_REQUEST, request);
+export const writeLiveReady = (stateDir: string, id: string, ready: LiveReady) =>
+  writeLive(stateDir, id, LIVE_READY, ready);
+export const writeLivePages = (stateDir: string, id: string, pages: LivePages) =>
+  writeLive(stateDir, id, LIVE_PAGES, pages);
 
 /** The request for this container's next checkpoint or restore; undefined when there is none (the usual case: one stat). */
 export async function readLiveRequest(stateDir: string, id: string): Promise<LiveRequest | undefined> {
@@ -68,7 +89,13 @@ export async function writeLiveTls(stateDir: string, id: string, tls: LiveTls): 
 export async function missingLiveTls(stateDir: string, id: string): Promise<string | undefined> {
   for (const name of [LIVE_TLS_CA, LIVE_TLS_CERT, LIVE_TLS_KEY]) {
     const path = join(liveDir(stateDir, id), name);
-    if (!(await lstat(path).then((s) => s.isFile(), () => false))) return path;
+    if (
+      !(await lstat(path).then(
+        (s) => s.isFile(),
+        () => false,
+      ))
+    )
+      return path;
   }
   return undefined;
 }
@@ -81,7 +108,11 @@ export async function removeLive(stateDir: string, id: string): Promise<void> {
  * The request for this container's next checkpoint or restore, taken (removed) so that it acts once;
  * undefined when there is none (the usual case: one failed open) or it has expired.
  */
-export async function takeLiveRequest(stateDir: string, id: string, now = Date.now()): Promise<LiveRequest | undefined> {
+export async function takeLiveRequest(
+  stateDir: string,
+  id: string,
+  now = Date.now(),
+): Promise<LiveRequest | undefined> {
   const request = await readLiveRequest(stateDir, id);
   if (request === undefined) return undefined;
   await rm(join(liveDir(stateDir, id), LIVE_REQUEST), { force: true });
@@ -99,10 +130,14 @@ export async function lazyAbortRequested(stateDir: string, id: string): Promise<
 
 /** Whether a Docker checkpoint on this host is a post-copy one (CHECKPOINT_LAZY_FILE in its images: they hold no memory). */
 export async function isLazyCheckpoint(dockerRoot: string, containerId: string, name: string): Promise<boolean> {
-  return stat(join(dockerRoot, 'containers', containerId, 'checkpoints', name, CHECKPOINT_LAZY_FILE)).then(() => true, () => false);
+  return stat(join(dockerRoot, 'containers', containerId, 'checkpoints', name, CHECKPOINT_LAZY_FILE)).then(
+    () => true,
+    () => false,
+  );
 }
 
-export const writeLiveRelease = (stateDir: string, id: string, release: LiveRelease) => writeLive(stateDir, id, LIVE_RELEASE, release);
+export const writeLiveRelease = (stateDir: string, id: string, release: LiveRelease) =>
+  writeLive(stateDir, id, LIVE_RELEASE, release);
 
 export async function readLiveRelease(stateDir: string, id: string): Promise<LiveRelease | undefined> {
   const text = await readLive(stateDir, id, LIVE_RELEASE).catch(() => undefined);

@@ -15,7 +15,15 @@ export interface Log {
   debug: LogFn;
 }
 
-const RANK: Record<LogLevel, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Infinity };
+const RANK: Record<LogLevel, number> = {
+  trace: 10,
+  debug: 20,
+  info: 30,
+  warn: 40,
+  error: 50,
+  fatal: 60,
+  silent: Infinity,
+};
 const LABEL: Partial<Record<LogLevel, string>> = { error: 'error: ', warn: 'warning: ', debug: 'debug: ' };
 
 /** One readable line a message: `extmount: warning: …`; fields of a debug object follow as key=value. */
@@ -47,7 +55,9 @@ export async function createLogger(
   // Through `write` when one is given (the CLI's injected stderr), else straight to fd 2.
   const sink = write ? { write: (line: string) => write(line.replace(/\n$/, '')) } : destination({ fd: 2, sync: true });
   const logger = pino({ level, base: undefined, timestamp: stdTimeFunctions.isoTime }, sink);
-  const at = (l: 'error' | 'warn' | 'info' | 'debug'): LogFn => (objOrMsg, msg) =>
-    typeof objOrMsg === 'string' ? logger[l](objOrMsg) : logger[l](objOrMsg, msg);
+  const at =
+    (l: 'error' | 'warn' | 'info' | 'debug'): LogFn =>
+    (objOrMsg, msg) =>
+      typeof objOrMsg === 'string' ? logger[l](objOrMsg) : logger[l](objOrMsg, msg);
   return { error: at('error'), warn: at('warn'), info: at('info'), debug: at('debug') };
 }

@@ -5,6 +5,10 @@ import { fileURLToPath } from 'node:url';
 let cached: string | undefined;
 
 export function extmountVersion(): string {
-  cached ??= (JSON.parse(readFileSync(fileURLToPath(new URL('../../../package.json', import.meta.url)), 'utf8')) as { version: string }).version;
+  cached ??= (
+    JSON.parse(readFileSync(fileURLToPath(new URL('../../../package.json', import.meta.url)), 'utf8')) as {
+      version: string;
+    }
+  ).version;
   return cached;
 }

@@ -27,7 +27,9 @@ export async function openArchive(path: string): Promise<ArchiveFile> {
     const { buffer, bytesRead } = await handle.read(Buffer.alloc(512), 0, 512, 0);
     const compression = compressionOf(buffer.subarray(0, bytesRead));
     if (!compression) {
-      throw new ExtmountError('bad-input', `${path} is not a checkpoint archive (a tar, plain, gzip or zstd)`, { hint: 'give the file written by podman container checkpoint --export' });
+      throw new ExtmountError('bad-input', `${path} is not a checkpoint archive (a tar, plain, gzip or zstd)`, {
+        hint: 'give the file written by podman container checkpoint --export',
+      });
     }
     return { path, handle, stat, compression };
   } catch (err) {
@@ -45,8 +47,11 @@ export async function openArchive(path: string): Promise<ArchiveFile> {
 export async function withTarStream<T>(archive: ArchiveFile, consume: (tar: Readable) => Promise<T>): Promise<T> {
   const file = createReadStream(`/proc/self/fd/${archive.handle.fd}`);
   const damaged = (detail: string) =>
-    new ExtmountError('bad-input', `${archive.path}: the ${archive.compression} stream is damaged (${detail})`, { hint: 'export the checkpoint again' });
-  const unreadable = (err: Error) => new ExtmountError('bad-input', `cannot read ${archive.path}: ${err.message}`, { cause: err });
+    new ExtmountError('bad-input', `${archive.path}: the ${archive.compression} stream is damaged (${detail})`, {
+      hint: 'export the checkpoint again',
+    });
+  const unreadable = (err: Error) =>
+    new ExtmountError('bad-input', `cannot read ${archive.path}: ${err.message}`, { cause: err });
   let failure: ExtmountError | undefined;
   const fail = (tar: Readable, err: ExtmountError) => {
     failure ??= err;
@@ -96,7 +101,13 @@ export async function withTarStream<T>(archive: ArchiveFile, consume: (tar: Read
 }
 
 function startZstd(archive: ArchiveFile, damaged: (detail: string) => ExtmountError) {
-  const child = execa('zstd', ['-dcq'], { stdin: 'pipe', stdout: 'pipe', stderr: 'pipe', buffer: false, reject: false });
+  const child = execa('zstd', ['-dcq'], {
+    stdin: 'pipe',
+    stdout: 'pipe',
+    stderr: 'pipe',
+    buffer: false,
+    reject: false,
+  });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     if (stderr.length < 4096) stderr += chunk.toString('utf8');
@@ -108,12 +119,21 @@ function startZstd(archive: ArchiveFile, damaged: (detail: string) => ExtmountEr
   let stopped = false;
   const finished: Promise<ExtmountError | undefined> = child.then((result) => {
     if (stopped) return undefined;
-    if ((result as { code?: string }).code === 'ENOENT' || (result.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {
-      return new ExtmountError('bad-input', `${archive.path} is zstd-compressed (Podman's default) and zstd(1) is not installed`, {
-        hint: 'install zstd (apt-get install zstd), or export with podman container checkpoint --compress gzip',
-      });
+    if (
+      (result as { code?: string }).code === 'ENOENT' ||
+      (result.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT'
+    ) {
+      return new ExtmountError(
+        'bad-input',
+        `${archive.path} is zstd-compressed (Podman's default) and zstd(1) is not installed`,
+        {
+          hint: 'install zstd (apt-get install zstd), or export with podman container checkpoint --compress gzip',
+        },
+      );
     }
-    return result.exitCode === 0 ? undefined : damaged(stderr.trim().split('\n').pop() || `zstd exited with ${result.exitCode}`);
+    return result.exitCode === 0
+      ? undefined
+      : damaged(stderr.trim().split('\n').pop() || `zstd exited with ${result.exitCode}`);
   });
   return {
     tar,
@@ -157,19 +177,38 @@ export interface PodmanStore {
 
 /** Where this host's Podman keeps its storage, run state and local volumes (`podman info`). */
 export async function podmanStore(): Promise<PodmanStore> {
-  const result = await execa('podman', ['info', '--format', '{{.Store.GraphRoot}}\n{{.Store.RunRoot}}\n{{.Store.VolumePath}}'], {
-    reject: false, stdin: 'ignore', maxBuffer: 1 << 20,
-  });
+  const result = await execa(
+    'podman',
+    ['info', '--format', '{{.Store.GraphRoot}}\n{{.Store.RunRoot}}\n{{.Store.VolumePath}}'],
+    {
+      reject: false,
+      stdin: 'ignore',
+      maxBuffer: 1 << 20,
+    },
+  );
   if ((result as { code?: string }).code === 'ENOENT') throw podmanMissing();
-  const [graphRoot, runRoot, volumePath] = String(result.stdout ?? '').trim().split('\n').map((l) => l.trim());
+  const [graphRoot, runRoot, volumePath] = String(result.stdout ?? '')
+    .trim()
+    .split('\n')
+    .map((l) => l.trim());
   if (result.exitCode !== 0 || ![graphRoot, runRoot, volumePath].every((p) => p?.startsWith('/'))) {
-    throw new ExtmountError('restore-failed', `podman info did not say where its storage is (exit ${result.exitCode}): ${String(result.stderr ?? '').trim().split('\n').pop() ?? ''}`);
+    throw new ExtmountError(
+      'restore-failed',
+      `podman info did not say where its storage is (exit ${result.exitCode}): ${
+        String(result.stderr ?? '')
+          .trim()
+          .split('\n')
+          .pop() ?? ''
+      }`,
+    );
   }
   return { graphRoot: graphRoot!, runRoot: runRoot!, volumePath: volumePath! };
 }
 
 function podmanMissing(): ExtmountError {
-  return new ExtmountError('bad-input', 'podman is not installed here (not found in PATH)', { hint: 'run extmount restore --import on the host that runs Podman' });
+  return new ExtmountError('bad-input', 'podman is not installed here (not found in PATH)', {
+    hint: 'run extmount restore --import on the host that runs Podman',
+  });
 }
 
 /**
@@ -178,7 +217,9 @@ function podmanMissing(): ExtmountError {
  */
 export async function podmanRestoreImport(archive: string, args: readonly string[]): Promise<PodmanResult> {
   const result = await execa('podman', ['container', 'restore', '--import', archive, ...args], {
-    reject: false, stdin: 'ignore', maxBuffer: 16 << 20,
+    reject: false,
+    stdin: 'ignore',
+    maxBuffer: 16 << 20,
   });
   if ((result as { code?: string }).code === 'ENOENT') throw podmanMissing();
   return { exitCode: result.exitCode ?? 1, stdout: String(result.stdout ?? ''), stderr: String(result.stderr ?? '') };

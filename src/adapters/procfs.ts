@@ -11,7 +11,10 @@ export async function readMountinfo(pid: number): Promise<string> {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ESRCH') {
-      throw new ExtmountError('bad-input', `no process with pid ${pid}`, { hint: 'check the pid with `ps -p PID`', cause: err });
+      throw new ExtmountError('bad-input', `no process with pid ${pid}`, {
+        hint: 'check the pid with `ps -p PID`',
+        cause: err,
+      });
     }
     throw new ExtmountError('bad-input', `cannot read /proc/${pid}/mountinfo: ${(err as Error).message}`, {
       hint: 'run extmount as root on the host where the process runs',
@@ -52,13 +55,20 @@ export async function readMountinfoFile(path: string): Promise<string> {
     throw new ExtmountError('bad-input', `cannot read ${path}: ${(err as Error).message}`, { cause: err });
   }
   if (bytes.length > limit.maxBytes) {
-    throw new ExtmountError('bad-input', `${path}: more than ${formatBytes(limit.maxBytes)}, larger than any mountinfo (10,000 mounts are about 1 MiB)`, {
-      hint: 'pass the text of a /proc/PID/mountinfo file',
-    });
+    throw new ExtmountError(
+      'bad-input',
+      `${path}: more than ${formatBytes(limit.maxBytes)}, larger than any mountinfo (10,000 mounts are about 1 MiB)`,
+      {
+        hint: 'pass the text of a /proc/PID/mountinfo file',
+      },
+    );
   }
   // mountinfo is ASCII with octal escapes: a decoder replacement char means binary input.
   const text = bytes.toString('utf8');
-  if (text.includes('\uFFFD')) throw new ExtmountError('parse', `${path}: not a mountinfo file (binary content)`, { hint: 'pass the text of a /proc/PID/mountinfo file' });
+  if (text.includes('\uFFFD'))
+    throw new ExtmountError('parse', `${path}: not a mountinfo file (binary content)`, {
+      hint: 'pass the text of a /proc/PID/mountinfo file',
+    });
   return text;
 }
 

@@ -16,7 +16,11 @@ export class RegistryClient {
   private authorization: string | undefined;
   private readonly base: string;
 
-  constructor(private readonly ref: ImageRef, insecure: boolean, private readonly env: NodeJS.ProcessEnv) {
+  constructor(
+    private readonly ref: ImageRef,
+    insecure: boolean,
+    private readonly env: NodeJS.ProcessEnv,
+  ) {
     this.base = registryBaseUrl(ref.registry, insecure);
   }
 
@@ -27,18 +31,28 @@ export class RegistryClient {
     });
   }
 
-  private async send(method: string, url: string, init: { headers?: Record<string, string>; body?: Buffer | Readable; timeout?: number } = {}): Promise<Response> {
+  private async send(
+    method: string,
+    url: string,
+    init: { headers?: Record<string, string>; body?: Buffer | Readable; timeout?: number } = {},
+  ): Promise<Response> {
     const headers: Record<string, string> = { ...init.headers };
     if (this.authorization) headers.authorization = this.authorization;
     const body = init.body instanceof Readable ? (Readable.toWeb(init.body) as ReadableStream) : init.body;
     try {
       return await fetch(url, {
-        method, headers, redirect: 'follow',
+        method,
+        headers,
+        redirect: 'follow',
         ...(body !== undefined ? { body, duplex: 'half' } : {}),
         ...(init.timeout ? { signal: AbortSignal.timeout(init.timeout) } : {}),
       } as RequestInit);
     } catch (err) {
-      throw this.failed(`${method} ${new URL(url).pathname}`, (err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message, err);
+      throw this.failed(
+        `${method} ${new URL(url).pathname}`,
+        (err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message,
+        err,
+      );
     }
   }
 
@@ -51,7 +65,10 @@ export class RegistryClient {
       return;
     }
     const challenge = parseChallenge(probe.headers.get('www-authenticate'));
-    const file = await readUntrustedIfExists(join(dockerConfigDir(this.env), 'config.json'), READ_LIMITS.dockerCliConfig);
+    const file = await readUntrustedIfExists(
+      join(dockerConfigDir(this.env), 'config.json'),
+      READ_LIMITS.dockerCliConfig,
+    );
     let config: unknown;
     try {
       config = file ? JSON.parse(file.bytes.toString('utf8')) : undefined;
@@ -60,7 +77,12 @@ export class RegistryClient {
     }
     const basic = dockerAuthFor(config, this.ref.registry);
     if (challenge?.scheme === 'basic') {
-      if (!basic) throw new ExtmountError('bad-input', `${this.ref.registry} asks for credentials and the docker CLI config has none for it`, { hint: `run docker login ${this.ref.registry}` });
+      if (!basic)
+        throw new ExtmountError(
+          'bad-input',
+          `${this.ref.registry} asks for credentials and the docker CLI config has none for it`,
+          { hint: `run docker login ${this.ref.registry}` },
+        );
       this.authorization = `Basic ${basic}`;
       return;
     }
@@ -69,15 +91,28 @@ export class RegistryClient {
     }
     const url = new URL(challenge.params.realm);
     // The docker CLI's credentials go to the token realm: never in clear to a realm of a registry reached over https.
-    if (url.protocol === 'http:' && this.base.startsWith('https:')) throw this.failed('GET /v2/', `the token realm ${url.origin} is plain http; extmount sends credentials to it only over https`);
+    if (url.protocol === 'http:' && this.base.startsWith('https:'))
+      throw this.failed(
+        'GET /v2/',
+        `the token realm ${url.origin} is plain http; extmount sends credentials to it only over https`,
+      );
     if (challenge.params.service) url.searchParams.set('service', challenge.params.service);
     url.searchParams.set('scope', `repository:${this.ref.repository}:${actions}`);
-    const answer = await fetch(url, { headers: basic ? { authorization: `Basic ${basic}` } : {}, signal: AbortSignal.timeout(META_TIMEOUT) }).catch((err: unknown) => {
+    const answer = await fetch(url, {
+      headers: basic ? { authorization: `Basic ${basic}` } : {},
+      signal: AbortSignal.timeout(META_TIMEOUT),
+    }).catch((err: unknown) => {
       throw this.failed('token', (err as Error).message, err);
     });
     const json = await boundedJson(answer, this.failed.bind(this, 'token'));
-    const token = typeof json.token === 'string' ? json.token : typeof json.access_token === 'string' ? json.access_token : undefined;
-    if (!answer.ok || !token) throw this.failed('token', `HTTP ${answer.status}${basic ? '' : ' (no docker login for this registry)'}`);
+    const token =
+      typeof json.token === 'string'
+        ? json.token
+        : typeof json.access_token === 'string'
+          ? json.access_token
+          : undefined;
+    if (!answer.ok || !token)
+      throw this.failed('token', `HTTP ${answer.status}${basic ? '' : ' (no docker login for this registry)'}`);
     this.authorization = `Bearer ${token}`;
   }
 
@@ -104,20 +139,34 @@ export class RegistryClient {
     if (start.status !== 202 || !location) throw this.failed('POST blobs/uploads/', `HTTP ${start.status}`);
     const put = new URL(location, this.base);
     put.searchParams.set('digest', digest);
-    const done = await this.send('PUT', put.toString(), { headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) }, body });
+    const done = await this.send('PUT', put.toString(), {
+      headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
+      body,
+    });
     const text = await done.text().catch(() => '');
-    if (done.status !== 201) throw this.failed(`PUT blob ${digest.slice(0, 19)}`, `HTTP ${done.status} ${text.slice(0, 200)}`);
+    if (done.status !== 201)
+      throw this.failed(`PUT blob ${digest.slice(0, 19)}`, `HTTP ${done.status} ${text.slice(0, 200)}`);
   }
 
   async putManifest(reference: string, mediaType: string, bytes: Buffer): Promise<string | null> {
-    const r = await this.send('PUT', this.url(`manifests/${reference}`), { headers: { 'content-type': mediaType }, body: bytes, timeout: META_TIMEOUT });
+    const r = await this.send('PUT', this.url(`manifests/${reference}`), {
+      headers: { 'content-type': mediaType },
+      body: bytes,
+      timeout: META_TIMEOUT,
+    });
     const text = await r.text().catch(() => '');
     if (r.status !== 201) throw this.failed('PUT manifest', `HTTP ${r.status} ${text.slice(0, 200)}`);
     return r.headers.get('docker-content-digest');
   }
 
-  async getManifest(reference: string, accept: string[]): Promise<{ mediaType: string; json: Record<string, unknown> }> {
-    const r = await this.send('GET', this.url(`manifests/${reference}`), { headers: { accept: accept.join(', ') }, timeout: META_TIMEOUT });
+  async getManifest(
+    reference: string,
+    accept: string[],
+  ): Promise<{ mediaType: string; json: Record<string, unknown> }> {
+    const r = await this.send('GET', this.url(`manifests/${reference}`), {
+      headers: { accept: accept.join(', ') },
+      timeout: META_TIMEOUT,
+    });
     const json = await boundedJson(r, this.failed.bind(this, 'GET manifest'));
     if (!r.ok) throw this.failed('GET manifest', `HTTP ${r.status}`);
     return { mediaType: (r.headers.get('content-type') ?? '').split(';')[0]!.trim(), json };
@@ -149,7 +198,9 @@ async function boundedJson(r: Response, fail: (detail: string) => ExtmountError)
   if (total === 0) return {};
   try {
     const value: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : {};
   } catch {
     if (!r.ok) return {};
     throw fail('an answer that is not JSON');

@@ -18,7 +18,11 @@ export type CanaryResult = { proved: true } | { proved: false; reason: string } 
  * Whether `engine` checkpoints and restores a container of this shape; a failure is the result, not
  * an exception. `architecture` is the engine's own (`docker info`), which the caller has read already.
  */
-export async function runCanary(engine: Engine, shape: CanaryShape, architecture: string | undefined): Promise<CanaryResult> {
+export async function runCanary(
+  engine: Engine,
+  shape: CanaryShape,
+  architecture: string | undefined,
+): Promise<CanaryResult> {
   const program = canaryProgram(architecture ?? '');
   if (!program) return { skipped: `no canary program for ${architecture || 'an unknown architecture'}` };
   await ensureImage(engine, program);
@@ -46,7 +50,8 @@ async function canaryOnce(engine: Engine, shape: CanaryShape): Promise<CanaryRes
     // `start` returns once runc has let the container's init go, maybe before it has exec'd the
     // canary: a dump then catches runc's init mid-exec. The engine's `top` shows when it is the canary.
     await pollUntil(async () => {
-      const top = (await canary.top().catch(() => undefined)) as { Titles?: string[]; Processes?: string[][] } | undefined;
+      const top = (await canary.top().catch(() => undefined)) as
+        { Titles?: string[]; Processes?: string[][] } | undefined;
       const column = top?.Titles?.findIndex((t) => t === 'CMD' || t === 'COMMAND') ?? -1;
       return column >= 0 && top?.Processes?.length === 1 && top.Processes[0]![column] === CANARY_PATH;
     });
@@ -68,7 +73,11 @@ async function canaryOnce(engine: Engine, shape: CanaryShape): Promise<CanaryRes
     if (hasReason(err, 'unreachable')) throw err;
     return { proved: false, reason: err instanceof ExtmountError ? err.message : String(err) };
   } finally {
-    if (id) await engine.docker.getContainer(id).remove({ force: true }).catch(() => undefined);
+    if (id)
+      await engine.docker
+        .getContainer(id)
+        .remove({ force: true })
+        .catch(() => undefined);
   }
 }
 
@@ -77,11 +86,15 @@ async function ensureImage(engine: Engine, program: Buffer): Promise<void> {
     await engine.docker.getImage(CANARY_IMAGE).inspect();
     return;
   } catch (err) {
-    if ((err as { statusCode?: number }).statusCode !== 404) throw engineError(engine, err, `looking up ${CANARY_IMAGE}`);
+    if ((err as { statusCode?: number }).statusCode !== 404)
+      throw engineError(engine, err, `looking up ${CANARY_IMAGE}`);
   }
   const [repo, tag] = CANARY_IMAGE.split(':');
   try {
-    const progress = await engine.docker.importImage(Readable.from([canaryImageArchive(program)]) as never, { repo, tag });
+    const progress = await engine.docker.importImage(Readable.from([canaryImageArchive(program)]) as never, {
+      repo,
+      tag,
+    });
     // The answer is a progress stream; an import error arrives in it, not as a status.
     await new Promise<void>((resolve, reject) => {
       engine.docker.modem.followProgress(progress, (err: Error | null, events: Array<{ error?: string }>) => {
@@ -100,8 +113,15 @@ const STALE_CANARY_S = 600;
 
 async function removeStaleCanaries(engine: Engine): Promise<void> {
   const now = Math.floor(Date.now() / 1000);
-  const found = await engine.docker.listContainers({ all: true, filters: { label: [`${CANARY_LABEL}=1`] } }).catch(() => []);
-  for (const c of found) if (now - c.Created > STALE_CANARY_S) await engine.docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
+  const found = await engine.docker
+    .listContainers({ all: true, filters: { label: [`${CANARY_LABEL}=1`] } })
+    .catch(() => []);
+  for (const c of found)
+    if (now - c.Created > STALE_CANARY_S)
+      await engine.docker
+        .getContainer(c.Id)
+        .remove({ force: true })
+        .catch(() => undefined);
 }
 
 /** Up to 5 s, 50 ms apart; what follows reports the failure if the condition never came. */

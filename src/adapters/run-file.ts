@@ -15,12 +15,23 @@ export interface FileRun {
 
 export function runFile(file: string, args: readonly string[], options: { timeoutMs?: number } = {}): Promise<FileRun> {
   return new Promise((resolve) => {
-    const child = execFile(file, args, { maxBuffer: 16 * 1024 * 1024, timeout: options.timeoutMs ?? 0 }, (err, stdout, stderr) => {
-      const e = err as (NodeJS.ErrnoException & { code?: number | string }) | null;
-      if (!e) return resolve({ exitCode: 0, stdout, stderr });
-      const notStarted = typeof e.code === 'string' && e.syscall?.startsWith('spawn') === true;
-      resolve({ exitCode: typeof e.code === 'number' ? e.code : undefined, stdout, stderr, error: e.message, ...(notStarted ? { notStarted } : {}) });
-    });
+    const child = execFile(
+      file,
+      args,
+      { maxBuffer: 16 * 1024 * 1024, timeout: options.timeoutMs ?? 0 },
+      (err, stdout, stderr) => {
+        const e = err as (NodeJS.ErrnoException & { code?: number | string }) | null;
+        if (!e) return resolve({ exitCode: 0, stdout, stderr });
+        const notStarted = typeof e.code === 'string' && e.syscall?.startsWith('spawn') === true;
+        resolve({
+          exitCode: typeof e.code === 'number' ? e.code : undefined,
+          stdout,
+          stderr,
+          error: e.message,
+          ...(notStarted ? { notStarted } : {}),
+        });
+      },
+    );
     child.stdin?.end();
   });
 }

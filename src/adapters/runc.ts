@@ -20,9 +20,13 @@ function stateGlobals(invocation: RuncInvocation): string[] {
 export async function runcState(runc: string, invocation: RuncInvocation, id: string): Promise<RuncState> {
   const result = await runFile(runc, [...stateGlobals(invocation), 'state', id]);
   if (result.exitCode !== 0) {
-    throw new ExtmountError('bad-input', `runc state ${id} failed: ${result.stderr.trim().split('\n').at(-1) || result.error}`, {
-      hint: 'is the container known to this runc root?',
-    });
+    throw new ExtmountError(
+      'bad-input',
+      `runc state ${id} failed: ${result.stderr.trim().split('\n').at(-1) || result.error}`,
+      {
+        hint: 'is the container known to this runc root?',
+      },
+    );
   }
   return parseRuncState(result.stdout, id);
 }
@@ -90,7 +94,9 @@ export async function runRunc(runc: string, argv: readonly string[], options: Ru
   const top = Math.max(2, ...options.fds);
   // 'ignore' above fd 2 leaves the fd alone in the child (libuv uv__process_child_init): Node's own are
   // close-on-exec and vanish, while the inherited ones are listed by number and stay where they are.
-  const stdio: Array<number | 'ignore' | 'pipe'> = Array.from({ length: top + 1 }, (_, fd) => (fd <= 2 || options.fds.includes(fd) ? fd : 'ignore'));
+  const stdio: Array<number | 'ignore' | 'pipe'> = Array.from({ length: top + 1 }, (_, fd) =>
+    fd <= 2 || options.fds.includes(fd) ? fd : 'ignore',
+  );
   if (options.captureStderr) stdio[2] = 'pipe';
   if (options.statusFd !== undefined) stdio.push(options.statusFd);
   const child = spawn(runc, [...argv], { env: options.env, stdio });
@@ -114,9 +120,14 @@ export async function runRunc(runc: string, argv: readonly string[], options: Ru
     const code = (err as NodeJS.ErrnoException).code;
     // What a shell says and returns when it cannot exec the command (POSIX 2.8.2: 127 not found, 126 not executable).
     if (code === 'ENOENT' || code === 'EACCES') {
-      return { exitCode: code === 'ENOENT' ? 127 : 126, stderr: `extmount-runc: ${runc}: ${code === 'ENOENT' ? 'not found' : 'Permission denied'}\n` };
+      return {
+        exitCode: code === 'ENOENT' ? 127 : 126,
+        stderr: `extmount-runc: ${runc}: ${code === 'ENOENT' ? 'not found' : 'Permission denied'}\n`,
+      };
     }
-    throw new ExtmountError('bad-input', `cannot run runc (${runc}): ${(err as Error).message}`, { hint: 'set "runc" in the config to the real runc' });
+    throw new ExtmountError('bad-input', `cannot run runc (${runc}): ${(err as Error).message}`, {
+      hint: 'set "runc" in the config to the real runc',
+    });
   } finally {
     options.relay?.detach();
   }

@@ -12,7 +12,14 @@ import { READ_LIMITS, readBoundedTextIfExists } from './untrusted-file.js';
 import { dirname, join } from 'node:path';
 import { ExtmountError, fileError } from '../core/errors.js';
 import { checkStateDirFacts, type PathFacts, type StateDirFacts } from '../core/state-dir-rule.js';
-import { containerStateDir, renderRuntimeResult, RUNTIME_LOG, RUNTIME_LOG_MAX_BYTES, runcRootKey, type RuntimeResult } from '../core/runtime/runtime-files.js';
+import {
+  containerStateDir,
+  renderRuntimeResult,
+  RUNTIME_LOG,
+  RUNTIME_LOG_MAX_BYTES,
+  runcRootKey,
+  type RuntimeResult,
+} from '../core/runtime/runtime-files.js';
 
 /**
  * `<stateDir>/restore/<hash of DIR>`: the private holder of `extmount restore --images-dir DIR`, one per
@@ -35,7 +42,8 @@ async function stateDirFacts(stateDir: string): Promise<StateDirFacts> {
   for (let path = stateDir; ; path = dirname(path)) {
     const facts = await pathFacts(path);
     if (facts) return path === stateDir ? { exists: true, dir: facts } : { exists: false, ancestor: path, facts };
-    if (path === '/') throw fileError('read', stateDir, Object.assign(new Error('no root directory'), { code: 'ENOENT' }));
+    if (path === '/')
+      throw fileError('read', stateDir, Object.assign(new Error('no root directory'), { code: 'ENOENT' }));
   }
 }
 
@@ -59,7 +67,11 @@ export class ContainerStateDir {
   static async open(stateDir: string, id: string, runcRoot: string): Promise<ContainerStateDir> {
     const dir = containerStateDir(stateDir, id);
     const root = await realRoot(runcRoot);
-    const rootDir = join(dir, 'roots', runcRootKey(root, (text) => createHash('sha256').update(text).digest('hex').slice(0, 32)));
+    const rootDir = join(
+      dir,
+      'roots',
+      runcRootKey(root, (text) => createHash('sha256').update(text).digest('hex').slice(0, 32)),
+    );
     await mkdir(rootDir, { recursive: true, mode: 0o700 });
     await writeFile(join(rootDir, 'root'), `${root}\n`, { mode: 0o600 }).catch(() => undefined);
     return new ContainerStateDir(dir, rootDir);
@@ -95,7 +107,10 @@ export class ContainerStateDir {
     const written = (await stat(source).catch(() => undefined))?.mtimeMs;
     if (written === undefined || written < since - 1000) return undefined;
     await mkdir(this.path('logs'), { recursive: true, mode: 0o700 });
-    const kept = join(this.path('logs'), `criu-${verb}-${new Date().toISOString().replace(/[:.]/g, '')}-${process.pid}.log`);
+    const kept = join(
+      this.path('logs'),
+      `criu-${verb}-${new Date().toISOString().replace(/[:.]/g, '')}-${process.pid}.log`,
+    );
     try {
       await copyFile(source, kept);
       return kept;

@@ -10,7 +10,9 @@ const execFileAsync = promisify(execFile);
  * A FIFO for runc's --status-fd (runc wants it write-only, which Node's own 'pipe' stdio, a socket
  * pair, is not): the write end for runc, and a poll of the read end for CRIU's "ready" byte.
  */
-export async function statusFifo(path: string): Promise<{ writeFd: number; ready(): Promise<boolean>; close(): Promise<void> }> {
+export async function statusFifo(
+  path: string,
+): Promise<{ writeFd: number; ready(): Promise<boolean>; close(): Promise<void> }> {
   await execFileAsync('mkfifo', ['-m', '600', path]);
   const reader = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   const writeFd = openSync(path, constants.O_WRONLY);

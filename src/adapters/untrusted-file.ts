@@ -67,7 +67,10 @@ export async function readBoundedTextIfExists(path: string, limit: ReadLimit): P
 }
 
 /** As readUntrusted, but a missing file (or a missing folder on the way) is undefined. */
-export async function readUntrustedIfExists(path: string, limit: ReadLimit): Promise<{ bytes: Buffer; stat: Stats } | undefined> {
+export async function readUntrustedIfExists(
+  path: string,
+  limit: ReadLimit,
+): Promise<{ bytes: Buffer; stat: Stats } | undefined> {
   try {
     return await readUntrusted(path, limit);
   } catch (err) {
@@ -127,9 +130,13 @@ export async function readAtMost(handle: FileHandle, maxBytes: number): Promise<
 }
 
 function tooLarge(path: string, limit: ReadLimit, size: string): ExtmountError {
-  return new ExtmountError('bad-input', `${path}: the ${limit.what} has ${size}, more than the ${formatBytes(limit.maxBytes)} allowed`, {
-    hint: 'it is not one extmount wrote; remove it or replace it with a real one',
-  });
+  return new ExtmountError(
+    'bad-input',
+    `${path}: the ${limit.what} has ${size}, more than the ${formatBytes(limit.maxBytes)} allowed`,
+    {
+      hint: 'it is not one extmount wrote; remove it or replace it with a real one',
+    },
+  );
 }
 
 function describeType(stat: Stats): string {

@@ -12,7 +12,16 @@ import type { LiveRequestMode } from '../core/live/live-request.js';
 import { describeEndpoint } from '../core/docker/docker-host.js';
 import { processIO, type CommandIO } from '../commands/io.js';
 import {
-  commandHelp, EXIT_CODES, formatOptions, GLOBAL_OPTIONS, noPassthrough, parse, parseKeyFlags, parseMapFlags, positiveInt, usage,
+  commandHelp,
+  EXIT_CODES,
+  formatOptions,
+  GLOBAL_OPTIONS,
+  noPassthrough,
+  parse,
+  parseKeyFlags,
+  parseMapFlags,
+  positiveInt,
+  usage,
   type CommandSpec,
 } from './options.js';
 
@@ -26,16 +35,29 @@ external ones with their key, host path and the CRIU dump/restore options.`,
     operands: { CONTAINER: 'a running Docker container (name or id) on this host' },
     options: {
       pid: { type: 'string', arg: 'PID', help: 'a process tree on this host' },
-      mountinfo: { type: 'string', arg: 'FILE', help: 'a saved mountinfo (offline; host paths assume the device is mounted at /)' },
+      mountinfo: {
+        type: 'string',
+        arg: 'FILE',
+        help: 'a saved mountinfo (offline; host paths assume the device is mounted at /)',
+      },
       'root-mount': { type: 'string', arg: 'ID', help: "the tree's root mount when FILE is not the task's own view" },
-      key: { type: 'string', multiple: true, arg: 'MP=KEY', help: 'use KEY for the external mount at MP (e.g. --key /bar=barmount)' },
+      key: {
+        type: 'string',
+        multiple: true,
+        arg: 'MP=KEY',
+        help: 'use KEY for the external mount at MP (e.g. --key /bar=barmount)',
+      },
     },
     async run(values, positionals, passthrough, ctx) {
       noPassthrough(passthrough);
       const { runDetect } = await import('../commands/detect.js');
-      const chosen = [values.pid !== undefined, values.mountinfo !== undefined, positionals.length > 0].filter(Boolean).length;
-      if (chosen !== 1 || positionals.length > 1) throw usage('detect needs exactly one of --pid PID, CONTAINER or --mountinfo FILE', 'detect');
-      if (values['root-mount'] !== undefined && values.mountinfo === undefined) throw usage('--root-mount goes with --mountinfo FILE', 'detect');
+      const chosen = [values.pid !== undefined, values.mountinfo !== undefined, positionals.length > 0].filter(
+        Boolean,
+      ).length;
+      if (chosen !== 1 || positionals.length > 1)
+        throw usage('detect needs exactly one of --pid PID, CONTAINER or --mountinfo FILE', 'detect');
+      if (values['root-mount'] !== undefined && values.mountinfo === undefined)
+        throw usage('--root-mount goes with --mountinfo FILE', 'detect');
       const keys = parseKeyFlags(values.key as string[] | undefined);
       const source =
         values.pid !== undefined
@@ -44,7 +66,9 @@ external ones with their key, host path and the CRIU dump/restore options.`,
             ? {
                 kind: 'file' as const,
                 path: values.mountinfo as string,
-                ...(values['root-mount'] !== undefined ? { rootMountId: positiveInt(values['root-mount'] as string, '--root-mount') } : {}),
+                ...(values['root-mount'] !== undefined
+                  ? { rootMountId: positiveInt(values['root-mount'] as string, '--root-mount') }
+                  : {}),
               }
             : { kind: 'container' as const, ref: positionals[0]! };
       await runDetect({ source, keys }, ctx);
@@ -60,7 +84,10 @@ external ones with their key, host path and the CRIU dump/restore options.`,
 writes DIR/extmount.yaml (the manifest restore reads). CRIU_ARGS go to criu as they are.
 CONTAINER: docker checkpoint create through the engine's API (the container must run under the
 extmount runtime when it has mounts runc does not map itself).`,
-    operands: { CONTAINER: 'a running Docker container (name or id)', 'CRIU_ARGS': 'after "--": passed to criu dump as they are' },
+    operands: {
+      CONTAINER: 'a running Docker container (name or id)',
+      CRIU_ARGS: 'after "--": passed to criu dump as they are',
+    },
     options: {
       pid: { type: 'string', arg: 'PID', help: 'the root of the process tree' },
       'images-dir': { type: 'string', arg: 'DIR', help: 'where CRIU writes the images (created if missing)' },
@@ -75,20 +102,27 @@ extmount runtime when it has mounts runc does not map itself).`,
         if (values.name !== undefined) throw usage('--name goes with a CONTAINER, not --pid', 'checkpoint');
         if (values['images-dir'] === undefined) throw usage('checkpoint --pid needs --images-dir DIR', 'checkpoint');
         const { runCheckpoint } = await import('../commands/checkpoint.js');
-        await runCheckpoint({
-          pid: positiveInt(values.pid as string, '--pid'),
-          imagesDir: values['images-dir'] as string,
-          keys: parseKeyFlags(values.key as string[] | undefined),
-          leaveRunning,
-          criuArgs: passthrough,
-        }, ctx);
+        await runCheckpoint(
+          {
+            pid: positiveInt(values.pid as string, '--pid'),
+            imagesDir: values['images-dir'] as string,
+            keys: parseKeyFlags(values.key as string[] | undefined),
+            leaveRunning,
+            criuArgs: passthrough,
+          },
+          ctx,
+        );
         return;
       }
       if (positionals.length !== 1) throw usage('checkpoint needs --pid PID or one CONTAINER', 'checkpoint');
-      if (values['images-dir'] !== undefined || values.key !== undefined) throw usage('--images-dir and --key go with --pid', 'checkpoint');
+      if (values['images-dir'] !== undefined || values.key !== undefined)
+        throw usage('--images-dir and --key go with --pid', 'checkpoint');
       noPassthrough(passthrough);
       const { runContainerCheckpoint } = await import('../commands/container-checkpoint.js');
-      await runContainerCheckpoint({ ref: positionals[0]!, name: values.name as string | undefined, leaveRunning }, ctx);
+      await runContainerCheckpoint(
+        { ref: positionals[0]!, name: values.name as string | undefined, leaveRunning },
+        ctx,
+      );
     },
   },
   restore: {
@@ -111,19 +145,42 @@ from a copy (the archive is not changed). Prints the container's ID.`,
     },
     options: {
       'images-dir': { type: 'string', arg: 'DIR', help: 'images written by extmount checkpoint --pid' },
-      map: { type: 'string', multiple: true, arg: 'KEY=PATH', help: 'restore the external mount KEY from PATH; with --import SRC=DST: binds from SRC (and below) come from DST' },
-      import: { type: 'string', arg: 'ARCHIVE', help: 'a Podman checkpoint archive (podman container checkpoint --export) to restore here' },
+      map: {
+        type: 'string',
+        multiple: true,
+        arg: 'KEY=PATH',
+        help: 'restore the external mount KEY from PATH; with --import SRC=DST: binds from SRC (and below) come from DST',
+      },
+      import: {
+        type: 'string',
+        arg: 'ARCHIVE',
+        help: 'a Podman checkpoint archive (podman container checkpoint --export) to restore here',
+      },
       foreground: { type: 'boolean', help: 'wait for the restored tree instead of detaching' },
-      name: { type: 'string', arg: 'NAME', help: 'checkpoint name for a container (default: its newest); with --import: the restored container\'s new name' },
+      name: {
+        type: 'string',
+        arg: 'NAME',
+        help: "checkpoint name for a container (default: its newest); with --import: the restored container's new name",
+      },
     },
     async run(values, positionals, passthrough, ctx) {
       if (values.import !== undefined) {
-        if (positionals.length > 0 || values['images-dir'] !== undefined) throw usage('--import ARCHIVE goes alone: no CONTAINER, no --images-dir', 'restore');
+        if (positionals.length > 0 || values['images-dir'] !== undefined)
+          throw usage('--import ARCHIVE goes alone: no CONTAINER, no --images-dir', 'restore');
         if (values.foreground !== undefined) throw usage('--foreground goes with --images-dir', 'restore');
-        if (ctx.host !== undefined) throw usage('--import runs this host\'s podman; --host names a Docker engine', 'restore');
+        if (ctx.host !== undefined)
+          throw usage("--import runs this host's podman; --host names a Docker engine", 'restore');
         const { parseMigrateMaps } = await import('../core/migrate/migrate-plan.js');
         const { runRestoreImport } = await import('../commands/restore-import.js');
-        await runRestoreImport({ archive: values.import as string, maps: parseMigrateMaps(values.map as string[] | undefined, 'restore'), name: values.name as string | undefined, podmanArgs: passthrough }, ctx);
+        await runRestoreImport(
+          {
+            archive: values.import as string,
+            maps: parseMigrateMaps(values.map as string[] | undefined, 'restore'),
+            name: values.name as string | undefined,
+            podmanArgs: passthrough,
+          },
+          ctx,
+        );
         return;
       }
       const maps = parseMapFlags(values.map as string[] | undefined);
@@ -131,7 +188,15 @@ from a copy (the archive is not changed). Prints the container's ID.`,
         if (positionals.length > 0) throw usage('restore takes --images-dir DIR or CONTAINER, not both', 'restore');
         if (values.name !== undefined) throw usage('--name goes with a CONTAINER, not --images-dir', 'restore');
         const { runRestore } = await import('../commands/restore.js');
-        await runRestore({ imagesDir: values['images-dir'] as string, maps, foreground: values.foreground === true, criuArgs: passthrough }, ctx);
+        await runRestore(
+          {
+            imagesDir: values['images-dir'] as string,
+            maps,
+            foreground: values.foreground === true,
+            criuArgs: passthrough,
+          },
+          ctx,
+        );
         return;
       }
       if (positionals.length !== 1) throw usage('restore needs --images-dir DIR or one CONTAINER', 'restore');
@@ -142,8 +207,10 @@ from a copy (the archive is not changed). Prints the container's ID.`,
     },
   },
   migrate: {
-    summary: 'move a running container to another Docker engine, binds remapped, through the engines\' APIs only',
-    synopsis: ['migrate CONTAINER --from DOCKER_HOST --to DOCKER_HOST [--map SRC=DST]... [--copy-binds] [--name NEW] [--verify-window DURATION] [--live[=postcopy|precopy|off]]'],
+    summary: "move a running container to another Docker engine, binds remapped, through the engines' APIs only",
+    synopsis: [
+      'migrate CONTAINER --from DOCKER_HOST --to DOCKER_HOST [--map SRC=DST]... [--copy-binds] [--name NEW] [--verify-window DURATION] [--live[=postcopy|precopy|off]]',
+    ],
     description: `Checks everything first (both engines experimental, image, every bind on the target, volumes);
 then checkpoints the container on the source (it stays there, stopped), recreates it on the target
 with the same settings, its writable layer (deletions included), volumes and checkpoint, reads the
@@ -158,13 +225,34 @@ the source goes only once every page is on the target. Bare --live picks post-co
 and says why not otherwise; pre-copy needs dirty-page tracking, which is not built yet.`,
     operands: { CONTAINER: 'the running container on the source engine (name or id)' },
     options: {
-      from: { type: 'string', arg: 'HOST', help: 'the engine the container runs on (unix:///…, tcp://HOST:PORT, ssh://USER@HOST)' },
+      from: {
+        type: 'string',
+        arg: 'HOST',
+        help: 'the engine the container runs on (unix:///…, tcp://HOST:PORT, ssh://USER@HOST)',
+      },
       to: { type: 'string', arg: 'HOST', help: 'the engine to move it to' },
-      map: { type: 'string', multiple: true, arg: 'SRC=DST', help: 'binds from SRC (and below) come from DST on the target, e.g. --map /srv/a=/srv/b' },
-      'copy-binds': { type: 'boolean', help: "copy the binds' content to the target (folders are created there when missing)" },
+      map: {
+        type: 'string',
+        multiple: true,
+        arg: 'SRC=DST',
+        help: 'binds from SRC (and below) come from DST on the target, e.g. --map /srv/a=/srv/b',
+      },
+      'copy-binds': {
+        type: 'boolean',
+        help: "copy the binds' content to the target (folders are created there when missing)",
+      },
       name: { type: 'string', arg: 'NEW', help: 'name on the target (default: the same name)' },
-      'verify-window': { type: 'string', arg: 'DURATION', help: 'how long the restored container must keep running on the target before the source goes, e.g. 5s, 500ms (default 2s, at most 600s)' },
-      live: { type: 'string', arg: 'MODE', bare: 'auto', help: 'postcopy: move the memory after the resume; off: stop-and-copy (default); bare: post-copy where it can run' },
+      'verify-window': {
+        type: 'string',
+        arg: 'DURATION',
+        help: 'how long the restored container must keep running on the target before the source goes, e.g. 5s, 500ms (default 2s, at most 600s)',
+      },
+      live: {
+        type: 'string',
+        arg: 'MODE',
+        bare: 'auto',
+        help: 'postcopy: move the memory after the resume; off: stop-and-copy (default); bare: post-copy where it can run',
+      },
     },
     async run(values, positionals, passthrough, ctx) {
       noPassthrough(passthrough);
@@ -172,25 +260,31 @@ and says why not otherwise; pre-copy needs dirty-page tracking, which is not bui
       const { parseWindow } = await import('../core/migrate/digests.js');
       const window = values['verify-window'] as string | undefined;
       const verifyMs = window === undefined ? undefined : parseWindow(window);
-      if (window !== undefined && verifyMs === undefined) throw usage(`--verify-window "${window}": expected a duration such as 5s or 500ms, at most 600s`, 'migrate');
-      if (values.from === undefined || values.to === undefined) throw usage('migrate needs --from DOCKER_HOST and --to DOCKER_HOST', 'migrate');
+      if (window !== undefined && verifyMs === undefined)
+        throw usage(`--verify-window "${window}": expected a duration such as 5s or 500ms, at most 600s`, 'migrate');
+      if (values.from === undefined || values.to === undefined)
+        throw usage('migrate needs --from DOCKER_HOST and --to DOCKER_HOST', 'migrate');
       const live = (values.live as string | undefined) ?? 'off';
-      if (!['auto', 'postcopy', 'precopy', 'off'].includes(live)) throw usage(`--live=${live}: expected postcopy, precopy or off (or --live alone)`, 'migrate');
+      if (!['auto', 'postcopy', 'precopy', 'off'].includes(live))
+        throw usage(`--live=${live}: expected postcopy, precopy or off (or --live alone)`, 'migrate');
       if (ctx.host !== undefined) throw usage('migrate takes --from and --to, not --host', 'migrate');
       if (ctx.dockerCli?.explicit) throw usage(`migrate takes --from and --to, not ${ctx.dockerCli.via}`, 'migrate');
       const { parseMigrateMaps } = await import('../core/migrate/migrate-plan.js');
       const maps = parseMigrateMaps(values.map as string[] | undefined);
       const { runMigrate } = await import('../commands/migrate.js');
-      await runMigrate({
-        ref: positionals[0]!,
-        from: values.from as string,
-        to: values.to as string,
-        maps,
-        copyBinds: values['copy-binds'] === true,
-        name: values.name as string | undefined,
-        verifyMs,
-        live: live as LiveRequestMode,
-      }, ctx);
+      await runMigrate(
+        {
+          ref: positionals[0]!,
+          from: values.from as string,
+          to: values.to as string,
+          maps,
+          copyBinds: values['copy-binds'] === true,
+          name: values.name as string | undefined,
+          verifyMs,
+          live: live as LiveRequestMode,
+        },
+        ctx,
+      );
     },
   },
   'install-runtime': {
@@ -215,13 +309,39 @@ whose imports extmount cannot edit safely, or a drop-in extmount did not write, 
     options: {
       apply: { type: 'boolean', help: 'write the entry (daemon.json: merged, a timestamped backup is kept)' },
       name: { type: 'string', arg: 'NAME', help: 'runtime name (default: extmount)' },
-      'daemon-json': { type: 'string', arg: 'FILE', help: 'the daemon configuration to merge into (default: /etc/docker/daemon.json)' },
-      podman: { type: 'boolean', help: 'register with Podman (containers.conf drop-in and extmount config) instead of dockerd' },
-      'containers-conf': { type: 'string', arg: 'FILE', help: 'with --podman: the drop-in to write (default: /etc/containers/containers.conf.d/extmount.conf)' },
-      'runtime-config': { type: 'string', arg: 'FILE', help: 'with --podman: the extmount config to write (default: /etc/extmount/config.json)' },
-      containerd: { type: 'boolean', help: 'register a CRI runtime handler with containerd 2.x (a drop-in and the main config\'s imports) and print its RuntimeClass' },
-      'containerd-config': { type: 'string', arg: 'FILE', help: 'with --containerd: the main config whose imports load the drop-in (default: /etc/containerd/config.toml)' },
-      'drop-in': { type: 'string', arg: 'FILE', help: 'with --containerd: the drop-in to write (default: /etc/containerd/conf.d/extmount.toml)' },
+      'daemon-json': {
+        type: 'string',
+        arg: 'FILE',
+        help: 'the daemon configuration to merge into (default: /etc/docker/daemon.json)',
+      },
+      podman: {
+        type: 'boolean',
+        help: 'register with Podman (containers.conf drop-in and extmount config) instead of dockerd',
+      },
+      'containers-conf': {
+        type: 'string',
+        arg: 'FILE',
+        help: 'with --podman: the drop-in to write (default: /etc/containers/containers.conf.d/extmount.conf)',
+      },
+      'runtime-config': {
+        type: 'string',
+        arg: 'FILE',
+        help: 'with --podman: the extmount config to write (default: /etc/extmount/config.json)',
+      },
+      containerd: {
+        type: 'boolean',
+        help: "register a CRI runtime handler with containerd 2.x (a drop-in and the main config's imports) and print its RuntimeClass",
+      },
+      'containerd-config': {
+        type: 'string',
+        arg: 'FILE',
+        help: 'with --containerd: the main config whose imports load the drop-in (default: /etc/containerd/config.toml)',
+      },
+      'drop-in': {
+        type: 'string',
+        arg: 'FILE',
+        help: 'with --containerd: the drop-in to write (default: /etc/containerd/conf.d/extmount.toml)',
+      },
     },
     async run(values, positionals, passthrough, ctx) {
       noPassthrough(passthrough);
@@ -232,39 +352,53 @@ whose imports extmount cannot edit safely, or a drop-in extmount did not write, 
         for (const flag of ['daemon-json', 'containers-conf', 'runtime-config']) {
           if (values[flag] !== undefined) throw usage(`--${flag} does not go with --containerd`, 'install-runtime');
         }
-        const { runInstallContainerd, CONTAINERD_CONFIG, CONTAINERD_DROP_IN } = await import('../commands/install-runtime.js');
-        await runInstallContainerd({
-          apply: values.apply === true,
-          name,
-          containerdConfig: (values['containerd-config'] as string | undefined) ?? CONTAINERD_CONFIG,
-          dropIn: (values['drop-in'] as string | undefined) ?? CONTAINERD_DROP_IN,
-        }, ctx);
+        const { runInstallContainerd, CONTAINERD_CONFIG, CONTAINERD_DROP_IN } =
+          await import('../commands/install-runtime.js');
+        await runInstallContainerd(
+          {
+            apply: values.apply === true,
+            name,
+            containerdConfig: (values['containerd-config'] as string | undefined) ?? CONTAINERD_CONFIG,
+            dropIn: (values['drop-in'] as string | undefined) ?? CONTAINERD_DROP_IN,
+          },
+          ctx,
+        );
         return;
       }
       for (const flag of ['containerd-config', 'drop-in']) {
         if (values[flag] !== undefined) throw usage(`--${flag} goes with --containerd`, 'install-runtime');
       }
       if (values.podman === true) {
-        if (values['daemon-json'] !== undefined) throw usage('--daemon-json is for dockerd; --podman writes --containers-conf and --runtime-config', 'install-runtime');
+        if (values['daemon-json'] !== undefined)
+          throw usage(
+            '--daemon-json is for dockerd; --podman writes --containers-conf and --runtime-config',
+            'install-runtime',
+          );
         const { runInstallPodman, PODMAN_DROP_IN } = await import('../commands/install-runtime.js');
         const { SYSTEM_CONFIG } = await import('../adapters/config-file.js');
-        await runInstallPodman({
-          apply: values.apply === true,
-          name,
-          containersConf: (values['containers-conf'] as string | undefined) ?? PODMAN_DROP_IN,
-          runtimeConfig: (values['runtime-config'] as string | undefined) ?? SYSTEM_CONFIG,
-        }, ctx);
+        await runInstallPodman(
+          {
+            apply: values.apply === true,
+            name,
+            containersConf: (values['containers-conf'] as string | undefined) ?? PODMAN_DROP_IN,
+            runtimeConfig: (values['runtime-config'] as string | undefined) ?? SYSTEM_CONFIG,
+          },
+          ctx,
+        );
         return;
       }
       for (const flag of ['containers-conf', 'runtime-config']) {
         if (values[flag] !== undefined) throw usage(`--${flag} goes with --podman`, 'install-runtime');
       }
       const { runInstallRuntime } = await import('../commands/install-runtime.js');
-      await runInstallRuntime({
-        apply: values.apply === true,
-        name,
-        daemonJson: (values['daemon-json'] as string | undefined) ?? '/etc/docker/daemon.json',
-      }, ctx);
+      await runInstallRuntime(
+        {
+          apply: values.apply === true,
+          name,
+          daemonJson: (values['daemon-json'] as string | undefined) ?? '/etc/docker/daemon.json',
+        },
+        ctx,
+      );
     },
   },
   'install-plugin': {
@@ -287,7 +421,8 @@ DOCKER_CONTEXT, then config.json's currentContext, in that order (extmount's own
     },
   },
   'checkpoint-image': {
-    summary: 'make the checkpoint image a Kubernetes restore Pod names, from a checkpoint archive (push it, or write an OCI layout)',
+    summary:
+      'make the checkpoint image a Kubernetes restore Pod names, from a checkpoint archive (push it, or write an OCI layout)',
     synopsis: ['checkpoint-image ARCHIVE --tag REF [--push [--insecure]] [--output FILE]'],
     description: `Reads a kubelet/containerd, CRI-O or Podman checkpoint archive (plain, gzip or zstd) and makes an OCI image
 of one uncompressed layer holding the archive's entries, with the annotations containerd and CRI-O read to
@@ -299,7 +434,7 @@ sends it to REF's registry over the registry v2 API (plain http only for 127.0.0
     operands: { ARCHIVE: 'the checkpoint archive (e.g. /var/lib/kubelet/checkpoints/checkpoint-POD_NS-CTR-TIME.tar)' },
     options: {
       tag: { type: 'string', arg: 'REF', help: 'the image reference, e.g. 127.0.0.1:5000/app-checkpoint:1' },
-      push: { type: 'boolean', help: 'push the image to REF\'s registry' },
+      push: { type: 'boolean', help: "push the image to REF's registry" },
       output: { type: 'string', arg: 'FILE', help: 'write the image as an OCI image layout tar' },
       insecure: { type: 'boolean', help: 'with --push: plain http to a registry that is not on loopback' },
     },
@@ -307,17 +442,29 @@ sends it to REF's registry over the registry v2 API (plain http only for 127.0.0
       noPassthrough(passthrough);
       if (positionals.length !== 1) throw usage('checkpoint-image needs exactly one ARCHIVE', 'checkpoint-image');
       if (values.tag === undefined) throw usage('checkpoint-image needs --tag REF', 'checkpoint-image');
-      if (values.push !== true && values.output === undefined) throw usage('checkpoint-image needs --push, --output FILE or both', 'checkpoint-image');
-      if (values.insecure === true && values.push !== true) throw usage('--insecure goes with --push', 'checkpoint-image');
+      if (values.push !== true && values.output === undefined)
+        throw usage('checkpoint-image needs --push, --output FILE or both', 'checkpoint-image');
+      if (values.insecure === true && values.push !== true)
+        throw usage('--insecure goes with --push', 'checkpoint-image');
       const { runCheckpointImage } = await import('../commands/checkpoint-image.js');
-      await runCheckpointImage({
-        archive: positionals[0]!, tag: values.tag as string, push: values.push === true, output: values.output as string | undefined, insecure: values.insecure === true,
-      }, ctx);
+      await runCheckpointImage(
+        {
+          archive: positionals[0]!,
+          tag: values.tag as string,
+          push: values.push === true,
+          output: values.output as string | undefined,
+          insecure: values.insecure === true,
+        },
+        ctx,
+      );
     },
   },
   'restore-pod': {
     summary: 'print the Kubernetes Pod that restores a checkpoint image on a node, hostPaths remapped',
-    synopsis: ['restore-pod ARCHIVE --image REF --node NAME [--map SRC=DST]... [--pod FILE] [--handler NAME]', 'restore-pod REF --node NAME [--map SRC=DST]... [--pod FILE] [--handler NAME] [--insecure]'],
+    synopsis: [
+      'restore-pod ARCHIVE --image REF --node NAME [--map SRC=DST]... [--pod FILE] [--handler NAME]',
+      'restore-pod REF --node NAME [--map SRC=DST]... [--pod FILE] [--handler NAME] [--insecure]',
+    ],
     description: `Prints the restore Pod (YAML; JSON with --json): the checkpointed container's command, env and working
 dir from the archive's spec.dump (or the Pod FILE given, e.g. kubectl get pod NAME -o yaml), image = the
 checkpoint image, nodeName, runtimeClassName (default extmount), every hostPath source remapped (--map
@@ -326,13 +473,25 @@ Bidirectional) and read-only kept, and the kubelet's own volumes (emptyDir, conf
 service-account token) declared again for the new node's kubelet to make. REF: the checkpoint image is read
 from its registry. A volume the archive cannot describe (a subPath, a CSI or other plugin volume) is
 refused (exit 2): give the Pod with --pod FILE.`,
-    operands: { ARCHIVE: 'a checkpoint archive, or an OCI layout tar from checkpoint-image --output', REF: 'a checkpoint image in a registry' },
+    operands: {
+      ARCHIVE: 'a checkpoint archive, or an OCI layout tar from checkpoint-image --output',
+      REF: 'a checkpoint image in a registry',
+    },
     options: {
       node: { type: 'string', arg: 'NAME', help: 'the node to restore on (spec.nodeName)' },
-      map: { type: 'string', multiple: true, arg: 'SRC=DST', help: 'hostPaths from SRC (and below) come from DST on that node' },
-      pod: { type: 'string', arg: 'FILE', help: 'the original Pod (YAML or JSON): its spec instead of the archive\'s' },
+      map: {
+        type: 'string',
+        multiple: true,
+        arg: 'SRC=DST',
+        help: 'hostPaths from SRC (and below) come from DST on that node',
+      },
+      pod: { type: 'string', arg: 'FILE', help: "the original Pod (YAML or JSON): its spec instead of the archive's" },
       handler: { type: 'string', arg: 'NAME', help: 'the RuntimeClass (default: extmount)' },
-      image: { type: 'string', arg: 'REF', help: 'with an ARCHIVE: the checkpoint image made from it (checkpoint-image prints it)' },
+      image: {
+        type: 'string',
+        arg: 'REF',
+        help: 'with an ARCHIVE: the checkpoint image made from it (checkpoint-image prints it)',
+      },
       insecure: { type: 'boolean', help: 'with a REF: plain http to a registry that is not on loopback' },
     },
     async run(values, positionals, passthrough, ctx) {
@@ -341,15 +500,18 @@ refused (exit 2): give the Pod with --pod FILE.`,
       if (values.node === undefined) throw usage('restore-pod needs --node NAME', 'restore-pod');
       const { parseMigrateMaps } = await import('../core/migrate/migrate-plan.js');
       const { runRestorePod } = await import('../commands/restore-pod.js');
-      await runRestorePod({
-        source: positionals[0]!,
-        node: values.node as string,
-        maps: parseMigrateMaps(values.map as string[] | undefined, 'restore-pod'),
-        podFile: values.pod as string | undefined,
-        handler: (values.handler as string | undefined) ?? 'extmount',
-        image: values.image as string | undefined,
-        insecure: values.insecure === true,
-      }, ctx);
+      await runRestorePod(
+        {
+          source: positionals[0]!,
+          node: values.node as string,
+          maps: parseMigrateMaps(values.map as string[] | undefined, 'restore-pod'),
+          podFile: values.pod as string | undefined,
+          handler: (values.handler as string | undefined) ?? 'extmount',
+          image: values.image as string | undefined,
+          insecure: values.insecure === true,
+        },
+        ctx,
+      );
     },
   },
   show: {
@@ -413,7 +575,8 @@ export async function main(argv: string[], io: CommandIO = processIO): Promise<n
       throw usage(`conflicting options: ${dockerCli.via} before "extmount" and --host after it`, name);
     }
     const logFormat = (values['log-format'] as string | undefined) ?? 'text';
-    if (logFormat !== 'text' && logFormat !== 'json') throw usage(`--log-format must be text or json, got "${logFormat}"`);
+    if (logFormat !== 'text' && logFormat !== 'json')
+      throw usage(`--log-format must be text or json, got "${logFormat}"`);
     const config = await loadConfig(values.config as string | undefined);
     await checkStateDir(config.stateDir);
     const ctx: CommandContext = {
@@ -424,7 +587,8 @@ export async function main(argv: string[], io: CommandIO = processIO): Promise<n
       host: values.host as string | undefined,
       dockerCli,
     };
-    if (dockerCli) ctx.log.debug(`docker CLI plugin: engine ${describeEndpoint(dockerCli.endpoint)} (chosen by ${dockerCli.via})`);
+    if (dockerCli)
+      ctx.log.debug(`docker CLI plugin: engine ${describeEndpoint(dockerCli.endpoint)} (chosen by ${dockerCli.via})`);
     await spec.run(values, positionals, passthrough, ctx);
     return 0;
   } catch (err) {
@@ -449,7 +613,9 @@ function splitCommand(argv: string[]): { name: string | undefined; rest: string[
 
 function topHelp(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length));
-  const list = Object.entries(COMMANDS).map(([n, c]) => `  ${n.padEnd(width)}  ${c.summary}`).join('\n');
+  const list = Object.entries(COMMANDS)
+    .map(([n, c]) => `  ${n.padEnd(width)}  ${c.summary}`)
+    .join('\n');
   return `extmount ${extmountVersion()}: CRIU checkpoint/restore that keeps external bind mounts
 
 Usage: extmount [options] COMMAND [args]
@@ -465,7 +631,6 @@ As a docker CLI plugin (extmount install-plugin): docker [-H HOST | --context NA
 uses the engine the docker CLI would: --host, --context, DOCKER_HOST, DOCKER_CONTEXT, currentContext.`;
 }
 
-
 if (process.argv[1] && fileURLToPath(import.meta.url) === (await import('node:fs')).realpathSync(process.argv[1])) {
   // `extmount detect --json | head -1`: a closed pipe ends the output, not with a stack trace.
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
@@ -477,7 +642,9 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === (await import('node:fs
   process.once('beforeExit', () => {
     if (done) return;
     process.exitCode = 1;
-    process.stderr.write('extmount: internal error: the command stopped before it finished; please report it with --debug output\n');
+    process.stderr.write(
+      'extmount: internal error: the command stopped before it finished; please report it with --debug output\n',
+    );
   });
   process.exitCode = await main(process.argv.slice(2));
   done = true;

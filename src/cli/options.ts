@@ -32,9 +32,21 @@ export interface CommandSpec {
 
 export const GLOBAL_OPTIONS: OptionTable = {
   json: { type: 'boolean', help: 'machine-readable output on stdout (logs always go to stderr)' },
-  config: { type: 'string', arg: 'FILE', help: 'configuration file (default: /etc/extmount/config.json, else the packaged config.json)' },
-  host: { type: 'string', arg: 'HOST', help: 'Docker engine: unix:///path, tcp://HOST:PORT, ssh://USER@HOST (default: DOCKER_HOST, else the local socket; as "docker extmount": the docker CLI\'s engine)' },
-  'log-format': { type: 'string', arg: 'FORMAT', help: 'logs on stderr as text lines (default) or json (one object a line)' },
+  config: {
+    type: 'string',
+    arg: 'FILE',
+    help: 'configuration file (default: /etc/extmount/config.json, else the packaged config.json)',
+  },
+  host: {
+    type: 'string',
+    arg: 'HOST',
+    help: 'Docker engine: unix:///path, tcp://HOST:PORT, ssh://USER@HOST (default: DOCKER_HOST, else the local socket; as "docker extmount": the docker CLI\'s engine)',
+  },
+  'log-format': {
+    type: 'string',
+    arg: 'FORMAT',
+    help: 'logs on stderr as text lines (default) or json (one object a line)',
+  },
   debug: { type: 'boolean', help: 'debug logs, and stack traces on errors' },
   help: { type: 'boolean', short: 'h', help: 'this help' },
   version: { type: 'boolean', help: 'print the version' },
@@ -71,15 +83,26 @@ export function commandHelp(spec: CommandSpec): string {
   ].join('\n');
 }
 
-export function parse(args: string[], table: OptionTable, command: string | undefined): { values: Values; positionals: string[]; passthrough: string[] } {
+export function parse(
+  args: string[],
+  table: OptionTable,
+  command: string | undefined,
+): { values: Values; positionals: string[]; passthrough: string[] } {
   const terminator = args.indexOf('--');
   // A bare `--NAME` of an option with a bare value is `--NAME=VALUE`; its value only ever follows `=`.
-  const bare = new Map(Object.entries(table).flatMap(([name, o]) => (o.bare !== undefined ? [[`--${name}` as string, `--${name}=${o.bare}`] as const] : [])));
+  const bare = new Map(
+    Object.entries(table).flatMap(([name, o]) =>
+      o.bare !== undefined ? [[`--${name}` as string, `--${name}=${o.bare}`] as const] : [],
+    ),
+  );
   const own = (terminator === -1 ? args : args.slice(0, terminator)).map((a) => bare.get(a) ?? a);
   const passthrough = terminator === -1 ? [] : args.slice(terminator + 1);
   try {
     const options = Object.fromEntries(
-      Object.entries(table).map(([name, o]) => [name, { type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.multiple ? { multiple: true } : {}) }]),
+      Object.entries(table).map(([name, o]) => [
+        name,
+        { type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.multiple ? { multiple: true } : {}) },
+      ]),
     );
     const { values, positionals } = parseArgs({ args: own, options, allowPositionals: true, strict: true });
     return { values: values as Values, positionals, passthrough };
@@ -106,7 +129,8 @@ export function parseKeyFlags(flags: string[] | undefined): Map<string, string> 
   const keys = new Map<string, string>();
   for (const flag of flags ?? []) {
     const eq = flag.lastIndexOf('=');
-    if (eq <= 0 || !flag.startsWith('/')) throw usage(`--key "${flag}": expected MOUNTPOINT=KEY, e.g. --key /bar=barmount`);
+    if (eq <= 0 || !flag.startsWith('/'))
+      throw usage(`--key "${flag}": expected MOUNTPOINT=KEY, e.g. --key /bar=barmount`);
     const mountpoint = flag.slice(0, eq);
     if (keys.has(mountpoint)) throw usage(`--key: ${mountpoint} is given twice`);
     keys.set(mountpoint, flag.slice(eq + 1));
@@ -119,7 +143,8 @@ export function parseMapFlags(flags: string[] | undefined): Map<string, string> 
   const maps = new Map<string, string>();
   for (const flag of flags ?? []) {
     const eq = flag.indexOf('=');
-    if (eq <= 0 || !flag.slice(eq + 1).startsWith('/')) throw usage(`--map "${flag}": expected KEY=/ABSOLUTE/PATH, e.g. --map barmount=/srv/foo`);
+    if (eq <= 0 || !flag.slice(eq + 1).startsWith('/'))
+      throw usage(`--map "${flag}": expected KEY=/ABSOLUTE/PATH, e.g. --map barmount=/srv/foo`);
     const key = flag.slice(0, eq);
     if (maps.has(key)) throw usage(`--map: ${key} is given twice`);
     maps.set(key, flag.slice(eq + 1));

@@ -24,7 +24,10 @@ export async function runCheckpoint(options: CheckpointOptions, ctx: CommandCont
   // CRIU resolves some paths (--pidfile, the log) inside -D: hand it an absolute one.
   const imagesDir = resolve(options.imagesDir);
   const analysis = await analyzeTask({ source: { kind: 'pid', pid }, keys: options.keys }, ctx);
-  if (!analysis.version) throw new ExtmountError('bad-input', `CRIU (${ctx.config.criu}) is not installed`, { hint: 'install it (scripts/provision.sh) or set "criu" in the config' });
+  if (!analysis.version)
+    throw new ExtmountError('bad-input', `CRIU (${ctx.config.criu}) is not installed`, {
+      hint: 'install it (scripts/provision.sh) or set "criu" in the config',
+    });
   await prepareImagesDir(imagesDir);
   const manifest = manifestFromPlan(analysis.plan, {
     extmount: extmountVersion(),
@@ -35,7 +38,13 @@ export async function runCheckpoint(options: CheckpointOptions, ctx: CommandCont
   // Written beside the images only once the dump worked, so a manifest always has its images.
   const pending = join(imagesDir, `.${MANIFEST_FILE}.pending`);
   await writeFileAtomic(pending, renderManifest(manifest), { mode: 0o600 });
-  const args = ['-t', String(pid), ...toArgv(analysis.criuOptions.dump), ...(options.leaveRunning ? ['--leave-running'] : []), ...options.criuArgs];
+  const args = [
+    '-t',
+    String(pid),
+    ...toArgv(analysis.criuOptions.dump),
+    ...(options.leaveRunning ? ['--leave-running'] : []),
+    ...options.criuArgs,
+  ];
   ctx.log.debug({ argv: args }, 'criu dump');
   const run = await runCriu(ctx.config.criu, 'dump', imagesDir, args);
   if (run.exitCode !== 0) {
@@ -48,14 +57,20 @@ export async function runCheckpoint(options: CheckpointOptions, ctx: CommandCont
     imagesDir,
     manifest: join(imagesDir, MANIFEST_FILE),
     leftRunning: options.leaveRunning,
-    external: manifest.mounts.map((m) => ({ mountpoint: m.mountpoint, key: m.key, hostPath: m.hostPath, kind: m.kind })),
+    external: manifest.mounts.map((m) => ({
+      mountpoint: m.mountpoint,
+      key: m.key,
+      hostPath: m.hostPath,
+      kind: m.kind,
+    })),
   };
   if (ctx.json) {
     ctx.io.out(JSON.stringify(summary, null, 2));
     return;
   }
   const lines = [`checkpointed pid ${pid} into ${imagesDir}${options.leaveRunning ? ' (left running)' : ''}`];
-  for (const m of summary.external) lines.push(`  external ${m.mountpoint} as ${m.key} (from ${m.hostPath ?? 'unknown host path'})`);
+  for (const m of summary.external)
+    lines.push(`  external ${m.mountpoint} as ${m.key} (from ${m.hostPath ?? 'unknown host path'})`);
   ctx.io.out(lines.join('\n'));
 }
 
@@ -68,6 +83,8 @@ async function prepareImagesDir(dir: string): Promise<void> {
   }
   const existing = (await readdir(dir)).filter((name) => name.endsWith('.img') || name === MANIFEST_FILE);
   if (existing.length > 0) {
-    throw new ExtmountError('bad-input', `images dir ${dir} already holds a checkpoint (${existing[0]})`, { hint: 'give an empty or new directory' });
+    throw new ExtmountError('bad-input', `images dir ${dir} already holds a checkpoint (${existing[0]})`, {
+      hint: 'give an empty or new directory',
+    });
   }
 }

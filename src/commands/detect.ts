@@ -29,7 +29,10 @@ export async function runDetect(options: DetectOptions, ctx: CommandContext): Pr
 
 export async function detect(options: DetectOptions, ctx: CommandContext): Promise<DetectReport> {
   const analysis = await analyzeTask(options, ctx);
-  return buildDetectReport(analysis.classification, analysis.plan, { version: analysis.version, options: analysis.criuOptions });
+  return buildDetectReport(analysis.classification, analysis.plan, {
+    version: analysis.version,
+    options: analysis.criuOptions,
+  });
 }
 
 export interface TaskAnalysis {
@@ -77,7 +80,9 @@ export async function analyzeTask(options: DetectOptions, ctx: CommandContext): 
     ...(source.kind !== 'file' ? { fileTypes: await fileTypesOf(hostPaths) } : {}),
   });
   const version = await findCriuVersion(ctx);
-  const criuOptions = planCriuOptions(plan, version ?? { major: 4, minor: 0, patch: 0, text: 'unknown' }, { includeRoot: source.kind === 'pid' });
+  const criuOptions = planCriuOptions(plan, version ?? { major: 4, minor: 0, patch: 0, text: 'unknown' }, {
+    includeRoot: source.kind === 'pid',
+  });
   return { classification, plan, version, criuOptions, container };
 }
 

@@ -16,12 +16,18 @@ export async function localContainer(ctx: CommandContext, ref: string): Promise<
   const engine = engineFor(ctx);
   const container = await inspectContainer(engine, ref);
   if (!container.running || container.pid <= 0) {
-    throw new ExtmountError('bad-input', `container ${container.name} is not running`, { hint: 'start it first: its mounts are read from /proc/PID/mountinfo' });
+    throw new ExtmountError('bad-input', `container ${container.name} is not running`, {
+      hint: 'start it first: its mounts are read from /proc/PID/mountinfo',
+    });
   }
   if (engine.endpoint.kind !== 'unix' || !existsSync(`/proc/${container.pid}`)) {
-    throw new ExtmountError('bad-input', `container ${container.name} does not run on this host (engine ${engine.where})`, {
-      hint: 'run extmount on the host where the container runs',
-    });
+    throw new ExtmountError(
+      'bad-input',
+      `container ${container.name} does not run on this host (engine ${engine.where})`,
+      {
+        hint: 'run extmount on the host where the container runs',
+      },
+    );
   }
   return container;
 }

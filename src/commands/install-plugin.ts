@@ -4,7 +4,18 @@
 // /proc/self/fd/N: a cli-plugins folder swapped for a symlink after the check cannot redirect the link.
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { access, lstat, mkdir, open, readlink, realpath, rename, symlink, unlink, type FileHandle } from 'node:fs/promises';
+import {
+  access,
+  lstat,
+  mkdir,
+  open,
+  readlink,
+  realpath,
+  rename,
+  symlink,
+  unlink,
+  type FileHandle,
+} from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ExtmountError, fileError } from '../core/errors.js';
@@ -36,7 +47,8 @@ export async function runInstallPlugin(options: { apply: boolean }, ctx: Command
 function describePlan(plan: PluginLinkPlan, applied: boolean): string {
   const arrow = `${plan.link} → ${plan.target}`;
   if (plan.action === 'none') return `${arrow} is already there; nothing to do`;
-  const verb = plan.action === 'create' ? (applied ? 'created' : 'would create') : applied ? 'replaced' : 'would replace';
+  const verb =
+    plan.action === 'create' ? (applied ? 'created' : 'would create') : applied ? 'replaced' : 'would replace';
   const was = plan.previous ? ` (was → ${plan.previous})` : '';
   return `${verb} ${arrow}${was}${applied ? '; docker extmount --help shows it works' : ''}`;
 }
@@ -53,7 +65,11 @@ async function linkState(path: string): Promise<LinkState> {
   if (!stat.isSymbolicLink()) return { kind: 'other', what: stat.isDirectory() ? 'a directory' : 'a file' };
   const target = await readlink(path);
   const resolved = await realpath(path).catch(() => undefined);
-  return { kind: 'symlink', target, resolvesToUs: resolved !== undefined && resolved === (await realpath(PLUGIN_ENTRY).catch(() => PLUGIN_ENTRY)) };
+  return {
+    kind: 'symlink',
+    target,
+    resolvesToUs: resolved !== undefined && resolved === (await realpath(PLUGIN_ENTRY).catch(() => PLUGIN_ENTRY)),
+  };
 }
 
 /** Creates or replaces the link inside the folder as it was opened; decides again on what is there then. */
@@ -69,7 +85,10 @@ async function applyPlan(pluginDir: string, planned: PluginLinkPlan): Promise<Pl
     const plan = planPluginLink(planned.link, planned.target, await linkState(join(here, LINK_NAME)));
     if (plan.action === 'create') {
       await symlink(plan.target, join(here, LINK_NAME)).catch((err: NodeJS.ErrnoException) => {
-        if (err.code === 'EEXIST') throw new ExtmountError('refused', `${plan.link} appeared while extmount was linking it`, { hint: 'look at what put it there, then run again' });
+        if (err.code === 'EEXIST')
+          throw new ExtmountError('refused', `${plan.link} appeared while extmount was linking it`, {
+            hint: 'look at what put it there, then run again',
+          });
         throw fileError('create', plan.link, err);
       });
     } else if (plan.action === 'replace') {
@@ -99,9 +118,13 @@ async function openFolder(path: string): Promise<FileHandle> {
     if (code === 'ELOOP' || code === 'ENOTDIR') {
       // O_NOFOLLOW|O_DIRECTORY on a symlink fails with ENOTDIR on Linux: lstat says which it is.
       const symlinked = (await lstat(path).catch(() => undefined))?.isSymbolicLink() ?? false;
-      throw new ExtmountError('refused', `${path} is ${symlinked ? 'a symlink' : 'not a directory'}; extmount links the plugin only into a real folder`, {
-        hint: `make it a folder, or link ${LINK_NAME} by hand: ln -s ${PLUGIN_ENTRY} ${path}/${LINK_NAME}`,
-      });
+      throw new ExtmountError(
+        'refused',
+        `${path} is ${symlinked ? 'a symlink' : 'not a directory'}; extmount links the plugin only into a real folder`,
+        {
+          hint: `make it a folder, or link ${LINK_NAME} by hand: ln -s ${PLUGIN_ENTRY} ${path}/${LINK_NAME}`,
+        },
+      );
     }
     throw fileError('open', path, err);
   }
@@ -109,9 +132,13 @@ async function openFolder(path: string): Promise<FileHandle> {
   const uid = process.getuid?.() ?? 0;
   if ((stat.uid !== uid && stat.uid !== 0) || (stat.mode & 0o002) !== 0) {
     await handle.close();
-    throw new ExtmountError('refused', `${path} may be written by others (owner ${stat.uid}, mode ${(stat.mode & 0o777).toString(8)}); extmount does not link the plugin there`, {
-      hint: `chmod o-w ${path} (and own it), then run again`,
-    });
+    throw new ExtmountError(
+      'refused',
+      `${path} may be written by others (owner ${stat.uid}, mode ${(stat.mode & 0o777).toString(8)}); extmount does not link the plugin there`,
+      {
+        hint: `chmod o-w ${path} (and own it), then run again`,
+      },
+    );
   }
   return handle;
 }

@@ -21,7 +21,10 @@ export interface InstallRuntimeOptions {
 
 /** FILE.extmount-backup-<UTC time>: beside the file, created exclusively before the file is replaced. */
 function backupPath(file: string): string {
-  return `${file}.extmount-backup-${new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`;
+  return `${file}.extmount-backup-${new Date()
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z')}`;
 }
 
 export const WRAPPER_PATH = fileURLToPath(new URL('../../../hooks/extmount-runc', import.meta.url));
@@ -30,7 +33,8 @@ export async function runInstallRuntime(options: InstallRuntimeOptions, ctx: Com
   const entry = runtimeEntry(options.name, WRAPPER_PATH);
   if (!options.apply) {
     ctx.io.out(JSON.stringify(entry, null, ctx.json ? 2 : undefined));
-    if (!ctx.json) ctx.io.err(`add this to ${options.daemonJson} (or run with --apply), then reload dockerd (kill -HUP its pid)`);
+    if (!ctx.json)
+      ctx.io.err(`add this to ${options.daemonJson} (or run with --apply), then reload dockerd (kill -HUP its pid)`);
     return;
   }
   const file = options.daemonJson;
@@ -42,7 +46,14 @@ export async function runInstallRuntime(options: InstallRuntimeOptions, ctx: Com
   if (merged.changed) {
     backup = await replaceKeepingBackup(file, current, merged.text);
   }
-  const report = { daemonJson: file, runtime: options.name, path: WRAPPER_PATH, changed: merged.changed, replaced: merged.replaced, backup };
+  const report = {
+    daemonJson: file,
+    runtime: options.name,
+    path: WRAPPER_PATH,
+    changed: merged.changed,
+    replaced: merged.replaced,
+    backup,
+  };
   if (ctx.json) {
     ctx.io.out(JSON.stringify(report, null, 2));
     return;
@@ -53,7 +64,6 @@ export async function runInstallRuntime(options: InstallRuntimeOptions, ctx: Com
       : `runtime "${options.name}" → ${WRAPPER_PATH} is already in ${file}; nothing changed`,
   );
 }
-
 
 // ---- Podman: a containers.conf drop-in, and the extmount config the wrapper reads without any environment ----
 
@@ -71,7 +81,11 @@ export const PODMAN_DROP_IN = '/etc/containers/containers.conf.d/extmount.conf';
 /** Where a bare "runc" or "criu" is looked for: PATH, then the usual system folders (Podman gives the runtime none). */
 const SYSTEM_PATH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
 
-export async function findExecutable(name: string, envPath: string | undefined, not: string[] = []): Promise<string | undefined> {
+export async function findExecutable(
+  name: string,
+  envPath: string | undefined,
+  not: string[] = [],
+): Promise<string | undefined> {
   if (name.startsWith('/')) return name;
   const avoid = new Set(await Promise.all(not.map((p) => realpath(p).catch(() => p))));
   const dirs = [...(envPath ?? '').split(':').filter((d) => d.startsWith('/')), ...SYSTEM_PATH];
@@ -108,7 +122,11 @@ export async function runInstallPodman(options: InstallPodmanOptions, ctx: Comma
     }
     return found;
   };
-  const update = updateRuntimeConfig(configText, options.runtimeConfig, { runc: await find('runc'), node: process.execPath, criu: await find('criu') });
+  const update = updateRuntimeConfig(configText, options.runtimeConfig, {
+    runc: await find('runc'),
+    node: process.execPath,
+    criu: await find('criu'),
+  });
   let backup: string | null = null;
   if (options.apply) {
     if (update.action !== 'none') {
@@ -134,9 +152,17 @@ export async function runInstallPodman(options: InstallPodmanOptions, ctx: Comma
     ctx.io.err(`write these files (or run with --apply), then: podman --runtime ${options.name} run …`);
     return;
   }
-  const said = (action: string, what: string) => (action === 'none' ? `${what}: already there, nothing changed` : `${what}: ${action === 'create' ? 'created' : action === 'replace' ? 'replaced' : 'updated'}`);
+  const said = (action: string, what: string) =>
+    action === 'none'
+      ? `${what}: already there, nothing changed`
+      : `${what}: ${action === 'create' ? 'created' : action === 'replace' ? 'replaced' : 'updated'}`;
   ctx.io.out(said(dropInPlan, `${options.containersConf} (runtime "${options.name}" → ${WRAPPER_PATH})`));
-  ctx.io.out(said(update.action, `${options.runtimeConfig} (runc ${update.paths.runc}, node ${update.paths.node}, criu ${update.paths.criu})${backup ? ` (backup: ${backup})` : ''}`));
+  ctx.io.out(
+    said(
+      update.action,
+      `${options.runtimeConfig} (runc ${update.paths.runc}, node ${update.paths.node}, criu ${update.paths.criu})${backup ? ` (backup: ${backup})` : ''}`,
+    ),
+  );
   ctx.io.out(`use it with: podman --runtime ${options.name} run …`);
 }
 
@@ -147,7 +173,6 @@ function parseConfigText(text: string, origin: string): Config | undefined {
     return undefined; // updateRuntimeConfig says what is wrong with it
   }
 }
-
 
 // ---- containerd 2.x (Kubernetes nodes): a CRI runtime handler drop-in, the main config's imports, a RuntimeClass ----
 
@@ -164,10 +189,13 @@ export const CONTAINERD_CONFIG = '/etc/containerd/config.toml';
 export const CONTAINERD_DROP_IN = '/etc/containerd/conf.d/extmount.toml';
 
 export async function runInstallContainerd(options: InstallContainerdOptions, ctx: CommandContext): Promise<void> {
-  const { addContainerdImport, containerdDropIn, containerdDropInAction, runtimeClassManifest } = await import('../core/kube/containerd-conf.js');
+  const { addContainerdImport, containerdDropIn, containerdDropInAction, runtimeClassManifest } =
+    await import('../core/kube/containerd-conf.js');
   const { stringify } = await import('yaml');
   if (!options.dropIn.startsWith('/') || !options.containerdConfig.startsWith('/')) {
-    throw new ExtmountError('usage', '--drop-in and --containerd-config take absolute paths', { hint: 'see extmount install-runtime --help' });
+    throw new ExtmountError('usage', '--drop-in and --containerd-config take absolute paths', {
+      hint: 'see extmount install-runtime --help',
+    });
   }
   const manifest = runtimeClassManifest(options.name);
   const dropIn = containerdDropIn(options.name, WRAPPER_PATH);
@@ -204,18 +232,29 @@ export async function runInstallContainerd(options: InstallContainerdOptions, ct
   }
   const restart = 'restart containerd (systemctl restart containerd)';
   if (!options.apply) {
-    ctx.io.out(`# ${options.dropIn}\n${dropIn}\n# ${options.containerdConfig}: ${imports.action === 'none' ? 'its imports already cover the drop-in' : `top-level ${imports.text.split('\n').find((l) => /^\s*imports\s*=/.test(l))}`}\n\n# the RuntimeClass (kubectl apply -f -)\n${stringify(manifest)}`);
-    ctx.io.err(`write these (or run with --apply), ${restart}, then kubectl apply the RuntimeClass and set runtimeClassName: ${options.name} in the Pod`);
+    ctx.io.out(
+      `# ${options.dropIn}\n${dropIn}\n# ${options.containerdConfig}: ${imports.action === 'none' ? 'its imports already cover the drop-in' : `top-level ${imports.text.split('\n').find((l) => /^\s*imports\s*=/.test(l))}`}\n\n# the RuntimeClass (kubectl apply -f -)\n${stringify(manifest)}`,
+    );
+    ctx.io.err(
+      `write these (or run with --apply), ${restart}, then kubectl apply the RuntimeClass and set runtimeClassName: ${options.name} in the Pod`,
+    );
     return;
   }
-  const said = (action: string, what: string) => (action === 'none' ? `${what}: already there, nothing changed` : `${what}: ${action === 'create' ? 'created' : action === 'replace' ? 'replaced' : 'updated'}`);
+  const said = (action: string, what: string) =>
+    action === 'none'
+      ? `${what}: already there, nothing changed`
+      : `${what}: ${action === 'create' ? 'created' : action === 'replace' ? 'replaced' : 'updated'}`;
   ctx.io.out(said(dropInPlan, `${options.dropIn} (handler "${options.name}" → ${WRAPPER_PATH})`));
   ctx.io.out(said(imports.action, `${options.containerdConfig} (imports)${backup ? ` (backup: ${backup})` : ''}`));
   ctx.io.out(`${changed ? `${restart}; ` : ''}the RuntimeClass (kubectl apply -f -):\n${stringify(manifest)}`);
 }
 
 /** Writes `text` to `path` atomically, its mode kept; what was there first goes to a new backup file, whose path is returned. */
-async function replaceKeepingBackup(path: string, current: { bytes: Buffer; stat: { mode: number } } | undefined, text: string): Promise<string | null> {
+async function replaceKeepingBackup(
+  path: string,
+  current: { bytes: Buffer; stat: { mode: number } } | undefined,
+  text: string,
+): Promise<string | null> {
   const mode = current ? current.stat.mode & 0o777 : 0o644;
   let backup: string | null = null;
   if (current) {

@@ -28,10 +28,22 @@ export async function runMigrate(options: MigrateOptions, ctx: CommandContext): 
   // Progress is for a person watching: only on a terminal, and never on stdout.
   const progress = createProgress(process.stderr.isTTY ? { write: (text) => process.stderr.write(text) } : {});
   const report = await migrate(
-    { ref: options.ref, maps: options.maps, copyBinds: options.copyBinds, live: options.live, ...(options.name !== undefined ? { name: options.name } : {}) },
+    {
+      ref: options.ref,
+      maps: options.maps,
+      copyBinds: options.copyBinds,
+      live: options.live,
+      ...(options.name !== undefined ? { name: options.name } : {}),
+    },
     source,
     target,
-    { config: ctx.config, log: ctx.log, faults, progress, ...(options.verifyMs !== undefined ? { verifyMs: options.verifyMs } : {}) },
+    {
+      config: ctx.config,
+      log: ctx.log,
+      faults,
+      progress,
+      ...(options.verifyMs !== undefined ? { verifyMs: options.verifyMs } : {}),
+    },
   );
   ctx.io.out(ctx.json ? JSON.stringify(report, null, 2) : formatReport(report, options.live));
 }

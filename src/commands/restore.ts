@@ -7,7 +7,12 @@ import { ExtmountError } from '../core/errors.js';
 import { checkManifestAgainstImages } from '../core/checkpoint/image-check.js';
 import { MANIFEST_FILE, type Manifest } from '../core/checkpoint/manifest.js';
 import { planCriuOptions, toArgv } from '../core/mounts/render.js';
-import { refusalOf, resolveRestoreTargets, restoreDenials, type RestoreTarget } from '../core/checkpoint/restore-targets.js';
+import {
+  refusalOf,
+  resolveRestoreTargets,
+  restoreDenials,
+  type RestoreTarget,
+} from '../core/checkpoint/restore-targets.js';
 import { runCriu } from '../adapters/criu.js';
 import { criuVersion } from '../adapters/criu-version.js';
 import { lockImagesDir } from '../adapters/dir-lock.js';
@@ -45,7 +50,9 @@ async function restoreLocked(options: RestoreOptions, ctx: CommandContext): Prom
   const { imagesDir } = options;
   const manifest = await readManifest(imagesDir);
   if (manifest.target.kind !== 'pid') {
-    throw new ExtmountError('bad-input', `${imagesDir} holds a checkpoint of container ${manifest.target.name}`, { hint: `restore it with: extmount restore ${manifest.target.name}` });
+    throw new ExtmountError('bad-input', `${imagesDir} holds a checkpoint of container ${manifest.target.name}`, {
+      hint: `restore it with: extmount restore ${manifest.target.name}`,
+    });
   }
   checkManifestAgainstImages(manifest, await readImageMounts(imagesDir), imagesDir);
   const targets = resolveRestoreTargets(manifest, options.maps, ctx.config.remap);
@@ -62,9 +69,17 @@ async function restoreLocked(options: RestoreOptions, ctx: CommandContext): Prom
   try {
     const criuTargets = await bindVerifiedTargets(holder, targets);
     // The root too: CRIU builds the tree's filesystem from it, so it gets the checked bind, not the path.
-    const rootEntry = root === null || root === '/' ? null : await holder.bindChecked(root, 'private', "the tree's root");
-    const criuOptions = planCriuOptions({ ...manifest, rootHostPath: rootEntry }, version, { targets: criuTargets, includeRoot: true });
-    const args = [...toArgv(criuOptions.restore), ...(options.foreground ? [] : ['--restore-detached', '--pidfile', pidfile]), ...options.criuArgs];
+    const rootEntry =
+      root === null || root === '/' ? null : await holder.bindChecked(root, 'private', "the tree's root");
+    const criuOptions = planCriuOptions({ ...manifest, rootHostPath: rootEntry }, version, {
+      targets: criuTargets,
+      includeRoot: true,
+    });
+    const args = [
+      ...toArgv(criuOptions.restore),
+      ...(options.foreground ? [] : ['--restore-detached', '--pidfile', pidfile]),
+      ...options.criuArgs,
+    ];
     ctx.log.debug({ argv: args }, 'criu restore');
     const run = await runCriu(ctx.config.criu, 'restore', imagesDir, args, { foreground: options.foreground });
     if (run.exitCode !== 0) throw criuFailureError(`criu restore from ${imagesDir}`, run.log, run.logPath);
@@ -75,18 +90,43 @@ async function restoreLocked(options: RestoreOptions, ctx: CommandContext): Prom
   if (options.foreground) return;
   const pid = Number((await readBoundedText(pidfile, READ_LIMITS.pidfile)).trim());
   if (ctx.json) {
-    ctx.io.out(JSON.stringify({ pid, mounts: targets.map((t) => ({ key: t.mount.key, mountpoint: t.mount.mountpoint, path: t.path, from: t.from })) }, null, 2));
+    ctx.io.out(
+      JSON.stringify(
+        {
+          pid,
+          mounts: targets.map((t) => ({
+            key: t.mount.key,
+            mountpoint: t.mount.mountpoint,
+            path: t.path,
+            from: t.from,
+          })),
+        },
+        null,
+        2,
+      ),
+    );
     return;
   }
   ctx.io.out(String(pid));
-  for (const t of targets) ctx.log.info(`${t.mount.mountpoint} (key ${t.mount.key}) restored from ${t.path} (${t.from})`);
+  for (const t of targets)
+    ctx.log.info(`${t.mount.mountpoint} (key ${t.mount.key}) restored from ${t.path} (${t.from})`);
 }
 
 /** Each target bound into the private holder and checked there (MountHolder.bindChecked): key → holder entry, for CRIU. */
-async function bindVerifiedTargets(holder: MountHolder, targets: readonly RestoreTarget[]): Promise<Map<string, string>> {
+async function bindVerifiedTargets(
+  holder: MountHolder,
+  targets: readonly RestoreTarget[],
+): Promise<Map<string, string>> {
   const entries = new Map<string, string>();
   for (const { mount, path } of targets) {
-    entries.set(mount.key, await holder.bindChecked(path, mount.propagation.includes('slave') ? 'slave' : 'private', `${mount.mountpoint} (key ${mount.key})`));
+    entries.set(
+      mount.key,
+      await holder.bindChecked(
+        path,
+        mount.propagation.includes('slave') ? 'slave' : 'private',
+        `${mount.mountpoint} (key ${mount.key})`,
+      ),
+    );
   }
   return entries;
 }
@@ -94,21 +134,36 @@ async function bindVerifiedTargets(holder: MountHolder, targets: readonly Restor
 /** The restored tree's whole filesystem: held to the same rules as every mount target. */
 async function checkTreeRoot(root: string, hostPaths: Config['hostPaths'], denied: readonly string[]): Promise<void> {
   const refusal = refusalOf(root, hostPaths, denied);
-  if (refusal) throw new ExtmountError('refused', `the tree's root ${root} ${refusal}`, { hint: 'allow it in the config (hostPaths.allow) if this is intended' });
+  if (refusal)
+    throw new ExtmountError('refused', `the tree's root ${root} ${refusal}`, {
+      hint: 'allow it in the config (hostPaths.allow) if this is intended',
+    });
   const rootStat = await lstat(root).catch(() => undefined);
-  if (!rootStat?.isDirectory()) throw new ExtmountError('refused', `the tree's root ${root} is not a directory on this host`, { hint: 'the root folder must exist where it was at checkpoint time' });
+  if (!rootStat?.isDirectory())
+    throw new ExtmountError('refused', `the tree's root ${root} is not a directory on this host`, {
+      hint: 'the root folder must exist where it was at checkpoint time',
+    });
   const real = await realpath(root).catch(() => root);
-  if (real !== root) throw new ExtmountError('refused', `the tree's root ${root} goes through a symlink (real path ${real})`, { hint: 'restore where the tree really was' });
+  if (real !== root)
+    throw new ExtmountError('refused', `the tree's root ${root} goes through a symlink (real path ${real})`, {
+      hint: 'restore where the tree really was',
+    });
 }
 
 async function requireImagesDir(imagesDir: string): Promise<void> {
   const dirStat = await stat(imagesDir).catch(() => undefined);
-  if (!dirStat?.isDirectory()) throw new ExtmountError('bad-input', `no images directory ${imagesDir}`, { hint: 'give the --images-dir used at checkpoint time' });
+  if (!dirStat?.isDirectory())
+    throw new ExtmountError('bad-input', `no images directory ${imagesDir}`, {
+      hint: 'give the --images-dir used at checkpoint time',
+    });
 }
 
 export async function readManifest(imagesDir: string): Promise<Manifest> {
   await requireImagesDir(imagesDir);
   const manifest = await readManifestIn(imagesDir);
-  if (!manifest) throw new ExtmountError('bad-input', `${imagesDir} has no ${MANIFEST_FILE}`, { hint: 'was it written by extmount checkpoint?' });
+  if (!manifest)
+    throw new ExtmountError('bad-input', `${imagesDir} has no ${MANIFEST_FILE}`, {
+      hint: 'was it written by extmount checkpoint?',
+    });
   return manifest;
 }

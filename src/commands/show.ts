@@ -28,14 +28,20 @@ export async function runShow(opts: ShowOptions, io: CommandIO): Promise<void> {
       const names = [...files.keys()].sort((a, b) => order(a) - order(b));
       if (names.length === 0) {
         const { ExtmountError } = await import('../core/errors.js');
-        throw new ExtmountError('bad-input', `${opts.path} holds no checkpoint/inventory.img or checkpoint/mountpoints-*.img`, { hint: 'is it a container checkpoint archive or checkpoint image?' });
+        throw new ExtmountError(
+          'bad-input',
+          `${opts.path} holds no checkpoint/inventory.img or checkpoint/mountpoints-*.img`,
+          { hint: 'is it a container checkpoint archive or checkpoint image?' },
+        );
       }
-      for (const name of names) images.push({ path: `${opts.path}:${name}`, image: decodeCriuImage(files.get(name)!, name) });
+      for (const name of names)
+        images.push({ path: `${opts.path}:${name}`, image: decodeCriuImage(files.get(name)!, name) });
     } finally {
       await source.close();
     }
   } else {
-    for (const path of await imageFilesAt(opts.path)) images.push({ path, image: decodeCriuImage(await readImageFile(path), path) });
+    for (const path of await imageFilesAt(opts.path))
+      images.push({ path, image: decodeCriuImage(await readImageFile(path), path) });
   }
   if (opts.json) {
     const files = images.map(({ path, image }) => ({ file: path, magic: image.magic.name, entries: image.entries }));

@@ -40,8 +40,20 @@ export interface Config {
  * restoreDenials), whatever the config's deny list says.
  */
 export const DEFAULT_DENY: readonly string[] = [
-  '/', '/etc', '/proc', '/sys', '/dev', '/root', '/home', '/usr', '/boot', '/run', '/var/run',
-  '/var/lib/docker', '/var/lib/containerd', '/var/lib/containers',
+  '/',
+  '/etc',
+  '/proc',
+  '/sys',
+  '/dev',
+  '/root',
+  '/home',
+  '/usr',
+  '/boot',
+  '/run',
+  '/var/run',
+  '/var/lib/docker',
+  '/var/lib/containerd',
+  '/var/lib/containers',
 ];
 
 /** At most this many entries in hostPaths.allow, hostPaths.deny and remap each. */
@@ -69,7 +81,8 @@ const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 
 
 /** Validates parsed JSON; missing fields take their defaults, unknown fields are refused (typos). */
 export function parseConfig(value: unknown, origin: string): Config {
-  const fail = (what: string) => new ExtmountError('bad-input', `${origin}: ${what}`, { hint: 'see "Configuration" in the README' });
+  const fail = (what: string) =>
+    new ExtmountError('bad-input', `${origin}: ${what}`, { hint: 'see "Configuration" in the README' });
   if (!isRecord(value)) throw fail('the configuration must be a JSON object');
   const known = new Set(Object.keys(DEFAULT_CONFIG));
   for (const key of Object.keys(value)) if (!known.has(key)) throw fail(`unknown field "${key}"`);
@@ -82,8 +95,10 @@ export function parseConfig(value: unknown, origin: string): Config {
   if (!isRecord(hostPaths)) throw fail('"hostPaths" must be an object with "allow" and "deny" lists');
   const pathList = (field: 'allow' | 'deny'): string[] => {
     const list = hostPaths[field] ?? DEFAULT_CONFIG.hostPaths[field];
-    if (!Array.isArray(list) || !list.every(isAbsolutePath)) throw fail(`"hostPaths.${field}" must be a list of absolute paths`);
-    if (list.length > CONFIG_MAX_LIST) throw fail(`"hostPaths.${field}" has ${list.length} entries, more than ${CONFIG_MAX_LIST}`);
+    if (!Array.isArray(list) || !list.every(isAbsolutePath))
+      throw fail(`"hostPaths.${field}" must be a list of absolute paths`);
+    if (list.length > CONFIG_MAX_LIST)
+      throw fail(`"hostPaths.${field}" has ${list.length} entries, more than ${CONFIG_MAX_LIST}`);
     return list.map(normalizePath);
   };
   const deny = pathList('deny');
@@ -101,7 +116,8 @@ export function parseConfig(value: unknown, origin: string): Config {
     throw fail('"importMaxBytes" must be a positive whole number of bytes');
   }
   const logLevel = value.logLevel ?? DEFAULT_CONFIG.logLevel;
-  if (typeof logLevel !== 'string' || !LOG_LEVELS.has(logLevel)) throw fail(`"logLevel" must be one of ${[...LOG_LEVELS].join(', ')}`);
+  if (typeof logLevel !== 'string' || !LOG_LEVELS.has(logLevel))
+    throw fail(`"logLevel" must be one of ${[...LOG_LEVELS].join(', ')}`);
   return {
     criu: text('criu'),
     runc: text('runc'),
@@ -114,7 +130,6 @@ export function parseConfig(value: unknown, origin: string): Config {
   };
 }
 
-
 /**
  * The state dir named by a config, normalized ("/var/lib//extmount/" → "/var/lib/extmount"): absolute, no
  * ".." or NUL, not "/", and not in or below a path the deny list (or the default one) names — "/" in a
@@ -125,18 +140,25 @@ export function checkStateDirPath(stateDir: string, deny: readonly string[]): st
     throw stateDirRefused(stateDir, 'must be an absolute path without ".." components');
   }
   const path = normalizePath(stateDir);
-  if (path === '/') throw stateDirRefused(stateDir, 'must not be "/": extmount would write its files into the root directory');
+  if (path === '/')
+    throw stateDirRefused(stateDir, 'must not be "/": extmount would write its files into the root directory');
   for (const denied of new Set([...DEFAULT_DENY, ...deny].map(normalizePath))) {
     if (denied === '/') continue;
     if (path === denied || path.startsWith(`${denied}/`)) {
-      throw stateDirRefused(stateDir, `lies in "${denied}", a system path the deny list names`, 'choose a folder of its own, such as /var/lib/extmount');
+      throw stateDirRefused(
+        stateDir,
+        `lies in "${denied}", a system path the deny list names`,
+        'choose a folder of its own, such as /var/lib/extmount',
+      );
     }
   }
   return path;
 }
 
 export function isAbsolutePath(value: unknown): value is string {
-  return typeof value === 'string' && value.startsWith('/') && !value.includes('\0') && !value.split('/').includes('..');
+  return (
+    typeof value === 'string' && value.startsWith('/') && !value.includes('\0') && !value.split('/').includes('..')
+  );
 }
 
 /** Drops duplicate and trailing slashes and "." components: "/srv//a/./" → "/srv/a". */

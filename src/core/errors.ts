@@ -44,7 +44,11 @@ export class ExtmountError extends Error {
   /** What code decides on (ErrorReason); undefined when nothing does. */
   readonly reason: ErrorReason | undefined;
 
-  constructor(code: ErrorCode, message: string, options: { hint?: string; cause?: unknown; details?: string[]; reason?: ErrorReason | undefined } = {}) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { hint?: string; cause?: unknown; details?: string[]; reason?: ErrorReason | undefined } = {},
+  ) {
     super(message, { cause: options.cause });
     this.code = code;
     this.hint = options.hint;
@@ -66,8 +70,16 @@ export function hasReason(err: unknown, reason: ErrorReason): boolean {
 export function fileError(action: string, path: string, err: unknown): ExtmountError {
   const code = (err as { code?: string }).code;
   const denied = code === 'EACCES' || code === 'EPERM' || code === 'EROFS';
-  const reason = code === 'ENOENT' ? 'no such file or directory' : denied ? 'permission denied' : (err as Error).message ?? String(err);
-  return new ExtmountError('bad-input', `cannot ${action} ${path}: ${reason}`, { ...(denied ? { hint: 'run extmount as root' } : {}), cause: err });
+  const reason =
+    code === 'ENOENT'
+      ? 'no such file or directory'
+      : denied
+        ? 'permission denied'
+        : ((err as Error).message ?? String(err));
+  return new ExtmountError('bad-input', `cannot ${action} ${path}: ${reason}`, {
+    ...(denied ? { hint: 'run extmount as root' } : {}),
+    cause: err,
+  });
 }
 
 /** The lines the CLI prints on stderr for an error: `extmount: <message>[: <hint>]`, then details. */

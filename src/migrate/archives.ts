@@ -74,7 +74,11 @@ export async function copyArchive(
 }
 
 /** GET the archive of `from.path` and digest the files `digestKey` names, keeping nothing (the read-back before the start). */
-export async function digestArchive(from: ArchiveEnd, policy: EntryPolicy, digestKey: (path: string) => string | undefined): Promise<Digests> {
+export async function digestArchive(
+  from: ArchiveEnd,
+  policy: EntryPolicy,
+  digestKey: (path: string) => string | undefined,
+): Promise<Digests> {
   let source: Readable;
   try {
     source = (await from.container.getArchive({ path: from.path })) as Readable;
@@ -96,7 +100,12 @@ export async function digestArchive(from: ArchiveEnd, policy: EntryPolicy, diges
 }
 
 /** PUT a small archive built here (whiteouts, directory entries). */
-export async function putEntries(to: ArchiveEnd, entries: Buffer[], kind: TransferKind, progress: Progress): Promise<number> {
+export async function putEntries(
+  to: ArchiveEnd,
+  entries: Buffer[],
+  kind: TransferKind,
+  progress: Progress,
+): Promise<number> {
   const archive = Buffer.concat([...entries, END_OF_ARCHIVE]);
   try {
     await to.container.putArchive(archive, { path: to.path });
@@ -109,7 +118,16 @@ export async function putEntries(to: ArchiveEnd, entries: Buffer[], kind: Transf
 
 /** overlayfs marks a deleted lower file with a 0:0 character device of the same name in the upper layer. */
 export function whiteoutEntry(path: string): Buffer {
-  return encodeEntry({ name: path, type: 'char', mode: 0, uid: 0, gid: 0, mtime: Math.floor(Date.now() / 1000), devmajor: 0, devminor: 0 });
+  return encodeEntry({
+    name: path,
+    type: 'char',
+    mode: 0,
+    uid: 0,
+    gid: 0,
+    mtime: Math.floor(Date.now() / 1000),
+    devmajor: 0,
+    devminor: 0,
+  });
 }
 
 /** docker save on one engine piped into docker load on the other (the target verifies the image archive). */
@@ -152,9 +170,13 @@ export async function transferImage(source: Engine, target: Engine, ref: string,
       continue;
     }
     if (message.error || message.errorDetail) {
-      throw new ExtmountError('docker-failed', `loading image ${ref} on ${target.where}: ${message.errorDetail?.message ?? message.error}`, {
-        hint: 'check free space under that engine\'s data root, then run migrate again (nothing was stopped yet)',
-      });
+      throw new ExtmountError(
+        'docker-failed',
+        `loading image ${ref} on ${target.where}: ${message.errorDetail?.message ?? message.error}`,
+        {
+          hint: "check free space under that engine's data root, then run migrate again (nothing was stopped yet)",
+        },
+      );
     }
   }
   return bytes;

@@ -30,8 +30,15 @@ export const WAIT_MS = {
  * Calls CHECK until it gives a value (not undefined), INTERVALMS apart, while TIMEOUTMS have not passed
  * (checked before each call); undefined when they did.
  */
-export async function pollUntil<T>(check: () => Promise<T | undefined>, limits: { timeoutMs: number; intervalMs: number }): Promise<T | undefined> {
-  for (const deadline = Date.now() + limits.timeoutMs; Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, limits.intervalMs))) {
+export async function pollUntil<T>(
+  check: () => Promise<T | undefined>,
+  limits: { timeoutMs: number; intervalMs: number },
+): Promise<T | undefined> {
+  for (
+    const deadline = Date.now() + limits.timeoutMs;
+    Date.now() < deadline;
+    await new Promise((resolve) => setTimeout(resolve, limits.intervalMs))
+  ) {
     const value = await check();
     if (value !== undefined) return value;
   }

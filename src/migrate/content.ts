@@ -3,7 +3,13 @@ import { randomUUID } from 'node:crypto';
 import type Docker from 'dockerode';
 import { ExtmountError } from '../core/errors.js';
 import { LABEL_FROM } from '../core/migrate/migrate-config.js';
-import { basename, dirname, planRootfsChanges, type BindTarget, type RootfsPlan } from '../core/migrate/migrate-plan.js';
+import {
+  basename,
+  dirname,
+  planRootfsChanges,
+  type BindTarget,
+  type RootfsPlan,
+} from '../core/migrate/migrate-plan.js';
 import { isUnder } from '../core/checkpoint/restore-targets.js';
 import type { TransferKind } from '../core/migrate/migrate-report.js';
 import { TarFormatError, encodeFileEntry } from '../core/migrate/migrate-tar.js';
@@ -84,17 +90,50 @@ export async function prepareTransfers(
   const { source, target } = sides;
   const sid = x.sourceId;
   const readerMounts: HelperMount[] = [
-    ...(x.checkpointFromSource === false ? [] : [{ type: 'create-bind', source: `${x.roots.source}/containers/${sid}/checkpoints/${x.checkpoint}`, target: `/extmount/${CHECKPOINT_DIR}`, readOnly: true } satisfies HelperMount]),
-    ...x.volumes.map((v, i): HelperMount => ({ type: 'volume', source: v.name, target: `/extmount/${volumeDir(i)}`, readOnly: true })),
-    ...x.binds.map((b, i): HelperMount => ({ type: 'bind', source: b.source, target: `/extmount/${bindDir(i)}`, readOnly: true })),
+    ...(x.checkpointFromSource === false
+      ? []
+      : [
+          {
+            type: 'create-bind',
+            source: `${x.roots.source}/containers/${sid}/checkpoints/${x.checkpoint}`,
+            target: `/extmount/${CHECKPOINT_DIR}`,
+            readOnly: true,
+          } satisfies HelperMount,
+        ]),
+    ...x.volumes.map((v, i): HelperMount => ({
+      type: 'volume',
+      source: v.name,
+      target: `/extmount/${volumeDir(i)}`,
+      readOnly: true,
+    })),
+    ...x.binds.map((b, i): HelperMount => ({
+      type: 'bind',
+      source: b.source,
+      target: `/extmount/${bindDir(i)}`,
+      readOnly: true,
+    })),
   ];
   const writerMounts: HelperMount[] = [
-    { type: 'create-bind', source: `${x.roots.target}/containers/${x.targetId}/checkpoints/${x.checkpoint}`, target: `/extmount/${CHECKPOINT_DIR}` },
+    {
+      type: 'create-bind',
+      source: `${x.roots.target}/containers/${x.targetId}/checkpoints/${x.checkpoint}`,
+      target: `/extmount/${CHECKPOINT_DIR}`,
+    },
     ...x.volumes.map((v, i): HelperMount => ({ type: 'volume', source: v.name, target: `/extmount/${volumeDir(i)}` })),
-    ...x.binds.map((b, i): HelperMount => ({ type: 'create-bind', source: b.target, target: `/extmount/${bindDir(i)}` })),
+    ...x.binds.map((b, i): HelperMount => ({
+      type: 'create-bind',
+      source: b.target,
+      target: `/extmount/${bindDir(i)}`,
+    })),
   ];
   const [upper, reader, writer, checkpoint] = await Promise.all([
-    x.upperDir ? pool.open(target.engine, { image: target.image, sourceId: sid, mounts: [{ type: 'bind', source: x.upperDir, target: '/extmount/upper' }] }) : Promise.resolve(undefined),
+    x.upperDir
+      ? pool.open(target.engine, {
+          image: target.image,
+          sourceId: sid,
+          mounts: [{ type: 'bind', source: x.upperDir, target: '/extmount/upper' }],
+        })
+      : Promise.resolve(undefined),
     pool.open(source.engine, { image: source.image, sourceId: sid, mounts: readerMounts }),
     pool.open(target.engine, { image: target.image, sourceId: sid, mounts: writerMounts }),
     pool.open(target.engine, { image: target.image, sourceId: sid, mounts: writerMounts.slice(0, 1) }),
@@ -109,13 +148,23 @@ export async function prepareTransfers(
  */
 export async function createBindFolders(target: Side, sourceId: string, paths: readonly string[]): Promise<void> {
   if (paths.length === 0) return;
-  await withHelper(target.engine, { image: target.image, sourceId, mounts: paths.map((p, i): HelperMount => ({ type: 'create-bind', source: p, target: `/extmount/${bindDir(i)}` })) }, (helper) =>
-    statPath(target.engine, helper, '/extmount'),
+  await withHelper(
+    target.engine,
+    {
+      image: target.image,
+      sourceId,
+      mounts: paths.map((p, i): HelperMount => ({ type: 'create-bind', source: p, target: `/extmount/${bindDir(i)}` })),
+    },
+    (helper) => statPath(target.engine, helper, '/extmount'),
   );
 }
 
 /** The source's writable-layer changes, read while it is stopped (after the checkpoint). */
-export async function readRootfsPlan(source: Engine, sourceId: string, mountpoints: readonly string[]): Promise<RootfsPlan> {
+export async function readRootfsPlan(
+  source: Engine,
+  sourceId: string,
+  mountpoints: readonly string[],
+): Promise<RootfsPlan> {
   return planRootfsChanges(await containerChanges(source, sourceId), mountpoints);
 }
 
@@ -127,14 +176,31 @@ export async function readRootfsPlan(source: Engine, sourceId: string, mountpoin
  * metadata only: the archive is cut after its first entry), written through the created container.
  * Modified entries go deepest first, so a directory's restored mtime is not bumped by its children.
  */
-export async function applyRootfs(sides: Sides, ids: { source: string; target: string }, plan: RootfsPlan, mountpoints: readonly string[], upper: Docker.Container | undefined, progress: Progress): Promise<Digests> {
+export async function applyRootfs(
+  sides: Sides,
+  ids: { source: string; target: string },
+  plan: RootfsPlan,
+  mountpoints: readonly string[],
+  upper: Docker.Container | undefined,
+  progress: Progress,
+): Promise<Digests> {
   const digests: Digests = new Map();
   const { source, target } = sides;
   if (plan.deletions.length > 0) {
-    if (!upper) throw new ExtmountError('docker-failed', `${target.engine.where} does not use overlay2 for the new container, so the deletions in its writable layer cannot be applied`, {
-      hint: 'run the target dockerd with the overlay2 storage driver',
-    });
-    await putEntries({ engine: target.engine, container: upper, path: '/extmount/upper' }, plan.deletions.map((p) => whiteoutEntry(p.slice(1))), 'rootfs', progress);
+    if (!upper)
+      throw new ExtmountError(
+        'docker-failed',
+        `${target.engine.where} does not use overlay2 for the new container, so the deletions in its writable layer cannot be applied`,
+        {
+          hint: 'run the target dockerd with the overlay2 storage driver',
+        },
+      );
+    await putEntries(
+      { engine: target.engine, container: upper, path: '/extmount/upper' },
+      plan.deletions.map((p) => whiteoutEntry(p.slice(1))),
+      'rootfs',
+      progress,
+    );
   }
   const sourceContainer = source.engine.docker.getContainer(ids.source);
   const targetContainer = target.engine.docker.getContainer(ids.target);
@@ -171,7 +237,11 @@ export async function applyRootfs(sides: Sides, ids: { source: string; target: s
 export async function copyData(sides: Sides, transfers: Transfers, progress: Progress): Promise<Digests> {
   const checkpointPrefix = `extmount/${CHECKPOINT_DIR}`;
   const kindOf = (path: string | undefined): TransferKind =>
-    path === undefined || path === 'extmount' || isUnder(`/${path}`, `/${checkpointPrefix}`) ? 'checkpoint' : path.startsWith('extmount/bind-') ? 'binds' : 'volumes';
+    path === undefined || path === 'extmount' || isUnder(`/${path}`, `/${checkpointPrefix}`)
+      ? 'checkpoint'
+      : path.startsWith('extmount/bind-')
+        ? 'binds'
+        : 'volumes';
   const copied = await copyArchive(
     { engine: sides.source.engine, container: transfers.reader, path: '/extmount' },
     { engine: sides.target.engine, container: transfers.writer, path: '/' },
@@ -187,7 +257,8 @@ export async function copyData(sides: Sides, transfers: Transfers, progress: Pro
         const local = [CHECKPOINT_MAPS_FILE, CHECKPOINT_ATTEMPT_FILE].map((f) => `${checkpointPrefix}/${f}`);
         return local.includes(entry.path) ? 'skip' : 'keep';
       },
-      digestKey: (path) => (path.startsWith(`${checkpointPrefix}/`) ? path.slice(checkpointPrefix.length + 1) : undefined),
+      digestKey: (path) =>
+        path.startsWith(`${checkpointPrefix}/`) ? path.slice(checkpointPrefix.length + 1) : undefined,
     },
   );
   return copied.digests;
@@ -196,8 +267,16 @@ export async function copyData(sides: Sides, transfers: Transfers, progress: Pro
 /** A new CHECKPOINT_ATTEMPT_FILE in the target's checkpoint folder (before each start from it). */
 export async function markStartAttempt(target: Engine, transfers: Transfers, progress: Progress): Promise<void> {
   const nonce = Buffer.from(`${randomUUID()}\n`);
-  const entry = encodeFileEntry({ name: CHECKPOINT_ATTEMPT_FILE, mode: 0o600, uid: 0, gid: 0, mtime: Math.floor(Date.now() / 1000) }, nonce);
-  await putEntries({ engine: target, container: transfers.checkpoint, path: `/extmount/${CHECKPOINT_DIR}` }, [entry], 'checkpoint', progress);
+  const entry = encodeFileEntry(
+    { name: CHECKPOINT_ATTEMPT_FILE, mode: 0o600, uid: 0, gid: 0, mtime: Math.floor(Date.now() / 1000) },
+    nonce,
+  );
+  await putEntries(
+    { engine: target, container: transfers.checkpoint, path: `/extmount/${CHECKPOINT_DIR}` },
+    [entry],
+    'checkpoint',
+    progress,
+  );
 }
 
 /** What the target was checked for before the start. */
@@ -212,13 +291,23 @@ export interface TargetCheck {
  * the source sent (sha256 and size), or the copy is refused and rolled back. A damaged page image
  * restores into a process that may run on with wrong memory, which no liveness check sees.
  */
-export async function verifyOnTarget(target: Engine, transfers: Transfers, sent: { checkpoint: Digests; layer: Digests }): Promise<TargetCheck> {
+export async function verifyOnTarget(
+  target: Engine,
+  transfers: Transfers,
+  sent: { checkpoint: Digests; layer: Digests },
+): Promise<TargetCheck> {
   const [checkpoint, layer] = await Promise.all([
-    digestArchive({ engine: target, container: transfers.checkpoint, path: `/extmount/${CHECKPOINT_DIR}` }, { root: CHECKPOINT_DIR, allowLinks: false, allowDevices: false }, (p) =>
-      p.startsWith(`${CHECKPOINT_DIR}/`) ? p.slice(CHECKPOINT_DIR.length + 1) : undefined,
+    digestArchive(
+      { engine: target, container: transfers.checkpoint, path: `/extmount/${CHECKPOINT_DIR}` },
+      { root: CHECKPOINT_DIR, allowLinks: false, allowDevices: false },
+      (p) => (p.startsWith(`${CHECKPOINT_DIR}/`) ? p.slice(CHECKPOINT_DIR.length + 1) : undefined),
     ),
     transfers.upper && sent.layer.size > 0
-      ? digestArchive({ engine: target, container: transfers.upper, path: '/extmount/upper' }, { root: 'upper', allowLinks: true, allowDevices: true }, (p) => (p.startsWith('upper/') ? p.slice(5) : undefined))
+      ? digestArchive(
+          { engine: target, container: transfers.upper, path: '/extmount/upper' },
+          { root: 'upper', allowLinks: true, allowDevices: true },
+          (p) => (p.startsWith('upper/') ? p.slice(5) : undefined),
+        )
       : Promise.resolve(undefined),
   ]);
   const checks: Array<[string, DigestCheck]> = [['checkpoint', compareDigests(sent.checkpoint, checkpoint)]];
@@ -230,5 +319,8 @@ export async function verifyOnTarget(target: Engine, transfers: Transfers, sent:
       });
     }
   }
-  return { checkpointFiles: checks[0]![1].checked, layerFiles: layer ? checks[1]![1].checked : sent.layer.size === 0 ? 0 : null };
+  return {
+    checkpointFiles: checks[0]![1].checked,
+    layerFiles: layer ? checks[1]![1].checked : sent.layer.size === 0 ? 0 : null,
+  };
 }

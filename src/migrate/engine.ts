@@ -34,9 +34,15 @@ export async function listLabelled(engine: Engine, label: string, value: string)
 }
 
 /** Removes a container; one that is already gone counts as removed. Never removes named volumes. */
-export async function removeContainer(engine: Engine, id: string, options: { force?: boolean; anonymousVolumes?: boolean } = {}): Promise<void> {
+export async function removeContainer(
+  engine: Engine,
+  id: string,
+  options: { force?: boolean; anonymousVolumes?: boolean } = {},
+): Promise<void> {
   try {
-    await engine.docker.getContainer(id).remove({ force: options.force ?? false, v: options.anonymousVolumes ?? false });
+    await engine.docker
+      .getContainer(id)
+      .remove({ force: options.force ?? false, v: options.anonymousVolumes ?? false });
   } catch (err) {
     if (statusOf(err) === 404) return;
     throw engineError(engine, err, `removing container ${id.slice(0, 12)}`);
@@ -92,7 +98,9 @@ export async function createHelper(engine: Engine, spec: HelperSpec): Promise<Do
             ...(m.type === 'bind' && m.nonRecursive ? { BindOptions: { NonRecursive: true } } : {}),
             ...(m.type === 'volume' ? { VolumeOptions: { NoCopy: true } } : {}),
           })) as Docker.MountSettings[],
-        Binds: spec.mounts.filter((m) => m.type === 'create-bind').map((m) => `${m.source}:${m.target}${m.readOnly ? ':ro' : ''}`),
+        Binds: spec.mounts
+          .filter((m) => m.type === 'create-bind')
+          .map((m) => `${m.source}:${m.target}${m.readOnly ? ':ro' : ''}`),
       },
     });
   } catch (err) {
@@ -101,7 +109,11 @@ export async function createHelper(engine: Engine, spec: HelperSpec): Promise<Do
 }
 
 /** A helper for the duration of fn, then removed (with its anonymous volumes). */
-export async function withHelper<T>(engine: Engine, spec: HelperSpec, fn: (helper: Docker.Container) => Promise<T>): Promise<T> {
+export async function withHelper<T>(
+  engine: Engine,
+  spec: HelperSpec,
+  fn: (helper: Docker.Container) => Promise<T>,
+): Promise<T> {
   const helper = await createHelper(engine, spec);
   try {
     return await fn(helper);
@@ -153,7 +165,11 @@ export function isSymlinkMode(mode: number): boolean {
 }
 
 /** HEAD /containers/{id}/archive: the stat of a path in the container (its mounts included); undefined when absent. */
-export async function statPath(engine: Engine, container: Docker.Container, path: string): Promise<PathStat | undefined> {
+export async function statPath(
+  engine: Engine,
+  container: Docker.Container,
+  path: string,
+): Promise<PathStat | undefined> {
   let res: { headers: Record<string, string | undefined>; resume(): void };
   try {
     res = await container.infoArchive({ path });
@@ -163,9 +179,14 @@ export async function statPath(engine: Engine, container: Docker.Container, path
   }
   res.resume();
   const header = res.headers['x-docker-container-path-stat'];
-  if (!header) throw new ExtmountError('docker-failed', `${engine.where} answered a path stat without X-Docker-Container-Path-Stat`, {
-    hint: 'check that the address names a Docker engine (20.10 or newer), not a proxy that drops headers',
-  });
+  if (!header)
+    throw new ExtmountError(
+      'docker-failed',
+      `${engine.where} answered a path stat without X-Docker-Container-Path-Stat`,
+      {
+        hint: 'check that the address names a Docker engine (20.10 or newer), not a proxy that drops headers',
+      },
+    );
   return JSON.parse(Buffer.from(header, 'base64').toString('utf8')) as PathStat;
 }
 
@@ -192,14 +213,26 @@ export function unreachableCode(err: unknown): string | undefined {
  */
 export async function verifyRunning(engine: Engine, id: string, ms: number, what: string): Promise<void> {
   const first = await inspectMaybe(engine, id);
-  if (!first?.State.Running) throw new ExtmountError('restore-failed', `${what} on ${engine.where} is not running after the restore (${first ? first.State.Status : 'gone'})`);
+  if (!first?.State.Running)
+    throw new ExtmountError(
+      'restore-failed',
+      `${what} on ${engine.where} is not running after the restore (${first ? first.State.Status : 'gone'})`,
+    );
   const deadline = Date.now() + ms;
   for (;;) {
     const left = deadline - Date.now();
     if (left > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(200, left)));
     const now = await inspectMaybe(engine, id);
-    if (!now?.State.Running || now.State.Restarting || now.State.Pid !== first.State.Pid || now.RestartCount !== first.RestartCount) {
-      throw new ExtmountError('restore-failed', `${what} on ${engine.where} stopped within ${ms} ms of the restore (${now ? now.State.Status : 'gone'})`);
+    if (
+      !now?.State.Running ||
+      now.State.Restarting ||
+      now.State.Pid !== first.State.Pid ||
+      now.RestartCount !== first.RestartCount
+    ) {
+      throw new ExtmountError(
+        'restore-failed',
+        `${what} on ${engine.where} stopped within ${ms} ms of the restore (${now ? now.State.Status : 'gone'})`,
+      );
     }
     if (left <= 0) return;
   }

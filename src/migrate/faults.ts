@@ -1,7 +1,15 @@
 // Fault injection for tests: EXTMOUNT_MIGRATE_FAULT=<point>[:stop] ends (or stops) migrate abruptly at a named point. Off by default.
 import { ExtmountError } from '../core/errors.js';
 
-export const FAULT_POINTS = ['after-preflight', 'after-checkpoint', 'after-create', 'after-copy', 'before-start', 'after-start', 'after-source-removed'] as const;
+export const FAULT_POINTS = [
+  'after-preflight',
+  'after-checkpoint',
+  'after-create',
+  'after-copy',
+  'before-start',
+  'after-start',
+  'after-source-removed',
+] as const;
 export type FaultPoint = (typeof FAULT_POINTS)[number];
 
 export const FAULT_ENV = 'EXTMOUNT_MIGRATE_FAULT';
@@ -33,7 +41,10 @@ export function faultsFromEnv(env: NodeJS.ProcessEnv, actions: FaultActions = pr
   if (!value) return noFaults;
   const [point, action = 'exit', ...rest] = value.split(':');
   if (!FAULT_POINTS.includes(point as FaultPoint) || (action !== 'exit' && action !== 'stop') || rest.length > 0) {
-    throw new ExtmountError('usage', `${FAULT_ENV}="${value}": expected POINT or POINT:stop, POINT one of ${FAULT_POINTS.join(', ')}`);
+    throw new ExtmountError(
+      'usage',
+      `${FAULT_ENV}="${value}": expected POINT or POINT:stop, POINT one of ${FAULT_POINTS.join(', ')}`,
+    );
   }
   return {
     async at(here) {

@@ -15,13 +15,24 @@ export type HostPathState =
  * land outside the allowlist, so the walk stops at the first one. (A mountpoint cannot be a
  * symlink, so the non-recursive view of the parent shows the truth for the child.)
  */
-export async function inspectHostPath(engine: Engine, image: string, sourceId: string, path: string): Promise<HostPathState> {
+export async function inspectHostPath(
+  engine: Engine,
+  image: string,
+  sourceId: string,
+  path: string,
+): Promise<HostPathState> {
   const parts = components(path);
   let parent = '/';
   for (let i = 0; i < parts.length; i++) {
     const child = parent === '/' ? `/${parts[i]}` : `${parent}/${parts[i]}`;
-    const stat = await withHelper(engine, { image, sourceId, mounts: [{ type: 'bind', source: parent, target: '/extmount/parent', readOnly: true, nonRecursive: true }] }, (helper) =>
-      statPath(engine, helper, `/extmount/parent/${parts[i]}`),
+    const stat = await withHelper(
+      engine,
+      {
+        image,
+        sourceId,
+        mounts: [{ type: 'bind', source: parent, target: '/extmount/parent', readOnly: true, nonRecursive: true }],
+      },
+      (helper) => statPath(engine, helper, `/extmount/parent/${parts[i]}`),
     );
     if (!stat) return { kind: 'missing', at: child };
     if (isSymlinkMode(stat.mode)) return { kind: 'symlink', at: child, linkTarget: stat.linkTarget };

@@ -1,6 +1,13 @@
 // The journal: a never-started container on the source whose labels record an ongoing migration, so a re-run after a crash knows where things stand.
 import { ExtmountError } from '../core/errors.js';
-import { LABEL_CHECKPOINT, LABEL_JOURNAL, LABEL_RESTART_POLICY, LABEL_TO, encodeRestartPolicy, type RestartPolicy } from '../core/migrate/migrate-config.js';
+import {
+  LABEL_CHECKPOINT,
+  LABEL_JOURNAL,
+  LABEL_RESTART_POLICY,
+  LABEL_TO,
+  encodeRestartPolicy,
+  type RestartPolicy,
+} from '../core/migrate/migrate-config.js';
 import { engineError, type Engine } from '../adapters/docker.js';
 import { HELPER_ENTRYPOINT, listLabelled, removeContainer } from './engine.js';
 
@@ -37,5 +44,6 @@ export async function writeJournal(
 }
 
 export async function removeJournals(source: Engine, sourceId: string): Promise<void> {
-  for (const j of await listLabelled(source, LABEL_JOURNAL, sourceId)) await removeContainer(source, j.Id, { force: true, anonymousVolumes: true });
+  for (const j of await listLabelled(source, LABEL_JOURNAL, sourceId))
+    await removeContainer(source, j.Id, { force: true, anonymousVolumes: true });
 }

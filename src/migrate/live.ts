@@ -16,8 +16,22 @@ import type { Config } from '../core/config.js';
 import { ExtmountError } from '../core/errors.js';
 import type { Digests } from '../core/migrate/digests.js';
 import { CHECKPOINT_ATTEMPT_FILE, CHECKPOINT_MAPS_FILE } from '../core/runtime/runtime-files.js';
-import { chooseLiveMode, type LiveChoice, type LiveFacts, type LivePages, type LiveReady, type LiveRequestMode } from '../core/live/live-request.js';
-import { readLivePages, readLiveReady, removeLive, writeLiveRequest, writeLiveTls, type LiveTls } from '../adapters/live-files.js';
+import {
+  chooseLiveMode,
+  type LiveChoice,
+  type LiveFacts,
+  type LivePages,
+  type LiveReady,
+  type LiveRequestMode,
+} from '../core/live/live-request.js';
+import {
+  readLivePages,
+  readLiveReady,
+  removeLive,
+  writeLiveRequest,
+  writeLiveTls,
+  type LiveTls,
+} from '../adapters/live-files.js';
 import { opensslProblem } from '../adapters/live-tls.js';
 import { writeFileAtomic } from '../adapters/atomic-write.js';
 import type { MigrationPlan } from './preflight.js';
@@ -37,39 +51,75 @@ const MAX_IMAGE_BYTES = 256 * 1024 * 1024;
 export async function chooseLive(requested: LiveRequestMode, plan: MigrationPlan, config: Config): Promise<LiveChoice> {
   if (requested === 'off') return chooseLiveMode('off', emptyFacts());
   if (plan.mode !== 'fresh') {
-    if (requested === 'auto') return { mode: 'off', why: 'an earlier run already checkpointed it: its checkpoint holds the memory' };
-    throw new ExtmountError('refused', `--live=${requested}: an earlier run already checkpointed ${plan.name} with its memory on ${plan.source.where}`, { hint: 'run migrate again without --live to finish it' });
+    if (requested === 'auto')
+      return { mode: 'off', why: 'an earlier run already checkpointed it: its checkpoint holds the memory' };
+    throw new ExtmountError(
+      'refused',
+      `--live=${requested}: an earlier run already checkpointed ${plan.name} with its memory on ${plan.source.where}`,
+      { hint: 'run migrate again without --live to finish it' },
+    );
   }
   return chooseLiveMode(requested, await liveFacts(plan, config));
 }
 
 function emptyFacts(): LiveFacts {
-  return { uffd: false, dirtyTracking: false, pipeMaxSize: 0, runtimeProblem: undefined, localProblem: undefined, tlsProblem: undefined };
+  return {
+    uffd: false,
+    dirtyTracking: false,
+    pipeMaxSize: 0,
+    runtimeProblem: undefined,
+    localProblem: undefined,
+    tlsProblem: undefined,
+  };
 }
 
 async function liveFacts(plan: MigrationPlan, config: Config): Promise<LiveFacts> {
-  const feature = (name: string) => execFileAsync(config.criu, ['check', '--feature', name], { timeout: 20_000 }).then(() => true, () => false);
+  const feature = (name: string) =>
+    execFileAsync(config.criu, ['check', '--feature', name], { timeout: 20_000 }).then(
+      () => true,
+      () => false,
+    );
   const [uffd, dirtyTracking, pipeMax, sourceConfig, targetContainers, tlsProblem] = await Promise.all([
     feature('uffd-noncoop'),
     feature('mem_dirty_track'),
-    readFile('/proc/sys/fs/pipe-max-size', 'utf8').then((t) => Number(t.trim()), () => 0),
-    stat(join(plan.sourceInfo.DockerRootDir, 'containers', plan.container.Id, 'config.v2.json')).then(() => true, () => false),
-    stat(join(plan.targetInfo.DockerRootDir, 'containers')).then((s) => s.isDirectory(), () => false),
+    readFile('/proc/sys/fs/pipe-max-size', 'utf8').then(
+      (t) => Number(t.trim()),
+      () => 0,
+    ),
+    stat(join(plan.sourceInfo.DockerRootDir, 'containers', plan.container.Id, 'config.v2.json')).then(
+      () => true,
+      () => false,
+    ),
+    stat(join(plan.targetInfo.DockerRootDir, 'containers')).then(
+      (s) => s.isDirectory(),
+      () => false,
+    ),
     opensslProblem(),
   ]);
   return {
-    uffd, dirtyTracking, pipeMaxSize: pipeMax, tlsProblem,
+    uffd,
+    dirtyTracking,
+    pipeMaxSize: pipeMax,
+    tlsProblem,
     runtimeProblem: runtimeProblem(plan),
-    localProblem: !sourceConfig ? `${plan.source.where}'s data (${plan.sourceInfo.DockerRootDir}) is not on this host` : !targetContainers ? `${plan.target.where}'s data (${plan.targetInfo.DockerRootDir}) is not on this host` : undefined,
+    localProblem: !sourceConfig
+      ? `${plan.source.where}'s data (${plan.sourceInfo.DockerRootDir}) is not on this host`
+      : !targetContainers
+        ? `${plan.target.where}'s data (${plan.targetInfo.DockerRootDir}) is not on this host`
+        : undefined,
   };
 }
 
 /** Both engines must run the container with the extmount runtime: it is what makes the dump and the restore lazy. */
 function runtimeProblem(plan: MigrationPlan): string | undefined {
   const runtime = (plan.container.HostConfig.Runtime as string | undefined) || 'runc';
-  for (const [info, where] of [[plan.sourceInfo, plan.source.where], [plan.targetInfo, plan.target.where]] as const) {
+  for (const [info, where] of [
+    [plan.sourceInfo, plan.source.where],
+    [plan.targetInfo, plan.target.where],
+  ] as const) {
     const path = info.Runtimes?.[runtime]?.path ?? '';
-    if (!path.endsWith('/extmount-runc') && path !== 'extmount-runc') return `${plan.name} runs under the runtime "${runtime}", which on ${where} is ${path ? path : 'not registered'}, not the extmount runtime`;
+    if (!path.endsWith('/extmount-runc') && path !== 'extmount-runc')
+      return `${plan.name} runs under the runtime "${runtime}", which on ${where} is ${path ? path : 'not registered'}, not the extmount runtime`;
   }
   return undefined;
 }
@@ -81,7 +131,9 @@ export async function freePort(): Promise<number> {
     server.once('error', reject);
     server.listen(0, PAGE_SERVER_ADDRESS, () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -106,7 +158,12 @@ export async function requestLazyDump(session: LiveSession, targetId: string, wi
   await removeLive(session.stateDir, session.sourceId);
   await writeLiveTls(session.stateDir, session.sourceId, session.tls);
   await writeLiveRequest(session.stateDir, session.sourceId, {
-    role: 'dump', address: PAGE_SERVER_ADDRESS, port: session.port, expiresAt: Date.now() + 60_000, connectWithinMs: CONNECT_WITHIN_MS, peer: targetId,
+    role: 'dump',
+    address: PAGE_SERVER_ADDRESS,
+    port: session.port,
+    expiresAt: Date.now() + 60_000,
+    connectWithinMs: CONNECT_WITHIN_MS,
+    peer: targetId,
     releaseWithinMs: windowMs + RELEASE_MARGIN_MS,
   });
 }
@@ -114,7 +171,11 @@ export async function requestLazyDump(session: LiveSession, targetId: string, wi
 export async function requestLazyRestore(session: LiveSession, targetId: string): Promise<void> {
   await writeLiveTls(session.stateDir, targetId, session.tls);
   await writeLiveRequest(session.stateDir, targetId, {
-    role: 'restore', address: PAGE_SERVER_ADDRESS, port: session.port, expiresAt: Date.now() + 60_000, connectWithinMs: CONNECT_WITHIN_MS,
+    role: 'restore',
+    address: PAGE_SERVER_ADDRESS,
+    port: session.port,
+    expiresAt: Date.now() + 60_000,
+    connectWithinMs: CONNECT_WITHIN_MS,
   });
 }
 
@@ -122,21 +183,32 @@ export async function requestLazyRestore(session: LiveSession, targetId: string)
 export async function awaitReady(session: LiveSession, created: Promise<void>): Promise<LiveReady> {
   let failed: unknown;
   let settled = false;
-  created.then(() => (settled = true), (err: unknown) => {
-    settled = true;
-    failed = err;
-  });
+  created.then(
+    () => (settled = true),
+    (err: unknown) => {
+      settled = true;
+      failed = err;
+    },
+  );
   const deadline = Date.now() + READY_TIMEOUT_MS;
   for (;;) {
     const ready = await readLiveReady(session.stateDir, session.sourceId);
     if (ready) return ready;
     if (failed !== undefined) throw failed;
     if (settled) {
-      throw new ExtmountError('docker-failed', 'the checkpoint ended without a lazy page server: the engine did not run the extmount runtime for it, or the runtime did not take the request', {
-        hint: 'check that the container runs with the extmount runtime (docker inspect -f {{.HostConfig.Runtime}}) and that its state dir is this config\'s',
-      });
+      throw new ExtmountError(
+        'docker-failed',
+        'the checkpoint ended without a lazy page server: the engine did not run the extmount runtime for it, or the runtime did not take the request',
+        {
+          hint: "check that the container runs with the extmount runtime (docker inspect -f {{.HostConfig.Runtime}}) and that its state dir is this config's",
+        },
+      );
     }
-    if (Date.now() > deadline) throw new ExtmountError('docker-failed', `no lazy page server after ${READY_TIMEOUT_MS / 1000} s of checkpointing`);
+    if (Date.now() > deadline)
+      throw new ExtmountError(
+        'docker-failed',
+        `no lazy page server after ${READY_TIMEOUT_MS / 1000} s of checkpointing`,
+      );
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
@@ -153,9 +225,17 @@ export async function copyLazyImages(ready: LiveReady, targetDir: string): Promi
     if (name === CHECKPOINT_MAPS_FILE || name === CHECKPOINT_ATTEMPT_FILE) continue;
     const path = join(ready.imagePath, name);
     const info = await lstat(path);
-    if (!info.isFile()) throw new ExtmountError('refused', `refused a non-file ${JSON.stringify(name)} in the checkpoint ${ready.imagePath}`);
+    if (!info.isFile())
+      throw new ExtmountError(
+        'refused',
+        `refused a non-file ${JSON.stringify(name)} in the checkpoint ${ready.imagePath}`,
+      );
     total += info.size;
-    if (total > MAX_IMAGE_BYTES) throw new ExtmountError('refused', `the lazy checkpoint in ${ready.imagePath} holds more than ${MAX_IMAGE_BYTES} bytes: not a checkpoint without its pages`);
+    if (total > MAX_IMAGE_BYTES)
+      throw new ExtmountError(
+        'refused',
+        `the lazy checkpoint in ${ready.imagePath} holds more than ${MAX_IMAGE_BYTES} bytes: not a checkpoint without its pages`,
+      );
     const bytes = await readFile(path);
     await writeFileAtomic(join(targetDir, name), bytes, { mode: info.mode & 0o777 });
     digests.set(name, { sha256: createHash('sha256').update(bytes).digest('hex'), size: bytes.length });
@@ -164,7 +244,11 @@ export async function copyLazyImages(ready: LiveReady, targetDir: string): Promi
 }
 
 /** The target's supervisor's verdict on the page pull; undefined when it has not ended within the wait. */
-export async function awaitPages(stateDir: string, targetId: string, waitMs = PAGES_TIMEOUT_MS): Promise<LivePages | undefined> {
+export async function awaitPages(
+  stateDir: string,
+  targetId: string,
+  waitMs = PAGES_TIMEOUT_MS,
+): Promise<LivePages | undefined> {
   const deadline = Date.now() + waitMs;
   for (;;) {
     const pages = await readLivePages(stateDir, targetId);
@@ -177,4 +261,3 @@ export async function endLiveSession(session: LiveSession, targetId: string | un
   await removeLive(session.stateDir, session.sourceId).catch(() => undefined);
   if (targetId) await removeLive(session.stateDir, targetId).catch(() => undefined);
 }
-

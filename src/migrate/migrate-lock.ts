@@ -23,15 +23,29 @@ export async function lockMigration(stateDir: string, source: Engine, ref: strin
   return lockContainer(stateDir, source, container);
 }
 
-export async function lockContainer(stateDir: string, source: Engine, container: { Id: string; Name: string }): Promise<DirLock> {
+export async function lockContainer(
+  stateDir: string,
+  source: Engine,
+  container: { Id: string; Name: string },
+): Promise<DirLock> {
   // The ID is the engine's data: it names a file only in the form the engine makes.
-  if (!/^[0-9a-f]{64}$/.test(container.Id)) throw new ExtmountError('bad-input', `${source.where} gave the container ID "${container.Id.slice(0, 80)}", not 64 hex digits`);
+  if (!/^[0-9a-f]{64}$/.test(container.Id))
+    throw new ExtmountError(
+      'bad-input',
+      `${source.where} gave the container ID "${container.Id.slice(0, 80)}", not 64 hex digits`,
+    );
   const dir = join(stateDir, 'migrate');
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const name = container.Name.replace(/^\//, '');
-  return lockFile(join(dir, `${container.Id}.lock`), (holder) =>
-    new ExtmountError('busy', `another extmount migrate of ${name} (${container.Id.slice(0, 12)}) is running on this host (${describeLockHolder(holder)})`, {
-      hint: 'wait for it to finish: a container is moved by one migrate at a time',
-    }),
+  return lockFile(
+    join(dir, `${container.Id}.lock`),
+    (holder) =>
+      new ExtmountError(
+        'busy',
+        `another extmount migrate of ${name} (${container.Id.slice(0, 12)}) is running on this host (${describeLockHolder(holder)})`,
+        {
+          hint: 'wait for it to finish: a container is moved by one migrate at a time',
+        },
+      ),
   );
 }

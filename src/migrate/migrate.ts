@@ -3,7 +3,13 @@ import { randomBytes } from 'node:crypto';
 import type { Log } from '../adapters/log.js';
 import type { Config } from '../core/config.js';
 import { ExtmountError, hasReason } from '../core/errors.js';
-import { LABEL_FROM, checkpointName, mountpointsOf, networkFilesVolume, targetCreateOptions } from '../core/migrate/migrate-config.js';
+import {
+  LABEL_FROM,
+  checkpointName,
+  mountpointsOf,
+  networkFilesVolume,
+  targetCreateOptions,
+} from '../core/migrate/migrate-config.js';
 import type { MigrationReport } from '../core/migrate/migrate-report.js';
 import type { RootfsPlan } from '../core/migrate/migrate-plan.js';
 import {
@@ -19,9 +25,36 @@ import {
   type RollbackFacts,
 } from '../core/migrate/rollback-decision.js';
 import { engineError, type Engine } from '../adapters/docker.js';
-import { createCheckpoint, deleteCheckpoint, listCheckpoints, startFromCheckpoint } from '../adapters/docker-checkpoint.js';
-import { applyRootfs, copyData, createBindFolders, createTargetVolume, markStartAttempt, prepareTransfers, readRootfsPlan, verifyOnTarget, type Sides, type TargetCheck, type Transfers } from './content.js';
-import { HelperPool, describeFailure, inspectMaybe, listLabelled, removeContainer, removeHelpers, setRestartPolicy, unreachableCode, verifyRunning } from './engine.js';
+import {
+  createCheckpoint,
+  deleteCheckpoint,
+  listCheckpoints,
+  startFromCheckpoint,
+} from '../adapters/docker-checkpoint.js';
+import {
+  applyRootfs,
+  copyData,
+  createBindFolders,
+  createTargetVolume,
+  markStartAttempt,
+  prepareTransfers,
+  readRootfsPlan,
+  verifyOnTarget,
+  type Sides,
+  type TargetCheck,
+  type Transfers,
+} from './content.js';
+import {
+  HelperPool,
+  describeFailure,
+  inspectMaybe,
+  listLabelled,
+  removeContainer,
+  removeHelpers,
+  setRestartPolicy,
+  unreachableCode,
+  verifyRunning,
+} from './engine.js';
 import { endUnknownTask } from '../adapters/host-tasks.js';
 import { needsNetworkFiles, networkFilesVolumesOf, prepareNetworkFiles, removeOurVolume } from './network-files.js';
 import { restoreInCopy } from './rollback-copy.js';
@@ -35,7 +68,19 @@ import type { Digests } from '../core/migrate/digests.js';
 import type { LiveReady } from '../core/live/live-request.js';
 import { removeLive, requestLazyAbort, writeLiveRelease } from '../adapters/live-files.js';
 import { makeLiveTls } from '../adapters/live-tls.js';
-import { PAGE_SERVER_ADDRESS, PAGES_TIMEOUT_MS, awaitPages, awaitReady, chooseLive, copyLazyImages, endLiveSession, freePort, requestLazyDump, requestLazyRestore, type LiveSession } from './live.js';
+import {
+  PAGE_SERVER_ADDRESS,
+  PAGES_TIMEOUT_MS,
+  awaitPages,
+  awaitReady,
+  chooseLive,
+  copyLazyImages,
+  endLiveSession,
+  freePort,
+  requestLazyDump,
+  requestLazyRestore,
+  type LiveSession,
+} from './live.js';
 
 export interface MigrateDeps {
   config: Config;
@@ -63,7 +108,12 @@ interface TargetState {
 }
 
 /** One migrate per container (migrate-lock.ts): a second run of the same container is refused at once (exit 2). */
-export async function migrate(request: MigrateRequest, source: Engine, target: Engine, deps: MigrateDeps): Promise<MigrationReport> {
+export async function migrate(
+  request: MigrateRequest,
+  source: Engine,
+  target: Engine,
+  deps: MigrateDeps,
+): Promise<MigrationReport> {
   const startedAt = (deps.now ?? Date.now)();
   let lock = await lockMigration(deps.config.stateDir, source, request.ref);
   let plan: MigrationPlan;
@@ -88,7 +138,12 @@ export async function migrate(request: MigrateRequest, source: Engine, target: E
   }
 }
 
-async function migrateLocked(request: MigrateRequest, plan: MigrationPlan, deps: MigrateDeps, startedAt: number): Promise<MigrationReport> {
+async function migrateLocked(
+  request: MigrateRequest,
+  plan: MigrationPlan,
+  deps: MigrateDeps,
+  startedAt: number,
+): Promise<MigrationReport> {
   const bestEffort = bestEffortWith(deps.log);
   const now = deps.now ?? Date.now;
   const { source, target } = plan;
@@ -117,7 +172,8 @@ async function migrateLocked(request: MigrateRequest, plan: MigrationPlan, deps:
 
   // Everything that does not depend on the frozen state is made first, so it is not downtime:
   // the container (created, never started, no restart policy), its volumes, the helpers.
-  const checkpoint = plan.mode === 'fresh' ? checkpointName(new Date(now()), randomBytes(4).toString('hex')) : plan.journal!.checkpoint;
+  const checkpoint =
+    plan.mode === 'fresh' ? checkpointName(new Date(now()), randomBytes(4).toString('hex')) : plan.journal!.checkpoint;
   const made: TargetState = { containerId: undefined, volumes: [], startIssued: false, startUnanswered: false };
   const pool = new HelperPool();
   let transfers: Transfers;
@@ -127,10 +183,17 @@ async function migrateLocked(request: MigrateRequest, plan: MigrationPlan, deps:
     transfers = await prepareTarget(plan, checkpoint, made, pool, deps, live.mode === 'postcopy');
   } catch (err) {
     await discardTarget(plan, made, pool);
-    throw new ExtmountError('docker-failed', `preparing ${plan.name} on ${target.where} failed, nothing was stopped (what was made there is removed): ${describeFailure(err, target)}`, {
-      hint: err instanceof ExtmountError && err.hint ? err.hint : 'fix what the message names on the target, then run migrate again',
-      cause: err,
-    });
+    throw new ExtmountError(
+      'docker-failed',
+      `preparing ${plan.name} on ${target.where} failed, nothing was stopped (what was made there is removed): ${describeFailure(err, target)}`,
+      {
+        hint:
+          err instanceof ExtmountError && err.hint
+            ? err.hint
+            : 'fix what the message names on the target, then run migrate again',
+        cause: err,
+      },
+    );
   }
   await deps.faults.at('after-create');
 
@@ -139,7 +202,13 @@ async function migrateLocked(request: MigrateRequest, plan: MigrationPlan, deps:
   const timings: Timings = { checkpoint: 0, prepare: 0, copy: 0, digest: 0, start: 0, verify: 0 };
   if (plan.mode === 'fresh') {
     try {
-      await writeJournal(source, { sourceId: sid, image: plan.container.Image, checkpoint, restartPolicy: plan.restartPolicy, to: target.where });
+      await writeJournal(source, {
+        sourceId: sid,
+        image: plan.container.Image,
+        checkpoint,
+        restartPolicy: plan.restartPolicy,
+        to: target.where,
+      });
       // A restart policy would make the engine start the container afresh when the checkpoint stops it:
       // then it would run twice (seen with --restart always on dockerd 20.10). It is given back at the end.
       await setRestartPolicy(source, sid, { Name: 'no' });
@@ -149,7 +218,11 @@ async function migrateLocked(request: MigrateRequest, plan: MigrationPlan, deps:
       throw err;
     }
     freezeAt = now();
-    deps.progress.phase(live.mode === 'postcopy' ? 'checkpoint on the source (post-copy: without its memory)' : 'checkpoint on the source');
+    deps.progress.phase(
+      live.mode === 'postcopy'
+        ? 'checkpoint on the source (post-copy: without its memory)'
+        : 'checkpoint on the source',
+    );
     try {
       if (live.mode === 'postcopy') lazy = await startLazyCheckpoint(plan, checkpoint, made.containerId!, deps);
       else await checkpointSource(plan, checkpoint, deps);
@@ -161,7 +234,9 @@ async function migrateLocked(request: MigrateRequest, plan: MigrationPlan, deps:
     deps.log.debug({ ms: timings.checkpoint }, 'checkpointed the source');
     await deps.faults.at('after-checkpoint');
   } else {
-    deps.log.info(`resuming: ${plan.name} is stopped on ${source.where} with checkpoint ${checkpoint} from an earlier run`);
+    deps.log.info(
+      `resuming: ${plan.name} is stopped on ${source.where} with checkpoint ${checkpoint} from an earlier run`,
+    );
   }
 
   let moved: Moved;
@@ -169,7 +244,9 @@ async function migrateLocked(request: MigrateRequest, plan: MigrationPlan, deps:
     moved = await transfer(plan, checkpoint, made, transfers, pool, deps, now, timings, lazy);
   } catch (err) {
     deps.progress.done();
-    throw lazy ? await rollbackLive(plan, checkpoint, made, pool, lazy, err, deps) : await rollback(plan, checkpoint, made, pool, err, deps);
+    throw lazy
+      ? await rollbackLive(plan, checkpoint, made, pool, lazy, err, deps)
+      : await rollback(plan, checkpoint, made, pool, err, deps);
   }
   deps.progress.done();
   await complete(plan, moved.targetId, checkpoint, deps);
@@ -182,7 +259,12 @@ async function migrateLocked(request: MigrateRequest, plan: MigrationPlan, deps:
     rootfs: moved.rootfs,
     timings,
     verified: { ...moved.checked, windowMs: moved.windowMs },
-    live: { mode: live.mode, why: live.why, pagesBeforeResume: moved.pagesBeforeResume, pagesAfterResume: moved.pagesAfterResume },
+    live: {
+      mode: live.mode,
+      why: live.why,
+      pagesBeforeResume: moved.pagesBeforeResume,
+      pagesAfterResume: moved.pagesAfterResume,
+    },
     deps,
   });
 }
@@ -209,8 +291,18 @@ interface LazyCheckpoint {
   released: boolean;
 }
 
-async function startLazyCheckpoint(plan: MigrationPlan, checkpoint: string, targetId: string, deps: MigrateDeps): Promise<LazyCheckpoint> {
-  const session: LiveSession = { port: await freePort(), stateDir: deps.config.stateDir, sourceId: plan.container.Id, tls: await makeLiveTls(deps.config.stateDir, PAGE_SERVER_ADDRESS) };
+async function startLazyCheckpoint(
+  plan: MigrationPlan,
+  checkpoint: string,
+  targetId: string,
+  deps: MigrateDeps,
+): Promise<LazyCheckpoint> {
+  const session: LiveSession = {
+    port: await freePort(),
+    stateDir: deps.config.stateDir,
+    sourceId: plan.container.Id,
+    tls: await makeLiveTls(deps.config.stateDir, PAGE_SERVER_ADDRESS),
+  };
   let started: LazyCheckpoint | undefined;
   await requestLazyDump(session, targetId, deps.verifyMs ?? DEFAULT_VERIFY_MS);
   await checkpointSource(plan, checkpoint, deps, async () => {
@@ -231,7 +323,14 @@ async function startLazyCheckpoint(plan: MigrationPlan, checkpoint: string, targ
 }
 
 /** Volumes before the container (a volume mount whose volume is missing would be made empty, unlabelled), then the container and the helpers. */
-async function prepareTarget(plan: MigrationPlan, checkpoint: string, made: TargetState, pool: HelperPool, deps: MigrateDeps, lazy: boolean): Promise<Transfers> {
+async function prepareTarget(
+  plan: MigrationPlan,
+  checkpoint: string,
+  made: TargetState,
+  pool: HelperPool,
+  deps: MigrateDeps,
+  lazy: boolean,
+): Promise<Transfers> {
   const { source, target } = plan;
   const sid = plan.container.Id;
   deps.progress.phase('preparing the target');
@@ -240,38 +339,69 @@ async function prepareTarget(plan: MigrationPlan, checkpoint: string, made: Targ
     await createTargetVolume(target, sid, volume);
   }
   let networkMounts: Array<Record<string, unknown>> = [];
-  if (plan.targetNetworkDisabled) deps.log.warn(`${target.where} cannot restore a --network none container (containerd#12141): the copy there is created with NetworkDisabled, the same network to the process`);
+  if (plan.targetNetworkDisabled)
+    deps.log.warn(
+      `${target.where} cannot restore a --network none container (containerd#12141): the copy there is created with NetworkDisabled, the same network to the process`,
+    );
   if (needsNetworkFiles(plan.container, plan.targetNetworkDisabled)) {
-    networkMounts = await prepareNetworkFiles({ engine: source, id: sid }, { engine: target, image: plan.image }, deps.progress);
+    networkMounts = await prepareNetworkFiles(
+      { engine: source, id: sid },
+      { engine: target, image: plan.image },
+      deps.progress,
+    );
     made.volumes.push(networkFilesVolume(sid));
   }
-  if (plan.copyBinds) await createBindFolders({ engine: target, image: plan.image }, sid, plan.binds.filter((b) => b.missing).map((b) => b.target));
+  if (plan.copyBinds)
+    await createBindFolders(
+      { engine: target, image: plan.image },
+      sid,
+      plan.binds.filter((b) => b.missing).map((b) => b.target),
+    );
   let targetId: string;
   try {
-    targetId = (await target.docker.createContainer(targetCreateOptions(plan.container, { name: plan.targetName, image: plan.image, sourceId: sid, binds: plan.binds, networkDisabled: plan.targetNetworkDisabled, extraMounts: networkMounts }) as never)).id;
+    targetId = (
+      await target.docker.createContainer(
+        targetCreateOptions(plan.container, {
+          name: plan.targetName,
+          image: plan.image,
+          sourceId: sid,
+          binds: plan.binds,
+          networkDisabled: plan.targetNetworkDisabled,
+          extraMounts: networkMounts,
+        }) as never,
+      )
+    ).id;
   } catch (err) {
     throw engineError(target, err, `creating ${plan.targetName}`);
   }
   made.containerId = targetId;
   const created = await inspectMaybe(target, targetId);
   const upperDir = created?.GraphDriver?.Name === 'overlay2' ? created.GraphDriver.Data?.UpperDir : undefined;
-  return prepareTransfers({ source: { engine: source, image: plan.container.Image }, target: { engine: target, image: plan.image } }, pool, {
-    sourceId: sid,
-    targetId,
-    checkpoint,
-    roots: { source: plan.sourceInfo.DockerRootDir, target: plan.targetInfo.DockerRootDir },
-    upperDir,
-    volumes: plan.volumes,
-    binds: plan.copyBinds ? plan.binds : [],
-    checkpointFromSource: !lazy,
-  });
+  return prepareTransfers(
+    { source: { engine: source, image: plan.container.Image }, target: { engine: target, image: plan.image } },
+    pool,
+    {
+      sourceId: sid,
+      targetId,
+      checkpoint,
+      roots: { source: plan.sourceInfo.DockerRootDir, target: plan.targetInfo.DockerRootDir },
+      upperDir,
+      volumes: plan.volumes,
+      binds: plan.copyBinds ? plan.binds : [],
+      checkpointFromSource: !lazy,
+    },
+  );
 }
 
 /** Before anything was frozen: remove what was made on the target (best effort; a later run removes leftovers by label). */
 async function discardTarget(plan: MigrationPlan, made: TargetState, pool: HelperPool): Promise<void> {
   await pool.removeAll();
   if (made.containerId) await removeContainer(plan.target, made.containerId, { force: true }).catch(() => undefined);
-  for (const volume of made.volumes) await plan.target.docker.getVolume(volume).remove().catch(() => undefined);
+  for (const volume of made.volumes)
+    await plan.target.docker
+      .getVolume(volume)
+      .remove()
+      .catch(() => undefined);
 }
 
 /**
@@ -279,14 +409,23 @@ async function discardTarget(plan: MigrationPlan, made: TargetState, pool: Helpe
  * never started, and removing the copy does not end it (moby#40613). Where the target's data is on
  * this host, it is ended here; where it is not, nothing here can tell.
  */
-async function endTaskOfCopy(plan: MigrationPlan, id: string, deps: MigrateDeps): Promise<'ended' | 'none' | 'unknown'> {
-  const outcome = await endUnknownTask(plan.targetInfo.DockerRootDir, id, { label: LABEL_FROM, source: plan.container.Id });
+async function endTaskOfCopy(
+  plan: MigrationPlan,
+  id: string,
+  deps: MigrateDeps,
+): Promise<'ended' | 'none' | 'unknown'> {
+  const outcome = await endUnknownTask(plan.targetInfo.DockerRootDir, id, {
+    label: LABEL_FROM,
+    source: plan.container.Id,
+  });
   if (outcome.kind === 'unknown') {
     deps.log.debug(`cannot see ${id.slice(0, 12)}'s processes from here: ${outcome.why}`);
     return 'unknown';
   }
   if (outcome.kind === 'none') return 'none';
-  deps.log.warn(`killed ${outcome.pids.length} process(es) of ${id.slice(0, 12)} on ${plan.target.where} that its engine did not show as running (a start it died in, moby#40613)${outcome.recordLeft ? `; containerd's record of it and its shim are left (${outcome.recordLeft})` : ''}`);
+  deps.log.warn(
+    `killed ${outcome.pids.length} process(es) of ${id.slice(0, 12)} on ${plan.target.where} that its engine did not show as running (a start it died in, moby#40613)${outcome.recordLeft ? `; containerd's record of it and its shim are left (${outcome.recordLeft})` : ''}`,
+  );
   return 'ended';
 }
 
@@ -295,12 +434,19 @@ async function endLeftoverTasks(plan: MigrationPlan, deps: MigrateDeps): Promise
   for (const c of plan.targetContainers) {
     if (c.running) continue;
     const ended = await endTaskOfCopy(plan, c.id, deps);
-    if (ended === 'unknown' && plan.mode === 'fresh') deps.log.warn(`${c.id.slice(0, 12)} on ${plan.target.where}, left by an earlier run, is removed without a look at its processes (that host's cannot be seen from here)`);
+    if (ended === 'unknown' && plan.mode === 'fresh')
+      deps.log.warn(
+        `${c.id.slice(0, 12)} on ${plan.target.where}, left by an earlier run, is removed without a look at its processes (that host's cannot be seen from here)`,
+      );
     if (ended === 'unknown' && plan.mode === 'resume') {
       // The earlier run stopped with the source frozen: its start may have been cut off by the target engine's death.
-      throw new ExtmountError('docker-failed', `${plan.name} stays stopped on ${plan.source.where} with its checkpoint: the copy ${c.id.slice(0, 12)} an earlier run made on ${plan.target.where} may still run a process its engine does not show (a start the engine died in, moby#40613), and that host's processes cannot be seen from here`, {
-        hint: `on that host, make sure no task of it runs (ctr -n moby tasks ls; ctr -n moby tasks delete --force ${c.id}), remove the copy (docker rm -f ${c.id.slice(0, 12)}), then run migrate again`,
-      });
+      throw new ExtmountError(
+        'docker-failed',
+        `${plan.name} stays stopped on ${plan.source.where} with its checkpoint: the copy ${c.id.slice(0, 12)} an earlier run made on ${plan.target.where} may still run a process its engine does not show (a start the engine died in, moby#40613), and that host's processes cannot be seen from here`,
+        {
+          hint: `on that host, make sure no task of it runs (ctr -n moby tasks ls; ctr -n moby tasks delete --force ${c.id}), remove the copy (docker rm -f ${c.id.slice(0, 12)}), then run migrate again`,
+        },
+      );
     }
   }
 }
@@ -320,7 +466,8 @@ async function cleanLeftovers(plan: MigrationPlan, deps: MigrateDeps): Promise<v
   }
   let volumes: Array<{ Name: string }> = [];
   try {
-    volumes = ((await target.docker.listVolumes({ filters: { label: [`${LABEL_FROM}=${sid}`] } })).Volumes ?? []) as Array<{ Name: string }>;
+    volumes = ((await target.docker.listVolumes({ filters: { label: [`${LABEL_FROM}=${sid}`] } })).Volumes ??
+      []) as Array<{ Name: string }>;
   } catch (err) {
     throw engineError(target, err, 'listing volumes left by an earlier run');
   }
@@ -332,13 +479,19 @@ async function cleanLeftovers(plan: MigrationPlan, deps: MigrateDeps): Promise<v
     }
   }
   // A copy a killed rollback made on the source and never started (preflight refused a running one), and its network files.
-  for (const c of await listLabelled(source, LABEL_FROM, sid)) if (c.State === 'created') await removeContainer(source, c.Id, { force: true });
+  for (const c of await listLabelled(source, LABEL_FROM, sid))
+    if (c.State === 'created') await removeContainer(source, c.Id, { force: true });
   await bestEffort(removeOurVolume(source, networkFilesVolume(sid)), 'removing the network files volume on the source');
   for (const name of plan.staleCheckpoints) await deleteCheckpoint(source, sid, name);
   if (plan.mode === 'fresh') await removeJournals(source, sid);
 }
 
-async function checkpointSource(plan: MigrationPlan, checkpoint: string, deps: MigrateDeps, run = () => createCheckpoint(plan.source, plan.container.Id, checkpoint, { exit: true })): Promise<void> {
+async function checkpointSource(
+  plan: MigrationPlan,
+  checkpoint: string,
+  deps: MigrateDeps,
+  run = () => createCheckpoint(plan.source, plan.container.Id, checkpoint, { exit: true }),
+): Promise<void> {
   const bestEffort = bestEffortWith(deps.log);
   const { source } = plan;
   const sid = plan.container.Id;
@@ -359,22 +512,32 @@ async function checkpointSource(plan: MigrationPlan, checkpoint: string, deps: M
         state = 'it was restored there from the checkpoint';
       } catch (restoreErr) {
         await bestEffort(removeJournals(source, sid), 'removing the journal');
-        throw new ExtmountError('restore-failed', `checkpoint of ${plan.name} on ${source.where} reported a failure (${reason}), and restoring it from the checkpoint ${checkpoint} failed too (${describeFailure(restoreErr, source)}): it is stopped there and keeps the checkpoint`, {
-          hint: `bring it back with docker start --checkpoint ${checkpoint} ${plan.name} on ${source.where}`,
-          cause: err,
-        });
+        throw new ExtmountError(
+          'restore-failed',
+          `checkpoint of ${plan.name} on ${source.where} reported a failure (${reason}), and restoring it from the checkpoint ${checkpoint} failed too (${describeFailure(restoreErr, source)}): it is stopped there and keeps the checkpoint`,
+          {
+            hint: `bring it back with docker start --checkpoint ${checkpoint} ${plan.name} on ${source.where}`,
+            cause: err,
+          },
+        );
       }
     } else {
       await bestEffort(source.docker.getContainer(sid).start(), 'starting the source again');
       state = 'it had stopped and was started again (its processes start afresh)';
     }
-    await setRestartPolicy(source, sid, plan.restartPolicy).catch((e: unknown) => deps.log.warn(`restart policy not given back: ${String(e)}`));
+    await setRestartPolicy(source, sid, plan.restartPolicy).catch((e: unknown) =>
+      deps.log.warn(`restart policy not given back: ${String(e)}`),
+    );
     if (kept) await bestEffort(deleteCheckpoint(source, sid, checkpoint), 'removing the checkpoint on the source');
     await bestEffort(removeJournals(source, sid), 'removing the journal');
-    throw new ExtmountError('criu-failed', `checkpoint of ${plan.name} on ${source.where} failed, ${state}; what was prepared on ${plan.target.where} is removed: ${reason}`, {
-      hint: 'CRIU could not dump it: its log is named above; mounts that appear after start need the extmount runtime (extmount install-runtime)',
-      cause: err,
-    });
+    throw new ExtmountError(
+      'criu-failed',
+      `checkpoint of ${plan.name} on ${source.where} failed, ${state}; what was prepared on ${plan.target.where} is removed: ${reason}`,
+      {
+        hint: 'CRIU could not dump it: its log is named above; mounts that appear after start need the extmount runtime (extmount install-runtime)',
+        cause: err,
+      },
+    );
   }
 }
 
@@ -393,7 +556,10 @@ async function transfer(
   const { progress } = deps;
   const sid = plan.container.Id;
   const targetId = made.containerId!;
-  const sides: Sides = { source: { engine: source, image: plan.container.Image }, target: { engine: target, image: plan.image } };
+  const sides: Sides = {
+    source: { engine: source, image: plan.container.Image },
+    target: { engine: target, image: plan.image },
+  };
   const mountpoints = mountpointsOf(plan.container);
   let mark = now();
   const step = (what: string, phase: keyof Timings) => {
@@ -413,11 +579,20 @@ async function transfer(
     applyRootfs(sides, { source: sid, target: targetId }, rootfs, mountpoints, transfers.upper, progress),
     settleBoth(
       viaHelpers ? copyData(sides, transfers, progress) : Promise.resolve(new Map() as Digests),
-      lazy ? copyLazyImages(lazy.ready, `${plan.targetInfo.DockerRootDir}/containers/${targetId}/checkpoints/${checkpoint}`) : Promise.resolve(undefined),
+      lazy
+        ? copyLazyImages(
+            lazy.ready,
+            `${plan.targetInfo.DockerRootDir}/containers/${targetId}/checkpoints/${checkpoint}`,
+          )
+        : Promise.resolve(undefined),
     ),
   );
   const checkpointFiles = lazyFiles ?? helperFiles;
-  if (lazyFiles) progress.add('checkpoint', [...lazyFiles.values()].reduce((n, d) => n + d.size, 0));
+  if (lazyFiles)
+    progress.add(
+      'checkpoint',
+      [...lazyFiles.values()].reduce((n, d) => n + d.size, 0),
+    );
   step('copied the writable layer, the checkpoint, volumes and binds', 'copy');
   await deps.faults.at('after-copy');
   progress.done();
@@ -466,7 +641,12 @@ function pagesIn(files: Digests): number {
  * Post-copy's end, part one: the target's supervisor says its daemon got every page the container
  * needs. The source's checkpoint call fails meanwhile only if its side failed (its CRIU died).
  */
-async function pagesPulled(plan: MigrationPlan, lazy: LazyCheckpoint, targetId: string, deps: MigrateDeps): Promise<number> {
+async function pagesPulled(
+  plan: MigrationPlan,
+  lazy: LazyCheckpoint,
+  targetId: string,
+  deps: MigrateDeps,
+): Promise<number> {
   let failed: unknown;
   lazy.created.catch((err: unknown) => {
     failed = err ?? new Error('checkpoint failed');
@@ -478,13 +658,24 @@ async function pagesPulled(plan: MigrationPlan, lazy: LazyCheckpoint, targetId: 
       return pages.transferred ?? 0;
     }
     if (pages) {
-      throw new ExtmountError('criu-failed', `post-copy: the target's lazy-pages daemon ${pages.exitCode === 0 ? 'ended, but its container had stopped' : `ended with ${pages.signal ?? `exit ${pages.exitCode}`}`} after ${pages.transferred ?? '?'} of ${pages.total ?? '?'} pages${pages.killed ? `; its container was killed (${pages.killed})` : ''}`);
+      throw new ExtmountError(
+        'criu-failed',
+        `post-copy: the target's lazy-pages daemon ${pages.exitCode === 0 ? 'ended, but its container had stopped' : `ended with ${pages.signal ?? `exit ${pages.exitCode}`}`} after ${pages.transferred ?? '?'} of ${pages.total ?? '?'} pages${pages.killed ? `; its container was killed (${pages.killed})` : ''}`,
+      );
     }
     if (failed !== undefined) {
       const late = await awaitPages(lazy.session.stateDir, targetId, 5000);
-      throw new ExtmountError('criu-failed', `post-copy failed: the source's page server ended before every page reached the target (${describeFailure(failed, plan.source)})${late ? `; the target's lazy-pages daemon got ${late.transferred ?? '?'} of ${late.total ?? '?'} pages${late.killed ? `, its container was killed (${late.killed})` : ''}` : ''}`, { cause: failed });
+      throw new ExtmountError(
+        'criu-failed',
+        `post-copy failed: the source's page server ended before every page reached the target (${describeFailure(failed, plan.source)})${late ? `; the target's lazy-pages daemon got ${late.transferred ?? '?'} of ${late.total ?? '?'} pages${late.killed ? `, its container was killed (${late.killed})` : ''}` : ''}`,
+        { cause: failed },
+      );
     }
-    if (Date.now() > deadline) throw new ExtmountError('docker-failed', `the pages did not all reach ${plan.target.where} within ${PAGES_TIMEOUT_MS / 1000} s`);
+    if (Date.now() > deadline)
+      throw new ExtmountError(
+        'docker-failed',
+        `the pages did not all reach ${plan.target.where} within ${PAGES_TIMEOUT_MS / 1000} s`,
+      );
   }
 }
 
@@ -497,7 +688,16 @@ async function releaseSource(plan: MigrationPlan, lazy: LazyCheckpoint): Promise
     await Promise.race([
       lazy.created,
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new ExtmountError('docker-failed', `the checkpoint on ${plan.source.where} did not end within 60 s of the release`)), 60_000);
+        timer = setTimeout(
+          () =>
+            reject(
+              new ExtmountError(
+                'docker-failed',
+                `the checkpoint on ${plan.source.where} did not end within 60 s of the release`,
+              ),
+            ),
+          60_000,
+        );
       }),
     ]);
   } finally {
@@ -522,22 +722,33 @@ async function complete(plan: MigrationPlan, targetId: string, checkpoint: strin
   try {
     await removeContainer(source, sid, { force: false });
   } catch (err) {
-    throw new ExtmountError('docker-failed', `${plan.name} runs on ${target.where} now, but removing the stopped source container on ${source.where} failed: ${(err as Error).message}`, {
-      hint: 'run the same migrate command again to finish, or remove it by hand',
-      cause: err,
-    });
+    throw new ExtmountError(
+      'docker-failed',
+      `${plan.name} runs on ${target.where} now, but removing the stopped source container on ${source.where} failed: ${(err as Error).message}`,
+      {
+        hint: 'run the same migrate command again to finish, or remove it by hand',
+        cause: err,
+      },
+    );
   }
   await deps.faults.at('after-source-removed');
   await removeJournals(source, sid).catch((err: unknown) => deps.log.warn(`journal not removed: ${String(err)}`));
   // A post-copy's files in the wrapper's state dir (also those of an earlier, interrupted run this one finishes).
-  for (const id of [sid, targetId]) await bestEffort(removeLive(deps.config.stateDir, id), `removing the live files of ${id.slice(0, 12)}`);
+  for (const id of [sid, targetId])
+    await bestEffort(removeLive(deps.config.stateDir, id), `removing the live files of ${id.slice(0, 12)}`);
   // The network files of a source that was itself a NetworkDisabled copy (network-files.ts) went with it.
   for (const volume of networkFilesVolumesOf(plan.container)) {
-    await removeOurVolume(source, volume).catch((err: unknown) => deps.log.warn(`volume ${volume} not removed: ${String(err)}`));
+    await removeOurVolume(source, volume).catch((err: unknown) =>
+      deps.log.warn(`volume ${volume} not removed: ${String(err)}`),
+    );
   }
   // Helpers a run killed after the start left behind (this run's are gone already).
-  await Promise.all([removeHelpers(source, sid), removeHelpers(target, sid)]).catch((err: unknown) => deps.log.warn(`helpers not removed: ${String(err)}`));
-  await deleteCheckpoint(target, targetId, checkpoint).catch((err: unknown) => deps.log.warn(`checkpoint not removed from the target: ${String(err)}`));
+  await Promise.all([removeHelpers(source, sid), removeHelpers(target, sid)]).catch((err: unknown) =>
+    deps.log.warn(`helpers not removed: ${String(err)}`),
+  );
+  await deleteCheckpoint(target, targetId, checkpoint).catch((err: unknown) =>
+    deps.log.warn(`checkpoint not removed from the target: ${String(err)}`),
+  );
 }
 
 /**
@@ -545,7 +756,14 @@ async function complete(plan: MigrationPlan, targetId: string, checkpoint: strin
  * restored from its checkpoint only when no copy can be running on the target, so the container
  * is never lost and never runs twice.
  */
-async function rollback(plan: MigrationPlan, checkpoint: string, made: TargetState, pool: HelperPool, err: unknown, deps: MigrateDeps): Promise<ExtmountError> {
+async function rollback(
+  plan: MigrationPlan,
+  checkpoint: string,
+  made: TargetState,
+  pool: HelperPool,
+  err: unknown,
+  deps: MigrateDeps,
+): Promise<ExtmountError> {
   const bestEffort = bestEffortWith(deps.log);
   const { source, target, name } = plan;
   const sid = plan.container.Id;
@@ -554,7 +772,9 @@ async function rollback(plan: MigrationPlan, checkpoint: string, made: TargetSta
   // Helpers first: a helper holding a volume would keep it from being removed.
   await pool.removeAll();
   let left = false;
-  const shownRunning = mustInspectCopy(facts) ? (await inspectMaybe(target, made.containerId!).catch(() => undefined))?.State.Running : undefined;
+  const shownRunning = mustInspectCopy(facts)
+    ? (await inspectMaybe(target, made.containerId!).catch(() => undefined))?.State.Running
+    : undefined;
   if (mustEndCopyTask(facts, shownRunning)) {
     const ended = await endTaskOfCopy(plan, made.containerId!, deps).catch((e: unknown) => {
       deps.log.warn(`ending the copy's task on this host failed: ${(e as Error).message}`);
@@ -573,7 +793,8 @@ async function rollback(plan: MigrationPlan, checkpoint: string, made: TargetSta
       left = true;
     }
   }
-  for (const volume of made.volumes) await bestEffort(target.docker.getVolume(volume).remove(), `removing volume ${volume} on the target`);
+  for (const volume of made.volumes)
+    await bestEffort(target.docker.getVolume(volume).remove(), `removing volume ${volume} on the target`);
   await bestEffort(removeHelpers(target, sid), 'removing helpers on the target');
   await bestEffort(removeHelpers(source, sid), 'removing helpers on the source');
   let restoredId = sid;
@@ -588,7 +809,10 @@ async function rollback(plan: MigrationPlan, checkpoint: string, made: TargetSta
   } catch (restoreErr) {
     return restoreFailedError(facts, plan.rollbackRoute, (restoreErr as Error).message, err);
   }
-  if (restoredId === sid) await setRestartPolicy(source, sid, plan.restartPolicy).catch((e: unknown) => deps.log.warn(`restart policy not given back: ${String(e)}`));
+  if (restoredId === sid)
+    await setRestartPolicy(source, sid, plan.restartPolicy).catch((e: unknown) =>
+      deps.log.warn(`restart policy not given back: ${String(e)}`),
+    );
   await bestEffort(deleteCheckpoint(source, restoredId, checkpoint), 'removing the checkpoint on the source');
   await bestEffort(removeJournals(source, sid), 'removing the journal');
   return rolledBackError(facts, { sourceId: sid, restoredId, problem, copyLeft: left }, err);
@@ -601,7 +825,8 @@ function rollbackFacts(plan: MigrationPlan, checkpoint: string, made: TargetStat
     target: plan.target.where,
     checkpoint,
     cause: describeFailure(err, plan.target),
-    failure: unreachableCode(err) !== undefined ? 'unreachable' : hasReason(err, 'criu-failed') ? 'criu-failed' : 'other',
+    failure:
+      unreachableCode(err) !== undefined ? 'unreachable' : hasReason(err, 'criu-failed') ? 'criu-failed' : 'other',
     copyId: made.containerId,
     startIssued: made.startIssued,
     startUnanswered: made.startUnanswered,
@@ -614,7 +839,15 @@ function rollbackFacts(plan: MigrationPlan, checkpoint: string, made: TargetStat
  * and a failed lazy dump resumes the source (CRIU unfreezes what it froze, containerd resumes what it
  * paused). After every page moved, the target holds the only copy of the memory.
  */
-async function rollbackLive(plan: MigrationPlan, checkpoint: string, made: TargetState, pool: HelperPool, lazy: LazyCheckpoint, err: unknown, deps: MigrateDeps): Promise<ExtmountError> {
+async function rollbackLive(
+  plan: MigrationPlan,
+  checkpoint: string,
+  made: TargetState,
+  pool: HelperPool,
+  lazy: LazyCheckpoint,
+  err: unknown,
+  deps: MigrateDeps,
+): Promise<ExtmountError> {
   const bestEffort = bestEffortWith(deps.log);
   const { source, target } = plan;
   const sid = plan.container.Id;
@@ -633,25 +866,48 @@ async function rollbackLive(plan: MigrationPlan, checkpoint: string, made: Targe
   if (refusal) {
     // It may run there with every page, and its engine may keep it: the source stays frozen, whole,
     // until a re-run can see the copy (it ends the source if the copy runs, else resumes it).
-    await bestEffort(writeLiveRelease(lazy.session.stateDir, lazy.session.sourceId, { action: 'hold' }), 'telling the source to hold');
+    await bestEffort(
+      writeLiveRelease(lazy.session.stateDir, lazy.session.sourceId, { action: 'hold' }),
+      'telling the source to hold',
+    );
     return refusal;
   }
   // Then the source: a dump still serving pages is given up (its CRIU killed); one that served them
   // all and waits for the word keeps the source. Either way the checkpoint fails and it resumes.
-  await bestEffort(writeLiveRelease(lazy.session.stateDir, lazy.session.sourceId, { action: 'keep' }), 'telling the source to keep its memory');
+  await bestEffort(
+    writeLiveRelease(lazy.session.stateDir, lazy.session.sourceId, { action: 'keep' }),
+    'telling the source to keep its memory',
+  );
   await requestLazyAbort(lazy.session.stateDir, lazy.session.sourceId);
   // The restore's daemon, if it connected, ends once its container is gone; the dump then fails and resumes the source.
-  const settled = await Promise.race([lazy.created.then(() => 'done' as const, () => 'failed' as const), new Promise<'pending'>((resolve) => setTimeout(() => resolve('pending'), WAIT_MS.lazyDumpSettle).unref())]);
-  for (const volume of made.volumes) await bestEffort(target.docker.getVolume(volume).remove(), `removing volume ${volume} on the target`);
+  const settled = await Promise.race([
+    lazy.created.then(
+      () => 'done' as const,
+      () => 'failed' as const,
+    ),
+    new Promise<'pending'>((resolve) => setTimeout(() => resolve('pending'), WAIT_MS.lazyDumpSettle).unref()),
+  ]);
+  for (const volume of made.volumes)
+    await bestEffort(target.docker.getVolume(volume).remove(), `removing volume ${volume} on the target`);
   await bestEffort(removeHelpers(target, sid), 'removing helpers on the target');
   await bestEffort(removeHelpers(source, sid), 'removing helpers on the source');
   await endLiveSession(lazy.session, made.containerId);
   const after = await inspectMaybe(source, sid).catch(() => undefined);
   if (after?.State.Paused) await bestEffort(source.docker.getContainer(sid).unpause(), 'unpausing the source');
   const state = await inspectMaybe(source, sid).catch(() => undefined);
-  const end = liveRollbackEnd(facts, { source: state ? { running: state.State.Running, paused: state.State.Paused === true } : undefined, dump: settled, copyLeft }, err);
+  const end = liveRollbackEnd(
+    facts,
+    {
+      source: state ? { running: state.State.Running, paused: state.State.Paused === true } : undefined,
+      dump: settled,
+      copyLeft,
+    },
+    err,
+  );
   if (end.resumed) {
-    await setRestartPolicy(source, sid, plan.restartPolicy).catch((e: unknown) => deps.log.warn(`restart policy not given back: ${String(e)}`));
+    await setRestartPolicy(source, sid, plan.restartPolicy).catch((e: unknown) =>
+      deps.log.warn(`restart policy not given back: ${String(e)}`),
+    );
     await bestEffort(deleteCheckpoint(source, sid, checkpoint), 'removing the checkpoint on the source');
     await bestEffort(removeJournals(source, sid), 'removing the journal');
   }
@@ -684,10 +940,26 @@ function report(
     timings: r.timings ?? null,
     verified: r.verified,
     bytes: { ...r.deps.progress.bytes },
-    rootfs: { copied: r.rootfs?.fetch.length ?? 0, deleted: r.rootfs?.deletions.length ?? 0, skipped: r.rootfs?.skipped ?? 0 },
+    rootfs: {
+      copied: r.rootfs?.fetch.length ?? 0,
+      deleted: r.rootfs?.deletions.length ?? 0,
+      skipped: r.rootfs?.skipped ?? 0,
+    },
     mounts: [
-      ...plan.binds.map((b) => ({ destination: b.destination, kind: 'bind' as const, source: b.source, target: b.target, copied: plan.copyBinds })),
-      ...plan.volumes.map((v) => ({ destination: v.destination, kind: 'volume' as const, source: v.name, target: v.name, copied: true })),
+      ...plan.binds.map((b) => ({
+        destination: b.destination,
+        kind: 'bind' as const,
+        source: b.source,
+        target: b.target,
+        copied: plan.copyBinds,
+      })),
+      ...plan.volumes.map((v) => ({
+        destination: v.destination,
+        kind: 'volume' as const,
+        source: v.name,
+        target: v.name,
+        copied: true,
+      })),
     ],
     volumesLeftOnSource: plan.volumes.map((v) => v.name),
     live: r.live ?? null,

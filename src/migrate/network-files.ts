@@ -4,7 +4,13 @@
 // Docker 28.5 / containerd 2.1.9). So the NetworkDisabled copy (core/docker/restore-blockers.ts)
 // gets them as binds of files in a volume of its own (labelled, removed with an unfinished
 // run's leftovers; kept with the copy), with the source container's content.
-import { LABEL_FROM, NETWORK_FILES, isNetworkFilesBind, networkFilesVolume, type SourceInspect } from '../core/migrate/migrate-config.js';
+import {
+  LABEL_FROM,
+  NETWORK_FILES,
+  isNetworkFilesBind,
+  networkFilesVolume,
+  type SourceInspect,
+} from '../core/migrate/migrate-config.js';
 import { ExtmountError } from '../core/errors.js';
 import { TarFormatError } from '../core/migrate/migrate-tar.js';
 import { engineError, type Engine } from '../adapters/docker.js';
@@ -35,7 +41,9 @@ export async function prepareNetworkFiles(
   // Creating a volume that exists returns it: one that is not ours must not be filled (and later removed).
   const existing = await volumeLabels(on.engine, volume);
   if (existing !== undefined && existing[LABEL_FROM] !== source.id) {
-    throw new ExtmountError('refused', `${on.engine.where} has a volume ${volume} that migrate did not make`, { hint: 'remove or rename it there, then run migrate again' });
+    throw new ExtmountError('refused', `${on.engine.where} has a volume ${volume} that migrate did not make`, {
+      hint: 'remove or rename it there, then run migrate again',
+    });
   }
   try {
     await on.engine.docker.createVolume({ Name: volume, Driver: 'local', Labels: { [LABEL_FROM]: source.id } });
@@ -44,22 +52,32 @@ export async function prepareNetworkFiles(
     throw engineError(on.engine, err, `creating volume ${volume}`);
   }
   const from = source.engine.docker.getContainer(source.id);
-  const fill = withHelper(on.engine, { image: on.image, sourceId: source.id, mounts: [{ type: 'volume', source: volume, target: '/extmount/net' }] }, async (helper) => {
-    for (const file of NETWORK_FILES) {
-      await copyArchive({ engine: source.engine, container: from, path: `/etc/${file}` }, { engine: on.engine, container: helper, path: '/extmount/net' }, {
-        policy: { root: file, allowLinks: false, allowDevices: false },
-        kind: 'rootfs',
-        progress,
-        // Written inside the container: only the one regular file, and no bigger than such a file can sensibly be.
-        decide: (entry) => {
-          if (entry.type !== 'file' || entry.header.size > NETWORK_FILE_MAX) {
-            throw new TarFormatError(`refused /etc/${file} of the source: ${entry.type !== 'file' ? `a ${entry.type}` : `${entry.header.size} bytes, over ${NETWORK_FILE_MAX}`}`);
-          }
-          return 'keep';
-        },
-      });
-    }
-  });
+  const fill = withHelper(
+    on.engine,
+    { image: on.image, sourceId: source.id, mounts: [{ type: 'volume', source: volume, target: '/extmount/net' }] },
+    async (helper) => {
+      for (const file of NETWORK_FILES) {
+        await copyArchive(
+          { engine: source.engine, container: from, path: `/etc/${file}` },
+          { engine: on.engine, container: helper, path: '/extmount/net' },
+          {
+            policy: { root: file, allowLinks: false, allowDevices: false },
+            kind: 'rootfs',
+            progress,
+            // Written inside the container: only the one regular file, and no bigger than such a file can sensibly be.
+            decide: (entry) => {
+              if (entry.type !== 'file' || entry.header.size > NETWORK_FILE_MAX) {
+                throw new TarFormatError(
+                  `refused /etc/${file} of the source: ${entry.type !== 'file' ? `a ${entry.type}` : `${entry.header.size} bytes, over ${NETWORK_FILE_MAX}`}`,
+                );
+              }
+              return 'keep';
+            },
+          },
+        );
+      }
+    },
+  );
   try {
     await fill;
   } catch (err) {
@@ -71,7 +89,9 @@ export async function prepareNetworkFiles(
 
 /** The network-files volumes a container's binds come from (it was made as such a copy). */
 export function networkFilesVolumesOf(container: SourceInspect): string[] {
-  return (container.Mounts ?? []).filter((m) => isNetworkFilesBind(m)).map((m) => /\/volumes\/([^/]+)\/_data\//.exec(m.Source)![1]!);
+  return (container.Mounts ?? [])
+    .filter((m) => isNetworkFilesBind(m))
+    .map((m) => /\/volumes\/([^/]+)\/_data\//.exec(m.Source)![1]!);
 }
 
 /** Removes a network-files volume only if migrate made it: named after the container its label names. */
@@ -83,7 +103,9 @@ export async function removeOurVolume(engine: Engine, volume: string): Promise<v
 
 async function volumeLabels(engine: Engine, volume: string): Promise<Record<string, string> | undefined> {
   try {
-    return ((await engine.docker.getVolume(volume).inspect()) as { Labels?: Record<string, string> | null }).Labels ?? {};
+    return (
+      ((await engine.docker.getVolume(volume).inspect()) as { Labels?: Record<string, string> | null }).Labels ?? {}
+    );
   } catch (err) {
     if ((err as { statusCode?: number }).statusCode === 404) return undefined;
     throw engineError(engine, err, `inspecting volume ${volume}`);

@@ -1,7 +1,13 @@
 // Everything checked before the container stops: engines, container, what a crashed earlier run left, image, mounts on the target.
 import type { LiveRequestMode } from '../core/live/live-request.js';
 import { endUnknownTask } from '../adapters/host-tasks.js';
-import { isLazyCheckpoint, readLiveReady, removeLive, requestLazyAbort, writeLiveRelease } from '../adapters/live-files.js';
+import {
+  isLazyCheckpoint,
+  readLiveReady,
+  removeLive,
+  requestLazyAbort,
+  writeLiveRelease,
+} from '../adapters/live-files.js';
 import type { Config, RemapRule } from '../core/config.js';
 import { describeEndpoint } from '../core/docker/docker-host.js';
 import { ExtmountError } from '../core/errors.js';
@@ -18,9 +24,22 @@ import {
   type RestartPolicy,
   type SourceInspect,
 } from '../core/migrate/migrate-config.js';
-import { decideRerun, movedRefusal, preflightRefusals, type MovedObserved, type RerunMode } from '../core/migrate/rerun.js';
+import {
+  decideRerun,
+  movedRefusal,
+  preflightRefusals,
+  type MovedObserved,
+  type RerunMode,
+} from '../core/migrate/rerun.js';
 import { planBindTargets, unusedMaps, type BindTarget, type SourceBind } from '../core/migrate/migrate-plan.js';
-import { blockedRestoreError, canaryFailedError, containerChanges, engineError, engineRestoreRoute, type Engine } from '../adapters/docker.js';
+import {
+  blockedRestoreError,
+  canaryFailedError,
+  containerChanges,
+  engineError,
+  engineRestoreRoute,
+  type Engine,
+} from '../adapters/docker.js';
 import { runCanary, type CanaryShape } from '../adapters/restore-canary.js';
 import { rollbackCopyName } from './rollback-copy.js';
 import { listCheckpoints, requireExperimental, type EngineInfo } from '../adapters/docker-checkpoint.js';
@@ -93,7 +112,12 @@ export interface MigrationPlan {
  * dump is given up now (its wrapper kills its CRIU) and the source resumes. With one, the source ends
  * once the copy has every page.
  */
-async function settleAbandonedLazyDump(source: Engine, container: SourceInspect, config: Config, copyRuns: boolean): Promise<SourceInspect> {
+async function settleAbandonedLazyDump(
+  source: Engine,
+  container: SourceInspect,
+  config: Config,
+  copyRuns: boolean,
+): Promise<SourceInspect> {
   const ready = await readLiveReady(config.stateDir, container.Id).catch(() => undefined);
   if (!ready) return container;
   // Its wrapper waits for a word once every page is on the copy: the copy runs, so the source ends
@@ -113,28 +137,52 @@ async function settleAbandonedLazyDump(source: Engine, container: SourceInspect,
 }
 
 /** Any failure here is exit 2: nothing has been stopped or changed yet. */
-export async function preflight(request: MigrateRequest, source: Engine, target: Engine, config: Config, progress: Progress): Promise<MigrationPlan> {
+export async function preflight(
+  request: MigrateRequest,
+  source: Engine,
+  target: Engine,
+  config: Config,
+  progress: Progress,
+): Promise<MigrationPlan> {
   try {
     return await check(request, source, target, config, progress);
   } catch (err) {
     // Not the refusal that says how to bring back a container an earlier run froze: that one keeps its hint.
     if (err instanceof ExtmountError && err.reason === 'unreachable') {
-      throw new ExtmountError('bad-input', err.message, { hint: 'check that dockerd runs there and the --from/--to address', cause: err, reason: 'unreachable' });
+      throw new ExtmountError('bad-input', err.message, {
+        hint: 'check that dockerd runs there and the --from/--to address',
+        cause: err,
+        reason: 'unreachable',
+      });
     }
     if (err instanceof ExtmountError && err.exitCode === 1) {
-      throw new ExtmountError('bad-input', `preflight: ${err.message}`, { ...(err.hint ? { hint: err.hint } : {}), cause: err });
+      throw new ExtmountError('bad-input', `preflight: ${err.message}`, {
+        ...(err.hint ? { hint: err.hint } : {}),
+        cause: err,
+      });
     }
     throw err;
   }
 }
 
-async function check(request: MigrateRequest, source: Engine, target: Engine, config: Config, progress: Progress): Promise<MigrationPlan> {
-  if (describeEndpoint(source.endpoint) === describeEndpoint(target.endpoint)) throw preflightRefusals.sameEndpoint(source.where);
+async function check(
+  request: MigrateRequest,
+  source: Engine,
+  target: Engine,
+  config: Config,
+  progress: Progress,
+): Promise<MigrationPlan> {
+  if (describeEndpoint(source.endpoint) === describeEndpoint(target.endpoint))
+    throw preflightRefusals.sameEndpoint(source.where);
   const sourceInfo = (await requireExperimental(source)) as FullEngineInfo;
   let container = await inspectSource(source, request.ref).catch(async (err: unknown) => {
     // A re-run after success: say where it went rather than only that it is not here.
-    const there = err instanceof ExtmountError && err.code === 'bad-input' ? await inspectMaybe(target, request.ref).catch(() => undefined) : undefined;
-    if (there?.Config.Labels?.[LABEL_FROM]) throw movedRefusal(await observeMoved(request.ref, source, target, there), err);
+    const there =
+      err instanceof ExtmountError && err.code === 'bad-input'
+        ? await inspectMaybe(target, request.ref).catch(() => undefined)
+        : undefined;
+    if (there?.Config.Labels?.[LABEL_FROM])
+      throw movedRefusal(await observeMoved(request.ref, source, target, there), err);
     throw err;
   });
   const name = container.Name.replace(/^\//, '');
@@ -143,12 +191,14 @@ async function check(request: MigrateRequest, source: Engine, target: Engine, co
   try {
     targetInfo = (await requireExperimental(target)) as FullEngineInfo;
   } catch (err) {
-    if (frozen && err instanceof ExtmountError) throw preflightRefusals.targetGoneWhileFrozen(err, { name, source: source.where, checkpoint: frozen });
+    if (frozen && err instanceof ExtmountError)
+      throw preflightRefusals.targetGoneWhileFrozen(err, { name, source: source.where, checkpoint: frozen });
     throw err;
   }
   // Engine IDs do not tell engines apart (dockerd 20.10 derives it from /etc/docker/key.json, which
   // two daemons on one host, or cloned hosts, share); a container id is 256 random bits.
-  if ((await inspectMaybe(target, container.Id)) !== undefined) throw preflightRefusals.sameEngine(source.where, target.where, container.Id);
+  if ((await inspectMaybe(target, container.Id)) !== undefined)
+    throw preflightRefusals.sameEngine(source.where, target.where, container.Id);
   const refusal = migrationRefusal(container);
   if (refusal) throw preflightRefusals.notMigratable(name, refusal);
 
@@ -163,17 +213,32 @@ async function check(request: MigrateRequest, source: Engine, target: Engine, co
       const root = ((await target.docker.info().catch(() => undefined)) as EngineInfo | undefined)?.DockerRootDir ?? '';
       for (const c of copies) {
         const outcome = await endUnknownTask(root, c.Id, { label: LABEL_FROM, source: sid });
-        if (outcome.kind === 'unknown') throw preflightRefusals.orphanTask({ name, source: source.where, target: target.where, copyId: c.Id, why: outcome.why });
+        if (outcome.kind === 'unknown')
+          throw preflightRefusals.orphanTask({
+            name,
+            source: source.where,
+            target: target.where,
+            copyId: c.Id,
+            why: outcome.why,
+          });
       }
     }
     container = await settleAbandonedLazyDump(source, container, config, copyRuns);
   }
   const journal = await readJournal(source, sid);
   const checkpoints = await listCheckpoints(source, sid);
-  const targetContainers = (await listLabelled(target, LABEL_FROM, sid)).map((c) => ({ id: c.Id, running: c.State === 'running' || c.State === 'restarting' || c.State === 'paused' }));
+  const targetContainers = (await listLabelled(target, LABEL_FROM, sid)).map((c) => ({
+    id: c.Id,
+    running: c.State === 'running' || c.State === 'restarting' || c.State === 'paused',
+  }));
   // A rollback into a copy (rollback-copy.ts) killed after the copy took over, before the original went.
-  const takenOver = (await listLabelled(source, LABEL_FROM, sid)).find((c) => c.State === 'running' || c.State === 'restarting' || c.State === 'paused');
-  const journalCheckpointLazy = journal !== undefined && checkpoints.includes(journal.checkpoint) && (await isLazyCheckpoint(sourceInfo.DockerRootDir, sid, journal.checkpoint));
+  const takenOver = (await listLabelled(source, LABEL_FROM, sid)).find(
+    (c) => c.State === 'running' || c.State === 'restarting' || c.State === 'paused',
+  );
+  const journalCheckpointLazy =
+    journal !== undefined &&
+    checkpoints.includes(journal.checkpoint) &&
+    (await isLazyCheckpoint(sourceInfo.DockerRootDir, sid, journal.checkpoint));
   const decision = decideRerun({
     name,
     source: source.where,
@@ -189,27 +254,67 @@ async function check(request: MigrateRequest, source: Engine, target: Engine, co
   });
   if ('refusal' in decision) throw decision.refusal;
   const { mode, restartPolicy, staleCheckpoints } = decision;
-  const base = { source, target, sourceInfo, targetInfo, container, name, journal, restartPolicy, copyBinds: request.copyBinds, targetContainers, staleCheckpoints };
+  const base = {
+    source,
+    target,
+    sourceInfo,
+    targetInfo,
+    container,
+    name,
+    journal,
+    restartPolicy,
+    copyBinds: request.copyBinds,
+    targetContainers,
+    staleCheckpoints,
+  };
   const targetName = request.name ?? name;
   if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(targetName)) throw preflightRefusals.badTargetName(targetName);
   if (mode === 'finish') {
-    return { ...base, mode, targetName, image: container.Image, imageBytes: 0, binds: [], volumes: [], targetNetworkDisabled: false, rollbackRoute: 'in-place' };
+    return {
+      ...base,
+      mode,
+      targetName,
+      image: container.Image,
+      imageBytes: 0,
+      binds: [],
+      volumes: [],
+      targetNetworkDisabled: false,
+      rollbackRoute: 'in-place',
+    };
   }
 
-  await checkTargetName(target, targetName, targetContainers.map((c) => c.id));
+  await checkTargetName(
+    target,
+    targetName,
+    targetContainers.map((c) => c.id),
+  );
   const runtime = (container.HostConfig.Runtime as string | undefined) || 'runc';
-  if (runtime !== 'runc' && !(targetInfo.Runtimes && runtime in targetInfo.Runtimes)) throw preflightRefusals.missingRuntime(name, runtime, target.where);
+  if (runtime !== 'runc' && !(targetInfo.Runtimes && runtime in targetInfo.Runtimes))
+    throw preflightRefusals.missingRuntime(name, runtime, target.where);
   await checkNetwork(target, container.HostConfig.NetworkMode ?? 'default');
-  const routes = await restoreRoutes(source, target, { source: sourceInfo, target: targetInfo }, container, name, mode === 'fresh');
+  const routes = await restoreRoutes(
+    source,
+    target,
+    { source: sourceInfo, target: targetInfo },
+    container,
+    name,
+    mode === 'fresh',
+  );
 
   const sourceBinds: SourceBind[] = (container.Mounts ?? [])
     .filter((m) => (m.Type ?? 'bind') === 'bind' && !isNetworkFilesBind(m))
     .map((m) => ({ source: m.Source, destination: m.Destination, readOnly: !m.RW, propagation: m.Propagation ?? '' }));
   const unused = unusedMaps(request.maps, sourceBinds);
-  if (unused.length > 0) throw preflightRefusals.unusedMap(unused[0]!, name, sourceBinds.map((b) => b.source));
+  if (unused.length > 0)
+    throw preflightRefusals.unusedMap(
+      unused[0]!,
+      name,
+      sourceBinds.map((b) => b.source),
+    );
   const binds = planBindTargets(sourceBinds, request.maps, config, [targetInfo.DockerRootDir]);
   const volumes = await planVolumes(source, target, container);
-  if (targetInfo.Driver && targetInfo.Driver !== 'overlay2') await refuseDeletions(source, container, targetInfo.Driver);
+  if (targetInfo.Driver && targetInfo.Driver !== 'overlay2')
+    await refuseDeletions(source, container, targetInfo.Driver);
 
   const { image, imageBytes } = await ensureImage(source, target, container, progress);
   await checkBindTargets({ source, target }, binds, image, request.copyBinds, sid);
@@ -231,10 +336,14 @@ async function restoreRoutes(
   refuse: boolean,
 ): Promise<Pick<MigrationPlan, 'targetNetworkDisabled' | 'rollbackRoute'>> {
   const network = { mode: container.HostConfig.NetworkMode, disabled: container.Config.NetworkDisabled };
-  const [onTarget, onSource] = await Promise.all([engineRestoreRoute(target, network), engineRestoreRoute(source, network)]);
+  const [onTarget, onSource] = await Promise.all([
+    engineRestoreRoute(target, network),
+    engineRestoreRoute(source, network),
+  ]);
   const routes = {
     targetNetworkDisabled: onTarget.kind === 'network-disabled-copy',
-    rollbackRoute: onSource.kind === 'network-disabled-copy' ? ('network-disabled-copy' as const) : ('in-place' as const),
+    rollbackRoute:
+      onSource.kind === 'network-disabled-copy' ? ('network-disabled-copy' as const) : ('in-place' as const),
   };
   if (routes.rollbackRoute !== 'in-place') {
     // A rollback would need this name for its copy: free, or a never-started copy of ours (removed before the freeze).
@@ -245,26 +354,52 @@ async function restoreRoutes(
   }
   if (!refuse) return routes;
   if (onTarget.kind === 'blocked') throw blockedRestoreError(name, target.where, 'on the target', onTarget.blocker);
-  if (onSource.kind === 'blocked') throw blockedRestoreError(name, source.where, 'for a rollback on the source', onSource.blocker);
+  if (onSource.kind === 'blocked')
+    throw blockedRestoreError(name, source.where, 'for a rollback on the source', onSource.blocker);
   // What the table does not know, the canary finds: both engines must bring back a container of this shape.
   const runtime = (container.HostConfig.Runtime as string | undefined) || 'runc';
-  const shape = (disabled: boolean): CanaryShape => ({ runtime, networkMode: network.mode ?? 'default', networkDisabled: network.disabled === true || disabled });
+  const shape = (disabled: boolean): CanaryShape => ({
+    runtime,
+    networkMode: network.mode ?? 'default',
+    networkDisabled: network.disabled === true || disabled,
+  });
   const [onTargetCanary, onSourceCanary] = await Promise.all([
     runCanary(target, shape(routes.targetNetworkDisabled), infos.target.Architecture),
     runCanary(source, shape(routes.rollbackRoute !== 'in-place'), infos.source.Architecture),
   ]);
-  for (const [result, engine, why] of [[onTargetCanary, target, 'on the target'], [onSourceCanary, source, 'for a rollback on the source']] as const) {
-    if ('proved' in result && !result.proved) throw canaryFailedError(name, engine.where, why, result.reason, shape(false));
+  for (const [result, engine, why] of [
+    [onTargetCanary, target, 'on the target'],
+    [onSourceCanary, source, 'for a rollback on the source'],
+  ] as const) {
+    if ('proved' in result && !result.proved)
+      throw canaryFailedError(name, engine.where, why, result.reason, shape(false));
   }
   return routes;
 }
 
 /** What the target shows of a copy migrated there, for movedRefusal: its migration checkpoints are looked at only when it does not run. */
-async function observeMoved(ref: string, source: Engine, target: Engine, there: { Id: string; State: { Running: boolean; Status?: string } }): Promise<MovedObserved> {
-  const kept = there.State.Running ? [] : (await listCheckpoints(target, there.Id).catch(() => [])).filter((c) => c.startsWith(CHECKPOINT_PREFIX)).sort();
-  const root = kept.length > 0 ? ((await target.docker.info().catch(() => undefined)) as EngineInfo | undefined)?.DockerRootDir : undefined;
+async function observeMoved(
+  ref: string,
+  source: Engine,
+  target: Engine,
+  there: { Id: string; State: { Running: boolean; Status?: string } },
+): Promise<MovedObserved> {
+  const kept = there.State.Running
+    ? []
+    : (await listCheckpoints(target, there.Id).catch(() => [])).filter((c) => c.startsWith(CHECKPOINT_PREFIX)).sort();
+  const root =
+    kept.length > 0
+      ? ((await target.docker.info().catch(() => undefined)) as EngineInfo | undefined)?.DockerRootDir
+      : undefined;
   const lastKeptLazy = root ? await isLazyCheckpoint(root, there.Id, kept.at(-1)!) : false;
-  return { ref, source: source.where, target: target.where, there: { id: there.Id, running: there.State.Running, status: there.State.Status }, kept, lastKeptLazy };
+  return {
+    ref,
+    source: source.where,
+    target: target.where,
+    there: { id: there.Id, running: there.State.Running, status: there.State.Status },
+    kept,
+    lastKeptLazy,
+  };
 }
 
 /** The checkpoint an earlier run froze the container in, if its journal says so and the checkpoint is there. */
@@ -316,7 +451,12 @@ async function planVolumes(source: Engine, target: Engine, container: SourceInsp
     }
     // A local volume with options is a mount of something else (nfs, a host device, a bind): not content to copy.
     if (info.Driver !== 'local' || Object.keys(info.Options ?? {}).length > 0) {
-      throw preflightRefusals.volumeDriver({ volume: m.Name, destination: m.Destination, driver: info.Driver, options: info.Options });
+      throw preflightRefusals.volumeDriver({
+        volume: m.Name,
+        destination: m.Destination,
+        driver: info.Driver,
+        options: info.Options,
+      });
     }
     let leftover = false;
     try {
@@ -334,11 +474,17 @@ async function planVolumes(source: Engine, target: Engine, container: SourceInsp
 
 async function refuseDeletions(source: Engine, container: SourceInspect, driver: string): Promise<void> {
   const changes = await containerChanges(source, container.Id);
-  if (changes.some((c) => c.Kind === 2)) throw preflightRefusals.deletedFiles(container.Name.replace(/^\//, ''), driver);
+  if (changes.some((c) => c.Kind === 2))
+    throw preflightRefusals.deletedFiles(container.Name.replace(/^\//, ''), driver);
 }
 
 /** The image by id: a tag on the target is used only when it names the very same image. */
-async function ensureImage(source: Engine, target: Engine, container: SourceInspect, progress: Progress): Promise<{ image: string; imageBytes: number }> {
+async function ensureImage(
+  source: Engine,
+  target: Engine,
+  container: SourceInspect,
+  progress: Progress,
+): Promise<{ image: string; imageBytes: number }> {
   const id = container.Image;
   const tag = container.Config.Image;
   const idOn = async (engine: Engine, ref: string): Promise<string | undefined> => {
@@ -356,30 +502,55 @@ async function ensureImage(source: Engine, target: Engine, container: SourceInsp
     progress.phase(`image ${ref}`);
     imageBytes = await transferImage(source, target, ref, progress);
     progress.done();
-    if ((await idOn(target, id)) === undefined) throw new ExtmountError('docker-failed', `image ${ref} was loaded on ${target.where} but its id ${id} is not there`, {
-      hint: 'run migrate again; if it repeats, copy the image by hand (docker save | docker load)',
-    });
+    if ((await idOn(target, id)) === undefined)
+      throw new ExtmountError(
+        'docker-failed',
+        `image ${ref} was loaded on ${target.where} but its id ${id} is not there`,
+        {
+          hint: 'run migrate again; if it repeats, copy the image by hand (docker save | docker load)',
+        },
+      );
   }
   const image = tag && !tag.startsWith('sha256:') && (await idOn(target, tag)) === id ? tag : id;
   return { image, imageBytes };
 }
 
-async function checkBindTargets(engines: { source: Engine; target: Engine }, binds: BindTarget[], image: string, copyBinds: boolean, sid: string): Promise<void> {
+async function checkBindTargets(
+  engines: { source: Engine; target: Engine },
+  binds: BindTarget[],
+  image: string,
+  copyBinds: boolean,
+  sid: string,
+): Promise<void> {
   const { source, target } = engines;
   for (const bind of binds) {
     const what = `bind ${bind.destination} → ${bind.target} on ${target.where}`;
     const sourceStat = await statPath(source, source.docker.getContainer(sid), bind.destination);
     const sourceKind = sourceStat && isDirectoryMode(sourceStat.mode) ? 'directory' : 'file';
     const state = await inspectHostPath(target, image, sid, bind.target);
-    if (state.kind === 'symlink') throw hostPathRefused(what, bind.target, state, 'give the real path with --map (the allowlist is checked on the path as written)');
+    if (state.kind === 'symlink')
+      throw hostPathRefused(
+        what,
+        bind.target,
+        state,
+        'give the real path with --map (the allowlist is checked on the path as written)',
+      );
     if (state.kind === 'missing') {
       if (copyBinds && sourceKind === 'directory') {
         if (/[:,]/.test(bind.target)) throw preflightRefusals.bindPathChars(what);
         bind.missing = true;
         continue;
       }
-      throw hostPathRefused(what, bind.target, state, copyBinds ? 'create it on the target first (--copy-binds creates folders, not files)' : `create it there, pass --copy-binds to copy ${bind.source} into it, or map it elsewhere with --map`);
+      throw hostPathRefused(
+        what,
+        bind.target,
+        state,
+        copyBinds
+          ? 'create it on the target first (--copy-binds creates folders, not files)'
+          : `create it there, pass --copy-binds to copy ${bind.source} into it, or map it elsewhere with --map`,
+      );
     }
-    if (state.kind !== sourceKind) throw hostPathRefused(what, bind.target, state, `the source ${bind.source} is a ${sourceKind}`);
+    if (state.kind !== sourceKind)
+      throw hostPathRefused(what, bind.target, state, `the source ${bind.source} is a ${sourceKind}`);
   }
 }

@@ -1,5 +1,11 @@
 // Transfer progress: counts bytes per kind; on a terminal, one line on stderr redrawn with the total and the rate.
-import { emptyBytes, formatBytes, formatRate, type MigrationReport, type TransferKind } from '../core/migrate/migrate-report.js';
+import {
+  emptyBytes,
+  formatBytes,
+  formatRate,
+  type MigrationReport,
+  type TransferKind,
+} from '../core/migrate/migrate-report.js';
 
 export interface Progress {
   add(kind: TransferKind, bytes: number): void;
@@ -10,7 +16,9 @@ export interface Progress {
   readonly bytes: MigrationReport['bytes'];
 }
 
-export function createProgress(options: { write?: (text: string) => void; now?: () => number; intervalMs?: number } = {}): Progress {
+export function createProgress(
+  options: { write?: (text: string) => void; now?: () => number; intervalMs?: number } = {},
+): Progress {
   const bytes = emptyBytes();
   const now = options.now ?? Date.now;
   const interval = options.intervalMs ?? 100;
@@ -27,7 +35,9 @@ export function createProgress(options: { write?: (text: string) => void; now?: 
     lastDraw = t;
     drawn = true;
     const moved = bytes.total - phaseBytes;
-    write(`\r\x1b[Kextmount: ${phase || 'moving'}: ${formatBytes(moved)}${moved > 0 ? ` at ${formatRate(moved, t - phaseAt)}` : ''} (${formatBytes(bytes.total)} in all)`);
+    write(
+      `\r\x1b[Kextmount: ${phase || 'moving'}: ${formatBytes(moved)}${moved > 0 ? ` at ${formatRate(moved, t - phaseAt)}` : ''} (${formatBytes(bytes.total)} in all)`,
+    );
   };
   return {
     bytes,

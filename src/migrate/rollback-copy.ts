@@ -3,7 +3,12 @@
 // (containerd#12141). The checkpoint is restored instead into a copy made on the same engine with
 // NetworkDisabled (the same container to the process, core/docker/restore-blockers.ts); once that
 // copy runs, the stopped original goes and the copy takes its name.
-import { isNetworkFilesBind, mountpointsOf, networkFilesVolume, targetCreateOptions } from '../core/migrate/migrate-config.js';
+import {
+  isNetworkFilesBind,
+  mountpointsOf,
+  networkFilesVolume,
+  targetCreateOptions,
+} from '../core/migrate/migrate-config.js';
 import type { BindTarget } from '../core/migrate/migrate-plan.js';
 import { engineError } from '../adapters/docker.js';
 import { startFromCheckpoint } from '../adapters/docker-checkpoint.js';
@@ -21,18 +26,37 @@ export const rollbackCopyName = (name: string) => `${name}-extmount-rollback`;
  * after it ran, if anything. On failure the copy is removed and the original is left as it was:
  * stopped, with its checkpoint.
  */
-export async function restoreInCopy(plan: MigrationPlan, checkpoint: string, pool: HelperPool, progress: Progress): Promise<{ id: string; problem?: string }> {
+export async function restoreInCopy(
+  plan: MigrationPlan,
+  checkpoint: string,
+  pool: HelperPool,
+  progress: Progress,
+): Promise<{ id: string; problem?: string }> {
   const { source, name } = plan;
   const sid = plan.container.Id;
   const binds: BindTarget[] = (plan.container.Mounts ?? [])
     .filter((m) => (m.Type ?? 'bind') === 'bind' && !isNetworkFilesBind(m))
-    .map((m) => ({ source: m.Source, destination: m.Destination, readOnly: !m.RW, propagation: m.Propagation ?? '', target: m.Source, from: 'original' }));
+    .map((m) => ({
+      source: m.Source,
+      destination: m.Destination,
+      readOnly: !m.RW,
+      propagation: m.Propagation ?? '',
+      target: m.Source,
+      from: 'original',
+    }));
   const side = { engine: source, image: plan.container.Image };
   const dropFiles = () => removeOurVolume(source, networkFilesVolume(sid)).catch(() => undefined);
   const mounts = await prepareNetworkFiles({ engine: source, id: sid }, side, progress);
   let copyId: string;
   try {
-    const body = targetCreateOptions(plan.container, { name: rollbackCopyName(name), image: plan.container.Image, sourceId: sid, binds, networkDisabled: true, extraMounts: mounts });
+    const body = targetCreateOptions(plan.container, {
+      name: rollbackCopyName(name),
+      image: plan.container.Image,
+      sourceId: sid,
+      binds,
+      networkDisabled: true,
+      extraMounts: mounts,
+    });
     copyId = (await source.docker.createContainer(body as never)).id;
   } catch (err) {
     await dropFiles();
@@ -44,7 +68,15 @@ export async function restoreInCopy(plan: MigrationPlan, checkpoint: string, poo
     const sides: Sides = { source: side, target: side };
     const root = plan.sourceInfo.DockerRootDir;
     // Volumes and binds are the original's own (the copy mounts them): only the checkpoint and the layer move.
-    const transfers = await prepareTransfers(sides, pool, { sourceId: sid, targetId: copyId, checkpoint, roots: { source: root, target: root }, upperDir, volumes: [], binds: [] });
+    const transfers = await prepareTransfers(sides, pool, {
+      sourceId: sid,
+      targetId: copyId,
+      checkpoint,
+      roots: { source: root, target: root },
+      upperDir,
+      volumes: [],
+      binds: [],
+    });
     const mountpoints = mountpointsOf(plan.container);
     const rootfs = await readRootfsPlan(source, sid, mountpoints);
     await applyRootfs(sides, { source: sid, target: copyId }, rootfs, mountpoints, transfers.upper, progress);

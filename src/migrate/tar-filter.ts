@@ -79,7 +79,8 @@ export class TarFilter extends Transform {
     if (this.state !== 'ended' && !(this.state === 'header' && this.header.length === 0)) {
       return callback(new TarFormatError('the archive ends in the middle of an entry'));
     }
-    if (this.state !== 'ended' && this.requireEnd) return callback(new TarFormatError('the archive ends without its two end blocks (cut short?)'));
+    if (this.state !== 'ended' && this.requireEnd)
+      return callback(new TarFormatError('the archive ends without its two end blocks (cut short?)'));
     try {
       for (const entry of this.trailer) this.out(entry);
       this.out(END_OF_ARCHIVE);
@@ -147,7 +148,12 @@ export class TarFilter extends Transform {
       this.state = 'ended';
       return;
     }
-    if (header.type === 'pax' || header.type === 'pax-global' || header.type === 'gnu-longname' || header.type === 'gnu-longlink') {
+    if (
+      header.type === 'pax' ||
+      header.type === 'pax-global' ||
+      header.type === 'gnu-longname' ||
+      header.type === 'gnu-longlink'
+    ) {
       if (header.size > MAX_META_SIZE) throw new TarFormatError(`a ${header.type} header of ${header.size} bytes`);
       this.metaHeader = header;
       this.metaChunks = [];

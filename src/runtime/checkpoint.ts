@@ -15,16 +15,55 @@ import { findPodmanContainer } from '../adapters/podman-container-dir.js';
 import { rootfsReadlink } from '../adapters/rootfs.js';
 import { planExternalMounts } from '../core/mounts/plan.js';
 import { planCriuOptions, toConfigFile, type CriuVersion } from '../core/mounts/render.js';
-import { imagePathOf, isValidContainerId, optionSet, runcRootOf, workPathOf, type RuncInvocation } from '../core/runtime/runc-argv.js';
-import { CHECKPOINT_LAZY_FILE, CHECKPOINT_RESULT_FILE, type RuntimeMountResult, type RuntimeResult } from '../core/runtime/runtime-files.js';
-import { dumpPropagationNote, dumpPropagationNoteOnHost, dumpWarnings, splitDumpPlan } from '../core/runtime/runtime-plan.js';
+import {
+  imagePathOf,
+  isValidContainerId,
+  optionSet,
+  runcRootOf,
+  workPathOf,
+  type RuncInvocation,
+} from '../core/runtime/runc-argv.js';
+import {
+  CHECKPOINT_LAZY_FILE,
+  CHECKPOINT_RESULT_FILE,
+  type RuntimeMountResult,
+  type RuntimeResult,
+} from '../core/runtime/runtime-files.js';
+import {
+  dumpPropagationNote,
+  dumpPropagationNoteOnHost,
+  dumpWarnings,
+  splitDumpPlan,
+} from '../core/runtime/runtime-plan.js';
 import { criuVersion } from '../adapters/criu-version.js';
 import { fileTypesOf } from '../adapters/procfs.js';
-import { destroyAfterCheckpoint, runcKill, runcPause, runcResume, runcState, runRunc, statusFdFor } from '../adapters/runc.js';
-import { lazyAbortRequested, liveDir, missingLiveTls, readLivePages, readLiveRelease, takeLiveRequest, writeLiveReady } from '../adapters/live-files.js';
+import {
+  destroyAfterCheckpoint,
+  runcKill,
+  runcPause,
+  runcResume,
+  runcState,
+  runRunc,
+  statusFdFor,
+} from '../adapters/runc.js';
+import {
+  lazyAbortRequested,
+  liveDir,
+  missingLiveTls,
+  readLivePages,
+  readLiveRelease,
+  takeLiveRequest,
+  writeLiveReady,
+} from '../adapters/live-files.js';
 import { statusFifo } from '../adapters/status-fifo.js';
 import { killChildren, tcpEstablishedOn } from '../adapters/procfs.js';
-import { tlsCriuOptions, withVerbFlags, type LivePages, type LiveRelease, type LiveRequest } from '../core/live/live-request.js';
+import {
+  tlsCriuOptions,
+  withVerbFlags,
+  type LivePages,
+  type LiveRelease,
+  type LiveRequest,
+} from '../core/live/live-request.js';
 import { appendRuncLog, writeStderr } from './report.js';
 import { makeWorkPath, requireId, runcEnv, withInheritedCriuConfig, type RuntimeContext } from './context.js';
 import { hostMountIndex, processMountTable } from '../adapters/mount-table.js';
@@ -35,7 +74,11 @@ import { runcAnswers } from './passthrough.js';
 
 const DUMP_CONFIG = 'criu-dump.conf';
 
-export async function handleCheckpoint(invocation: RuncInvocation, argv: readonly string[], ctx: RuntimeContext): Promise<number> {
+export async function handleCheckpoint(
+  invocation: RuncInvocation,
+  argv: readonly string[],
+  ctx: RuntimeContext,
+): Promise<number> {
   const id = requireId(invocation);
   // containerd has paused the container before calling us (client task.Checkpoint): everything here is
   // downtime, so what does not depend on runc's answer is read while runc state runs.
@@ -48,12 +91,24 @@ export async function handleCheckpoint(invocation: RuncInvocation, argv: readonl
   if (!before || (before.status !== 'running' && before.status !== 'paused')) return runcAnswers(argv, ctx);
   marks.push(performance.now());
   const images = imagePathOf(invocation, ctx.cwd);
-  const state = await ContainerStateDir.open(ctx.config.stateDir, id, runcRootOf(invocation, ctx.cwd, ctx.env, process.geteuid?.() ?? 0));
-  const [prepared, live] = await Promise.all([prepareDump(early, id, before.pid, before.bundle), liveDumpRequest(ctx, id, invocation)]);
+  const state = await ContainerStateDir.open(
+    ctx.config.stateDir,
+    id,
+    runcRootOf(invocation, ctx.cwd, ctx.env, process.geteuid?.() ?? 0),
+  );
+  const [prepared, live] = await Promise.all([
+    prepareDump(early, id, before.pid, before.bundle),
+    liveDumpRequest(ctx, id, invocation),
+  ]);
   marks.push(performance.now());
   // A lazy dump's page server speaks TLS with the files migrate left beside the request, told through the same config file.
-  const criuConfig = live ? `${prepared.criuConfig ?? ''}${toConfigFile(tlsCriuOptions(liveDir(ctx.config.stateDir, id)))}` : prepared.criuConfig;
-  const configPath = criuConfig === undefined ? undefined : await state.writeFile(DUMP_CONFIG, await withInheritedCriuConfig(criuConfig, ctx.env));
+  const criuConfig = live
+    ? `${prepared.criuConfig ?? ''}${toConfigFile(tlsCriuOptions(liveDir(ctx.config.stateDir, id)))}`
+    : prepared.criuConfig;
+  const configPath =
+    criuConfig === undefined
+      ? undefined
+      : await state.writeFile(DUMP_CONFIG, await withInheritedCriuConfig(criuConfig, ctx.env));
   // Written before the dump: a checkpoint that succeeds (and may end the container) always has its manifest.
   const manifestPath = join(images, MANIFEST_FILE);
   await writeManifest(images, manifestPath, renderManifest(prepared.manifest));
@@ -69,13 +124,27 @@ export async function handleCheckpoint(invocation: RuncInvocation, argv: readonl
   await makeWorkPath(invocation, ctx.cwd);
   const started = Date.now();
   const lazy = live ? await lazyDump(invocation, argv, ctx, id, live, images, state) : undefined;
-  if (lazy) await writeFileAtomic(join(images, CHECKPOINT_LAZY_FILE), `post-copy: pages served from ${live!.address}:${live!.port}\n`, { mode: 0o600 });
+  if (lazy)
+    await writeFileAtomic(
+      join(images, CHECKPOINT_LAZY_FILE),
+      `post-copy: pages served from ${live!.address}:${live!.port}\n`,
+      { mode: 0o600 },
+    );
   const run = await runRunc(ctx.runc, lazy?.argv ?? argv, {
-    env: runcEnv(ctx.env, configPath), captureStderr: true, fds: ctx.fds, ...(ctx.relay ? { relay: ctx.relay } : {}), ...(lazy ? { statusFd: lazy.statusFd, onSpawn: lazy.onSpawn } : {}),
+    env: runcEnv(ctx.env, configPath),
+    captureStderr: true,
+    fds: ctx.fds,
+    ...(ctx.relay ? { relay: ctx.relay } : {}),
+    ...(lazy ? { statusFd: lazy.statusFd, onSpawn: lazy.onSpawn } : {}),
   });
   await lazy?.done();
   const result: RuntimeResult = {
-    verb: 'checkpoint', containerId: id, ok: run.exitCode === 0, at: new Date().toISOString(), mounts: prepared.mounts, notes: prepared.notes,
+    verb: 'checkpoint',
+    containerId: id,
+    ok: run.exitCode === 0,
+    at: new Date().toISOString(),
+    mounts: prepared.mounts,
+    notes: prepared.notes,
   };
   const runcStderr = run.stderr ? [run.stderr.replace(/\n$/, '')] : [];
   if (run.exitCode === 0 && lazy) {
@@ -100,10 +169,15 @@ export async function handleCheckpoint(invocation: RuncInvocation, argv: readonl
   // Our line comes first only when it adds something: CRIU's Error line, the mount at fault, the fix, and
   // where its log is kept (containerd deletes its copy and shows only the first line). Otherwise runc
   // failed on its own (bad --parent-path, a stopped container) and its stderr is the answer, unchanged.
-  const explained = logText && analyzeCriuLog(logText).errorLines.length > 0 ? formatError(criuFailureError('checkpoint', logText, kept)) : undefined;
+  const explained =
+    logText && analyzeCriuLog(logText).errorLines.length > 0
+      ? formatError(criuFailureError('checkpoint', logText, kept))
+      : undefined;
   writeStderr([...(explained ?? []), ...runcStderr]);
   if (explained) await appendRuncLog(invocation, 'error', explained[0]!);
-  result.error = (explained?.[0] ?? `checkpoint failed: ${lastLine(run.stderr) || `runc exited with ${run.exitCode}`}`).replace(/^extmount: /, '');
+  result.error = (
+    explained?.[0] ?? `checkpoint failed: ${lastLine(run.stderr) || `runc exited with ${run.exitCode}`}`
+  ).replace(/^extmount: /, '');
   if (kept) result.criuLog = kept;
   await state.log(`failed: ${result.error}`);
   // A failed dump must not leave the container frozen. containerd pauses it before and resumes it after
@@ -119,15 +193,26 @@ export async function handleCheckpoint(invocation: RuncInvocation, argv: readonl
   // "container not paused" and dockerd shows the container Paused for good, `docker unpause` failing the same.
   if (before.status === 'paused' && after?.status === 'running') {
     const paused = await runcPause(ctx.runc, invocation, id);
-    await state.log(`checkpoint failed with the container running, which its caller had paused: pause ${paused ? 'done (the caller resumes it)' : 'FAILED'}`);
+    await state.log(
+      `checkpoint failed with the container running, which its caller had paused: pause ${paused ? 'done (the caller resumes it)' : 'FAILED'}`,
+    );
   }
   await state.writeResult(CHECKPOINT_RESULT_FILE, result);
   return run.exitCode;
 }
 
 /** A lazy dump `extmount migrate --live` asked for (live-request.ts); a runc call that is lazy already is left as it is. */
-async function liveDumpRequest(ctx: RuntimeContext, id: string, invocation: RuncInvocation): Promise<LiveRequest | undefined> {
-  if (invocation.options.has('lazy-pages') || invocation.options.has('page-server') || invocation.options.has('status-fd')) return undefined;
+async function liveDumpRequest(
+  ctx: RuntimeContext,
+  id: string,
+  invocation: RuncInvocation,
+): Promise<LiveRequest | undefined> {
+  if (
+    invocation.options.has('lazy-pages') ||
+    invocation.options.has('page-server') ||
+    invocation.options.has('status-fd')
+  )
+    return undefined;
   const request = await takeLiveRequest(ctx.config.stateDir, id);
   return request?.role === 'dump' ? request : undefined;
 }
@@ -140,10 +225,23 @@ async function liveDumpRequest(ctx: RuntimeContext, id: string, invocation: Runc
  * connection to the page server: CRIU takes a client that leaves without asking for a page as a
  * transfer that finished, and kills the container (seen: checkpoint exit 0, container exited 137).
  */
-async function lazyDump(invocation: RuncInvocation, argv: readonly string[], ctx: RuntimeContext, id: string, live: LiveRequest, images: string, state: ContainerStateDir) {
+async function lazyDump(
+  invocation: RuncInvocation,
+  argv: readonly string[],
+  ctx: RuntimeContext,
+  id: string,
+  live: LiveRequest,
+  images: string,
+  state: ContainerStateDir,
+) {
   // Checked here, not beside prepareDump: a rejection there would leave prepareDump's unawaited.
   const missing = await missingLiveTls(ctx.config.stateDir, id);
-  if (missing) throw new ExtmountError('bad-input', `checkpoint: a post-copy request without its page server's TLS file ${missing}; nothing was dumped`, { hint: 'run extmount migrate --live again' });
+  if (missing)
+    throw new ExtmountError(
+      'bad-input',
+      `checkpoint: a post-copy request without its page server's TLS file ${missing}; nothing was dumped`,
+      { hint: 'run extmount migrate --live again' },
+    );
   const fifo = await statusFifo(state.path(`status-${process.pid}.fifo`));
   let runcPid: number | undefined;
   let watching = true;
@@ -155,12 +253,19 @@ async function lazyDump(invocation: RuncInvocation, argv: readonly string[], ctx
   const watch = (async () => {
     while (watching && !(await fifo.ready().catch(() => false))) await sleep(10);
     if (!watching) return;
-    await writeLiveReady(ctx.config.stateDir, id, { imagePath: images, workPath: workPathOf(invocation, ctx.cwd), pid: process.pid, address: live.address, port: live.port });
+    await writeLiveReady(ctx.config.stateDir, id, {
+      imagePath: images,
+      workPath: workPathOf(invocation, ctx.cwd),
+      pid: process.pid,
+      address: live.address,
+      port: live.port,
+    });
     await state.log(`checkpoint: lazy page server on ${live.address}:${live.port}, images announced`);
     const deadline = Date.now() + live.connectWithinMs;
     while (watching) {
       if (await lazyAbortRequested(ctx.config.stateDir, id)) return giveUp('migrate asked');
-      if (Date.now() > deadline && !(await tcpEstablishedOn(live.port))) return giveUp(`no restore pulled pages within ${live.connectWithinMs} ms`);
+      if (Date.now() > deadline && !(await tcpEstablishedOn(live.port)))
+        return giveUp(`no restore pulled pages within ${live.connectWithinMs} ms`);
       await sleep(50);
     }
   })().catch(() => undefined);
@@ -168,7 +273,12 @@ async function lazyDump(invocation: RuncInvocation, argv: readonly string[], ctx
   const callerLeavesRunning = optionSet(invocation, 'leave-running');
   return {
     argv: withVerbFlags(argv, invocation.globals.length, [
-      '--lazy-pages', '--page-server', `${live.address}:${live.port}`, '--status-fd', String(statusFdFor(ctx.fds)), ...(callerLeavesRunning ? [] : ['--leave-running']),
+      '--lazy-pages',
+      '--page-server',
+      `${live.address}:${live.port}`,
+      '--status-fd',
+      String(statusFdFor(ctx.fds)),
+      ...(callerLeavesRunning ? [] : ['--leave-running']),
     ]),
     statusFd: fifo.writeFd,
     onSpawn: (pid: number) => {
@@ -190,7 +300,11 @@ async function lazyDump(invocation: RuncInvocation, argv: readonly string[], ctx
       if (callerLeavesRunning) return undefined;
       const peer = live.peer!;
       let pages: LivePages | undefined;
-      for (const deadline = Date.now() + 60_000; !(pages = await readLivePages(ctx.config.stateDir, peer).catch(() => undefined)) && Date.now() < deadline; ) await sleep(20);
+      for (
+        const deadline = Date.now() + 60_000;
+        !(pages = await readLivePages(ctx.config.stateDir, peer).catch(() => undefined)) && Date.now() < deadline;
+      )
+        await sleep(20);
       if (!pages?.ok) {
         const why = `post-copy: every page was served, but ${peer.slice(0, 12)} ${pages ? `received ${pages.transferred ?? '?'} of ${pages.total ?? '?'} (its lazy-pages daemon: ${pages.signal ?? `exit ${pages.exitCode}`})` : 'reported nothing in 60 s'}; this container keeps its memory and runs on`;
         await state.log(`checkpoint: ${why}`);
@@ -200,8 +314,9 @@ async function lazyDump(invocation: RuncInvocation, argv: readonly string[], ctx
       // this one ends. Until then it stays frozen: a copy that dies in the window leaves this one whole.
       let release: LiveRelease | undefined;
       // 'hold' (a copy migrate could not remove): frozen until a re-run's word, an hour at most.
-      const heard = async () => (release = await readLiveRelease(ctx.config.stateDir, id)) !== undefined && release.action !== 'hold';
-      for (let deadline = Date.now() + (live.releaseWithinMs ?? 0); !(await heard()) && Date.now() < deadline; ) {
+      const heard = async () =>
+        (release = await readLiveRelease(ctx.config.stateDir, id)) !== undefined && release.action !== 'hold';
+      for (let deadline = Date.now() + (live.releaseWithinMs ?? 0); !(await heard()) && Date.now() < deadline;) {
         if (release?.action === 'hold') deadline = Math.max(deadline, Date.now() + 3_600_000);
         await sleep(20);
       }
@@ -211,7 +326,9 @@ async function lazyDump(invocation: RuncInvocation, argv: readonly string[], ctx
         return why;
       }
       const killed = await runcKill(ctx.runc, invocation, id);
-      await state.log(`checkpoint: ${peer.slice(0, 12)} received every page (${pages.transferred})${release ? ' and migrate released this one' : live.releaseWithinMs ? `; no word from migrate within ${live.releaseWithinMs} ms` : ''}: ${killed ? 'this container is killed, as a checkpoint without --leave-running ends it' : 'runc kill FAILED'}`);
+      await state.log(
+        `checkpoint: ${peer.slice(0, 12)} received every page (${pages.transferred})${release ? ' and migrate released this one' : live.releaseWithinMs ? `; no word from migrate within ${live.releaseWithinMs} ms` : ''}: ${killed ? 'this container is killed, as a checkpoint without --leave-running ends it' : 'runc kill FAILED'}`,
+      );
       return killed ? undefined : 'post-copy: every page moved, but killing this container failed';
     },
   };
@@ -233,7 +350,9 @@ interface EarlyReads {
 
 /** Started before `runc state`; a failure surfaces where the value is awaited. */
 function startEarlyReads(invocation: RuncInvocation, ctx: RuntimeContext): EarlyReads {
-  const version = criuVersion(invocation.globalOptions.get('criu') ?? ctx.config.criu, { stateDir: ctx.config.stateDir });
+  const version = criuVersion(invocation.globalOptions.get('criu') ?? ctx.config.criu, {
+    stateDir: ctx.config.stateDir,
+  });
   const hostMounts = hostMountIndex();
   for (const p of [version, hostMounts]) p.catch(() => undefined);
   return { ctx, version, hostMounts };
@@ -242,7 +361,11 @@ function startEarlyReads(invocation: RuncInvocation, ctx: RuntimeContext): Early
 async function prepareDump(early: EarlyReads, id: string, pid: number, bundle: string): Promise<PreparedDump> {
   const { ctx } = early;
   const versionRead = early.version;
-  const [bundleText, mounts, hostIndex] = await Promise.all([readBundleConfig(bundle), processMountTable(pid), early.hostMounts]);
+  const [bundleText, mounts, hostIndex] = await Promise.all([
+    readBundleConfig(bundle),
+    processMountTable(pid),
+    early.hostMounts,
+  ]);
   const spec = parseOciSpec(bundleText, bundle).view;
   const view = resolveBindDestinations(spec, rootfsReadlink(spec.rootfs));
   // Podman's bundles are known by their path (no I/O for any other): asked first, so that a Podman
@@ -250,7 +373,10 @@ async function prepareDump(early: EarlyReads, id: string, pid: number, bundle: s
   const meta = (await findPodmanContainer(view, id, bundle)) ?? (await findDockerContainer(view, id))?.meta;
   const container = containerInfoFromBundle(view, { id, pid, runtime: 'extmount' }, meta);
   // Of the host's table, only what the container's mounts involve (a Kubernetes node has thousands more).
-  const needs = { devices: mounts.map(deviceKey), peerGroups: mounts.flatMap((m) => (m.shared === undefined ? [] : [m.shared])) };
+  const needs = {
+    devices: mounts.map(deviceKey),
+    peerGroups: mounts.flatMap((m) => (m.shared === undefined ? [] : [m.shared])),
+  };
   const classification = classifyMounts(mounts, { hostMounts: selectMounts(hostIndex, needs), container });
   const hostPaths = classification.mounts.flatMap((c) => (c.external?.hostPath ? [c.external.hostPath] : []));
   const hostMounts = selectMounts(hostIndex, { ...needs, paths: hostPaths });
@@ -273,7 +399,12 @@ async function prepareDump(early: EarlyReads, id: string, pid: number, bundle: s
     manifest,
     criuConfig: dump.length > 0 ? toConfigFile(dump) : undefined,
     mounts: manifest.mounts.map((m) => ({
-      key: m.key, mountpoint: m.mountpoint, kind: m.kind, path: m.hostPath, mappedBy: ours.has(m.key) ? 'extmount' : 'runc', propagation: m.propagation,
+      key: m.key,
+      mountpoint: m.mountpoint,
+      kind: m.kind,
+      path: m.hostPath,
+      mappedBy: ours.has(m.key) ? 'extmount' : 'runc',
+      propagation: m.propagation,
       ...(m.propagationNote ? { note: m.propagationNote } : {}),
     })),
     notes: dumpWarnings(split, hostMounts),

@@ -15,7 +15,13 @@ import { CRIU_ROOT, criuRootLeftovers } from '../core/runtime/criu-root.js';
 export async function failedRestoreCleanup(runcRoot: string, id: string): Promise<() => Promise<string[]>> {
   const root = await realpath(runcRoot).catch(() => runcRoot);
   const dir = join(root, id);
-  if (await stat(dir).then(() => true, () => false)) return async () => [];
+  if (
+    await stat(dir).then(
+      () => true,
+      () => false,
+    )
+  )
+    return async () => [];
   return () => clearFailedRestore(root, dir, id);
 }
 
@@ -31,7 +37,23 @@ async function clearFailedRestore(root: string, dir: string, id: string): Promis
     }
   }
   // rmdir, never a recursive removal: a folder still holding anything is runc's.
-  if (await rmdir(join(dir, CRIU_ROOT)).then(() => true, () => false)) done.push(`removed ${join(dir, CRIU_ROOT)}`);
-  if (!(await stat(join(dir, 'state.json')).then(() => true, () => false)) && (await rmdir(dir).then(() => true, () => false))) done.push(`removed ${dir}`);
+  if (
+    await rmdir(join(dir, CRIU_ROOT)).then(
+      () => true,
+      () => false,
+    )
+  )
+    done.push(`removed ${join(dir, CRIU_ROOT)}`);
+  if (
+    !(await stat(join(dir, 'state.json')).then(
+      () => true,
+      () => false,
+    )) &&
+    (await rmdir(dir).then(
+      () => true,
+      () => false,
+    ))
+  )
+    done.push(`removed ${dir}`);
   return done;
 }

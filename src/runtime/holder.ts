@@ -39,7 +39,9 @@ export class MountHolder {
    */
   async rslaveCopy(source: string): Promise<string> {
     const real = await realpath(source).catch(() => {
-      throw new ExtmountError('bad-input', `bind source ${source}: no such file or directory`, { hint: 'the container\'s bind source must exist to restore it' });
+      throw new ExtmountError('bad-input', `bind source ${source}: no such file or directory`, {
+        hint: "the container's bind source must exist to restore it",
+      });
     });
     const entry = await this.entryFor(real);
     await mount(['--rbind', real, entry]);
@@ -79,7 +81,9 @@ export class MountHolder {
         entry = await this.bindCopy(path, make);
       }
     } catch (err) {
-      throw err instanceof ExtmountError && err.code === 'restore-failed' ? changed(`could not be bound (${err.message})`, err) : err;
+      throw err instanceof ExtmountError && err.code === 'restore-failed'
+        ? changed(`could not be bound (${err.message})`, err)
+        : err;
     }
     const mismatch = boundEntryMismatch(entry, path, await hostMountTable());
     if (mismatch) throw changed(`changed while it was being mounted (${mismatch})`);
@@ -106,9 +110,13 @@ export class MountHolder {
     // Container processes can write below bind sources: never let a symlink redirect a bind.
     const real = await realpath(source).catch(() => undefined);
     if (real !== source) {
-      throw new ExtmountError('refused', `${source}: ${real === undefined ? 'no such file or directory' : `goes through a symlink (real path ${real})`}`, {
-        hint: 'give the real path of the mount source',
-      });
+      throw new ExtmountError(
+        'refused',
+        `${source}: ${real === undefined ? 'no such file or directory' : `goes through a symlink (real path ${real})`}`,
+        {
+          hint: 'give the real path of the mount source',
+        },
+      );
     }
     const entry = join(this.dir, String(this.next++));
     if ((await lstat(source)).isDirectory()) await mkdir(entry, { mode: 0o700 });
@@ -120,9 +128,13 @@ export class MountHolder {
 async function mount(args: string[]): Promise<void> {
   const result = await runFile('mount', args);
   if (result.exitCode !== 0) {
-    throw new ExtmountError('restore-failed', `mount ${args.join(' ')} failed: ${result.stderr.trim() || result.error}`, {
-      hint: 'the restore target must exist on this host and be of the mountpoint\'s type (a folder for a folder, a file for a file)',
-    });
+    throw new ExtmountError(
+      'restore-failed',
+      `mount ${args.join(' ')} failed: ${result.stderr.trim() || result.error}`,
+      {
+        hint: "the restore target must exist on this host and be of the mountpoint's type (a folder for a folder, a file for a file)",
+      },
+    );
   }
 }
 

@@ -9,12 +9,37 @@
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { writeLivePages } from '../adapters/live-files.js';
-import { LAZY_SUPERVISOR_ENV, tlsCriuArgs, transferredPages, type LivePages, type SupervisorJob } from '../core/live/live-request.js';
+import {
+  LAZY_SUPERVISOR_ENV,
+  tlsCriuArgs,
+  transferredPages,
+  type LivePages,
+  type SupervisorJob,
+} from '../core/live/live-request.js';
 
 export async function supervise(job: SupervisorJob): Promise<void> {
-  const daemon = spawn(job.criu, ['lazy-pages', '--page-server', '--address', job.address, '--port', String(job.port), '--images-dir', job.images, '--work-dir', job.work, ...tlsCriuArgs(job.tlsDir), '-o', job.log, '-v4'], {
-    stdio: 'ignore',
-  });
+  const daemon = spawn(
+    job.criu,
+    [
+      'lazy-pages',
+      '--page-server',
+      '--address',
+      job.address,
+      '--port',
+      String(job.port),
+      '--images-dir',
+      job.images,
+      '--work-dir',
+      job.work,
+      ...tlsCriuArgs(job.tlsDir),
+      '-o',
+      job.log,
+      '-v4',
+    ],
+    {
+      stdio: 'ignore',
+    },
+  );
   const [exitCode, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => {
     daemon.once('error', () => resolve([null, null]));
     daemon.once('exit', (code, sig) => resolve([code, sig]));
@@ -26,9 +51,18 @@ export async function supervise(job: SupervisorJob): Promise<void> {
   // mid-pull, nobody being left to need a page (seen: the copy SIGKILLed 100 ms in). Every page the
   // container needs has arrived when the daemon ended well and the container still runs.
   const ok = exitCode === 0 && (await containerStatus(job)) === 'running';
-  const pages: LivePages = { ok, exitCode, signal, transferred: counts?.transferred ?? null, total: counts?.total ?? null };
+  const pages: LivePages = {
+    ok,
+    exitCode,
+    signal,
+    transferred: counts?.transferred ?? null,
+    total: counts?.total ?? null,
+  };
   if (!ok) {
-    const kill = spawn(job.runc, [...job.runcGlobals, 'kill', job.id, 'KILL'], { stdio: 'ignore', env: { ...process.env, EXTMOUNT_WRAPPED: '1' } });
+    const kill = spawn(job.runc, [...job.runcGlobals, 'kill', job.id, 'KILL'], {
+      stdio: 'ignore',
+      env: { ...process.env, EXTMOUNT_WRAPPED: '1' },
+    });
     const killed = await new Promise<number | null>((resolve) => {
       kill.once('error', () => resolve(null));
       kill.once('exit', (code) => resolve(code));
@@ -39,7 +73,10 @@ export async function supervise(job: SupervisorJob): Promise<void> {
 }
 
 async function containerStatus(job: SupervisorJob): Promise<string | undefined> {
-  const state = spawn(job.runc, [...job.runcGlobals, 'state', job.id], { stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, EXTMOUNT_WRAPPED: '1' } });
+  const state = spawn(job.runc, [...job.runcGlobals, 'state', job.id], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+    env: { ...process.env, EXTMOUNT_WRAPPED: '1' },
+  });
   const chunks: Buffer[] = [];
   state.stdout.on('data', (c: Buffer) => chunks.push(c));
   const code = await new Promise<number | null>((resolve) => {

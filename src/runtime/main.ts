@@ -23,15 +23,27 @@ export interface WrapperIo {
   relay?: SignalRelay;
 }
 
-export async function runWrapper(argv: readonly string[], env: NodeJS.ProcessEnv, io?: Partial<WrapperIo>): Promise<number> {
+export async function runWrapper(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+  io?: Partial<WrapperIo>,
+): Promise<number> {
   const invocation = parseRuncArgv(argv);
   try {
     const config = await loadConfig(env.EXTMOUNT_CONFIG || undefined);
     const ctx: RuntimeContext = {
-      config, runc: env.EXTMOUNT_RUNC || config.runc, env, version: extmountVersion(),
-      cwd: io?.cwd ?? process.cwd(), fds: io?.fds ?? inheritedFds(env), ...(io?.relay ? { relay: io.relay } : {}),
+      config,
+      runc: env.EXTMOUNT_RUNC || config.runc,
+      env,
+      version: extmountVersion(),
+      cwd: io?.cwd ?? process.cwd(),
+      fds: io?.fds ?? inheritedFds(env),
+      ...(io?.relay ? { relay: io.relay } : {}),
     };
-    const ours = (invocation.verb === 'checkpoint' || invocation.verb === 'restore') && !invocation.help && !invocation.usageProblem;
+    const ours =
+      (invocation.verb === 'checkpoint' || invocation.verb === 'restore') &&
+      !invocation.help &&
+      !invocation.usageProblem;
     if (!ours) return await runcAnswers(argv, ctx);
     await checkStateDir(config.stateDir);
     if (invocation.verb === 'checkpoint') return await handleCheckpoint(invocation, argv, ctx);

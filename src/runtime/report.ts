@@ -19,7 +19,11 @@ export function writeStderr(lines: readonly string[]): void {
 }
 
 /** Appends an entry to runc's --log file in its format (json as containerd asks, else logrus text). */
-export async function appendRuncLog(invocation: RuncInvocation, level: 'error' | 'warning' | 'info', message: string): Promise<void> {
+export async function appendRuncLog(
+  invocation: RuncInvocation,
+  level: 'error' | 'warning' | 'info',
+  message: string,
+): Promise<void> {
   const file = invocation.globalOptions.get('log');
   if (!file) return;
   const time = new Date().toISOString();

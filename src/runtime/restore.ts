@@ -11,7 +11,14 @@ import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { liveDir, missingLiveTls, readLivePages, takeLiveRequest } from '../adapters/live-files.js';
 import { killChildren } from '../adapters/procfs.js';
-import { LAZY_SUPERVISOR_ENV, LIVE_LAZY_LOG, LIVE_PAGES, withVerbFlags, type LiveRequest, type SupervisorJob } from '../core/live/live-request.js';
+import {
+  LAZY_SUPERVISOR_ENV,
+  LIVE_LAZY_LOG,
+  LIVE_PAGES,
+  withVerbFlags,
+  type LiveRequest,
+  type SupervisorJob,
+} from '../core/live/live-request.js';
 import { writeFileAtomic } from '../adapters/atomic-write.js';
 import { READ_LIMITS, readBoundedText } from '../adapters/untrusted-file.js';
 import { join } from 'node:path';
@@ -30,8 +37,21 @@ import { rootfsReadlink } from '../adapters/rootfs.js';
 import { planCriuOptions, toConfigFile, type CriuOption, type CriuVersion } from '../core/mounts/render.js';
 import { restoreDenials } from '../core/checkpoint/restore-targets.js';
 import { restoreWalkProblem } from '../core/runtime/restore-walk.js';
-import { bundleOf, imagePathOf, isValidContainerId, runcRootOf, workPathOf, type RuncInvocation } from '../core/runtime/runc-argv.js';
-import { CHECKPOINT_LAZY_FILE, CHECKPOINT_MAPS_FILE, RESTORE_RESULT_FILE, type RuntimeMountResult, type RuntimeResult } from '../core/runtime/runtime-files.js';
+import {
+  bundleOf,
+  imagePathOf,
+  isValidContainerId,
+  runcRootOf,
+  workPathOf,
+  type RuncInvocation,
+} from '../core/runtime/runc-argv.js';
+import {
+  CHECKPOINT_LAZY_FILE,
+  CHECKPOINT_MAPS_FILE,
+  RESTORE_RESULT_FILE,
+  type RuntimeMountResult,
+  type RuntimeResult,
+} from '../core/runtime/runtime-files.js';
 import { planFromManifest, planRuntimeRestore, type RuntimeRestorePlan } from '../core/runtime/runtime-plan.js';
 import { makeWorkPath, requireId, runcEnv, withInheritedCriuConfig, type RuntimeContext } from './context.js';
 import { MountHolder } from './holder.js';
@@ -48,7 +68,11 @@ const RESTORE_CONFIG = 'criu-restore.conf';
 // the restore needs no `criu --version` call to pick the syntax.
 const RUNC_MIN_CRIU: CriuVersion = { major: 3, minor: 0, patch: 0, text: '3.0.0' };
 
-export async function handleRestore(invocation: RuncInvocation, argv: readonly string[], ctx: RuntimeContext): Promise<number> {
+export async function handleRestore(
+  invocation: RuncInvocation,
+  argv: readonly string[],
+  ctx: RuntimeContext,
+): Promise<number> {
   const id = requireId(invocation);
   // An ID runc refuses, or a bundle without a readable config.json: runc's own error and exit code.
   if (!isValidContainerId(id)) return runcAnswers(argv, ctx);
@@ -57,8 +81,19 @@ export async function handleRestore(invocation: RuncInvocation, argv: readonly s
   const configText = await readBoundedText(join(bundle, 'config.json'), READ_LIMITS.ociConfig).catch(() => undefined);
   const parsed = configText === undefined ? undefined : tryParseOciSpec(configText, bundle);
   if (configText === undefined || parsed === undefined) return runcAnswers(argv, ctx);
-  const state = await ContainerStateDir.open(ctx.config.stateDir, id, runcRootOf(invocation, ctx.cwd, ctx.env, process.geteuid?.() ?? 0));
-  const result: RuntimeResult = { verb: 'restore', containerId: id, ok: false, at: new Date().toISOString(), mounts: [], notes: [] };
+  const state = await ContainerStateDir.open(
+    ctx.config.stateDir,
+    id,
+    runcRootOf(invocation, ctx.cwd, ctx.env, process.geteuid?.() ?? 0),
+  );
+  const result: RuntimeResult = {
+    verb: 'restore',
+    containerId: id,
+    ok: false,
+    at: new Date().toISOString(),
+    mounts: [],
+    notes: [],
+  };
   try {
     return await restore(invocation, argv, ctx, { id, images, bundle, configText, parsed, state, result });
   } catch (err) {
@@ -83,7 +118,12 @@ interface RestoreCall {
   result: RuntimeResult;
 }
 
-async function restore(invocation: RuncInvocation, argv: readonly string[], ctx: RuntimeContext, call: RestoreCall): Promise<number> {
+async function restore(
+  invocation: RuncInvocation,
+  argv: readonly string[],
+  ctx: RuntimeContext,
+  call: RestoreCall,
+): Promise<number> {
   const { bundle, configText, parsed, state, result } = call;
   const configPath = join(bundle, 'config.json');
   const { spec } = parsed;
@@ -100,13 +140,23 @@ async function restore(invocation: RuncInvocation, argv: readonly string[], ctx:
     });
   }
   // Before anything is mounted or written: where runc's walk of the rootfs would leave the container's.
-  const walk = restoreWalkProblem(view.mounts ?? [], manifest ? new Set(imageMounts.map((m) => m.mountpoint)) : undefined);
-  if (walk) throw new ExtmountError('refused', `restore refused: mount ${walk.destination} ${walk.why}`, { hint: 'the container changed its own mountpoints; start it afresh from its image' });
+  const walk = restoreWalkProblem(
+    view.mounts ?? [],
+    manifest ? new Set(imageMounts.map((m) => m.mountpoint)) : undefined,
+  );
+  if (walk)
+    throw new ExtmountError('refused', `restore refused: mount ${walk.destination} ${walk.why}`, {
+      hint: 'the container changed its own mountpoints; start it afresh from its image',
+    });
   const maps = await readMapsIn(call.images);
   if (!manifest && maps.size > 0) {
-    throw new ExtmountError('bad-input', `${join(call.images, CHECKPOINT_MAPS_FILE)} asks for --map, but the checkpoint has no ${MANIFEST_FILE}`, {
-      hint: 'it was not taken through the extmount runtime; remove the maps file',
-    });
+    throw new ExtmountError(
+      'bad-input',
+      `${join(call.images, CHECKPOINT_MAPS_FILE)} asks for --map, but the checkpoint has no ${MANIFEST_FILE}`,
+      {
+        hint: 'it was not taken through the extmount runtime; remove the maps file',
+      },
+    );
   }
   const hostMounts = await hostMountTable();
   const plan: RuntimeRestorePlan = manifest
@@ -135,33 +185,71 @@ async function restore(invocation: RuncInvocation, argv: readonly string[], ctx:
       sources.set(bind.destination, await holder!.rslaveCopy(bind.source));
       await state.log(`restore: ${bind.destination} from an rslave copy: ${reason}`);
     }
-    for (const [destination, path] of plan.runcSources) sources.set(destination, await holder!.bindChecked(path, 'rslave', `bind ${destination}`));
+    for (const [destination, path] of plan.runcSources)
+      sources.set(destination, await holder!.bindChecked(path, 'rslave', `bind ${destination}`));
     const criuTargets = new Map<string, string>();
     for (const source of plan.ours) {
       const { mount } = source.target;
-      criuTargets.set(mount.key, await holder!.bindChecked(source.bindFrom, source.make, `${mount.mountpoint} (key ${mount.key})`));
+      criuTargets.set(
+        mount.key,
+        await holder!.bindChecked(source.bindFrom, source.make, `${mount.mountpoint} (key ${mount.key})`),
+      );
     }
-    if (sources.size > 0) restoreConfig = await replaceFile(configPath, configText, rewriteBindSources(spec, view.binds, sources));
+    if (sources.size > 0)
+      restoreConfig = await replaceFile(configPath, configText, rewriteBindSources(spec, view.binds, sources));
 
-    const criuConfigPath = manifest ? await writeCriuConfig(state, manifest, plan, criuTargets, ctx, crunEmptyDirectory(ctx.runc, invocation, imageMounts)) : undefined;
+    const criuConfigPath = manifest
+      ? await writeCriuConfig(
+          state,
+          manifest,
+          plan,
+          criuTargets,
+          ctx,
+          crunEmptyDirectory(ctx.runc, invocation, imageMounts),
+        )
+      : undefined;
     result.mounts = mountResults(manifest, plan, view.binds);
     result.notes = [...new Set(result.mounts.flatMap((m) => (m.note ? [m.note] : [])))];
-    await state.log(`restore: ${plan.ours.length} mount(s) mapped by extmount, ${atRisk.length} bind source(s) through rslave copies`);
+    await state.log(
+      `restore: ${plan.ours.length} mount(s) mapped by extmount, ${atRisk.length} bind source(s) through rslave copies`,
+    );
 
     await makeWorkPath(invocation, ctx.cwd);
     const live = invocation.options.has('lazy-pages') ? undefined : await takeLiveRequest(ctx.config.stateDir, call.id);
-    if (live?.role !== 'restore' && !invocation.options.has('lazy-pages') && (await stat(join(call.images, CHECKPOINT_LAZY_FILE)).then(() => true, () => false))) {
-      throw new ExtmountError('refused', `${call.images} is a post-copy checkpoint: its memory was served from the source's page server and never written, so these images would restore a process without its memory`, {
-        hint: 'it restores only as the post-copy migration that made it (extmount migrate --live=postcopy); the process it froze lives on where that migration moved it, or not at all',
-      });
+    if (
+      live?.role !== 'restore' &&
+      !invocation.options.has('lazy-pages') &&
+      (await stat(join(call.images, CHECKPOINT_LAZY_FILE)).then(
+        () => true,
+        () => false,
+      ))
+    ) {
+      throw new ExtmountError(
+        'refused',
+        `${call.images} is a post-copy checkpoint: its memory was served from the source's page server and never written, so these images would restore a process without its memory`,
+        {
+          hint: 'it restores only as the post-copy migration that made it (extmount migrate --live=postcopy); the process it froze lives on where that migration moved it, or not at all',
+        },
+      );
     }
     const lazy = live?.role === 'restore' ? await startLazyPages(invocation, ctx, call, live) : undefined;
     const runtimeArgv = argvForRuntime(argv, ctx.runc);
-    const clearAfterFailure = await failedRestoreCleanup(runcRootOf(invocation, ctx.cwd, ctx.env, process.geteuid?.() ?? 0), call.id);
+    const clearAfterFailure = await failedRestoreCleanup(
+      runcRootOf(invocation, ctx.cwd, ctx.env, process.geteuid?.() ?? 0),
+      call.id,
+    );
     const started = Date.now();
-    const run = await runRunc(ctx.runc, lazy ? withVerbFlags(runtimeArgv, invocation.globals.length, ['--lazy-pages']) : runtimeArgv, {
-      env: runcEnv(ctx.env, criuConfigPath), captureStderr: false, fds: ctx.fds, ...(ctx.relay ? { relay: ctx.relay } : {}), ...(lazy ? { onSpawn: lazy.watch } : {}),
-    });
+    const run = await runRunc(
+      ctx.runc,
+      lazy ? withVerbFlags(runtimeArgv, invocation.globals.length, ['--lazy-pages']) : runtimeArgv,
+      {
+        env: runcEnv(ctx.env, criuConfigPath),
+        captureStderr: false,
+        fds: ctx.fds,
+        ...(ctx.relay ? { relay: ctx.relay } : {}),
+        ...(lazy ? { onSpawn: lazy.watch } : {}),
+      },
+    );
     await lazy?.unwatch();
     if (run.exitCode !== 0) lazy?.stop();
     result.ok = run.exitCode === 0;
@@ -174,7 +262,9 @@ async function restore(invocation: RuncInvocation, argv: readonly string[], ctx:
     const workDir = workPathOf(invocation, ctx.cwd);
     const kept = await state.keepLog(join(workDir, 'restore.log'), 'restore', started);
     const logText = kept ? await readFile(kept, 'utf8').catch(() => '') : '';
-    const error = logText ? criuFailureError('restore', logText, kept) : new ExtmountError('restore-failed', `restore failed: runc exited with ${run.exitCode}`);
+    const error = logText
+      ? criuFailureError('restore', logText, kept)
+      : new ExtmountError('restore-failed', `restore failed: runc exited with ${run.exitCode}`);
     const lines = formatError(error);
     // Without a CRIU log runc failed on its own, and its error (the last in --log) is the one to show.
     if (logText) {
@@ -198,18 +288,37 @@ async function restore(invocation: RuncInvocation, argv: readonly string[], ctx:
  * --lazy-pages) finds it by the socket it makes in the work dir. It runs under a detached supervisor
  * (lazy-supervisor.ts) that outlives this call and kills the container if the daemon fails.
  */
-async function startLazyPages(invocation: RuncInvocation, ctx: RuntimeContext, call: RestoreCall, live: LiveRequest): Promise<LazyPages> {
+async function startLazyPages(
+  invocation: RuncInvocation,
+  ctx: RuntimeContext,
+  call: RestoreCall,
+  live: LiveRequest,
+): Promise<LazyPages> {
   const work = workPathOf(invocation, ctx.cwd);
   const dir = liveDir(ctx.config.stateDir, call.id);
   const missing = await missingLiveTls(ctx.config.stateDir, call.id);
-  if (missing) throw new ExtmountError('bad-input', `restore: a post-copy request without the page server's TLS file ${missing}`, { hint: 'run extmount migrate --live again' });
+  if (missing)
+    throw new ExtmountError('bad-input', `restore: a post-copy request without the page server's TLS file ${missing}`, {
+      hint: 'run extmount migrate --live again',
+    });
   await rm(join(dir, LIVE_PAGES), { force: true });
   const job: SupervisorJob = {
-    criu: invocation.globalOptions.get('criu') ?? ctx.config.criu, address: live.address, port: live.port, images: call.images, work,
-    log: join(dir, LIVE_LAZY_LOG), runc: ctx.runc, runcGlobals: invocation.globals, id: call.id, stateDir: ctx.config.stateDir, tlsDir: dir,
+    criu: invocation.globalOptions.get('criu') ?? ctx.config.criu,
+    address: live.address,
+    port: live.port,
+    images: call.images,
+    work,
+    log: join(dir, LIVE_LAZY_LOG),
+    runc: ctx.runc,
+    runcGlobals: invocation.globals,
+    id: call.id,
+    stateDir: ctx.config.stateDir,
+    tlsDir: dir,
   };
   const supervisor = spawn(process.execPath, [join(dirname(fileURLToPath(import.meta.url)), 'lazy-supervisor.mjs')], {
-    detached: true, stdio: 'ignore', env: { PATH: ctx.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', [LAZY_SUPERVISOR_ENV]: JSON.stringify(job) },
+    detached: true,
+    stdio: 'ignore',
+    env: { PATH: ctx.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', [LAZY_SUPERVISOR_ENV]: JSON.stringify(job) },
   });
   supervisor.unref();
   const stop = () => {
@@ -222,15 +331,26 @@ async function startLazyPages(invocation: RuncInvocation, ctx: RuntimeContext, c
   };
   const socket = join(work, 'lazy-pages.socket');
   for (let waited = 0; ; waited += 20) {
-    if (await stat(socket).then(() => true, () => false)) break;
+    if (
+      await stat(socket).then(
+        () => true,
+        () => false,
+      )
+    )
+      break;
     const ended = supervisor.exitCode !== null || supervisor.signalCode !== null;
     if (ended || waited >= 10_000) {
       stop();
-      throw new ExtmountError('restore-failed', `criu lazy-pages ${ended ? 'ended' : 'made no socket in 10 s'} before the restore (pages from ${live.address}:${live.port}): see ${job.log}`);
+      throw new ExtmountError(
+        'restore-failed',
+        `criu lazy-pages ${ended ? 'ended' : 'made no socket in 10 s'} before the restore (pages from ${live.address}:${live.port}): see ${job.log}`,
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-  await call.state.log(`restore: post-copy, criu lazy-pages pulls from ${live.address}:${live.port} (supervisor ${supervisor.pid})`);
+  await call.state.log(
+    `restore: post-copy, criu lazy-pages pulls from ${live.address}:${live.port} (supervisor ${supervisor.pid})`,
+  );
   let watching: Promise<void> | undefined;
   let ended = false;
   return {
@@ -244,7 +364,9 @@ async function startLazyPages(invocation: RuncInvocation, ctx: RuntimeContext, c
           const pages = await readLivePages(ctx.config.stateDir, call.id).catch(() => undefined);
           if (pages && !pages.ok) {
             const criu = await killChildren(runcPid);
-            await call.state.log(`restore: criu lazy-pages failed during the restore (${pages.signal ?? `exit ${pages.exitCode}`}): killed runc's CRIU (${criu.join(', ') || 'none left'})`);
+            await call.state.log(
+              `restore: criu lazy-pages failed during the restore (${pages.signal ?? `exit ${pages.exitCode}`}): killed runc's CRIU (${criu.join(', ') || 'none left'})`,
+            );
             return;
           }
         }
@@ -273,7 +395,17 @@ async function writeCriuConfig(
   ctx: RuntimeContext,
   extra: readonly CriuOption[],
 ): Promise<string | undefined> {
-  const restore = [...planCriuOptions(planFromManifest(manifest, plan.ours.map((s) => s.target.mount)), RUNC_MIN_CRIU, { targets: criuTargets }).restore, ...extra];
+  const restore = [
+    ...planCriuOptions(
+      planFromManifest(
+        manifest,
+        plan.ours.map((s) => s.target.mount),
+      ),
+      RUNC_MIN_CRIU,
+      { targets: criuTargets },
+    ).restore,
+    ...extra,
+  ];
   if (restore.length === 0) return undefined;
   return state.writeFile(RESTORE_CONFIG, await withInheritedCriuConfig(toConfigFile(restore), ctx.env));
 }
@@ -284,15 +416,29 @@ async function replaceFile(path: string, original: string, replacement: string):
   return () => writeFileAtomic(path, original, { mode: 0o644 });
 }
 
-function mountResults(manifest: Manifest | undefined, plan: RuntimeRestorePlan, binds: ReadonlyArray<{ destination: string; source: string }>): RuntimeMountResult[] {
+function mountResults(
+  manifest: Manifest | undefined,
+  plan: RuntimeRestorePlan,
+  binds: ReadonlyArray<{ destination: string; source: string }>,
+): RuntimeMountResult[] {
   if (!manifest) return [];
   const ours = new Map(plan.ours.map((s) => [s.target.mount.key, s]));
   const bindSources = new Map(binds.map((b) => [b.destination, b.source]));
   return manifest.mounts.map((m): RuntimeMountResult => {
     const our = ours.get(m.key);
-    const path = our ? our.target.path : (plan.runcSources.get(m.mountpoint) ?? bindSources.get(m.mountpoint) ?? m.hostPath);
+    const path = our
+      ? our.target.path
+      : (plan.runcSources.get(m.mountpoint) ?? bindSources.get(m.mountpoint) ?? m.hostPath);
     const note = our?.note ?? m.propagationNote;
-    return { key: m.key, mountpoint: m.mountpoint, kind: m.kind, path, mappedBy: our ? 'extmount' : 'runc', propagation: m.propagation, ...(note ? { note } : {}) };
+    return {
+      key: m.key,
+      mountpoint: m.mountpoint,
+      kind: m.kind,
+      path,
+      mappedBy: our ? 'extmount' : 'runc',
+      propagation: m.propagation,
+      ...(note ? { note } : {}),
+    };
   });
 }
 

@@ -13,7 +13,19 @@ import { constants } from 'node:os';
  * are faults of this process, where a JS listener cannot run; SIGCHLD, SIGPIPE and SIGXFSZ are what the
  * kernel tells this process about its own children and writes, not what the caller sends.
  */
-const NOT_RELAYED = new Set(['SIGKILL', 'SIGSTOP', 'SIGSEGV', 'SIGBUS', 'SIGFPE', 'SIGILL', 'SIGTRAP', 'SIGSYS', 'SIGCHLD', 'SIGPIPE', 'SIGXFSZ']);
+const NOT_RELAYED = new Set([
+  'SIGKILL',
+  'SIGSTOP',
+  'SIGSEGV',
+  'SIGBUS',
+  'SIGFPE',
+  'SIGILL',
+  'SIGTRAP',
+  'SIGSYS',
+  'SIGCHLD',
+  'SIGPIPE',
+  'SIGXFSZ',
+]);
 
 /** Signals whose default action does not end a process (signal(7)): a runc that dies of one was never sent it. */
 const DEFAULT_KEEPS_RUNNING = new Set(['SIGCHLD', 'SIGCONT', 'SIGURG', 'SIGWINCH']);
@@ -23,7 +35,8 @@ const STOPS = new Set(['SIGTSTP', 'SIGTTIN', 'SIGTTOU']);
 
 export const RELAYED_SIGNALS: readonly NodeJS.Signals[] = (Object.keys(constants.signals) as NodeJS.Signals[]).filter(
   // SIGIOT and SIGPOLL are other names of SIGABRT and SIGIO: one listener per number.
-  (name) => !NOT_RELAYED.has(name) && name !== 'SIGIOT' && name !== 'SIGPOLL' && name !== 'SIGUNUSED' && name !== 'SIGLOST',
+  (name) =>
+    !NOT_RELAYED.has(name) && name !== 'SIGIOT' && name !== 'SIGPOLL' && name !== 'SIGUNUSED' && name !== 'SIGLOST',
 );
 
 interface Child {

@@ -47,7 +47,10 @@ describe('writeFileAtomic / createFileExclusive', () => {
     await writeFile(victim, 'untouched\n');
     const planted = join(dir, 'backup');
     await symlink(victim, planted);
-    await assert.rejects(createFileExclusive(planted, 'x'), (e: unknown) => e instanceof ExtmountError && e.exitCode === 2 && /something is already there/.test(e.message));
+    await assert.rejects(
+      createFileExclusive(planted, 'x'),
+      (e: unknown) => e instanceof ExtmountError && e.exitCode === 2 && /something is already there/.test(e.message),
+    );
     assert.equal(await readFile(victim, 'utf8'), 'untouched\n');
     const fresh = join(dir, 'fresh');
     await createFileExclusive(fresh, 'x', { mode: 0o600 });

@@ -46,7 +46,10 @@ describe('criuVersion: the cache keyed by the CRIU file', () => {
     await writeFile(join(stateDir, CRIU_VERSION_CACHE), '{"identity": 1');
     assert.equal((await criuVersion(criu, { stateDir })).text, '4.2.1');
     const cached = JSON.parse(await readFile(join(stateDir, CRIU_VERSION_CACHE), 'utf8')) as { identity: string };
-    await writeFile(join(stateDir, CRIU_VERSION_CACHE), JSON.stringify({ identity: cached.identity.replace(criu, '/usr/sbin/criu'), version: '9.9.9' }));
+    await writeFile(
+      join(stateDir, CRIU_VERSION_CACHE),
+      JSON.stringify({ identity: cached.identity.replace(criu, '/usr/sbin/criu'), version: '9.9.9' }),
+    );
     assert.equal((await criuVersion(criu, { stateDir })).text, '4.2.1');
     assert.equal(await timesAsked(), 4);
   });

@@ -16,14 +16,22 @@ describe('lockFile', () => {
   });
   after(() => rm(dir, { recursive: true, force: true }));
 
-  const busy = (holder: Parameters<typeof describeLockHolder>[0]) => new ExtmountError('busy', `held (${describeLockHolder(holder)})`);
+  const busy = (holder: Parameters<typeof describeLockHolder>[0]) =>
+    new ExtmountError('busy', `held (${describeLockHolder(holder)})`);
 
   it('records pid and start time; a second taker is refused (exit 2, code busy) with them; release frees it', async () => {
     const path = join(dir, 'a.lock');
     const lock = await lockFile(path, busy);
     assert.match(await readFile(path, 'utf8'), new RegExp(`^${process.pid} \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z\\n$`));
     // flock locks belong to the open file description: a second open in this process conflicts too.
-    await assert.rejects(lockFile(path, busy), (e: unknown) => e instanceof ExtmountError && e.code === 'busy' && e.exitCode === 2 && new RegExp(`^held \\(pid ${process.pid}, since \\S+Z\\)$`).test(e.message));
+    await assert.rejects(
+      lockFile(path, busy),
+      (e: unknown) =>
+        e instanceof ExtmountError &&
+        e.code === 'busy' &&
+        e.exitCode === 2 &&
+        new RegExp(`^held \\(pid ${process.pid}, since \\S+Z\\)$`).test(e.message),
+    );
     await lock.release();
     assert.equal(existsSync(path), false);
     const again = await lockFile(path, busy);

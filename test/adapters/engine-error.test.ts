@@ -16,11 +16,17 @@ describe("engineError: the engine's failures with the reason code decides on", (
   });
 
   it('a start whose CRIU failed says so by reason, not only in its text', () => {
-    const answer = { statusCode: 500, json: { message: 'OCI runtime restore failed: criu failed: type RESTORE errno 0' } };
+    const answer = {
+      statusCode: 500,
+      json: { message: 'OCI runtime restore failed: criu failed: type RESTORE errno 0' },
+    };
     const e = engineError(engine, answer, 'starting container abc from checkpoint c');
     assert.equal(e.code, 'docker-failed');
     assert.equal(e.reason, 'criu-failed');
-    assert.equal(e.message, 'starting container abc from checkpoint c on unix:///run/b.sock: OCI runtime restore failed: criu failed: type RESTORE errno 0');
+    assert.equal(
+      e.message,
+      'starting container abc from checkpoint c on unix:///run/b.sock: OCI runtime restore failed: criu failed: type RESTORE errno 0',
+    );
     assert.equal(hasReason(e, 'criu-failed'), true);
     assert.equal(hasReason(e, 'unreachable'), false);
   });
@@ -28,7 +34,14 @@ describe("engineError: the engine's failures with the reason code decides on", (
   it('other answers have no reason', () => {
     const e = engineError(engine, { statusCode: 404, json: { message: 'No such container: x' } }, 'inspecting x');
     assert.equal(e.reason, undefined);
-    assert.equal(hasReason(new Error('cannot reach the Docker engine at x (ECONNREFUSED)'), 'unreachable'), false, 'the words alone are not the reason');
-    assert.equal(hasReason(new ExtmountError('bad-input', 'cannot reach the Docker engine at x (ECONNREFUSED)'), 'unreachable'), false);
+    assert.equal(
+      hasReason(new Error('cannot reach the Docker engine at x (ECONNREFUSED)'), 'unreachable'),
+      false,
+      'the words alone are not the reason',
+    );
+    assert.equal(
+      hasReason(new ExtmountError('bad-input', 'cannot reach the Docker engine at x (ECONNREFUSED)'), 'unreachable'),
+      false,
+    );
   });
 });

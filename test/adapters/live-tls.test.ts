@@ -31,13 +31,21 @@ describe("the page server's TLS files", () => {
     assert.equal(await missingLiveTls(stateDir, 'c1'), join(liveDir(stateDir, 'c1'), 'tls-ca.pem'));
     await writeLiveTls(stateDir, 'c1', tls);
     assert.equal(await missingLiveTls(stateDir, 'c1'), undefined);
-    for (const f of await readdir(liveDir(stateDir, 'c1'))) assert.equal((await stat(join(liveDir(stateDir, 'c1'), f))).mode & 0o777, 0o600, f);
+    for (const f of await readdir(liveDir(stateDir, 'c1')))
+      assert.equal((await stat(join(liveDir(stateDir, 'c1'), f))).mode & 0o777, 0o600, f);
     // openssl's own check: the chain and the address, as CRIU's GnuTLS checks them.
     const dir = liveDir(stateDir, 'c1');
-    const verified = await execa('openssl', ['verify', '-CAfile', join(dir, 'tls-ca.pem'), '-verify_ip', '127.0.0.1', join(dir, 'tls-cert.pem')], { reject: false });
+    const verified = await execa(
+      'openssl',
+      ['verify', '-CAfile', join(dir, 'tls-ca.pem'), '-verify_ip', '127.0.0.1', join(dir, 'tls-cert.pem')],
+      { reject: false },
+    );
     assert.equal(verified.exitCode, 0, verified.stderr);
     const other = await makeLiveTls(stateDir, '127.0.0.1');
-    assert.ok(!new X509Certificate(other.cert).verify(ca.publicKey), "another migration's certificate is not trusted by this one's CA");
+    assert.ok(
+      !new X509Certificate(other.cert).verify(ca.publicKey),
+      "another migration's certificate is not trusted by this one's CA",
+    );
   });
 
   it('refuses an address that is not an IPv4 literal', async () => {

@@ -6,12 +6,18 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { execa } from 'execa';
 import { ExtmountError } from '../../src/core/errors.js';
-import { READ_LIMITS, readAtMost, readBoundedText, readBoundedTextIfExists } from '../../src/adapters/untrusted-file.js';
+import {
+  READ_LIMITS,
+  readAtMost,
+  readBoundedText,
+  readBoundedTextIfExists,
+} from '../../src/adapters/untrusted-file.js';
 
 const limit = { what: 'manifest (extmount.yaml)', maxBytes: 1024 };
 
 function refused(pattern: RegExp) {
-  return (e: unknown) => e instanceof ExtmountError && e.exitCode === 2 && pattern.test(e.message) && e.hint !== undefined;
+  return (e: unknown) =>
+    e instanceof ExtmountError && e.exitCode === 2 && pattern.test(e.message) && e.hint !== undefined;
 }
 
 describe('readBoundedText', () => {
@@ -28,14 +34,20 @@ describe('readBoundedText', () => {
 
   it('refuses a symlink (to /dev/zero) without following it', async () => {
     await symlink('/dev/zero', join(dir, 'zero-link'));
-    await assert.rejects(readBoundedText(join(dir, 'zero-link'), limit), refused(/zero-link: the manifest \(extmount\.yaml\) is a symlink, which extmount does not follow/));
+    await assert.rejects(
+      readBoundedText(join(dir, 'zero-link'), limit),
+      refused(/zero-link: the manifest \(extmount\.yaml\) is a symlink, which extmount does not follow/),
+    );
   });
 
   it('refuses a FIFO at once, with no writer and no reader waiting (never blocks)', async () => {
     const fifo = join(dir, 'fifo');
     await execa('mkfifo', [fifo]);
     const started = Date.now();
-    await assert.rejects(readBoundedText(fifo, limit), refused(/fifo: the manifest \(extmount\.yaml\) is a FIFO \(named pipe\), not a regular file/));
+    await assert.rejects(
+      readBoundedText(fifo, limit),
+      refused(/fifo: the manifest \(extmount\.yaml\) is a FIFO \(named pipe\), not a regular file/),
+    );
     assert.ok(Date.now() - started < 2000, 'the FIFO refusal took too long');
   });
 
@@ -50,7 +62,10 @@ describe('readBoundedText', () => {
     await truncate(big, 200 * 1024 * 1024);
     const rss = process.memoryUsage().rss;
     const started = Date.now();
-    await assert.rejects(readBoundedText(big, READ_LIMITS.manifest), refused(/has 209715200 bytes, more than the 1 MiB allowed/));
+    await assert.rejects(
+      readBoundedText(big, READ_LIMITS.manifest),
+      refused(/has 209715200 bytes, more than the 1 MiB allowed/),
+    );
     assert.ok(Date.now() - started < 2000, 'refusing took too long: was the file read?');
     assert.ok(process.memoryUsage().rss - rss < 50 * 1024 * 1024, 'memory grew as if the file had been read');
   });
@@ -69,6 +84,12 @@ describe('readBoundedText', () => {
   it('a missing file is undefined for readBoundedTextIfExists, an error for readBoundedText', async () => {
     assert.equal(await readBoundedTextIfExists(join(dir, 'none'), limit), undefined);
     assert.equal(await readBoundedTextIfExists(join(dir, 'ok', 'below-a-file'), limit), undefined);
-    await assert.rejects(readBoundedText(join(dir, 'none'), limit), (e: unknown) => e instanceof ExtmountError && e.exitCode === 2 && /cannot read .*none: no such file or directory/.test(e.message));
+    await assert.rejects(
+      readBoundedText(join(dir, 'none'), limit),
+      (e: unknown) =>
+        e instanceof ExtmountError &&
+        e.exitCode === 2 &&
+        /cannot read .*none: no such file or directory/.test(e.message),
+    );
   });
 });

@@ -24,16 +24,36 @@ describe('install-runtime --containerd', () => {
     const main_ = join(dir, 'config.toml');
     const dropIn = join(dir, 'conf.d', 'extmount.toml');
     await writeFile(main_, 'version = 3\n\n[grpc]\n  address = "/run/x.sock"\n');
-    const args = ['install-runtime', '--containerd', '--apply', '--containerd-config', main_, '--drop-in', dropIn, '--json'];
+    const args = [
+      'install-runtime',
+      '--containerd',
+      '--apply',
+      '--containerd-config',
+      main_,
+      '--drop-in',
+      dropIn,
+      '--json',
+    ];
     const first = await run(args);
     assert.equal(first.code, 0, first.err.join('\n'));
     const report = JSON.parse(first.out.join('\n'));
     assert.equal(report.containerd.dropIn.action, 'create');
     assert.equal(report.containerd.config.action, 'update');
-    assert.deepEqual(report.runtimeClass, { apiVersion: 'node.k8s.io/v1', kind: 'RuntimeClass', metadata: { name: 'extmount' }, handler: 'extmount' });
+    assert.deepEqual(report.runtimeClass, {
+      apiVersion: 'node.k8s.io/v1',
+      kind: 'RuntimeClass',
+      metadata: { name: 'extmount' },
+      handler: 'extmount',
+    });
     assert.match(await readFile(dropIn, 'utf8'), /BinaryName = ".*\/hooks\/extmount-runc"/);
-    assert.equal(await readFile(main_, 'utf8'), `version = 3\nimports = ["${dropIn}"]\n\n[grpc]\n  address = "/run/x.sock"\n`);
-    assert.equal(await readFile(report.containerd.config.backup, 'utf8'), 'version = 3\n\n[grpc]\n  address = "/run/x.sock"\n');
+    assert.equal(
+      await readFile(main_, 'utf8'),
+      `version = 3\nimports = ["${dropIn}"]\n\n[grpc]\n  address = "/run/x.sock"\n`,
+    );
+    assert.equal(
+      await readFile(report.containerd.config.backup, 'utf8'),
+      'version = 3\n\n[grpc]\n  address = "/run/x.sock"\n',
+    );
     const again = await run(args);
     const second = JSON.parse(again.out.join('\n'));
     assert.equal(second.containerd.dropIn.action, 'none');
@@ -46,12 +66,27 @@ describe('install-runtime --containerd', () => {
     const dir = await mkdtemp(join(tmpdir(), 'extmount-ctrd-'));
     dirs.push(dir);
     const main_ = join(dir, 'config.toml');
-    const shown = await run(['install-runtime', '--containerd', '--containerd-config', main_, '--drop-in', join(dir, 'x.toml')]);
+    const shown = await run([
+      'install-runtime',
+      '--containerd',
+      '--containerd-config',
+      main_,
+      '--drop-in',
+      join(dir, 'x.toml'),
+    ]);
     assert.equal(shown.code, 0);
     assert.match(shown.out.join('\n'), /kind: RuntimeClass\nmetadata:\n {2}name: extmount\nhandler: extmount/);
     assert.deepEqual(await readdir(dir), []);
     await writeFile(main_, 'version = 2\n');
-    const refused = await run(['install-runtime', '--containerd', '--apply', '--containerd-config', main_, '--drop-in', join(dir, 'x.toml')]);
+    const refused = await run([
+      'install-runtime',
+      '--containerd',
+      '--apply',
+      '--containerd-config',
+      main_,
+      '--drop-in',
+      join(dir, 'x.toml'),
+    ]);
     assert.equal(refused.code, 2);
     assert.equal(refused.err.length, 1);
     assert.match(refused.err[0]!, /version 2, not 3/);

@@ -33,9 +33,17 @@ describe('checkpoint-image and restore-pod on a containerd checkpoint archive', 
   });
   after(async () => rm(dir, { recursive: true, force: true }));
 
-  it('--output writes an OCI layout: index → manifest (annotations) → config → the layer, the archive\'s entries', async () => {
+  it("--output writes an OCI layout: index → manifest (annotations) → config → the layer, the archive's entries", async () => {
     const output = join(dir, 'image.tar');
-    const r = await run(['checkpoint-image', archive, '--tag', '127.0.0.1:5000/counter-checkpoint:1', '--output', output, '--json']);
+    const r = await run([
+      'checkpoint-image',
+      archive,
+      '--tag',
+      '127.0.0.1:5000/counter-checkpoint:1',
+      '--output',
+      output,
+      '--json',
+    ]);
     assert.equal(r.code, 0, r.err.join('\n'));
     const report = JSON.parse(r.out.join('\n'));
     assert.equal(report.ref, '127.0.0.1:5000/counter-checkpoint:1');
@@ -48,7 +56,10 @@ describe('checkpoint-image and restore-pod on a containerd checkpoint archive', 
     assert.deepEqual(JSON.parse(files.get('oci-layout')!.toString()), { imageLayoutVersion: '1.0.0' });
     const index = JSON.parse(files.get('index.json')!.toString());
     assert.equal(index.manifests[0].digest, report.digest);
-    assert.equal(index.manifests[0].annotations['org.opencontainers.image.ref.name'], '127.0.0.1:5000/counter-checkpoint:1');
+    assert.equal(
+      index.manifests[0].annotations['org.opencontainers.image.ref.name'],
+      '127.0.0.1:5000/counter-checkpoint:1',
+    );
     const manifestBytes = blob(report.digest);
     assert.equal(sha(manifestBytes), report.digest);
     const manifest = JSON.parse(manifestBytes.toString());
@@ -61,13 +72,31 @@ describe('checkpoint-image and restore-pod on a containerd checkpoint archive', 
     assert.equal(sha(layer), manifest.layers[0].digest);
     assert.equal(layer.length, manifest.layers[0].size);
     const entries = tarFiles(layer);
-    assert.deepEqual([...entries.keys()].sort(), ['checkpoint/extmount.yaml', 'checkpoint/inventory.img', 'checkpoint/pages-1.img', 'config.dump', 'container.log', 'rootfs-diff.tar', 'spec.dump', 'status', 'status.dump']);
+    assert.deepEqual([...entries.keys()].sort(), [
+      'checkpoint/extmount.yaml',
+      'checkpoint/inventory.img',
+      'checkpoint/pages-1.img',
+      'config.dump',
+      'container.log',
+      'rootfs-diff.tar',
+      'spec.dump',
+      'status',
+      'status.dump',
+    ]);
     // GNU tar reads it too (what ctr import's unpacker and skopeo read is plain tar as well).
     assert.match(execFileSync('tar', ['-tf', output], { encoding: 'utf8' }), /^index\.json$/m);
     // The same archive gzip-compressed gives the same image.
     const gz = join(dir, 'gz.tar.gz');
     await writeFile(gz, gzipSync(containerdArchive()));
-    const again = await run(['checkpoint-image', gz, '--tag', '127.0.0.1:5000/counter-checkpoint:1', '--output', join(dir, 'image2.tar'), '--json']);
+    const again = await run([
+      'checkpoint-image',
+      gz,
+      '--tag',
+      '127.0.0.1:5000/counter-checkpoint:1',
+      '--output',
+      join(dir, 'image2.tar'),
+      '--json',
+    ]);
     assert.equal(JSON.parse(again.out.join('\n')).digest, report.digest);
   });
 
@@ -77,12 +106,24 @@ describe('checkpoint-image and restore-pod on a containerd checkpoint archive', 
     const r = await run(['checkpoint-image', bare, '--tag', 'localhost:5000/x:1', '--output', join(dir, 'never.tar')]);
     assert.equal(r.code, 2);
     assert.equal(r.err.length, 1);
-    assert.match(r.err[0]!, /base image .*no repo digest.* cannot be pulled on another node; push the base image to a registry/);
+    assert.match(
+      r.err[0]!,
+      /base image .*no repo digest.* cannot be pulled on another node; push the base image to a registry/,
+    );
     await assert.rejects(readFile(join(dir, 'never.tar')));
   });
 
   it('restore-pod prints the Pod: command, env, hostPaths remapped with propagation and ro, kubelet volumes again', async () => {
-    const r = await run(['restore-pod', archive, '--image', '127.0.0.1:5000/counter-checkpoint:1', '--node', 'node-b', '--map', '/srv/a=/srv/b']);
+    const r = await run([
+      'restore-pod',
+      archive,
+      '--image',
+      '127.0.0.1:5000/counter-checkpoint:1',
+      '--node',
+      'node-b',
+      '--map',
+      '/srv/a=/srv/b',
+    ]);
     assert.equal(r.code, 0, r.err.join('\n'));
     const pod = parseYaml(r.out.join('\n'));
     assert.equal(pod.kind, 'Pod');
@@ -94,7 +135,10 @@ describe('checkpoint-image and restore-pod on a containerd checkpoint archive', 
     assert.equal(c.image, '127.0.0.1:5000/counter-checkpoint:1');
     assert.deepEqual(c.command, ['sh', '-c', 'while :; do date >> /data/log; sleep 1; done']);
     assert.equal(c.workingDir, '/work');
-    assert.deepEqual(c.env.map((e: { name: string }) => e.name), ['PATH', 'TOKEN']);
+    assert.deepEqual(
+      c.env.map((e: { name: string }) => e.name),
+      ['PATH', 'TOKEN'],
+    );
     assert.equal(c.env[1].value, 'abc=def');
     const mount = (path: string) => c.volumeMounts.find((m: { mountPath: string }) => m.mountPath === path);
     const volume = (name: string) => pod.spec.volumes.find((v: { name: string }) => v.name === name);
@@ -110,13 +154,17 @@ describe('checkpoint-image and restore-pod on a containerd checkpoint archive', 
     assert.equal(volume('kube-api-access-x7k2p').projected.sources[0].serviceAccountToken.path, 'token');
     assert.equal(mount('/etc/tls').readOnly, true);
     // The runtime's and kubelet's own files are not declared.
-    for (const p of ['/etc/hosts', '/etc/hostname', '/etc/resolv.conf', '/dev/shm', '/dev/termination-log']) assert.equal(mount(p), undefined, p);
+    for (const p of ['/etc/hosts', '/etc/hostname', '/etc/resolv.conf', '/dev/shm', '/dev/termination-log'])
+      assert.equal(mount(p), undefined, p);
     assert.equal(c.volumeMounts.length, 8);
     assert.ok(r.err.some((l) => /warning: volume app-config/.test(l)));
     assert.ok(!r.err.some((l) => /--map/.test(l)));
     const typo = await run(['restore-pod', archive, '--image', 'r/c:1', '--node', 'b', '--map', '/srv/x=/srv/b']);
     assert.equal(typo.code, 0);
-    assert.ok(typo.err.includes('extmount: warning: --map /srv/x=/srv/b: no hostPath of the checkpoint is at or under /srv/x'), typo.err.join('\n'));
+    assert.ok(
+      typo.err.includes('extmount: warning: --map /srv/x=/srv/b: no hostPath of the checkpoint is at or under /srv/x'),
+      typo.err.join('\n'),
+    );
   });
 
   it('restore-pod reads the OCI layout checkpoint-image wrote, naming its image; --pod FILE keeps that Pod, remapped', async () => {
@@ -126,12 +174,35 @@ describe('checkpoint-image and restore-pod on a containerd checkpoint archive', 
     assert.equal(r.code, 0, r.err.join('\n'));
     assert.equal(JSON.parse(r.out.join('\n')).spec.containers[0].name, 'counter');
     const podFile = join(dir, 'pod.yaml');
-    await writeFile(podFile, [
-      'apiVersion: v1', 'kind: Pod', 'metadata: {name: counter-pod, namespace: default, uid: x, resourceVersion: "9"}',
-      'spec:', '  nodeName: a', '  containers:', '  - {name: counter, image: old:1, volumeMounts: [{name: d, mountPath: /data}]}',
-      '  volumes:', '  - {name: d, hostPath: {path: /srv/a/data, type: Directory}}', 'status: {phase: Running}',
-    ].join('\n'));
-    const p = await run(['restore-pod', archive, '--image', 'reg/c:2', '--node', 'b', '--pod', podFile, '--map', '/srv/a=/srv/b', '--handler', 'other']);
+    await writeFile(
+      podFile,
+      [
+        'apiVersion: v1',
+        'kind: Pod',
+        'metadata: {name: counter-pod, namespace: default, uid: x, resourceVersion: "9"}',
+        'spec:',
+        '  nodeName: a',
+        '  containers:',
+        '  - {name: counter, image: old:1, volumeMounts: [{name: d, mountPath: /data}]}',
+        '  volumes:',
+        '  - {name: d, hostPath: {path: /srv/a/data, type: Directory}}',
+        'status: {phase: Running}',
+      ].join('\n'),
+    );
+    const p = await run([
+      'restore-pod',
+      archive,
+      '--image',
+      'reg/c:2',
+      '--node',
+      'b',
+      '--pod',
+      podFile,
+      '--map',
+      '/srv/a=/srv/b',
+      '--handler',
+      'other',
+    ]);
     assert.equal(p.code, 0, p.err.join('\n'));
     const pod = parseYaml(p.out.join('\n'));
     assert.deepEqual(pod.metadata, { name: 'counter-pod', namespace: 'default' });
@@ -144,7 +215,19 @@ describe('checkpoint-image and restore-pod on a containerd checkpoint archive', 
 
   it('restore-pod refuses a volume the archive cannot describe (exit 2: give --pod FILE), and an ARCHIVE without --image', async () => {
     const csi = join(dir, 'csi.tar');
-    await writeFile(csi, containerdArchive({ extraMounts: [{ destination: '/pv', type: 'bind', source: '/var/lib/kubelet/pods/5f0c9d8e-4b1a-4c2d-9e3f-0a1b2c3d4e5f/volumes/kubernetes.io~csi/pvc-1', options: ['rbind', 'rprivate', 'rw'] }] }));
+    await writeFile(
+      csi,
+      containerdArchive({
+        extraMounts: [
+          {
+            destination: '/pv',
+            type: 'bind',
+            source: '/var/lib/kubelet/pods/5f0c9d8e-4b1a-4c2d-9e3f-0a1b2c3d4e5f/volumes/kubernetes.io~csi/pvc-1',
+            options: ['rbind', 'rprivate', 'rw'],
+          },
+        ],
+      }),
+    );
     const r = await run(['restore-pod', csi, '--image', 'reg/c:1', '--node', 'b']);
     assert.equal(r.code, 2);
     assert.match(r.err[0]!, /the csi volume pvc-1 at \/pv.*; give the original Pod with --pod FILE$/);
@@ -155,16 +238,23 @@ describe('checkpoint-image and restore-pod on a containerd checkpoint archive', 
 
   it('show reads the CRIU images inside an archive and inside the OCI layout, as it reads the images dir', async () => {
     const seed = join(FIXTURES, 'images/seed');
-    const images = { 'inventory.img': await readFile(join(seed, 'inventory.img')), 'mountpoints-10.img': await readFile(join(seed, 'mountpoints-10.img')) };
+    const images = {
+      'inventory.img': await readFile(join(seed, 'inventory.img')),
+      'mountpoints-10.img': await readFile(join(seed, 'mountpoints-10.img')),
+    };
     const withImages = join(dir, 'with-images.tar.gz');
     await writeFile(withImages, gzipSync(containerdArchive({ images })));
     const fromDir = await run(['show', seed, '--json']);
     assert.equal(fromDir.code, 0, fromDir.err.join('\n'));
-    const entries = (r: { out: string[] }) => JSON.parse(r.out.join('\n')).files.map((f: { magic: string; entries: unknown }) => [f.magic, f.entries]);
+    const entries = (r: { out: string[] }) =>
+      JSON.parse(r.out.join('\n')).files.map((f: { magic: string; entries: unknown }) => [f.magic, f.entries]);
     const fromArchive = await run(['show', withImages, '--json']);
     assert.equal(fromArchive.code, 0, fromArchive.err.join('\n'));
     assert.deepEqual(entries(fromArchive), entries(fromDir));
-    assert.deepEqual(JSON.parse(fromArchive.out.join('\n')).files.map((f: { file: string }) => f.file), [`${withImages}:checkpoint/inventory.img`, `${withImages}:checkpoint/mountpoints-10.img`]);
+    assert.deepEqual(
+      JSON.parse(fromArchive.out.join('\n')).files.map((f: { file: string }) => f.file),
+      [`${withImages}:checkpoint/inventory.img`, `${withImages}:checkpoint/mountpoints-10.img`],
+    );
     const layout = join(dir, 'with-images-image.tar');
     assert.equal((await run(['checkpoint-image', withImages, '--tag', 'localhost/x:1', '--output', layout])).code, 0);
     assert.deepEqual(entries(await run(['show', layout, '--json'])), entries(fromDir));

@@ -33,7 +33,9 @@ describe('migrate --live: a bare flag or one value', () => {
     assert.match(help, /^ {2}--live\[=MODE\] +postcopy: /m);
     const bad = await run(['migrate', 'c', '--from', 'unix:///a', '--to', 'unix:///b', '--live=sideways']);
     assert.equal(bad.code, 2);
-    assert.deepEqual(bad.err, ['extmount: --live=sideways: expected postcopy, precopy or off (or --live alone); see extmount migrate --help']);
+    assert.deepEqual(bad.err, [
+      'extmount: --live=sideways: expected postcopy, precopy or off (or --live alone); see extmount migrate --help',
+    ]);
     // Bare --live takes no value from the next argument: "c" stays the CONTAINER.
     const extra = await run(['migrate', '--live', 'c', 'd', '--from', 'unix:///a', '--to', 'unix:///b']);
     assert.equal(extra.code, 2);
@@ -88,9 +90,15 @@ describe('extmount in-process: a command and its logs', () => {
     const r = await run(['--config', config, 'detect', '--mountinfo', seed, '--key', '/bar=barmount', '--json']);
     assert.equal(r.code, 0, r.err.join('\n'));
     const report = JSON.parse(r.out.join('\n')) as { external: { key: string; mountpoint: string }[] };
-    assert.deepEqual(report.external.map((e) => [e.mountpoint, e.key]), [['/bar', 'barmount']]);
+    assert.deepEqual(
+      report.external.map((e) => [e.mountpoint, e.key]),
+      [['/bar', 'barmount']],
+    );
     assert.equal(r.err.length, 1);
-    assert.match(r.err[0]!, /^extmount: warning: cannot run CRIU \(\S+no-criu\): .*: showing options for CRIU >= 2\.8$/);
+    assert.match(
+      r.err[0]!,
+      /^extmount: warning: cannot run CRIU \(\S+no-criu\): .*: showing options for CRIU >= 2\.8$/,
+    );
   });
 
   it('--log-format json sends the same warning as one JSON object, through the same port', async () => {
@@ -111,7 +119,10 @@ describe('extmount in-process: a command and its logs', () => {
   it('--mountinfo reads a pipe as given (process substitution), and refuses more than 64 MiB in one line', async () => {
     const fifo = join(dir, 'fifo');
     execFileSync('mkfifo', [fifo]);
-    const [r] = await Promise.all([run(['--config', config, 'detect', '--mountinfo', fifo, '--json']), writeFile(fifo, await readFile(seed))]);
+    const [r] = await Promise.all([
+      run(['--config', config, 'detect', '--mountinfo', fifo, '--json']),
+      writeFile(fifo, await readFile(seed)),
+    ]);
     assert.equal(r.code, 0, r.err.join('\n'));
     assert.equal((JSON.parse(r.out.join('\n')) as { external: unknown[] }).external.length, 1);
     const huge = join(dir, 'huge.mountinfo');
@@ -119,6 +130,8 @@ describe('extmount in-process: a command and its logs', () => {
     await truncate(huge, 64 * 1024 * 1024 + 1);
     const big = await run(['--config', config, 'detect', '--mountinfo', huge]);
     assert.equal(big.code, 2);
-    assert.deepEqual(big.err, [`extmount: ${huge}: more than 64 MiB, larger than any mountinfo (10,000 mounts are about 1 MiB); pass the text of a /proc/PID/mountinfo file`]);
+    assert.deepEqual(big.err, [
+      `extmount: ${huge}: more than 64 MiB, larger than any mountinfo (10,000 mounts are about 1 MiB); pass the text of a /proc/PID/mountinfo file`,
+    ]);
   });
 });

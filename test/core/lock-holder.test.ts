@@ -11,7 +11,8 @@ describe('lock holder records', () => {
     assert.equal(describeLockHolder({ pid: 77 }), 'pid 77');
   });
   it('anything else is no record, and says so', () => {
-    for (const text of ['', 'abc', '12 yesterday', '1 2026-12-07T03:00:01Z extra', '99999999999']) assert.equal(parseLockHolder(text), undefined, text);
+    for (const text of ['', 'abc', '12 yesterday', '1 2026-12-07T03:00:01Z extra', '99999999999'])
+      assert.equal(parseLockHolder(text), undefined, text);
     assert.equal(describeLockHolder(undefined), 'its pid unknown');
   });
 });

@@ -39,15 +39,31 @@ function violations(file: string, text: string): Violation[] {
     if (what) found.push({ line: source.getLineAndCharacterOfPosition(node.getStart(source)).line + 1, what });
   };
   const visit = (node: ts.Node): void => {
-    if ((ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier)) {
+    if (
+      (ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) &&
+      node.moduleSpecifier &&
+      ts.isStringLiteral(node.moduleSpecifier)
+    ) {
       add(node, forbiddenSpecifier(node.moduleSpecifier.text, file));
-    } else if (ts.isImportEqualsDeclaration(node) && ts.isExternalModuleReference(node.moduleReference) && ts.isStringLiteral(node.moduleReference.expression)) {
+    } else if (
+      ts.isImportEqualsDeclaration(node) &&
+      ts.isExternalModuleReference(node.moduleReference) &&
+      ts.isStringLiteral(node.moduleReference.expression)
+    ) {
       add(node, forbiddenSpecifier(node.moduleReference.expression.text, file));
-    } else if (ts.isCallExpression(node) && (node.expression.kind === ts.SyntaxKind.ImportKeyword || (ts.isIdentifier(node.expression) && node.expression.text === 'require'))) {
+    } else if (
+      ts.isCallExpression(node) &&
+      (node.expression.kind === ts.SyntaxKind.ImportKeyword ||
+        (ts.isIdentifier(node.expression) && node.expression.text === 'require'))
+    ) {
       const [arg] = node.arguments;
       if (arg && ts.isStringLiteralLike(arg)) add(node, forbiddenSpecifier(arg.text, file));
       else add(node, 'loads a module chosen at run time');
-    } else if (ts.isImportTypeNode(node) && ts.isLiteralTypeNode(node.argument) && ts.isStringLiteral(node.argument.literal)) {
+    } else if (
+      ts.isImportTypeNode(node) &&
+      ts.isLiteralTypeNode(node.argument) &&
+      ts.isStringLiteral(node.argument.literal)
+    ) {
       add(node, forbiddenSpecifier(node.argument.literal.text, file));
     } else if (ts.isIdentifier(node) && node.text === 'process' && usesGlobal(node)) {
       add(node, 'uses the process global');
@@ -63,14 +79,31 @@ function usesGlobal(node: ts.Identifier): boolean {
   const parent = node.parent;
   if (ts.isPropertyAccessExpression(parent) && parent.name === node) return false;
   if (ts.isQualifiedName(parent) && parent.right === node) return false;
-  if ((ts.isPropertyAssignment(parent) || ts.isPropertySignature(parent) || ts.isPropertyDeclaration(parent) || ts.isMethodDeclaration(parent)) && parent.name === node) return false;
-  if ((ts.isParameter(parent) || ts.isVariableDeclaration(parent) || ts.isBindingElement(parent)) && parent.name === node) return false;
+  if (
+    (ts.isPropertyAssignment(parent) ||
+      ts.isPropertySignature(parent) ||
+      ts.isPropertyDeclaration(parent) ||
+      ts.isMethodDeclaration(parent)) &&
+    parent.name === node
+  )
+    return false;
+  if (
+    (ts.isParameter(parent) || ts.isVariableDeclaration(parent) || ts.isBindingElement(parent)) &&
+    parent.name === node
+  )
+    return false;
   return true;
 }
 
 function coreFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true })
-    .flatMap((entry) => (entry.isDirectory() ? coreFiles(join(dir, entry.name)) : entry.name.endsWith('.ts') ? [join(dir, entry.name)] : []))
+    .flatMap((entry) =>
+      entry.isDirectory()
+        ? coreFiles(join(dir, entry.name))
+        : entry.name.endsWith('.ts')
+          ? [join(dir, entry.name)]
+          : [],
+    )
     .sort();
 }
 
@@ -82,7 +115,11 @@ describe('src/core is pure', () => {
       const file = relative(ROOT, path).split('\\').join('/');
       return violations(file, readFileSync(path, 'utf8')).map((v) => `${file}:${v.line}: ${v.what}`);
     });
-    assert.deepEqual(report, [], `src/core must stay pure (move the effect to src/adapters and pass it in):\n${report.join('\n')}`);
+    assert.deepEqual(
+      report,
+      [],
+      `src/core must stay pure (move the effect to src/adapters and pass it in):\n${report.join('\n')}`,
+    );
   });
 
   it('the check can fail: each kind of violation, by line', () => {

@@ -4,8 +4,15 @@ import { checkStateDirPath, DEFAULT_CONFIG, parseConfig } from '../../src/core/c
 import { ExtmountError } from '../../src/core/errors.js';
 import { checkStateDirFacts, type PathFacts } from '../../src/core/state-dir-rule.js';
 
-const refusedWith = (pattern: RegExp) => (e: unknown) => e instanceof ExtmountError && e.code === 'refused' && e.exitCode === 2 && pattern.test(e.message);
-const dir = (over: Partial<PathFacts> = {}): PathFacts => ({ kind: 'directory', uid: 0, mode: 0o700, realPath: '/var/lib/extmount', ...over });
+const refusedWith = (pattern: RegExp) => (e: unknown) =>
+  e instanceof ExtmountError && e.code === 'refused' && e.exitCode === 2 && pattern.test(e.message);
+const dir = (over: Partial<PathFacts> = {}): PathFacts => ({
+  kind: 'directory',
+  uid: 0,
+  mode: 0o700,
+  realPath: '/var/lib/extmount',
+  ...over,
+});
 
 describe('checkStateDirPath', () => {
   it('normalizes an acceptable path', () => {
@@ -38,14 +45,19 @@ describe('checkStateDirPath', () => {
     assert.equal(parseConfig({ stateDir: '/srv/state/' }, 'c').stateDir, '/srv/state');
     assert.throws(() => parseConfig({ stateDir: '/' }, 'c'), refusedWith(/"\/"/));
     assert.throws(() => parseConfig({ stateDir: 'rel-state' }, 'c'), refusedWith(/absolute/));
-    assert.throws(() => parseConfig({ stateDir: '/srv/x', hostPaths: { deny: ['/srv'] } }, 'c'), refusedWith(/lies in "\/srv"/));
+    assert.throws(
+      () => parseConfig({ stateDir: '/srv/x', hostPaths: { deny: ['/srv'] } }, 'c'),
+      refusedWith(/lies in "\/srv"/),
+    );
   });
 });
 
 describe('checkStateDirFacts', () => {
   const path = '/var/lib/extmount';
-  const ok = (facts: Parameters<typeof checkStateDirFacts>[1], uid = 0) => assert.doesNotThrow(() => checkStateDirFacts(path, facts, uid));
-  const no = (facts: Parameters<typeof checkStateDirFacts>[1], pattern: RegExp, uid = 0) => assert.throws(() => checkStateDirFacts(path, facts, uid), refusedWith(pattern));
+  const ok = (facts: Parameters<typeof checkStateDirFacts>[1], uid = 0) =>
+    assert.doesNotThrow(() => checkStateDirFacts(path, facts, uid));
+  const no = (facts: Parameters<typeof checkStateDirFacts>[1], pattern: RegExp, uid = 0) =>
+    assert.throws(() => checkStateDirFacts(path, facts, uid), refusedWith(pattern));
 
   it('accepts a root-owned directory that only root may write, sticky or not', () => {
     ok({ exists: true, dir: dir() });
@@ -55,13 +67,16 @@ describe('checkStateDirFacts', () => {
   it('refuses a symlink, a file, a path through a symlink, another owner, group or world write', () => {
     no({ exists: true, dir: dir({ kind: 'symlink', realPath: '/' }) }, /is a symlink/);
     no({ exists: true, dir: dir({ kind: 'other' }) }, /is not a directory/);
-    no({ exists: true, dir: dir({ realPath: '/srv/elsewhere/extmount' }) }, /through a symlink .*"\/srv\/elsewhere\/extmount"/);
+    no(
+      { exists: true, dir: dir({ realPath: '/srv/elsewhere/extmount' }) },
+      /through a symlink .*"\/srv\/elsewhere\/extmount"/,
+    );
     no({ exists: true, dir: dir({ uid: 1000 }) }, /owned by uid 1000, not root/);
     no({ exists: true, dir: dir({ mode: 0o770 }) }, /writable by group or others \(mode 0770\)/);
     no({ exists: true, dir: dir({ mode: 0o1777 }) }, /mode 1777/);
     no({ exists: true, dir: dir({ mode: 0o702 }) }, /mode 0702/);
   });
-  it('owner is root or the running user: root refuses uid 1000\'s, uid 1000 may use its own or root\'s, not uid 1001\'s', () => {
+  it("owner is root or the running user: root refuses uid 1000's, uid 1000 may use its own or root's, not uid 1001's", () => {
     ok({ exists: true, dir: dir({ uid: 1000 }) }, 1000);
     ok({ exists: true, dir: dir() }, 1000);
     no({ exists: true, dir: dir({ uid: 1001 }) }, /owned by uid 1001, not uid 1000/, 1000);
@@ -69,10 +84,19 @@ describe('checkStateDirFacts', () => {
   it('a missing state dir: its nearest existing parent decides', () => {
     ok({ exists: false, ancestor: '/var/lib', facts: dir({ mode: 0o755, realPath: '/var/lib' }) });
     ok({ exists: false, ancestor: '/tmp', facts: dir({ mode: 0o1777, realPath: '/tmp' }) });
-    no({ exists: false, ancestor: '/var/tmp/w', facts: dir({ mode: 0o777, realPath: '/var/tmp/w' }) }, /would be made in "\/var\/tmp\/w", writable by group or others \(mode 0777\)/);
+    no(
+      { exists: false, ancestor: '/var/tmp/w', facts: dir({ mode: 0o777, realPath: '/var/tmp/w' }) },
+      /would be made in "\/var\/tmp\/w", writable by group or others \(mode 0777\)/,
+    );
     no({ exists: false, ancestor: '/home/u', facts: dir({ uid: 1000, realPath: '/home/u' }) }, /owned by uid 1000/);
     no({ exists: false, ancestor: '/var/lib', facts: dir({ kind: 'symlink', realPath: '/srv' }) }, /through a symlink/);
-    no({ exists: false, ancestor: '/var/lib', facts: dir({ realPath: '/data/lib' }) }, /"\/var\/lib" is really "\/data\/lib"/);
-    no({ exists: false, ancestor: '/var/lib', facts: dir({ kind: 'other', realPath: '/var/lib' }) }, /"\/var\/lib" is not a directory/);
+    no(
+      { exists: false, ancestor: '/var/lib', facts: dir({ realPath: '/data/lib' }) },
+      /"\/var\/lib" is really "\/data\/lib"/,
+    );
+    no(
+      { exists: false, ancestor: '/var/lib', facts: dir({ kind: 'other', realPath: '/var/lib' }) },
+      /"\/var\/lib" is not a directory/,
+    );
   });
 });

@@ -10,7 +10,10 @@ export interface CliResult {
   stderr: string;
 }
 
-export async function runCli(args: string[], options: { env?: Record<string, string>; input?: string } = {}): Promise<CliResult> {
+export async function runCli(
+  args: string[],
+  options: { env?: Record<string, string>; input?: string } = {},
+): Promise<CliResult> {
   const result = await execa(process.execPath, [CLI, ...args], {
     reject: false,
     env: options.env,
@@ -22,7 +25,8 @@ export async function runCli(args: string[], options: { env?: Record<string, str
 /** The contract for exit 1 and 2: one line `extmount: …` on stderr, no stack trace. */
 export function assertOneLineError(result: CliResult, exitCode: 1 | 2, pattern: RegExp): void {
   const lines = result.stderr.trim().split('\n');
-  if (result.exitCode !== exitCode) throw new Error(`exit ${result.exitCode}, expected ${exitCode}; stderr: ${result.stderr}`);
+  if (result.exitCode !== exitCode)
+    throw new Error(`exit ${result.exitCode}, expected ${exitCode}; stderr: ${result.stderr}`);
   if (!lines[0]!.startsWith('extmount: ')) throw new Error(`stderr does not start with "extmount: ": ${result.stderr}`);
   if (!pattern.test(lines[0]!)) throw new Error(`stderr ${JSON.stringify(lines[0])} does not match ${pattern}`);
   if (exitCode === 2 && lines.length !== 1) throw new Error(`expected one line on stderr, got: ${result.stderr}`);

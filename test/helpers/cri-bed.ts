@@ -103,7 +103,11 @@ function cniConfig(node: { name: string; dir: string }, index: number): string {
         bridge: `extmount-${node.name}`,
         isGateway: false,
         ipMasq: false,
-        ipam: { type: 'host-local', ranges: [[{ subnet: `10.88.${index + 1}.0/24` }]], dataDir: join(node.dir, 'cni-ipam') },
+        ipam: {
+          type: 'host-local',
+          ranges: [[{ subnet: `10.88.${index + 1}.0/24` }]],
+          dataDir: join(node.dir, 'cni-ipam'),
+        },
       },
     ],
   });
@@ -131,7 +135,10 @@ async function buildImages(dir: string): Promise<string> {
   const layerDesc = { mediaType: 'application/vnd.oci.image.layer.v1.tar', ...(await blob(layer)) };
   const architecture = process.arch === 'x64' ? 'amd64' : process.arch;
   const manifests = [];
-  for (const [ref, entrypoint] of [[PAUSE_IMAGE, ['/bin/sleep', '2147483647']], [TEST_IMAGE, ['/bin/sh']]] as const) {
+  for (const [ref, entrypoint] of [
+    [PAUSE_IMAGE, ['/bin/sleep', '2147483647']],
+    [TEST_IMAGE, ['/bin/sh']],
+  ] as const) {
     const config = JSON.stringify({
       architecture,
       os: 'linux',
@@ -152,7 +159,10 @@ async function buildImages(dir: string): Promise<string> {
     });
   }
   await writeFile(join(layout, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-  await writeFile(join(layout, 'index.json'), JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests }));
+  await writeFile(
+    join(layout, 'index.json'),
+    JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests }),
+  );
   const tar = join(dir, 'images.tar');
   await execa('tar', ['-C', layout, '-cf', tar, '.']);
   await rm(rootfs, { recursive: true, force: true });
@@ -186,7 +196,9 @@ export class CriBed {
       await bed.setUp();
       process.stderr.write(`cri-bed: ${dir} up in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
     } catch (err) {
-      await bed.stop().catch((e: Error) => process.stderr.write(`cri-bed: teardown after a failed start: ${e.message}\n`));
+      await bed
+        .stop()
+        .catch((e: Error) => process.stderr.write(`cri-bed: teardown after a failed start: ${e.message}\n`));
       throw err;
     }
     return bed;
@@ -194,7 +206,10 @@ export class CriBed {
 
   /** Runs a command inside the bed's network namespace (where 127.0.0.1:5000 is the registry). */
   inNetns(cmd: string, args: string[], options: { reject?: boolean; env?: Record<string, string> } = {}) {
-    return execa('nsenter', [`--net=/run/netns/${this.netns}`, '--', cmd, ...args], { reject: options.reject ?? true, ...(options.env ? { env: options.env } : {}) });
+    return execa('nsenter', [`--net=/run/netns/${this.netns}`, '--', cmd, ...args], {
+      reject: options.reject ?? true,
+      ...(options.env ? { env: options.env } : {}),
+    });
   }
 
   /** `ctr` against a node, in the bed's netns. */
@@ -205,7 +220,10 @@ export class CriBed {
   private spawnInNetns(cmd: string, args: string[], log: string, env: Record<string, string> = {}): Started {
     const fd = openSync(log, 'a');
     try {
-      const child = spawn('nsenter', [`--net=/run/netns/${this.netns}`, '--', cmd, ...args], { stdio: ['ignore', fd, fd], env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...env } });
+      const child = spawn('nsenter', [`--net=/run/netns/${this.netns}`, '--', cmd, ...args], {
+        stdio: ['ignore', fd, fd],
+        env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...env },
+      });
       const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
       const started = { child, exited };
       this.started.push(started);
@@ -229,14 +247,31 @@ export class CriBed {
     const registryLog = join(dir, 'registry.log');
     await writeFile(
       join(dir, 'registry.yml'),
-      ['version: 0.1', 'log:', '  level: info', '  accesslog:', '    disabled: true', 'storage:', '  filesystem:', `    rootdirectory: ${JSON.stringify(join(dir, 'registry'))}`, '  delete:', '    enabled: true', 'http:', `  addr: ${REGISTRY}`, ''].join('\n'),
+      [
+        'version: 0.1',
+        'log:',
+        '  level: info',
+        '  accesslog:',
+        '    disabled: true',
+        'storage:',
+        '  filesystem:',
+        `    rootdirectory: ${JSON.stringify(join(dir, 'registry'))}`,
+        '  delete:',
+        '    enabled: true',
+        'http:',
+        `  addr: ${REGISTRY}`,
+        '',
+      ].join('\n'),
     );
     const registry = this.spawnInNetns('docker-registry', ['serve', join(dir, 'registry.yml')], registryLog);
 
     // containerd reads hosts.toml for 127.0.0.1:5000: plain HTTP.
     const certs = join(dir, 'certs.d');
     await mkdir(join(certs, REGISTRY), { recursive: true });
-    await writeFile(join(certs, REGISTRY, 'hosts.toml'), `server = "http://${REGISTRY}"\n[host."http://${REGISTRY}"]\n  capabilities = ["pull", "resolve", "push"]\n`);
+    await writeFile(
+      join(certs, REGISTRY, 'hosts.toml'),
+      `server = "http://${REGISTRY}"\n[host."http://${REGISTRY}"]\n  capabilities = ["pull", "resolve", "push"]\n`,
+    );
 
     const nodeParts = await Promise.all(
       (['a', 'b'] as const).map(async (name, index) => {
@@ -252,14 +287,29 @@ export class CriBed {
           cgroupParent: `/${basename(dir)}-${name}`,
           log: join(ndir, 'containerd.log'),
         };
-        for (const sub of ['root', 'state', 'tmp', 'cni', 'conf.d', 'host', 'kubelet', 'pod-logs', 'runc']) await mkdir(join(ndir, sub), { recursive: true });
+        for (const sub of ['root', 'state', 'tmp', 'cni', 'conf.d', 'host', 'kubelet', 'pod-logs', 'runc'])
+          await mkdir(join(ndir, sub), { recursive: true });
         await writeFile(join(ndir, 'cni', '10-bed.conflist'), cniConfig(node, index));
         await writeFile(join(ndir, 'config.toml'), containerdConfig(node, certs));
-        const install = await runCli(['install-runtime', '--containerd', '--apply', '--containerd-config', join(ndir, 'config.toml'), '--drop-in', join(ndir, 'conf.d/extmount.toml')]);
-        if (install.exitCode !== 0) throw new Error(`install-runtime --containerd --apply on node ${name}: exit ${install.exitCode}: ${install.stderr}`);
+        const install = await runCli([
+          'install-runtime',
+          '--containerd',
+          '--apply',
+          '--containerd-config',
+          join(ndir, 'config.toml'),
+          '--drop-in',
+          join(ndir, 'conf.d/extmount.toml'),
+        ]);
+        if (install.exitCode !== 0)
+          throw new Error(
+            `install-runtime --containerd --apply on node ${name}: exit ${install.exitCode}: ${install.stderr}`,
+          );
         // The wrapper (through the shim) reads its node's config: a state dir of its own.
         const extmountConfig = await writeTestConfig(ndir);
-        const proc = this.spawnInNetns('containerd', ['--config', join(ndir, 'config.toml')], node.log, { EXTMOUNT_CONFIG: extmountConfig, TMPDIR: join(ndir, 'tmp') });
+        const proc = this.spawnInNetns('containerd', ['--config', join(ndir, 'config.toml')], node.log, {
+          EXTMOUNT_CONFIG: extmountConfig,
+          TMPDIR: join(ndir, 'tmp'),
+        });
         return { node, proc };
       }),
     );
@@ -269,7 +319,8 @@ export class CriBed {
       const cri = await waitFor(
         `containerd ${node.name}'s CRI`,
         async () => {
-          if (proc.child.exitCode !== null) throw new Error(`containerd ${node.name} exited (${proc.child.exitCode}):\n${tail(node.log)}`);
+          if (proc.child.exitCode !== null)
+            throw new Error(`containerd ${node.name} exited (${proc.child.exitCode}):\n${tail(node.log)}`);
           if (!existsSync(node.socket)) return undefined;
           const client = await CriClient.connect(node.socket);
           try {
@@ -295,7 +346,8 @@ export class CriBed {
 
     // The images into the registry (through a, in a namespace of the bed's own), then pulled on both nodes through CRI.
     await this.ctr(this.a, ['-n', 'extmount-bed', 'images', 'import', '--all-platforms', images]);
-    for (const ref of [PAUSE_IMAGE, TEST_IMAGE]) await this.ctr(this.a, ['-n', 'extmount-bed', 'images', 'push', '--plain-http', ref]);
+    for (const ref of [PAUSE_IMAGE, TEST_IMAGE])
+      await this.ctr(this.a, ['-n', 'extmount-bed', 'images', 'push', '--plain-http', ref]);
     await Promise.all(this.nodes.flatMap((node) => [PAUSE_IMAGE, TEST_IMAGE].map((ref) => node.cri.pullImage(ref))));
   }
 
@@ -304,17 +356,25 @@ export class CriBed {
     const out: string[] = [];
     for (const node of this.nodes) {
       const pods = await node.cri.listPodSandboxes();
-      out.push(...pods.map((p) => `node ${node.name}: pod sandbox ${p.metadata.name} (${p.id.slice(0, 12)}) ${p.state}`));
+      out.push(
+        ...pods.map((p) => `node ${node.name}: pod sandbox ${p.metadata.name} (${p.id.slice(0, 12)}) ${p.state}`),
+      );
       out.push(...runcContainers(node).map(({ id }) => `node ${node.name}: runc container ${id.slice(0, 12)}`));
       const below = [join(node.dir, 'state'), join(node.dir, 'root', 'io.containerd.grpc.v1.cri')];
-      out.push(...hostMounts().filter((m) => below.some((d) => m.mountpoint.startsWith(`${d}/`))).map((m) => `node ${node.name}: mount ${m.mountpoint}`));
+      out.push(
+        ...hostMounts()
+          .filter((m) => below.some((d) => m.mountpoint.startsWith(`${d}/`)))
+          .map((m) => `node ${node.name}: mount ${m.mountpoint}`),
+      );
     }
     out.push(...this.newNetns().map((n) => `netns /run/netns/${n}`));
     return out;
   }
 
   private newNetns(): string[] {
-    return (existsSync('/run/netns') ? readdirSync('/run/netns') : []).filter((n) => n !== this.netns && !this.netnsBefore.has(n));
+    return (existsSync('/run/netns') ? readdirSync('/run/netns') : []).filter(
+      (n) => n !== this.netns && !this.netnsBefore.has(n),
+    );
   }
 
   /** Everything down, by pid and by path; throws at the end when something could not be removed. */
@@ -341,7 +401,9 @@ export class CriBed {
       if (s.child.exitCode === null && s.child.signalCode === null) s.child.kill('SIGTERM');
       await Promise.race([s.exited, sleep(10_000)]);
       if (s.child.exitCode === null && s.child.signalCode === null) {
-        process.stderr.write(`cri-bed: ${s.child.spawnargs.slice(3).join(' ')} did not stop within 10 s of SIGTERM: SIGKILL\n`);
+        process.stderr.write(
+          `cri-bed: ${s.child.spawnargs.slice(3).join(' ')} did not stop within 10 s of SIGTERM: SIGKILL\n`,
+        );
         s.child.kill('SIGKILL');
         await s.exited;
       }
@@ -349,9 +411,13 @@ export class CriBed {
     // What containerd's pods left when their removal failed: containers (by runc), then shims (by pid).
     for (const node of this.nodes) {
       for (const { root, id } of runcContainers(node)) {
-        await attempt(`node ${node.name}: runc delete ${id}`, () => execa('runc', ['--root', root, 'delete', '--force', id]));
+        await attempt(`node ${node.name}: runc delete ${id}`, () =>
+          execa('runc', ['--root', root, 'delete', '--force', id]),
+        );
       }
-      for (const pid of processes((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').includes(node.socket))) {
+      for (const pid of processes((p) =>
+        readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').includes(node.socket),
+      )) {
         await attempt(`node ${node.name}: shim ${pid}`, async () => process.kill(pid, 'SIGKILL'));
       }
     }
@@ -362,10 +428,13 @@ export class CriBed {
       });
     }
     if (this.netnsMade) await attempt('the bed netns', () => execa('ip', ['netns', 'del', this.netns]));
-    for (const node of this.nodes) await attempt(`node ${node.name}: cgroups`, async () => removeCgroups(node.cgroupParent));
-    const below = () => hostMounts().filter((m) => m.mountpoint === this.dir || m.mountpoint.startsWith(`${this.dir}/`));
+    for (const node of this.nodes)
+      await attempt(`node ${node.name}: cgroups`, async () => removeCgroups(node.cgroupParent));
+    const below = () =>
+      hostMounts().filter((m) => m.mountpoint === this.dir || m.mountpoint.startsWith(`${this.dir}/`));
     for (let round = 0; round < 5 && below().length > 0; round++) {
-      for (const m of below().sort((x, y) => y.mountpoint.length - x.mountpoint.length)) await execa('umount', ['-l', m.mountpoint], { reject: false });
+      for (const m of below().sort((x, y) => y.mountpoint.length - x.mountpoint.length))
+        await execa('umount', ['-l', m.mountpoint], { reject: false });
     }
     // Never rm -r through a mount that is still there.
     if (below().length > 0) problems.push(`mounts are left below ${this.dir}; not removing it`);
@@ -378,7 +447,9 @@ export class CriBed {
 /** The containers in the node's runc root: the shim adds the containerd namespace (k8s.io) to Root. */
 function runcContainers(node: CriNode): Array<{ root: string; id: string }> {
   const ls = (d: string) => (existsSync(d) ? readdirSync(d) : []);
-  return ls(node.runcRoot).flatMap((ns) => ls(join(node.runcRoot, ns)).map((id) => ({ root: join(node.runcRoot, ns), id })));
+  return ls(node.runcRoot).flatMap((ns) =>
+    ls(join(node.runcRoot, ns)).map((id) => ({ root: join(node.runcRoot, ns), id })),
+  );
 }
 
 /** The node's pod cgroups, deepest first (empty ones only: rmdir refuses any other). */

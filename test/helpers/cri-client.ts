@@ -18,7 +18,8 @@ export function stripGogo(proto: string): string {
     .filter((line) => !/^import "github\.com\/gogo\/protobuf\/gogoproto\/gogo\.proto";\s*$/.test(line))
     .filter((line) => !/^option \(gogoproto\.[a-z_]+\) = +(true|false);\s*$/.test(line))
     .join('\n');
-  if (out.includes('gogoproto')) throw new Error('the CRI api.proto uses gogoproto beyond file options: the client cannot load it as is');
+  if (out.includes('gogoproto'))
+    throw new Error('the CRI api.proto uses gogoproto beyond file options: the client cannot load it as is');
   return out;
 }
 
@@ -95,7 +96,12 @@ export class CriError extends Error {
   }
 }
 
-type Unary = (req: unknown, meta: grpc.Metadata, options: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: unknown) => void) => void;
+type Unary = (
+  req: unknown,
+  meta: grpc.Metadata,
+  options: grpc.CallOptions,
+  cb: (err: grpc.ServiceError | null, res: unknown) => void,
+) => void;
 
 let definition: Promise<grpc.GrpcObject> | undefined;
 
@@ -105,7 +111,13 @@ async function loadCri(): Promise<grpc.GrpcObject> {
     const file = join(dir, 'api.proto');
     await writeFile(file, stripGogo(readFileSync(CRI_API_PROTO, 'utf8')));
     // keepCase: fields as the proto spells them (container_id), as kubelet sources and containerd logs do.
-    const pkg = await protoLoader.load(file, { keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true });
+    const pkg = await protoLoader.load(file, {
+      keepCase: true,
+      longs: Number,
+      enums: String,
+      defaults: true,
+      oneofs: true,
+    });
     return grpc.loadPackageDefinition(pkg);
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -149,22 +161,41 @@ export class CriClient {
 
   /** Whether the runtime and its network are ready (the kubelet's node readiness). */
   async ready(): Promise<boolean> {
-    const res = await this.call<{ status: { conditions: Array<{ type: string; status: boolean }> } }>(this.runtime, 'Status', {}, 5_000);
+    const res = await this.call<{ status: { conditions: Array<{ type: string; status: boolean }> } }>(
+      this.runtime,
+      'Status',
+      {},
+      5_000,
+    );
     return res.status.conditions.every((c) => c.status);
   }
 
   async pullImage(image: string, sandboxConfig?: PodSandboxConfig): Promise<string> {
-    const res = await this.call<{ image_ref: string }>(this.image, 'PullImage', { image: { image }, sandbox_config: sandboxConfig });
+    const res = await this.call<{ image_ref: string }>(this.image, 'PullImage', {
+      image: { image },
+      sandbox_config: sandboxConfig,
+    });
     return res.image_ref;
   }
 
   async runPodSandbox(config: PodSandboxConfig, runtimeHandler: string): Promise<string> {
-    const res = await this.call<{ pod_sandbox_id: string }>(this.runtime, 'RunPodSandbox', { config, runtime_handler: runtimeHandler });
+    const res = await this.call<{ pod_sandbox_id: string }>(this.runtime, 'RunPodSandbox', {
+      config,
+      runtime_handler: runtimeHandler,
+    });
     return res.pod_sandbox_id;
   }
 
-  async createContainer(podSandboxId: string, config: ContainerConfig, sandboxConfig: PodSandboxConfig): Promise<string> {
-    const res = await this.call<{ container_id: string }>(this.runtime, 'CreateContainer', { pod_sandbox_id: podSandboxId, config, sandbox_config: sandboxConfig });
+  async createContainer(
+    podSandboxId: string,
+    config: ContainerConfig,
+    sandboxConfig: PodSandboxConfig,
+  ): Promise<string> {
+    const res = await this.call<{ container_id: string }>(this.runtime, 'CreateContainer', {
+      pod_sandbox_id: podSandboxId,
+      config,
+      sandbox_config: sandboxConfig,
+    });
     return res.container_id;
   }
 
@@ -173,18 +204,34 @@ export class CriClient {
   }
 
   async containerStatus(containerId: string): Promise<ContainerStatus> {
-    const res = await this.call<{ status: ContainerStatus }>(this.runtime, 'ContainerStatus', { container_id: containerId });
+    const res = await this.call<{ status: ContainerStatus }>(this.runtime, 'ContainerStatus', {
+      container_id: containerId,
+    });
     return res.status;
   }
 
   /** The kubelet's checkpoint (KEP-2008): a tar at `location`; `timeout` in seconds, as the kubelet passes it. */
   async checkpointContainer(containerId: string, location: string, timeout = 60): Promise<void> {
-    await this.call(this.runtime, 'CheckpointContainer', { container_id: containerId, location, timeout }, (timeout + 30) * 1000);
+    await this.call(
+      this.runtime,
+      'CheckpointContainer',
+      { container_id: containerId, location, timeout },
+      (timeout + 30) * 1000,
+    );
   }
 
   /** An exec probe's call: the command's exit code and output. */
-  async execSync(containerId: string, cmd: string[], timeout = 10): Promise<{ exitCode: number; stdout: string; stderr: string }> {
-    const res = await this.call<{ stdout: Buffer; stderr: Buffer; exit_code: number }>(this.runtime, 'ExecSync', { container_id: containerId, cmd, timeout }, (timeout + 10) * 1000);
+  async execSync(
+    containerId: string,
+    cmd: string[],
+    timeout = 10,
+  ): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+    const res = await this.call<{ stdout: Buffer; stderr: Buffer; exit_code: number }>(
+      this.runtime,
+      'ExecSync',
+      { container_id: containerId, cmd, timeout },
+      (timeout + 10) * 1000,
+    );
     return { exitCode: res.exit_code, stdout: res.stdout.toString('utf8'), stderr: res.stderr.toString('utf8') };
   }
 

@@ -1,7 +1,6 @@
 // A tiny protobuf and CRIU-framing encoder, independent of the decoder it tests (tests and bench).
 import { IMG_COMMON_MAGIC, MNTS_MAGIC } from '../../src/core/images/criu-image.js';
 
-
 export function varint(value: number | bigint): number[] {
   let rest = BigInt(value);
   const bytes: number[] = [];
@@ -67,5 +66,5 @@ export function frameImage(magics: number[], payloads: number[][]): Uint8Array {
   return Uint8Array.from(parts);
 }
 
-export const mountpointsImage = (payloads: number[][]): Uint8Array => frameImage([IMG_COMMON_MAGIC, MNTS_MAGIC], payloads);
-
+export const mountpointsImage = (payloads: number[][]): Uint8Array =>
+  frameImage([IMG_COMMON_MAGIC, MNTS_MAGIC], payloads);

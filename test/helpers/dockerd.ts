@@ -20,7 +20,10 @@ export interface Daemon {
   pid: number;
   docker: Docker;
   /** argv prefix for the docker CLI: ['-H', host] */
-  cli(args: string[], options?: { input?: string; reject?: boolean }): Promise<{ stdout: string; stderr: string; exitCode: number }>;
+  cli(
+    args: string[],
+    options?: { input?: string; reject?: boolean },
+  ): Promise<{ stdout: string; stderr: string; exitCode: number }>;
   stop(): Promise<void>;
 }
 
@@ -60,13 +63,22 @@ export async function startDaemon(name: string, options: DaemonOptions = {}): Pr
       '--bridge=none',
       '--iptables=false',
       '--ip6tables=false',
-      '--data-root', dataRoot,
-      '--exec-root', execRoot,
-      '--pidfile', pidfile,
-      '--config-file', configFile,
-      '-H', `unix://${socket}`,
+      '--data-root',
+      dataRoot,
+      '--exec-root',
+      execRoot,
+      '--pidfile',
+      pidfile,
+      '--config-file',
+      configFile,
+      '-H',
+      `unix://${socket}`,
     ],
-    { stdio: ['ignore', logFd, logFd], detached: true, env: { ...process.env, TMPDIR: join(dir, 'tmp'), ...options.env } },
+    {
+      stdio: ['ignore', logFd, logFd],
+      detached: true,
+      env: { ...process.env, TMPDIR: join(dir, 'tmp'), ...options.env },
+    },
   );
   closeSync(logFd);
   child.unref();
@@ -75,7 +87,13 @@ export async function startDaemon(name: string, options: DaemonOptions = {}): Pr
   const host = `unix://${socket}`;
   const docker = new Docker({ socketPath: socket });
   const daemon: Daemon = {
-    name, host, dir, dataRoot, execRoot, pid, docker,
+    name,
+    host,
+    dir,
+    dataRoot,
+    execRoot,
+    pid,
+    docker,
     async cli(args, opts = {}) {
       const r = await execa('docker', ['-H', host, ...args], { input: opts.input, reject: opts.reject ?? true });
       return { stdout: String(r.stdout), stderr: String(r.stderr), exitCode: r.exitCode ?? 0 };
@@ -88,7 +106,14 @@ export async function startDaemon(name: string, options: DaemonOptions = {}): Pr
       const log = await readFile(join(dir, 'dockerd.log'), 'utf8').catch(() => '');
       throw new Error(`dockerd ${name} exited during start:\n${log.split('\n').slice(-15).join('\n')}`);
     }
-    if (existsSync(socket) && (await docker.ping().then(() => true, () => false))) break;
+    if (
+      existsSync(socket) &&
+      (await docker.ping().then(
+        () => true,
+        () => false,
+      ))
+    )
+      break;
     if (Date.now() > deadline) {
       await daemon.stop();
       throw new Error(`dockerd ${name} not ready after 60 s (log: ${join(dir, 'dockerd.log')})`);
@@ -100,7 +125,14 @@ export async function startDaemon(name: string, options: DaemonOptions = {}): Pr
 
 async function stopDaemon(daemon: Daemon, removeDir: string | undefined): Promise<void> {
   const containers = await daemon.docker.listContainers({ all: true }).catch(() => []);
-  await Promise.all(containers.map((c) => daemon.docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
+  await Promise.all(
+    containers.map((c) =>
+      daemon.docker
+        .getContainer(c.Id)
+        .remove({ force: true })
+        .catch(() => undefined),
+    ),
+  );
   if (processAlive(daemon.pid)) {
     process.kill(daemon.pid, 'SIGTERM');
     const deadline = Date.now() + 30_000;
@@ -109,7 +141,11 @@ async function stopDaemon(daemon: Daemon, removeDir: string | undefined): Promis
   }
   if (removeDir) {
     // dockerd unmounts its layers on shutdown; a lazy unmount catches what is left before rm.
-    await execa('sh', ['-c', 'grep -o " $1[^ ]*" /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l', 'sh', removeDir], { reject: false });
+    await execa(
+      'sh',
+      ['-c', 'grep -o " $1[^ ]*" /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l', 'sh', removeDir],
+      { reject: false },
+    );
     await rm(removeDir, { recursive: true, force: true }).catch(() => undefined);
   }
 }
@@ -133,7 +169,6 @@ function isZombie(pid: number): boolean {
   }
 }
 
-
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Imports a busybox-static rootfs as TEST_IMAGE (no registry is reachable here). */
@@ -143,7 +178,14 @@ export async function importTestImage(daemon: Daemon): Promise<void> {
   const rootfs = await mkdtemp(join(tmpdir(), 'extmount-rootfs-'));
   try {
     await buildBusyboxRootfs(rootfs);
-    await execa('sh', ['-c', 'tar -C "$1" -c . | docker -H "$2" import - "$3" >/dev/null', 'sh', rootfs, daemon.host, TEST_IMAGE]);
+    await execa('sh', [
+      '-c',
+      'tar -C "$1" -c . | docker -H "$2" import - "$3" >/dev/null',
+      'sh',
+      rootfs,
+      daemon.host,
+      TEST_IMAGE,
+    ]);
   } finally {
     await rm(rootfs, { recursive: true, force: true });
   }
@@ -159,10 +201,17 @@ export const TEST_BUSYBOX = process.env.EXTMOUNT_BUSYBOX || '/opt/extmount/busyb
 /** bin/busybox with its applet links, and the empty folders a container expects. */
 export async function buildBusyboxRootfs(dir: string): Promise<void> {
   const busybox = TEST_BUSYBOX;
-  if (!existsSync(busybox)) throw new Error(`the test busybox ${busybox} is missing (run scripts/provision.sh, or set EXTMOUNT_BUSYBOX)`);
-  for (const sub of ['bin', 'proc', 'sys', 'dev', 'etc', 'tmp', 'data', 'root']) await mkdir(join(dir, sub), { recursive: true });
+  if (!existsSync(busybox))
+    throw new Error(`the test busybox ${busybox} is missing (run scripts/provision.sh, or set EXTMOUNT_BUSYBOX)`);
+  for (const sub of ['bin', 'proc', 'sys', 'dev', 'etc', 'tmp', 'data', 'root'])
+    await mkdir(join(dir, sub), { recursive: true });
   await execa('cp', [busybox, join(dir, 'bin/busybox')]);
-  await execa('sh', ['-c', 'cd "$1/bin" && for a in $(./busybox --list); do [ -e "$a" ] || ln -s busybox "$a"; done', 'sh', dir]);
+  await execa('sh', [
+    '-c',
+    'cd "$1/bin" && for a in $(./busybox --list); do [ -e "$a" ] || ln -s busybox "$a"; done',
+    'sh',
+    dir,
+  ]);
   await writeFile(join(dir, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
   await writeFile(join(dir, 'etc/group'), 'root:x:0:\n');
 }
@@ -175,7 +224,11 @@ export async function buildBusyboxRootfs(dir: string): Promise<void> {
  * follows them is IMAGE CMD…. Returns the container id.
  */
 export async function runDetached(daemon: Daemon, args: readonly string[]): Promise<string> {
-  const hostConfig: Docker.HostConfig & { Binds: string[]; Tmpfs: Record<string, string> } = { NetworkMode: 'none', Binds: [], Tmpfs: {} };
+  const hostConfig: Docker.HostConfig & { Binds: string[]; Tmpfs: Record<string, string> } = {
+    NetworkMode: 'none',
+    Binds: [],
+    Tmpfs: {},
+  };
   let name: string | undefined;
   let i = 0;
   for (; i < args.length && args[i]!.startsWith('-'); i += 2) {
@@ -189,7 +242,13 @@ export async function runDetached(daemon: Daemon, args: readonly string[]): Prom
     else throw new Error(`runDetached: flag ${flag} is not supported`);
   }
   const [image, ...cmd] = args.slice(i);
-  const container = await daemon.docker.createContainer({ ...(name ? { name } : {}), Image: image, Cmd: cmd, NetworkDisabled: true, HostConfig: hostConfig });
+  const container = await daemon.docker.createContainer({
+    ...(name ? { name } : {}),
+    Image: image,
+    Cmd: cmd,
+    NetworkDisabled: true,
+    HostConfig: hostConfig,
+  });
   await container.start();
   return container.id;
 }
@@ -234,7 +293,13 @@ export async function killEngine(daemon: Daemon): Promise<void> {
       if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
     }
   }
-  for (const pid of [daemon.pid, ...children]) await waitFor(async () => processState(pid), (s) => s === undefined || s === 'Z', `pid ${pid} of dockerd ${daemon.name} to die`, 30_000);
+  for (const pid of [daemon.pid, ...children])
+    await waitFor(
+      async () => processState(pid),
+      (s) => s === undefined || s === 'Z',
+      `pid ${pid} of dockerd ${daemon.name} to die`,
+      30_000,
+    );
   // This sandbox's pid 1 does not reap orphans: the dead containerd stays a zombie, which the next
   // dockerd takes for a running one ("containerd is still running") and waits on. An init that reaps
   // leaves no such pid behind; the pid file is what dockerd looks at.
@@ -257,7 +322,10 @@ function childrenOf(pid: number): number[] {
 
 /** A test's folder: whatever dockerd left mounted below it (a killed engine unmounts nothing), then the files. */
 export async function removeTestDir(dir: string): Promise<void> {
-  const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((m) => m === dir || m.startsWith(`${dir}/`));
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4] ?? '')
+    .filter((m) => m === dir || m.startsWith(`${dir}/`));
   for (const m of mounts.sort().reverse()) await execa('umount', ['-l', m], { reject: false });
   await rm(dir, { recursive: true, force: true });
 }

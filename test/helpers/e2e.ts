@@ -10,20 +10,37 @@ import { execa } from 'execa';
 import { importTestImage, startDaemon, type Daemon } from './dockerd.js';
 import { stackTool } from './stack-tool.js';
 
-export type Need = 'root' | 'criu' | 'dockerd' | 'docker-cli' | 'podman' | 'crun-criu' | 'zstd' | 'gcc' | 'containerd2' | 'registry' | 'cri';
+export type Need =
+  | 'root'
+  | 'criu'
+  | 'dockerd'
+  | 'docker-cli'
+  | 'podman'
+  | 'crun-criu'
+  | 'zstd'
+  | 'gcc'
+  | 'containerd2'
+  | 'registry'
+  | 'cri';
 
 /** containerd's own version line: `containerd github.com/containerd/containerd/v2 2.1.9 …` (Debian: `… 2.1.9~ds1 …`). */
 export function containerdVersion(out: string): [number, number] | undefined {
   const m = / v?(\d+)\.(\d+)\.\d+/.exec(out);
   return m ? [Number(m[1]), Number(m[2])] : undefined;
 }
-const atLeast = (v: [number, number] | undefined, major: number, minor: number) => v !== undefined && (v[0] > major || (v[0] === major && v[1] >= minor));
+const atLeast = (v: [number, number] | undefined, major: number, minor: number) =>
+  v !== undefined && (v[0] > major || (v[0] === major && v[1] >= minor));
 
 const checks: Record<Need, () => Promise<string | undefined>> = {
   root: async () => (process.getuid?.() === 0 ? undefined : 'not running as root'),
   criu: async () => {
     const r = await execa('criu', ['check'], { reject: false });
-    return r.exitCode === 0 ? undefined : `criu check failed or criu missing (${String(r.stderr || r.shortMessage).trim().split('\n').pop()}); run scripts/provision.sh`;
+    return r.exitCode === 0
+      ? undefined
+      : `criu check failed or criu missing (${String(r.stderr || r.shortMessage)
+          .trim()
+          .split('\n')
+          .pop()}); run scripts/provision.sh`;
   },
   dockerd: async () => {
     const r = await execa('dockerd', ['--version'], { reject: false });
@@ -31,7 +48,11 @@ const checks: Record<Need, () => Promise<string | undefined>> = {
   },
   podman: async () => {
     // Podman, its conmon, and the runc the extmount wrapper hands containers to.
-    for (const [tool, args] of [['podman', ['--version']], ['conmon', ['--version']], ['runc', ['--version']]] as const) {
+    for (const [tool, args] of [
+      ['podman', ['--version']],
+      ['conmon', ['--version']],
+      ['runc', ['--version']],
+    ] as const) {
       const r = await execa(tool, args, { reject: false });
       if (r.exitCode !== 0) return `${tool} is not installed; run scripts/provision.sh`;
     }
@@ -40,7 +61,11 @@ const checks: Record<Need, () => Promise<string | undefined>> = {
   // Debian 12's crun 1.8.1 is built without CRIU (`crun --version`: no +CRIU); trixie's and sid's have it.
   'crun-criu': async () => {
     const r = await execa('crun', ['--version'], { reject: false });
-    return r.exitCode !== 0 ? 'crun is not installed' : /\+CRIU\b/.test(String(r.stdout)) ? undefined : `this crun is built without CRIU (${String(r.stdout).split('\n')[0]})`;
+    return r.exitCode !== 0
+      ? 'crun is not installed'
+      : /\+CRIU\b/.test(String(r.stdout))
+        ? undefined
+        : `this crun is built without CRIU (${String(r.stdout).split('\n')[0]})`;
   },
   // `extmount restore --import` reads Podman's default (zstd) archives through zstd(1).
   zstd: async () => {
@@ -59,19 +84,35 @@ const checks: Record<Need, () => Promise<string | undefined>> = {
       : 'no containerd 2.x on PATH nor in the sid stack root (scripts/stacks/build.sh sid)',
   // Debian's docker-registry, served on loopback by the tests: from PATH, else the sid stack root.
   registry: async () =>
-    (await stackTool('docker-registry', ['--version'])) ? undefined : 'docker-registry is neither on PATH nor in the sid stack root (scripts/stacks/build.sh sid)',
+    (await stackTool('docker-registry', ['--version']))
+      ? undefined
+      : 'docker-registry is neither on PATH nor in the sid stack root (scripts/stacks/build.sh sid)',
   // A node as the kubelet drives it (test/helpers/cri-bed.ts): containerd >= 2.1 (CRI CheckpointContainer,
   // and restore through CreateContainer; 1.6 and 1.7 answer Unimplemented) and the tools the bed runs.
   cri: async () => {
     const r = await execa('containerd', ['--version'], { reject: false });
     if (r.exitCode !== 0) return 'containerd is not installed';
-    if (!atLeast(containerdVersion(String(r.stdout)), 2, 1)) return `containerd ${String(r.stdout).trim()} has no CRI checkpoint/restore (checkpoint since 2.0, restore since 2.1)`;
-    for (const [tool, args] of [['ctr', ['--version']], ['docker-registry', ['--version']], ['checkpointctl', ['--help']], ['runc', ['--version']], ['nsenter', ['--version']], ['ip', ['-V']]] as const) {
+    if (!atLeast(containerdVersion(String(r.stdout)), 2, 1))
+      return `containerd ${String(r.stdout).trim()} has no CRI checkpoint/restore (checkpoint since 2.0, restore since 2.1)`;
+    for (const [tool, args] of [
+      ['ctr', ['--version']],
+      ['docker-registry', ['--version']],
+      ['checkpointctl', ['--help']],
+      ['runc', ['--version']],
+      ['nsenter', ['--version']],
+      ['ip', ['-V']],
+    ] as const) {
       const t = await execa(tool, args, { reject: false });
       if (t.exitCode !== 0) return `${tool} is not installed (scripts/stacks/build.sh installs the CRI bed's packages)`;
     }
-    for (const file of ['/usr/lib/cni/bridge', '/usr/lib/cni/loopback', '/usr/lib/cni/host-local', '/usr/share/gocode/src/k8s.io/cri-api/pkg/apis/runtime/v1/api.proto']) {
-      if (!existsSync(file)) return `${file} is missing (containernetworking-plugins, golang-github-kubernetes-cri-api-dev)`;
+    for (const file of [
+      '/usr/lib/cni/bridge',
+      '/usr/lib/cni/loopback',
+      '/usr/lib/cni/host-local',
+      '/usr/share/gocode/src/k8s.io/cri-api/pkg/apis/runtime/v1/api.proto',
+    ]) {
+      if (!existsSync(file))
+        return `${file} is missing (containernetworking-plugins, golang-github-kubernetes-cri-api-dev)`;
     }
     return undefined;
   },
@@ -105,7 +146,9 @@ const declaredAbsent = new Set((process.env.EXTMOUNT_E2E_ABSENT ?? '').split(','
 export async function requireE2E(t: TestContext, needs: readonly Need[]): Promise<boolean> {
   const reason = await missing(needs);
   if (!reason) return true;
-  const declared = needs.some((n) => declaredAbsent.has(n)) && (await missing(needs.filter((n) => !declaredAbsent.has(n)))) === undefined;
+  const declared =
+    needs.some((n) => declaredAbsent.has(n)) &&
+    (await missing(needs.filter((n) => !declaredAbsent.has(n)))) === undefined;
   skipE2E(t, reason, declared);
   return false;
 }
@@ -122,7 +165,12 @@ export function skipE2E(t: TestContext, reason: string, declaredAbsentHere = fal
 /** hooks/extmount-runc in this checkout: the runtime tests register with their private dockerd. */
 export const WRAPPER = fileURLToPath(new URL('../../../hooks/extmount-runc', import.meta.url));
 
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 15_000, intervalMs = 100): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false>,
+  timeoutMs = 15_000,
+  intervalMs = 100,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -132,7 +180,10 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`,
+      );
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }
@@ -164,11 +215,16 @@ export function parseMountTable(text: string): HostMount[] {
  * `ignoreUnder`. With `mine` (the test's sandbox), other folders in the temp dir are ignored too:
  * other tests on this machine make and remove their own mounts there meanwhile.
  */
-export function lostMounts(before: readonly HostMount[], after: readonly HostMount[], options: { ignoreUnder?: readonly string[]; mine?: string } = {}): HostMount[] {
+export function lostMounts(
+  before: readonly HostMount[],
+  after: readonly HostMount[],
+  options: { ignoreUnder?: readonly string[]; mine?: string } = {},
+): HostMount[] {
   const now = new Set(after.map((m) => `${m.id} ${m.mountpoint}`));
   const under = (mp: string, d: string) => mp === d || mp.startsWith(`${d}/`);
   const ignored = (mp: string) =>
-    (options.ignoreUnder ?? []).some((d) => under(mp, d)) || (options.mine !== undefined && under(mp, tmpdir()) && !under(mp, options.mine));
+    (options.ignoreUnder ?? []).some((d) => under(mp, d)) ||
+    (options.mine !== undefined && under(mp, tmpdir()) && !under(mp, options.mine));
   return before.filter((m) => !now.has(`${m.id} ${m.mountpoint}`) && !ignored(m.mountpoint));
 }
 
@@ -211,7 +267,10 @@ export async function writeTestConfig(dir: string, extra: Record<string, unknown
  * files go below `dir`: dockerd 20.10 leaves a /tmp/ctrd-checkpoint* copy of the images behind on every
  * `docker start --checkpoint`.
  */
-export async function startRuntimeDaemon(name: string, options: { config: string; dir: string; runtimes?: Record<string, string> }): Promise<Daemon> {
+export async function startRuntimeDaemon(
+  name: string,
+  options: { config: string; dir: string; runtimes?: Record<string, string> },
+): Promise<Daemon> {
   const saved = { EXTMOUNT_CONFIG: process.env.EXTMOUNT_CONFIG, TMPDIR: process.env.TMPDIR };
   const tmp = join(options.dir, 'daemon-tmp');
   await mkdir(tmp, { recursive: true });

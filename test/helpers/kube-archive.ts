@@ -32,25 +32,56 @@ export function containerdConfigDump(options: ArchiveOptions = {}): object {
 }
 
 export function containerdSpecDump(options: ArchiveOptions = {}): object {
-  const bind = (source: string, destination: string, ...opts: string[]) => ({ destination, type: 'bind', source, options: ['rbind', ...opts] });
+  const bind = (source: string, destination: string, ...opts: string[]) => ({
+    destination,
+    type: 'bind',
+    source,
+    options: ['rbind', ...opts],
+  });
   return {
     ociVersion: '1.2.0',
     process: {
       user: { uid: 0, gid: 0 },
       args: ['sh', '-c', 'while :; do date >> /data/log; sleep 1; done'],
-      env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'HOSTNAME=counter-pod', 'TOKEN=abc=def', 'KUBERNETES_SERVICE_HOST=10.96.0.1', 'KUBERNETES_PORT_443_TCP=tcp://10.96.0.1:443'],
+      env: [
+        'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+        'HOSTNAME=counter-pod',
+        'TOKEN=abc=def',
+        'KUBERNETES_SERVICE_HOST=10.96.0.1',
+        'KUBERNETES_PORT_443_TCP=tcp://10.96.0.1:443',
+      ],
       cwd: '/work',
     },
     root: { path: 'rootfs' },
     hostname: 'counter-pod',
     mounts: [
       { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
-      { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
-      { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', 'ro'] },
+      {
+        destination: '/dev',
+        type: 'tmpfs',
+        source: 'tmpfs',
+        options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'],
+      },
+      {
+        destination: '/sys/fs/cgroup',
+        type: 'cgroup',
+        source: 'cgroup',
+        options: ['nosuid', 'noexec', 'nodev', 'relatime', 'ro'],
+      },
       bind(`${KUBELET}/etc-hosts`, '/etc/hosts', 'rprivate', 'rw'),
       bind(`${KUBELET}/containers/counter/1a2b3c4d`, '/dev/termination-log', 'rprivate', 'rw'),
-      bind(`/var/lib/containerd/io.containerd.grpc.v1.cri/sandboxes/${SANDBOX}/hostname`, '/etc/hostname', 'rprivate', 'rw'),
-      bind(`/var/lib/containerd/io.containerd.grpc.v1.cri/sandboxes/${SANDBOX}/resolv.conf`, '/etc/resolv.conf', 'rprivate', 'rw'),
+      bind(
+        `/var/lib/containerd/io.containerd.grpc.v1.cri/sandboxes/${SANDBOX}/hostname`,
+        '/etc/hostname',
+        'rprivate',
+        'rw',
+      ),
+      bind(
+        `/var/lib/containerd/io.containerd.grpc.v1.cri/sandboxes/${SANDBOX}/resolv.conf`,
+        '/etc/resolv.conf',
+        'rprivate',
+        'rw',
+      ),
       bind(`/run/containerd/io.containerd.grpc.v1.cri/sandboxes/${SANDBOX}/shm`, '/dev/shm', 'rprivate', 'rw'),
       bind('/srv/a/data', '/data', 'rprivate', 'rw'),
       bind('/srv/a/prop', '/prop', 'rslave', 'rw'),
@@ -59,7 +90,12 @@ export function containerdSpecDump(options: ArchiveOptions = {}): object {
       bind(`${KUBELET}/volumes/kubernetes.io~empty-dir/cache`, '/cache', 'rprivate', 'rw'),
       bind(`${KUBELET}/volumes/kubernetes.io~configmap/app-config`, '/etc/app', 'rprivate', 'ro'),
       bind(`${KUBELET}/volumes/kubernetes.io~secret/tls`, '/etc/tls', 'rprivate', 'ro'),
-      bind(`${KUBELET}/volumes/kubernetes.io~projected/kube-api-access-x7k2p`, '/var/run/secrets/kubernetes.io/serviceaccount', 'rprivate', 'ro'),
+      bind(
+        `${KUBELET}/volumes/kubernetes.io~projected/kube-api-access-x7k2p`,
+        '/var/run/secrets/kubernetes.io/serviceaccount',
+        'rprivate',
+        'ro',
+      ),
       ...(options.extraMounts ?? []),
     ],
     annotations: {
@@ -78,11 +114,20 @@ export function containerdSpecDump(options: ArchiveOptions = {}): object {
 /** The archive's bytes (a plain tar, as containerd writes it). */
 export function containerdArchive(options: ArchiveOptions = {}): Buffer {
   const mtime = 1_796_000_000;
-  const file = (name: string, data: string | Buffer) => encodeFileEntry({ name, mode: 0o600, uid: 0, gid: 0, mtime }, Buffer.from(data));
-  const status = { id: CONTAINER, metadata: { name: 'counter' }, state: 1, image: { image: '127.0.0.1:5000/extmount-test:1' }, imageRef: containerdConfigDump(options) };
+  const file = (name: string, data: string | Buffer) =>
+    encodeFileEntry({ name, mode: 0o600, uid: 0, gid: 0, mtime }, Buffer.from(data));
+  const status = {
+    id: CONTAINER,
+    metadata: { name: 'counter' },
+    state: 1,
+    image: { image: '127.0.0.1:5000/extmount-test:1' },
+    imageRef: containerdConfigDump(options),
+  };
   return Buffer.concat([
     encodeEntry({ name: 'checkpoint', type: 'dir', mode: 0o755, uid: 0, gid: 0, mtime, devmajor: 0, devminor: 0 }),
-    ...Object.entries(options.images ?? { 'inventory.img': Buffer.from('544e0000', 'hex') }).map(([name, data]) => file(`checkpoint/${name}`, data)),
+    ...Object.entries(options.images ?? { 'inventory.img': Buffer.from('544e0000', 'hex') }).map(([name, data]) =>
+      file(`checkpoint/${name}`, data),
+    ),
     file('checkpoint/pages-1.img', Buffer.alloc(10_000, 7)),
     file('checkpoint/extmount.yaml', 'version: 1\n'),
     file('config.dump', JSON.stringify(containerdConfigDump(options))),

@@ -14,7 +14,13 @@ import type { CriNode } from './cri-bed.js';
 export interface PodManifest {
   apiVersion?: string;
   kind?: string;
-  metadata: { name: string; namespace?: string; uid?: string; annotations?: Record<string, string>; labels?: Record<string, string> };
+  metadata: {
+    name: string;
+    namespace?: string;
+    uid?: string;
+    annotations?: Record<string, string>;
+    labels?: Record<string, string>;
+  };
   spec: {
     nodeName?: string;
     runtimeClassName?: string;
@@ -40,7 +46,13 @@ export interface ContainerSpec {
   args?: string[];
   workingDir?: string;
   env?: Array<{ name: string; value?: string }>;
-  volumeMounts?: Array<{ name: string; mountPath: string; readOnly?: boolean; mountPropagation?: string; subPath?: string }>;
+  volumeMounts?: Array<{
+    name: string;
+    mountPath: string;
+    readOnly?: boolean;
+    mountPropagation?: string;
+    subPath?: string;
+  }>;
   [key: string]: unknown;
 }
 
@@ -68,38 +80,77 @@ const PROPAGATION: Record<string, MountPropagation> = {
 };
 
 // The container fields the stand-in turns into CRI; any other field present is refused (the test would not test it).
-const CONTAINER_FIELDS = new Set(['name', 'image', 'imagePullPolicy', 'command', 'args', 'workingDir', 'env', 'volumeMounts', 'resources', 'securityContext', 'terminationMessagePath', 'terminationMessagePolicy']);
-const SPEC_FIELDS = new Set(['nodeName', 'runtimeClassName', 'hostname', 'volumes', 'containers', 'restartPolicy', 'dnsPolicy', 'enableServiceLinks', 'terminationGracePeriodSeconds', 'schedulerName', 'securityContext']);
+const CONTAINER_FIELDS = new Set([
+  'name',
+  'image',
+  'imagePullPolicy',
+  'command',
+  'args',
+  'workingDir',
+  'env',
+  'volumeMounts',
+  'resources',
+  'securityContext',
+  'terminationMessagePath',
+  'terminationMessagePolicy',
+]);
+const SPEC_FIELDS = new Set([
+  'nodeName',
+  'runtimeClassName',
+  'hostname',
+  'volumes',
+  'containers',
+  'restartPolicy',
+  'dnsPolicy',
+  'enableServiceLinks',
+  'terminationGracePeriodSeconds',
+  'schedulerName',
+  'securityContext',
+]);
 
 export function parsePod(yamlText: string): PodManifest {
   const pod = parse(yamlText) as PodManifest;
-  if (pod?.kind !== 'Pod' || !pod.metadata?.name || !Array.isArray(pod.spec?.containers)) throw new Error(`not a Pod manifest:\n${yamlText}`);
+  if (pod?.kind !== 'Pod' || !pod.metadata?.name || !Array.isArray(pod.spec?.containers))
+    throw new Error(`not a Pod manifest:\n${yamlText}`);
   return pod;
 }
 
 /** The volumes of `pod` on `node`: name → host path, made as the kubelet makes them. */
-async function mountVolumes(node: CriNode, pod: PodManifest, uid: string, api: ApiObjects): Promise<{ paths: Map<string, string>; readOnly: Set<string>; volumesDir: string }> {
+async function mountVolumes(
+  node: CriNode,
+  pod: PodManifest,
+  uid: string,
+  api: ApiObjects,
+): Promise<{ paths: Map<string, string>; readOnly: Set<string>; volumesDir: string }> {
   const volumesDir = join(node.kubeletDir, 'pods', uid, 'volumes');
   const paths = new Map<string, string>();
   const readOnly = new Set<string>();
   for (const v of pod.spec.volumes ?? []) {
     const kinds = Object.keys(v).filter((k) => k !== 'name');
-    if (kinds.length !== 1) throw new Error(`volume ${v.name}: exactly one source expected, got ${kinds.join(', ') || 'none'}`);
+    if (kinds.length !== 1)
+      throw new Error(`volume ${v.name}: exactly one source expected, got ${kinds.join(', ') || 'none'}`);
     if (v.hostPath) {
       const { path, type = '' } = v.hostPath;
       const st = existsSync(path) ? statSync(path) : undefined;
       if (type === 'DirectoryOrCreate' && !st) await mkdir(path, { recursive: true, mode: 0o755 });
       else if (type === 'FileOrCreate' && !st) await writeFile(path, '', { mode: 0o644 });
-      else if ((type === 'Directory' && !st?.isDirectory()) || (type === 'File' && !st?.isFile())) throw new Error(`hostPath ${v.name}: ${path} is not a ${type} on node ${node.name}`);
-      else if (!['', 'Directory', 'File', 'DirectoryOrCreate', 'FileOrCreate'].includes(type)) throw new Error(`hostPath ${v.name}: type ${type} is not known to the stand-in`);
+      else if ((type === 'Directory' && !st?.isDirectory()) || (type === 'File' && !st?.isFile()))
+        throw new Error(`hostPath ${v.name}: ${path} is not a ${type} on node ${node.name}`);
+      else if (!['', 'Directory', 'File', 'DirectoryOrCreate', 'FileOrCreate'].includes(type))
+        throw new Error(`hostPath ${v.name}: type ${type} is not known to the stand-in`);
       paths.set(v.name, path);
     } else if (v.emptyDir) {
       const dir = join(volumesDir, 'kubernetes.io~empty-dir', v.name);
       await mkdir(dir, { recursive: true, mode: 0o777 });
       paths.set(v.name, dir);
     } else if (v.configMap || v.secret) {
-      const [kind, data] = v.configMap ? ['configmap', api.configMaps?.[v.configMap.name]] : ['secret', api.secrets?.[v.secret!.secretName]];
-      if (!data) throw new Error(`volume ${v.name}: no ${kind} ${v.configMap?.name ?? v.secret?.secretName} in the stand-in's API objects`);
+      const [kind, data] = v.configMap
+        ? ['configmap', api.configMaps?.[v.configMap.name]]
+        : ['secret', api.secrets?.[v.secret!.secretName]];
+      if (!data)
+        throw new Error(
+          `volume ${v.name}: no ${kind} ${v.configMap?.name ?? v.secret?.secretName} in the stand-in's API objects`,
+        );
       const dir = join(volumesDir, `kubernetes.io~${kind}`, v.name);
       await mkdir(dir, { recursive: true });
       for (const [key, value] of Object.entries(data)) await writeFile(join(dir, key), value, { mode: 0o644 });
@@ -112,15 +163,25 @@ async function mountVolumes(node: CriNode, pod: PodManifest, uid: string, api: A
   return { paths, readOnly, volumesDir };
 }
 
-function containerConfig(c: ContainerSpec, volumes: { paths: Map<string, string>; readOnly: Set<string> }, pod: PodManifest): ContainerConfig {
+function containerConfig(
+  c: ContainerSpec,
+  volumes: { paths: Map<string, string>; readOnly: Set<string> },
+  pod: PodManifest,
+): ContainerConfig {
   const unknown = Object.keys(c).filter((k) => !CONTAINER_FIELDS.has(k));
-  if (unknown.length > 0) throw new Error(`container ${c.name}: fields the stand-in does not know: ${unknown.join(', ')}`);
+  if (unknown.length > 0)
+    throw new Error(`container ${c.name}: fields the stand-in does not know: ${unknown.join(', ')}`);
   const mounts: Mount[] = (c.volumeMounts ?? []).map((vm) => {
     const base = volumes.paths.get(vm.name);
     if (base === undefined) throw new Error(`container ${c.name}: volumeMount ${vm.name} names no volume`);
     const propagation = PROPAGATION[vm.mountPropagation ?? 'None'];
     if (!propagation) throw new Error(`container ${c.name}: mountPropagation ${vm.mountPropagation} is not known`);
-    return { container_path: vm.mountPath, host_path: vm.subPath ? join(base, vm.subPath) : base, readonly: vm.readOnly === true || volumes.readOnly.has(vm.name), propagation };
+    return {
+      container_path: vm.mountPath,
+      host_path: vm.subPath ? join(base, vm.subPath) : base,
+      readonly: vm.readOnly === true || volumes.readOnly.has(vm.name),
+      propagation,
+    };
   });
   return {
     metadata: { name: c.name, attempt: 0 },
@@ -151,8 +212,10 @@ function containerConfig(c: ContainerSpec, volumes: { paths: Map<string, string>
 export async function runPod(node: CriNode, podYaml: string, api: ApiObjects = {}): Promise<RunningPod> {
   const pod = parsePod(podYaml);
   const unknown = Object.keys(pod.spec).filter((k) => !SPEC_FIELDS.has(k));
-  if (unknown.length > 0) throw new Error(`pod ${pod.metadata.name}: spec fields the stand-in does not know: ${unknown.join(', ')}`);
-  if (pod.spec.nodeName && pod.spec.nodeName !== node.name) throw new Error(`pod ${pod.metadata.name} is for node ${pod.spec.nodeName}, not ${node.name}`);
+  if (unknown.length > 0)
+    throw new Error(`pod ${pod.metadata.name}: spec fields the stand-in does not know: ${unknown.join(', ')}`);
+  if (pod.spec.nodeName && pod.spec.nodeName !== node.name)
+    throw new Error(`pod ${pod.metadata.name} is for node ${pod.spec.nodeName}, not ${node.name}`);
   // A UUID, as the API server assigns (restore-pod recognises the kubelet's volume dirs by it).
   const uid = pod.metadata.uid ?? randomUUID();
   pod.metadata.uid = uid;
@@ -164,9 +227,16 @@ export async function runPod(node: CriNode, podYaml: string, api: ApiObjects = {
     metadata: { name: pod.metadata.name, uid, namespace, attempt: 0 },
     hostname: pod.spec.hostname ?? pod.metadata.name,
     log_directory: logDir,
-    labels: { 'io.kubernetes.pod.name': pod.metadata.name, 'io.kubernetes.pod.namespace': namespace, 'io.kubernetes.pod.uid': uid },
+    labels: {
+      'io.kubernetes.pod.name': pod.metadata.name,
+      'io.kubernetes.pod.namespace': namespace,
+      'io.kubernetes.pod.uid': uid,
+    },
     annotations: pod.metadata.annotations ?? {},
-    linux: { cgroup_parent: `${node.cgroupParent}/pod${uid}`, security_context: { namespace_options: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' } } },
+    linux: {
+      cgroup_parent: `${node.cgroupParent}/pod${uid}`,
+      security_context: { namespace_options: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' } },
+    },
   };
   for (const c of pod.spec.containers) await node.cri.pullImage(c.image, sandboxConfig);
   const sandboxId = await node.cri.runPodSandbox(sandboxConfig, pod.spec.runtimeClassName ?? '');

@@ -37,6 +37,7 @@ export async function readClockLog(path: string): Promise<ClockLog> {
 /** The longest gap between two ticks at or after `from` (unix ms): the longest pause the process saw. */
 export function longestPause(log: ClockLog, from = 0): number {
   let longest = 0;
-  for (let i = 1; i < log.ticks.length; i++) if (log.ticks[i]! >= from) longest = Math.max(longest, log.ticks[i]! - log.ticks[i - 1]!);
+  for (let i = 1; i < log.ticks.length; i++)
+    if (log.ticks[i]! >= from) longest = Math.max(longest, log.ticks[i]! - log.ticks[i - 1]!);
   return longest;
 }

@@ -6,7 +6,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { runCli } from './cli.js';
-import { importTestImage, killEngine, removeTestDir, runDetached, startDaemon, TEST_IMAGE, type Daemon, type DaemonOptions } from './dockerd.js';
+import {
+  importTestImage,
+  killEngine,
+  removeTestDir,
+  runDetached,
+  startDaemon,
+  TEST_IMAGE,
+  type Daemon,
+  type DaemonOptions,
+} from './dockerd.js';
 import { WRAPPER } from './e2e.js';
 import { processState, processes, waitFor } from './processes.js';
 
@@ -48,11 +57,20 @@ export class MigrateBed {
     this.live = options.live === true;
     this.config = join(this.base, 'config.json');
     // The runtime on each engine reads the same config (EXTMOUNT_CONFIG, through dockerd, containerd and the shim): one state dir.
-    await writeFile(this.config, JSON.stringify({
-      ...(this.live ? { stateDir: join(this.base, 'state') } : {}),
-      hostPaths: { allow: [], deny: ['/', '/etc', '/proc', '/sys', '/dev', '/boot', '/run', '/var/run', '/var/lib/docker'] },
-    }));
-    this.daemonOptions = { baseDir: this.base, ...(this.live ? { runtimes: { extmount: WRAPPER }, env: { EXTMOUNT_CONFIG: this.config } } : {}) };
+    await writeFile(
+      this.config,
+      JSON.stringify({
+        ...(this.live ? { stateDir: join(this.base, 'state') } : {}),
+        hostPaths: {
+          allow: [],
+          deny: ['/', '/etc', '/proc', '/sys', '/dev', '/boot', '/run', '/var/run', '/var/lib/docker'],
+        },
+      }),
+    );
+    this.daemonOptions = {
+      baseDir: this.base,
+      ...(this.live ? { runtimes: { extmount: WRAPPER }, env: { EXTMOUNT_CONFIG: this.config } } : {}),
+    };
     [this.a, this.b] = await Promise.all([startDaemon('a', this.daemonOptions), startDaemon('b', this.daemonOptions)]);
     await importTestImage(this.a);
   }
@@ -83,13 +101,45 @@ export class MigrateBed {
     await this.sharedStorage(src, dst);
     await this.a.cli(['volume', 'create', `${name}-vol`]);
     const runtime = this.live ? ['--runtime', 'extmount'] : [];
-    const id = await runDetached(this.a, ['--name', name, '--restart', 'unless-stopped', ...runtime, '-v', `${src}:/data`, '-v', `${name}-vol:/vol`, ...extra, TEST_IMAGE, 'sh', '-c', COUNTER_SCRIPT]);
-    await waitFor(async () => (await readCounter(src))?.n ?? 0, (n) => n >= 3, `${name} counting`);
+    const id = await runDetached(this.a, [
+      '--name',
+      name,
+      '--restart',
+      'unless-stopped',
+      ...runtime,
+      '-v',
+      `${src}:/data`,
+      '-v',
+      `${name}-vol:/vol`,
+      ...extra,
+      TEST_IMAGE,
+      'sh',
+      '-c',
+      COUNTER_SCRIPT,
+    ]);
+    await waitFor(
+      async () => (await readCounter(src))?.n ?? 0,
+      (n) => n >= 3,
+      `${name} counting`,
+    );
     return { src, dst, id };
   }
 
   migrateArgs(name: string, src: string, dst: string, extra: string[] = [], to: Daemon = this.b): string[] {
-    return ['--config', this.config, 'migrate', name, '--from', this.a.host, '--to', to.host, '--map', `${src}=${dst}`, ...(this.live ? ['--live=postcopy'] : []), ...extra];
+    return [
+      '--config',
+      this.config,
+      'migrate',
+      name,
+      '--from',
+      this.a.host,
+      '--to',
+      to.host,
+      '--map',
+      `${src}=${dst}`,
+      ...(this.live ? ['--live=postcopy'] : []),
+      ...extra,
+    ];
   }
 
   async state(daemon: Daemon, name: string): Promise<{ running: boolean; pid: number; id: string } | undefined> {
@@ -110,7 +160,13 @@ export class MigrateBed {
   }
 
   /** The re-run finishes the move: exit 0, one copy, on the target, the same process counting into DST, nothing of the migration left. */
-  async assertRerunCompletes(name: string, src: string, dst: string, extra: string[] = [], to: Daemon = this.b): Promise<Counter> {
+  async assertRerunCompletes(
+    name: string,
+    src: string,
+    dst: string,
+    extra: string[] = [],
+    to: Daemon = this.b,
+  ): Promise<Counter> {
     const r = await runCli(this.migrateArgs(name, src, dst, extra, to));
     assert.equal(r.exitCode, 0, `re-run of ${name}: ${r.stderr}`);
     assert.match(r.stdout, new RegExp(`^${name} now runs on ${to.host.replace(/[/.]/g, '\\$&')}`));
@@ -125,19 +181,36 @@ export class MigrateBed {
   /** Helpers, journal, checkpoints, never-started copies and volumes of the migration: none on either side. */
   async assertNothingLeft(name: string, to: Daemon = this.b): Promise<void> {
     const from = (await to.docker.getContainer(name).inspect()).Config.Labels['extmount.migrate.from']!;
-    for (const [daemon, label] of [[this.a, 'helper'], [to, 'helper'], [this.a, 'journal']] as const) {
-      assert.deepEqual(await daemon.docker.listContainers({ all: true, filters: { label: [`extmount.migrate.${label}=${from}`] } }), [], `${label} left on ${daemon.name}`);
+    for (const [daemon, label] of [
+      [this.a, 'helper'],
+      [to, 'helper'],
+      [this.a, 'journal'],
+    ] as const) {
+      assert.deepEqual(
+        await daemon.docker.listContainers({ all: true, filters: { label: [`extmount.migrate.${label}=${from}`] } }),
+        [],
+        `${label} left on ${daemon.name}`,
+      );
     }
     const copies = await to.docker.listContainers({ all: true, filters: { label: [`extmount.migrate.from=${from}`] } });
     assert.equal(copies.length, 1, `${copies.length} copies of ${name} on ${to.name}`);
-    assert.deepEqual(await this.a.docker.listContainers({ all: true, filters: { label: [`extmount.migrate.from=${from}`] } }), [], `a copy of ${name} left on a`);
+    assert.deepEqual(
+      await this.a.docker.listContainers({ all: true, filters: { label: [`extmount.migrate.from=${from}`] } }),
+      [],
+      `a copy of ${name} left on a`,
+    );
     assert.doesNotMatch((await to.cli(['checkpoint', 'ls', name])).stdout, /extmount-migrate-/);
   }
 
   /** Stops a dockerd and waits for it to be gone. */
   async stopDaemon(daemon: Daemon): Promise<void> {
     process.kill(daemon.pid, 'SIGTERM');
-    await waitFor(async () => processState(daemon.pid), (s) => s === undefined || s === 'Z', `dockerd ${daemon.name} to exit`, 30_000);
+    await waitFor(
+      async () => processState(daemon.pid),
+      (s) => s === undefined || s === 'Z',
+      `dockerd ${daemon.name} to exit`,
+      30_000,
+    );
   }
 
   /** The engine dies at once (see killEngine). */
@@ -174,12 +247,21 @@ export async function readCounter(dir: string): Promise<Counter | undefined> {
 
 /** The counter as it is now; `echo > file` truncates before it writes, so an empty read is retried. */
 export async function counterNow(dir: string): Promise<Counter> {
-  return (await waitFor(() => readCounter(dir), (c) => c !== undefined, `a counter in ${dir}`, 3000))!;
+  return (await waitFor(
+    () => readCounter(dir),
+    (c) => c !== undefined,
+    `a counter in ${dir}`,
+    3000,
+  ))!;
 }
 
 /** The counter keeps going with the same process: the same token, a higher number. */
 export async function assertContinues(dir: string, before: Counter, what: string): Promise<Counter> {
-  const now = await waitFor(() => readCounter(dir), (c) => c !== undefined && c.n > before.n + 2, `${what}: the counter in ${dir} moves on`);
+  const now = await waitFor(
+    () => readCounter(dir),
+    (c) => c !== undefined && c.n > before.n + 2,
+    `${what}: the counter in ${dir} moves on`,
+  );
   assert.equal(now!.token, before.token, `${what}: the counter was restarted (new process), not restored`);
   return now!;
 }

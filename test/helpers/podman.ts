@@ -29,44 +29,94 @@ export interface PodmanHost {
 export async function startPodmanHost(dir: string): Promise<PodmanHost> {
   const upper = join(dir, 'etc');
   const work = join(dir, 'etc-work');
-  for (const d of [join(upper, 'containers'), work, join(dir, 'podman-tmp'), join(dir, 'networks')]) await mkdir(d, { recursive: true });
+  for (const d of [join(upper, 'containers'), work, join(dir, 'podman-tmp'), join(dir, 'networks')])
+    await mkdir(d, { recursive: true });
   // This machine's root lacks CAP_SYS_RESOURCE: Podman's default rlimits (nofile 1048576) would be refused.
   const nofile = Number((await execa('sh', ['-c', 'ulimit -Hn'])).stdout.trim()) || 1024;
-  await writeFile(join(upper, 'containers', 'containers.conf'), [
-    '[containers]',
-    `default_ulimits = ["nofile=${Math.min(nofile, 65536)}:${Math.min(nofile, 65536)}", "nproc=4096:4096"]`,
-    '[engine]',
-    'cgroup_manager = "cgroupfs"',
-    'events_logger = "file"',
-    `events_logfile_path = "${join(dir, 'events.log')}"`,
-    `tmp_dir = "${join(dir, 'podman-tmp')}"`,
-    'lock_type = "file"',
-    '[network]',
-    `network_config_dir = "${join(dir, 'networks')}"`,
-    '',
-  ].join('\n'));
-  await writeFile(join(upper, 'containers', 'storage.conf'), [
-    '[storage]', 'driver = "overlay"', `graphroot = "${join(dir, 'storage')}"`, `runroot = "${join(dir, 'runroot')}"`, '',
-  ].join('\n'));
+  await writeFile(
+    join(upper, 'containers', 'containers.conf'),
+    [
+      '[containers]',
+      `default_ulimits = ["nofile=${Math.min(nofile, 65536)}:${Math.min(nofile, 65536)}", "nproc=4096:4096"]`,
+      '[engine]',
+      'cgroup_manager = "cgroupfs"',
+      'events_logger = "file"',
+      `events_logfile_path = "${join(dir, 'events.log')}"`,
+      `tmp_dir = "${join(dir, 'podman-tmp')}"`,
+      'lock_type = "file"',
+      '[network]',
+      `network_config_dir = "${join(dir, 'networks')}"`,
+      '',
+    ].join('\n'),
+  );
+  await writeFile(
+    join(upper, 'containers', 'storage.conf'),
+    [
+      '[storage]',
+      'driver = "overlay"',
+      `graphroot = "${join(dir, 'storage')}"`,
+      `runroot = "${join(dir, 'runroot')}"`,
+      '',
+    ].join('\n'),
+  );
   const ready = join(dir, 'ns-ready');
-  const script = 'mount -t overlay overlay -o "lowerdir=/etc,upperdir=$1,workdir=$2" /etc && : > "$3" && exec sleep 2147483647';
-  const child = execa('unshare', ['--mount', '--propagation', 'slave', '--pid', '--fork', '--mount-proc', '--', 'sh', '-c', script, 'sh', upper, work, ready], {
-    reject: false, stdin: 'ignore',
-  });
+  const script =
+    'mount -t overlay overlay -o "lowerdir=/etc,upperdir=$1,workdir=$2" /etc && : > "$3" && exec sleep 2147483647';
+  const child = execa(
+    'unshare',
+    [
+      '--mount',
+      '--propagation',
+      'slave',
+      '--pid',
+      '--fork',
+      '--mount-proc',
+      '--',
+      'sh',
+      '-c',
+      script,
+      'sh',
+      upper,
+      work,
+      ready,
+    ],
+    {
+      reject: false,
+      stdin: 'ignore',
+    },
+  );
   const unsharePid = child.pid!;
   let pid: number;
   try {
     let exited = false;
-    void child.then(() => { exited = true; });
-    await waitFor('the Podman test namespace', async () => {
-      if (await readFile(ready).then(() => true, () => false)) return true;
-      if (exited) throw new Error(`unshare exited: ${(await child).stderr}`);
-      return undefined;
-    }, 10_000, 50);
-    pid = await waitFor('the namespace init', async () => {
-      const children = readFileSync(`/proc/${unsharePid}/task/${unsharePid}/children`, 'utf8').trim();
-      return children ? Number(children.split(' ')[0]) : undefined;
-    }, 5000, 20);
+    void child.then(() => {
+      exited = true;
+    });
+    await waitFor(
+      'the Podman test namespace',
+      async () => {
+        if (
+          await readFile(ready).then(
+            () => true,
+            () => false,
+          )
+        )
+          return true;
+        if (exited) throw new Error(`unshare exited: ${(await child).stderr}`);
+        return undefined;
+      },
+      10_000,
+      50,
+    );
+    pid = await waitFor(
+      'the namespace init',
+      async () => {
+        const children = readFileSync(`/proc/${unsharePid}/task/${unsharePid}/children`, 'utf8').trim();
+        return children ? Number(children.split(' ')[0]) : undefined;
+      },
+      5000,
+      20,
+    );
   } catch (err) {
     child.kill('SIGKILL');
     await child;

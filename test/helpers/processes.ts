@@ -27,7 +27,12 @@ export function processes(keep: (pid: number) => boolean): number[] {
   return out;
 }
 
-export async function waitFor<T>(probe: () => Promise<T> | T, ok: (value: T) => boolean, what: string, timeoutMs = 10_000): Promise<T> {
+export async function waitFor<T>(
+  probe: () => Promise<T> | T,
+  ok: (value: T) => boolean,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
@@ -39,9 +44,18 @@ export async function waitFor<T>(probe: () => Promise<T> | T, ok: (value: T) => 
 
 /** Runs the CLI with EXTMOUNT_MIGRATE_FAULT=`point`:stop, does `meanwhile` while it is stopped there, then continues it. */
 export async function runStopped(args: string[], point: string, meanwhile: () => Promise<void>): Promise<CliResult> {
-  const child = execa(process.execPath, [CLI, ...args], { reject: false, stdin: 'ignore', env: { EXTMOUNT_MIGRATE_FAULT: `${point}:stop` } });
+  const child = execa(process.execPath, [CLI, ...args], {
+    reject: false,
+    stdin: 'ignore',
+    env: { EXTMOUNT_MIGRATE_FAULT: `${point}:stop` },
+  });
   const pid = child.pid!;
-  await waitFor(async () => processState(pid), (s) => s === 'T' || s === undefined, `migrate to stop at ${point}`, 60_000);
+  await waitFor(
+    async () => processState(pid),
+    (s) => s === 'T' || s === undefined,
+    `migrate to stop at ${point}`,
+    60_000,
+  );
   try {
     await meanwhile();
   } finally {

@@ -31,7 +31,8 @@ export async function makeBundle(dir: string, args: string[]): Promise<Bundle> {
   for (const sub of ['bin', 'proc', 'sys', 'dev', 'tmp', 'etc']) await mkdir(join(rootfs, sub), { recursive: true });
   await copyFile(BUSYBOX, join(rootfs, 'bin', 'busybox'));
   await chmod(join(rootfs, 'bin', 'busybox'), 0o755);
-  for (const applet of ['sh', 'sleep', 'cat', 'echo', 'usleep', 'mv', 'ls', 'true']) await symlink('busybox', join(rootfs, 'bin', applet));
+  for (const applet of ['sh', 'sleep', 'cat', 'echo', 'usleep', 'mv', 'ls', 'true'])
+    await symlink('busybox', join(rootfs, 'bin', applet));
   await execa('runc', ['spec'], { cwd: dir });
   const bundle: Bundle = {
     dir,
@@ -60,5 +61,10 @@ export type Runtime = (args: string[], options?: Options) => Promise<Result>;
 export function runtime(command: 'runc' | 'wrapper', env: Record<string, string> = {}): Runtime {
   const file = command === 'runc' ? 'runc' : WRAPPER;
   return (args, options = {}) =>
-    execa(file, args, { reject: false, stdin: 'ignore', ...options, env: { ...process.env, EXTMOUNT_RUNC: 'runc', ...env, ...(options.env ?? {}) } }) as Promise<Result>;
+    execa(file, args, {
+      reject: false,
+      stdin: 'ignore',
+      ...options,
+      env: { ...process.env, EXTMOUNT_RUNC: 'runc', ...env, ...(options.env ?? {}) },
+    }) as Promise<Result>;
 }

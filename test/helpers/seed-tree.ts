@@ -52,19 +52,35 @@ export async function startSeedTree(): Promise<SeedTree> {
   if (child.pid === undefined) throw new Error('unshare did not start');
   const pid = await waitForChild(child.pid);
   const tree: SeedTree = {
-    pid, dir, root, foo,
+    pid,
+    dir,
+    root,
+    foo,
     async readCounter(from = foo) {
       return Number((await readFile(join(from, 'counter'), 'utf8')).trim());
     },
     async stop() {
-      try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
-      try { process.kill(child.pid!, 'SIGKILL'); } catch { /* already gone */ }
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+      try {
+        process.kill(child.pid!, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
       await rm(dir, { recursive: true, force: true }).catch(() => undefined);
     },
   };
   // ready when the loop has written its counter through /bar
   const deadline = Date.now() + 10_000;
-  while (!(await tree.readCounter().then((n) => n > 0, () => false))) {
+  while (
+    !(await tree.readCounter().then(
+      (n) => n > 0,
+      () => false,
+    ))
+  ) {
     if (Date.now() > deadline) {
       await tree.stop();
       throw new Error('seed tree did not start writing /bar/counter');
@@ -88,5 +104,9 @@ async function waitForChild(parent: number): Promise<number> {
 
 /** A pid that restore gave back: kill it when a test is done. */
 export function killTree(pid: number): void {
-  try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    /* already gone */
+  }
 }

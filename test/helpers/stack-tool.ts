@@ -8,7 +8,11 @@ import { execa } from 'execa';
 export const SID_ROOT = '/var/cache/extmount/stacks/sid';
 
 /** argv prefix that runs `tool`, or undefined; `accept` judges PATH's tool by its `versionArgs` output. */
-export async function stackTool(tool: string, versionArgs: string[], accept: (out: string) => boolean = () => true): Promise<string[] | undefined> {
+export async function stackTool(
+  tool: string,
+  versionArgs: string[],
+  accept: (out: string) => boolean = () => true,
+): Promise<string[] | undefined> {
   const onPath = await execa(tool, versionArgs, { reject: false });
   if (onPath.exitCode === 0 && accept(String(onPath.stdout))) return [tool];
   const loader = join(SID_ROOT, 'lib64/ld-linux-x86-64.so.2');

@@ -30,8 +30,14 @@ describe('checkpoint-image --push to a registry on 127.0.0.1', () => {
     dir = await mkdtemp(join(tmpdir(), 'extmount-registry-'));
     if (await missing(['registry'])) return;
     const command = (await stackTool('docker-registry', ['--version']))!;
-    await writeFile(join(dir, 'config.yml'), `version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: ${dir}/data\nhttp:\n  addr: 127.0.0.1:${port}\n`);
-    registry = execa(command[0]!, [...command.slice(1), 'serve', join(dir, 'config.yml')], { reject: false, stdin: 'ignore' });
+    await writeFile(
+      join(dir, 'config.yml'),
+      `version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: ${dir}/data\nhttp:\n  addr: 127.0.0.1:${port}\n`,
+    );
+    registry = execa(command[0]!, [...command.slice(1), 'serve', join(dir, 'config.yml')], {
+      reject: false,
+      stdin: 'ignore',
+    });
     await waitFor('the registry', async () => (await fetch(`http://127.0.0.1:${port}/v2/`).catch(() => undefined))?.ok);
   });
   after(async () => {
@@ -48,9 +54,14 @@ describe('checkpoint-image --push to a registry on 127.0.0.1', () => {
     const first = await run(['checkpoint-image', archive, '--tag', ref, '--push', '--json']);
     assert.equal(first.code, 0, first.err.join('\n'));
     const pushed = JSON.parse(first.out.join('\n'));
-    const answer = await fetch(`http://127.0.0.1:${port}/v2/counter-checkpoint/manifests/1`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } });
+    const answer = await fetch(`http://127.0.0.1:${port}/v2/counter-checkpoint/manifests/1`, {
+      headers: { accept: 'application/vnd.oci.image.manifest.v1+json' },
+    });
     assert.equal(answer.headers.get('docker-content-digest'), pushed.digest);
-    const manifest = (await answer.json()) as { annotations: Record<string, string>; layers: { digest: string; size: number }[] };
+    const manifest = (await answer.json()) as {
+      annotations: Record<string, string>;
+      layers: { digest: string; size: number }[];
+    };
     assert.equal(manifest.annotations['org.criu.checkpoint.container.name'], 'counter');
     const layer = await fetch(`http://127.0.0.1:${port}/v2/counter-checkpoint/blobs/${manifest.layers[0]!.digest}`);
     assert.equal((await layer.arrayBuffer()).byteLength, manifest.layers[0]!.size);
@@ -61,7 +72,10 @@ describe('checkpoint-image --push to a registry on 127.0.0.1', () => {
     assert.equal(pod.code, 0, pod.err.join('\n'));
     const doc = parseYaml(pod.out.join('\n'));
     assert.equal(doc.spec.containers[0].image, ref);
-    assert.equal(doc.spec.volumes.find((v: { hostPath?: { path: string } }) => v.hostPath?.path === '/srv/b/data')?.hostPath.path, '/srv/b/data');
+    assert.equal(
+      doc.spec.volumes.find((v: { hostPath?: { path: string } }) => v.hostPath?.path === '/srv/b/data')?.hostPath.path,
+      '/srv/b/data',
+    );
     const missing = await run(['restore-pod', `127.0.0.1:${port}/nothing:1`, '--node', 'b']);
     assert.equal(missing.code, 1);
     assert.match(missing.err[0]!, /nothing:1: GET manifest: HTTP 404/);

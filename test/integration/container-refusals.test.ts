@@ -20,7 +20,11 @@ describe('container checkpoint on a daemon without --experimental', () => {
 
   it('checkpoint exits 2, says what to do, and leaves the container running', async (t) => {
     if (!(await requireE2E(t, needs))) return;
-    assertOneLineError(await runCli(['--host', daemon!.host, 'checkpoint', 'c1']), 2, /is not in experimental mode, which checkpoints need; start dockerd with --experimental/);
+    assertOneLineError(
+      await runCli(['--host', daemon!.host, 'checkpoint', 'c1']),
+      2,
+      /is not in experimental mode, which checkpoints need; start dockerd with --experimental/,
+    );
     assert.equal((await daemon!.docker.getContainer('c1').inspect()).State.Running, true);
   });
 

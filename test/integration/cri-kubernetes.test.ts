@@ -79,7 +79,15 @@ function declaredMounts(pod: PodManifest): string[] {
   return (pod.spec.containers[0]!.volumeMounts ?? [])
     .map((m) => {
       const v = volumes.get(m.name);
-      const source = v?.hostPath ? `hostPath:${v.hostPath.path}` : v?.emptyDir ? 'emptyDir' : v?.configMap ? `configMap:${v.configMap.name}` : v?.secret ? `secret:${v.secret.secretName}` : `? ${JSON.stringify(v)}`;
+      const source = v?.hostPath
+        ? `hostPath:${v.hostPath.path}`
+        : v?.emptyDir
+          ? 'emptyDir'
+          : v?.configMap
+            ? `configMap:${v.configMap.name}`
+            : v?.secret
+              ? `secret:${v.secret.secretName}`
+              : `? ${JSON.stringify(v)}`;
       return `${m.mountPath} ${source} ${m.mountPropagation ?? 'None'}`;
     })
     .sort();
@@ -111,7 +119,12 @@ const mountIds = (dirs: string[]) => dirs.map((d) => hostMounts().find((m) => m.
 async function assertCheckpointctlReads(tar: string, destinations: string[]): Promise<void> {
   const r = await execa('checkpointctl', ['inspect', '--mounts', tar], { reject: false });
   assert.equal(r.exitCode, 0, `checkpointctl inspect --mounts ${tar}: ${r.stderr}`);
-  for (const d of destinations) assert.match(String(r.stdout), new RegExp(`${d.replace(/[/.]/g, '\\$&')}\\b`), `checkpointctl does not list ${d}:\n${r.stdout}`);
+  for (const d of destinations)
+    assert.match(
+      String(r.stdout),
+      new RegExp(`${d.replace(/[/.]/g, '\\$&')}\\b`),
+      `checkpointctl does not list ${d}:\n${r.stdout}`,
+    );
 }
 
 const needs = ['root', 'criu', 'cri'] as const;
@@ -146,7 +159,10 @@ describe('Kubernetes: CRI checkpoint on node a, restore on node b (containerd 2.
         await node.cri.removePodSandbox(p.id);
       }
     }
-    for (const m of hostMounts().filter((x) => [a.prop, b.prop].some((d) => x.mountpoint.startsWith(`${d}/`))).reverse()) await execa('umount', [m.mountpoint]);
+    for (const m of hostMounts()
+      .filter((x) => [a.prop, b.prop].some((d) => x.mountpoint.startsWith(`${d}/`)))
+      .reverse())
+      await execa('umount', [m.mountpoint]);
   });
 
   after(async () => {
@@ -155,7 +171,7 @@ describe('Kubernetes: CRI checkpoint on node a, restore on node b (containerd 2.
 
   const cli = (args: string[]) => bed!.inNetns(process.execPath, [CLI, ...args], { reject: false });
 
-  it('install-runtime --containerd --apply made the nodes\' extmount handler (the cases below run it): a re-run changes nothing, one backup is kept', async (t) => {
+  it("install-runtime --containerd --apply made the nodes' extmount handler (the cases below run it): a re-run changes nothing, one backup is kept", async (t) => {
     if (!(await requireE2E(t, needs)) || !ready) return;
     const node = bed!.a;
     const files = [join(node.dir, 'config.toml'), join(node.dir, 'conf.d/extmount.toml')];
@@ -163,13 +179,21 @@ describe('Kubernetes: CRI checkpoint on node a, restore on node b (containerd 2.
     const before = await read();
     assert.match(before[0]!, /^imports = \[.*conf\.d\/extmount\.toml.*\]$/m);
     assert.match(before[1]!, /BinaryName = ".*\/hooks\/extmount-runc"/);
-    const again = await runCli(['install-runtime', '--containerd', '--apply', '--containerd-config', files[0]!, '--drop-in', files[1]!]);
+    const again = await runCli([
+      'install-runtime',
+      '--containerd',
+      '--apply',
+      '--containerd-config',
+      files[0]!,
+      '--drop-in',
+      files[1]!,
+    ]);
     assert.equal(again.exitCode, 0, again.stderr);
     assert.deepEqual(await read(), before);
     assert.equal((await readdir(node.dir)).filter((f) => f.startsWith('config.toml.extmount-backup-')).length, 1);
   });
 
-  it('extmount handler: the restore Pod on b continues the process, with b\'s content in every mount shape and both nodes\' mounts intact', async (t) => {
+  it("extmount handler: the restore Pod on b continues the process, with b's content in every mount shape and both nodes' mounts intact", async (t) => {
     if (!(await requireE2E(t, needs)) || !ready) return;
     const bedNow = bed!;
     const podYaml = sourcePod('counter', 'extmount', a);
@@ -200,7 +224,17 @@ describe('Kubernetes: CRI checkpoint on node a, restore on node b (containerd 2.
     t.diagnostic(`restore-pod ${checkpointImage} --node b:\n${restoreYaml}`);
     const podFile = join(bedNow.dir, 'counter-a.yaml');
     await writeFile(podFile, podYaml);
-    const fromPod = await cli(['restore-pod', archive, '--image', checkpointImage, '--node', 'b', '--pod', podFile, ...maps]);
+    const fromPod = await cli([
+      'restore-pod',
+      archive,
+      '--image',
+      checkpointImage,
+      '--node',
+      'b',
+      '--pod',
+      podFile,
+      ...maps,
+    ]);
     assert.equal(fromPod.exitCode, 0, `restore-pod --pod: ${fromPod.stderr}`);
     const pod = parsePod(restoreYaml);
     assert.equal(pod.spec.nodeName, 'b');
@@ -208,8 +242,14 @@ describe('Kubernetes: CRI checkpoint on node a, restore on node b (containerd 2.
     assert.equal(pod.spec.containers[0]!.image, checkpointImage);
     assert.deepEqual(declaredMounts(pod), declaredMounts(parsePod(fromPod.stdout)));
     assert.deepEqual(
-      declaredMounts(pod).filter((m) => m.startsWith('/data ') || m.startsWith('/prop ') || m.startsWith('/etc/node-token ')),
-      [`/data hostPath:${b.data} None`, `/etc/node-token hostPath:${b.token} None`, `/prop hostPath:${b.prop} HostToContainer`],
+      declaredMounts(pod).filter(
+        (m) => m.startsWith('/data ') || m.startsWith('/prop ') || m.startsWith('/etc/node-token '),
+      ),
+      [
+        `/data hostPath:${b.data} None`,
+        `/etc/node-token hostPath:${b.token} None`,
+        `/prop hostPath:${b.prop} HostToContainer`,
+      ],
     );
 
     // Node b's own mount under its /prop, made before the restore as any node mount would be.
@@ -223,7 +263,10 @@ describe('Kubernetes: CRI checkpoint on node a, restore on node b (containerd 2.
       const c = await count(dst);
       return c.n > before.n ? c : undefined;
     });
-    assert.ok(continued(now, before), `not the same process: before ${JSON.stringify(before)}, after ${JSON.stringify(now)}`);
+    assert.ok(
+      continued(now, before),
+      `not the same process: before ${JSON.stringify(before)}, after ${JSON.stringify(now)}`,
+    );
     t.diagnostic(`counter on a at the checkpoint ${JSON.stringify(before)}, restored on b ${JSON.stringify(now)}`);
     const cat = (path: string) => exec(bedNow.b.cri, rid, ['cat', path]);
     assert.equal(await cat('/data/who'), 'data-b');
@@ -232,13 +275,27 @@ describe('Kubernetes: CRI checkpoint on node a, restore on node b (containerd 2.
     assert.equal(await cat('/etc/creds/who'), 'secret-b');
     assert.equal(await cat('/etc/node-token'), 'token-b');
     // The configMap stays read-only; the emptyDir is b's, new for the new pod.
-    for (const ro of ['/etc/cfg', '/etc/creds']) assert.notEqual((await bedNow.b.cri.execSync(rid, ['touch', `${ro}/x`])).exitCode, 0, `${ro} is writable after the restore`);
+    for (const ro of ['/etc/cfg', '/etc/creds'])
+      assert.notEqual(
+        (await bedNow.b.cri.execSync(rid, ['touch', `${ro}/x`])).exitCode,
+        0,
+        `${ro} is writable after the restore`,
+      );
     await exec(bedNow.b.cri, rid, ['sh', '-c', 'echo restored > /cache/mark']);
-    assert.ok(existsSync(join(dst.volumesDir, 'kubernetes.io~empty-dir/cache/mark')), 'the emptyDir is not b\'s kubelet dir');
+    assert.ok(
+      existsSync(join(dst.volumesDir, 'kubernetes.io~empty-dir/cache/mark')),
+      "the emptyDir is not b's kubelet dir",
+    );
     // Propagation kept: a node mount made under /prop after the restore shows in the container.
     const lateB = join(b.prop, 'late');
     await nodeMount(lateB, 'late-b');
-    assert.equal(await waitFor('/prop/late in the restored container', async () => (await cat('/prop/late/who').catch(() => '')) || undefined), 'late-b');
+    assert.equal(
+      await waitFor(
+        '/prop/late in the restored container',
+        async () => (await cat('/prop/late/who').catch(() => '')) || undefined,
+      ),
+      'late-b',
+    );
     // The source was left running by the checkpoint (the kubelet's is non-disruptive), its mount untouched.
     assert.equal((await bedNow.a.cri.containerStatus(id)).state, 'CONTAINER_RUNNING');
     assert.equal((await count(src)).token, before.token);
@@ -289,7 +346,7 @@ describe('Kubernetes: CRI checkpoint on node a, restore on node b (containerd 2.
     assert.deepEqual(await bed!.leftovers(), []);
   });
 
-  it('runc handler: the same pod\'s checkpoint fails on the node mount under HostToContainer (criu#2840)', async (t) => {
+  it("runc handler: the same pod's checkpoint fails on the node mount under HostToContainer (criu#2840)", async (t) => {
     if (!(await requireE2E(t, needs)) || !ready) return;
     const bedNow = bed!;
     const src = await runPod(bedNow.a, sourcePod('counter-runc', 'runc', a), api.a);
@@ -301,7 +358,10 @@ describe('Kubernetes: CRI checkpoint on node a, restore on node b (containerd 2.
         () => undefined,
         (e: unknown) => e,
       );
-      assert.ok(err, 'runc\'s checkpoint of a HostToContainer hostPath with a node mount under it now works: upstream caught up (criu#2840, runc passes no --enable-external-masters); make this a restore case');
+      assert.ok(
+        err,
+        "runc's checkpoint of a HostToContainer hostPath with a node mount under it now works: upstream caught up (criu#2840, runc passes no --enable-external-masters); make this a restore case",
+      );
       assert.ok(err instanceof CriError, String(err));
       // containerd's message names CRIU's dump log (kept in the task's dir while the container runs).
       const dumpLog = /path= (\S+\/criu-dump\.log)/.exec(err.details)?.[1];

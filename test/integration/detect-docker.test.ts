@@ -33,7 +33,21 @@ describe('detect CONTAINER on a real dockerd', () => {
     const data = join(dir, 'data');
     await mkdir(data);
     await daemon!.cli(['volume', 'create', 'detectvol']);
-    await daemon!.cli(['run', '-d', '--name', 'c1', '--network', 'none', '-v', `${data}:/data`, '-v', 'detectvol:/vol', TEST_IMAGE, 'sleep', '1000']);
+    await daemon!.cli([
+      'run',
+      '-d',
+      '--name',
+      'c1',
+      '--network',
+      'none',
+      '-v',
+      `${data}:/data`,
+      '-v',
+      'detectvol:/vol',
+      TEST_IMAGE,
+      'sleep',
+      '1000',
+    ]);
     const r = await runCli(['--host', daemon!.host, 'detect', 'c1', '--json']);
     assert.equal(r.exitCode, 0, r.stderr);
     const report = JSON.parse(r.stdout);
@@ -67,7 +81,19 @@ describe('detect CONTAINER on a real dockerd', () => {
     await writeFile(join(disk2, 'content.txt'), 'from disk2\n');
     await execa('mount', ['--bind', prop, prop]);
     await execa('mount', ['--make-shared', prop]);
-    await daemon!.cli(['run', '-d', '--name', 'c2', '--network', 'none', '-v', `${prop}:/prop:rslave`, TEST_IMAGE, 'sleep', '1000']);
+    await daemon!.cli([
+      'run',
+      '-d',
+      '--name',
+      'c2',
+      '--network',
+      'none',
+      '-v',
+      `${prop}:/prop:rslave`,
+      TEST_IMAGE,
+      'sleep',
+      '1000',
+    ]);
     await mkdir(join(prop, 'sub'));
     await execa('mount', ['--bind', disk2, join(prop, 'sub')]);
     await sleep(50);
@@ -87,7 +113,11 @@ describe('detect CONTAINER on a real dockerd', () => {
 
   it('an unknown container exits 2 with one line', async (t) => {
     if (!(await requireE2E(t, needs))) return;
-    assertOneLineError(await runCli(['--host', daemon!.host, 'detect', 'no-such-container']), 2, /no container "no-such-container" on unix:\/\//);
+    assertOneLineError(
+      await runCli(['--host', daemon!.host, 'detect', 'no-such-container']),
+      2,
+      /no container "no-such-container" on unix:\/\//,
+    );
   });
 
   it('a stopped container exits 2 with one line', async (t) => {

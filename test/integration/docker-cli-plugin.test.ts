@@ -76,7 +76,11 @@ describe('docker CLI plugin through the real docker CLI', () => {
       assert.equal(installed.exitCode, 0, installed.stderr);
       assert.equal(JSON.parse(installed.stdout).target, PLUGIN_ENTRY);
       const listed = await run(['--help']);
-      assert.match(listed.stdout, /^\s+extmount\*?\s+CRIU checkpoint\/restore that keeps external bind mounts/m, `${version}: ${listed.stdout}${listed.stderr}`);
+      assert.match(
+        listed.stdout,
+        /^\s+extmount\*?\s+CRIU checkpoint\/restore that keeps external bind mounts/m,
+        `${version}: ${listed.stdout}${listed.stderr}`,
+      );
       const created = await run(['context', 'create', 'priv', '--docker', `host=${daemon!.host}`]);
       assert.equal(created.exitCode, 0, created.stderr);
 
@@ -96,16 +100,26 @@ describe('docker CLI plugin through the real docker CLI', () => {
 
       // The check can fail: the default context is not the private engine (no dockerd, or another one, at the local socket).
       assert.equal((await run(['context', 'use', 'default'])).exitCode, 0);
-      const viaDefault = await run(['extmount', 'detect', 'only-here', '--json'], { DOCKER_HOST: 'unix:///nonexistent/docker.sock' });
+      const viaDefault = await run(['extmount', 'detect', 'only-here', '--json'], {
+        DOCKER_HOST: 'unix:///nonexistent/docker.sock',
+      });
       assert.equal(viaDefault.exitCode, 2, viaDefault.stderr);
-      assert.match(viaDefault.stderr, /^extmount: cannot reach the Docker engine at unix:\/\/\/nonexistent\/docker\.sock/);
+      assert.match(
+        viaDefault.stderr,
+        /^extmount: cannot reach the Docker engine at unix:\/\/\/nonexistent\/docker\.sock/,
+      );
       // DOCKER_HOST loses to --context, as in the docker CLI.
-      await detectsHere('--context over DOCKER_HOST', ['--context', 'priv', 'extmount'], { DOCKER_HOST: 'unix:///nonexistent/docker.sock' });
+      await detectsHere('--context over DOCKER_HOST', ['--context', 'priv', 'extmount'], {
+        DOCKER_HOST: 'unix:///nonexistent/docker.sock',
+      });
 
       // An unknown context: the docker CLI 20.10 refuses it itself, newer ones leave it to the plugin.
       const unknown = await run(['--context', 'nosuch', 'extmount', 'detect', 'only-here']);
       assert.notEqual(unknown.exitCode, 0);
-      assert.match(unknown.stderr.trim(), /^(extmount: docker context "nosuch" does not exist|.*context "nosuch" does not exist)/);
+      assert.match(
+        unknown.stderr.trim(),
+        /^(extmount: docker context "nosuch" does not exist|.*context "nosuch" does not exist)/,
+      );
       assert.equal(unknown.stderr.trim().split('\n').length, 1, unknown.stderr);
     });
   }

@@ -9,7 +9,16 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { runCli } from '../helpers/cli.js';
 import { importTestImage, runDetached, startDaemon, TEST_IMAGE, type Daemon } from '../helpers/dockerd.js';
-import { continued, counterLoop, hostSandbox, missing, readCount, requireE2E, waitFor, type HostSandbox } from '../helpers/e2e.js';
+import {
+  continued,
+  counterLoop,
+  hostSandbox,
+  missing,
+  readCount,
+  requireE2E,
+  waitFor,
+  type HostSandbox,
+} from '../helpers/e2e.js';
 import { FIXTURES } from '../helpers/fixtures.js';
 
 const needs = ['root', 'dockerd', 'criu'] as const;
@@ -40,18 +49,27 @@ describe('the Dockerfile, built on a local base and run', () => {
     box = await hostSandbox('extmount-img-');
     // Cached in /var/cache/extmount/image-base: a debootstrap on the first run only. In a
     // scripts/stacks root (no debootstrap there) run.sh binds the machine's tar in and names it.
-    const tar = await timed('base rootfs (scripts/image-base.sh)', async () =>
-      process.env.EXTMOUNT_IMAGE_BASE || String((await execa('bash', [join(REPO, 'scripts/image-base.sh')], { stdin: 'ignore' })).stdout).trim(),
+    const tar = await timed(
+      'base rootfs (scripts/image-base.sh)',
+      async () =>
+        process.env.EXTMOUNT_IMAGE_BASE ||
+        String((await execa('bash', [join(REPO, 'scripts/image-base.sh')], { stdin: 'ignore' })).stdout).trim(),
     );
-    [a, b] = await timed('two dockerd', () => Promise.all([startDaemon('a', { baseDir: box!.dir }), startDaemon('b', { baseDir: box!.dir })]));
+    [a, b] = await timed('two dockerd', () =>
+      Promise.all([startDaemon('a', { baseDir: box!.dir }), startDaemon('b', { baseDir: box!.dir })]),
+    );
     await timed('docker import of the base', () => a!.cli(['import', tar, BASE_IMAGE]));
     // The classic builder: the host's Docker 20.10 has no buildx, and a build of COPY steps needs no
     // BuildKit. --network none: the build must not need the network (it starts no container anyway).
     await timed('docker build', () =>
-      execa('docker', ['-H', a!.host, 'build', '--network', 'none', '--build-arg', `BASE=${BASE_IMAGE}`, '-t', IMAGE, REPO], {
-        env: { DOCKER_BUILDKIT: '0' },
-        stdin: 'ignore',
-      }),
+      execa(
+        'docker',
+        ['-H', a!.host, 'build', '--network', 'none', '--build-arg', `BASE=${BASE_IMAGE}`, '-t', IMAGE, REPO],
+        {
+          env: { DOCKER_BUILDKIT: '0' },
+          stdin: 'ignore',
+        },
+      ),
     );
     await importTestImage(a);
   });
@@ -68,7 +86,9 @@ describe('the Dockerfile, built on a local base and run', () => {
 
   it('builds with --build-arg BASE on the local base, and says how big the image is', async (t) => {
     if (!(await requireE2E(t, needs))) return;
-    const [image, baseImage] = await Promise.all([IMAGE, BASE_IMAGE].map(async (name) => a!.docker.getImage(name).inspect()));
+    const [image, baseImage] = await Promise.all(
+      [IMAGE, BASE_IMAGE].map(async (name) => a!.docker.getImage(name).inspect()),
+    );
     // Built on the given base: the base's layers are the image's first layers.
     assert.deepEqual(image!.RootFS.Layers!.slice(0, baseImage!.RootFS.Layers!.length), baseImage!.RootFS.Layers);
     assert.deepEqual(image!.Config.Entrypoint, ['node', '/opt/extmount/build/src/cli-bundle/cli.mjs']);
@@ -79,7 +99,11 @@ describe('the Dockerfile, built on a local base and run', () => {
     assert.match(ls.stdout, /^dockerode$/m);
     const sizes = `image ${IMAGE}: ${mib(image!.Size)} (${image!.Size} bytes); its base ${BASE_IMAGE}: ${mib(baseImage!.Size)}, so extmount adds ${mib(image!.Size - baseImage!.Size)}`;
     t.diagnostic(sizes);
-    t.diagnostic(`timings: ${Object.entries(timings).map(([k, v]) => `${k} ${v} ms`).join(', ')}`);
+    t.diagnostic(
+      `timings: ${Object.entries(timings)
+        .map(([k, v]) => `${k} ${v} ms`)
+        .join(', ')}`,
+    );
     process.stderr.write(`dockerfile.test: ${sizes}\n`);
   });
 
@@ -102,7 +126,14 @@ describe('the Dockerfile, built on a local base and run', () => {
     assert.match(inImage.stdout, /barmount/);
     assert.equal(inImage.stdout, onHost.stdout);
 
-    const mountinfo = ['detect', '--mountinfo', join(FIXTURES, 'mountinfo/seed.mountinfo'), '--key', '/bar=barmount', '--json'];
+    const mountinfo = [
+      'detect',
+      '--mountinfo',
+      join(FIXTURES, 'mountinfo/seed.mountinfo'),
+      '--key',
+      '/bar=barmount',
+      '--json',
+    ];
     const [detectIn, detectHost] = await Promise.all([runImage(ro, mountinfo), runCli(mountinfo)]);
     assert.equal(detectIn.exitCode, 0, detectIn.stderr);
     const [fromImage, fromHost] = [JSON.parse(detectIn.stdout), JSON.parse(detectHost.stdout)];
@@ -117,13 +148,36 @@ describe('the Dockerfile, built on a local base and run', () => {
     const srvA = join(box!.dir, 'srv/a');
     const srvB = join(box!.dir, 'srv/b');
     await mkdir(srvA, { recursive: true });
-    await runDetached(a!, ['--name', 'mover', '-v', `${srvA}:/data`, TEST_IMAGE, 'sh', '-c', counterLoop('/data/counter')]);
+    await runDetached(a!, [
+      '--name',
+      'mover',
+      '-v',
+      `${srvA}:/data`,
+      TEST_IMAGE,
+      'sh',
+      '-c',
+      counterLoop('/data/counter'),
+    ]);
     await waitFor('the counter', async () => (await readCount(join(srvA, 'counter'))).n > 3);
     // migrate talks to both engines through their APIs only: their sockets are all it needs. No
     // --privileged, no --pid host, no host paths: bind contents move through helper containers.
-    const sockets = [a!, b!].flatMap((d) => ['-v', `${d.host.slice('unix://'.length)}:${d.host.slice('unix://'.length)}`]);
+    const sockets = [a!, b!].flatMap((d) => [
+      '-v',
+      `${d.host.slice('unix://'.length)}:${d.host.slice('unix://'.length)}`,
+    ]);
     const r = await timed('migrate from the image', () =>
-      runImage(sockets, ['migrate', 'mover', '--from', a!.host, '--to', b!.host, '--map', `${srvA}=${srvB}`, '--copy-binds', '--json']),
+      runImage(sockets, [
+        'migrate',
+        'mover',
+        '--from',
+        a!.host,
+        '--to',
+        b!.host,
+        '--map',
+        `${srvA}=${srvB}`,
+        '--copy-binds',
+        '--json',
+      ]),
     );
     assert.equal(r.exitCode, 0, r.stderr);
     const report = JSON.parse(r.stdout);
@@ -135,8 +189,13 @@ describe('the Dockerfile, built on a local base and run', () => {
       const c = await readCount(join(srvB, 'counter'));
       return continued(c, atCheckpoint) ? c : undefined;
     });
-    t.diagnostic(`counter ${atCheckpoint.n} on a at checkpoint, ${now.n} on b (same process); downtime ${report.downtimeMs} ms, migrate from the image ${timings['migrate from the image']} ms`);
+    t.diagnostic(
+      `counter ${atCheckpoint.n} on a at checkpoint, ${now.n} on b (same process); downtime ${report.downtimeMs} ms, migrate from the image ${timings['migrate from the image']} ms`,
+    );
     assert.equal((await b!.docker.getContainer('mover').inspect()).State.Running, true);
-    assert.deepEqual((await a!.docker.listContainers({ all: true })).map((c) => c.Names), []);
+    assert.deepEqual(
+      (await a!.docker.listContainers({ all: true })).map((c) => c.Names),
+      [],
+    );
   });
 });

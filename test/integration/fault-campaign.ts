@@ -29,7 +29,8 @@ const kinds = process.env.EXTMOUNT_FAULT_KINDS?.split(',');
 const NOT_WITH_LIVE: Partial<Record<string, string>> = {
   'in-transit': "the checkpoint is copied on this host, not through b's socket",
   'source-after-copy': "a's images of a post-copy checkpoint are written only after the last page has moved",
-  'target-daemon-after-end': 'once migrate has ended, nothing of post-copy is left: the round is the same as without --live',
+  'target-daemon-after-end':
+    'once migrate has ended, nothing of post-copy is left: the round is the same as without --live',
 };
 const PIPE_MAX = '/proc/sys/fs/pipe-max-size';
 /** The tests' window: shorter than the default, the same code. */
@@ -45,8 +46,33 @@ function generator(s: number): () => number {
   };
 }
 
-type Kind = 'kill' | 'target-daemon' | 'target-daemon-in-start' | 'target-daemon-in-restore' | 'target-daemon-in-window' | 'target-daemon-after-move' | 'target-daemon-after-end' | 'disk-full' | 'target-checkpoint' | 'target-layer' | 'in-transit' | 'source-after-copy';
-const ROUNDS: Record<Kind, number> = { kill: 10, 'target-daemon': 4, 'target-daemon-in-start': 1, 'target-daemon-in-restore': 1, 'target-daemon-in-window': 1, 'target-daemon-after-move': 1, 'target-daemon-after-end': 1, 'disk-full': 2, 'target-checkpoint': 3, 'target-layer': 2, 'in-transit': 2, 'source-after-copy': 1 };
+type Kind =
+  | 'kill'
+  | 'target-daemon'
+  | 'target-daemon-in-start'
+  | 'target-daemon-in-restore'
+  | 'target-daemon-in-window'
+  | 'target-daemon-after-move'
+  | 'target-daemon-after-end'
+  | 'disk-full'
+  | 'target-checkpoint'
+  | 'target-layer'
+  | 'in-transit'
+  | 'source-after-copy';
+const ROUNDS: Record<Kind, number> = {
+  kill: 10,
+  'target-daemon': 4,
+  'target-daemon-in-start': 1,
+  'target-daemon-in-restore': 1,
+  'target-daemon-in-window': 1,
+  'target-daemon-after-move': 1,
+  'target-daemon-after-end': 1,
+  'disk-full': 2,
+  'target-checkpoint': 3,
+  'target-layer': 2,
+  'in-transit': 2,
+  'source-after-copy': 1,
+};
 
 /**
  * The campaign: EXTMOUNT_FAULT_CAMPAIGN=short runs one round of each kind. With `live`, one round of
@@ -100,7 +126,15 @@ export function faultCampaign(options: { live: boolean }): void {
     });
 
     /** One round: a fresh counter on a, the fault, then the checks every round shares. */
-    async function round(name: string, fault: (c: { src: string; dst: string; id: string; before: Counter }) => Promise<{ result: CliResult; note: string; to?: Daemon }>): Promise<void> {
+    async function round(
+      name: string,
+      fault: (c: {
+        src: string;
+        dst: string;
+        id: string;
+        before: Counter;
+      }) => Promise<{ result: CliResult; note: string; to?: Daemon }>,
+    ): Promise<void> {
       const c = await bed.startCounter(name);
       sources.push(c.src);
       const before = await counterNow(c.src);
@@ -110,13 +144,20 @@ export function faultCampaign(options: { live: boolean }): void {
       // shows it paused) until every page is on b. It is not a second running copy. (Frozen with no copy
       // running, it waits for the re-run, which gives the lazy dump up.)
       if (live) {
-        const pulling = async () => (await bed.a.docker.getContainer(name).inspect().catch(() => undefined))?.State.Paused === true && (await bed.state(to, name))?.running === true;
+        const pulling = async () =>
+          (
+            await bed.a.docker
+              .getContainer(name)
+              .inspect()
+              .catch(() => undefined)
+          )?.State.Paused === true && (await bed.state(to, name))?.running === true;
         await waitFor(pulling, (p) => !p, `${name}: the pages moving to b`, 120_000);
       }
       const where = await bed.whereRunning(name, to);
       assert.ok(where.length <= 1, `${name}: runs on ${where.join(' and ')}`);
       // Whatever the run said, it said it in one line, never with a stack trace.
-      if (result.exitCode === 1 || result.exitCode === 2) assert.doesNotMatch(result.stderr, /\n\s+at .+:\d+:\d+\)?$/m, result.stderr);
+      if (result.exitCode === 1 || result.exitCode === 2)
+        assert.doesNotMatch(result.stderr, /\n\s+at .+:\d+:\d+\)?$/m, result.stderr);
       // The re-run the README describes: the same command; it finishes, or moves it again.
       let last: Counter;
       let then = where[0] ?? 'neither (stopped with its checkpoint)';
@@ -124,7 +165,10 @@ export function faultCampaign(options: { live: boolean }): void {
         // It runs on the target: the re-run finishes what is left (exit 0), or says it was migrated (exit 2) once the source is gone.
         if (result.exitCode !== 0) {
           const rerun = await runCli(bed.migrateArgs(name, c.src, c.dst, WINDOW, to));
-          assert.ok(rerun.exitCode === 0 || (rerun.exitCode === 2 && /it was migrated/.test(rerun.stderr)), `re-run of ${name}: exit ${rerun.exitCode}: ${rerun.stderr}`);
+          assert.ok(
+            rerun.exitCode === 0 || (rerun.exitCode === 2 && /it was migrated/.test(rerun.stderr)),
+            `re-run of ${name}: exit ${rerun.exitCode}: ${rerun.stderr}`,
+          );
           assert.equal(await bed.state(bed.a, name), undefined, `${name} is still on a`);
         }
         await bed.assertNothingLeft(name, to);
@@ -134,46 +178,76 @@ export function faultCampaign(options: { live: boolean }): void {
         // copy. The re-run says so and names the migration's checkpoint still on b; done as it says, the
         // moved process goes on.
         const rerun = await runCli(bed.migrateArgs(name, c.src, c.dst, WINDOW, to));
-        if (live && rerun.exitCode === 2 && /it was moved with post-copy \(--live\), and the migration's checkpoint \S+ there holds no memory/.test(rerun.stderr)) {
+        if (
+          live &&
+          rerun.exitCode === 2 &&
+          /it was moved with post-copy \(--live\), and the migration's checkpoint \S+ there holds no memory/.test(
+            rerun.stderr,
+          )
+        ) {
           // Post-copy: the copy the restarted engine killed held the only memory; its checkpoint has none.
           assert.deepEqual(counterWriters(c.src), [], `${name}: a process writes its counter`);
           lostAfterMove++;
-          outcomes.push(`${name}: ${note}; exit ${result.exitCode}; the copy on b, killed by its restarted engine after the move, held the only memory: the re-run said the process went with it (exit 2)`);
+          outcomes.push(
+            `${name}: ${note}; exit ${result.exitCode}; the copy on b, killed by its restarted engine after the move, held the only memory: the re-run said the process went with it (exit 2)`,
+          );
           await to.cli(['rm', '-f', name]);
           return;
         }
-        if (result.exitCode === 0 && / now runs on /.test(result.stdout) && /but it is not running there \(\w+\): the move had finished, and that engine stopped it since/.test(rerun.stderr)) {
+        if (
+          result.exitCode === 0 &&
+          / now runs on /.test(result.stdout) &&
+          /but it is not running there \(\w+\): the move had finished, and that engine stopped it since/.test(
+            rerun.stderr,
+          )
+        ) {
           // migrate had finished (exit 0, nothing of it left) a moment before b's engine was killed: that
           // engine stopped the copy on its restart (no live-restore), as it stops every container it runs.
           assert.equal(rerun.exitCode, 2, rerun.stderr);
           await bed.assertNothingLeft(name, to);
           assert.deepEqual(counterWriters(c.src), [], `${name}: a process writes its counter`);
-          outcomes.push(`${name}: ${note}; exit 0: migrate had finished before b's engine was killed, which then stopped the copy; the re-run said so (exit 2)`);
+          outcomes.push(
+            `${name}: ${note}; exit 0: migrate had finished before b's engine was killed, which then stopped the copy; the re-run said so (exit 2)`,
+          );
           await to.cli(['rm', '-f', name]);
           return;
         }
-        const said = /it was migrated: .* but it is not running there \(\w+\) and the migration's checkpoint (extmount-migrate-\S+) is still there; continue the moved process from it on that engine: docker -H \S+ start --checkpoint \S+ \S+, then docker -H \S+ checkpoint rm /.exec(rerun.stderr);
+        const said =
+          /it was migrated: .* but it is not running there \(\w+\) and the migration's checkpoint (extmount-migrate-\S+) is still there; continue the moved process from it on that engine: docker -H \S+ start --checkpoint \S+ \S+, then docker -H \S+ checkpoint rm /.exec(
+            rerun.stderr,
+          );
         assert.ok(rerun.exitCode === 2 && said, `re-run of ${name}: exit ${rerun.exitCode}: ${rerun.stderr}`);
-        then = 'b, killed there by its restarted engine after the move (the re-run named its checkpoint; started from it)';
+        then =
+          'b, killed there by its restarted engine after the move (the re-run named its checkpoint; started from it)';
         const dead = await counterNow(c.dst);
         await to.cli(['start', '--checkpoint', said[1]!, name]);
         await to.cli(['checkpoint', 'rm', name, said[1]!]);
         assert.deepEqual(await bed.whereRunning(name, to), ['b']);
         await bed.assertNothingLeft(name, to);
         // The process goes on from the checkpoint's count, below what the killed copy wrote: counted from its first write.
-        const first = await waitFor(async () => counterNow(c.dst), (k) => k.n !== dead.n, `${name}: the restored process writes its counter`);
+        const first = await waitFor(
+          async () => counterNow(c.dst),
+          (k) => k.n !== dead.n,
+          `${name}: the restored process writes its counter`,
+        );
         last = await assertContinues(c.dst, first, `${name} on ${to.name}`);
       } else if (live && /every page of its memory had moved/.test(result.stderr)) {
         // Post-copy has no way back once the memory has moved: b's engine died after that and killed the
         // copy (no live-restore). migrate said so; the re-run refuses to restore the source's page-less
         // checkpoint and says the process is gone. Counted, and only for the kinds that kill b's engine.
-        assert.match(name, /^(tgt|window|moved|blob|rst)-/, `${name}: lost after the move, but b's engine was not killed`);
+        assert.match(
+          name,
+          /^(tgt|window|moved|blob|rst)-/,
+          `${name}: lost after the move, but b's engine was not killed`,
+        );
         const rerun = await runCli(bed.migrateArgs(name, c.src, c.dst, WINDOW, to));
         assert.equal(rerun.exitCode, 2, rerun.stderr);
         assert.match(rerun.stderr, /checkpoint .* of a post-copy migration \(--live\), which holds no memory/);
         assert.deepEqual(counterWriters(c.src), [], `${name}: a process writes its counter`);
         lostAfterMove++;
-        outcomes.push(`${name}: ${note}; exit ${result.exitCode} (${firstLine(result)}); the process was lost with the copy on b after every page had moved, reported; the re-run refused the page-less checkpoint (exit 2)`);
+        outcomes.push(
+          `${name}: ${note}; exit ${result.exitCode} (${firstLine(result)}); the process was lost with the copy on b after every page had moved, reported; the re-run refused the page-less checkpoint (exit 2)`,
+        );
         await bed.a.cli(['rm', '-f', name]);
         await to.cli(['rm', '-f', name]);
         return;
@@ -183,25 +257,47 @@ export function faultCampaign(options: { live: boolean }): void {
       assert.equal(last.token, before.token, `${name}: the process was restarted, not moved`);
       // Never two copies, also where no engine shows one (a start its engine died in).
       const writers = counterWriters(c.src);
-      assert.equal(writers.length, 1, `${name}: ${writers.length} processes write its counter (pids ${writers.join(', ')})`);
-      outcomes.push(`${name}: ${note}; exit ${result.exitCode}${result.exitCode === 0 ? '' : ` (${firstLine(result)})`}; then on ${then}; the re-run completed, same process`);
+      assert.equal(
+        writers.length,
+        1,
+        `${name}: ${writers.length} processes write its counter (pids ${writers.join(', ')})`,
+      );
+      outcomes.push(
+        `${name}: ${note}; exit ${result.exitCode}${result.exitCode === 0 ? '' : ` (${firstLine(result)})`}; then on ${then}; the re-run completed, same process`,
+      );
       await to.cli(['rm', '-f', name]);
-      await waitFor(async () => counterWriters(c.src), (w) => w.length === 0, `${name}: its counter written after docker rm -f`, 15_000);
+      await waitFor(
+        async () => counterWriters(c.src),
+        (w) => w.length === 0,
+        `${name}: its counter written after docker rm -f`,
+        15_000,
+      );
     }
 
-    const count = (kind: Kind) => (kinds && !kinds.includes(kind) ? 0 : live && NOT_WITH_LIVE[kind] ? 0 : short ? 1 : ROUNDS[kind]);
+    const count = (kind: Kind) =>
+      kinds && !kinds.includes(kind) ? 0 : live && NOT_WITH_LIVE[kind] ? 0 : short ? 1 : ROUNDS[kind];
 
     for (let i = 0; i < count('kill'); i++) {
       it(`kill ${i + 1}: migrate is killed (SIGKILL) at a random moment`, async (t) => {
         if (!(await requireE2E(t, needs))) return;
         await round(`kill-${i}`, async ({ src, dst }) => {
           const delay = Math.round(random() * fullMs);
-          const child = execa(process.execPath, [CLI, ...bed.migrateArgs(`kill-${i}`, src, dst, WINDOW)], { reject: false, stdin: 'ignore' });
+          const child = execa(process.execPath, [CLI, ...bed.migrateArgs(`kill-${i}`, src, dst, WINDOW)], {
+            reject: false,
+            stdin: 'ignore',
+          });
           await sleep(delay);
           child.kill('SIGKILL');
           const r = await child;
-          const result = { exitCode: r.exitCode ?? (r.signal === 'SIGKILL' ? 137 : -1), stdout: String(r.stdout), stderr: String(r.stderr) };
-          return { result, note: `killed after ${delay} ms of ~${fullMs}${result.exitCode === 0 ? ' (it had finished)' : ''}` };
+          const result = {
+            exitCode: r.exitCode ?? (r.signal === 'SIGKILL' ? 137 : -1),
+            stdout: String(r.stdout),
+            stderr: String(r.stderr),
+          };
+          return {
+            result,
+            note: `killed after ${delay} ms of ~${fullMs}${result.exitCode === 0 ? ' (it had finished)' : ''}`,
+          };
         });
       });
     }
@@ -211,7 +307,10 @@ export function faultCampaign(options: { live: boolean }): void {
         if (!(await requireE2E(t, needs))) return;
         await round(`tgt-${i}`, async ({ src, dst }) => {
           const delay = Math.round(random() * fullMs * 0.8);
-          const child = execa(process.execPath, [CLI, ...bed.migrateArgs(`tgt-${i}`, src, dst, WINDOW)], { reject: false, stdin: 'ignore' });
+          const child = execa(process.execPath, [CLI, ...bed.migrateArgs(`tgt-${i}`, src, dst, WINDOW)], {
+            reject: false,
+            stdin: 'ignore',
+          });
           await sleep(delay);
           const early = child.exitCode !== null;
           let r;
@@ -222,7 +321,10 @@ export function faultCampaign(options: { live: boolean }): void {
             r = await child;
             await bed.ensureB();
           }
-          return { result: { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) }, note: early ? `migrate had ended before ${delay} ms` : `b killed after ${delay} ms, restarted` };
+          return {
+            result: { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) },
+            note: early ? `migrate had ended before ${delay} ms` : `b killed after ${delay} ms, restarted`,
+          };
         });
       });
     }
@@ -239,10 +341,19 @@ export function faultCampaign(options: { live: boolean }): void {
       meanwhile: (ended: () => boolean) => Promise<void>,
       whileStopped: () => Promise<void> = async () => undefined,
     ): Promise<CliResult> {
-      const child = execa(process.execPath, [CLI, ...bed.migrateArgs(name, src, dst, WINDOW)], { reject: false, stdin: 'ignore', env: { EXTMOUNT_MIGRATE_FAULT: `${point}:stop` } });
+      const child = execa(process.execPath, [CLI, ...bed.migrateArgs(name, src, dst, WINDOW)], {
+        reject: false,
+        stdin: 'ignore',
+        env: { EXTMOUNT_MIGRATE_FAULT: `${point}:stop` },
+      });
       let r;
       try {
-        await waitFor(async () => processState(child.pid!), (s) => s === 'T' || s === undefined, `migrate to stop at ${point}`, 60_000);
+        await waitFor(
+          async () => processState(child.pid!),
+          (s) => s === 'T' || s === undefined,
+          `migrate to stop at ${point}`,
+          60_000,
+        );
         await whileStopped();
         process.kill(child.pid!, 'SIGCONT');
         await meanwhile(() => child.exitCode !== null);
@@ -255,7 +366,10 @@ export function faultCampaign(options: { live: boolean }): void {
     }
 
     /** The first value `probe` gives (polled every few ms for up to 30 s), unless migrate ends first. */
-    async function firstSeen<T>(probe: () => Promise<T | undefined> | T | undefined, ended: () => boolean): Promise<T | undefined> {
+    async function firstSeen<T>(
+      probe: () => Promise<T | undefined> | T | undefined,
+      ended: () => boolean,
+    ): Promise<T | undefined> {
       for (const deadline = Date.now() + 30_000; !ended() && Date.now() < deadline; await sleep(2)) {
         const value = await probe();
         if (value !== undefined) return value;
@@ -269,7 +383,14 @@ export function faultCampaign(options: { live: boolean }): void {
     for (let i = 0; i < count('target-daemon-in-start'); i++) {
       it(`target daemon in start ${i + 1}: b dies while containerd holds the checkpoint's blob, then restarts`, async (t) => {
         if (!(await requireE2E(t, needs))) return;
-        const blobs = join(bed.b.dataRoot, 'containerd', 'daemon', 'io.containerd.content.v1.content', 'blobs', 'sha256');
+        const blobs = join(
+          bed.b.dataRoot,
+          'containerd',
+          'daemon',
+          'io.containerd.content.v1.content',
+          'blobs',
+          'sha256',
+        );
         await round(`blob-${i}`, async ({ src, dst }) => {
           let seen: string | undefined;
           let known = new Set<string>();
@@ -305,11 +426,19 @@ export function faultCampaign(options: { live: boolean }): void {
             restorer = await firstSeen(() => runcRestoreUnder(bed.b.execRoot), ended);
             assert.ok(restorer !== undefined, "no runc restore seen under b's exec root during the start");
             process.kill(bed.b.pid, 'SIGSTOP');
-            await waitFor(async () => counterWriters(src), (w) => w.length === 1, 'the restored process on b', 30_000);
+            await waitFor(
+              async () => counterWriters(src),
+              (w) => w.length === 1,
+              'the restored process on b',
+              30_000,
+            );
             // containerd has passed the task's start on to the stopped dockerd by now: it dies with it.
             await sleep(500);
           });
-          return { result, note: `b stopped while runc restore ran (pid ${restorer}), killed once the process ran, restarted` };
+          return {
+            result,
+            note: `b stopped while runc restore ran (pid ${restorer}), killed once the process ran, restarted`,
+          };
         });
       });
     }
@@ -332,17 +461,29 @@ export function faultCampaign(options: { live: boolean }): void {
       it(`target daemon after move ${i + 1}: b dies once the source is removed, before the clean-up there, then restarts`, async (t) => {
         if (!(await requireE2E(t, needs))) return;
         await round(`moved-${i}`, async ({ src, dst }) => {
-          const child = execa(process.execPath, [CLI, ...bed.migrateArgs(`moved-${i}`, src, dst, WINDOW)], { reject: false, stdin: 'ignore', env: { EXTMOUNT_MIGRATE_FAULT: 'after-source-removed:stop' } });
+          const child = execa(process.execPath, [CLI, ...bed.migrateArgs(`moved-${i}`, src, dst, WINDOW)], {
+            reject: false,
+            stdin: 'ignore',
+            env: { EXTMOUNT_MIGRATE_FAULT: 'after-source-removed:stop' },
+          });
           let r;
           try {
-            await waitFor(async () => processState(child.pid!), (s) => s === 'T' || s === undefined, 'migrate to stop after the source is removed', 60_000);
+            await waitFor(
+              async () => processState(child.pid!),
+              (s) => s === 'T' || s === undefined,
+              'migrate to stop after the source is removed',
+              60_000,
+            );
             await bed.killDaemon(bed.b);
             process.kill(child.pid!, 'SIGCONT');
           } finally {
             r = await child;
             await bed.ensureB();
           }
-          return { result: { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) }, note: 'b killed once the source was removed, restarted' };
+          return {
+            result: { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) },
+            note: 'b killed once the source was removed, restarted',
+          };
         });
       });
     }
@@ -384,7 +525,10 @@ export function faultCampaign(options: { live: boolean }): void {
 
     /** The checkpoint folder of the copy migrate made on the target (created, not started). */
     async function targetCheckpoint(daemon: Daemon, sourceId: string): Promise<string> {
-      const [copy] = await daemon.docker.listContainers({ all: true, filters: { label: [`extmount.migrate.from=${sourceId}`] } });
+      const [copy] = await daemon.docker.listContainers({
+        all: true,
+        filters: { label: [`extmount.migrate.from=${sourceId}`] },
+      });
       assert.ok(copy, 'no copy on the target');
       const dir = join(daemon.dataRoot, 'containers', copy.Id, 'checkpoints');
       const [name] = await readdir(dir);
@@ -421,7 +565,10 @@ export function faultCampaign(options: { live: boolean }): void {
     const checkpointDamage: Array<[string, (dir: string) => Promise<void>]> = [
       ['a flipped byte in the largest pages image', async (dir) => flipByte(await largest(dir, 'pages-'), random())],
       ['a flipped byte in a core image', async (dir) => flipByte(await largest(dir, 'core-'), 0.5)],
-      ['inventory.img one byte short', async (dir) => truncate(join(dir, 'inventory.img'), (await stat(join(dir, 'inventory.img'))).size - 1)],
+      [
+        'inventory.img one byte short',
+        async (dir) => truncate(join(dir, 'inventory.img'), (await stat(join(dir, 'inventory.img'))).size - 1),
+      ],
       ['the fdinfo image deleted', async (dir) => rm(await largest(dir, 'fdinfo-'))],
     ];
 
@@ -430,9 +577,14 @@ export function faultCampaign(options: { live: boolean }): void {
       it(`target checkpoint ${i + 1}: ${what} on b, after the copy → refused before the start, rolled back`, async (t) => {
         if (!(await requireE2E(t, needs))) return;
         await round(`ckpt-${i}`, async ({ src, dst, id }) => {
-          const result = await runStopped(bed.migrateArgs(`ckpt-${i}`, src, dst, WINDOW), 'after-copy', async () => damage(await targetCheckpoint(bed.b, id)));
+          const result = await runStopped(bed.migrateArgs(`ckpt-${i}`, src, dst, WINDOW), 'after-copy', async () =>
+            damage(await targetCheckpoint(bed.b, id)),
+          );
           assert.equal(result.exitCode, 1, result.stderr);
-          assert.match(firstLine(result), /checkpoint file ".+" on the target is not what the source sent .*; rolled back: it runs again on /);
+          assert.match(
+            firstLine(result),
+            /checkpoint file ".+" on the target is not what the source sent .*; rolled back: it runs again on /,
+          );
           assert.deepEqual(await bed.whereRunning(`ckpt-${i}`), ['a']);
           return { result, note: `${what}: caught by the read-back` };
         });
@@ -450,8 +602,14 @@ export function faultCampaign(options: { live: boolean }): void {
         if (!(await requireE2E(t, needs))) return;
         await round(`layer-${i}`, async ({ src, dst, id }) => {
           const result = await runStopped(bed.migrateArgs(`layer-${i}`, src, dst, WINDOW), 'after-copy', async () => {
-            const [copy] = await bed.b.docker.listContainers({ all: true, filters: { label: [`extmount.migrate.from=${id}`] } });
-            const upper = ((await bed.b.docker.getContainer(copy!.Id).inspect()).GraphDriver.Data as { UpperDir?: string } | undefined)?.UpperDir;
+            const [copy] = await bed.b.docker.listContainers({
+              all: true,
+              filters: { label: [`extmount.migrate.from=${id}`] },
+            });
+            const upper = (
+              (await bed.b.docker.getContainer(copy!.Id).inspect()).GraphDriver.Data as
+                { UpperDir?: string } | undefined
+            )?.UpperDir;
             assert.ok(upper, 'b is not overlay2');
             await damage(upper);
           });
@@ -475,7 +633,10 @@ export function faultCampaign(options: { live: boolean }): void {
             assert.equal(result.exitCode, 1, result.stderr);
             assert.match(firstLine(result), /rolled back: it runs again on /);
             assert.deepEqual(await bed.whereRunning(`transit-${i}`), ['a']);
-            return { result, note: `flipped in transit: ${/not what the source sent/.test(result.stderr) ? 'caught by the read-back' : 'the engine refused the archive'}` };
+            return {
+              result,
+              note: `flipped in transit: ${/not what the source sent/.test(result.stderr) ? 'caught by the read-back' : 'the engine refused the archive'}`,
+            };
           });
         } finally {
           proxy.server.close();
@@ -500,11 +661,15 @@ export function faultCampaign(options: { live: boolean }): void {
 
     it('reports the campaign', (t) => {
       if (injected === 0) return;
-      t.diagnostic(`seed ${seed}${live ? ', --live=postcopy' : ''}: ${injected} faults injected from outside, each followed by the re-run; a full migration took ${fullMs} ms`);
+      t.diagnostic(
+        `seed ${seed}${live ? ', --live=postcopy' : ''}: ${injected} faults injected from outside, each followed by the re-run; a full migration took ${fullMs} ms`,
+      );
       for (const o of outcomes) t.diagnostic(o);
       if (live) {
         for (const [kind, why] of Object.entries(NOT_WITH_LIVE)) t.diagnostic(`not run with --live: ${kind} (${why})`);
-        t.diagnostic(`${lostAfterMove} round(s) lost the process with the copy on b after every page had moved (post-copy's hard failure), each reported`);
+        t.diagnostic(
+          `${lostAfterMove} round(s) lost the process with the copy on b after every page had moved (post-copy's hard failure), each reported`,
+        );
       }
       assert.equal(outcomes.length, injected, 'a round failed');
       if (!short && !kinds) assert.ok(injected >= (live ? 24 : 27), `${injected} faults`);

@@ -34,10 +34,23 @@ describe('migrate: one run per container', () => {
       const results = await Promise.all([timed(), timed()]);
       const won = results.filter((r) => r.exitCode === 0);
       const lost = results.filter((r) => r.exitCode !== 0);
-      assert.equal(won.length, 1, `round ${round}: ${results.map((r) => `exit ${r.exitCode}: ${r.stderr}`).join(' | ')}`);
-      assertOneLineError(lost[0]!, 2, new RegExp(`^extmount: another extmount migrate of ${name} \\([0-9a-f]{12}\\) is running on this host \\(pid \\d+, since \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z\\); wait for it to finish`));
+      assert.equal(
+        won.length,
+        1,
+        `round ${round}: ${results.map((r) => `exit ${r.exitCode}: ${r.stderr}`).join(' | ')}`,
+      );
+      assertOneLineError(
+        lost[0]!,
+        2,
+        new RegExp(
+          `^extmount: another extmount migrate of ${name} \\([0-9a-f]{12}\\) is running on this host \\(pid \\d+, since \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z\\); wait for it to finish`,
+        ),
+      );
       // At once: before the winner was done, and without a look at the target.
-      assert.ok(lost[0]!.ms < won[0]!.ms, `round ${round}: refused after ${lost[0]!.ms} ms, the move took ${won[0]!.ms} ms`);
+      assert.ok(
+        lost[0]!.ms < won[0]!.ms,
+        `round ${round}: refused after ${lost[0]!.ms} ms, the move took ${won[0]!.ms} ms`,
+      );
       assert.deepEqual(await bed.whereRunning(name), ['b'], `round ${round}`);
       assert.equal(await bed.state(bed.a, name), undefined, `round ${round}: still on a`);
       await bed.assertNothingLeft(name);
@@ -56,18 +69,36 @@ describe('migrate: one run per container', () => {
     // checkpoint the engine does not list (yet), and the container has stopped.
     const checkpoint = 'extmount-migrate-20261207t030000z-0123abcd';
     const journal = await bed.a.docker.createContainer({
-      name: `extmount-migrate-${id.slice(0, 12)}`, Image: (await bed.a.docker.getContainer(id).inspect()).Image, Entrypoint: ['/never'], Cmd: [],
-      Labels: { 'extmount.migrate.journal': id, 'extmount.migrate.checkpoint': checkpoint, 'extmount.migrate.restart-policy': '{"Name":"no"}', 'extmount.migrate.to': bed.b.host },
-      NetworkDisabled: true, HostConfig: { NetworkMode: 'none' },
+      name: `extmount-migrate-${id.slice(0, 12)}`,
+      Image: (await bed.a.docker.getContainer(id).inspect()).Image,
+      Entrypoint: ['/never'],
+      Cmd: [],
+      Labels: {
+        'extmount.migrate.journal': id,
+        'extmount.migrate.checkpoint': checkpoint,
+        'extmount.migrate.restart-policy': '{"Name":"no"}',
+        'extmount.migrate.to': bed.b.host,
+      },
+      NetworkDisabled: true,
+      HostConfig: { NetworkMode: 'none' },
     });
     await bed.a.cli(['update', '--restart', 'no', name]);
     await bed.a.cli(['stop', '-t', '1', name]);
     const r = await runCli(bed.migrateArgs(name, src, dst));
-    assertOneLineError(r, 2, new RegExp(`^extmount: ${name} is stopped on \\S+ by a migration whose checkpoint ${checkpoint} is not there \\(yet\\): another migrate is checkpointing it now, or one died while it did; if no migrate of it runs any more, start it`));
+    assertOneLineError(
+      r,
+      2,
+      new RegExp(
+        `^extmount: ${name} is stopped on \\S+ by a migration whose checkpoint ${checkpoint} is not there \\(yet\\): another migrate is checkpointing it now, or one died while it did; if no migrate of it runs any more, start it`,
+      ),
+    );
     // Nothing was touched: the journal and the stopped container stay, nothing on b.
     assert.equal((await journal.inspect()).State.Status, 'created');
     assert.deepEqual(await bed.whereRunning(name), []);
-    assert.deepEqual(await bed.b.docker.listContainers({ all: true, filters: { label: [`extmount.migrate.from=${id}`] } }), []);
+    assert.deepEqual(
+      await bed.b.docker.listContainers({ all: true, filters: { label: [`extmount.migrate.from=${id}`] } }),
+      [],
+    );
     await journal.remove({ force: true });
     await bed.a.cli(['rm', '-f', name]);
   });

@@ -29,7 +29,7 @@ function differences(source: Fields, target: Fields, ignore: readonly string[]):
   return out;
 }
 
-describe('migrate keeps the container\'s configuration', () => {
+describe("migrate keeps the container's configuration", () => {
   let pair: EnginePair | undefined;
   before(async () => {
     if (!(await missing(needs))) pair = await startPair('extmount-fields-');
@@ -80,22 +80,37 @@ describe('migrate keeps the container\'s configuration', () => {
 
     // Config: the label that ties the copy to its source is added; a --network none copy is made
     // NetworkDisabled where containerd#12141 keeps the engine from restoring the shape.
-    const copyNeeded = restoreBlocker(containerd, { networkMode: 'none', networkDisabled: false, bridgeExists: false }) !== undefined;
-    const config = differences(source.Config as unknown as Fields, target.Config as unknown as Fields, ['Labels', 'NetworkDisabled']);
+    const copyNeeded =
+      restoreBlocker(containerd, { networkMode: 'none', networkDisabled: false, bridgeExists: false }) !== undefined;
+    const config = differences(source.Config as unknown as Fields, target.Config as unknown as Fields, [
+      'Labels',
+      'NetworkDisabled',
+    ]);
     assert.deepEqual(config, {}, 'Config fields the copy lost or changed');
     assert.deepEqual(target.Config.Labels, { ...source.Config.Labels, [LABEL_FROM]: source.Id });
     assert.equal((target.Config as { NetworkDisabled?: boolean }).NetworkDisabled === true, copyNeeded);
 
     // HostConfig: binds are given as Mounts (a missing source then fails instead of being created empty).
-    const host = differences(source.HostConfig as unknown as Fields, target.HostConfig as unknown as Fields, ['Binds', 'Mounts']);
+    const host = differences(source.HostConfig as unknown as Fields, target.HostConfig as unknown as Fields, [
+      'Binds',
+      'Mounts',
+    ]);
     assert.deepEqual(host, {}, 'HostConfig fields the copy lost or changed');
     // A NetworkDisabled copy gets /etc/hosts, /etc/hostname and /etc/resolv.conf as binds (migrate/network-files.ts).
-    const netFiles = (target.Mounts ?? []).filter((m) => m.Destination.startsWith('/etc/')).map((m) => m.Destination).sort();
+    const netFiles = (target.Mounts ?? [])
+      .filter((m) => m.Destination.startsWith('/etc/'))
+      .map((m) => m.Destination)
+      .sort();
     assert.deepEqual(netFiles, copyNeeded ? ['/etc/hostname', '/etc/hosts', '/etc/resolv.conf'] : []);
-    const binds = target.HostConfig.Mounts?.filter((m) => m.Type === 'bind' && !m.Target.startsWith('/etc/')).map((m) => ({ Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly }));
+    const binds = target.HostConfig.Mounts?.filter((m) => m.Type === 'bind' && !m.Target.startsWith('/etc/')).map(
+      (m) => ({ Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly }),
+    );
     assert.deepEqual(binds, [{ Source: data, Target: '/data', ReadOnly: true }]);
     const mounts = (c: typeof source) =>
-      (c.Mounts ?? []).filter((m) => !m.Destination.startsWith('/etc/')).map((m) => ({ type: m.Type, source: m.Source, destination: m.Destination, rw: m.RW })).sort((x, y) => x.destination.localeCompare(y.destination));
+      (c.Mounts ?? [])
+        .filter((m) => !m.Destination.startsWith('/etc/'))
+        .map((m) => ({ type: m.Type, source: m.Source, destination: m.Destination, rw: m.RW }))
+        .sort((x, y) => x.destination.localeCompare(y.destination));
     assert.deepEqual(mounts(target), mounts(source));
     for (const file of ['hostname', 'hosts']) {
       const read = async (d: Daemon) => (await d.cli(['exec', 'fields1', 'cat', `/etc/${file}`])).stdout;

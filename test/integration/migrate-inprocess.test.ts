@@ -21,7 +21,8 @@ import { missing, requireE2E, waitFor } from '../helpers/e2e.js';
 
 const needs = ['root', 'dockerd', 'criu'] as const;
 // A counter in the container's own layer: "<token> <n>"; a restarted process has a new token.
-const COUNTER = 'tok=$(cat /proc/sys/kernel/random/uuid); i=0; while true; do i=$((i+1)); echo "$tok $i" > /counter; sleep 0.1; done';
+const COUNTER =
+  'tok=$(cat /proc/sys/kernel/random/uuid); i=0; while true; do i=$((i+1)); echo "$tok $i" > /counter; sleep 0.1; done';
 
 describe('migrate in-process: a failing port after the freeze rolls back', () => {
   let pair: EnginePair | undefined;
@@ -55,18 +56,23 @@ describe('migrate in-process: a failing port after the freeze rolls back', () =>
       const logs: string[] = [];
       const injected = new Error(`injected at ${point}`);
       let reached = false;
-      const failure = await migrate({ ref: name, maps: [], copyBinds: false }, connectEngine(resolveDockerHost(a.host, {})), connectEngine(resolveDockerHost(b.host, {})), {
-        config: parseConfig({}, 'test'),
-        log: textLogger('info', (line) => logs.push(line)),
-        faults: {
-          async at(here) {
-            if (here !== point) return;
-            reached = true;
-            throw injected;
+      const failure = await migrate(
+        { ref: name, maps: [], copyBinds: false },
+        connectEngine(resolveDockerHost(a.host, {})),
+        connectEngine(resolveDockerHost(b.host, {})),
+        {
+          config: parseConfig({}, 'test'),
+          log: textLogger('info', (line) => logs.push(line)),
+          faults: {
+            async at(here) {
+              if (here !== point) return;
+              reached = true;
+              throw injected;
+            },
           },
+          progress: createProgress(),
         },
-        progress: createProgress(),
-      }).then(
+      ).then(
         () => undefined,
         (err: unknown) => err,
       );
@@ -83,10 +89,19 @@ describe('migrate in-process: a failing port after the freeze rolls back', () =>
       assert.equal(back.token, before.token, 'the process on a was restarted, not restored');
       assert.equal((await a.docker.getContainer(name).inspect()).Id, sid, 'the container on a is the original one');
       const onB = await b.docker.listContainers({ all: true, filters: { label: [`${LABEL_FROM}=${sid}`] } });
-      assert.deepEqual(onB.map((c) => `${c.Names.join(',')} ${c.State}`), []);
+      assert.deepEqual(
+        onB.map((c) => `${c.Names.join(',')} ${c.State}`),
+        [],
+      );
       const volumesOnB = (await b.docker.listVolumes({ filters: { label: [`${LABEL_FROM}=${sid}`] } })).Volumes ?? [];
-      assert.deepEqual(volumesOnB.map((v) => v.Name), []);
-      assert.ok(['', 'no'].includes((await a.docker.getContainer(sid).inspect()).HostConfig.RestartPolicy?.Name ?? ''), 'the restart policy is given back');
+      assert.deepEqual(
+        volumesOnB.map((v) => v.Name),
+        [],
+      );
+      assert.ok(
+        ['', 'no'].includes((await a.docker.getContainer(sid).inspect()).HostConfig.RestartPolicy?.Name ?? ''),
+        'the restart policy is given back',
+      );
       await a.cli(['rm', '-f', name]);
     });
   }
@@ -99,8 +114,16 @@ describe('migrate in-process: a failing port after the freeze rolls back', () =>
     const sid = await runDetached(a, ['--name', name, TEST_IMAGE, 'sh', '-c', COUNTER]);
     await waitFor(`${name} counting`, async () => ((await counter(a, name))?.n ?? 0) >= 3 || undefined);
     // Killed after the copy: the source stopped with its checkpoint, the copy on b created, never started.
-    const child = execa(process.execPath, [CLI, 'migrate', name, '--from', a.host, '--to', b.host], { reject: false, stdin: 'ignore', env: { EXTMOUNT_MIGRATE_FAULT: 'after-copy:stop' } });
-    await waitFor('migrate to stop after the copy', async () => (['T', undefined].includes(processState(child.pid!)) ? true : undefined), 60_000);
+    const child = execa(process.execPath, [CLI, 'migrate', name, '--from', a.host, '--to', b.host], {
+      reject: false,
+      stdin: 'ignore',
+      env: { EXTMOUNT_MIGRATE_FAULT: 'after-copy:stop' },
+    });
+    await waitFor(
+      'migrate to stop after the copy',
+      async () => (['T', undefined].includes(processState(child.pid!)) ? true : undefined),
+      60_000,
+    );
     child.kill('SIGKILL');
     await child;
     const [copy] = await b.docker.listContainers({ all: true, filters: { label: [`${LABEL_FROM}=${sid}`] } });
@@ -108,22 +131,40 @@ describe('migrate in-process: a failing port after the freeze rolls back', () =>
 
     const target = connectEngine(resolveDockerHost(b.host, {}));
     const info = target.docker.info.bind(target.docker);
-    target.docker.info = (async () => ({ ...(await info()), DockerRootDir: '/var/lib/docker-on-another-host' })) as typeof target.docker.info;
-    const failure = await migrate({ ref: name, maps: [], copyBinds: false }, connectEngine(resolveDockerHost(a.host, {})), target, {
-      config: parseConfig({}, 'test'),
-      log: textLogger('info', () => undefined),
-      faults: { at: async () => undefined },
-      progress: createProgress(),
-    }).then(
+    target.docker.info = (async () => ({
+      ...(await info()),
+      DockerRootDir: '/var/lib/docker-on-another-host',
+    })) as typeof target.docker.info;
+    const failure = await migrate(
+      { ref: name, maps: [], copyBinds: false },
+      connectEngine(resolveDockerHost(a.host, {})),
+      target,
+      {
+        config: parseConfig({}, 'test'),
+        log: textLogger('info', () => undefined),
+        faults: { at: async () => undefined },
+        progress: createProgress(),
+      },
+    ).then(
       () => undefined,
       (err: unknown) => err,
     );
     assert.ok(failure instanceof ExtmountError, `not an ExtmountError: ${String(failure)}`);
     assert.equal(failure.exitCode, 1);
-    assert.match(failure.message, new RegExp(`${name} stays stopped on .* with its checkpoint: the copy ${copy.Id.slice(0, 12)} .* may still run a process its engine does not show`), failure.message);
+    assert.match(
+      failure.message,
+      new RegExp(
+        `${name} stays stopped on .* with its checkpoint: the copy ${copy.Id.slice(0, 12)} .* may still run a process its engine does not show`,
+      ),
+      failure.message,
+    );
     assert.match(failure.hint ?? '', /ctr -n moby tasks ls/);
     assert.equal((await a.docker.getContainer(sid).inspect()).State.Running, false, 'the source was started');
-    assert.deepEqual((await b.docker.listContainers({ all: true, filters: { label: [`${LABEL_FROM}=${sid}`] } })).map((c) => c.Id), [copy.Id], 'the copy was touched');
+    assert.deepEqual(
+      (await b.docker.listContainers({ all: true, filters: { label: [`${LABEL_FROM}=${sid}`] } })).map((c) => c.Id),
+      [copy.Id],
+      'the copy was touched',
+    );
 
     // Seen from this host, the same re-run finishes the move.
     const rerun = await runCli(['migrate', name, '--from', a.host, '--to', b.host]);

@@ -14,7 +14,12 @@ import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 
 const argvOf = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-const parentOf = (pid: number) => Number(readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[1]);
+const parentOf = (pid: number) =>
+  Number(
+    readFileSync(`/proc/${pid}/stat`, 'utf8')
+      .replace(/^.*\) /s, '')
+      .split(' ')[1],
+  );
 
 /** Processes whose argv (from /proc/PID/cmdline) passes `match`. */
 function processesWith(match: (argv: string[]) => boolean): number[] {
@@ -50,7 +55,16 @@ describe('migrate --live (post-copy) through the extmount runtime', () => {
     bed.base = await mkdtemp(join(tmpdir(), 'extmount-live-'));
     stateDir = join(bed.base, 'state');
     bed.config = join(bed.base, 'config.json');
-    await writeFile(bed.config, JSON.stringify({ stateDir, hostPaths: { allow: [], deny: ['/', '/etc', '/proc', '/sys', '/dev', '/boot', '/run', '/var/run', '/var/lib/docker'] } }));
+    await writeFile(
+      bed.config,
+      JSON.stringify({
+        stateDir,
+        hostPaths: {
+          allow: [],
+          deny: ['/', '/etc', '/proc', '/sys', '/dev', '/boot', '/run', '/var/run', '/var/lib/docker'],
+        },
+      }),
+    );
     bed.a = await startRuntimeDaemon('a', { config: bed.config, dir: join(bed.base, 'a-run') });
     bed.b = await startRuntimeDaemon('b', { config: bed.config, dir: join(bed.base, 'b-run') });
     memclock = await buildMemclock(bed.base);
@@ -66,9 +80,26 @@ describe('migrate --live (post-copy) through the extmount runtime', () => {
     const src = join(bed.base, 'srv', name, 'a');
     const dst = join(bed.base, 'srv', name, 'b');
     await bed.sharedStorage(src, dst);
-    await runDetached(bed.a, ['--name', name, '--runtime', 'extmount', '-v', `${src}:/data`, '-v', `${memclock}:/memclock:ro`, TEST_IMAGE, '/memclock', String(mib), '/data/clock.log']);
+    await runDetached(bed.a, [
+      '--name',
+      name,
+      '--runtime',
+      'extmount',
+      '-v',
+      `${src}:/data`,
+      '-v',
+      `${memclock}:/memclock:ro`,
+      TEST_IMAGE,
+      '/memclock',
+      String(mib),
+      '/data/clock.log',
+    ]);
     const log = join(src, 'clock.log');
-    await waitFor(`${name}: a full pass over its memory`, async () => (await readClockLog(log)).passes.length >= 1 || undefined, 30_000);
+    await waitFor(
+      `${name}: a full pass over its memory`,
+      async () => (await readClockLog(log)).passes.length >= 1 || undefined,
+      30_000,
+    );
     return { src, dst, log };
   }
 
@@ -89,12 +120,24 @@ describe('migrate --live (post-copy) through the extmount runtime', () => {
     assert.equal(await bed.state(bed.a, 'l1'), undefined, 'the source container is removed');
     // The same process (no new S line) goes on ticking, and completes full passes over its memory, all intact.
     const migratedAt = Date.now();
-    const clock = await waitFor('l1 on b: two full passes after the move', async () => {
-      const c = await readClockLog(log);
-      return c.passes.filter((p) => p.at > migratedAt).length >= 2 ? c : undefined;
-    }, 60_000);
-    assert.deepEqual(clock.passes.filter((p) => !p.ok), [], 'every pass found every page intact');
-    assert.equal((await readFile(log, 'utf8')).split('\n').filter((l) => l.startsWith('S ')).length, 1, 'never restarted');
+    const clock = await waitFor(
+      'l1 on b: two full passes after the move',
+      async () => {
+        const c = await readClockLog(log);
+        return c.passes.filter((p) => p.at > migratedAt).length >= 2 ? c : undefined;
+      },
+      60_000,
+    );
+    assert.deepEqual(
+      clock.passes.filter((p) => !p.ok),
+      [],
+      'every pass found every page intact',
+    );
+    assert.equal(
+      (await readFile(log, 'utf8')).split('\n').filter((l) => l.startsWith('S ')).length,
+      1,
+      'never restarted',
+    );
     const bPid = (await bed.state(bed.b, 'l1'))!.pid;
     assert.ok(bPid > 0);
     // Nothing of the live session is left in the wrapper's state dir.
@@ -108,7 +151,11 @@ describe('migrate --live (post-copy) through the extmount runtime', () => {
     await writeFile(PIPE_MAX, '1048576');
     try {
       const refused = await runCli(bed.migrateArgs('l2', src, dst, ['--live=postcopy']));
-      assertOneLineError(refused, 2, /--live=postcopy cannot run: fs\.pipe-max-size is 1048576.*sysctl -w fs\.pipe-max-size=4194304/);
+      assertOneLineError(
+        refused,
+        2,
+        /--live=postcopy cannot run: fs\.pipe-max-size is 1048576.*sysctl -w fs\.pipe-max-size=4194304/,
+      );
       assert.deepEqual(await bed.whereRunning('l2'), ['a']);
       const bad = await runCli(bed.migrateArgs('l2', src, dst, ['--live=sideways']));
       assertOneLineError(bad, 2, /--live=sideways: expected postcopy, precopy or off/);
@@ -124,7 +171,10 @@ describe('migrate --live (post-copy) through the extmount runtime', () => {
     }
     const movedAt = Date.now();
     const clock = await passAfter(log, movedAt, 'l2 on b: a full pass');
-    assert.deepEqual(clock.passes.filter((p) => !p.ok), []);
+    assert.deepEqual(
+      clock.passes.filter((p) => !p.ok),
+      [],
+    );
   });
 
   it("the source's page server killed while the target starts pulling: the copy on b is removed, the source runs on with its memory, nothing is left paused (exit 1)", async (t) => {
@@ -139,11 +189,14 @@ describe('migrate --live (post-copy) through the extmount runtime', () => {
       killer = (async () => {
         await waitFor('l3 running on b', async () => (await bed.state(bed.b, 'l3'))?.running || undefined, 60_000, 5);
         // The source's dump: the `criu swrk` under the wrapper that runs a's `runc checkpoint --lazy-pages`.
-        const ready = JSON.parse(readFileSync(join(stateDir, 'live', sourceId, 'ready.json'), 'utf8')) as { pid: number };
+        const ready = JSON.parse(readFileSync(join(stateDir, 'live', sourceId, 'ready.json'), 'utf8')) as {
+          pid: number;
+        };
         const below = descendants(ready.pid);
         // runc's child: CRIU (on Debian 12 started through the loader of extmount's CRIU bundle, /opt/extmount/criu).
         const dumpers = below.filter((pid) => !/(^|\/)runc$/.test(argvOf(pid)[0] ?? ''));
-        if (dumpers.length === 0) seen = `below ${ready.pid} (${argvOf(ready.pid).slice(0, 3).join(' ')}): ${below.map((p) => argvOf(p).slice(0, 2).join(' ')).join('; ') || 'nothing'}`;
+        if (dumpers.length === 0)
+          seen = `below ${ready.pid} (${argvOf(ready.pid).slice(0, 3).join(' ')}): ${below.map((p) => argvOf(p).slice(0, 2).join(' ')).join('; ') || 'nothing'}`;
         for (const pid of dumpers) process.kill(pid, 'SIGKILL');
         return dumpers.length;
       })();
@@ -154,19 +207,44 @@ describe('migrate --live (post-copy) through the extmount runtime', () => {
     assert.match(r.stderr, /post-copy|page server|lazy/);
     // Its memory never left a: the frozen source is given back (CRIU's death releases the tasks, the wrapper
     // re-pauses what containerd paused so that containerd's resume works) and runs on.
-    assert.match(r.stderr, /rolled back: it runs again on .*, where its memory never left \(the lazy checkpoint was given up\)/);
+    assert.match(
+      r.stderr,
+      /rolled back: it runs again on .*, where its memory never left \(the lazy checkpoint was given up\)/,
+    );
     // Whatever the moment: never two copies, nothing paused, nothing of the migration left on b.
-    await waitFor('the copy on b gone', async () => (await bed.b.docker.listContainers({ all: true, filters: { label: [`extmount.migrate.from=${sourceId}`] } })).length === 0 || undefined, 30_000);
+    await waitFor(
+      'the copy on b gone',
+      async () =>
+        (await bed.b.docker.listContainers({ all: true, filters: { label: [`extmount.migrate.from=${sourceId}`] } }))
+          .length === 0 || undefined,
+      30_000,
+    );
     const a = await bed.a.docker.getContainer('l3').inspect();
     const unpause = a.State.Paused ? await bed.a.cli(['unpause', 'l3'], { reject: false }) : undefined;
-    assert.equal(a.State.Paused, false, `the source is not left paused (migrate said: ${r.stderr}; docker unpause now: ${unpause?.exitCode} ${unpause?.stderr})`);
+    assert.equal(
+      a.State.Paused,
+      false,
+      `the source is not left paused (migrate said: ${r.stderr}; docker unpause now: ${unpause?.exitCode} ${unpause?.stderr})`,
+    );
     assert.equal(a.State.Running, true);
     assert.equal(a.Id, sourceId);
     const resumedAt = Date.now();
     const clock = await passAfter(log, resumedAt, 'l3 on a: a full pass after the rollback');
-    assert.deepEqual(clock.passes.filter((p) => !p.ok), [], "the source's memory is intact");
-    assert.equal((await readFile(log, 'utf8')).split('\n').filter((l) => l.startsWith('S ')).length, 1, 'the same process, never restarted');
-    await waitFor('no lazy-pages daemon left', async () => processesWith((argv) => argv.includes('lazy-pages')).length === 0 || undefined, 30_000);
+    assert.deepEqual(
+      clock.passes.filter((p) => !p.ok),
+      [],
+      "the source's memory is intact",
+    );
+    assert.equal(
+      (await readFile(log, 'utf8')).split('\n').filter((l) => l.startsWith('S ')).length,
+      1,
+      'the same process, never restarted',
+    );
+    await waitFor(
+      'no lazy-pages daemon left',
+      async () => processesWith((argv) => argv.includes('lazy-pages')).length === 0 || undefined,
+      30_000,
+    );
   });
 
   it('the copy on b killed while it pulls its pages: the source, whose CRIU took that for a finished transfer, keeps its memory and runs on (exit 1)', async (t) => {
@@ -176,7 +254,12 @@ describe('migrate --live (post-copy) through the extmount runtime', () => {
     let killedAt = 0;
     const r = await runStopped(bed.migrateArgs('l4', src, dst, ['--live=postcopy']), 'before-start', async () => {
       void (async () => {
-        const running = await waitFor('l4 running on b', async () => (await bed.state(bed.b, 'l4'))?.running ? (await bed.state(bed.b, 'l4')) : undefined, 60_000, 5);
+        const running = await waitFor(
+          'l4 running on b',
+          async () => ((await bed.state(bed.b, 'l4'))?.running ? await bed.state(bed.b, 'l4') : undefined),
+          60_000,
+          5,
+        );
         process.kill(running.pid, 'SIGKILL');
         killedAt = Date.now();
       })();
@@ -189,9 +272,23 @@ describe('migrate --live (post-copy) through the extmount runtime', () => {
     assert.equal(a.State.Paused, false);
     assert.equal(a.Id, sourceId);
     const clock = await passAfter(log, killedAt + 1000, 'l4 on a: a full pass after the rollback');
-    assert.deepEqual(clock.passes.filter((p) => !p.ok), [], "the source's memory is intact");
-    assert.equal((await readFile(log, 'utf8')).split('\n').filter((l) => l.startsWith('S ')).length, 1, 'the same process, never restarted');
-    await waitFor('the copy on b gone', async () => (await bed.b.docker.listContainers({ all: true, filters: { label: [`extmount.migrate.from=${sourceId}`] } })).length === 0 || undefined, 30_000);
+    assert.deepEqual(
+      clock.passes.filter((p) => !p.ok),
+      [],
+      "the source's memory is intact",
+    );
+    assert.equal(
+      (await readFile(log, 'utf8')).split('\n').filter((l) => l.startsWith('S ')).length,
+      1,
+      'the same process, never restarted',
+    );
+    await waitFor(
+      'the copy on b gone',
+      async () =>
+        (await bed.b.docker.listContainers({ all: true, filters: { label: [`extmount.migrate.from=${sourceId}`] } }))
+          .length === 0 || undefined,
+      30_000,
+    );
   });
 
   // The moments post-copy changes: frozen with the page server waiting (after the checkpoint, before the
@@ -203,16 +300,24 @@ describe('migrate --live (post-copy) through the extmount runtime', () => {
     const { src, dst, log } = await startClock('l7', 16);
     const source = (await bed.state(bed.a, 'l7'))!;
     // The clock's memory, as root sees it: the 16 MiB anonymous mapping of its pid.
-    const region = readFileSync(`/proc/${source.pid}/maps`, 'utf8').split('\n').map((l) => /^([0-9a-f]+)-([0-9a-f]+) rw-p 00000000 00:00 0\s*$/.exec(l)).find((m) => m && BigInt(`0x${m[2]}`) - BigInt(`0x${m[1]}`) >= 16n << 20n);
+    const region = readFileSync(`/proc/${source.pid}/maps`, 'utf8')
+      .split('\n')
+      .map((l) => /^([0-9a-f]+)-([0-9a-f]+) rw-p 00000000 00:00 0\s*$/.exec(l))
+      .find((m) => m && BigInt(`0x${m[2]}`) - BigInt(`0x${m[1]}`) >= 16n << 20n);
     assert.ok(region, `no 16 MiB anonymous mapping in /proc/${source.pid}/maps`);
     let answer: Buffer = Buffer.alloc(0);
     const r = await runStopped(bed.migrateArgs('l7', src, dst, ['--live=postcopy']), 'after-checkpoint', async () => {
-      const ready = JSON.parse(await readFile(join(stateDir, 'live', source.id, 'ready.json'), 'utf8')) as { port: number };
+      const ready = JSON.parse(await readFile(join(stateDir, 'live', source.id, 'ready.json'), 'utf8')) as {
+        port: number;
+      };
       answer = await pageServerGet(ready.port, BigInt(`0x${region![1]}`));
     });
     assert.ok(answer.length < 4096, `the page server sent ${answer.length} bytes to a client without the certificate`);
     // The page server wanted a TLS handshake, and refused the plain client (CRIU ends the dump there).
-    const dumped = JSON.parse(await readFile(join(stateDir, source.id, 'last-checkpoint.json'), 'utf8')) as { ok: boolean; error?: string };
+    const dumped = JSON.parse(await readFile(join(stateDir, source.id, 'last-checkpoint.json'), 'utf8')) as {
+      ok: boolean;
+      error?: string;
+    };
     assert.equal(dumped.ok, false);
     assert.match(dumped.error ?? '', /tls: TLS handshake failed/);
     assert.equal(r.exitCode, 1, r.stderr);
@@ -221,7 +326,11 @@ describe('migrate --live (post-copy) through the extmount runtime', () => {
     assert.equal((await bed.a.docker.getContainer('l7').inspect()).State.Paused, false);
     const back = Date.now();
     const clock = await passAfter(log, back, 'l7 on a: a full pass after the refusal');
-    assert.deepEqual(clock.passes.filter((p) => !p.ok), [], 'every page intact');
+    assert.deepEqual(
+      clock.passes.filter((p) => !p.ok),
+      [],
+      'every page intact',
+    );
     await bed.a.cli(['rm', '-f', 'l7']);
   });
 
@@ -230,15 +339,31 @@ describe('migrate --live (post-copy) through the extmount runtime', () => {
       if (!(await requireE2E(t, needs))) return;
       const name = `lk-${point}`;
       const { src, dst, log } = await startClock(name);
-      const r = await runCli(bed.migrateArgs(name, src, dst, ['--live=postcopy']), { env: { EXTMOUNT_MIGRATE_FAULT: point } });
+      const r = await runCli(bed.migrateArgs(name, src, dst, ['--live=postcopy']), {
+        env: { EXTMOUNT_MIGRATE_FAULT: point },
+      });
       assert.equal(r.exitCode, 137, r.stderr);
-      const shown = async () => ({ a: (await bed.a.docker.getContainer(name).inspect().catch(() => undefined))?.State, b: (await bed.state(bed.b, name))?.running === true });
+      const shown = async () => ({
+        a: (
+          await bed.a.docker
+            .getContainer(name)
+            .inspect()
+            .catch(() => undefined)
+        )?.State,
+        b: (await bed.state(bed.b, name))?.running === true,
+      });
       // After the start the pages go on moving without migrate; the source is frozen (paused) meanwhile.
-      const settled = await waitFor(`${name}: a post-copy under way ends`, async () => {
-        const now = await shown();
-        return now.a?.Paused && now.b ? undefined : now;
-      }, 120_000);
-      const running = [settled.a?.Running && !settled.a.Paused ? 'a' : undefined, settled.b ? 'b' : undefined].filter(Boolean);
+      const settled = await waitFor(
+        `${name}: a post-copy under way ends`,
+        async () => {
+          const now = await shown();
+          return now.a?.Paused && now.b ? undefined : now;
+        },
+        120_000,
+      );
+      const running = [settled.a?.Running && !settled.a.Paused ? 'a' : undefined, settled.b ? 'b' : undefined].filter(
+        Boolean,
+      );
       assert.ok(running.length <= 1, `${point}: runs on ${running.join(' and ')}`);
       if (point === 'after-start') assert.deepEqual(running, ['b']);
       else assert.deepEqual(running, [], `${point}: frozen on a, the copy on b not started`);
@@ -248,8 +373,16 @@ describe('migrate --live (post-copy) through the extmount runtime', () => {
       assert.equal(await bed.state(bed.a, name), undefined);
       const after = Date.now();
       const clock = await passAfter(log, after, `${name} on b: a full pass after the re-run`);
-      assert.deepEqual(clock.passes.filter((p) => !p.ok), [], 'every page intact');
-      assert.equal((await readFile(log, 'utf8')).split('\n').filter((l) => l.startsWith('S ')).length, 1, 'the same process, never restarted');
+      assert.deepEqual(
+        clock.passes.filter((p) => !p.ok),
+        [],
+        'every page intact',
+      );
+      assert.equal(
+        (await readFile(log, 'utf8')).split('\n').filter((l) => l.startsWith('S ')).length,
+        1,
+        'the same process, never restarted',
+      );
       await bed.assertNothingLeft(name);
       await bed.b.cli(['rm', '-f', name]);
     });
@@ -284,8 +417,12 @@ async function pageServerGet(port: number, vaddr: bigint): Promise<Buffer> {
 
 /** The clock's log once it has a full pass over its memory that ended after SINCE (60 s at most). */
 function passAfter(log: string, since: number, what: string): Promise<ClockLog> {
-  return waitFor(what, async () => {
-    const c = await readClockLog(log);
-    return c.passes.some((p) => p.at > since) ? c : undefined;
-  }, 60_000);
+  return waitFor(
+    what,
+    async () => {
+      const c = await readClockLog(log);
+      return c.passes.some((p) => p.at > since) ? c : undefined;
+    },
+    60_000,
+  );
 }

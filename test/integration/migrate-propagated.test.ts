@@ -7,7 +7,18 @@ import { test } from 'node:test';
 import { execa } from 'execa';
 import { assertOneLineError, runCli } from '../helpers/cli.js';
 import { TEST_IMAGE, type Daemon, runDetached } from '../helpers/dockerd.js';
-import { continued, counterLoop, hostMounts, hostSandbox, lostMounts, readCount, requireE2E, startRuntimeDaemon, waitFor, writeTestConfig } from '../helpers/e2e.js';
+import {
+  continued,
+  counterLoop,
+  hostMounts,
+  hostSandbox,
+  lostMounts,
+  readCount,
+  requireE2E,
+  startRuntimeDaemon,
+  waitFor,
+  writeTestConfig,
+} from '../helpers/e2e.js';
 
 test('a container with a propagated mount migrates through the extmount runtime on both hosts', async (t) => {
   if (!(await requireE2E(t, ['root', 'dockerd', 'criu']))) return;
@@ -28,7 +39,18 @@ test('a container with a propagated mount migrates through the extmount runtime 
       await execa('mount', ['--bind', prop, prop]);
       await execa('mount', ['--make-shared', prop]);
     }
-    await runDetached(a, ['--name', 'pm', '--runtime', 'extmount', '-v', `${propA}:/prop:rslave`, TEST_IMAGE, 'sh', '-c', counterLoop('/prop/counter')]);
+    await runDetached(a, [
+      '--name',
+      'pm',
+      '--runtime',
+      'extmount',
+      '-v',
+      `${propA}:/prop:rslave`,
+      TEST_IMAGE,
+      'sh',
+      '-c',
+      counterLoop('/prop/counter'),
+    ]);
     await execa('mount', ['--bind', disk2, join(propA, 'sub')]);
     await execa('mount', ['--bind', disk2, join(propB, 'sub')]);
     assert.equal((await a.cli(['exec', 'pm', 'cat', '/prop/sub/hello.txt'])).stdout, 'from disk2');
@@ -36,19 +58,58 @@ test('a container with a propagated mount migrates through the extmount runtime 
     const mountsBefore = hostMounts();
     const before = await readCount(join(propA, 'counter'));
 
-    const r = await runCli(['--config', config, 'migrate', 'pm', '--from', a.host, '--to', b.host, '--map', `${propA}=${propB}`, '--copy-binds', '--json']);
+    const r = await runCli([
+      '--config',
+      config,
+      'migrate',
+      'pm',
+      '--from',
+      a.host,
+      '--to',
+      b.host,
+      '--map',
+      `${propA}=${propB}`,
+      '--copy-binds',
+      '--json',
+    ]);
     assert.equal(r.exitCode, 0, r.stderr);
-    assert.deepEqual(JSON.parse(r.stdout).mounts.map((m: { destination: string; target: string }) => [m.destination, m.target]), [['/prop', propB]]);
-    await waitFor('the counter to go on in host b\'s folder', async () => continued(await readCount(join(propB, 'counter')), before));
+    assert.deepEqual(
+      JSON.parse(r.stdout).mounts.map((m: { destination: string; target: string }) => [m.destination, m.target]),
+      [['/prop', propB]],
+    );
+    await waitFor("the counter to go on in host b's folder", async () =>
+      continued(await readCount(join(propB, 'counter')), before),
+    );
     assert.equal((await b.cli(['exec', 'pm', 'cat', '/prop/sub/hello.txt'])).stdout, 'from disk2');
-    const inside = (await b.cli(['exec', 'pm', 'cat', '/proc/1/mountinfo'])).stdout.split('\n').find((l) => l.split(' ')[4] === '/prop/sub');
+    const inside = (await b.cli(['exec', 'pm', 'cat', '/proc/1/mountinfo'])).stdout
+      .split('\n')
+      .find((l) => l.split(' ')[4] === '/prop/sub');
     assert.match(inside ?? '', / master:\d+ /, `/prop/sub is not a slave on b: ${inside}`);
     assert.equal((await a.cli(['ps', '-aq'])).stdout.trim(), '', 'the source container is still on a');
-    assert.deepEqual(lostMounts(mountsBefore, hostMounts(), { ignoreUnder: [a.dir, b.dir], mine: box.dir }), [], 'a host mount was lost');
+    assert.deepEqual(
+      lostMounts(mountsBefore, hostMounts(), { ignoreUnder: [a.dir, b.dir], mine: box.dir }),
+      [],
+      'a host mount was lost',
+    );
 
     // The way back, to a bind path host a lacks, is refused before anything stops.
     await execa('umount', [join(propA, 'sub')]);
-    assertOneLineError(await runCli(['--config', config, 'migrate', 'pm', '--from', b.host, '--to', a.host, '--map', `${propB}=/nonexistent/prop`]), 2, /does not exist/);
+    assertOneLineError(
+      await runCli([
+        '--config',
+        config,
+        'migrate',
+        'pm',
+        '--from',
+        b.host,
+        '--to',
+        a.host,
+        '--map',
+        `${propB}=/nonexistent/prop`,
+      ]),
+      2,
+      /does not exist/,
+    );
     assert.equal((await b.docker.getContainer('pm').inspect()).State.Running, true);
   } finally {
     await a?.stop();

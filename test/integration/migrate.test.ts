@@ -26,7 +26,7 @@ describe('migrate between two engines', () => {
   it('moves a running container from a to b: the process continues, its files, deletions, volume and /dev/shm come along', async (t) => {
     if (!(await requireE2E(t, needs))) return;
     const { src, dst, id } = await bed.startCounter('m1');
-    const before = (await counterNow(src));
+    const before = await counterNow(src);
     const r = await runCli(bed.migrateArgs('m1', src, dst, ['--json']));
     assert.equal(r.exitCode, 0, r.stderr);
     const report = JSON.parse(r.stdout);
@@ -39,7 +39,9 @@ describe('migrate between two engines', () => {
     assert.ok(report.verified.checkpointFiles >= 5, JSON.stringify(report.verified));
     assert.equal(report.verified.layerFiles, 2, JSON.stringify(report.verified));
     assert.equal(report.verified.windowMs, 2000);
-    t.diagnostic(`downtime ${report.downtimeMs} ms (${JSON.stringify(report.timings)}), total ${report.durationMs} ms, moved ${report.bytes.total} bytes (image ${report.bytes.image}, checkpoint ${report.bytes.checkpoint}, rootfs ${report.bytes.rootfs}, volumes ${report.bytes.volumes})`);
+    t.diagnostic(
+      `downtime ${report.downtimeMs} ms (${JSON.stringify(report.timings)}), total ${report.durationMs} ms, moved ${report.bytes.total} bytes (image ${report.bytes.image}, checkpoint ${report.bytes.checkpoint}, rootfs ${report.bytes.rootfs}, volumes ${report.bytes.volumes})`,
+    );
 
     // On b: the same process goes on, writing into DST; on a: gone, SRC no longer changes.
     const after = await assertContinues(dst, before, 'm1 on b');
@@ -59,8 +61,14 @@ describe('migrate between two engines', () => {
     assert.equal(info.Config.Labels['extmount.migrate.from'], id);
     assert.deepEqual(info.Mounts.find((m) => m.Destination === '/data')?.Source, dst);
     // Nothing of the migration is left behind: no helpers, no journal, no checkpoint.
-    assert.deepEqual((await bed.a.docker.listContainers({ all: true })).map((c) => c.Names), []);
-    assert.deepEqual((await bed.b.docker.listContainers({ all: true })).map((c) => c.Names), [['/m1']]);
+    assert.deepEqual(
+      (await bed.a.docker.listContainers({ all: true })).map((c) => c.Names),
+      [],
+    );
+    assert.deepEqual(
+      (await bed.b.docker.listContainers({ all: true })).map((c) => c.Names),
+      [['/m1']],
+    );
   });
 
   it('refuses bad input with one line and exit 2, touching nothing', async (t) => {
@@ -70,7 +78,9 @@ describe('migrate between two engines', () => {
       a: await bed.state(bed.a, 'bad1'),
       checkpoints: String((await bed.a.cli(['checkpoint', 'ls', 'bad1'])).stdout),
       aContainers: (await bed.a.docker.listContainers({ all: true })).length,
-      bContainers: (await bed.b.docker.listContainers({ all: true, filters: { label: [`extmount.migrate.from=${id}`] } })).length,
+      bContainers: (
+        await bed.b.docker.listContainers({ all: true, filters: { label: [`extmount.migrate.from=${id}`] } })
+      ).length,
       bVolumes: ((await bed.b.docker.listVolumes()).Volumes ?? []).map((v) => v.Name).sort(),
     });
     const snap = await snapshot();
@@ -78,15 +88,47 @@ describe('migrate between two engines', () => {
     const alias = join(bed.base, 'alias.sock');
     await symlink(bed.a.host.replace('unix://', ''), alias).catch(() => undefined);
     const cases: Array<[string, string[], RegExp]> = [
-      ['unknown container', ['--config', bed.config, 'migrate', 'nosuch', '--from', bed.a.host, '--to', bed.b.host], /no container "nosuch" on unix:/],
-      ['unreachable host', bed.migrateArgs('bad1', src, dst).map((x) => (x === bed.b.host ? `unix://${bed.base}/nowhere.sock` : x)), /cannot reach the Docker engine at unix:.*nowhere\.sock/],
-      ['--map without =', ['--config', bed.config, 'migrate', 'bad1', '--from', bed.a.host, '--to', bed.b.host, '--map', src], /--map ".*": expected SRC=DST/],
-      ['same host', ['--config', bed.config, 'migrate', 'bad1', '--from', bed.a.host, '--to', bed.a.host], /--from and --to are the same engine/],
-      ['same engine by another address', ['--config', bed.config, 'migrate', 'bad1', '--from', bed.a.host, '--to', `unix://${alias}`], /reach the same engine \(both have container/],
-      ['a target path the allowlist refuses', bed.migrateArgs('bad1', src, '/etc/extmount-test'), /target path \/etc\/extmount-test is under the denied host path \/etc/],
-      ['a target path missing on b', bed.migrateArgs('bad1', src, join(dst, 'missing')), /does not exist .*--copy-binds/],
+      [
+        'unknown container',
+        ['--config', bed.config, 'migrate', 'nosuch', '--from', bed.a.host, '--to', bed.b.host],
+        /no container "nosuch" on unix:/,
+      ],
+      [
+        'unreachable host',
+        bed.migrateArgs('bad1', src, dst).map((x) => (x === bed.b.host ? `unix://${bed.base}/nowhere.sock` : x)),
+        /cannot reach the Docker engine at unix:.*nowhere\.sock/,
+      ],
+      [
+        '--map without =',
+        ['--config', bed.config, 'migrate', 'bad1', '--from', bed.a.host, '--to', bed.b.host, '--map', src],
+        /--map ".*": expected SRC=DST/,
+      ],
+      [
+        'same host',
+        ['--config', bed.config, 'migrate', 'bad1', '--from', bed.a.host, '--to', bed.a.host],
+        /--from and --to are the same engine/,
+      ],
+      [
+        'same engine by another address',
+        ['--config', bed.config, 'migrate', 'bad1', '--from', bed.a.host, '--to', `unix://${alias}`],
+        /reach the same engine \(both have container/,
+      ],
+      [
+        'a target path the allowlist refuses',
+        bed.migrateArgs('bad1', src, '/etc/extmount-test'),
+        /target path \/etc\/extmount-test is under the denied host path \/etc/,
+      ],
+      [
+        'a target path missing on b',
+        bed.migrateArgs('bad1', src, join(dst, 'missing')),
+        /does not exist .*--copy-binds/,
+      ],
       ['a --map that matches no bind', bed.migrateArgs('bad1', '/nothing/here', dst), /matches no bind of bad1/],
-      ['--from missing', ['--config', bed.config, 'migrate', 'bad1', '--to', bed.b.host], /needs --from DOCKER_HOST and --to DOCKER_HOST/],
+      [
+        '--from missing',
+        ['--config', bed.config, 'migrate', 'bad1', '--to', bed.b.host],
+        /needs --from DOCKER_HOST and --to DOCKER_HOST/,
+      ],
     ];
     for (const [what, args, pattern] of cases) {
       const r = await runCli(args);
@@ -101,7 +143,18 @@ describe('migrate between two engines', () => {
     const { src, dst } = await bed.startCounter('allow1');
     const strict = join(bed.base, 'strict.json');
     await writeFile(strict, JSON.stringify({ hostPaths: { allow: [join(bed.base, 'allowed')], deny: [] } }));
-    const r = await runCli(['--config', strict, 'migrate', 'allow1', '--from', bed.a.host, '--to', bed.b.host, '--map', `${src}=${dst}`]);
+    const r = await runCli([
+      '--config',
+      strict,
+      'migrate',
+      'allow1',
+      '--from',
+      bed.a.host,
+      '--to',
+      bed.b.host,
+      '--map',
+      `${src}=${dst}`,
+    ]);
     assertOneLineError(r, 2, /bind \/data: the target path .* is outside the allowed host paths/);
     assert.deepEqual(await bed.whereRunning('allow1'), ['a']);
     await bed.a.cli(['rm', '-f', 'allow1']);
@@ -111,7 +164,17 @@ describe('migrate between two engines', () => {
     if (!(await requireE2E(t, needs))) return;
     // dockerd answers `null` for "no changes"; docker-modem hands that back as a Buffer.
     await runDetached(bed.a, ['--name', 'idle1', TEST_IMAGE, 'sleep', '100000']);
-    const r = await runCli(['--config', bed.config, 'migrate', 'idle1', '--from', bed.a.host, '--to', bed.b.host, '--json']);
+    const r = await runCli([
+      '--config',
+      bed.config,
+      'migrate',
+      'idle1',
+      '--from',
+      bed.a.host,
+      '--to',
+      bed.b.host,
+      '--json',
+    ]);
     assert.equal(r.exitCode, 0, r.stderr);
     assert.deepEqual(JSON.parse(r.stdout).rootfs, { copied: 0, deleted: 0, skipped: 0 });
     assert.equal((await bed.state(bed.b, 'idle1'))?.running, true);
@@ -119,7 +182,7 @@ describe('migrate between two engines', () => {
     await bed.b.cli(['rm', '-f', 'idle1']);
   });
 
-  it('--copy-binds copies a bind\'s folder to a new path on b, --name renames it there', async (t) => {
+  it("--copy-binds copies a bind's folder to a new path on b, --name renames it there", async (t) => {
     if (!(await requireE2E(t, needs))) return;
     const { src, id } = await bed.startCounter('cp1');
     await writeFile(join(src, 'seed.txt'), 'from a\n');
@@ -127,12 +190,30 @@ describe('migrate between two engines', () => {
     await writeFile(join(src, 'deep', 'er', 'f'), 'deep\n');
     await symlink('seed.txt', join(src, 'link'));
     const dst = join(bed.base, 'srv', 'cp1', 'new', 'place');
-    const before = (await counterNow(src));
-    const r = await runCli(['--config', bed.config, 'migrate', 'cp1', '--from', bed.a.host, '--to', bed.b.host, '--map', `${src}=${dst}`, '--copy-binds', '--name', 'cp1-on-b', '--json']);
+    const before = await counterNow(src);
+    const r = await runCli([
+      '--config',
+      bed.config,
+      'migrate',
+      'cp1',
+      '--from',
+      bed.a.host,
+      '--to',
+      bed.b.host,
+      '--map',
+      `${src}=${dst}`,
+      '--copy-binds',
+      '--name',
+      'cp1-on-b',
+      '--json',
+    ]);
     assert.equal(r.exitCode, 0, r.stderr);
     const report = JSON.parse(r.stdout);
     assert.ok(report.bytes.binds > 0);
-    assert.deepEqual(report.mounts.find((m: { kind: string }) => m.kind === 'bind'), { destination: '/data', kind: 'bind', source: src, target: dst, copied: true });
+    assert.deepEqual(
+      report.mounts.find((m: { kind: string }) => m.kind === 'bind'),
+      { destination: '/data', kind: 'bind', source: src, target: dst, copied: true },
+    );
     assert.equal(await readFile(join(dst, 'seed.txt'), 'utf8'), 'from a\n');
     assert.equal(await readFile(join(dst, 'deep', 'er', 'f'), 'utf8'), 'deep\n');
     assert.equal(await readFile(join(dst, 'link'), 'utf8'), 'from a\n');
@@ -148,12 +229,16 @@ describe('migrate between two engines', () => {
     faults.tried++;
     const { src, dst } = await bed.startCounter('f-down0');
     const running = await bed.state(bed.a, 'f-down0');
-    const before = (await counterNow(src));
+    const before = await counterNow(src);
     try {
       const r = await runStopped(bed.migrateArgs('f-down0', src, dst), 'after-preflight', async () => {
         await bed.stopDaemon(bed.b);
       });
-      assertOneLineError(r, 1, /preparing f-down0 on unix:.*b\/docker\.sock failed, nothing was stopped .*cannot reach/);
+      assertOneLineError(
+        r,
+        1,
+        /preparing f-down0 on unix:.*b\/docker\.sock failed, nothing was stopped .*cannot reach/,
+      );
       assert.deepEqual(await bed.state(bed.a, 'f-down0'), running, 'the container on a was touched');
       await assertContinues(src, before, 'f-down0 on a');
       const rerun = await runCli(bed.migrateArgs('f-down0', src, dst));
@@ -164,19 +249,25 @@ describe('migrate between two engines', () => {
     const last = await bed.assertRerunCompletes('f-down0', src, dst);
     assert.equal(last.token, before.token);
     faults.survived++;
-    faults.notes.push('target engine stopped before create: nothing stopped on a, re-run refused while b was down, completed once b was back');
+    faults.notes.push(
+      'target engine stopped before create: nothing stopped on a, re-run refused while b was down, completed once b was back',
+    );
   });
 
   it('fault: the target engine stops after the checkpoint → rolled back to a', async (t) => {
     if (!(await requireE2E(t, needs))) return;
     faults.tried++;
     const { src, dst } = await bed.startCounter('f-down');
-    const before = (await counterNow(src));
+    const before = await counterNow(src);
     try {
       const r = await runStopped(bed.migrateArgs('f-down', src, dst), 'after-checkpoint', async () => {
         await bed.stopDaemon(bed.b);
       });
-      assertOneLineError(r, 1, /migration of f-down to .* failed: .*cannot reach.*; rolled back: it runs again on unix:.*a\/docker\.sock, restored from checkpoint .*; a never-started copy is left on/);
+      assertOneLineError(
+        r,
+        1,
+        /migration of f-down to .* failed: .*cannot reach.*; rolled back: it runs again on unix:.*a\/docker\.sock, restored from checkpoint .*; a never-started copy is left on/,
+      );
       assert.deepEqual((await bed.state(bed.a, 'f-down'))?.running, true);
       await assertContinues(src, before, 'f-down back on a');
       // A re-run says clearly why not; once b is back, it completes.
@@ -188,20 +279,26 @@ describe('migrate between two engines', () => {
     const last = await bed.assertRerunCompletes('f-down', src, dst);
     assert.equal(last.token, before.token);
     faults.survived++;
-    faults.notes.push('target engine stopped after the checkpoint: rolled back to a (the never-started copy left on b was removed by the re-run), re-run refused while b was down, completed once b was back');
+    faults.notes.push(
+      'target engine stopped after the checkpoint: rolled back to a (the never-started copy left on b was removed by the re-run), re-run refused while b was down, completed once b was back',
+    );
   });
 
   it('fault: the target path vanishes between preflight and start → start fails on b, rolled back to a', async (t) => {
     if (!(await requireE2E(t, needs))) return;
     faults.tried++;
     const { src, dst } = await bed.startCounter('f-vanish');
-    const before = (await counterNow(src));
+    const before = await counterNow(src);
     const r = await runStopped(bed.migrateArgs('f-vanish', src, dst), 'before-start', async () => {
       // The storage goes away on b: unmounted, its mountpoint removed.
       await execa('umount', [dst]);
       await rm(dst, { recursive: true });
     });
-    assertOneLineError(r, 1, /migration of f-vanish to .* failed: starting container .* from checkpoint .*; rolled back: it runs again on/);
+    assertOneLineError(
+      r,
+      1,
+      /migration of f-vanish to .* failed: starting container .* from checkpoint .*; rolled back: it runs again on/,
+    );
     assert.deepEqual(await bed.whereRunning('f-vanish'), ['a']);
     assert.equal(await bed.state(bed.b, 'f-vanish'), undefined, 'the copy on b was not removed');
     await assertContinues(src, before, 'f-vanish back on a');
@@ -211,16 +308,25 @@ describe('migrate between two engines', () => {
     const last = await bed.assertRerunCompletes('f-vanish', src, dst);
     assert.equal(last.token, before.token);
     faults.survived++;
-    faults.notes.push('target path vanished before start: start failed on b, rolled back to a, re-run refused until the path was back, then completed');
+    faults.notes.push(
+      'target path vanished before start: start failed on b, rolled back to a, re-run refused until the path was back, then completed',
+    );
   });
 
-  for (const point of ['after-preflight', 'after-create', 'after-checkpoint', 'after-copy', 'before-start', 'after-start'] as const) {
+  for (const point of [
+    'after-preflight',
+    'after-create',
+    'after-checkpoint',
+    'after-copy',
+    'before-start',
+    'after-start',
+  ] as const) {
     it(`fault: migrate killed at ${point} → never two copies, the re-run completes`, async (t) => {
       if (!(await requireE2E(t, needs))) return;
       faults.tried++;
       const name = `k-${point}`;
       const { src, dst } = await bed.startCounter(name);
-      const before = (await counterNow(src));
+      const before = await counterNow(src);
       const r = await runCli(bed.migrateArgs(name, src, dst), { env: { EXTMOUNT_MIGRATE_FAULT: point } });
       assert.equal(r.exitCode, 137, r.stderr);
       const where = await bed.whereRunning(name);
@@ -235,13 +341,23 @@ describe('migrate between two engines', () => {
       }
       if (point === 'after-checkpoint') {
         // Frozen, and the target gone: the re-run says so and how to bring it back on a.
-        const lost = await runCli(bed.migrateArgs(name, src, dst).map((x) => (x === bed.b.host ? `unix://${bed.base}/nowhere.sock` : x)));
-        assertOneLineError(lost, 2, new RegExp(`cannot reach .*; ${name} is stopped on unix:.*a/docker\\.sock in checkpoint extmount-migrate-\\S+ from an earlier run: .*docker start --checkpoint`));
+        const lost = await runCli(
+          bed.migrateArgs(name, src, dst).map((x) => (x === bed.b.host ? `unix://${bed.base}/nowhere.sock` : x)),
+        );
+        assertOneLineError(
+          lost,
+          2,
+          new RegExp(
+            `cannot reach .*; ${name} is stopped on unix:.*a/docker\\.sock in checkpoint extmount-migrate-\\S+ from an earlier run: .*docker start --checkpoint`,
+          ),
+        );
       }
       const last = await bed.assertRerunCompletes(name, src, dst);
       assert.equal(last.token, before.token, `${point}: the process was restarted`);
       faults.survived++;
-      faults.notes.push(`killed at ${point}: ${where.length ? `ran on ${where[0]}` : 'stopped with its checkpoint on a'}, re-run completed`);
+      faults.notes.push(
+        `killed at ${point}: ${where.length ? `ran on ${where[0]}` : 'stopped with its checkpoint on a'}, re-run completed`,
+      );
     });
   }
 
@@ -260,19 +376,44 @@ describe('migrate between two engines', () => {
       await mkdir(join(prop, 'sub'));
       await execa('mount', ['--bind', disk2, join(prop, 'sub')]);
       const running = await bed.state(bed.a, 'f-ckpt');
-      const before = (await counterNow(src));
+      const before = await counterNow(src);
       const args = [...bed.migrateArgs('f-ckpt', src, dst), '--map', `${prop}=${prop}`];
       const r = await runCli(args);
-      assertOneLineError(r, 1, /checkpoint of f-ckpt on unix:.* failed, it still runs there, unchanged; what was prepared on unix:.* is removed: /);
+      assertOneLineError(
+        r,
+        1,
+        /checkpoint of f-ckpt on unix:.* failed, it still runs there, unchanged; what was prepared on unix:.* is removed: /,
+      );
       assert.deepEqual(await bed.state(bed.a, 'f-ckpt'), running, 'the container on a was restarted or stopped');
       await assertContinues(src, before, 'f-ckpt on a');
       assert.equal(await bed.state(bed.b, 'f-ckpt'), undefined, 'the prepared copy is still on b');
       const id = (await bed.state(bed.a, 'f-ckpt'))!.id;
-      assert.equal((await bed.b.docker.listContainers({ all: true, filters: { label: [`extmount.migrate.helper=${id}`] } })).length, 0, 'helpers left on b');
-      assert.equal((await bed.a.docker.listContainers({ all: true, filters: { label: [`extmount.migrate.helper=${id}`] } })).length, 0, 'helpers left on a');
-      assert.deepEqual(((await bed.b.docker.listVolumes()).Volumes ?? []).filter((v) => v.Name === 'f-ckpt-vol'), [], 'the volume made on b is still there');
-      assert.equal((await bed.a.docker.listContainers({ all: true, filters: { label: ['extmount.migrate.journal'] } })).length, 0, 'journal left on a');
-      assert.equal((await bed.a.docker.getContainer('f-ckpt').inspect()).HostConfig.RestartPolicy?.Name, 'unless-stopped');
+      assert.equal(
+        (await bed.b.docker.listContainers({ all: true, filters: { label: [`extmount.migrate.helper=${id}`] } }))
+          .length,
+        0,
+        'helpers left on b',
+      );
+      assert.equal(
+        (await bed.a.docker.listContainers({ all: true, filters: { label: [`extmount.migrate.helper=${id}`] } }))
+          .length,
+        0,
+        'helpers left on a',
+      );
+      assert.deepEqual(
+        ((await bed.b.docker.listVolumes()).Volumes ?? []).filter((v) => v.Name === 'f-ckpt-vol'),
+        [],
+        'the volume made on b is still there',
+      );
+      assert.equal(
+        (await bed.a.docker.listContainers({ all: true, filters: { label: ['extmount.migrate.journal'] } })).length,
+        0,
+        'journal left on a',
+      );
+      assert.equal(
+        (await bed.a.docker.getContainer('f-ckpt').inspect()).HostConfig.RestartPolicy?.Name,
+        'unless-stopped',
+      );
       const rerun = await runCli(args);
       assertOneLineError(rerun, 1, /checkpoint of f-ckpt .* failed, it still runs there/);
       assert.deepEqual(await bed.whereRunning('f-ckpt'), ['a']);

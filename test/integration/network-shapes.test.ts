@@ -30,14 +30,19 @@ describe('network shapes an engine cannot restore', () => {
     await pair?.stop();
   });
 
-  const blocked = () => restoreBlocker(containerd, { networkMode: 'none', networkDisabled: false, bridgeExists: false }) !== undefined;
+  const blocked = () =>
+    restoreBlocker(containerd, { networkMode: 'none', networkDisabled: false, bridgeExists: false }) !== undefined;
 
   it('checkpoint of a --network none container: refused with the issue and left running where it cannot come back, else it round-trips', async (t) => {
     if (!(await requireE2E(t, needs))) return;
     await a!.cli(['run', '-d', '--name', 'none1', '--network', 'none', TEST_IMAGE, 'sleep', '100000']);
     const r = await runCli(['--host', a!.host, 'checkpoint', 'none1', '--name', 'cp1']);
     if (blocked()) {
-      assertOneLineError(r, 2, /none1 would be stopped but could not be restored on unix:\S+: containerd \S+ cannot restore .*network mode "none"\) \(containerd#12141\); nothing was stopped; create the container with "NetworkDisabled": true/);
+      assertOneLineError(
+        r,
+        2,
+        /none1 would be stopped but could not be restored on unix:\S+: containerd \S+ cannot restore .*network mode "none"\) \(containerd#12141\); nothing was stopped; create the container with "NetworkDisabled": true/,
+      );
       assert.equal((await a!.docker.getContainer('none1').inspect()).State.Running, true);
       // --leave-running stops nothing: allowed.
       const kept = await runCli(['--host', a!.host, 'checkpoint', 'none1', '--name', 'cp2', '--leave-running']);
@@ -54,8 +59,22 @@ describe('network shapes an engine cannot restore', () => {
   async function counting(name: string): Promise<{ src: string; dst: string }> {
     const src = await mkdtemp(join(base, `${name}-src-`));
     const dst = join(base, `${name}-dst`);
-    const script = 'tok=$(cat /proc/sys/kernel/random/uuid); i=0; while true; do i=$((i+1)); echo "$tok $i" > /data/counter; sleep 0.1; done';
-    await a!.cli(['run', '-d', '--name', name, '--network', 'none', '-v', `${src}:/data`, TEST_IMAGE, 'sh', '-c', script]);
+    const script =
+      'tok=$(cat /proc/sys/kernel/random/uuid); i=0; while true; do i=$((i+1)); echo "$tok $i" > /data/counter; sleep 0.1; done';
+    await a!.cli([
+      'run',
+      '-d',
+      '--name',
+      name,
+      '--network',
+      'none',
+      '-v',
+      `${src}:/data`,
+      TEST_IMAGE,
+      'sh',
+      '-c',
+      script,
+    ]);
     await counter(src);
     return { src, dst };
   }
@@ -64,7 +83,17 @@ describe('network shapes an engine cannot restore', () => {
     if (!(await requireE2E(t, needs))) return;
     const { src, dst } = await counting('none2');
     const before = await counter(src);
-    const r = await runCli(['migrate', 'none2', '--from', a!.host, '--to', b!.host, '--map', `${src}=${dst}`, '--copy-binds']);
+    const r = await runCli([
+      'migrate',
+      'none2',
+      '--from',
+      a!.host,
+      '--to',
+      b!.host,
+      '--map',
+      `${src}=${dst}`,
+      '--copy-binds',
+    ]);
     assert.equal(r.exitCode, 0, r.stderr);
     assert.equal(/containerd#12141/.test(r.stderr), blocked(), r.stderr);
     const moved = await b!.docker.getContainer('none2').inspect();
@@ -84,10 +113,18 @@ describe('network shapes an engine cannot restore', () => {
     const args = ['migrate', 'none3', '--from', a!.host, '--to', b!.host, '--map', `${src}=${dst}`, '--copy-binds'];
     // The copied bind vanishes on b before the start: b cannot start the copy.
     const r = await runStopped(args, 'before-start', () => rm(dst, { recursive: true, force: true }));
-    assert.equal(r.stderr.startsWith('extmount: warning: ') && /containerd#12141/.test(r.stderr.split('\n')[0]!), blocked(), r.stderr);
-    assertOneLineError(withoutWarnings(r), 1, blocked()
-      ? /rolled back: it runs again on unix:\S+, restored from checkpoint \S+ in a NetworkDisabled copy \([0-9a-f]{12}; containerd#12141 .*\), now named none3/
-      : /rolled back: it runs again on unix:\S+, restored from checkpoint [^;\s]+; fix what the message names on the target/);
+    assert.equal(
+      r.stderr.startsWith('extmount: warning: ') && /containerd#12141/.test(r.stderr.split('\n')[0]!),
+      blocked(),
+      r.stderr,
+    );
+    assertOneLineError(
+      withoutWarnings(r),
+      1,
+      blocked()
+        ? /rolled back: it runs again on unix:\S+, restored from checkpoint \S+ in a NetworkDisabled copy \([0-9a-f]{12}; containerd#12141 .*\), now named none3/
+        : /rolled back: it runs again on unix:\S+, restored from checkpoint [^;\s]+; fix what the message names on the target/,
+    );
     const back = await a!.docker.getContainer('none3').inspect();
     assert.equal(back.State.Running, true);
     assert.equal((back.Config as { NetworkDisabled?: boolean }).NetworkDisabled === true, blocked());
@@ -95,7 +132,12 @@ describe('network shapes an engine cannot restore', () => {
     const later = await waitForCounter(src, (c) => c.n > before.n);
     assert.equal(later.token, before.token, 'the process on a was started afresh, not restored');
     // One container of that name on a, nothing on b, no checkpoint left.
-    assert.deepEqual((await a!.docker.listContainers({ all: true })).filter((c) => c.Names.some((n) => n.startsWith('/none3'))).map((c) => c.Names), [['/none3']]);
+    assert.deepEqual(
+      (await a!.docker.listContainers({ all: true }))
+        .filter((c) => c.Names.some((n) => n.startsWith('/none3')))
+        .map((c) => c.Names),
+      [['/none3']],
+    );
     assert.deepEqual(await b!.docker.listContainers({ all: true }), []);
     assert.deepEqual(await a!.cli(['checkpoint', 'ls', 'none3']).then((c) => c.stdout.trim().split('\n').slice(1)), []);
     const again = await runCli(args);
@@ -107,7 +149,13 @@ describe('network shapes an engine cannot restore', () => {
 
   it('a NetworkDisabled container (the workaround the refusal names) migrates on every stack', async (t) => {
     if (!(await requireE2E(t, needs))) return;
-    const c = await a!.docker.createContainer({ name: 'nd1', Image: TEST_IMAGE, Cmd: ['sleep', '100000'], NetworkDisabled: true, HostConfig: { NetworkMode: 'none' } });
+    const c = await a!.docker.createContainer({
+      name: 'nd1',
+      Image: TEST_IMAGE,
+      Cmd: ['sleep', '100000'],
+      NetworkDisabled: true,
+      HostConfig: { NetworkMode: 'none' },
+    });
     await c.start();
     const r = await runCli(['migrate', 'nd1', '--from', a!.host, '--to', b!.host]);
     assert.equal(r.exitCode, 0, r.stderr);
@@ -119,7 +167,13 @@ describe('network shapes an engine cannot restore', () => {
 
 /** The result with the warning lines before the error left out. */
 function withoutWarnings(r: CliResult): CliResult {
-  return { ...r, stderr: r.stderr.split('\n').filter((l) => !l.startsWith('extmount: warning: ')).join('\n') };
+  return {
+    ...r,
+    stderr: r.stderr
+      .split('\n')
+      .filter((l) => !l.startsWith('extmount: warning: '))
+      .join('\n'),
+  };
 }
 
 async function readCounter(dir: string): Promise<{ token: string; n: number } | undefined> {
@@ -128,8 +182,16 @@ async function readCounter(dir: string): Promise<{ token: string; n: number } | 
 }
 
 /** The counter once `ok` holds (an empty read, mid-write, is retried). */
-async function waitForCounter(dir: string, ok: (c: { token: string; n: number }) => boolean = () => true): Promise<{ token: string; n: number }> {
-  return (await waitFor(() => readCounter(dir), (c) => c !== undefined && ok(c), `the counter in ${dir}`, 10_000))!;
+async function waitForCounter(
+  dir: string,
+  ok: (c: { token: string; n: number }) => boolean = () => true,
+): Promise<{ token: string; n: number }> {
+  return (await waitFor(
+    () => readCounter(dir),
+    (c) => c !== undefined && ok(c),
+    `the counter in ${dir}`,
+    10_000,
+  ))!;
 }
 
 const counter = (dir: string) => waitForCounter(dir);

@@ -15,7 +15,10 @@ import { PODMAN_IMAGE, startPodmanHost, type PodmanHost } from '../helpers/podma
 
 for (const real of ['runc', 'crun'] as const) {
   test(`restore --import of a Podman archive on another Podman host, binds remapped, ${real} behind the wrapper on both`, async (t) => {
-    if (!(await requireE2E(t, ['root', 'podman', 'criu', 'zstd', ...(real === 'crun' ? (['crun-criu'] as const) : [])]))) return;
+    if (
+      !(await requireE2E(t, ['root', 'podman', 'criu', 'zstd', ...(real === 'crun' ? (['crun-criu'] as const) : [])]))
+    )
+      return;
     await exportAndImport(real);
   });
 }
@@ -51,16 +54,46 @@ async function exportAndImport(real: 'runc' | 'crun'): Promise<void> {
     const hostA = await startHost(a);
     const rootfs = join(dir, 'rootfs');
     await buildBusyboxRootfs(rootfs);
-    await ok('podman import', hostA.run(['sh', '-c', 'tar -C "$1" -c . | podman import - "$2"', 'sh', rootfs, PODMAN_IMAGE]));
+    await ok(
+      'podman import',
+      hostA.run(['sh', '-c', 'tar -C "$1" -c . | podman import - "$2"', 'sh', rootfs, PODMAN_IMAGE]),
+    );
     for (const d of [join(a, 'data'), join(a, 'prop', 'sub'), join(a, 'disk')]) await mkdir(d, { recursive: true });
     await writeFile(join(a, 'disk', 'hello.txt'), 'from A\n');
     await ok('bind prop', hostA.run(['mount', '--bind', join(a, 'prop'), join(a, 'prop')]));
     await ok('make prop shared', hostA.run(['mount', '--make-shared', join(a, 'prop')]));
-    await ok('podman run', hostA.podman(['run', '-d', '--name', 'pm1', '--runtime', 'extmount', '--network', 'none',
-      '-v', `${join(a, 'data')}:/data`, '-v', `${join(a, 'prop')}:/prop:rslave`, '-v', 'pmvol:/vol', PODMAN_IMAGE, 'sh', '-c', counterLoop('/data/counter')]));
+    await ok(
+      'podman run',
+      hostA.podman([
+        'run',
+        '-d',
+        '--name',
+        'pm1',
+        '--runtime',
+        'extmount',
+        '--network',
+        'none',
+        '-v',
+        `${join(a, 'data')}:/data`,
+        '-v',
+        `${join(a, 'prop')}:/prop:rslave`,
+        '-v',
+        'pmvol:/vol',
+        PODMAN_IMAGE,
+        'sh',
+        '-c',
+        counterLoop('/data/counter'),
+      ]),
+    );
     await ok('mount the submount', hostA.run(['mount', '--bind', join(a, 'disk'), join(a, 'prop', 'sub')]));
-    await waitFor('the counter to pass 10', async () => (await readCount(join(a, 'data', 'counter')).catch(() => ({ n: 0 }))).n > 10);
-    await ok('podman container checkpoint --export', hostA.podman(['container', 'checkpoint', '--export', archive, 'pm1']));
+    await waitFor(
+      'the counter to pass 10',
+      async () => (await readCount(join(a, 'data', 'counter')).catch(() => ({ n: 0 }))).n > 10,
+    );
+    await ok(
+      'podman container checkpoint --export',
+      hostA.podman(['container', 'checkpoint', '--export', archive, 'pm1']),
+    );
     const atDump = await readCount(join(a, 'data', 'counter'));
     await ok('podman save', hostA.podman(['save', '-o', image, PODMAN_IMAGE]));
     await ok('podman rm', hostA.podman(['rm', '-f', '-t', '0', 'pm1']));
@@ -77,41 +110,99 @@ async function exportAndImport(real: 'runc' | 'crun'): Promise<void> {
     await ok('bind prop', hostB.run(['mount', '--bind', join(b, 'prop'), join(b, 'prop')]));
     await ok('make prop shared', hostB.run(['mount', '--make-shared', join(b, 'prop')]));
     await ok('mount the submount', hostB.run(['mount', '--bind', join(b, 'disk'), join(b, 'prop', 'sub')]));
-    const digest = async () => createHash('sha256').update(await readFile(archive)).digest('hex');
+    const digest = async () =>
+      createHash('sha256')
+        .update(await readFile(archive))
+        .digest('hex');
     const archiveBefore = await digest();
 
     // Without maps: refused before Podman runs, one line naming the bind, nothing created.
     const refused = await hostB.run([process.execPath, CLI, 'restore', '--import', archive]);
     assert.equal(refused.exitCode, 2, String(refused.stderr));
-    assert.match(String(refused.stderr), new RegExp(`^extmount: bind /(data|prop) → ${a}/\\1: no such file or directory on this host; create it, or map it with --map ${a}/\\1=PATH\\n?$`));
-    assert.equal((await ok('podman ps -a', hostB.podman(['ps', '-a', '-q']))).trim(), '', 'a refused import created a container');
+    assert.match(
+      String(refused.stderr),
+      new RegExp(
+        `^extmount: bind /(data|prop) → ${a}/\\1: no such file or directory on this host; create it, or map it with --map ${a}/\\1=PATH\\n?$`,
+      ),
+    );
+    assert.equal(
+      (await ok('podman ps -a', hostB.podman(['ps', '-a', '-q']))).trim(),
+      '',
+      'a refused import created a container',
+    );
 
     const before = hostB.mounts();
-    const restored = await hostB.run([process.execPath, CLI, '--json', 'restore', '--import', archive, '--map', `${a}=${b}`, '--name', 'pmB']);
+    const restored = await hostB.run([
+      process.execPath,
+      CLI,
+      '--json',
+      'restore',
+      '--import',
+      archive,
+      '--map',
+      `${a}=${b}`,
+      '--name',
+      'pmB',
+    ]);
     assert.equal(restored.exitCode, 0, String(restored.stderr));
     const report = JSON.parse(String(restored.stdout));
     assert.match(report.id, /^[0-9a-f]{64}$/);
-    assert.deepEqual(report.binds.map((x: { destination: string; path: string; from: string }) => [x.destination, x.path, x.from]).sort(),
-      [['/data', join(b, 'data'), 'map'], ['/prop', join(b, 'prop'), 'map']]);
-    assert.equal((await ok('inspect', hostB.podman(['inspect', '--format', '{{.Id}} {{.State.Running}}', 'pmB']))).trim(), `${report.id} true`);
+    assert.deepEqual(
+      report.binds
+        .map((x: { destination: string; path: string; from: string }) => [x.destination, x.path, x.from])
+        .sort(),
+      [
+        ['/data', join(b, 'data'), 'map'],
+        ['/prop', join(b, 'prop'), 'map'],
+      ],
+    );
+    assert.equal(
+      (await ok('inspect', hostB.podman(['inspect', '--format', '{{.Id}} {{.State.Running}}', 'pmB']))).trim(),
+      `${report.id} true`,
+    );
 
     // The same process goes on (its token, its count) in B's folder; the propagated mount is B's disk, still a slave.
-    await waitFor(`the counter to go on from ${atDump.n}`, async () => continued(await readCount(join(b, 'data', 'counter')), atDump));
+    await waitFor(`the counter to go on from ${atDump.n}`, async () =>
+      continued(await readCount(join(b, 'data', 'counter')), atDump),
+    );
     assert.equal(await ok('cat in pmB', hostB.podman(['exec', 'pmB', 'cat', '/prop/sub/hello.txt'])), 'from B');
-    const inside = (await ok('mountinfo of pmB', hostB.podman(['exec', 'pmB', 'cat', '/proc/1/mountinfo']))).split('\n');
+    const inside = (await ok('mountinfo of pmB', hostB.podman(['exec', 'pmB', 'cat', '/proc/1/mountinfo']))).split(
+      '\n',
+    );
     const subLine = inside.find((l) => l.split(' ')[4] === '/prop/sub');
     assert.match(subLine ?? '', / master:\d+ /, `/prop/sub is not a slave after the import: ${subLine}`);
-    assert.deepEqual(inside.filter((l) => l.includes(`${a}/`) || l.split(' ')[3]?.startsWith(a)), [], 'a path of host A is mounted in the copy');
+    assert.deepEqual(
+      inside.filter((l) => l.includes(`${a}/`) || l.split(' ')[3]?.startsWith(a)),
+      [],
+      'a path of host A is mounted in the copy',
+    );
 
     // Nothing of host B lost, no copy of the archive left, the archive unchanged.
     const now = new Set(hostB.mounts().map((m) => `${m.id} ${m.mountpoint}`));
-    const lost = before.filter((m) => !now.has(`${m.id} ${m.mountpoint}`) && !m.mountpoint.startsWith(join(b, 'storage')) && !m.mountpoint.startsWith(join(b, 'runroot')));
+    const lost = before.filter(
+      (m) =>
+        !now.has(`${m.id} ${m.mountpoint}`) &&
+        !m.mountpoint.startsWith(join(b, 'storage')) &&
+        !m.mountpoint.startsWith(join(b, 'runroot')),
+    );
     assert.deepEqual(lost, [], `the import removed host mounts: ${JSON.stringify(lost)}`);
-    assert.deepEqual((await readdir(join(b, 'state'))).filter((n) => n.startsWith('import-')), [], 'the archive copy was left behind');
+    assert.deepEqual(
+      (await readdir(join(b, 'state'))).filter((n) => n.startsWith('import-')),
+      [],
+      'the archive copy was left behind',
+    );
     assert.equal(await digest(), archiveBefore, 'the archive was changed');
     // The wrapper did the restore on B (its short log names the runtime it handed it to).
-    const logs = (await ok('the runtime logs', hostB.run(['sh', '-c', 'find "$1" -name runtime.log -exec cat {} +', 'sh', join(b, 'state')]))).split('\n');
-    assert.ok(logs.some((l) => /^\S+ restore: /.test(l)), `no restore by the wrapper on B: ${logs.join('\n')}`);
+    const logs = (
+      await ok(
+        'the runtime logs',
+        hostB.run(['sh', '-c', 'find "$1" -name runtime.log -exec cat {} +', 'sh', join(b, 'state')]),
+      )
+    ).split('\n');
+    assert.ok(
+      logs.some((l) => /^\S+ restore: /.test(l)),
+      `no restore by the wrapper on B: ${logs.join('\n')}`,
+    );
     await ok('podman rm', hostB.podman(['rm', '-f', '-t', '0', 'pmB']));
   } finally {
     for (const host of hosts) await host.stop();

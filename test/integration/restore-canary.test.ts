@@ -23,7 +23,11 @@ describe('restore canary', () => {
     const works = join(base, 'passthrough-runc');
     const broken = join(base, 'norestore-runc');
     await writeFile(works, '#!/bin/sh\nexec runc "$@"\n', { mode: 0o755 });
-    await writeFile(broken, '#!/bin/sh\nfor arg; do [ "$arg" = restore ] && { echo "norestore: restore refused" >&2; exit 1; }; done\nexec runc "$@"\n', { mode: 0o755 });
+    await writeFile(
+      broken,
+      '#!/bin/sh\nfor arg; do [ "$arg" = restore ] && { echo "norestore: restore refused" >&2; exit 1; }; done\nexec runc "$@"\n',
+      { mode: 0o755 },
+    );
     [a, b] = await Promise.all([
       startDaemon('a', { baseDir: base, runtimes: { canaried: works } }),
       startDaemon('b', { baseDir: base, runtimes: { canaried: broken } }),
@@ -36,7 +40,13 @@ describe('restore canary', () => {
   });
 
   const create = async (daemon: Daemon, name: string) => {
-    const c = await daemon.docker.createContainer({ name, Image: TEST_IMAGE, Cmd: ['sleep', '100000'], NetworkDisabled: true, HostConfig: { NetworkMode: 'none', Runtime: 'canaried' } });
+    const c = await daemon.docker.createContainer({
+      name,
+      Image: TEST_IMAGE,
+      Cmd: ['sleep', '100000'],
+      NetworkDisabled: true,
+      HostConfig: { NetworkMode: 'none', Runtime: 'canaried' },
+    });
     await c.start();
     return c;
   };
@@ -45,17 +55,28 @@ describe('restore canary', () => {
     if (!(await requireE2E(t, needs))) return;
     await create(a!, 'c1');
     const r = await runCli(['migrate', 'c1', '--from', a!.host, '--to', b!.host]);
-    assertOneLineError(r, 2, /c1 would be stopped but could not be restored on the target unix:\S+: a canary container of its shape \(runtime canaried, network mode none\) did not come back from a checkpoint there \(.*norestore-runc.*\); nothing was stopped/);
+    assertOneLineError(
+      r,
+      2,
+      /c1 would be stopped but could not be restored on the target unix:\S+: a canary container of its shape \(runtime canaried, network mode none\) did not come back from a checkpoint there \(.*norestore-runc.*\); nothing was stopped/,
+    );
     assert.equal((await a!.docker.getContainer('c1').inspect()).State.Running, true);
     assert.deepEqual(await b!.docker.listContainers({ all: true }), []);
-    assert.deepEqual((await a!.docker.listContainers({ all: true })).map((c) => c.Names), [['/c1']]);
+    assert.deepEqual(
+      (await a!.docker.listContainers({ all: true })).map((c) => c.Names),
+      [['/c1']],
+    );
   });
 
-  it('checkpoint (not --leave-running) where the runtime cannot restore: refused with the canary\'s reason, left running; a working engine checkpoints', async (t) => {
+  it("checkpoint (not --leave-running) where the runtime cannot restore: refused with the canary's reason, left running; a working engine checkpoints", async (t) => {
     if (!(await requireE2E(t, needs))) return;
     await create(b!, 'c2');
     const r = await runCli(['--host', b!.host, 'checkpoint', 'c2', '--name', 'cp1']);
-    assertOneLineError(r, 2, /c2 would be stopped but could not be restored on unix:\S+: a canary container .*norestore-runc/);
+    assertOneLineError(
+      r,
+      2,
+      /c2 would be stopped but could not be restored on unix:\S+: a canary container .*norestore-runc/,
+    );
     assert.equal((await b!.docker.getContainer('c2').inspect()).State.Running, true);
     await create(a!, 'c3');
     const ok = await runCli(['--host', a!.host, 'checkpoint', 'c3', '--name', 'cp1']);

@@ -11,7 +11,17 @@ import { execa } from 'execa';
 import { DEFAULT_DENY } from '../../src/core/config.js';
 import { runCli } from '../helpers/cli.js';
 import { TEST_IMAGE, runDetached, type Daemon } from '../helpers/dockerd.js';
-import { continued, counterLoop, hostMounts, hostSandbox, readCount, requireE2E, startRuntimeDaemon, waitFor, writeTestConfig } from '../helpers/e2e.js';
+import {
+  continued,
+  counterLoop,
+  hostMounts,
+  hostSandbox,
+  readCount,
+  requireE2E,
+  startRuntimeDaemon,
+  waitFor,
+  writeTestConfig,
+} from '../helpers/e2e.js';
 
 const ROUNDS = 12;
 
@@ -30,16 +40,34 @@ test('restore CONTAINER --map to a path whose folder is swapped for a symlink an
       flipper = undefined;
     }
     // Put x/a back whatever moment the flipper was stopped at.
-    await execa('sh', ['-c', 'cd "$1" && { [ -d a.real ] && rm -f a && mv a.real a; true; }', 'fix', join(box.dir, 'x')]);
+    await execa('sh', [
+      '-c',
+      'cd "$1" && { [ -d a.real ] && rm -f a && mv a.real a; true; }',
+      'fix',
+      join(box.dir, 'x'),
+    ]);
   };
   try {
     const real = join(box.dir, 'x', 'a', 't');
     const evil = join(box.dir, 'evil', 't'); // stands for /etc: what the symlink points at
     const data = join(box.dir, 'data');
     await Promise.all([real, evil, data].map((d) => mkdir(d, { recursive: true })));
-    const config = await writeTestConfig(box.dir, { hostPaths: { allow: [], deny: [...DEFAULT_DENY, join(box.dir, 'evil')] } });
+    const config = await writeTestConfig(box.dir, {
+      hostPaths: { allow: [], deny: [...DEFAULT_DENY, join(box.dir, 'evil')] },
+    });
     daemon = await startRuntimeDaemon('b', { config, dir: box.dir });
-    await runDetached(daemon, ['--name', 'fl', '--runtime', 'extmount', '-v', `${data}:/data`, TEST_IMAGE, 'sh', '-c', counterLoop('/data/counter')]);
+    await runDetached(daemon, [
+      '--name',
+      'fl',
+      '--runtime',
+      'extmount',
+      '-v',
+      `${data}:/data`,
+      TEST_IMAGE,
+      'sh',
+      '-c',
+      counterLoop('/data/counter'),
+    ]);
     await waitFor('the counter', async () => (await readCount(join(data, 'counter'))).n > 3);
     const { dev, ino } = await stat(real);
     const cli = (args: string[]) => runCli(['--config', config, '--host', daemon!.host, ...args]);
@@ -51,7 +79,16 @@ test('restore CONTAINER --map to a path whose folder is swapped for a symlink an
       const dump = await cli(['checkpoint', 'fl', '--name', `c${i}`]);
       assert.equal(dump.exitCode, 0, dump.stderr);
       const atDump = await readCount(join(real, 'counter')).catch(() => readCount(join(data, 'counter')));
-      flipper = spawn('sh', ['-c', 'cd "$1" && while :; do mv a a.real; ln -s ../evil a; sleep 0.005; rm a; mv a.real a; sleep 0.1; done', 'flip', join(box.dir, 'x')], { stdio: 'ignore', detached: true });
+      flipper = spawn(
+        'sh',
+        [
+          '-c',
+          'cd "$1" && while :; do mv a a.real; ln -s ../evil a; sleep 0.005; rm a; mv a.real a; sleep 0.1; done',
+          'flip',
+          join(box.dir, 'x'),
+        ],
+        { stdio: 'ignore', detached: true },
+      );
       const r = await cli(['--json', 'restore', 'fl', '--name', `c${i}`, '--map', `data=${real}`]);
       await stopFlipper();
       outcomes.set(r.exitCode, (outcomes.get(r.exitCode) ?? 0) + 1);
@@ -61,20 +98,32 @@ test('restore CONTAINER --map to a path whose folder is swapped for a symlink an
       } else {
         assert.ok(r.exitCode === 1 || r.exitCode === 2, `restore ${i}: exit ${r.exitCode}: ${r.stderr}`);
         assert.match(r.stderr.split('\n')[0]!, /^extmount: /);
-        assert.equal((await daemon.docker.getContainer('fl').inspect()).State.Running, false, `a refused restore ${i} left the container running`);
+        assert.equal(
+          (await daemon.docker.getContainer('fl').inspect()).State.Running,
+          false,
+          `a refused restore ${i} left the container running`,
+        );
         reasons.add(r.stderr.split('\n')[0]!.replaceAll(box.dir, 'DIR'));
         // Without the flips, the same checkpoint restores: nothing was lost.
         const again = await cli(['restore', 'fl', '--name', `c${i}`, '--map', `data=${real}`]);
         assert.equal(again.exitCode, 0, again.stderr);
       }
-      await waitFor(`the same process after restore ${i}`, async () => continued(await readCount(join(real, 'counter')), atDump));
+      await waitFor(`the same process after restore ${i}`, async () =>
+        continued(await readCount(join(real, 'counter')), atDump),
+      );
     }
     t.diagnostic(`exit codes of ${ROUNDS} restores during the flips: ${JSON.stringify(Object.fromEntries(outcomes))}`);
     for (const reason of reasons) t.diagnostic(`refused: ${reason}`);
     assert.ok((outcomes.get(0) ?? 0) > 0, 'no restore got through: the test proves nothing');
     assert.deepEqual(await readdir(evil), [], 'the container wrote into the symlink target');
     const state = join(box.dir, 'state');
-    assert.deepEqual(hostMounts().filter((m) => m.mountpoint.startsWith(`${state}/`)).map((m) => m.mountpoint), [], 'a holder mount was left behind');
+    assert.deepEqual(
+      hostMounts()
+        .filter((m) => m.mountpoint.startsWith(`${state}/`))
+        .map((m) => m.mountpoint),
+      [],
+      'a holder mount was left behind',
+    );
   } finally {
     await stopFlipper().catch(() => undefined);
     await daemon?.stop();

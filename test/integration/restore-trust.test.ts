@@ -21,7 +21,9 @@ async function counterMovesOn(tree: SeedTree, from: string, atDump: number): Pro
 
 /** Mounts of restore holders (<stateDir>/restore/…) still on the host. */
 function lostHolders(): string[] {
-  return hostMounts().filter((m) => m.mountpoint.startsWith('/var/lib/extmount/restore/')).map((m) => m.mountpoint);
+  return hostMounts()
+    .filter((m) => m.mountpoint.startsWith('/var/lib/extmount/restore/'))
+    .map((m) => m.mountpoint);
 }
 
 /** `extmount` run from `cwd`, like a user in a shell there. */
@@ -39,7 +41,15 @@ describe('restore trust (issue 11) with real CRIU', () => {
   /** The seed tree dumped into <its dir>/images with /bar as barmount; the counter it had. */
   async function checkpoint(tree: SeedTree): Promise<{ images: string; atDump: number }> {
     const images = join(tree.dir, 'images');
-    const cp = await runCli(['checkpoint', '--pid', String(tree.pid), '--images-dir', images, '--key', '/bar=barmount']);
+    const cp = await runCli([
+      'checkpoint',
+      '--pid',
+      String(tree.pid),
+      '--images-dir',
+      images,
+      '--key',
+      '/bar=barmount',
+    ]);
     assert.equal(cp.exitCode, 0, cp.stderr);
     return { images, atDump: await tree.readCounter() };
   }
@@ -66,7 +76,10 @@ describe('restore trust (issue 11) with real CRIU', () => {
     cleanup.push(() => tree.stop());
     const detect = await runCli(['detect', '--pid', String(tree.pid), '--json']);
     assert.equal(detect.exitCode, 0, detect.stderr);
-    assert.deepEqual(JSON.parse(detect.stdout).external.map((e: { mountpoint: string }) => e.mountpoint), ['/bar']);
+    assert.deepEqual(
+      JSON.parse(detect.stdout).external.map((e: { mountpoint: string }) => e.mountpoint),
+      ['/bar'],
+    );
 
     const { images, atDump } = await checkpoint(tree);
     const restored = await runCli(['restore', '--images-dir', images, '--json']);
@@ -79,7 +92,16 @@ describe('restore trust (issue 11) with real CRIU', () => {
     if (!(await requireE2E(t, ['root', 'criu']))) return;
     const tree = await startSeedTree();
     cleanup.push(() => tree.stop());
-    const cp = await cliIn(tree.dir, ['checkpoint', '--pid', String(tree.pid), '--images-dir', 'rel-images', '--key', '/bar=barmount', '--json']);
+    const cp = await cliIn(tree.dir, [
+      'checkpoint',
+      '--pid',
+      String(tree.pid),
+      '--images-dir',
+      'rel-images',
+      '--key',
+      '/bar=barmount',
+      '--json',
+    ]);
     assert.equal(cp.exitCode, 0, cp.stderr);
     assert.equal(JSON.parse(cp.stdout).imagesDir, join(tree.dir, 'rel-images'));
     const atDump = await tree.readCounter();
@@ -98,7 +120,11 @@ describe('restore trust (issue 11) with real CRIU', () => {
     // lasts a few seconds, long enough to start the second one inside it, whatever the machine's speed.
     const slow = join(tree.dir, 'slow-action.sh');
     await writeFile(slow, '#!/bin/sh\nsleep 0.5\n', { mode: 0o755 });
-    const first = execa(process.execPath, [CLI, 'restore', '--images-dir', images, '--json', '--', '--action-script', slow], { reject: false, stdin: 'ignore' });
+    const first = execa(
+      process.execPath,
+      [CLI, 'restore', '--images-dir', images, '--json', '--', '--action-script', slow],
+      { reject: false, stdin: 'ignore' },
+    );
     // Whatever happens below, no restored copy outlives the test.
     cleanup.push(async () => {
       const done = await first;
@@ -108,11 +134,16 @@ describe('restore trust (issue 11) with real CRIU', () => {
     const lockFile = join(images, '.extmount-restore.lock');
     let firstDone = false;
     void first.finally(() => (firstDone = true));
-    await waitFor('the first restore to hold the lock', async () => {
-      if (firstDone) throw new Error(`the first restore ended before its lock was seen: ${String((await first).stderr)}`);
-      // Not probed with flock(1): a probe holding the lock for a moment would turn the first restore away.
-      return /^\d+( \S+)?\n$/.test(await readFile(lockFile, 'utf8').catch(() => ''));
-    }, 45_000); // a poll limit, not a timing claim: once (sid, under load) 15 s went by before the lock was taken
+    await waitFor(
+      'the first restore to hold the lock',
+      async () => {
+        if (firstDone)
+          throw new Error(`the first restore ended before its lock was seen: ${String((await first).stderr)}`);
+        // Not probed with flock(1): a probe holding the lock for a moment would turn the first restore away.
+        return /^\d+( \S+)?\n$/.test(await readFile(lockFile, 'utf8').catch(() => ''));
+      },
+      45_000,
+    ); // a poll limit, not a timing claim: once (sid, under load) 15 s went by before the lock was taken
     const second = await runCli(['restore', '--images-dir', images, '--json']);
     if (second.exitCode === 0) killTree(JSON.parse(second.stdout).pid);
     assertOneLineError(second, 2, /another extmount restore of .*images is running \(pid \d+\); wait for it to finish/);
@@ -122,12 +153,19 @@ describe('restore trust (issue 11) with real CRIU', () => {
     await counterMovesOn(tree, tree.foo, atDump);
     // Only that copy writes the counter: once it is killed, the counter stands still.
     killTree(pid);
-    await waitFor('the restored tree to end', async () => (await execa('kill', ['-0', String(pid)], { reject: false })).exitCode !== 0);
+    await waitFor(
+      'the restored tree to end',
+      async () => (await execa('kill', ['-0', String(pid)], { reject: false })).exitCode !== 0,
+    );
     const stopped = await tree.readCounter();
     await new Promise((resolve) => setTimeout(resolve, 500));
     assert.equal(await tree.readCounter(), stopped, 'another copy of the tree is still writing');
     // Released: a third restore is not refused by the lock.
-    assertOneLineError(await runCli(['restore', '--images-dir', images, '--map', `barmount=${join(tree.dir, 'missing')}`]), 2, /no such file or directory on this host/);
+    assertOneLineError(
+      await runCli(['restore', '--images-dir', images, '--map', `barmount=${join(tree.dir, 'missing')}`]),
+      2,
+      /no such file or directory on this host/,
+    );
   });
 
   /**
@@ -135,10 +173,32 @@ describe('restore trust (issue 11) with real CRIU', () => {
    * can; each restored tree is checked, then killed; refusals must be one `extmount:` line, exit 1 or 2.
    * NAME is put back whatever moment the flipper was stopped at. Returns the exit codes counted.
    */
-  async function restoresDuringFlips(t: TestContext, dir: string, name: string, target: string, argv: string[], checkRestored: (pid: number, i: number) => Promise<void>): Promise<Map<number, number>> {
-    const flipper = spawn('sh', ['-c', 'cd "$1" && while :; do mv "$2" "$2.real"; ln -s "$3" "$2"; rm "$2"; mv "$2.real" "$2"; sleep 0.01; done', 'flip', dir, name, target], { stdio: 'ignore', detached: true });
+  async function restoresDuringFlips(
+    t: TestContext,
+    dir: string,
+    name: string,
+    target: string,
+    argv: string[],
+    checkRestored: (pid: number, i: number) => Promise<void>,
+  ): Promise<Map<number, number>> {
+    const flipper = spawn(
+      'sh',
+      [
+        '-c',
+        'cd "$1" && while :; do mv "$2" "$2.real"; ln -s "$3" "$2"; rm "$2"; mv "$2.real" "$2"; sleep 0.01; done',
+        'flip',
+        dir,
+        name,
+        target,
+      ],
+      { stdio: 'ignore', detached: true },
+    );
     const stopFlipper = () => {
-      try { process.kill(-flipper.pid!, 'SIGKILL'); } catch { /* gone */ }
+      try {
+        process.kill(-flipper.pid!, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
     };
     cleanup.push(stopFlipper);
     const outcomes = new Map<number, number>();
@@ -157,12 +217,23 @@ describe('restore trust (issue 11) with real CRIU', () => {
         } else {
           assert.ok(r.exitCode === 1 || r.exitCode === 2, `restore ${i}: exit ${r.exitCode}: ${r.stderr}`);
           assert.match(r.stderr.split('\n')[0]!, /^extmount: /);
-          reasons.add(r.stderr.split('\n')[0]!.replace(/\/tmp\/extmount-seed-\w+/g, 'DIR').replace(/[0-9a-f]{16}\/\d+/, 'HOLDER'));
+          reasons.add(
+            r.stderr
+              .split('\n')[0]!
+              .replace(/\/tmp\/extmount-seed-\w+/g, 'DIR')
+              .replace(/[0-9a-f]{16}\/\d+/, 'HOLDER'),
+          );
         }
       }
     } finally {
       stopFlipper();
-      await execa('sh', ['-c', 'cd "$1" && { [ -d "$2.real" ] && rm -f "$2" && mv "$2.real" "$2"; true; }', 'fix', dir, name]);
+      await execa('sh', [
+        '-c',
+        'cd "$1" && { [ -d "$2.real" ] && rm -f "$2" && mv "$2.real" "$2"; true; }',
+        'fix',
+        dir,
+        name,
+      ]);
     }
     t.diagnostic(`exit codes of 30 restores during the flips: ${JSON.stringify(Object.fromEntries(outcomes))}`);
     for (const reason of reasons) t.diagnostic(`refused: ${reason}`);
@@ -180,14 +251,30 @@ describe('restore trust (issue 11) with real CRIU', () => {
     // tree (on a tmpfs /tmp it lacks the /tmp prefix) and changes while the flipper has the folder renamed.
     const realId = await inodeOf(real);
     const config = join(tree.dir, 'config.json');
-    await writeFile(config, JSON.stringify({ hostPaths: { allow: [], deny: [...DEFAULT_DENY, join(tree.dir, 'evil')] } }));
+    await writeFile(
+      config,
+      JSON.stringify({ hostPaths: { allow: [], deny: [...DEFAULT_DENY, join(tree.dir, 'evil')] } }),
+    );
 
     // The attacker: /x/a becomes a symlink to ../evil and back, as fast as the shell can.
-    const outcomes = await restoresDuringFlips(t, join(tree.dir, 'x'), 'a', '../evil', ['--config', config, 'restore', '--images-dir', images, '--map', `barmount=${real}`, '--json'], async (pid, i) => {
-      const bar = (await readFile(`/proc/${pid}/mountinfo`, 'utf8')).split('\n').find((l) => l.split(' ')[4] === '/bar');
-      assert.ok(bar, 'the restored tree has no /bar');
-      assert.equal(await inodeOf(`/proc/${pid}/root/bar`), realId, `restore ${i} mounted ${bar.split(' ')[3]} at /bar`);
-    });
+    const outcomes = await restoresDuringFlips(
+      t,
+      join(tree.dir, 'x'),
+      'a',
+      '../evil',
+      ['--config', config, 'restore', '--images-dir', images, '--map', `barmount=${real}`, '--json'],
+      async (pid, i) => {
+        const bar = (await readFile(`/proc/${pid}/mountinfo`, 'utf8'))
+          .split('\n')
+          .find((l) => l.split(' ')[4] === '/bar');
+        assert.ok(bar, 'the restored tree has no /bar');
+        assert.equal(
+          await inodeOf(`/proc/${pid}/root/bar`),
+          realId,
+          `restore ${i} mounted ${bar.split(' ')[3]} at /bar`,
+        );
+      },
+    );
     assert.ok((outcomes.get(0) ?? 0) > 0, 'no restore got through: the test proves nothing');
     assert.deepEqual(await readdir(evil), [], 'the restored tree wrote into the symlink target');
     assert.deepEqual(lostHolders(), [], 'a holder mount was left behind');
@@ -199,9 +286,16 @@ describe('restore trust (issue 11) with real CRIU', () => {
     const evil = join(tree.dir, 'evilroot'); // stands for another tree's filesystem, or /
     await mkdir(evil, { recursive: true });
     const realId = await inodeOf(tree.root);
-    const outcomes = await restoresDuringFlips(t, tree.dir, 'root', 'evilroot', ['restore', '--images-dir', images, '--json'], async (pid, i) => {
-      assert.equal(await inodeOf(`/proc/${pid}/root`), realId, `restore ${i} rebuilt the tree from another root`);
-    });
+    const outcomes = await restoresDuringFlips(
+      t,
+      tree.dir,
+      'root',
+      'evilroot',
+      ['restore', '--images-dir', images, '--json'],
+      async (pid, i) => {
+        assert.equal(await inodeOf(`/proc/${pid}/root`), realId, `restore ${i} rebuilt the tree from another root`);
+      },
+    );
     assert.ok((outcomes.get(0) ?? 0) > 0, 'no restore got through: the test proves nothing');
     assert.deepEqual(await readdir(evil), [], 'something was written into the other root');
     assert.deepEqual(lostHolders(), [], 'a holder mount was left behind');

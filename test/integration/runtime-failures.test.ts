@@ -8,7 +8,17 @@ import { test } from 'node:test';
 import { execa } from 'execa';
 import { assertOneLineError, runCli } from '../helpers/cli.js';
 import { TEST_IMAGE, type Daemon, runDetached } from '../helpers/dockerd.js';
-import { hostMounts, hostSandbox, lostMounts, requireE2E, startRuntimeDaemon, waitFor, writeTestConfig, counterLoop, readCount } from '../helpers/e2e.js';
+import {
+  hostMounts,
+  hostSandbox,
+  lostMounts,
+  requireE2E,
+  startRuntimeDaemon,
+  waitFor,
+  writeTestConfig,
+  counterLoop,
+  readCount,
+} from '../helpers/e2e.js';
 
 const TCP_LOOP =
   'sleep 100000 | nc -l -p 1234 >/dev/null & usleep 300000; sleep 100000 | nc 127.0.0.1 1234 >/dev/null & ' +
@@ -23,28 +33,50 @@ test('failures through the extmount runtime leave containers and host as they we
     daemon = await startRuntimeDaemon('f', { config, dir: box.dir });
     const cli = (args: string[]) => runCli(['--config', config, '--host', daemon!.host, ...args]);
     const id = async (name: string) => (await daemon!.cli(['inspect', '-f', '{{.Id}}', name])).stdout.trim();
-    const status = async (name: string) => (await daemon!.cli(['inspect', '-f', '{{.State.Status}} {{.State.Paused}}', name])).stdout.trim();
+    const status = async (name: string) =>
+      (await daemon!.cli(['inspect', '-f', '{{.State.Status}} {{.State.Paused}}', name])).stdout.trim();
 
-    await t.test('a checkpoint CRIU refuses (established TCP) fails with the CRIU reason and leaves the container running', async () => {
-      const data = join(box.dir, 'tcp');
-      await mkdir(data);
-      await runDetached(daemon!, ['--name', 'tcp1', '--runtime', 'extmount', '-v', `${data}:/data`, TEST_IMAGE, 'sh', '-c', TCP_LOOP]);
-      const counter = async () => Number((await readFile(join(data, 'counter'), 'utf8')).trim());
-      await waitFor('the counter to pass 5', async () => (await counter()) > 5);
-      const dump = await daemon!.cli(['checkpoint', 'create', 'tcp1', 'bad'], { reject: false });
-      assert.notEqual(dump.exitCode, 0);
-      // Instead of "criu failed: type NOTIFY errno 0": the Error line of CRIU's log and where the log is kept.
-      assert.match(dump.stderr, /exit status 1: extmount: checkpoint failed: inet: Connected TCP socket, consider using --tcp-established option\.; full log: \S+criu-dump-\S+\.log/);
-      assert.equal(await status('tcp1'), 'running false');
-      const n = await counter();
-      await waitFor('the counter to go on after the failed checkpoint', async () => (await counter()) > n);
-      const logs = await readdir(join(box.dir, 'state', await id('tcp1'), 'logs'));
-      assert.equal(logs.filter((l) => l.startsWith('criu-dump-')).length, 1);
-      // Through the CLI: exit 1, the same reason on the first line.
-      const viaCli = await cli(['checkpoint', 'tcp1', '--name', 'bad2']);
-      assertOneLineError(viaCli, 1, /^extmount: checkpoint bad2 of tcp1 failed: inet: Connected TCP socket, consider using --tcp-established option\.; full log: /);
-      assert.equal(await status('tcp1'), 'running false');
-    });
+    await t.test(
+      'a checkpoint CRIU refuses (established TCP) fails with the CRIU reason and leaves the container running',
+      async () => {
+        const data = join(box.dir, 'tcp');
+        await mkdir(data);
+        await runDetached(daemon!, [
+          '--name',
+          'tcp1',
+          '--runtime',
+          'extmount',
+          '-v',
+          `${data}:/data`,
+          TEST_IMAGE,
+          'sh',
+          '-c',
+          TCP_LOOP,
+        ]);
+        const counter = async () => Number((await readFile(join(data, 'counter'), 'utf8')).trim());
+        await waitFor('the counter to pass 5', async () => (await counter()) > 5);
+        const dump = await daemon!.cli(['checkpoint', 'create', 'tcp1', 'bad'], { reject: false });
+        assert.notEqual(dump.exitCode, 0);
+        // Instead of "criu failed: type NOTIFY errno 0": the Error line of CRIU's log and where the log is kept.
+        assert.match(
+          dump.stderr,
+          /exit status 1: extmount: checkpoint failed: inet: Connected TCP socket, consider using --tcp-established option\.; full log: \S+criu-dump-\S+\.log/,
+        );
+        assert.equal(await status('tcp1'), 'running false');
+        const n = await counter();
+        await waitFor('the counter to go on after the failed checkpoint', async () => (await counter()) > n);
+        const logs = await readdir(join(box.dir, 'state', await id('tcp1'), 'logs'));
+        assert.equal(logs.filter((l) => l.startsWith('criu-dump-')).length, 1);
+        // Through the CLI: exit 1, the same reason on the first line.
+        const viaCli = await cli(['checkpoint', 'tcp1', '--name', 'bad2']);
+        assertOneLineError(
+          viaCli,
+          1,
+          /^extmount: checkpoint bad2 of tcp1 failed: inet: Connected TCP socket, consider using --tcp-established option\.; full log: /,
+        );
+        assert.equal(await status('tcp1'), 'running false');
+      },
+    );
 
     // Shared by the next tests: a container with a propagated mount, checkpointed through the runtime.
     const prop = join(box.dir, 'prop');
@@ -55,23 +87,45 @@ test('failures through the extmount runtime leave containers and host as they we
     await execa('mount', ['--bind', prop, prop]);
     await execa('mount', ['--make-shared', prop]);
 
-    await t.test('extmount checkpoint refuses a container that needs the extmount runtime and runs under runc', async () => {
-      await runDetached(daemon!, ['--name', 'plain1', '-v', `${prop}:/prop:rslave`, TEST_IMAGE, 'sleep', '100000']);
-      const other = join(box.dir, 'other');
-      await mkdir(other);
-      await mkdir(join(prop, 'plainsub'));
-      await execa('mount', ['--bind', other, join(prop, 'plainsub')]);
-      try {
-        assertOneLineError(await cli(['checkpoint', 'plain1']), 2, /container plain1 has mounts runc cannot checkpoint by itself: \/prop\/plainsub \(propagated.*runs under runtime "runc"; recreate it with --runtime extmount/);
-        assert.equal(await status('plain1'), 'running false');
-        assert.equal((await daemon!.cli(['checkpoint', 'ls', 'plain1'])).stdout.trim().split('\n').length, 1, 'a checkpoint was created');
-      } finally {
-        await execa('umount', [join(prop, 'plainsub')], { reject: false });
-      }
-    });
+    await t.test(
+      'extmount checkpoint refuses a container that needs the extmount runtime and runs under runc',
+      async () => {
+        await runDetached(daemon!, ['--name', 'plain1', '-v', `${prop}:/prop:rslave`, TEST_IMAGE, 'sleep', '100000']);
+        const other = join(box.dir, 'other');
+        await mkdir(other);
+        await mkdir(join(prop, 'plainsub'));
+        await execa('mount', ['--bind', other, join(prop, 'plainsub')]);
+        try {
+          assertOneLineError(
+            await cli(['checkpoint', 'plain1']),
+            2,
+            /container plain1 has mounts runc cannot checkpoint by itself: \/prop\/plainsub \(propagated.*runs under runtime "runc"; recreate it with --runtime extmount/,
+          );
+          assert.equal(await status('plain1'), 'running false');
+          assert.equal(
+            (await daemon!.cli(['checkpoint', 'ls', 'plain1'])).stdout.trim().split('\n').length,
+            1,
+            'a checkpoint was created',
+          );
+        } finally {
+          await execa('umount', [join(prop, 'plainsub')], { reject: false });
+        }
+      },
+    );
 
     await t.test('a restore refused by preflight exits 2 and changes nothing', async () => {
-      await runDetached(daemon!, ['--name', 'pf1', '--runtime', 'extmount', '-v', `${prop}:/prop:rslave`, TEST_IMAGE, 'sh', '-c', counterLoop('/prop/counter')]);
+      await runDetached(daemon!, [
+        '--name',
+        'pf1',
+        '--runtime',
+        'extmount',
+        '-v',
+        `${prop}:/prop:rslave`,
+        TEST_IMAGE,
+        'sh',
+        '-c',
+        counterLoop('/prop/counter'),
+      ]);
       await execa('mount', ['--bind', disk2, join(prop, 'sub')]);
       await waitFor('the counter', async () => (await readCount(join(prop, 'counter'))).n > 3);
       const dump = await cli(['checkpoint', 'pf1', '--name', 'cp1']);
@@ -80,10 +134,26 @@ test('failures through the extmount runtime leave containers and host as they we
       const fingerprint = await digestDir(images);
       const mountsBefore = hostMounts();
 
-      assertOneLineError(await cli(['restore', 'pf1', '--map', `prop-sub=${join(box.dir, 'missing')}`]), 2, /\/prop\/sub \(key prop-sub\) → \S+\/missing: no such file or directory on this host/);
-      assertOneLineError(await cli(['restore', 'pf1', '--map', 'prop-sub=/etc']), 2, /the path is under the denied host path \/etc/);
-      assertOneLineError(await cli(['restore', 'pf1', '--map', `prop-sub=${join(disk2, 'hello.txt')}`]), 2, /a directory was recorded, this is a file/);
-      assertOneLineError(await cli(['restore', 'pf1', '--map', `nokey=${disk2}`]), 2, /the images have no external mount with key nokey/);
+      assertOneLineError(
+        await cli(['restore', 'pf1', '--map', `prop-sub=${join(box.dir, 'missing')}`]),
+        2,
+        /\/prop\/sub \(key prop-sub\) → \S+\/missing: no such file or directory on this host/,
+      );
+      assertOneLineError(
+        await cli(['restore', 'pf1', '--map', 'prop-sub=/etc']),
+        2,
+        /the path is under the denied host path \/etc/,
+      );
+      assertOneLineError(
+        await cli(['restore', 'pf1', '--map', `prop-sub=${join(disk2, 'hello.txt')}`]),
+        2,
+        /a directory was recorded, this is a file/,
+      );
+      assertOneLineError(
+        await cli(['restore', 'pf1', '--map', `nokey=${disk2}`]),
+        2,
+        /the images have no external mount with key nokey/,
+      );
 
       assert.equal(await status('pf1'), 'exited false');
       assert.equal(await digestDir(images), fingerprint, 'the checkpoint images changed');
@@ -91,10 +161,16 @@ test('failures through the extmount runtime leave containers and host as they we
       assert.ok(!(await readdir(images)).includes('extmount.maps.json'), 'a maps file was left behind');
 
       // The wrapper refuses on its own too (here: maps pointing nowhere, beside the images), before runc runs.
-      await writeFile(join(images, 'extmount.maps.json'), JSON.stringify({ maps: { 'prop-sub': join(box.dir, 'missing') } }));
+      await writeFile(
+        join(images, 'extmount.maps.json'),
+        JSON.stringify({ maps: { 'prop-sub': join(box.dir, 'missing') } }),
+      );
       const start = await daemon!.cli(['start', '--checkpoint', 'cp1', 'pf1'], { reject: false });
       assert.notEqual(start.exitCode, 0);
-      assert.match(start.stderr, /extmount: \/prop\/sub \(key prop-sub\) → \S+\/missing: no such file or directory on this host/);
+      assert.match(
+        start.stderr,
+        /extmount: \/prop\/sub \(key prop-sub\) → \S+\/missing: no such file or directory on this host/,
+      );
       assert.equal(await status('pf1'), 'exited false');
       await rm(join(images, 'extmount.maps.json'));
       assert.equal(await digestDir(images), fingerprint, 'the checkpoint images changed');
@@ -110,7 +186,9 @@ test('failures through the extmount runtime leave containers and host as they we
       const restore = await cli(['--json', 'restore', 'pf1', '--name', 'cp1']);
       assert.equal(restore.exitCode, 0, restore.stderr);
       assert.equal((await daemon!.cli(['exec', 'pf1', 'cat', '/prop/sub/hello.txt'])).stdout, 'from disk2');
-      const sub = (JSON.parse(restore.stdout) as { mounts: Array<{ mountpoint: string; path: string }> }).mounts.find((m) => m.mountpoint === '/prop/sub');
+      const sub = (JSON.parse(restore.stdout) as { mounts: Array<{ mountpoint: string; path: string }> }).mounts.find(
+        (m) => m.mountpoint === '/prop/sub',
+      );
       assert.equal(sub?.path, join(prop, 'sub'));
     });
   } finally {

@@ -30,7 +30,7 @@ mounts:
   - { key: data, mountpoint: /data, hostPath: /srv/data, kind: bind, type: directory, readOnly: false, propagation: private }
 `;
 
-describe('the wrapper\'s restore handler (fake runc)', () => {
+describe("the wrapper's restore handler (fake runc)", () => {
   let dir: string;
   let env: NodeJS.ProcessEnv;
   let argv: string[];
@@ -39,21 +39,46 @@ describe('the wrapper\'s restore handler (fake runc)', () => {
     dir = await mkdtemp(join(tmpdir(), 'extmount-handler-'));
     for (const sub of ['bundle', 'images', 'work', 'state', 'data', 'data2']) await mkdir(join(dir, sub));
     // The images the manifest describes: runc dumped the config bind /data under its destination.
-    await writeFile(join(dir, 'images', 'mountpoints-13.img'), mountpointsImage([
-      encodeMount({ mntId: 82, parentId: 52, mountpoint: './', root: '/' }),
-      encodeMount({ mntId: 100, parentId: 82, mountpoint: './data', root: join(dir, 'data'), extKey: '/data' }),
-    ]));
+    await writeFile(
+      join(dir, 'images', 'mountpoints-13.img'),
+      mountpointsImage([
+        encodeMount({ mntId: 82, parentId: 52, mountpoint: './', root: '/' }),
+        encodeMount({ mntId: 100, parentId: 82, mountpoint: './data', root: join(dir, 'data'), extKey: '/data' }),
+      ]),
+    );
     await writeFile(join(dir, 'fake-runc'), FAKE_RUNC);
     await chmod(join(dir, 'fake-runc'), 0o755);
     await writeFile(join(dir, 'config.json'), JSON.stringify({ stateDir: join(dir, 'state') }));
-    await writeFile(join(dir, 'bundle', 'config.json'), JSON.stringify({
-      root: { path: join(dir, 'rootfs') },
-      mounts: [{ destination: '/data', type: 'bind', source: join(dir, 'data'), options: ['rbind', 'rprivate'] }],
-    }));
-    env = { ...process.env, EXTMOUNT_CONFIG: join(dir, 'config.json'), EXTMOUNT_RUNC: join(dir, 'fake-runc'), FAKE_DIR: dir };
+    await writeFile(
+      join(dir, 'bundle', 'config.json'),
+      JSON.stringify({
+        root: { path: join(dir, 'rootfs') },
+        mounts: [{ destination: '/data', type: 'bind', source: join(dir, 'data'), options: ['rbind', 'rprivate'] }],
+      }),
+    );
+    env = {
+      ...process.env,
+      EXTMOUNT_CONFIG: join(dir, 'config.json'),
+      EXTMOUNT_RUNC: join(dir, 'fake-runc'),
+      FAKE_DIR: dir,
+    };
     argv = [
-      '--root', join(dir, 'root'), '--log', join(dir, 'log.json'), '--log-format', 'json',
-      'restore', '--image-path', join(dir, 'images'), '--work-path', join(dir, 'work'), '--detach', '-no-subreaper', '--bundle', join(dir, 'bundle'), 'cid',
+      '--root',
+      join(dir, 'root'),
+      '--log',
+      join(dir, 'log.json'),
+      '--log-format',
+      'json',
+      'restore',
+      '--image-path',
+      join(dir, 'images'),
+      '--work-path',
+      join(dir, 'work'),
+      '--detach',
+      '-no-subreaper',
+      '--bundle',
+      join(dir, 'bundle'),
+      'cid',
     ];
   });
   after(async () => {
@@ -70,29 +95,42 @@ describe('the wrapper\'s restore handler (fake runc)', () => {
     assert.equal(await runWrapper(argv, env), 0);
     assert.deepEqual((await readFile(join(dir, 'argv'), 'utf8')).trimEnd().split('\n'), argv);
     assert.equal(await readFile(join(dir, 'env'), 'utf8'), 'CRIU_CONFIG_FILE=\nEXTMOUNT_WRAPPED=1\n');
-    assert.equal(await readFile(join(dir, 'bundle', 'config.json'), 'utf8').then((t) => JSON.parse(t).mounts[0].source), join(dir, 'data'));
+    assert.equal(
+      await readFile(join(dir, 'bundle', 'config.json'), 'utf8').then((t) => JSON.parse(t).mounts[0].source),
+      join(dir, 'data'),
+    );
   });
 
-  it('a CRIU failure: the Error line and the fix in runc\'s log for containerd, the CRIU log kept, runc\'s exit code', async () => {
+  it("a CRIU failure: the Error line and the fix in runc's log for containerd, the CRIU log kept, runc's exit code", async () => {
     await reset();
     const status = await runWrapper(argv, {
       ...env,
       FAKE_EXIT: '1',
-      FAKE_CRIU_LOG: '(00.045000) Error (criu/mount-v2.c:891): mnt-v2: Failed to copy sharing from -1:/srv/disk2 to 63: Invalid argument',
+      FAKE_CRIU_LOG:
+        '(00.045000) Error (criu/mount-v2.c:891): mnt-v2: Failed to copy sharing from -1:/srv/disk2 to 63: Invalid argument',
     });
     assert.equal(status, 1);
-    const entries = (await readFile(join(dir, 'log.json'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { level: string; msg: string });
+    const entries = (await readFile(join(dir, 'log.json'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { level: string; msg: string });
     const last = entries.at(-1)!;
     assert.equal(last.level, 'error');
-    assert.match(last.msg, /^extmount: restore failed: mnt-v2: Failed to copy sharing from -1:\/srv\/disk2 to 63: Invalid argument; the restore source has no peer group to copy/);
+    assert.match(
+      last.msg,
+      /^extmount: restore failed: mnt-v2: Failed to copy sharing from -1:\/srv\/disk2 to 63: Invalid argument; the restore source has no peer group to copy/,
+    );
     const kept = await readdir(join(dir, 'state', 'cid', 'logs'));
     assert.equal(kept.filter((f) => f.startsWith('criu-restore-')).length, 1);
-    const result = JSON.parse(await readFile(join(dir, 'state', 'cid', 'last-restore.json'), 'utf8')) as { ok: boolean; criuLog: string };
+    const result = JSON.parse(await readFile(join(dir, 'state', 'cid', 'last-restore.json'), 'utf8')) as {
+      ok: boolean;
+      criuLog: string;
+    };
     assert.equal(result.ok, false);
     assert.match(result.criuLog, /logs\/criu-restore-/);
   });
 
-  it('runc failing on its own keeps runc\'s own error last in its log', async () => {
+  it("runc failing on its own keeps runc's own error last in its log", async () => {
     await reset();
     const status = await runWrapper(argv, { ...env, FAKE_EXIT: '1', FAKE_RUNC_ERROR: 'rootfs is gone' });
     assert.equal(status, 1);
@@ -105,7 +143,9 @@ describe('the wrapper\'s restore handler (fake runc)', () => {
     await writeFile(join(dir, 'images', 'extmount.yaml'), MANIFEST.replace('key: data', 'key: "da:ta"'));
     assert.equal(await runWrapper(argv, env), 2);
     await assert.rejects(readFile(join(dir, 'argv')), /ENOENT/);
-    const last = JSON.parse((await readFile(join(dir, 'log.json'), 'utf8')).trim().split('\n').at(-1)!) as { msg: string };
+    const last = JSON.parse((await readFile(join(dir, 'log.json'), 'utf8')).trim().split('\n').at(-1)!) as {
+      msg: string;
+    };
     assert.match(last.msg, /^extmount: .*extmount\.yaml: mounts\[0\]\.key "da:ta"/);
     await writeFile(join(dir, 'images', 'extmount.yaml'), MANIFEST);
   });
@@ -114,22 +154,27 @@ describe('the wrapper\'s restore handler (fake runc)', () => {
     await reset();
     const image = join(dir, 'images', 'mountpoints-13.img');
     const original = await readFile(image);
-    await writeFile(image, mountpointsImage([
-      encodeMount({ mntId: 82, parentId: 52, mountpoint: './', root: '/' }),
-      encodeMount({ mntId: 100, parentId: 82, mountpoint: './data', root: join(dir, 'data'), extKey: '/data' }),
-      encodeMount({ mntId: 101, parentId: 82, mountpoint: './x', root: '/srv/x', extKey: 'unmapped' }),
-    ]));
+    await writeFile(
+      image,
+      mountpointsImage([
+        encodeMount({ mntId: 82, parentId: 52, mountpoint: './', root: '/' }),
+        encodeMount({ mntId: 100, parentId: 82, mountpoint: './data', root: join(dir, 'data'), extKey: '/data' }),
+        encodeMount({ mntId: 101, parentId: 82, mountpoint: './x', root: '/srv/x', extKey: 'unmapped' }),
+      ]),
+    );
     try {
       assert.equal(await runWrapper(argv, env), 2);
       await assert.rejects(readFile(join(dir, 'argv')), /ENOENT/);
-      const last = JSON.parse((await readFile(join(dir, 'log.json'), 'utf8')).trim().split('\n').at(-1)!) as { msg: string };
+      const last = JSON.parse((await readFile(join(dir, 'log.json'), 'utf8')).trim().split('\n').at(-1)!) as {
+        msg: string;
+      };
       assert.match(last.msg, /the images need external mount key unmapped \(at \/x\), which the manifest does not map/);
     } finally {
       await writeFile(image, original);
     }
   });
 
-  it('extmount.maps.json beside the images (from `extmount restore CONTAINER --map`) is applied to runc\'s bind, and checked first', async () => {
+  it("extmount.maps.json beside the images (from `extmount restore CONTAINER --map`) is applied to runc's bind, and checked first", async () => {
     await reset();
     const maps = join(dir, 'images', 'extmount.maps.json');
     try {
@@ -146,13 +191,20 @@ describe('the wrapper\'s restore handler (fake runc)', () => {
       assert.equal(await runWrapper(argv, { ...env, FAKE_LS: entry }), 0);
       assert.equal(JSON.parse(await readFile(join(dir, 'config-at-call.json'), 'utf8')).mounts[0].source, entry);
       assert.equal(await readFile(join(dir, 'ls-at-call'), 'utf8'), 'marker\n');
-      await assert.rejects(readFile(join(entry, 'marker')), /ENOENT|ENOTDIR/, 'the holder is still mounted after runc returned');
+      await assert.rejects(
+        readFile(join(entry, 'marker')),
+        /ENOENT|ENOTDIR/,
+        'the holder is still mounted after runc returned',
+      );
       assert.equal(await readFile(join(dir, 'bundle', 'config.json'), 'utf8'), original);
       // A maps file in the state dir (the old handshake) is no instruction.
       await rm(maps);
       await writeFile(join(dir, 'state', 'cid', 'maps.json'), JSON.stringify({ maps: { data: join(dir, 'nowhere') } }));
       assert.equal(await runWrapper(argv, env), 0);
-      assert.equal(JSON.parse(await readFile(join(dir, 'config-at-call.json'), 'utf8')).mounts[0].source, join(dir, 'data'));
+      assert.equal(
+        JSON.parse(await readFile(join(dir, 'config-at-call.json'), 'utf8')).mounts[0].source,
+        join(dir, 'data'),
+      );
     } finally {
       await rm(maps, { force: true });
       await rm(join(dir, 'state', 'cid', 'maps.json'), { force: true });

@@ -55,10 +55,18 @@ describe('extmount install-runtime', () => {
   it('--apply refuses malformed JSON with exit 2 and leaves the file alone', async () => {
     const file = join(dir, 'bad.json');
     await writeFile(file, '{"runtimes": ');
-    assertOneLineError(await runCli(['install-runtime', '--apply', '--daemon-json', file]), 2, /bad\.json is not valid JSON/);
+    assertOneLineError(
+      await runCli(['install-runtime', '--apply', '--daemon-json', file]),
+      2,
+      /bad\.json is not valid JSON/,
+    );
     assert.equal(await readFile(file, 'utf8'), '{"runtimes": ');
     await writeFile(file, '{"runtimes": []}');
-    assertOneLineError(await runCli(['install-runtime', '--apply', '--daemon-json', file]), 2, /"runtimes" must be an object/);
+    assertOneLineError(
+      await runCli(['install-runtime', '--apply', '--daemon-json', file]),
+      2,
+      /"runtimes" must be an object/,
+    );
   });
 
   it('--apply never writes through a planted daemon.json.extmount.tmp symlink', async () => {
@@ -73,21 +81,32 @@ describe('extmount install-runtime', () => {
     assert.deepEqual(JSON.parse(await readFile(file, 'utf8')).runtimes, { extmount: { path: WRAPPER } });
     assert.ok((await lstat(file)).isFile());
     // No temporary file of ours is left beside it.
-    assert.deepEqual((await readdir(dir)).filter((n) => n.startsWith('.planted.json.')), []);
+    assert.deepEqual(
+      (await readdir(dir)).filter((n) => n.startsWith('.planted.json.')),
+      [],
+    );
   });
 
   it('--apply refuses a daemon.json that is a FIFO (at once, exit 2) or a symlink, and changes nothing', async () => {
     const fifo = join(dir, 'fifo.json');
     await execa('mkfifo', [fifo]);
     const started = Date.now();
-    assertOneLineError(await runCli(['install-runtime', '--apply', '--daemon-json', fifo]), 2, /fifo\.json: the daemon\.json is a FIFO \(named pipe\), not a regular file/);
+    assertOneLineError(
+      await runCli(['install-runtime', '--apply', '--daemon-json', fifo]),
+      2,
+      /fifo\.json: the daemon\.json is a FIFO \(named pipe\), not a regular file/,
+    );
     assert.ok(Date.now() - started < 10_000);
     assert.ok((await lstat(fifo)).isFIFO());
     const target = join(dir, 'real-daemon.json');
     await writeFile(target, '{}');
     const link = join(dir, 'link.json');
     await symlink(target, link);
-    assertOneLineError(await runCli(['install-runtime', '--apply', '--daemon-json', link]), 2, /link\.json: the daemon\.json is a symlink, which extmount does not follow/);
+    assertOneLineError(
+      await runCli(['install-runtime', '--apply', '--daemon-json', link]),
+      2,
+      /link\.json: the daemon\.json is a symlink, which extmount does not follow/,
+    );
     assert.equal(await readFile(target, 'utf8'), '{}');
   });
 });
@@ -100,12 +119,20 @@ describe('extmount install-runtime --podman', () => {
   after(async () => {
     await rm(dir, { recursive: true, force: true });
   });
-  const files = (sub: string) => ['--containers-conf', join(dir, sub, 'containers.conf.d', 'extmount.conf'), '--runtime-config', join(dir, sub, 'extmount', 'config.json')];
+  const files = (sub: string) => [
+    '--containers-conf',
+    join(dir, sub, 'containers.conf.d', 'extmount.conf'),
+    '--runtime-config',
+    join(dir, sub, 'extmount', 'config.json'),
+  ];
 
   it('prints the drop-in and the config; --apply writes both (folders made), a second run changes nothing', async () => {
     const show = await runCli(['install-runtime', '--podman', ...files('a')]);
     assert.equal(show.exitCode, 0, show.stderr);
-    assert.match(show.stdout, new RegExp(`^extmount = \\["${WRAPPER.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}"\\]$`, 'm'));
+    assert.match(
+      show.stdout,
+      new RegExp(`^extmount = \\["${WRAPPER.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}"\\]$`, 'm'),
+    );
     const r = await runCli(['install-runtime', '--podman', '--apply', '--json', ...files('a')]);
     assert.equal(r.exitCode, 0, r.stderr);
     const report = JSON.parse(r.stdout);
@@ -115,7 +142,9 @@ describe('extmount install-runtime --podman', () => {
     assert.equal(config.node, process.execPath);
     assert.match(config.runc, /^\/.*runc$/);
     assert.match(config.criu, /^\/.*criu$/);
-    const again = JSON.parse((await runCli(['install-runtime', '--podman', '--apply', '--json', ...files('a')])).stdout);
+    const again = JSON.parse(
+      (await runCli(['install-runtime', '--podman', '--apply', '--json', ...files('a')])).stdout,
+    );
     assert.deepEqual([again.podman.action, again.config.action], ['none', 'none']);
   });
 
@@ -123,13 +152,29 @@ describe('extmount install-runtime --podman', () => {
     const [, conf, , cfg] = files('b');
     await execa('mkdir', ['-p', join(dir, 'b', 'containers.conf.d'), join(dir, 'b', 'extmount')]);
     await writeFile(conf!, '[engine]\nruntime = "crun"\n');
-    assertOneLineError(await runCli(['install-runtime', '--podman', '--apply', ...files('b')]), 2, /exists and was not written by extmount/);
+    assertOneLineError(
+      await runCli(['install-runtime', '--podman', '--apply', ...files('b')]),
+      2,
+      /exists and was not written by extmount/,
+    );
     assert.equal(await readFile(conf!, 'utf8'), '[engine]\nruntime = "crun"\n');
     await rm(conf!);
     await writeFile(cfg!, '{"runtimes": {}}');
-    assertOneLineError(await runCli(['install-runtime', '--podman', '--apply', ...files('b')]), 2, /unknown field "runtimes"/);
+    assertOneLineError(
+      await runCli(['install-runtime', '--podman', '--apply', ...files('b')]),
+      2,
+      /unknown field "runtimes"/,
+    );
     await assert.rejects(readFile(conf!));
-    assertOneLineError(await runCli(['install-runtime', '--podman', '--daemon-json', '/x']), 2, /--daemon-json is for dockerd/);
-    assertOneLineError(await runCli(['install-runtime', '--runtime-config', '/x']), 2, /--runtime-config goes with --podman/);
+    assertOneLineError(
+      await runCli(['install-runtime', '--podman', '--daemon-json', '/x']),
+      2,
+      /--daemon-json is for dockerd/,
+    );
+    assertOneLineError(
+      await runCli(['install-runtime', '--runtime-config', '/x']),
+      2,
+      /--runtime-config goes with --podman/,
+    );
   });
 });

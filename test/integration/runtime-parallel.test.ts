@@ -8,7 +8,18 @@ import { execa } from 'execa';
 import { parseManifest } from '../../src/core/checkpoint/manifest-read.js';
 import { runCli } from '../helpers/cli.js';
 import { TEST_IMAGE, type Daemon, runDetached } from '../helpers/dockerd.js';
-import { hostMounts, hostSandbox, lostMounts, requireE2E, startRuntimeDaemon, waitFor, writeTestConfig, counterLoop, readCount, continued } from '../helpers/e2e.js';
+import {
+  hostMounts,
+  hostSandbox,
+  lostMounts,
+  requireE2E,
+  startRuntimeDaemon,
+  waitFor,
+  writeTestConfig,
+  counterLoop,
+  readCount,
+  continued,
+} from '../helpers/e2e.js';
 
 const COUNT = 10;
 
@@ -27,50 +38,96 @@ test(`${COUNT} containers checkpointed in parallel restore with their own mounts
     const all = [...Array(COUNT).keys()];
     const name = (i: number) => `par${i}`;
     const propOf = (i: number) => join(shared, name(i));
-    await Promise.all(all.map(async (i) => {
-      await mkdir(join(propOf(i), 'sub'), { recursive: true });
-      for (const kind of ['disk', 'alt']) {
-        await mkdir(join(box.dir, `${kind}${i}`));
-        await writeFile(join(box.dir, `${kind}${i}`, 'id.txt'), `${kind} ${i}\n`);
-      }
-      await runDetached(daemon!, ['--name', name(i), '--runtime', 'extmount', '-v', `${propOf(i)}:/prop:rslave`, TEST_IMAGE, 'sh', '-c', counterLoop('/prop/counter')]);
-      await execa('mount', ['--bind', join(box.dir, `disk${i}`), join(propOf(i), 'sub')]);
-    }));
+    await Promise.all(
+      all.map(async (i) => {
+        await mkdir(join(propOf(i), 'sub'), { recursive: true });
+        for (const kind of ['disk', 'alt']) {
+          await mkdir(join(box.dir, `${kind}${i}`));
+          await writeFile(join(box.dir, `${kind}${i}`, 'id.txt'), `${kind} ${i}\n`);
+        }
+        await runDetached(daemon!, [
+          '--name',
+          name(i),
+          '--runtime',
+          'extmount',
+          '-v',
+          `${propOf(i)}:/prop:rslave`,
+          TEST_IMAGE,
+          'sh',
+          '-c',
+          counterLoop('/prop/counter'),
+        ]);
+        await execa('mount', ['--bind', join(box.dir, `disk${i}`), join(propOf(i), 'sub')]);
+      }),
+    );
     const counter = (i: number) => readCount(join(propOf(i), 'counter'));
     await waitFor('every counter to pass 5', async () => (await Promise.all(all.map(counter))).every((c) => c.n > 5));
     const before = hostMounts();
 
     const started = Date.now();
-    const dumps = await Promise.all(all.map((i) => daemon!.cli(['checkpoint', 'create', name(i), 'cp'], { reject: false })));
+    const dumps = await Promise.all(
+      all.map((i) => daemon!.cli(['checkpoint', 'create', name(i), 'cp'], { reject: false })),
+    );
     t.diagnostic(`${COUNT} parallel checkpoints: ${Date.now() - started} ms`);
     dumps.forEach((d, i) => assert.equal(d.exitCode, 0, `${name(i)}: ${d.stderr}`));
     const atDump = await Promise.all(all.map(counter));
     for (const i of all) {
       const id = (await daemon.cli(['inspect', '-f', '{{.Id}}', name(i)])).stdout.trim();
-      const manifest = parseManifest(await readFile(join(daemon.dataRoot, 'containers', id, 'checkpoints', 'cp', 'extmount.yaml'), 'utf8'), name(i));
-      assert.equal(manifest.mounts.find((m) => m.key === 'prop-sub')?.hostPath, join(box.dir, `disk${i}`), `${name(i)} recorded another container's mount`);
+      const manifest = parseManifest(
+        await readFile(join(daemon.dataRoot, 'containers', id, 'checkpoints', 'cp', 'extmount.yaml'), 'utf8'),
+        name(i),
+      );
+      assert.equal(
+        manifest.mounts.find((m) => m.key === 'prop-sub')?.hostPath,
+        join(box.dir, `disk${i}`),
+        `${name(i)} recorded another container's mount`,
+      );
     }
 
     // Even ones: plain docker start --checkpoint (the recorded mount); odd ones: extmount restore --map to their alt folder.
     const restoreStarted = Date.now();
-    const restores = await Promise.all(all.map(async (i) => {
-      if (i % 2 === 0) {
-        return waitFor(`docker start --checkpoint ${name(i)}`, async () => {
-          const r = await daemon!.cli(['start', '--checkpoint', 'cp', name(i)], { reject: false });
-          return r.exitCode === 0 ? r : /already exists/.test(r.stderr) ? undefined : r;
-        }, 10_000, 500);
-      }
-      const r = await runCli(['--config', config, '--host', daemon!.host, '--json', 'restore', name(i), '--map', `prop-sub=${join(box.dir, `alt${i}`)}`]);
-      return { exitCode: r.exitCode, stderr: r.stderr, stdout: r.stdout };
-    }));
+    const restores = await Promise.all(
+      all.map(async (i) => {
+        if (i % 2 === 0) {
+          return waitFor(
+            `docker start --checkpoint ${name(i)}`,
+            async () => {
+              const r = await daemon!.cli(['start', '--checkpoint', 'cp', name(i)], { reject: false });
+              return r.exitCode === 0 ? r : /already exists/.test(r.stderr) ? undefined : r;
+            },
+            10_000,
+            500,
+          );
+        }
+        const r = await runCli([
+          '--config',
+          config,
+          '--host',
+          daemon!.host,
+          '--json',
+          'restore',
+          name(i),
+          '--map',
+          `prop-sub=${join(box.dir, `alt${i}`)}`,
+        ]);
+        return { exitCode: r.exitCode, stderr: r.stderr, stdout: r.stdout };
+      }),
+    );
     t.diagnostic(`${COUNT} parallel restores: ${Date.now() - restoreStarted} ms`);
     restores.forEach((r, i) => assert.equal(r.exitCode, 0, `${name(i)}: ${r.stderr}`));
 
     for (const i of all) {
       const expected = i % 2 === 0 ? `disk ${i}` : `alt ${i}`;
-      assert.equal((await daemon.cli(['exec', name(i), 'cat', '/prop/sub/id.txt'])).stdout, expected, `${name(i)} shows another mount`);
+      assert.equal(
+        (await daemon.cli(['exec', name(i), 'cat', '/prop/sub/id.txt'])).stdout,
+        expected,
+        `${name(i)} shows another mount`,
+      );
       await waitFor(`${name(i)}'s process to go on counting`, async () => continued(await counter(i), atDump[i]!));
-      const sub = (await daemon.cli(['exec', name(i), 'cat', '/proc/1/mountinfo'])).stdout.split('\n').find((l) => l.split(' ')[4] === '/prop/sub') ?? '';
+      const sub =
+        (await daemon.cli(['exec', name(i), 'cat', '/proc/1/mountinfo'])).stdout
+          .split('\n')
+          .find((l) => l.split(' ')[4] === '/prop/sub') ?? '';
       // Even: a slave of the host's submount again. Odd: mapped to a plain folder, private.
       if (i % 2 === 0) assert.match(sub, / master:\d+ /, `${name(i)}: ${sub}`);
       else assert.doesNotMatch(sub, / (master|shared):\d+ /, `${name(i)}: ${sub}`);
@@ -80,7 +137,11 @@ test(`${COUNT} containers checkpointed in parallel restore with their own mounts
         assert.match(report.notes.join('\n'), /restored private/);
       }
     }
-    assert.deepEqual(lostMounts(before, hostMounts(), { ignoreUnder: [daemon.dir], mine: box.dir }), [], 'host mounts were lost');
+    assert.deepEqual(
+      lostMounts(before, hostMounts(), { ignoreUnder: [daemon.dir], mine: box.dir }),
+      [],
+      'host mounts were lost',
+    );
   } finally {
     await daemon?.stop();
     await box.cleanup();

@@ -8,8 +8,18 @@ import { test } from 'node:test';
 import { execa } from 'execa';
 import { parseManifest } from '../../src/core/checkpoint/manifest-read.js';
 import { TEST_IMAGE, type Daemon, runDetached } from '../helpers/dockerd.js';
-import { hostMounts, hostSandbox, lostMounts, requireE2E, startRuntimeDaemon, waitFor, writeTestConfig, counterLoop, readCount, continued } from '../helpers/e2e.js';
-
+import {
+  hostMounts,
+  hostSandbox,
+  lostMounts,
+  requireE2E,
+  startRuntimeDaemon,
+  waitFor,
+  writeTestConfig,
+  counterLoop,
+  readCount,
+  continued,
+} from '../helpers/e2e.js';
 
 test('a propagated mount survives docker checkpoint create / docker start --checkpoint through the extmount runtime', async (t) => {
   if (!(await requireE2E(t, ['root', 'dockerd', 'criu']))) return;
@@ -27,7 +37,18 @@ test('a propagated mount survives docker checkpoint create / docker start --chec
     // ENVIRONMENT.md's case: a shared host folder, bound rslave, and a submount made after start.
     await execa('mount', ['--bind', prop, prop]);
     await execa('mount', ['--make-shared', prop]);
-    await runDetached(daemon, ['--name', 'pc1', '--runtime', 'extmount', '-v', `${prop}:/prop:rslave`, TEST_IMAGE, 'sh', '-c', counterLoop('/prop/counter')]);
+    await runDetached(daemon, [
+      '--name',
+      'pc1',
+      '--runtime',
+      'extmount',
+      '-v',
+      `${prop}:/prop:rslave`,
+      TEST_IMAGE,
+      'sh',
+      '-c',
+      counterLoop('/prop/counter'),
+    ]);
     await execa('mount', ['--bind', disk2, join(prop, 'sub')]);
     const counter = () => readCount(join(prop, 'counter'));
     await waitFor('the counter to pass 10', async () => (await counter()).n > 10);
@@ -41,16 +62,31 @@ test('a propagated mount survives docker checkpoint create / docker start --chec
     assert.deepEqual(await counter(), atDump, 'the container kept running after the checkpoint');
 
     const manifest = parseManifest(
-      await readFile(join(daemon.dataRoot, 'containers', await id(daemon, 'pc1'), 'checkpoints', 'cp1', 'extmount.yaml'), 'utf8'),
+      await readFile(
+        join(daemon.dataRoot, 'containers', await id(daemon, 'pc1'), 'checkpoints', 'cp1', 'extmount.yaml'),
+        'utf8',
+      ),
       'extmount.yaml',
     );
     const sub = manifest.mounts.find((m) => m.mountpoint === '/prop/sub');
-    assert.deepEqual({ key: sub?.key, kind: sub?.kind, hostPath: sub?.hostPath, propagation: sub?.propagation }, {
-      key: 'prop-sub', kind: 'propagated', hostPath: disk2, propagation: 'slave',
-    });
+    assert.deepEqual(
+      { key: sub?.key, kind: sub?.kind, hostPath: sub?.hostPath, propagation: sub?.propagation },
+      {
+        key: 'prop-sub',
+        kind: 'propagated',
+        hostPath: disk2,
+        propagation: 'slave',
+      },
+    );
     assert.equal(manifest.target.kind === 'container' && manifest.target.name, 'pc1');
 
-    await waitFor('docker start --checkpoint', async () => (await daemon!.cli(['start', '--checkpoint', 'cp1', 'pc1'], { reject: false })).exitCode === 0 || undefined, 10_000, 500);
+    await waitFor(
+      'docker start --checkpoint',
+      async () =>
+        (await daemon!.cli(['start', '--checkpoint', 'cp1', 'pc1'], { reject: false })).exitCode === 0 || undefined,
+      10_000,
+      500,
+    );
     // The process continues from where it was: a restarted loop would draw a new token and count from 1.
     await waitFor(`the counter to go on from ${atDump.n}`, async () => continued(await counter(), atDump));
     assert.equal((await daemon.cli(['exec', 'pc1', 'cat', '/prop/sub/hello.txt'])).stdout, 'from disk2');
@@ -62,15 +98,27 @@ test('a propagated mount survives docker checkpoint create / docker start --chec
       assert.match(line ?? '', / master:\d+ /, `${mp} is not a slave after restore: ${line}`);
     }
     await execa('mount', ['--bind', disk3, join(prop, 'new')]);
-    await waitFor('a new host mount to propagate into the restored container', async () =>
-      (await daemon!.cli(['exec', 'pc1', 'cat', '/prop/new/x.txt'], { reject: false })).stdout === 'from disk3' || undefined, 5000);
+    await waitFor(
+      'a new host mount to propagate into the restored container',
+      async () =>
+        (await daemon!.cli(['exec', 'pc1', 'cat', '/prop/new/x.txt'], { reject: false })).stdout === 'from disk3' ||
+        undefined,
+      5000,
+    );
     await execa('umount', [join(prop, 'new')]);
 
     // The host's own mounts are all still there (docker's own rootfs and netns mounts come and go).
     const lost = lostMounts(before, hostMounts(), { ignoreUnder: [daemon.dir], mine: box.dir });
     assert.deepEqual(lost, [], `the restore removed host mounts: ${JSON.stringify(lost)}`);
-    assert.ok(hostMounts().some((m) => m.mountpoint === join(prop, 'sub')), 'the host lost its own submount');
-    assert.deepEqual(hostMounts().filter((m) => m.mountpoint.startsWith(join(box.dir, 'state'))), [], 'the wrapper left mounts behind');
+    assert.ok(
+      hostMounts().some((m) => m.mountpoint === join(prop, 'sub')),
+      'the host lost its own submount',
+    );
+    assert.deepEqual(
+      hostMounts().filter((m) => m.mountpoint.startsWith(join(box.dir, 'state'))),
+      [],
+      'the wrapper left mounts behind',
+    );
   } finally {
     await daemon?.stop();
     await box.cleanup();

@@ -30,11 +30,34 @@ describe('hooks/extmount-runc', () => {
   });
 
   const run = (args: string[], env: Record<string, string> = {}, wrapper = REPO_WRAPPER) =>
-    execa(wrapper, args, { reject: false, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', EXTMOUNT_RUNC: fakeRunc, EXTMOUNT_NODE: fakeNode, EXTMOUNT_CONFIG: '/nonexistent', ...env }, extendEnv: false });
+    execa(wrapper, args, {
+      reject: false,
+      env: {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        EXTMOUNT_RUNC: fakeRunc,
+        EXTMOUNT_NODE: fakeNode,
+        EXTMOUNT_CONFIG: '/nonexistent',
+        ...env,
+      },
+      extendEnv: false,
+    });
 
   it('execs runc with the same argv and exit code for every other verb', async () => {
     const calls = [
-      ['--root', '/run/docker/runtime-runc/moby', '--log', '/b/log.json', '--log-format', 'json', 'create', '--bundle', '/b', '--pid-file', '/b/init.pid', 'id1'],
+      [
+        '--root',
+        '/run/docker/runtime-runc/moby',
+        '--log',
+        '/b/log.json',
+        '--log-format',
+        'json',
+        'create',
+        '--bundle',
+        '/b',
+        '--pid-file',
+        '/b/init.pid',
+        'id1',
+      ],
       ['--root', '/r', 'state', 'id1'],
       ['--log=/x.json', 'start', 'id1'],
       ['--debug', '--systemd-cgroup', 'kill', 'id1', '9'],
@@ -51,7 +74,7 @@ describe('hooks/extmount-runc', () => {
     }
   });
 
-  it('answers kill, delete and state of a container crun no longer has as runc does (containerd reads only runc\'s words)', async () => {
+  it("answers kill, delete and state of a container crun no longer has as runc does (containerd reads only runc's words)", async () => {
     const crun = join(dir, 'crun');
     await writeFile(crun, RECORDER);
     await chmod(crun, 0o755);
@@ -71,7 +94,11 @@ describe('hooks/extmount-runc', () => {
     // A container crun has (its status file), and every other verb, go to crun as they are.
     await execa('mkdir', ['-p', join(root, 'here')]);
     await writeFile(join(root, 'here', 'status'), '');
-    for (const args of [['--root', root, 'kill', 'here', '9'], ['--root', root, 'start', 'gone'], ['--root', root, 'delete', '--force', 'here']]) {
+    for (const args of [
+      ['--root', root, 'kill', 'here', '9'],
+      ['--root', root, 'start', 'gone'],
+      ['--root', root, 'delete', '--force', 'here'],
+    ]) {
       const r = await run(args, { EXTMOUNT_RUNC: crun, FAKE_EXIT: '3' });
       assert.equal(r.exitCode, 3, args.join(' '));
       assert.deepEqual(String(r.stdout).split('\n'), args);
@@ -93,7 +120,20 @@ describe('hooks/extmount-runc', () => {
   it('hands checkpoint and restore to the Node handler next to it, with the same argv', async () => {
     const main = await realpath(join(REPO_WRAPPER, '../../build/src/runtime/main.bundle.mjs'));
     for (const args of [
-      ['--root', '/r', '--log', '/l', '--log-format', 'json', 'checkpoint', '--image-path', '/i', '--work-path', '/w', 'id1'],
+      [
+        '--root',
+        '/r',
+        '--log',
+        '/l',
+        '--log-format',
+        'json',
+        'checkpoint',
+        '--image-path',
+        '/i',
+        '--work-path',
+        '/w',
+        'id1',
+      ],
       ['--root', '/r', 'restore', '--image-path', '/i', '--detach', '-no-subreaper', '--bundle', '/b', 'id1'],
     ]) {
       const r = await run(args);
@@ -142,14 +182,22 @@ describe('hooks/extmount-runc', () => {
   it('takes node from the config ("node") and, with no environment at all (Podman), sets a system PATH', async () => {
     const config = join(dir, 'config-node.json');
     await writeFile(config, JSON.stringify({ runc: fakeRunc, node: fakeNode }));
-    const r = await run(['checkpoint', '--image-path', '/i', 'id1'], { EXTMOUNT_NODE: '', EXTMOUNT_RUNC: '', EXTMOUNT_CONFIG: config });
+    const r = await run(['checkpoint', '--image-path', '/i', 'id1'], {
+      EXTMOUNT_NODE: '',
+      EXTMOUNT_RUNC: '',
+      EXTMOUNT_CONFIG: config,
+    });
     assert.equal(r.exitCode, 0, String(r.stderr));
     assert.match(String(r.stdout).split('\n')[0]!, /main\.bundle\.mjs$/);
     // No PATH: runc still gets one (it looks CRIU up there).
     const printer = join(dir, 'print-path');
     await writeFile(printer, '#!/bin/sh\nprintf "%s" "$PATH"\n');
     await chmod(printer, 0o755);
-    const bare = await execa(REPO_WRAPPER, ['kill', 'id1'], { reject: false, env: { EXTMOUNT_RUNC: printer }, extendEnv: false });
+    const bare = await execa(REPO_WRAPPER, ['kill', 'id1'], {
+      reject: false,
+      env: { EXTMOUNT_RUNC: printer },
+      extendEnv: false,
+    });
     assert.equal(String(bare.stdout), '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
   });
 
@@ -163,12 +211,15 @@ describe('hooks/extmount-runc', () => {
     const rounds = 100;
     const time = async (command: string, args: string[]) => {
       const start = process.hrtime.bigint();
-      for (let i = 0; i < rounds; i++) await execa(command, args, { env: { EXTMOUNT_RUNC: fakeRunc, EXTMOUNT_CONFIG: '/nonexistent' } });
+      for (let i = 0; i < rounds; i++)
+        await execa(command, args, { env: { EXTMOUNT_RUNC: fakeRunc, EXTMOUNT_CONFIG: '/nonexistent' } });
       return Number(process.hrtime.bigint() - start) / 1e6 / rounds;
     };
     const direct = await time(fakeRunc, ['--root', '/r', 'state', 'id']);
     const wrapped = await time(REPO_WRAPPER, ['--root', '/r', 'state', 'id']);
-    t.diagnostic(`runc directly: ${direct.toFixed(2)} ms per call; through the wrapper: ${wrapped.toFixed(2)} ms (+${(wrapped - direct).toFixed(2)} ms)`);
+    t.diagnostic(
+      `runc directly: ${direct.toFixed(2)} ms per call; through the wrapper: ${wrapped.toFixed(2)} ms (+${(wrapped - direct).toFixed(2)} ms)`,
+    );
     // One extra sh exec per call; Node.js alone takes ~40-90 ms to start.
     assert.ok(wrapped - direct < 15, `the wrapper adds ${(wrapped - direct).toFixed(1)} ms per call`);
   });
@@ -199,7 +250,12 @@ describe('the handler behind hooks/extmount-runc stands in for runc', () => {
     await writeFile(join(dir, 'runc'), UNKNOWN_RUNC);
     await chmod(join(dir, 'runc'), 0o755);
     await writeFile(join(dir, 'config.json'), JSON.stringify({ stateDir: join(dir, 'state') }));
-    env = { PATH: process.env.PATH ?? '/usr/bin:/bin', EXTMOUNT_RUNC: join(dir, 'runc'), EXTMOUNT_CONFIG: join(dir, 'config.json'), FAKE_DIR: dir };
+    env = {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      EXTMOUNT_RUNC: join(dir, 'runc'),
+      EXTMOUNT_CONFIG: join(dir, 'config.json'),
+      FAKE_DIR: dir,
+    };
   });
   after(async () => {
     await rm(dir, { recursive: true, force: true });
@@ -207,15 +263,26 @@ describe('the handler behind hooks/extmount-runc stands in for runc', () => {
 
   const start = (args: string[], extra: Record<string, string> = {}, fds: Record<number, number> = {}) => {
     const top = Math.max(2, ...Object.keys(fds).map(Number));
-    const stdio = Array.from({ length: top + 1 }, (_, fd) => (fd === 0 ? 'ignore' : fd <= 2 ? 'pipe' : (fds[fd] ?? 'ignore')));
-    return execa(REPO_WRAPPER, args, { reject: false, env: { ...env, ...extra }, extendEnv: false, stdio: stdio as never });
+    const stdio = Array.from({ length: top + 1 }, (_, fd) =>
+      fd === 0 ? 'ignore' : fd <= 2 ? 'pipe' : (fds[fd] ?? 'ignore'),
+    );
+    return execa(REPO_WRAPPER, args, {
+      reject: false,
+      env: { ...env, ...extra },
+      extendEnv: false,
+      stdio: stdio as never,
+    });
   };
 
   it('gives runc every fd the caller gave, at the same number (--status-fd 22 is not "bad file descriptor")', async () => {
     const five = await open(join(dir, 'five'), 'w');
     const twentyTwo = await open(join(dir, 'twenty-two'), 'w');
     try {
-      const r = await start(['checkpoint', '--lazy-pages', '--status-fd', '22', 'nosuch'], {}, { 5: five.fd, 22: twentyTwo.fd });
+      const r = await start(
+        ['checkpoint', '--lazy-pages', '--status-fd', '22', 'nosuch'],
+        {},
+        { 5: five.fd, 22: twentyTwo.fd },
+      );
       assert.equal(r.exitCode, 3, String(r.stderr));
       const fds = await readFile(join(dir, 'fds'), 'utf8');
       assert.match(fds, new RegExp(` 5 -> ${join(dir, 'five')}$`, 'm'));
@@ -228,11 +295,17 @@ describe('the handler behind hooks/extmount-runc stands in for runc', () => {
     }
   });
 
-  it('forwards the caller\'s signals to runc (SIGUSR1 opens no inspector) and exits with runc\'s status', async () => {
+  it("forwards the caller's signals to runc (SIGUSR1 opens no inspector) and exits with runc's status", async () => {
     const child = start(['restore', '--bundle', dir, 'nosuch'], { FAKE_MODE: 'signals' });
-    await waitFor('the fake runc to trap its signals', async () => (await readFile(join(dir, 'ready')).catch(() => undefined)) !== undefined);
+    await waitFor(
+      'the fake runc to trap its signals',
+      async () => (await readFile(join(dir, 'ready')).catch(() => undefined)) !== undefined,
+    );
     child.kill('SIGUSR1');
-    await waitFor('SIGUSR1 to reach runc', async () => (await readFile(join(dir, 'signals'), 'utf8').catch(() => '')) === 'USR1\n');
+    await waitFor(
+      'SIGUSR1 to reach runc',
+      async () => (await readFile(join(dir, 'signals'), 'utf8').catch(() => '')) === 'USR1\n',
+    );
     child.kill('SIGTERM');
     const r = await child;
     assert.equal(r.exitCode, 42, String(r.stderr));

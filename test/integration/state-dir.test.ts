@@ -34,24 +34,39 @@ describe('stateDir: one rule, checked before anything is written', () => {
     await writeFile(path, JSON.stringify({ stateDir }));
     return path;
   };
-  const cli = (args: string[], cwd = dir) => execa(process.execPath, [CLI, ...args], { reject: false, cwd, stdin: 'ignore' });
+  const cli = (args: string[], cwd = dir) =>
+    execa(process.execPath, [CLI, ...args], { reject: false, cwd, stdin: 'ignore' });
   const wrapper = (configPath: string, log: string, cwd = dir) =>
     execa(WRAPPER, ['--log', log, '--log-format', 'json', 'checkpoint', '--image-path', join(dir, 'images'), 'c1'], {
-      reject: false, cwd, extendEnv: false, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', EXTMOUNT_RUNC: runc, EXTMOUNT_CONFIG: configPath },
+      reject: false,
+      cwd,
+      extendEnv: false,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', EXTMOUNT_RUNC: runc, EXTMOUNT_CONFIG: configPath },
     });
-  const result = (r: Awaited<ReturnType<typeof cli>>) => ({ exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) });
+  const result = (r: Awaited<ReturnType<typeof cli>>) => ({
+    exitCode: r.exitCode ?? -1,
+    stdout: String(r.stdout),
+    stderr: String(r.stderr),
+  });
 
   async function assertRefused(name: string, stateDir: string, pattern: RegExp, cwd = dir): Promise<void> {
     const path = await config(name, stateDir);
     // detect --pid caches the CRIU version in the state dir; restore --import copies into it.
-    for (const args of [['detect', '--pid', String(process.pid)], ['restore', '--import', join(dir, 'none.tar.gz')], ['show', join(FIXTURES, 'images/seed')]]) {
+    for (const args of [
+      ['detect', '--pid', String(process.pid)],
+      ['restore', '--import', join(dir, 'none.tar.gz')],
+      ['show', join(FIXTURES, 'images/seed')],
+    ]) {
       assertOneLineError(result(await cli(['--config', path, ...args], cwd)), 2, pattern);
     }
     const log = join(dir, `${name}-runc-log.json`);
     const r = result(await wrapper(path, log, cwd));
     assertOneLineError(r, 2, pattern);
     // The runtime's caller (containerd) reads the last error entry of runc's --log.
-    const entry = JSON.parse((await readFile(log, 'utf8')).trim().split('\n').at(-1)!) as { level: string; msg: string };
+    const entry = JSON.parse((await readFile(log, 'utf8')).trim().split('\n').at(-1)!) as {
+      level: string;
+      msg: string;
+    };
     assert.equal(entry.level, 'error');
     assert.match(entry.msg, pattern);
     assert.equal(existsSync(join(dir, 'runc-ran')), false, 'runc ran');

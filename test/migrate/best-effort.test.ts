@@ -9,7 +9,10 @@ describe('bestEffort', () => {
     const bestEffort = bestEffortWith(textLogger('debug', (line) => lines.push(line)));
     assert.equal(await bestEffort(Promise.resolve(3), 'counting'), 3);
     assert.deepEqual(lines, []);
-    assert.equal(await bestEffort(Promise.reject(new Error('no such volume: v')), 'removing volume v on the target'), undefined);
+    assert.equal(
+      await bestEffort(Promise.reject(new Error('no such volume: v')), 'removing volume v on the target'),
+      undefined,
+    );
     assert.deepEqual(lines, ['extmount: debug: removing volume v on the target failed, ignored: no such volume: v']);
   });
 
@@ -32,10 +35,13 @@ describe('pollUntil', () => {
   it('gives up after its limit with undefined', async () => {
     const started = Date.now();
     let calls = 0;
-    const value = await pollUntil(async () => {
-      calls++;
-      return undefined;
-    }, { timeoutMs: 50, intervalMs: 10 });
+    const value = await pollUntil(
+      async () => {
+        calls++;
+        return undefined;
+      },
+      { timeoutMs: 50, intervalMs: 10 },
+    );
     assert.equal(value, undefined);
     assert.ok(Date.now() - started >= 50);
     assert.ok(calls >= 2 && calls <= 7, String(calls));

@@ -2,7 +2,18 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { BLOCK, END_OF_ARCHIVE, decodeHeader, encodeEntry, encodeFileEntry, pad, paddedSize, parsePaxRecords, TarFormatError, type EntryPolicy } from '../../src/core/migrate/migrate-tar.js';
+import {
+  BLOCK,
+  END_OF_ARCHIVE,
+  decodeHeader,
+  encodeEntry,
+  encodeFileEntry,
+  pad,
+  paddedSize,
+  parsePaxRecords,
+  TarFormatError,
+  type EntryPolicy,
+} from '../../src/core/migrate/migrate-tar.js';
 import { TarFilter, type Decide } from '../../src/migrate/tar-filter.js';
 import { FIXTURES } from '../helpers/fixtures.js';
 
@@ -11,7 +22,13 @@ const etc = readFileSync(`${FIXTURES}migrate/docker-etc.tar`);
 const rootfs = (root: string): EntryPolicy => ({ root, allowLinks: true, allowDevices: true });
 
 /** Feeds the archive in odd-sized chunks (as a socket would), returns what the filter passed on. */
-async function run(archive: Buffer, policy: EntryPolicy, decide?: Decide, chunk = 333, digestKey?: (path: string) => string | undefined): Promise<{ out: Buffer; filter: TarFilter; early: boolean }> {
+async function run(
+  archive: Buffer,
+  policy: EntryPolicy,
+  decide?: Decide,
+  chunk = 333,
+  digestKey?: (path: string) => string | undefined,
+): Promise<{ out: Buffer; filter: TarFilter; early: boolean }> {
   let early = false;
   const filter = new TarFilter(
     policy,
@@ -64,11 +81,18 @@ describe('TarFilter on archives dockerd wrote', () => {
 
   it('drops the entries decide skips (with their pax headers), keeping the archive valid', async () => {
     const { out } = await run(newdir, rootfs('newdir'), (e) => (e.path.startsWith('newdir/000') ? 'skip' : 'keep'));
-    assert.deepEqual(names(out), ['newdir/', 'newdir/fifo', 'newdir/hard', 'newdir/link', 'newdir/sub/', 'newdir/sub/f']);
+    assert.deepEqual(names(out), [
+      'newdir/',
+      'newdir/fifo',
+      'newdir/hard',
+      'newdir/link',
+      'newdir/sub/',
+      'newdir/sub/f',
+    ]);
     assert.deepEqual(out.subarray(out.length - 2 * BLOCK), END_OF_ARCHIVE);
   });
 
-  it('keep-last ends the archive after one entry: a folder\'s own metadata without its content', async () => {
+  it("keep-last ends the archive after one entry: a folder's own metadata without its content", async () => {
     const { out, early } = await run(etc, rootfs('etc'), (e) => (e.type === 'dir' ? 'keep-last' : 'keep'), 700);
     assert.equal(early, true);
     assert.deepEqual(names(out), ['etc/']);
@@ -77,7 +101,10 @@ describe('TarFilter on archives dockerd wrote', () => {
 
   it('refuses an archive that is not the path asked for (a checkpoint must be plain files under its name)', async () => {
     await assert.rejects(run(newdir, rootfs('cp1')), TarFormatError);
-    await assert.rejects(run(newdir, { root: 'newdir', allowLinks: false, allowDevices: false }), /refused a (device|symlink|hard link)/);
+    await assert.rejects(
+      run(newdir, { root: 'newdir', allowLinks: false, allowDevices: false }),
+      /refused a (device|symlink|hard link)/,
+    );
   });
 });
 
@@ -86,17 +113,35 @@ describe('TarFilter digests', () => {
 
   it('digests the content of each kept file (not its padding), a hard link as its target, in any chunking', async () => {
     for (const chunk of [1, 7, 333, 512, 100_000]) {
-      const { filter } = await run(newdir, rootfs('newdir'), (e) => (e.path === 'newdir/fifo' ? 'skip' : 'keep'), chunk, (p) => `/x/${p}`);
+      const { filter } = await run(
+        newdir,
+        rootfs('newdir'),
+        (e) => (e.path === 'newdir/fifo' ? 'skip' : 'keep'),
+        chunk,
+        (p) => `/x/${p}`,
+      );
       const long = `/x/newdir/${'0'.repeat(120)}/file-with-a-long-path.txt`;
-      const content = (p: string) => { const d = filter.digests.get(p); return d && { size: d.size, sha256: d.sha256 }; };
-      assert.deepEqual([...filter.digests.keys()].sort(), [long, '/x/newdir/hard', '/x/newdir/sub/f'].sort(), `chunk ${chunk}`);
+      const content = (p: string) => {
+        const d = filter.digests.get(p);
+        return d && { size: d.size, sha256: d.sha256 };
+      };
+      assert.deepEqual(
+        [...filter.digests.keys()].sort(),
+        [long, '/x/newdir/hard', '/x/newdir/sub/f'].sort(),
+        `chunk ${chunk}`,
+      );
       assert.equal(content(long)!.size, 5);
       assert.deepEqual(content('/x/newdir/sub/f'), content('/x/newdir/hard'));
       assert.equal(content('/x/newdir/hard')!.size, 2);
       // The same content read out of the archive by tar's own layout: header, then size bytes.
       const at = newdir.indexOf(Buffer.from('newdir/hard\0'));
       const h = decodeHeader(newdir.subarray(at, at + BLOCK))!;
-      assert.equal(content('/x/newdir/hard')!.sha256, createHash('sha256').update(newdir.subarray(at + BLOCK, at + BLOCK + h.size)).digest('hex'));
+      assert.equal(
+        content('/x/newdir/hard')!.sha256,
+        createHash('sha256')
+          .update(newdir.subarray(at + BLOCK, at + BLOCK + h.size))
+          .digest('hex'),
+      );
     }
   });
 
@@ -108,7 +153,13 @@ describe('TarFilter digests', () => {
       encodeFileEntry({ name: 'cp/empty.img', mode: 0o600, uid: 0, gid: 0, mtime: 0 }, Buffer.alloc(0)),
       END_OF_ARCHIVE,
     ]);
-    const { filter } = await run(archive, { root: 'cp', allowLinks: false, allowDevices: false }, (e) => (e.path === 'cp/skipped.img' ? 'skip' : 'keep'), 100, (p) => (p.startsWith('cp/') ? p.slice(3) : undefined));
+    const { filter } = await run(
+      archive,
+      { root: 'cp', allowLinks: false, allowDevices: false },
+      (e) => (e.path === 'cp/skipped.img' ? 'skip' : 'keep'),
+      100,
+      (p) => (p.startsWith('cp/') ? p.slice(3) : undefined),
+    );
     assert.deepEqual(Object.fromEntries(filter.digests), {
       'pages-1.img': { sha256: sha('pages'), size: 5 },
       'empty.img': { sha256: sha(''), size: 0 },
@@ -118,7 +169,9 @@ describe('TarFilter digests', () => {
 
 describe('TarFilter on hostile archives', () => {
   const entry = (name: string, type: 'file' | 'dir' | 'symlink', content = '', linkname = '') => {
-    const header = Buffer.from(encodeEntry({ name, type, mode: 0o644, uid: 0, gid: 0, mtime: 0, devmajor: 0, devminor: 0, linkname }));
+    const header = Buffer.from(
+      encodeEntry({ name, type, mode: 0o644, uid: 0, gid: 0, mtime: 0, devmajor: 0, devminor: 0, linkname }),
+    );
     if (type !== 'file') return header;
     // encodeEntry writes size 0; set the size and fix the checksum for a file with content.
     const last = header.subarray(header.length - BLOCK);
@@ -134,8 +187,21 @@ describe('TarFilter on hostile archives', () => {
   for (const [what, bad] of [
     ['an absolute name', archive(entry('data/', 'dir'), entry('/etc/cron.d/x', 'file', 'evil'))],
     ['a ".." name', archive(entry('data/', 'dir'), entry('data/../../etc/x', 'file', 'evil'))],
-    ['a long ".." name in a pax record', archive(entry('data/', 'dir'), entry(`data/${'a/'.repeat(60)}../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../x`, 'file', 'evil'))],
-    ['a file written through a symlink', archive(entry('data/', 'dir'), entry('data/l', 'symlink', '', '/etc'), entry('data/l/passwd', 'file', 'evil'))],
+    [
+      'a long ".." name in a pax record',
+      archive(
+        entry('data/', 'dir'),
+        entry(
+          `data/${'a/'.repeat(60)}../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../x`,
+          'file',
+          'evil',
+        ),
+      ),
+    ],
+    [
+      'a file written through a symlink',
+      archive(entry('data/', 'dir'), entry('data/l', 'symlink', '', '/etc'), entry('data/l/passwd', 'file', 'evil')),
+    ],
   ] as const) {
     it(`refuses ${what}`, async () => {
       await assert.rejects(run(bad, rootfs('data')), TarFormatError);

@@ -2,24 +2,43 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
-  checkCountContinued, checkEqual, checkNone, checkPlainDumpFails, checkTokenContinued, DemoCheckFailed, failureLine, parseCount, parsePid,
-  parseTokenCount, readSettled,
+  checkCountContinued,
+  checkEqual,
+  checkNone,
+  checkPlainDumpFails,
+  checkTokenContinued,
+  DemoCheckFailed,
+  failureLine,
+  parseCount,
+  parsePid,
+  parseTokenCount,
+  readSettled,
 } from '../../scripts/demo-checks.js';
 
 const TOKEN = '3f2b8c1e-9a4d-4e7f-b1c2-0d9e8f7a6b5c';
 const OTHER = 'aa2b8c1e-9a4d-4e7f-b1c2-0d9e8f7a6b5c';
-const failsWith = (fn: () => unknown, pattern: RegExp) => assert.throws(fn, (err: unknown) => err instanceof DemoCheckFailed && pattern.test(err.message));
+const failsWith = (fn: () => unknown, pattern: RegExp) =>
+  assert.throws(fn, (err: unknown) => err instanceof DemoCheckFailed && pattern.test(err.message));
 
 describe('demo counter parsing', () => {
   it('takes only a complete "N\\n": an empty, partial or garbled read is no value (not 0)', () => {
     assert.equal(parseCount('9\n'), 9);
     assert.equal(parseCount('1234\n'), 1234);
-    for (const text of ['', '\n', '12', '0\n', '012\n', ' 9\n', '9\n9\n', 'x\n', '-1\n', '9 \n']) assert.equal(parseCount(text), undefined, JSON.stringify(text));
+    for (const text of ['', '\n', '12', '0\n', '012\n', ' 9\n', '9\n9\n', 'x\n', '-1\n', '9 \n'])
+      assert.equal(parseCount(text), undefined, JSON.stringify(text));
   });
 
   it('takes only a complete "<uuid> <n>\\n"', () => {
     assert.deepEqual(parseTokenCount(`${TOKEN} 7\n`), { token: TOKEN, n: 7 });
-    for (const text of ['', `${TOKEN}\n`, `${TOKEN} 7`, `${TOKEN} 7\n${TOKEN} 8\n`, `${TOKEN.slice(0, 30)} 7\n`, `${TOKEN} 0\n`, `${TOKEN}  7\n`]) {
+    for (const text of [
+      '',
+      `${TOKEN}\n`,
+      `${TOKEN} 7`,
+      `${TOKEN} 7\n${TOKEN} 8\n`,
+      `${TOKEN.slice(0, 30)} 7\n`,
+      `${TOKEN} 0\n`,
+      `${TOKEN}  7\n`,
+    ]) {
       assert.equal(parseTokenCount(text), undefined, JSON.stringify(text));
     }
   });
@@ -49,14 +68,22 @@ describe('readSettled', () => {
 
   it('fails, naming what it read, when no complete value comes', async () => {
     const r = reads(['']);
-    await assert.rejects(readSettled('the counter', r.read, parseCount, r.options), (err: unknown) => err instanceof DemoCheckFailed && /the counter: no complete value after 1000 ms \(last read: ""\)/.test(err.message));
+    await assert.rejects(
+      readSettled('the counter', r.read, parseCount, r.options),
+      (err: unknown) =>
+        err instanceof DemoCheckFailed &&
+        /the counter: no complete value after 1000 ms \(last read: ""\)/.test(err.message),
+    );
   });
 });
 
 describe('demo checks', () => {
   it('plain criu dump: must fail, and with "doesn\'t have a proper root mount"', () => {
     const log = "(00.01) Error (criu/mount.c:1): mnt: 103:./bar doesn't have a proper root mount\n";
-    assert.match(checkPlainDumpFails(1, `x\n${log}`), /fails \(exit 1\): .*103:\.\/bar doesn't have a proper root mount/);
+    assert.match(
+      checkPlainDumpFails(1, `x\n${log}`),
+      /fails \(exit 1\): .*103:\.\/bar doesn't have a proper root mount/,
+    );
     failsWith(() => checkPlainDumpFails(0, log), /succeeded/);
     failsWith(() => checkPlainDumpFails(1, 'Error: something else\n'), /not with "doesn't have a proper root mount"/);
   });
@@ -72,9 +99,18 @@ describe('demo checks', () => {
   });
 
   it('a token counter continues: the same token and a higher number', () => {
-    assert.match(checkTokenContinued({ token: TOKEN, n: 10 }, { token: TOKEN, n: 11 }, 'on b'), /^on b: counter 11 \(was 10\), same process token 3f2b8c1e/);
-    failsWith(() => checkTokenContinued({ token: TOKEN, n: 10 }, { token: OTHER, n: 30 }, 'on b'), /new process token .*restarted/);
-    failsWith(() => checkTokenContinued({ token: TOKEN, n: 10 }, { token: TOKEN, n: 10 }, 'on b'), /at 10, not past 10/);
+    assert.match(
+      checkTokenContinued({ token: TOKEN, n: 10 }, { token: TOKEN, n: 11 }, 'on b'),
+      /^on b: counter 11 \(was 10\), same process token 3f2b8c1e/,
+    );
+    failsWith(
+      () => checkTokenContinued({ token: TOKEN, n: 10 }, { token: OTHER, n: 30 }, 'on b'),
+      /new process token .*restarted/,
+    );
+    failsWith(
+      () => checkTokenContinued({ token: TOKEN, n: 10 }, { token: TOKEN, n: 10 }, 'on b'),
+      /at 10, not past 10/,
+    );
   });
 
   it('equal values, empty lists, a pid', () => {

@@ -5,7 +5,14 @@ import { ExtmountError } from '../errors.js';
 import { isRecord } from '../json.js';
 import type { ExternalKind } from '../mounts/classify.js';
 import { validateKey } from '../mounts/plan.js';
-import { MANIFEST_FORMAT, MANIFEST_MAX_ITEMS, MANIFEST_MAX_MOUNTS, type Manifest, type ManifestMount, type ManifestTarget } from './manifest.js';
+import {
+  MANIFEST_FORMAT,
+  MANIFEST_MAX_ITEMS,
+  MANIFEST_MAX_MOUNTS,
+  type Manifest,
+  type ManifestMount,
+  type ManifestTarget,
+} from './manifest.js';
 
 const KINDS = new Set<ExternalKind>(['bind', 'volume', 'propagated', 'file', 'runtime']);
 const TYPES = new Set(['file', 'directory', 'unknown']);
@@ -13,10 +20,13 @@ const TYPES = new Set(['file', 'directory', 'unknown']);
 /** Parses and validates; everything in it is data from another host and is treated as such. */
 export function parseManifest(text: string, origin: string): Manifest {
   const fail = (what: string) =>
-    new ExtmountError('bad-input', `${origin}: ${what}`, { hint: 'the manifest is damaged or was edited; checkpoint again' });
+    new ExtmountError('bad-input', `${origin}: ${what}`, {
+      hint: 'the manifest is damaged or was edited; checkpoint again',
+    });
   const doc = parseYamlData(text, fail);
   if (!isRecord(doc)) throw fail('not a manifest (expected a YAML mapping)');
-  if (doc.format !== MANIFEST_FORMAT) throw fail(`unknown format ${JSON.stringify(doc.format)} (expected ${MANIFEST_FORMAT})`);
+  if (doc.format !== MANIFEST_FORMAT)
+    throw fail(`unknown format ${JSON.stringify(doc.format)} (expected ${MANIFEST_FORMAT})`);
   for (const field of ['extmount', 'criu', 'createdAt'] as const) {
     if (typeof doc[field] !== 'string') throw fail(`"${field}" must be a string`);
   }
@@ -25,7 +35,8 @@ export function parseManifest(text: string, origin: string): Manifest {
   }
   const target = parseTarget(doc.target, fail);
   if (!Array.isArray(doc.mounts)) throw fail('"mounts" must be a list');
-  if (doc.mounts.length > MANIFEST_MAX_MOUNTS) throw fail(`${doc.mounts.length} mounts, more than the ${MANIFEST_MAX_MOUNTS} a manifest may hold`);
+  if (doc.mounts.length > MANIFEST_MAX_MOUNTS)
+    throw fail(`${doc.mounts.length} mounts, more than the ${MANIFEST_MAX_MOUNTS} a manifest may hold`);
   const keys = new Set<string>();
   const mounts = doc.mounts.map((raw, i): ManifestMount => {
     const where = `mounts[${i}]`;
@@ -36,16 +47,21 @@ export function parseManifest(text: string, origin: string): Manifest {
     if (keyProblem) throw fail(`${where}.key ${JSON.stringify(key)} ${keyProblem}`);
     if (keys.has(key)) throw fail(`key ${key} appears twice`);
     keys.add(key);
-    if (!isAbsolutePath(raw.mountpoint) || /[\n\r]/.test(raw.mountpoint)) throw fail(`${where}.mountpoint must be an absolute path without ".."`);
+    if (!isAbsolutePath(raw.mountpoint) || /[\n\r]/.test(raw.mountpoint))
+      throw fail(`${where}.mountpoint must be an absolute path without ".."`);
     if (raw.hostPath !== null && (!isAbsolutePath(raw.hostPath) || /[\n\r]/.test(raw.hostPath))) {
       throw fail(`${where}.hostPath must be null or an absolute path without ".."`);
     }
-    if (typeof raw.kind !== 'string' || !KINDS.has(raw.kind as ExternalKind)) throw fail(`${where}.kind must be one of ${[...KINDS].join(', ')}`);
-    if (typeof raw.type !== 'string' || !TYPES.has(raw.type)) throw fail(`${where}.type must be file, directory or unknown`);
+    if (typeof raw.kind !== 'string' || !KINDS.has(raw.kind as ExternalKind))
+      throw fail(`${where}.kind must be one of ${[...KINDS].join(', ')}`);
+    if (typeof raw.type !== 'string' || !TYPES.has(raw.type))
+      throw fail(`${where}.type must be file, directory or unknown`);
     if (typeof raw.readOnly !== 'boolean') throw fail(`${where}.readOnly must be true or false`);
     if (typeof raw.propagation !== 'string') throw fail(`${where}.propagation must be a string`);
-    if (raw.volume !== undefined && (typeof raw.volume !== 'string' || validateKey(raw.volume) !== undefined)) throw fail(`${where}.volume is not a volume name`);
-    if (raw.propagationNote !== undefined && typeof raw.propagationNote !== 'string') throw fail(`${where}.propagationNote must be a string`);
+    if (raw.volume !== undefined && (typeof raw.volume !== 'string' || validateKey(raw.volume) !== undefined))
+      throw fail(`${where}.volume is not a volume name`);
+    if (raw.propagationNote !== undefined && typeof raw.propagationNote !== 'string')
+      throw fail(`${where}.propagationNote must be a string`);
     return {
       key,
       mountpoint: raw.mountpoint,
@@ -83,8 +99,16 @@ function parseYamlData(text: string, fail: (what: string) => ExtmountError): unk
     // "\n" "," "[" "{"
     if (c === 10 || c === 44 || c === 91 || c === 123) items++;
   }
-  if (items > MANIFEST_MAX_ITEMS) throw fail(`${items} lines and flow items, more than the ${MANIFEST_MAX_ITEMS} a manifest may have`);
-  const document = parseDocument(text, { schema: 'core', customTags: [], resolveKnownTags: false, merge: false, uniqueKeys: true, prettyErrors: false });
+  if (items > MANIFEST_MAX_ITEMS)
+    throw fail(`${items} lines and flow items, more than the ${MANIFEST_MAX_ITEMS} a manifest may have`);
+  const document = parseDocument(text, {
+    schema: 'core',
+    customTags: [],
+    resolveKnownTags: false,
+    merge: false,
+    uniqueKeys: true,
+    prettyErrors: false,
+  });
   const problem = document.errors[0] ?? document.warnings[0];
   if (problem) throw fail(`not valid YAML (${problem.message.split('\n')[0]})`);
   visit(document, {
@@ -100,12 +124,15 @@ function parseYamlData(text: string, fail: (what: string) => ExtmountError): unk
 function parseTarget(raw: unknown, fail: (what: string) => ExtmountError): ManifestTarget {
   if (!isRecord(raw)) throw fail('"target" must be a mapping');
   if (raw.kind === 'pid') {
-    if (typeof raw.pid !== 'number' || !Number.isInteger(raw.pid) || raw.pid <= 0) throw fail('target.pid must be a positive integer');
-    if (raw.root !== null && !isAbsolutePath(raw.root)) throw fail('target.root must be null or an absolute path without ".."');
+    if (typeof raw.pid !== 'number' || !Number.isInteger(raw.pid) || raw.pid <= 0)
+      throw fail('target.pid must be a positive integer');
+    if (raw.root !== null && !isAbsolutePath(raw.root))
+      throw fail('target.root must be null or an absolute path without ".."');
     return { kind: 'pid', pid: raw.pid, root: raw.root as string | null };
   }
   if (raw.kind === 'container') {
-    for (const field of ['id', 'name', 'image'] as const) if (typeof raw[field] !== 'string') throw fail(`target.${field} must be a string`);
+    for (const field of ['id', 'name', 'image'] as const)
+      if (typeof raw[field] !== 'string') throw fail(`target.${field} must be a string`);
     return { kind: 'container', id: raw.id as string, name: raw.name as string, image: raw.image as string };
   }
   throw fail('target.kind must be pid or container');

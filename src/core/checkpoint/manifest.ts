@@ -14,8 +14,7 @@ export const MANIFEST_MAX_MOUNTS = 4096;
 export const MANIFEST_MAX_ITEMS = 65_536;
 
 export type ManifestTarget =
-  | { kind: 'pid'; pid: number; root: string | null }
-  | { kind: 'container'; id: string; name: string; image: string };
+  { kind: 'pid'; pid: number; root: string | null } | { kind: 'container'; id: string; name: string; image: string };
 
 export interface ManifestMount {
   key: string;
@@ -88,7 +87,12 @@ function blockYaml(value: object, indent: string): string {
       text += `${indent}${key}:\n`;
       for (const element of item as unknown[]) {
         // The manifest's lists are lists of mappings with at least one field; nothing else is written.
-        if (element === null || typeof element !== 'object' || Array.isArray(element) || Object.keys(element).length === 0) {
+        if (
+          element === null ||
+          typeof element !== 'object' ||
+          Array.isArray(element) ||
+          Object.keys(element).length === 0
+        ) {
           throw new Error(`manifest writer: ${key} holds ${JSON.stringify(element)}, not a mapping`);
         }
         // Written at the item's indent, then the first line's leading spaces give way to the "- ".
@@ -112,6 +116,8 @@ const TYPED_WORDS = /^(?:null|true|false|yes|no|on|off|y|n)$/i;
 function yamlScalar(value: string | number | boolean | null): string {
   if (typeof value !== 'string') return String(value);
   if (PLAIN_SCALAR.test(value) && !TYPED_WORDS.test(value)) return value;
-  return JSON.stringify(value).replace(/[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return JSON.stringify(value).replace(
+    /[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }
-

@@ -17,7 +17,11 @@ export interface RestoreTarget {
 }
 
 /** --map KEY=PATH first, then the config's remap rules (longest prefix wins), then the recorded path. */
-export function resolveRestoreTargets(manifest: Manifest, maps: ReadonlyMap<string, string>, remap: readonly RemapRule[]): RestoreTarget[] {
+export function resolveRestoreTargets(
+  manifest: Manifest,
+  maps: ReadonlyMap<string, string>,
+  remap: readonly RemapRule[],
+): RestoreTarget[] {
   const keys = new Set(manifest.mounts.map((m) => m.key));
   for (const key of maps.keys()) {
     if (!keys.has(key)) {
@@ -30,12 +34,18 @@ export function resolveRestoreTargets(manifest: Manifest, maps: ReadonlyMap<stri
     const mapped = maps.get(mount.key);
     if (mapped !== undefined) return { mount, path: normalizePath(mapped), from: 'map' };
     if (mount.hostPath === null) {
-      throw new ExtmountError('usage', `external mount ${mount.mountpoint} (key ${mount.key}) had no host path at dump time`, {
-        hint: `give one with --map ${mount.key}=PATH`,
-      });
+      throw new ExtmountError(
+        'usage',
+        `external mount ${mount.mountpoint} (key ${mount.key}) had no host path at dump time`,
+        {
+          hint: `give one with --map ${mount.key}=PATH`,
+        },
+      );
     }
     const remapped = applyRemap(mount.hostPath, remap);
-    return remapped === undefined ? { mount, path: mount.hostPath, from: 'original' } : { mount, path: remapped, from: 'remap' };
+    return remapped === undefined
+      ? { mount, path: mount.hostPath, from: 'original' }
+      : { mount, path: remapped, from: 'remap' };
   });
 }
 
@@ -46,7 +56,9 @@ export function applyRemap(path: string, rules: readonly RemapRule[]): string | 
     if (isUnder(path, rule.from) && (!best || rule.from.length > best.from.length)) best = rule;
   }
   if (!best) return undefined;
-  return best.from === '/' ? normalizePath(`${best.to}/${path}`) : normalizePath(best.to + path.slice(best.from.length));
+  return best.from === '/'
+    ? normalizePath(`${best.to}/${path}`)
+    : normalizePath(best.to + path.slice(best.from.length));
 }
 
 export function isUnder(path: string, prefix: string): boolean {
@@ -68,7 +80,11 @@ export function restoreDenials(config: Pick<Config, 'stateDir'>, engineDataRoots
  * Why a host path may not be a restore target, or undefined if it may. A deny entry refuses the path
  * and everything below it ("/" refuses only itself); an allow entry at least as specific overrides it.
  */
-export function refusalOf(path: string, hostPaths: Config['hostPaths'], extraDeny: readonly string[] = []): string | undefined {
+export function refusalOf(
+  path: string,
+  hostPaths: Config['hostPaths'],
+  extraDeny: readonly string[] = [],
+): string | undefined {
   if (!path.startsWith('/') || path.includes('\0') || path.split('/').includes('..') || /[\n\r]/.test(path)) {
     return 'is not a clean absolute path';
   }
@@ -76,8 +92,10 @@ export function refusalOf(path: string, hostPaths: Config['hostPaths'], extraDen
   const allow = hostPaths.allow.filter((a) => (a === '/' ? true : isUnder(path, a)));
   const strongestDeny = Math.max(-1, ...deny.map((d) => d.length));
   const strongestAllow = Math.max(-1, ...allow.map((a) => a.length));
-  if (hostPaths.allow.length > 0 && allow.length === 0) return `is outside the allowed host paths (${hostPaths.allow.join(', ')})`;
-  if (deny.length > 0 && strongestAllow < strongestDeny) return `is under the denied host path ${deny.find((d) => d.length === strongestDeny)}`;
+  if (hostPaths.allow.length > 0 && allow.length === 0)
+    return `is outside the allowed host paths (${hostPaths.allow.join(', ')})`;
+  if (deny.length > 0 && strongestAllow < strongestDeny)
+    return `is under the denied host path ${deny.find((d) => d.length === strongestDeny)}`;
   return undefined;
 }
 

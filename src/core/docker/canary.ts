@@ -49,5 +49,8 @@ export function canaryProgram(architecture: string): Buffer | undefined {
 
 /** The image's only layer, for `docker import`: the program at /canary. */
 export function canaryImageArchive(program: Buffer): Buffer {
-  return Buffer.concat([encodeFileEntry({ name: CANARY_PATH.slice(1), mode: 0o755, uid: 0, gid: 0, mtime: 0 }, program), END_OF_ARCHIVE]);
+  return Buffer.concat([
+    encodeFileEntry({ name: CANARY_PATH.slice(1), mode: 0o755, uid: 0, gid: 0, mtime: 0 }, program),
+    END_OF_ARCHIVE,
+  ]);
 }

@@ -14,7 +14,12 @@ export interface MergedDaemonJson {
 }
 
 /** Adds runtimes[name] = {path}; keeps every other setting. `text` undefined: the file does not exist yet. */
-export function mergeRuntimeEntry(text: string | undefined, origin: string, name: string, path: string): MergedDaemonJson {
+export function mergeRuntimeEntry(
+  text: string | undefined,
+  origin: string,
+  name: string,
+  path: string,
+): MergedDaemonJson {
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name)) {
     throw new ExtmountError('usage', `--name ${name}: a runtime name holds letters, digits, "_", "." and "-"`);
   }
@@ -23,12 +28,20 @@ export function mergeRuntimeEntry(text: string | undefined, origin: string, name
     try {
       doc = JSON.parse(text);
     } catch (err) {
-      throw new ExtmountError('bad-input', `${origin} is not valid JSON (${(err as Error).message})`, { hint: 'fix it first; nothing was changed' });
+      throw new ExtmountError('bad-input', `${origin} is not valid JSON (${(err as Error).message})`, {
+        hint: 'fix it first; nothing was changed',
+      });
     }
   }
-  if (!isRecord(doc)) throw new ExtmountError('bad-input', `${origin} must hold a JSON object`, { hint: 'fix it first; nothing was changed' });
+  if (!isRecord(doc))
+    throw new ExtmountError('bad-input', `${origin} must hold a JSON object`, {
+      hint: 'fix it first; nothing was changed',
+    });
   const runtimes = doc.runtimes ?? {};
-  if (!isRecord(runtimes)) throw new ExtmountError('bad-input', `${origin}: "runtimes" must be an object`, { hint: 'fix it first; nothing was changed' });
+  if (!isRecord(runtimes))
+    throw new ExtmountError('bad-input', `${origin}: "runtimes" must be an object`, {
+      hint: 'fix it first; nothing was changed',
+    });
   const existing = runtimes[name];
   if (isRecord(existing) && existing.path === path && Object.keys(existing).length === 1) {
     return { text: text ?? '', changed: false, replaced: false };

@@ -5,12 +5,17 @@ import type { ExternalMount, MountPlan } from '../mounts/plan.js';
 
 /** Docker's rule for checkpoint names (daemon/checkpoint.go validCheckpointNamePattern). */
 export function validateCheckpointName(name: string): string | undefined {
-  return /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(name) ? undefined : 'must start with a letter or digit and hold only letters, digits, "_", "." and "-" (two characters at least)';
+  return /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(name)
+    ? undefined
+    : 'must start with a letter or digit and hold only letters, digits, "_", "." and "-" (two characters at least)';
 }
 
 /** extmount-20261126T235400 (UTC). */
 export function defaultCheckpointName(now: Date): string {
-  return `extmount-${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, '')}`;
+  return `extmount-${now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, '')}`;
 }
 
 /**
@@ -33,7 +38,9 @@ export function runtimeMessageFrom(engineMessage: string): string | undefined {
  * while containerd still holds the checkpoint's content (seen here with dockerd 20.10, containerd 1.6).
  */
 export function isTransientContentExists(message: string): boolean {
-  return /content sha256:[0-9a-f]+ already exists/.test(message) || /commit failed: content .* already exists/.test(message);
+  return (
+    /content sha256:[0-9a-f]+ already exists/.test(message) || /commit failed: content .* already exists/.test(message)
+  );
 }
 
 /** True when the engine's runtime path is hooks/extmount-runc (by name; the CLI also compares real paths). */
@@ -45,7 +52,14 @@ export function looksLikeExtmountRuntime(path: string | undefined): boolean {
  * External mounts runc cannot map by itself: not a bind in the container's config, not a runtime file
  * runc binds (/etc/hosts …), not a masked path. These need the extmount runtime to be checkpointed.
  */
-export function mountsNeedingExtmount(plan: MountPlan, container: ContainerInfo, maskedPaths: readonly string[]): ExternalMount[] {
-  const runcMapped = new Set([...container.mounts.map((m) => normalizePath(m.destination)), ...maskedPaths.map(normalizePath)]);
+export function mountsNeedingExtmount(
+  plan: MountPlan,
+  container: ContainerInfo,
+  maskedPaths: readonly string[],
+): ExternalMount[] {
+  const runcMapped = new Set([
+    ...container.mounts.map((m) => normalizePath(m.destination)),
+    ...maskedPaths.map(normalizePath),
+  ]);
   return plan.mounts.filter((m) => m.kind !== 'runtime' && !runcMapped.has(m.mountpoint));
 }

@@ -45,7 +45,8 @@ const LONG_FLAGS: Record<string, GlobalFlag> = {
 };
 const SHORT_FLAGS: Record<string, string> = { H: 'host', c: 'context', D: 'debug', l: 'log-level' };
 
-const PLUGIN_HINT = 'extmount reads the docker CLI\'s global flags -H/--host, -c/--context, --config, -D, -l and --tls*; put extmount\'s own flags after "extmount"';
+const PLUGIN_HINT =
+  'extmount reads the docker CLI\'s global flags -H/--host, -c/--context, --config, -D, -l and --tls*; put extmount\'s own flags after "extmount"';
 
 function usage(message: string, hint = PLUGIN_HINT): ExtmountError {
   return new ExtmountError('usage', message, { hint });
@@ -77,7 +78,8 @@ export function parseDockerCliArgv(argv: readonly string[]): { flags: DockerCliF
     if (value === undefined) throw usage(`docker flag ${spelled} needs an argument`);
     if (flag.key === 'log-level') return;
     // cli/flags/options.go hostVar: "specify only one -H".
-    if (flag.key === 'host' && flags.host !== undefined) throw usage('specify only one -H', 'give the docker CLI one -H/--host');
+    if (flag.key === 'host' && flags.host !== undefined)
+      throw usage('specify only one -H', 'give the docker CLI one -H/--host');
     flags[flag.key] = value;
   };
   let i = 0;
@@ -141,7 +143,10 @@ const nonEmpty = (value: string | undefined): value is string => value !== undef
 export function selectDockerCliContext(flags: DockerCliFlags, env: NodeJS.ProcessEnv): DockerCliSelection {
   if (flags.host !== undefined && flags.context !== undefined) {
     // cli/command/cli.go Initialize refuses the pair; so does extmount.
-    throw usage('conflicting options: cannot specify both --host and --context', 'give the docker CLI one of -H/--host and --context');
+    throw usage(
+      'conflicting options: cannot specify both --host and --context',
+      'give the docker CLI one of -H/--host and --context',
+    );
   }
   const named = (name: string, explicit: boolean, via: string): DockerCliSelection =>
     name === DEFAULT_CONTEXT ? { kind: 'default', explicit, via } : { kind: 'context', name, explicit, via };
@@ -167,13 +172,20 @@ export function currentContextOf(text: string | undefined, origin: string): stri
   }
   const current = isRecord(doc) ? goField(doc, 'currentContext') : undefined;
   if (current === undefined || current === '') return undefined;
-  if (typeof current !== 'string') throw new ExtmountError('bad-input', `${origin}: "currentContext" must be a string`, { hint: 'fix it with docker context use NAME' });
+  if (typeof current !== 'string')
+    throw new ExtmountError('bad-input', `${origin}: "currentContext" must be a string`, {
+      hint: 'fix it with docker context use NAME',
+    });
   return current;
 }
 
 /** The selection after config.json was read: a named context, or the default one. */
-export function selectCurrentContext(current: string | undefined, origin: string): Exclude<DockerCliSelection, { kind: 'current-context' }> {
-  if (current === undefined || current === DEFAULT_CONTEXT) return { kind: 'default', explicit: false, via: 'the default context' };
+export function selectCurrentContext(
+  current: string | undefined,
+  origin: string,
+): Exclude<DockerCliSelection, { kind: 'current-context' }> {
+  if (current === undefined || current === DEFAULT_CONTEXT)
+    return { kind: 'default', explicit: false, via: 'the default context' };
   return { kind: 'context', name: current, explicit: false, via: `currentContext ${current} in ${origin}` };
 }
 
@@ -190,15 +202,24 @@ export function defaultContextEngine(
   const host = flags.host ?? (nonEmpty(env.DOCKER_HOST) ? env.DOCKER_HOST : tls ? 'tcp://localhost:2376' : undefined);
   const endpoint = resolveDockerHost(host === undefined ? undefined : withScheme(host), {});
   if (!tls) return chosen(endpoint, selection);
-  if (!verify) throw tlsRefusal(`${selection.via}: TLS without verifying the engine (--tls, --tlsverify=false or DOCKER_TLS)`);
+  if (!verify)
+    throw tlsRefusal(`${selection.via}: TLS without verifying the engine (--tls, --tlsverify=false or DOCKER_TLS)`);
   const certDir = nonEmpty(env.DOCKER_CERT_PATH) ? env.DOCKER_CERT_PATH : configDir;
-  const files = { ca: flags.tlscacert ?? `${certDir}/ca.pem`, cert: flags.tlscert ?? `${certDir}/cert.pem`, key: flags.tlskey ?? `${certDir}/key.pem` };
+  const files = {
+    ca: flags.tlscacert ?? `${certDir}/ca.pem`,
+    cert: flags.tlscert ?? `${certDir}/cert.pem`,
+    key: flags.tlskey ?? `${certDir}/key.pem`,
+  };
   const dir = dirnameOf(files.ca);
   const standard = Object.entries(files).every(([name, path]) => path === `${dir === '/' ? '' : dir}/${name}.pem`);
   if (!standard) {
-    throw new ExtmountError('usage', `${selection.via}: extmount reads the TLS files of an engine as ca.pem, cert.pem and key.pem of one folder`, {
-      hint: 'put them in one folder under those names and pass --tlsverify with DOCKER_CERT_PATH=FOLDER',
-    });
+    throw new ExtmountError(
+      'usage',
+      `${selection.via}: extmount reads the TLS files of an engine as ca.pem, cert.pem and key.pem of one folder`,
+      {
+        hint: 'put them in one folder under those names and pass --tlsverify with DOCKER_CERT_PATH=FOLDER',
+      },
+    );
   }
   return chosen(withTls(endpoint, dir, selection.via), selection);
 }
@@ -214,7 +235,10 @@ export interface StoredContext {
 }
 
 /** A named context's docker endpoint (cli/context/docker EndpointFromContext + WithTLSData). */
-export function storedContextEngine(stored: StoredContext, selection: { explicit: boolean; via: string }): DockerCliEngine {
+export function storedContextEngine(
+  stored: StoredContext,
+  selection: { explicit: boolean; via: string },
+): DockerCliEngine {
   const what = `docker context "${stored.name}"`;
   if (stored.metaText === undefined) {
     throw new ExtmountError('bad-input', `${what} does not exist (no ${stored.metaPath})`, {
@@ -222,7 +246,9 @@ export function storedContextEngine(stored: StoredContext, selection: { explicit
     });
   }
   const malformed = (why: string) =>
-    new ExtmountError('bad-input', `${what}: ${stored.metaPath} ${why}`, { hint: `recreate it with docker context create ${stored.name} --docker host=…` });
+    new ExtmountError('bad-input', `${what}: ${stored.metaPath} ${why}`, {
+      hint: `recreate it with docker context create ${stored.name} --docker host=…`,
+    });
   let doc: unknown;
   try {
     doc = JSON.parse(stored.metaText);
@@ -254,9 +280,13 @@ function withTls(endpoint: DockerEndpoint, certPath: string, what: string): Dock
 }
 
 function tlsRefusal(what: string): ExtmountError {
-  return new ExtmountError('usage', `${what}: extmount connects with TLS only to a verified tcp:// engine with a client certificate`, {
-    hint: 'use a context with ca.pem, cert.pem and key.pem, a unix socket or an ssh:// host',
-  });
+  return new ExtmountError(
+    'usage',
+    `${what}: extmount connects with TLS only to a verified tcp:// engine with a client certificate`,
+    {
+      hint: 'use a context with ca.pem, cert.pem and key.pem, a unix socket or an ssh:// host',
+    },
+  );
 }
 
 /** dopts.ParseHost: an address without a scheme is tcp. */

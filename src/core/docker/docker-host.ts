@@ -11,7 +11,9 @@ export const DEFAULT_DOCKER_HOST = 'unix:///var/run/docker.sock';
 export function resolveDockerHost(flag: string | undefined, env: NodeJS.ProcessEnv): DockerEndpoint {
   const value = flag ?? (env.DOCKER_HOST || DEFAULT_DOCKER_HOST);
   const bad = (what: string) =>
-    new ExtmountError('usage', `Docker host "${value}": ${what}`, { hint: 'use unix:///path/docker.sock, tcp://HOST:PORT or ssh://USER@HOST' });
+    new ExtmountError('usage', `Docker host "${value}": ${what}`, {
+      hint: 'use unix:///path/docker.sock, tcp://HOST:PORT or ssh://USER@HOST',
+    });
   if (value.startsWith('/')) return { kind: 'unix', socketPath: value };
   let url: URL;
   try {
@@ -28,14 +30,27 @@ export function resolveDockerHost(flag: string | undefined, env: NodeJS.ProcessE
     case 'tcp:':
     case 'http:':
     case 'https:': {
-      const tls = url.protocol === 'https:' || (env.DOCKER_TLS_VERIFY !== undefined && env.DOCKER_TLS_VERIFY !== '' && env.DOCKER_TLS_VERIFY !== '0');
+      const tls =
+        url.protocol === 'https:' ||
+        (env.DOCKER_TLS_VERIFY !== undefined && env.DOCKER_TLS_VERIFY !== '' && env.DOCKER_TLS_VERIFY !== '0');
       if (!url.hostname) throw bad('no host name');
       const port = url.port ? Number(url.port) : tls ? 2376 : 2375;
-      return { kind: 'tcp', host: url.hostname, port, tls, ...(tls && env.DOCKER_CERT_PATH ? { certPath: env.DOCKER_CERT_PATH } : {}) };
+      return {
+        kind: 'tcp',
+        host: url.hostname,
+        port,
+        tls,
+        ...(tls && env.DOCKER_CERT_PATH ? { certPath: env.DOCKER_CERT_PATH } : {}),
+      };
     }
     case 'ssh:':
       if (!url.hostname) throw bad('no host name');
-      return { kind: 'ssh', host: url.hostname, port: url.port ? Number(url.port) : 22, ...(url.username ? { username: decodeURIComponent(url.username) } : {}) };
+      return {
+        kind: 'ssh',
+        host: url.hostname,
+        port: url.port ? Number(url.port) : 22,
+        ...(url.username ? { username: decodeURIComponent(url.username) } : {}),
+      };
     default:
       throw bad(`unsupported scheme ${url.protocol}`);
   }

@@ -5,7 +5,11 @@ import { ExtmountError } from '../errors.js';
 /** What is at the link's path now (read with lstat, never through it). */
 export type LinkState =
   | { kind: 'missing' }
-  | { kind: 'symlink'; target: string; /** it resolves to this checkout's hooks/docker-extmount */ resolvesToUs: boolean }
+  | {
+      kind: 'symlink';
+      target: string;
+      /** it resolves to this checkout's hooks/docker-extmount */ resolvesToUs: boolean;
+    }
   | { kind: 'other'; what: string };
 
 export interface PluginLinkPlan {
@@ -22,8 +26,10 @@ export function planPluginLink(link: string, target: string, state: LinkState): 
     case 'missing':
       return { link, target, action: 'create', previous: null };
     case 'symlink':
-      if (state.target === target || state.resolvesToUs) return { link, target, action: 'none', previous: state.target };
-      if (state.target.endsWith('/hooks/docker-extmount')) return { link, target, action: 'replace', previous: state.target };
+      if (state.target === target || state.resolvesToUs)
+        return { link, target, action: 'none', previous: state.target };
+      if (state.target.endsWith('/hooks/docker-extmount'))
+        return { link, target, action: 'replace', previous: state.target };
       throw foreign(link, `a symlink to ${state.target}, not to an extmount hooks/docker-extmount`);
     case 'other':
       throw foreign(link, state.what);

@@ -33,12 +33,14 @@ export function restoreBlocker(containerd: string | undefined, shape: RestoreSha
   const version = parseContainerdVersion(containerd);
   if (!version || version[0] < 2 || (version[0] === 2 && version[1] < 1)) return undefined;
   const mode = shape.networkMode || 'default';
-  const sandboxed = !shape.networkDisabled && mode !== 'host' && ((mode !== 'default' && mode !== 'bridge') || shape.bridgeExists);
+  const sandboxed =
+    !shape.networkDisabled && mode !== 'host' && ((mode !== 'default' && mode !== 'bridge') || shape.bridgeExists);
   if (!sandboxed) return undefined;
   return {
     reason: `containerd ${containerd} cannot restore a container whose network namespace dockerd prepares (network mode "${mode}")`,
     upstream: 'containerd#12141',
-    workaround: 'create the container with "NetworkDisabled": true in the API (a network-less container), or run it on an engine with containerd 1.7',
+    workaround:
+      'create the container with "NetworkDisabled": true in the API (a network-less container), or run it on an engine with containerd 1.7',
   };
 }
 
@@ -58,6 +60,7 @@ export type RestoreRoute =
 export function restoreRoute(containerd: string | undefined, shape: RestoreShape): RestoreRoute {
   const blocker = restoreBlocker(containerd, shape);
   if (!blocker) return { kind: 'in-place' };
-  if (shape.networkMode === 'none' && !restoreBlocker(containerd, { ...shape, networkDisabled: true })) return { kind: 'network-disabled-copy', blocker };
+  if (shape.networkMode === 'none' && !restoreBlocker(containerd, { ...shape, networkDisabled: true }))
+    return { kind: 'network-disabled-copy', blocker };
   return { kind: 'blocked', blocker };
 }

@@ -226,7 +226,12 @@ function readStringField(reader: WireReader, tag: FieldTag, name: string): strin
 }
 
 /** proto2 `required`: protobuf-c refuses a message without them, and so do we. */
-function requireFields<T extends object>(reader: WireReader, message: string, value: Partial<T>, names: (keyof T)[]): T {
+function requireFields<T extends object>(
+  reader: WireReader,
+  message: string,
+  value: Partial<T>,
+  names: (keyof T)[],
+): T {
   for (const name of names) {
     if (value[name] === undefined) throw reader.fail(`${message} lacks required field ${String(name)}`);
   }
@@ -238,35 +243,91 @@ export function decodeMntEntryWire(reader: WireReader): MntEntryWire {
   while (!reader.atEnd()) {
     const tag = reader.readTag();
     switch (tag.fieldNumber) {
-      case 1: entry.fstype = readUint32Field(reader, tag, 'fstype'); break;
-      case 2: entry.mnt_id = readUint32Field(reader, tag, 'mnt_id'); break;
-      case 3: entry.root_dev = readUint32Field(reader, tag, 'root_dev'); break;
-      case 4: entry.parent_mnt_id = readUint32Field(reader, tag, 'parent_mnt_id'); break;
-      case 5: entry.flags = readUint32Field(reader, tag, 'flags'); break;
-      case 6: entry.root = readStringField(reader, tag, 'root'); break;
-      case 7: entry.mountpoint = readStringField(reader, tag, 'mountpoint'); break;
-      case 8: entry.source = readStringField(reader, tag, 'source'); break;
-      case 9: entry.options = readStringField(reader, tag, 'options'); break;
-      case 10: entry.shared_id = readUint32Field(reader, tag, 'shared_id'); break;
-      case 11: entry.master_id = readUint32Field(reader, tag, 'master_id'); break;
-      case 12: entry.with_plugin = readBoolField(reader, tag, 'with_plugin'); break;
-      case 13: entry.ext_mount = readBoolField(reader, tag, 'ext_mount'); break;
-      case 14: entry.fsname = readStringField(reader, tag, 'fsname'); break;
-      case 15: entry.internal_sharing = readBoolField(reader, tag, 'internal_sharing'); break;
-      case 16: entry.deleted = readBoolField(reader, tag, 'deleted'); break;
-      case 17: entry.sb_flags = readUint32Field(reader, tag, 'sb_flags'); break;
-      case 18: entry.ext_key = readStringField(reader, tag, 'ext_key'); break;
-      default: reader.skipField(tag);
+      case 1:
+        entry.fstype = readUint32Field(reader, tag, 'fstype');
+        break;
+      case 2:
+        entry.mnt_id = readUint32Field(reader, tag, 'mnt_id');
+        break;
+      case 3:
+        entry.root_dev = readUint32Field(reader, tag, 'root_dev');
+        break;
+      case 4:
+        entry.parent_mnt_id = readUint32Field(reader, tag, 'parent_mnt_id');
+        break;
+      case 5:
+        entry.flags = readUint32Field(reader, tag, 'flags');
+        break;
+      case 6:
+        entry.root = readStringField(reader, tag, 'root');
+        break;
+      case 7:
+        entry.mountpoint = readStringField(reader, tag, 'mountpoint');
+        break;
+      case 8:
+        entry.source = readStringField(reader, tag, 'source');
+        break;
+      case 9:
+        entry.options = readStringField(reader, tag, 'options');
+        break;
+      case 10:
+        entry.shared_id = readUint32Field(reader, tag, 'shared_id');
+        break;
+      case 11:
+        entry.master_id = readUint32Field(reader, tag, 'master_id');
+        break;
+      case 12:
+        entry.with_plugin = readBoolField(reader, tag, 'with_plugin');
+        break;
+      case 13:
+        entry.ext_mount = readBoolField(reader, tag, 'ext_mount');
+        break;
+      case 14:
+        entry.fsname = readStringField(reader, tag, 'fsname');
+        break;
+      case 15:
+        entry.internal_sharing = readBoolField(reader, tag, 'internal_sharing');
+        break;
+      case 16:
+        entry.deleted = readBoolField(reader, tag, 'deleted');
+        break;
+      case 17:
+        entry.sb_flags = readUint32Field(reader, tag, 'sb_flags');
+        break;
+      case 18:
+        entry.ext_key = readStringField(reader, tag, 'ext_key');
+        break;
+      default:
+        reader.skipField(tag);
     }
   }
   return requireFields<MntEntryWire>(reader, 'mnt_entry', entry, [
-    'fstype', 'mnt_id', 'root_dev', 'parent_mnt_id', 'flags', 'root', 'mountpoint', 'source', 'options',
+    'fstype',
+    'mnt_id',
+    'root_dev',
+    'parent_mnt_id',
+    'flags',
+    'root',
+    'mountpoint',
+    'source',
+    'options',
   ]);
 }
 
 const taskKobjIdFields = [
-    undefined, 'vm_id', 'files_id', 'fs_id', 'sighand_id', 'pid_ns_id', 'net_ns_id', 'ipc_ns_id',
-    'uts_ns_id', 'mnt_ns_id', 'user_ns_id', 'cgroup_ns_id', 'time_ns_id',
+  undefined,
+  'vm_id',
+  'files_id',
+  'fs_id',
+  'sighand_id',
+  'pid_ns_id',
+  'net_ns_id',
+  'ipc_ns_id',
+  'uts_ns_id',
+  'mnt_ns_id',
+  'user_ns_id',
+  'cgroup_ns_id',
+  'time_ns_id',
 ] as const;
 
 export function decodeTaskKobjIdsWire(reader: WireReader): TaskKobjIdsWire {
@@ -277,7 +338,12 @@ export function decodeTaskKobjIdsWire(reader: WireReader): TaskKobjIdsWire {
     if (name === undefined) reader.skipField(tag);
     else ids[name] = readUint32Field(reader, tag, name);
   }
-  return requireFields<TaskKobjIdsWire>(reader, 'task_kobj_ids_entry', ids, ['vm_id', 'files_id', 'fs_id', 'sighand_id']);
+  return requireFields<TaskKobjIdsWire>(reader, 'task_kobj_ids_entry', ids, [
+    'vm_id',
+    'files_id',
+    'fs_id',
+    'sighand_id',
+  ]);
 }
 
 function decodePluginsWire(reader: WireReader): string[] {
@@ -295,30 +361,51 @@ export function decodeInventoryEntryWire(reader: WireReader): InventoryEntryWire
   while (!reader.atEnd()) {
     const tag = reader.readTag();
     switch (tag.fieldNumber) {
-      case 1: entry.img_version = readUint32Field(reader, tag, 'img_version'); break;
-      case 2: entry.fdinfo_per_id = readBoolField(reader, tag, 'fdinfo_per_id'); break;
+      case 1:
+        entry.img_version = readUint32Field(reader, tag, 'img_version');
+        break;
+      case 2:
+        entry.fdinfo_per_id = readBoolField(reader, tag, 'fdinfo_per_id');
+        break;
       case 3:
         reader.expectWireType(tag, WireType.lengthDelimited, 'root_ids');
         entry.root_ids = decodeTaskKobjIdsWire(reader.readMessage());
         break;
-      case 4: entry.ns_per_id = readBoolField(reader, tag, 'ns_per_id'); break;
-      case 5: entry.root_cg_set = readUint32Field(reader, tag, 'root_cg_set'); break;
-      case 6: entry.lsmtype = readUint32Field(reader, tag, 'lsmtype'); break;
+      case 4:
+        entry.ns_per_id = readBoolField(reader, tag, 'ns_per_id');
+        break;
+      case 5:
+        entry.root_cg_set = readUint32Field(reader, tag, 'root_cg_set');
+        break;
+      case 6:
+        entry.lsmtype = readUint32Field(reader, tag, 'lsmtype');
+        break;
       case 8:
         reader.expectWireType(tag, WireType.varint, 'dump_uptime');
         entry.dump_uptime = reader.readUint64();
         break;
-      case 9: entry.pre_dump_mode = readUint32Field(reader, tag, 'pre_dump_mode'); break;
-      case 10: entry.tcp_close = readBoolField(reader, tag, 'tcp_close'); break;
-      case 11: entry.network_lock_method = readUint32Field(reader, tag, 'network_lock_method'); break;
+      case 9:
+        entry.pre_dump_mode = readUint32Field(reader, tag, 'pre_dump_mode');
+        break;
+      case 10:
+        entry.tcp_close = readBoolField(reader, tag, 'tcp_close');
+        break;
+      case 11:
+        entry.network_lock_method = readUint32Field(reader, tag, 'network_lock_method');
+        break;
       case 12:
         reader.expectWireType(tag, WireType.lengthDelimited, 'plugins_entry');
         // A message field seen twice merges: repeated plugins accumulate.
         entry.plugins = [...(entry.plugins ?? []), ...decodePluginsWire(reader.readMessage())];
         break;
-      case 13: entry.dump_criu_run_id = readStringField(reader, tag, 'dump_criu_run_id'); break;
-      case 14: entry.allow_uprobes = readBoolField(reader, tag, 'allow_uprobes'); break;
-      default: reader.skipField(tag);
+      case 13:
+        entry.dump_criu_run_id = readStringField(reader, tag, 'dump_criu_run_id');
+        break;
+      case 14:
+        entry.allow_uprobes = readBoolField(reader, tag, 'allow_uprobes');
+        break;
+      default:
+        reader.skipField(tag);
     }
   }
   return requireFields<InventoryEntryWire>(reader, 'inventory_entry', entry, ['img_version']);
@@ -527,7 +614,12 @@ function readMagic(bytes: Uint8Array, file: string): { magic: ImageMagic; bodyOf
   }
   const name = magicName(first);
   if (name === undefined) {
-    throw parseError(file, `bad magic 0x${hex(first)}: not a CRIU image (raw images such as pages-*.img have none)`, 0, notAnImageHint);
+    throw parseError(
+      file,
+      `bad magic 0x${hex(first)}: not a CRIU image (raw images such as pages-*.img have none)`,
+      0,
+      notAnImageHint,
+    );
   }
   return { magic: { name, value: first, head: 'none' }, bodyOffset: 4 };
 }
@@ -537,7 +629,12 @@ function hex(value: number): string {
 }
 
 /** Walks the size-prefixed entries after the magic, calling `visit` with each payload. */
-function forEachEntry(bytes: Uint8Array, bodyOffset: number, file: string, visit: (payload: Uint8Array, frame: EntryFrame, index: number) => void): void {
+function forEachEntry(
+  bytes: Uint8Array,
+  bodyOffset: number,
+  file: string,
+  visit: (payload: Uint8Array, frame: EntryFrame, index: number) => void,
+): void {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let offset = bodyOffset;
   // Each iteration consumes at least the 4-byte size field, so the loop ends.
@@ -561,7 +658,11 @@ function forEachEntry(bytes: Uint8Array, bodyOffset: number, file: string, visit
 export function decodeCriuImage(bytes: Uint8Array, fileName = 'image'): CriuImage {
   const { magic, bodyOffset } = readMagic(bytes, fileName);
   const payloadReader = (payload: Uint8Array, frame: EntryFrame, index: number): WireReader =>
-    new WireReader(payload, { baseOffset: frame.offset + entrySizeBytes, describe: `${fileName}: entry ${index}`, hint: corruptImageHint });
+    new WireReader(payload, {
+      baseOffset: frame.offset + entrySizeBytes,
+      describe: `${fileName}: entry ${index}`,
+      hint: corruptImageHint,
+    });
 
   if (magic.value === MNTS_MAGIC) {
     const entries: MountEntry[] = [];

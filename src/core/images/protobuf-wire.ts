@@ -58,7 +58,11 @@ export class WireReader {
   fail(message: string, at: number = this.position): ExtmountError {
     const fileOffset = this.context.baseOffset + at;
     const hint = this.context.hint;
-    return new ExtmountError('parse', `${this.context.describe}: ${message} (at byte offset ${fileOffset})`, hint ? { hint } : {});
+    return new ExtmountError(
+      'parse',
+      `${this.context.describe}: ${message} (at byte offset ${fileOffset})`,
+      hint ? { hint } : {},
+    );
   }
 
   readTag(): FieldTag {
@@ -74,7 +78,10 @@ export class WireReader {
   /** Throws unless the field just read has the wire type its schema declares. */
   expectWireType(tag: FieldTag, expected: WireType, fieldName: string): void {
     if (tag.wireType !== expected) {
-      throw this.fail(`field ${tag.fieldNumber} (${fieldName}) has wire type ${tag.wireType}, expected ${expected}`, tag.offset);
+      throw this.fail(
+        `field ${tag.fieldNumber} (${fieldName}) has wire type ${tag.wireType}, expected ${expected}`,
+        tag.offset,
+      );
     }
   }
 

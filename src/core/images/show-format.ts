@@ -2,24 +2,37 @@
 
 import type { CriuImage, InventoryEntry, MountEntry } from './criu-image.js';
 
-const mountColumns = ['mnt_id', 'parent', 'root', 'mountpoint', 'fstype', 'source', 'ext key', 'shared/master'] as const;
+const mountColumns = [
+  'mnt_id',
+  'parent',
+  'root',
+  'mountpoint',
+  'fstype',
+  'source',
+  'ext key',
+  'shared/master',
+] as const;
 
 /** The table `criu show -f mountpoints.img -F mnt_id,root,mountpoint` used to give, with more columns. */
 export function formatMountTable(entries: readonly MountEntry[]): string[] {
-  const rows = entries.map((entry) => [
-    String(entry.mountId),
-    String(entry.parentId),
-    entry.root,
-    entry.mountpoint,
-    fstypeLabel(entry),
-    entry.source,
-    entry.externalKey ?? '-',
-    sharingLabel(entry),
-  ].map(escapeCell));
+  const rows = entries.map((entry) =>
+    [
+      String(entry.mountId),
+      String(entry.parentId),
+      entry.root,
+      entry.mountpoint,
+      fstypeLabel(entry),
+      entry.source,
+      entry.externalKey ?? '-',
+      sharingLabel(entry),
+    ].map(escapeCell),
+  );
   const lines = alignColumns([[...mountColumns], ...rows]);
   const external = entries.filter((entry) => entry.externalKey !== null);
   if (external.length > 0) {
-    const list = external.map((entry) => `${escapeCell(entry.mountpoint)} (key ${escapeCell(entry.externalKey ?? '')})`);
+    const list = external.map(
+      (entry) => `${escapeCell(entry.mountpoint)} (key ${escapeCell(entry.externalKey ?? '')})`,
+    );
     lines.push(`external: ${list.join(', ')}`);
   }
   return lines;
@@ -49,9 +62,13 @@ export function formatImage(image: CriuImage, label: string = image.file): strin
       return [heading, ...image.entries.map(formatInventorySummary)];
     case 'other':
       if (image.unframedBytes > 0) {
-        return [`${escapeCell(label)}: ${image.magic.name}, ${image.unframedBytes} bytes of entries with raw data (not decoded)`];
+        return [
+          `${escapeCell(label)}: ${image.magic.name}, ${image.unframedBytes} bytes of entries with raw data (not decoded)`,
+        ];
       }
-      return [`${heading}${image.entries.length > 0 ? ` (sizes ${image.entries.map((entry) => entry.size).join(', ')})` : ''}`];
+      return [
+        `${heading}${image.entries.length > 0 ? ` (sizes ${image.entries.map((entry) => entry.size).join(', ')})` : ''}`,
+      ];
   }
 }
 
@@ -77,7 +94,12 @@ function escapeCell(text: string): string {
 function alignColumns(rows: readonly string[][]): string[] {
   const widths: number[] = [];
   for (const row of rows) row.forEach((cell, column) => (widths[column] = Math.max(widths[column] ?? 0, cell.length)));
-  return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  ').trimEnd());
+  return rows.map((row) =>
+    row
+      .map((cell, column) => cell.padEnd(widths[column] ?? 0))
+      .join('  ')
+      .trimEnd(),
+  );
 }
 
 function plural(count: number, one: string, many: string): string {

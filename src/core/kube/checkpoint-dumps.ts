@@ -35,7 +35,9 @@ export interface CheckpointInfo {
 }
 
 function bad(what: string): ExtmountError {
-  return new ExtmountError('bad-input', `the checkpoint archive's ${what}`, { hint: 'give an archive the kubelet (CRI CheckpointContainer), CRI-O or podman container checkpoint --export wrote' });
+  return new ExtmountError('bad-input', `the checkpoint archive's ${what}`, {
+    hint: 'give an archive the kubelet (CRI CheckpointContainer), CRI-O or podman container checkpoint --export wrote',
+  });
 }
 
 export function parseCheckpointDumps(config: Buffer, spec: Buffer): CheckpointDumps {
@@ -83,7 +85,13 @@ export function checkpointInfo(dumps: CheckpointDumps): CheckpointInfo {
       } catch {
         throw bad('spec.dump has no readable io.kubernetes.cri-o.Metadata annotation');
       }
-      return { engine: 'CRI-O', container: name, pod: a['io.kubernetes.pod.name'] ?? '', namespace: a['io.kubernetes.pod.namespace'] ?? '', ...common };
+      return {
+        engine: 'CRI-O',
+        container: name,
+        pod: a['io.kubernetes.pod.name'] ?? '',
+        namespace: a['io.kubernetes.pod.namespace'] ?? '',
+        ...common,
+      };
     }
     default:
       return {
@@ -113,10 +121,12 @@ export function pullableBaseImage(info: CheckpointInfo): string {
     });
   if (info.engine === 'containerd' || info.rootfsImageRef !== '') {
     if (REPO_DIGEST.test(info.rootfsImageRef)) return info.rootfsImageRef;
-    if (info.engine === 'containerd') throw refuse(`(rootfsImageRef ${JSON.stringify(info.rootfsImageRef)}, no repo digest)`);
+    if (info.engine === 'containerd')
+      throw refuse(`(rootfsImageRef ${JSON.stringify(info.rootfsImageRef)}, no repo digest)`);
   }
   const name = info.rootfsImageName;
-  if (name === '' || BARE_ID.test(name) || !/^[a-z0-9][a-z0-9._\-/:@]*$/.test(name)) throw refuse(`${JSON.stringify(name || info.rootfsImage)}`);
+  if (name === '' || BARE_ID.test(name) || !/^[a-z0-9][a-z0-9._\-/:@]*$/.test(name))
+    throw refuse(`${JSON.stringify(name || info.rootfsImage)}`);
   return name;
 }
 

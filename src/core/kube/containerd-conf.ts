@@ -10,7 +10,8 @@
 import { ExtmountError } from '../errors.js';
 import { checkRuntimeName, dropInAction, tomlString, type DropInAction } from '../podman/podman-conf.js';
 
-export const CONTAINERD_DROP_IN_MARK = '# Written by `extmount install-runtime --containerd`; rerun it to change this file.';
+export const CONTAINERD_DROP_IN_MARK =
+  '# Written by `extmount install-runtime --containerd`; rerun it to change this file.';
 /** Where the CRI runtime handlers live in a version 3 config (containerd 2.x). */
 export const CRI_RUNTIME_TABLE = 'plugins."io.containerd.cri.v1.runtime".containerd.runtimes';
 
@@ -19,7 +20,9 @@ export function containerdDropIn(name: string, wrapper: string): string {
   return [
     CONTAINERD_DROP_IN_MARK,
     `# A CRI runtime handler "${name}": the runc v2 shim runs the extmount wrapper instead of runc.`,
-    '# Pods choose it with a RuntimeClass whose handler is "' + name + '" (extmount install-runtime --containerd prints it).',
+    '# Pods choose it with a RuntimeClass whose handler is "' +
+      name +
+      '" (extmount install-runtime --containerd prints it).',
     'version = 3',
     '',
     `[${CRI_RUNTIME_TABLE}.${name}]`,
@@ -31,11 +34,19 @@ export function containerdDropIn(name: string, wrapper: string): string {
   ].join('\n');
 }
 
-export function runtimeClassManifest(name: string): { apiVersion: string; kind: string; metadata: { name: string }; handler: string } {
+export function runtimeClassManifest(name: string): {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string };
+  handler: string;
+} {
   checkRuntimeName(name);
   if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(name) || name.length > 63) {
     // A RuntimeClass handler must be a DNS label (k8s.io/api node/v1 RuntimeClass.Handler).
-    throw new ExtmountError('usage', `--name ${name}: a Kubernetes RuntimeClass handler is a DNS label (lower-case letters, digits, "-")`);
+    throw new ExtmountError(
+      'usage',
+      `--name ${name}: a Kubernetes RuntimeClass handler is a DNS label (lower-case letters, digits, "-")`,
+    );
   }
   return { apiVersion: 'node.k8s.io/v1', kind: 'RuntimeClass', metadata: { name }, handler: name };
 }
@@ -44,7 +55,13 @@ export type FileAction = DropInAction;
 
 /** What --apply does with the drop-in now there (undefined: none); a file extmount did not write is refused. */
 export function containerdDropInAction(current: string | undefined, wanted: string, origin: string): FileAction {
-  return dropInAction(current, wanted, origin, CONTAINERD_DROP_IN_MARK, 'move it away, or give another --drop-in; nothing was changed');
+  return dropInAction(
+    current,
+    wanted,
+    origin,
+    CONTAINERD_DROP_IN_MARK,
+    'move it away, or give another --drop-in; nothing was changed',
+  );
 }
 
 export interface ImportsUpdate {
@@ -68,11 +85,16 @@ export function addContainerdImport(text: string | undefined, origin: string, dr
   const top = firstTable === -1 ? lines.length : firstTable;
   const refuse = (what: string) => new ExtmountError('bad-input', `${origin}: ${what}`, { hint: NOT_SAFE });
   const head = lines.slice(0, top);
-  if (head.some((l) => l.includes('"""') || l.includes("'''"))) throw refuse('multi-line strings before its first table');
+  if (head.some((l) => l.includes('"""') || l.includes("'''")))
+    throw refuse('multi-line strings before its first table');
   const versionAt = head.findIndex((l) => /^\s*version\s*=/.test(l));
-  if (versionAt === -1) throw refuse('no top-level "version = 3" (containerd 2.x: run containerd config migrate first)');
+  if (versionAt === -1)
+    throw refuse('no top-level "version = 3" (containerd 2.x: run containerd config migrate first)');
   const version = /^\s*version\s*=\s*(\d+)\s*(#.*)?$/.exec(head[versionAt]!)?.[1];
-  if (version !== '3') throw refuse(`version ${version ?? '?'}, not 3 (containerd 2.x: containerd config migrate writes a version 3 config)`);
+  if (version !== '3')
+    throw refuse(
+      `version ${version ?? '?'}, not 3 (containerd 2.x: containerd config migrate writes a version 3 config)`,
+    );
   const importsAt = head.findIndex((l) => /^\s*imports\s*=/.test(l));
   if (importsAt === -1) {
     lines.splice(versionAt + 1, 0, line);
@@ -105,14 +127,23 @@ function parseStringList(body: string): string[] | undefined {
 export function importCovers(pattern: string, configFile: string, file: string): boolean {
   const dir = configFile.slice(0, configFile.lastIndexOf('/')) || '/';
   const absolute = pattern.startsWith('/') ? pattern : `${dir}/${pattern}`;
-  const clean = (p: string) => p.split('/').filter((s, i) => s !== '' && s !== '.' || i === 0).join('/');
+  const clean = (p: string) =>
+    p
+      .split('/')
+      .filter((s, i) => (s !== '' && s !== '.') || i === 0)
+      .join('/');
   const wanted = clean(absolute).split('/');
   const have = clean(file).split('/');
   if (wanted.length !== have.length) return false;
   // filepath.Glob: "*" matches within one path segment; containerd globs only when a "*" is present.
   return wanted.every((seg, i) => {
     if (!seg.includes('*')) return seg === have[i];
-    const re = new RegExp(`^${seg.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^/]*')}$`);
+    const re = new RegExp(
+      `^${seg
+        .split('*')
+        .map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+        .join('[^/]*')}$`,
+    );
     return re.test(have[i]!);
   });
 }

@@ -32,7 +32,10 @@ const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 
 /** NAME[:TAG|@DIGEST] as the docker CLI reads it (distribution/reference): a first part with "." or ":" or "localhost" is a registry. */
 export function parseImageRef(ref: string): ImageRef {
-  const badRef = () => new ExtmountError('usage', `${JSON.stringify(ref)} is not an image reference`, { hint: 'write REGISTRY/REPOSITORY:TAG, e.g. 127.0.0.1:5000/app-checkpoint:1' });
+  const badRef = () =>
+    new ExtmountError('usage', `${JSON.stringify(ref)} is not an image reference`, {
+      hint: 'write REGISTRY/REPOSITORY:TAG, e.g. 127.0.0.1:5000/app-checkpoint:1',
+    });
   if (ref.length > 512 || /[\s\0]/.test(ref)) throw badRef();
   let rest = ref;
   let reference = 'latest';
@@ -51,15 +54,25 @@ export function parseImageRef(ref: string): ImageRef {
   }
   const parts = rest.split('/');
   let registry = 'docker.io';
-  if (parts.length > 1 && (parts[0]!.includes('.') || parts[0]!.includes(':') || parts[0] === 'localhost')) registry = parts.shift()!;
+  if (parts.length > 1 && (parts[0]!.includes('.') || parts[0]!.includes(':') || parts[0] === 'localhost'))
+    registry = parts.shift()!;
   if (registry === 'docker.io' && parts.length === 1) parts.unshift('library');
-  if (!/^[A-Za-z0-9.-]+(:[0-9]+)?$|^\[[0-9a-fA-F:]+\](:[0-9]+)?$/.test(registry) || parts.length === 0 || !parts.every((p) => COMPONENT.test(p))) throw badRef();
+  if (
+    !/^[A-Za-z0-9.-]+(:[0-9]+)?$|^\[[0-9a-fA-F:]+\](:[0-9]+)?$/.test(registry) ||
+    parts.length === 0 ||
+    !parts.every((p) => COMPONENT.test(p))
+  )
+    throw badRef();
   return { registry, repository: parts.join('/'), reference };
 }
 
 export function formatImageRef(ref: ImageRef, digest?: string): string {
   const name = `${ref.registry}/${ref.repository}`;
-  return digest ? `${name}@${digest}` : ref.reference.startsWith('sha256:') ? `${name}@${ref.reference}` : `${name}:${ref.reference}`;
+  return digest
+    ? `${name}@${digest}`
+    : ref.reference.startsWith('sha256:')
+      ? `${name}@${ref.reference}`
+      : `${name}:${ref.reference}`;
 }
 
 export function sha256(bytes: Buffer): string {
@@ -72,7 +85,15 @@ export function blobDescriptor(mediaType: string, bytes: Buffer): Descriptor & {
 
 /** GOARCH names, as image configs and containerd's platform matcher spell them. */
 export function goArch(nodeArch: string): string {
-  const map: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64', ia32: '386' };
+  const map: Record<string, string> = {
+    x64: 'amd64',
+    arm64: 'arm64',
+    arm: 'arm',
+    ppc64: 'ppc64le',
+    s390x: 's390x',
+    riscv64: 'riscv64',
+    ia32: '386',
+  };
   return map[nodeArch] ?? nodeArch;
 }
 
@@ -94,7 +115,15 @@ export function imageConfig(layerDigest: string, arch: string, created: string):
 
 export function imageManifest(config: Descriptor, layer: Descriptor, annotations: Record<string, string>): Buffer {
   const strip = (d: Descriptor): Descriptor => ({ mediaType: d.mediaType, digest: d.digest, size: d.size });
-  return Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: strip(config), layers: [strip(layer)], annotations }));
+  return Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: OCI_MANIFEST,
+      config: strip(config),
+      layers: [strip(layer)],
+      annotations,
+    }),
+  );
 }
 
 /**
@@ -104,13 +133,25 @@ export function imageManifest(config: Descriptor, layer: Descriptor, annotations
  * which ctr import takes as the image name) and repeats the manifest's annotations.
  */
 export function ociLayoutTar(
-  ref: string, manifest: Descriptor & { bytes: Buffer }, config: Descriptor & { bytes: Buffer }, layer: Descriptor, annotations: Record<string, string>, mtime: number,
+  ref: string,
+  manifest: Descriptor & { bytes: Buffer },
+  config: Descriptor & { bytes: Buffer },
+  layer: Descriptor,
+  annotations: Record<string, string>,
+  mtime: number,
 ): { before: Buffer; after: Buffer } {
   const file = (name: string, data: Buffer) => encodeFileEntry({ name, mode: 0o644, uid: 0, gid: 0, mtime }, data);
   const index = {
     schemaVersion: 2,
     mediaType: OCI_INDEX,
-    manifests: [{ mediaType: OCI_MANIFEST, digest: manifest.digest, size: manifest.size, annotations: { ...annotations, 'org.opencontainers.image.ref.name': ref } }],
+    manifests: [
+      {
+        mediaType: OCI_MANIFEST,
+        digest: manifest.digest,
+        size: manifest.size,
+        annotations: { ...annotations, 'org.opencontainers.image.ref.name': ref },
+      },
+    ],
   };
   const blob = (d: Descriptor) => `blobs/sha256/${d.digest.slice('sha256:'.length)}`;
   const before = Buffer.concat([

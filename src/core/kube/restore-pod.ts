@@ -30,14 +30,24 @@ export interface RestorePod {
 }
 
 /** Mounts the runtime or the kubelet make for every container: never declared in a Pod. */
-const RUNTIME_OWN = new Set(['/etc/hosts', '/etc/hostname', '/etc/resolv.conf', '/dev/shm', '/dev/termination-log', '/run/.containerenv', '/run/secrets']);
+const RUNTIME_OWN = new Set([
+  '/etc/hosts',
+  '/etc/hostname',
+  '/etc/resolv.conf',
+  '/dev/shm',
+  '/dev/termination-log',
+  '/run/.containerenv',
+  '/run/secrets',
+]);
 /**
  * A pod's UID in the kubelet's paths: a UUID from the API server, or for a static pod the kubelet's own
  * 32-hex md5 of its manifest (pkg/kubelet/config/common.go).
  */
 const POD_UID = String.raw`(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{32})`;
 /** <kubelet root>/pods/<pod uid>/volumes/kubernetes.io~<plugin>/<volume name> */
-const KUBELET_VOLUME = new RegExp(String.raw`/pods/${POD_UID}/volumes/kubernetes\.io~([a-z0-9-]+)/([a-z0-9][a-z0-9.-]*)$`);
+const KUBELET_VOLUME = new RegExp(
+  String.raw`/pods/${POD_UID}/volumes/kubernetes\.io~([a-z0-9-]+)/([a-z0-9][a-z0-9.-]*)$`,
+);
 const KUBELET_OWN = new RegExp(String.raw`/pods/${POD_UID}/(etc-hosts|containers/)`);
 const KUBELET_SUBPATH = new RegExp(String.raw`/pods/${POD_UID}/volume-subpaths/`);
 const KUBELET_ANY_VOLUME = new RegExp(String.raw`/pods/${POD_UID}/volumes/`);
@@ -66,7 +76,11 @@ function serviceAccountVolume(name: string): Json {
       sources: [
         { serviceAccountToken: { expirationSeconds: 3607, path: 'token' } },
         { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
-        { downwardAPI: { items: [{ path: 'namespace', fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } }] } },
+        {
+          downwardAPI: {
+            items: [{ path: 'namespace', fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } }],
+          },
+        },
       ],
     },
   };
@@ -90,11 +104,17 @@ export function planVolumes(spec: Json, maps: readonly RemapRule[]): Planned {
     const opts = options(mount);
     const bind = mount.type === 'bind' || opts.includes('bind') || opts.includes('rbind');
     if (!bind || RUNTIME_OWN.has(destination) || KUBELET_OWN.test(source)) continue;
-    if (!destination.startsWith('/') || !source.startsWith('/') || /[\0\n]/.test(destination + source) || destination.split('/').includes('..')) {
+    if (
+      !destination.startsWith('/') ||
+      !source.startsWith('/') ||
+      /[\0\n]/.test(destination + source) ||
+      destination.split('/').includes('..')
+    ) {
       throw refuse(`spec.dump: a bind extmount cannot read (${JSON.stringify(mount)})`);
     }
     if (/^\/(var\/)?run\/containerd\/|^\/var\/lib\/containerd\//.test(source)) continue; // the sandbox's own files (shm, hostname, resolv.conf)
-    if (KUBELET_SUBPATH.test(source)) throw refuse(`the mount at ${destination} is a subPath of a volume, which the archive does not name`);
+    if (KUBELET_SUBPATH.test(source))
+      throw refuse(`the mount at ${destination} is a subPath of a volume, which the archive does not name`);
     const mountOf = (name: string): Json => ({
       name,
       mountPath: destination,
@@ -111,14 +131,19 @@ export function planVolumes(spec: Json, maps: readonly RemapRule[]): Planned {
           break;
         case 'configmap':
           volume = { name, configMap: { name } };
-          planned.warnings.push(`volume ${name} (${destination}): a configMap; the archive does not name the ConfigMap, "${name}" is assumed`);
+          planned.warnings.push(
+            `volume ${name} (${destination}): a configMap; the archive does not name the ConfigMap, "${name}" is assumed`,
+          );
           break;
         case 'secret':
           volume = { name, secret: { secretName: name } };
-          planned.warnings.push(`volume ${name} (${destination}): a secret; the archive does not name the Secret, "${name}" is assumed`);
+          planned.warnings.push(
+            `volume ${name} (${destination}): a secret; the archive does not name the Secret, "${name}" is assumed`,
+          );
           break;
         case 'projected':
-          if (!name.startsWith('kube-api-access-')) throw refuse(`the projected volume ${name} at ${destination}: its sources are not in the archive`);
+          if (!name.startsWith('kube-api-access-'))
+            throw refuse(`the projected volume ${name} at ${destination}: its sources are not in the archive`);
           volume = serviceAccountVolume(name);
           break;
         default:
@@ -129,16 +154,19 @@ export function planVolumes(spec: Json, maps: readonly RemapRule[]): Planned {
       planned.mounts.push(mountOf(name));
       continue;
     }
-    if (KUBELET_ANY_VOLUME.test(source)) throw refuse(`the volume mounted at ${destination} (${source}): the archive does not say what it is made from`);
+    if (KUBELET_ANY_VOLUME.test(source))
+      throw refuse(`the volume mounted at ${destination} (${source}): the archive does not say what it is made from`);
     let name = `host-${hostPaths++}`;
     while (names.has(name)) name = `host-${hostPaths++}`;
     names.add(name);
     planned.volumes.push({ name, hostPath: { path: applyRemap(source, maps) ?? source } });
     planned.mounts.push(mountOf(name));
-    if (propagationOf(opts) === 'Bidirectional') planned.warnings.push(`${destination}: Bidirectional propagation needs a privileged container`);
+    if (propagationOf(opts) === 'Bidirectional')
+      planned.warnings.push(`${destination}: Bidirectional propagation needs a privileged container`);
   }
   for (const rule of maps) {
-    if (!mounts.some((m) => typeof m.source === 'string' && isUnder(m.source, rule.from))) planned.warnings.push(`--map ${rule.from}=${rule.to}: no hostPath of the checkpoint is at or under ${rule.from}`);
+    if (!mounts.some((m) => typeof m.source === 'string' && isUnder(m.source, rule.from)))
+      planned.warnings.push(`--map ${rule.from}=${rule.to}: no hostPath of the checkpoint is at or under ${rule.from}`);
   }
   return planned;
 }
@@ -154,13 +182,18 @@ const RUNTIME_ENV = /^(HOSTNAME|KUBERNETES_SERVICE_[A-Z_]+|KUBERNETES_PORT(_[A-Z
 
 export function restorePodFromDumps(input: RestorePodInput): RestorePod {
   const { info } = input;
-  if (!DNS_LABEL.test(info.container)) throw refuse(`the checkpoint names its container ${JSON.stringify(info.container)}, not a Kubernetes container name`);
+  if (!DNS_LABEL.test(info.container))
+    throw refuse(
+      `the checkpoint names its container ${JSON.stringify(info.container)}, not a Kubernetes container name`,
+    );
   const planned = planVolumes(input.spec, input.maps);
   const proc = processOf(input.spec);
-  const env = proc.env.filter((e) => !RUNTIME_ENV.test(e)).map((e) => {
-    const eq = e.indexOf('=');
-    return { name: eq === -1 ? e : e.slice(0, eq), value: eq === -1 ? '' : e.slice(eq + 1) };
-  });
+  const env = proc.env
+    .filter((e) => !RUNTIME_ENV.test(e))
+    .map((e) => {
+      const eq = e.indexOf('=');
+      return { name: eq === -1 ? e : e.slice(0, eq), value: eq === -1 ? '' : e.slice(eq + 1) };
+    });
   const container: Json = {
     name: info.container,
     image: input.image,
@@ -190,10 +223,15 @@ export function restorePodFromDumps(input: RestorePodInput): RestorePod {
  * adds (status, uid, resourceVersion, …) dropped.
  */
 export function restorePodFromFile(doc: unknown, origin: string, input: Omit<RestorePodInput, 'spec'>): RestorePod {
-  const bad = (what: string) => new ExtmountError('bad-input', `${origin}: ${what}`, { hint: 'give a Pod manifest (kubectl get pod NAME -o yaml)' });
-  if (!isRecord(doc) || doc.kind !== 'Pod' || !isRecord(doc.spec) || !Array.isArray(doc.spec.containers)) throw bad('not a Pod');
+  const bad = (what: string) =>
+    new ExtmountError('bad-input', `${origin}: ${what}`, {
+      hint: 'give a Pod manifest (kubectl get pod NAME -o yaml)',
+    });
+  if (!isRecord(doc) || doc.kind !== 'Pod' || !isRecord(doc.spec) || !Array.isArray(doc.spec.containers))
+    throw bad('not a Pod');
   const containers = doc.spec.containers.filter(isRecord);
-  const chosen = containers.find((c) => c.name === input.info.container) ?? (containers.length === 1 ? containers[0] : undefined);
+  const chosen =
+    containers.find((c) => c.name === input.info.container) ?? (containers.length === 1 ? containers[0] : undefined);
   if (!chosen) throw bad(`no container named ${JSON.stringify(input.info.container)} (the checkpointed one)`);
   const volumes = Array.isArray(doc.spec.volumes) ? doc.spec.volumes.filter(isRecord) : [];
   const metadata = isRecord(doc.metadata) ? doc.metadata : {};
@@ -211,7 +249,12 @@ export function restorePodFromFile(doc: unknown, origin: string, input: Omit<Res
         ? {
             volumes: volumes.map((v) => {
               const hostPath = isRecord(v.hostPath) && typeof v.hostPath.path === 'string' ? v.hostPath : undefined;
-              return hostPath ? { ...v, hostPath: { ...hostPath, path: applyRemap(hostPath.path as string, input.maps) ?? hostPath.path } } : v;
+              return hostPath
+                ? {
+                    ...v,
+                    hostPath: { ...hostPath, path: applyRemap(hostPath.path as string, input.maps) ?? hostPath.path },
+                  }
+                : v;
             }),
           }
         : {}),

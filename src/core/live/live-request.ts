@@ -89,7 +89,12 @@ export const LIVE_TLS_KEY = 'tls-key.pem';
 
 /** CRIU's options for the TLS files in DIR (a config file's lines, or `--flag value` arguments). */
 export function tlsCriuOptions(dir: string): Array<readonly [string, string?]> {
-  return [['tls'], ['tls-cacert', `${dir}/${LIVE_TLS_CA}`], ['tls-cert', `${dir}/${LIVE_TLS_CERT}`], ['tls-key', `${dir}/${LIVE_TLS_KEY}`]];
+  return [
+    ['tls'],
+    ['tls-cacert', `${dir}/${LIVE_TLS_CA}`],
+    ['tls-cert', `${dir}/${LIVE_TLS_CERT}`],
+    ['tls-key', `${dir}/${LIVE_TLS_KEY}`],
+  ];
 }
 
 export function tlsCriuArgs(dir: string): string[] {
@@ -120,23 +125,58 @@ export function parseLiveRequest(text: string, where: string): LiveRequest {
     throw new ExtmountError('bad-input', `${where}: not JSON`);
   }
   const r = value as Partial<LiveRequest> | null;
-  if (!r || typeof r !== 'object' || (r.role !== 'dump' && r.role !== 'restore') || typeof r.address !== 'string' || !isPageServerAddress(r.address) ||
-    typeof r.port !== 'number' || !Number.isInteger(r.port) || r.port < 1 || r.port > 65535 || typeof r.expiresAt !== 'number' ||
-    typeof r.connectWithinMs !== 'number' || !(r.connectWithinMs >= 1000 && r.connectWithinMs <= 3_600_000)) {
-    throw new ExtmountError('bad-input', `${where}: not a live migration request (role dump|restore, an IPv4 address, a port, expiresAt, connectWithinMs 1000..3600000)`);
+  if (
+    !r ||
+    typeof r !== 'object' ||
+    (r.role !== 'dump' && r.role !== 'restore') ||
+    typeof r.address !== 'string' ||
+    !isPageServerAddress(r.address) ||
+    typeof r.port !== 'number' ||
+    !Number.isInteger(r.port) ||
+    r.port < 1 ||
+    r.port > 65535 ||
+    typeof r.expiresAt !== 'number' ||
+    typeof r.connectWithinMs !== 'number' ||
+    !(r.connectWithinMs >= 1000 && r.connectWithinMs <= 3_600_000)
+  ) {
+    throw new ExtmountError(
+      'bad-input',
+      `${where}: not a live migration request (role dump|restore, an IPv4 address, a port, expiresAt, connectWithinMs 1000..3600000)`,
+    );
   }
   if (r.role === 'dump' && (typeof r.peer !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_+.-]{0,127}$/.test(r.peer))) {
     throw new ExtmountError('bad-input', `${where}: a dump request names the container its pages go to (peer)`);
   }
-  const release = r.role === 'dump' && typeof r.releaseWithinMs === 'number' && r.releaseWithinMs >= 1000 && r.releaseWithinMs <= 3_600_000 ? { releaseWithinMs: r.releaseWithinMs } : {};
-  return { role: r.role, address: r.address, port: r.port, expiresAt: r.expiresAt, connectWithinMs: r.connectWithinMs, ...(r.role === 'dump' ? { peer: r.peer!, ...release } : {}) };
+  const release =
+    r.role === 'dump' &&
+    typeof r.releaseWithinMs === 'number' &&
+    r.releaseWithinMs >= 1000 &&
+    r.releaseWithinMs <= 3_600_000
+      ? { releaseWithinMs: r.releaseWithinMs }
+      : {};
+  return {
+    role: r.role,
+    address: r.address,
+    port: r.port,
+    expiresAt: r.expiresAt,
+    connectWithinMs: r.connectWithinMs,
+    ...(r.role === 'dump' ? { peer: r.peer!, ...release } : {}),
+  };
 }
 
 export function parseLiveReady(text: string): LiveReady | undefined {
   try {
     const r = JSON.parse(text) as Partial<LiveReady>;
-    if (typeof r.imagePath === 'string' && r.imagePath.startsWith('/') && typeof r.workPath === 'string' && typeof r.pid === 'number' &&
-      typeof r.address === 'string' && isPageServerAddress(r.address) && typeof r.port === 'number') return r as LiveReady;
+    if (
+      typeof r.imagePath === 'string' &&
+      r.imagePath.startsWith('/') &&
+      typeof r.workPath === 'string' &&
+      typeof r.pid === 'number' &&
+      typeof r.address === 'string' &&
+      isPageServerAddress(r.address) &&
+      typeof r.port === 'number'
+    )
+      return r as LiveReady;
   } catch {
     // below
   }
@@ -206,23 +246,57 @@ interface LiveProblem {
 /** The mode that runs, and why; an explicit mode these hosts cannot do is refused (exit 2) with what is missing. */
 export function chooseLiveMode(requested: LiveRequestMode, facts: LiveFacts): LiveChoice {
   if (requested === 'off') return { mode: 'off', why: '--live=off: stop-and-copy' };
-  const common: LiveProblem | undefined = facts.runtimeProblem !== undefined ? { kind: 'runtime', text: facts.runtimeProblem } : facts.localProblem !== undefined ? { kind: 'local', text: facts.localProblem } : undefined;
-  const postcopy: LiveProblem = common ?? (!facts.uffd ? { kind: 'uffd', text: "this kernel or CRIU has no non-cooperative userfaultfd (criu check --feature uffd-noncoop)" } :
-    facts.pipeMaxSize < LAZY_PIPE_BYTES ? { kind: 'pipe', text: `fs.pipe-max-size is ${facts.pipeMaxSize}, below the ${LAZY_PIPE_BYTES} bytes CRIU's lazy page server needs without CAP_SYS_RESOURCE (its page server fails with "splice: -1: Bad file descriptor")` } : { kind: 'tls', text: facts.tlsProblem });
-  const precopy: LiveProblem = common ?? (!facts.dirtyTracking ? { kind: 'dirty-tracking', text: 'this kernel has no soft-dirty page tracking (criu check --feature mem_dirty_track: "Dirty tracking is OFF")' } : { kind: 'not-built', text: 'pre-copy is not built yet' });
+  const common: LiveProblem | undefined =
+    facts.runtimeProblem !== undefined
+      ? { kind: 'runtime', text: facts.runtimeProblem }
+      : facts.localProblem !== undefined
+        ? { kind: 'local', text: facts.localProblem }
+        : undefined;
+  const postcopy: LiveProblem =
+    common ??
+    (!facts.uffd
+      ? {
+          kind: 'uffd',
+          text: 'this kernel or CRIU has no non-cooperative userfaultfd (criu check --feature uffd-noncoop)',
+        }
+      : facts.pipeMaxSize < LAZY_PIPE_BYTES
+        ? {
+            kind: 'pipe',
+            text: `fs.pipe-max-size is ${facts.pipeMaxSize}, below the ${LAZY_PIPE_BYTES} bytes CRIU's lazy page server needs without CAP_SYS_RESOURCE (its page server fails with "splice: -1: Bad file descriptor")`,
+          }
+        : { kind: 'tls', text: facts.tlsProblem });
+  const precopy: LiveProblem =
+    common ??
+    (!facts.dirtyTracking
+      ? {
+          kind: 'dirty-tracking',
+          text: 'this kernel has no soft-dirty page tracking (criu check --feature mem_dirty_track: "Dirty tracking is OFF")',
+        }
+      : { kind: 'not-built', text: 'pre-copy is not built yet' });
   if (requested === 'postcopy') {
     if (postcopy.text) throw refusal('postcopy', postcopy);
     return { mode: 'postcopy', why: '--live=postcopy' };
   }
   if (requested === 'precopy') throw refusal('precopy', precopy);
-  if (!postcopy.text) return { mode: 'postcopy', why: 'post-copy: the memory moves after the resume (userfaultfd and the page server work here)' };
-  return { mode: 'off', why: `stop-and-copy: post-copy cannot run (${postcopy.text}); pre-copy cannot run (${precopy.text})` };
+  if (!postcopy.text)
+    return {
+      mode: 'postcopy',
+      why: 'post-copy: the memory moves after the resume (userfaultfd and the page server work here)',
+    };
+  return {
+    mode: 'off',
+    why: `stop-and-copy: post-copy cannot run (${postcopy.text}); pre-copy cannot run (${precopy.text})`,
+  };
 }
 
 function refusal(mode: string, problem: LiveProblem): ExtmountError {
-  const hint = problem.kind === 'pipe' ? 'raise it on the source host (sysctl -w fs.pipe-max-size=4194304), or migrate with --live=off'
-    : problem.kind === 'runtime' ? 'run the container with the extmount runtime on both engines (extmount install-runtime), or migrate with --live=off'
-    : problem.kind === 'tls' ? 'install openssl (apt-get install openssl), or migrate with --live=off'
-    : 'migrate with --live=off (stop-and-copy)';
+  const hint =
+    problem.kind === 'pipe'
+      ? 'raise it on the source host (sysctl -w fs.pipe-max-size=4194304), or migrate with --live=off'
+      : problem.kind === 'runtime'
+        ? 'run the container with the extmount runtime on both engines (extmount install-runtime), or migrate with --live=off'
+        : problem.kind === 'tls'
+          ? 'install openssl (apt-get install openssl), or migrate with --live=off'
+          : 'migrate with --live=off (stop-and-copy)';
   return new ExtmountError('refused', `--live=${mode} cannot run: ${problem.text}`, { hint });
 }

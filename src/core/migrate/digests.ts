@@ -26,7 +26,8 @@ export function compareDigests(sent: Digests, found: Digests): DigestCheck {
   const mismatches: DigestMismatch[] = [];
   for (const [path, expected] of sent) {
     const actual = found.get(path);
-    if (!actual || actual.sha256 !== expected.sha256 || actual.size !== expected.size) mismatches.push({ path, expected, actual });
+    if (!actual || actual.sha256 !== expected.sha256 || actual.size !== expected.size)
+      mismatches.push({ path, expected, actual });
   }
   return { checked: sent.size, mismatches };
 }
@@ -36,9 +37,7 @@ export function describeMismatches(what: string, check: DigestCheck): string {
   const first = check.mismatches[0];
   if (!first) return `${check.checked} ${what} file(s) verified`;
   const more = check.mismatches.length > 1 ? ` (and ${check.mismatches.length - 1} more)` : '';
-  const found = first.actual
-    ? `${first.actual.size} bytes, sha256 ${first.actual.sha256.slice(0, 16)}…`
-    : 'missing';
+  const found = first.actual ? `${first.actual.size} bytes, sha256 ${first.actual.sha256.slice(0, 16)}…` : 'missing';
   return `${what} file ${JSON.stringify(first.path)} on the target is not what the source sent (sent ${first.expected.size} bytes, sha256 ${first.expected.sha256.slice(0, 16)}…; found ${found})${more}`;
 }
 

@@ -24,7 +24,14 @@ export interface SourceInspect {
   Id: string;
   Name: string;
   Image: string;
-  State: { Running: boolean; Paused?: boolean; Pid: number; Status?: string; Restarting?: boolean; RestartCount?: number };
+  State: {
+    Running: boolean;
+    Paused?: boolean;
+    Pid: number;
+    Status?: string;
+    Restarting?: boolean;
+    RestartCount?: number;
+  };
   RestartCount?: number;
   Config: {
     Image: string;
@@ -60,7 +67,15 @@ export interface SourceInspect {
     Links?: string[] | null;
     Mounts?: Array<{ Type: string; Target: string }> | null;
   };
-  Mounts?: Array<{ Type?: string; Name?: string; Source: string; Destination: string; RW: boolean; Propagation?: string; Driver?: string }>;
+  Mounts?: Array<{
+    Type?: string;
+    Name?: string;
+    Source: string;
+    Destination: string;
+    RW: boolean;
+    Propagation?: string;
+    Driver?: string;
+  }>;
   GraphDriver?: { Name: string; Data?: Record<string, string> | null };
 }
 
@@ -81,7 +96,8 @@ export function migrationRefusal(c: SourceInspect): string | undefined {
   if ((h.Links ?? []).length > 0) return 'it uses --link';
   for (const m of c.Mounts ?? []) {
     const type = m.Type ?? 'bind';
-    if (type !== 'bind' && type !== 'volume' && type !== 'tmpfs') return `its mount ${m.Destination} is of type ${type}`;
+    if (type !== 'bind' && type !== 'volume' && type !== 'tmpfs')
+      return `its mount ${m.Destination} is of type ${type}`;
   }
   return undefined;
 }
@@ -95,7 +111,12 @@ export const networkFilesVolume = (sourceId: string) => `extmount-netfiles-${sou
 /** A bind migrate made for such a copy: a network file from one of those volumes, at its /etc path. Each hop makes its own. */
 export function isNetworkFilesBind(m: { Type?: string; Source: string; Destination: string }): boolean {
   const match = /\/volumes\/extmount-netfiles-[0-9a-f]{12}\/_data\/([a-z.]+)$/.exec(m.Source);
-  return (m.Type ?? 'bind') === 'bind' && match !== null && (NETWORK_FILES as readonly string[]).includes(match[1]!) && m.Destination === `/etc/${match[1]}`;
+  return (
+    (m.Type ?? 'bind') === 'bind' &&
+    match !== null &&
+    (NETWORK_FILES as readonly string[]).includes(match[1]!) &&
+    m.Destination === `/etc/${match[1]}`
+  );
 }
 
 /** Where the container has mounts: the writable layer's changes under them are not the layer's. */
@@ -127,7 +148,8 @@ export interface TargetSpec {
 export function targetCreateOptions(source: SourceInspect, spec: TargetSpec): Record<string, unknown> {
   const c = source.Config;
   const hostConfig: Record<string, unknown> = { ...source.HostConfig };
-  for (const key of ['Binds', 'Mounts', 'VolumesFrom', 'Links', 'ContainerIDFile', 'AutoRemove', 'RestartPolicy']) delete hostConfig[key];
+  for (const key of ['Binds', 'Mounts', 'VolumesFrom', 'Links', 'ContainerIDFile', 'AutoRemove', 'RestartPolicy'])
+    delete hostConfig[key];
   const mounts: Record<string, unknown>[] = [];
   for (const m of source.Mounts ?? []) {
     const type = m.Type ?? 'bind';
@@ -143,7 +165,13 @@ export function targetCreateOptions(source: SourceInspect, spec: TargetSpec): Re
         ...(m.Propagation ? { BindOptions: { Propagation: m.Propagation } } : {}),
       });
     } else if (type === 'volume') {
-      mounts.push({ Type: 'volume', Source: m.Name, Target: m.Destination, ReadOnly: !m.RW, VolumeOptions: { NoCopy: true } });
+      mounts.push({
+        Type: 'volume',
+        Source: m.Name,
+        Target: m.Destination,
+        ReadOnly: !m.RW,
+        VolumeOptions: { NoCopy: true },
+      });
     }
   }
   // tmpfs mounts keep their options from the source's HostConfig.Mounts (CRIU restores their content).
@@ -151,7 +179,8 @@ export function targetCreateOptions(source: SourceInspect, spec: TargetSpec): Re
   for (const m of spec.extraMounts ?? []) mounts.push({ ...m });
   hostConfig.Mounts = mounts;
   hostConfig.RestartPolicy = { Name: 'no' };
-  const optional = <K extends keyof SourceInspect['Config']>(key: K) => (c[key] !== undefined && c[key] !== null ? { [key]: c[key] } : {});
+  const optional = <K extends keyof SourceInspect['Config']>(key: K) =>
+    c[key] !== undefined && c[key] !== null ? { [key]: c[key] } : {};
   return {
     name: spec.name,
     Image: spec.image,
@@ -180,14 +209,22 @@ export function targetCreateOptions(source: SourceInspect, spec: TargetSpec): Re
 }
 
 export function encodeRestartPolicy(policy: RestartPolicy | undefined): string {
-  return JSON.stringify({ Name: policy?.Name || 'no', ...(policy?.MaximumRetryCount ? { MaximumRetryCount: policy.MaximumRetryCount } : {}) });
+  return JSON.stringify({
+    Name: policy?.Name || 'no',
+    ...(policy?.MaximumRetryCount ? { MaximumRetryCount: policy.MaximumRetryCount } : {}),
+  });
 }
 
 export function decodeRestartPolicy(text: string | undefined): RestartPolicy {
   try {
     const value = JSON.parse(text ?? '') as RestartPolicy;
     if (typeof value.Name === 'string' && ['', 'no', 'always', 'unless-stopped', 'on-failure'].includes(value.Name)) {
-      return { Name: value.Name || 'no', ...(typeof value.MaximumRetryCount === 'number' && value.MaximumRetryCount > 0 ? { MaximumRetryCount: value.MaximumRetryCount } : {}) };
+      return {
+        Name: value.Name || 'no',
+        ...(typeof value.MaximumRetryCount === 'number' && value.MaximumRetryCount > 0
+          ? { MaximumRetryCount: value.MaximumRetryCount }
+          : {}),
+      };
     }
   } catch {
     // fall through: an unreadable record means no policy
@@ -201,7 +238,11 @@ export function decodeRestartPolicy(text: string | undefined): RestartPolicy {
  */
 export function checkpointName(now: Date, run: string): string {
   if (!/^[0-9a-f]{8}$/.test(run)) throw new Error(`checkpointName: run "${run}" is not 8 hex digits`);
-  return `${CHECKPOINT_PREFIX}${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'z').toLowerCase()}-${run}`;
+  return `${CHECKPOINT_PREFIX}${now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'z')
+    .toLowerCase()}-${run}`;
 }
 
 /** A checkpoint name migrate makes (checkpointName), or made before runs were told apart (no suffix). */

@@ -12,10 +12,17 @@ export function parseMigrateMaps(flags: readonly string[] | undefined, command =
     const from = eq > 0 ? flag.slice(0, eq) : '';
     const to = eq > 0 ? flag.slice(eq + 1) : '';
     if (!isAbsolutePath(from) || !isAbsolutePath(to)) {
-      throw new ExtmountError('usage', `--map "${flag}": expected SRC=DST, two absolute paths, e.g. --map /srv/a=/srv/b`, { hint: `see extmount ${command} --help` });
+      throw new ExtmountError(
+        'usage',
+        `--map "${flag}": expected SRC=DST, two absolute paths, e.g. --map /srv/a=/srv/b`,
+        { hint: `see extmount ${command} --help` },
+      );
     }
     const rule = { from: normalizePath(from), to: normalizePath(to) };
-    if (rules.some((r) => r.from === rule.from)) throw new ExtmountError('usage', `--map: ${rule.from} is given twice`, { hint: `see extmount ${command} --help` });
+    if (rules.some((r) => r.from === rule.from))
+      throw new ExtmountError('usage', `--map: ${rule.from} is given twice`, {
+        hint: `see extmount ${command} --help`,
+      });
     rules.push(rule);
   }
   return rules;
@@ -54,7 +61,10 @@ export function planBindTargets(
     const refusal = refusalOf(target, config.hostPaths, extraDeny);
     if (refusal) {
       throw new ExtmountError('refused', `bind ${bind.destination}: the target path ${target} ${refusal}`, {
-        hint: from === 'original' ? `map it with --map ${bind.source}=/ALLOWED/PATH` : 'choose another --map target, or allow it in the config (hostPaths.allow)',
+        hint:
+          from === 'original'
+            ? `map it with --map ${bind.source}=/ALLOWED/PATH`
+            : 'choose another --map target, or allow it in the config (hostPaths.allow)',
       });
     }
     return { ...bind, target, from };
@@ -75,7 +85,15 @@ export interface Change {
 }
 
 /** Paths the engine recreates on the target, or that are mounts: never copied from the writable layer. */
-export const RUNTIME_PATHS = ['/proc', '/sys', '/dev', '/etc/hosts', '/etc/hostname', '/etc/resolv.conf', '/.dockerenv'];
+export const RUNTIME_PATHS = [
+  '/proc',
+  '/sys',
+  '/dev',
+  '/etc/hosts',
+  '/etc/hostname',
+  '/etc/resolv.conf',
+  '/.dockerenv',
+];
 
 export interface RootfsFetch {
   /** Absolute path in the container. */
@@ -102,7 +120,11 @@ export function planRootfsChanges(changes: readonly Change[], mountpoints: reado
   const kinds = new Map<string, number>();
   let skipped = 0;
   for (const change of changes) {
-    if (!isAbsolutePath(change.Path)) throw new ExtmountError('refused', `the source engine reported a change at a bad path ${JSON.stringify(change.Path)}`);
+    if (!isAbsolutePath(change.Path))
+      throw new ExtmountError(
+        'refused',
+        `the source engine reported a change at a bad path ${JSON.stringify(change.Path)}`,
+      );
     const path = normalizePath(change.Path);
     if (isExcluded(path)) {
       skipped++;

@@ -66,11 +66,17 @@ export function formatReport(r: MigrationReport, liveRequested: LiveRequestMode)
       ? '  a previous run had already started it there; this run verified it and removed the source container'
       : `  downtime: ${r.downtimeMs === null ? 'unknown (frozen by an earlier, interrupted run)' : formatDuration(r.downtimeMs)}${r.timings ? ` (checkpoint ${formatDuration(r.timings.checkpoint)}, prepare ${formatDuration(r.timings.prepare)}, copy ${formatDuration(r.timings.copy)}, digest ${formatDuration(r.timings.digest)}, start ${formatDuration(r.timings.start)})` : ''}, total ${formatDuration(r.durationMs)}`,
     ...(r.live?.mode === 'postcopy'
-      ? [`  memory: post-copy, ${r.live.pagesAfterResume} page(s) (${formatBytes(r.live.pagesAfterResume * 4096)}) pulled after the resume, ${r.live.pagesBeforeResume} in the images before it`]
-      : r.live && liveRequested !== 'off' ? [`  memory: ${r.live.why}`] : []),
+      ? [
+          `  memory: post-copy, ${r.live.pagesAfterResume} page(s) (${formatBytes(r.live.pagesAfterResume * 4096)}) pulled after the resume, ${r.live.pagesBeforeResume} in the images before it`,
+        ]
+      : r.live && liveRequested !== 'off'
+        ? [`  memory: ${r.live.why}`]
+        : []),
     `  moved: ${formatBytes(r.bytes.total)}${moved ? ` (${moved})` : ''}`,
     `  writable layer: ${r.rootfs.copied} path(s) copied, ${r.rootfs.deleted} deletion(s) applied, ${r.rootfs.skipped} runtime/mount path(s) left to the engine`,
-    ...r.mounts.map((m) => `  ${m.kind} ${m.destination}: ${m.source} → ${m.target}${m.copied ? ' (content copied)' : ''}`),
+    ...r.mounts.map(
+      (m) => `  ${m.kind} ${m.destination}: ${m.source} → ${m.target}${m.copied ? ' (content copied)' : ''}`,
+    ),
     `  verified before the source was removed: ${formatVerified(r.verified)}`,
     `  the source container on ${r.from} (${r.container.sourceId.slice(0, 12)}) was removed`,
   ];

@@ -9,7 +9,18 @@ export const END_OF_ARCHIVE = Buffer.alloc(2 * BLOCK);
 /** pax and GNU long-name payloads are tiny; a larger one is not something Docker writes. */
 export const MAX_META_SIZE = 1 << 20;
 
-export type TarType = 'file' | 'hardlink' | 'symlink' | 'char' | 'block' | 'dir' | 'fifo' | 'pax' | 'pax-global' | 'gnu-longname' | 'gnu-longlink';
+export type TarType =
+  | 'file'
+  | 'hardlink'
+  | 'symlink'
+  | 'char'
+  | 'block'
+  | 'dir'
+  | 'fifo'
+  | 'pax'
+  | 'pax-global'
+  | 'gnu-longname'
+  | 'gnu-longlink';
 
 const TYPES: Record<string, TarType> = {
   '0': 'file',
@@ -26,7 +37,16 @@ const TYPES: Record<string, TarType> = {
   L: 'gnu-longname',
   K: 'gnu-longlink',
 };
-const FLAGS: Partial<Record<TarType, string>> = { file: '0', hardlink: '1', symlink: '2', char: '3', block: '4', dir: '5', fifo: '6', pax: 'x' };
+const FLAGS: Partial<Record<TarType, string>> = {
+  file: '0',
+  hardlink: '1',
+  symlink: '2',
+  char: '3',
+  block: '4',
+  dir: '5',
+  fifo: '6',
+  pax: 'x',
+};
 
 export interface TarHeader {
   name: string;
@@ -104,12 +124,16 @@ export function parsePaxRecords(data: Buffer): Map<string, string> {
 export function tarFiles(archive: Buffer): Map<string, Buffer> {
   const files = new Map<string, Buffer>();
   let pending: { path?: string; size?: number } = {};
-  for (let at = 0; ; ) {
+  for (let at = 0; ;) {
     if (at + BLOCK > archive.length) throw new TarFormatError('the archive ends in the middle of an entry');
     const header = decodeHeader(archive.subarray(at, at + BLOCK));
     if (header === null) break;
     at += BLOCK;
-    const meta = header.type === 'pax' || header.type === 'pax-global' || header.type === 'gnu-longname' || header.type === 'gnu-longlink';
+    const meta =
+      header.type === 'pax' ||
+      header.type === 'pax-global' ||
+      header.type === 'gnu-longname' ||
+      header.type === 'gnu-longlink';
     // Only regular files and the metadata entries carry content (Go writes size 0 for every other type).
     const size = meta ? header.size : header.type === 'file' ? (pending.size ?? header.size) : 0;
     if (at + size > archive.length) throw new TarFormatError('the archive ends in the middle of an entry');
@@ -118,7 +142,8 @@ export function tarFiles(archive: Buffer): Map<string, Buffer> {
     if (header.type === 'pax') {
       const records = parsePaxRecords(data);
       const paxSize = records.has('size') ? Number(records.get('size')) : undefined;
-      if (paxSize !== undefined && (!Number.isSafeInteger(paxSize) || paxSize < 0)) throw new TarFormatError('bad pax size record');
+      if (paxSize !== undefined && (!Number.isSafeInteger(paxSize) || paxSize < 0))
+        throw new TarFormatError('bad pax size record');
       pending = { path: records.get('path') ?? pending.path, size: paxSize ?? pending.size };
     } else if (header.type === 'gnu-longname') {
       const end = data.indexOf(0);
@@ -139,7 +164,10 @@ export function encodeEntry(header: Omit<TarHeader, 'size' | 'linkname'> & { lin
   let name = header.name;
   if (nameBytes > 100 || /[^\x20-\x7e]/.test(name)) {
     const record = paxRecord('path', header.name);
-    blocks.push(headerBlock({ ...header, name: 'PaxHeader', type: 'pax', size: record.length, linkname: '' }), pad(record));
+    blocks.push(
+      headerBlock({ ...header, name: 'PaxHeader', type: 'pax', size: record.length, linkname: '' }),
+      pad(record),
+    );
     name = Buffer.from(header.name).subarray(0, 99).toString('latin1');
   }
   blocks.push(headerBlock({ ...header, name, size: 0, linkname: header.linkname ?? '' }));
@@ -147,16 +175,29 @@ export function encodeEntry(header: Omit<TarHeader, 'size' | 'linkname'> & { lin
 }
 
 /** One regular file with its content (a short ASCII name). */
-export function encodeFileEntry(header: Omit<TarHeader, 'size' | 'linkname' | 'type' | 'devmajor' | 'devminor'>, data: Buffer): Buffer {
-  return Buffer.concat([headerBlock({ ...header, type: 'file', size: data.length, linkname: '', devmajor: 0, devminor: 0 }), pad(data)]);
+export function encodeFileEntry(
+  header: Omit<TarHeader, 'size' | 'linkname' | 'type' | 'devmajor' | 'devminor'>,
+  data: Buffer,
+): Buffer {
+  return Buffer.concat([
+    headerBlock({ ...header, type: 'file', size: data.length, linkname: '', devmajor: 0, devminor: 0 }),
+    pad(data),
+  ]);
 }
 
 /** The header of one regular file of `size` bytes whose content the caller streams after it (then pads); pax for 8 GiB and more. */
-export function encodeFileHeader(header: Omit<TarHeader, 'size' | 'linkname' | 'type' | 'devmajor' | 'devminor'>, size: number): Buffer {
+export function encodeFileHeader(
+  header: Omit<TarHeader, 'size' | 'linkname' | 'type' | 'devmajor' | 'devminor'>,
+  size: number,
+): Buffer {
   const plain = { ...header, type: 'file' as const, linkname: '', devmajor: 0, devminor: 0 };
   if (size < 8 ** 11) return headerBlock({ ...plain, size });
   const record = paxRecord('size', String(size));
-  return Buffer.concat([headerBlock({ ...plain, name: 'PaxHeader', type: 'pax', size: record.length }), pad(record), headerBlock({ ...plain, size: 0 })]);
+  return Buffer.concat([
+    headerBlock({ ...plain, name: 'PaxHeader', type: 'pax', size: record.length }),
+    pad(record),
+    headerBlock({ ...plain, size: 0 }),
+  ]);
 }
 
 function headerBlock(h: TarHeader): Buffer {
@@ -183,7 +224,8 @@ function headerBlock(h: TarHeader): Buffer {
 function paxRecord(key: string, value: string): Buffer {
   const body = ` ${key}=${value}\n`;
   let length = Buffer.byteLength(body) + 1;
-  while (String(length).length + Buffer.byteLength(body) !== length) length = String(length).length + Buffer.byteLength(body);
+  while (String(length).length + Buffer.byteLength(body) !== length)
+    length = String(length).length + Buffer.byteLength(body);
   return Buffer.from(`${length}${body}`);
 }
 
@@ -259,7 +301,8 @@ export function entryRefusal(entry: ArchiveEntry, policy: EntryPolicy, symlinks:
   const { path, type } = entry;
   if (!isInRoot(path, policy.root)) return `${JSON.stringify(path)} outside ${JSON.stringify(policy.root)}`;
   for (let at = path.indexOf('/'); at !== -1; at = path.indexOf('/', at + 1)) {
-    if (symlinks.has(path.slice(0, at))) return `${JSON.stringify(path)} below the symlink ${JSON.stringify(path.slice(0, at))}`;
+    if (symlinks.has(path.slice(0, at)))
+      return `${JSON.stringify(path)} below the symlink ${JSON.stringify(path.slice(0, at))}`;
   }
   switch (type) {
     case 'file':
@@ -273,7 +316,8 @@ export function entryRefusal(entry: ArchiveEntry, policy: EntryPolicy, symlinks:
       if (!policy.allowLinks) return `a hard link ${JSON.stringify(path)}`;
       const target = entryPath(entry.linkname);
       if (typeof target !== 'string') return `a hard link ${JSON.stringify(path)} to ${target.refusal}`;
-      if (!isInRoot(target, policy.root)) return `a hard link ${JSON.stringify(path)} to ${JSON.stringify(target)} outside the archive`;
+      if (!isInRoot(target, policy.root))
+        return `a hard link ${JSON.stringify(path)} to ${JSON.stringify(target)} outside the archive`;
       return undefined;
     }
     case 'char':

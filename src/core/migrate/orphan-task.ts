@@ -32,7 +32,8 @@ export function shimOf(argv: readonly string[], id: string): { address: string; 
   };
   const [namespace, address] = [flag('-namespace'), flag('-address')];
   if (flag('-id') !== id || !namespace || !address) return undefined;
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,75}$/.test(namespace) || !address.startsWith('/') || address.length > 4096) return undefined;
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,75}$/.test(namespace) || !address.startsWith('/') || address.length > 4096)
+    return undefined;
   return { address, namespace };
 }
 

@@ -49,11 +49,33 @@ export interface ClassifyContext {
 // Filesystems CRIU mounts anew on restore (tmpfs: it also dumps the content); cgroup mounts go
 // through CRIU's cgroup yard whatever their root.
 const FRESH_FS = new Set([
-  'proc', 'sysfs', 'devpts', 'mqueue', 'tmpfs', 'devtmpfs', 'cgroup', 'cgroup2', 'binfmt_misc',
-  'securityfs', 'debugfs', 'tracefs', 'pstore', 'bpf', 'fusectl', 'configfs', 'hugetlbfs', 'nsfs',
+  'proc',
+  'sysfs',
+  'devpts',
+  'mqueue',
+  'tmpfs',
+  'devtmpfs',
+  'cgroup',
+  'cgroup2',
+  'binfmt_misc',
+  'securityfs',
+  'debugfs',
+  'tracefs',
+  'pstore',
+  'bpf',
+  'fusectl',
+  'configfs',
+  'hugetlbfs',
+  'nsfs',
 ]);
 const CONTENT_FS = new Set(['tmpfs', 'devtmpfs']);
-const RUNTIME_FILE_MOUNTPOINTS = new Set(['/etc/hosts', '/etc/resolv.conf', '/etc/hostname', '/run/.containerenv', '/.dockerenv']);
+const RUNTIME_FILE_MOUNTPOINTS = new Set([
+  '/etc/hosts',
+  '/etc/resolv.conf',
+  '/etc/hostname',
+  '/run/.containerenv',
+  '/.dockerenv',
+]);
 
 export function classifyMounts(mounts: MountInfo[], context: ClassifyContext = {}): Classification {
   const rootMount = findRootMount(mounts, context.rootMountId);
@@ -82,15 +104,30 @@ export function classifyMounts(mounts: MountInfo[], context: ClassifyContext = {
   const classified = tree.map((mount): ClassifiedMount => {
     const mountpoint = relative(mount.mountpoint);
     if (mount === rootMount) {
-      return { mount, mountpoint, class: 'root', reason: `root of the tree (${mount.fstype} ${mount.root} at ${mount.mountpoint})` };
+      return {
+        mount,
+        mountpoint,
+        class: 'root',
+        reason: `root of the tree (${mount.fstype} ${mount.root} at ${mount.mountpoint})`,
+      };
     }
     const provider = findProvider(providers, mount);
     if (provider) {
-      const via = provider === rootMount ? 'the root mount' : `${relative(provider.mountpoint)} (mount ${provider.mountId})`;
-      return { mount, mountpoint, class: 'internal', reason: `bind of ${mount.root} inside ${via}: reachable from the tree` };
+      const via =
+        provider === rootMount ? 'the root mount' : `${relative(provider.mountpoint)} (mount ${provider.mountId})`;
+      return {
+        mount,
+        mountpoint,
+        class: 'internal',
+        reason: `bind of ${mount.root} inside ${via}: reachable from the tree`,
+      };
     }
     const hostMount = hostIndex ? findHostMount(hostIndex, mount) : undefined;
-    if (FRESH_FS.has(mount.fstype) && (mount.root === '/' || mount.fstype.startsWith('cgroup')) && !(CONTENT_FS.has(mount.fstype) && hostMount)) {
+    if (
+      FRESH_FS.has(mount.fstype) &&
+      (mount.root === '/' || mount.fstype.startsWith('cgroup')) &&
+      !(CONTENT_FS.has(mount.fstype) && hostMount)
+    ) {
       return { mount, mountpoint, class: 'special', reason: specialReason(mount.fstype) };
     }
     const hostPath = hostPathOf(mount, hostIndex);
@@ -108,31 +145,53 @@ export function classifyMounts(mounts: MountInfo[], context: ClassifyContext = {
 
     if (isRuntimeFile(mountpoint, mount, hostPath, runtimeFiles, context.container)) {
       details.kind = 'runtime';
-      return { mount, mountpoint, class: 'runtime', reason: `runtime-managed file ${mountpoint}, bound from ${where}${sharing}`, external: details };
+      return {
+        mount,
+        mountpoint,
+        class: 'runtime',
+        reason: `runtime-managed file ${mountpoint}, bound from ${where}${sharing}`,
+        external: details,
+      };
     }
     if (config?.volumeName) {
       details.kind = 'volume';
       details.volumeName = config.volumeName;
-      return { mount, mountpoint, class: 'external', reason: `volume ${config.volumeName} from ${where}${sharing}`, external: details };
+      return {
+        mount,
+        mountpoint,
+        class: 'external',
+        reason: `volume ${config.volumeName} from ${where}${sharing}`,
+        external: details,
+      };
     }
     if (context.container && !config) {
       details.kind = 'propagated';
       const from = configAncestor(mount, byId, configByDestination, relative);
-      const via = from ? `, propagated from the host through ${from.destination}${from.propagation ? ` (${from.propagation})` : ''}` : '';
+      const via = from
+        ? `, propagated from the host through ${from.destination}${from.propagation ? ` (${from.propagation})` : ''}`
+        : '';
       return {
-        mount, mountpoint, class: 'external',
+        mount,
+        mountpoint,
+        class: 'external',
         reason: `not in the container's config: appeared after start${via}; content at ${where}${sharing}`,
         external: details,
       };
     }
     if (mount.fstype === 'devtmpfs' && mount.root !== '/') details.kind = 'file';
     return {
-      mount, mountpoint, class: 'external',
+      mount,
+      mountpoint,
+      class: 'external',
       reason: `bind of host path ${where}: its root is not reachable from the tree's root${sharing}`,
       external: details,
     };
   });
-  return { root: classified[tree.indexOf(rootMount)]!, rootHostPath: hostPathOf(rootMount, hostIndex), mounts: classified };
+  return {
+    root: classified[tree.indexOf(rootMount)]!,
+    rootHostPath: hostPathOf(rootMount, hostIndex),
+    mounts: classified,
+  };
 }
 
 /**
@@ -150,11 +209,18 @@ function hostPathOf(mount: MountInfo, hostIndex: DeviceIndex | undefined): strin
 function findRootMount(mounts: MountInfo[], rootMountId: number | undefined): MountInfo {
   if (rootMountId !== undefined) {
     const chosen = mounts.find((m) => m.mountId === rootMountId);
-    if (!chosen) throw new ExtmountError('usage', `--root-mount ${rootMountId}: no mount with that ID`, { hint: 'pick a mount ID from the first column of the mountinfo' });
+    if (!chosen)
+      throw new ExtmountError('usage', `--root-mount ${rootMountId}: no mount with that ID`, {
+        hint: 'pick a mount ID from the first column of the mountinfo',
+      });
     return chosen;
   }
   const ids = new Set(mounts.map((m) => m.mountId));
-  return mounts.find((m) => m.mountpoint === '/' && !ids.has(m.parentId)) ?? mounts.find((m) => m.mountpoint === '/') ?? mounts[0]!;
+  return (
+    mounts.find((m) => m.mountpoint === '/' && !ids.has(m.parentId)) ??
+    mounts.find((m) => m.mountpoint === '/') ??
+    mounts[0]!
+  );
 }
 
 /** The root and its descendants, in input order. */
@@ -218,7 +284,11 @@ function findProvider(index: DeviceIndex, mount: MountInfo): MountInfo | undefin
   if (!roots) return undefined;
   const same = roots.byRoot.get(mount.root);
   if (same !== undefined && first(same) !== mount) return first(same);
-  for (let path = parentPath(mount.root); path !== undefined && path.length >= roots.shortestRoot; path = parentPath(path)) {
+  for (
+    let path = parentPath(mount.root);
+    path !== undefined && path.length >= roots.shortestRoot;
+    path = parentPath(path)
+  ) {
     const candidates = roots.byRoot.get(path);
     if (candidates !== undefined) return first(candidates);
   }
@@ -233,7 +303,11 @@ function findHostMount(index: DeviceIndex, mount: MountInfo): MountInfo | undefi
   const roots = index.get(deviceKey(mount));
   if (!roots) return undefined;
   let found: MountInfo | MountInfo[] | undefined;
-  for (let path: string | undefined = mount.root; path !== undefined && path.length >= roots.shortestRoot; path = parentPath(path)) {
+  for (
+    let path: string | undefined = mount.root;
+    path !== undefined && path.length >= roots.shortestRoot;
+    path = parentPath(path)
+  ) {
     found = roots.byRoot.get(path) ?? found;
   }
   return found === undefined ? undefined : preferShortest(found);
@@ -273,8 +347,10 @@ export function propagationOf(mount: MountInfo): string {
 
 function sharingNote(mount: MountInfo, details: ExternalDetails): string {
   const notes: string[] = [];
-  if (details.needsExternalMasters) notes.push(`master:${mount.master} is outside the tree (needs --enable-external-masters)`);
-  if (details.needsExternalSharing) notes.push(`shared:${mount.shared} has peers outside the tree (needs --enable-external-sharing)`);
+  if (details.needsExternalMasters)
+    notes.push(`master:${mount.master} is outside the tree (needs --enable-external-masters)`);
+  if (details.needsExternalSharing)
+    notes.push(`shared:${mount.shared} has peers outside the tree (needs --enable-external-sharing)`);
   return notes.length ? `; ${notes.join('; ')}` : '';
 }
 

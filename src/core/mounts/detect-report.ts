@@ -55,25 +55,40 @@ export function buildDetectReport(
       class: c.class,
       reason: c.reason,
     })),
-    criu: { version: criu.version?.text ?? null, dump: toArgv(criu.options.dump), restore: toArgv(criu.options.restore) },
+    criu: {
+      version: criu.version?.text ?? null,
+      dump: toArgv(criu.options.dump),
+      restore: toArgv(criu.options.restore),
+    },
   };
 }
 
 export function formatDetectReport(report: DetectReport): string {
   const lines: string[] = [];
-  lines.push(...table(
-    ['ID', 'PARENT', 'MOUNTPOINT', 'FSTYPE', 'CLASS', 'REASON'],
-    report.mounts.map((m) => [String(m.mountId), String(m.parentId), m.mountpoint, m.fstype, m.class, m.reason]),
-  ));
+  lines.push(
+    ...table(
+      ['ID', 'PARENT', 'MOUNTPOINT', 'FSTYPE', 'CLASS', 'REASON'],
+      report.mounts.map((m) => [String(m.mountId), String(m.parentId), m.mountpoint, m.fstype, m.class, m.reason]),
+    ),
+  );
   lines.push('');
   if (report.external.length === 0) {
     lines.push('No external mounts: CRIU can dump this tree without mappings.');
   } else {
     lines.push(`External mounts (${report.external.length}):`);
-    lines.push(...table(
-      ['MOUNTPOINT', 'KEY', 'KIND', 'HOST PATH', 'MODE', 'PROPAGATION'],
-      report.external.map((e) => [e.mountpoint, e.key, e.kind, e.hostPath ?? '(not found)', e.readOnly ? 'ro' : 'rw', e.propagation]),
-    ).map((l) => `  ${l}`));
+    lines.push(
+      ...table(
+        ['MOUNTPOINT', 'KEY', 'KIND', 'HOST PATH', 'MODE', 'PROPAGATION'],
+        report.external.map((e) => [
+          e.mountpoint,
+          e.key,
+          e.kind,
+          e.hostPath ?? '(not found)',
+          e.readOnly ? 'ro' : 'rw',
+          e.propagation,
+        ]),
+      ).map((l) => `  ${l}`),
+    );
   }
   lines.push('');
   lines.push(`CRIU ${report.criu.version ?? '(not found; options for CRIU >= 2.8)'}:`);
@@ -86,7 +101,10 @@ export function formatDetectReport(report: DetectReport): string {
 export function table(header: string[], rows: string[][]): string[] {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const render = (cells: string[]) =>
-    cells.map((cell, i) => (i === cells.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd();
+    cells
+      .map((cell, i) => (i === cells.length - 1 ? cell : cell.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   return [render(header), ...rows.map(render)];
 }
 

@@ -28,7 +28,8 @@ function mountTree(mounts: readonly MountInfo[]): MountTree {
     else byParentAndPath.set(key, [m]);
   }
   const ids = new Set(mounts.map((m) => m.mountId));
-  const base = mounts.find((m) => m.mountpoint === '/' && !ids.has(m.parentId)) ?? mounts.find((m) => m.mountpoint === '/');
+  const base =
+    mounts.find((m) => m.mountpoint === '/' && !ids.has(m.parentId)) ?? mounts.find((m) => m.mountpoint === '/');
   const tree: MountTree = { root: undefined, byParentAndPath, byParent };
   tree.root = topmost(base, tree);
   return tree;
@@ -74,7 +75,9 @@ export function detachPropagationRisk(source: string, mounts: readonly MountInfo
   const queue: MountInfo[] = [top];
   while (queue.length > 0) {
     const parent = queue.shift()!;
-    const children = (byParent.get(parent.mountId) ?? []).filter((c) => c.mountpoint.startsWith(source === '/' ? '/' : `${source}/`));
+    const children = (byParent.get(parent.mountId) ?? []).filter((c) =>
+      c.mountpoint.startsWith(source === '/' ? '/' : `${source}/`),
+    );
     for (const child of children) {
       if (parent.shared !== undefined) {
         return `${child.mountpoint} sits on ${parent.mountpoint}, which is shared (peer group ${parent.shared}): detaching a copy would unmount it on the host`;
@@ -107,7 +110,11 @@ export function findSharingSource(path: string, mounts: readonly MountInfo[]): S
   // The most specific mount wins: with a shared / (systemd hosts), /srv/disk2 must still follow the
   // /srv/prop/sub peer group it was a slave of, not the one of /.
   const candidates = mounts.filter(
-    (m) => deviceOf(m) === deviceOf(mount) && hasSharing(m) && isUnder(fsPath, m.root) && (m === mount || resolvePath(tree, m.mountpoint) === m),
+    (m) =>
+      deviceOf(m) === deviceOf(mount) &&
+      hasSharing(m) &&
+      isUnder(fsPath, m.root) &&
+      (m === mount || resolvePath(tree, m.mountpoint) === m),
   );
   if (candidates.length === 0) return { kind: 'none', mount };
   candidates.sort(
@@ -120,7 +127,8 @@ export function findSharingSource(path: string, mounts: readonly MountInfo[]): S
   const best = candidates[0]!;
   if (best === mount) return { kind: 'self', path, mount };
   const rest = best.root === '/' ? fsPath : fsPath.slice(best.root.length);
-  const joined = rest === '' || rest === '/' ? best.mountpoint : best.mountpoint === '/' ? rest : `${best.mountpoint}${rest}`;
+  const joined =
+    rest === '' || rest === '/' ? best.mountpoint : best.mountpoint === '/' ? rest : `${best.mountpoint}${rest}`;
   return { kind: 'peer', path: joined, mount: best };
 }
 

@@ -42,11 +42,21 @@ export interface MountNeeds {
 }
 
 export function indexMountinfo(text: string, origin: string): MountinfoIndex {
-  const index: MountinfoIndex = { text, origin, starts: [], ends: [], devices: [], mountpointStarts: [], mountpointEnds: [], escaped: [], separators: [] };
+  const index: MountinfoIndex = {
+    text,
+    origin,
+    starts: [],
+    ends: [],
+    devices: [],
+    mountpointStarts: [],
+    mountpointEnds: [],
+    escaped: [],
+    separators: [],
+  };
   // Mount points are not sliced here (most lines are never asked about); the next backslash is tracked
   // instead, so that telling an escaped one stays one pass over the text.
   let backslash = text.indexOf('\\');
-  for (let start = 0; start < text.length; ) {
+  for (let start = 0; start < text.length;) {
     let end = text.indexOf('\n', start);
     if (end === -1) end = text.length;
     const e0 = text.indexOf(' ', start);
@@ -79,13 +89,20 @@ export function selectMounts(index: MountinfoIndex, needs: MountNeeds): MountInf
   const paths = [...(needs.paths ?? [])];
   for (;;) {
     const selected = parseLines(index, pickLines(index, devices, peerGroups, paths));
-    const landed = paths.map((p) => mountOfPath(p, selected)).filter((m): m is MountInfo => m !== undefined && !devices.has(deviceKey(m)));
+    const landed = paths
+      .map((p) => mountOfPath(p, selected))
+      .filter((m): m is MountInfo => m !== undefined && !devices.has(deviceKey(m)));
     if (landed.length === 0) return selected;
     for (const m of landed) devices.add(deviceKey(m));
   }
 }
 
-function pickLines(index: MountinfoIndex, devices: ReadonlySet<number>, peerGroups: ReadonlySet<number>, paths: readonly string[]): boolean[] {
+function pickLines(
+  index: MountinfoIndex,
+  devices: ReadonlySet<number>,
+  peerGroups: ReadonlySet<number>,
+  paths: readonly string[],
+): boolean[] {
   const picked = new Array<boolean>(index.starts.length).fill(false);
   const onTheWay = new Set<string>();
   for (const p of paths) addAncestors(onTheWay, p);
@@ -99,7 +116,8 @@ function pickLines(index: MountinfoIndex, devices: ReadonlySet<number>, peerGrou
   // Most lines are told apart by the length of their mount point alone.
   const lengths = new Set([...onTheWay].map((p) => p.length));
   for (let i = 0; i < picked.length; i++) {
-    if (picked[i] || !(index.escaped[i] || lengths.has(index.mountpointEnds[i]! - index.mountpointStarts[i]!))) continue;
+    if (picked[i] || !(index.escaped[i] || lengths.has(index.mountpointEnds[i]! - index.mountpointStarts[i]!)))
+      continue;
     if (onTheWay.has(mountpointAt(index, i))) picked[i] = true;
   }
   return picked;

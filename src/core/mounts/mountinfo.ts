@@ -102,7 +102,8 @@ export function parseLine(raw: string, line: number, origin: string): MountInfo 
   const colon = raw.indexOf(':', e1 + 1);
   const major = colon === -1 || colon > e2 ? undefined : decimalAt(raw, e1 + 1, colon);
   const minor = colon === -1 || colon > e2 ? undefined : decimalAt(raw, colon + 1, e2);
-  if (major === undefined || minor === undefined) throw parseError(origin, line, `field 3 (major:minor) is "${clip(raw.slice(e1 + 1, e2))}"`);
+  if (major === undefined || minor === undefined)
+    throw parseError(origin, line, `field 3 (major:minor) is "${clip(raw.slice(e1 + 1, e2))}"`);
   if (e5 === e4 + 1) throw parseError(origin, line, 'field 6 (mount options) is empty');
   if (e9 === separator + 2) throw parseError(origin, line, 'field 9 (fstype) is empty');
   const mount: MountInfo = {
@@ -124,7 +125,7 @@ export function parseLine(raw: string, line: number, origin: string): MountInfo 
     superOptions: unescapeOctal(raw.slice(e10 + 1)),
     line,
   };
-  for (let start = e5 + 1; start < separator; ) {
+  for (let start = e5 + 1; start < separator;) {
     const end = raw.indexOf(' ', start);
     parseOptionalField(mount, raw, start, end, line, origin);
     start = end + 1;
@@ -136,12 +137,20 @@ export function parseLine(raw: string, line: number, origin: string): MountInfo 
 function shapeProblem(raw: string): string {
   const fields = raw.split(' ');
   const separator = fields.indexOf('-', 6);
-  if (separator === -1) return fields.length < 7 ? `truncated: only ${fields.length} fields` : 'no "-" separator before fstype';
+  if (separator === -1)
+    return fields.length < 7 ? `truncated: only ${fields.length} fields` : 'no "-" separator before fstype';
   return `expected 3 fields after "-", found ${fields.length - separator - 1}`;
 }
 
 /** The optional field raw[start, end): tag[:value], read by its tag as the kernel writes it. */
-function parseOptionalField(mount: MountInfo, raw: string, start: number, end: number, line: number, origin: string): void {
+function parseOptionalField(
+  mount: MountInfo,
+  raw: string,
+  start: number,
+  end: number,
+  line: number,
+  origin: string,
+): void {
   const colon = raw.indexOf(':', start);
   const tagEnd = colon === -1 || colon > end ? end : colon;
   const valueStart = tagEnd === end ? end : tagEnd + 1;

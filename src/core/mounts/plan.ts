@@ -43,7 +43,8 @@ export function validateKey(key: string): string | undefined {
   if (key.length === 0) return 'is empty';
   if (key.length > 128) return 'is longer than 128 characters';
   if (key.includes('..')) return 'contains ".."';
-  if (!KEY_PATTERN.test(key)) return 'may only hold letters, digits and . _ + @ - (no ":", "[", "]", "/" or whitespace)';
+  if (!KEY_PATTERN.test(key))
+    return 'may only hold letters, digits and . _ + @ - (no ":", "[", "]", "/" or whitespace)';
   return undefined;
 }
 
@@ -55,7 +56,9 @@ export function planExternalMounts(classification: Classification, options: Plan
     if (problem) throw new ExtmountError('usage', `--key ${mountpoint}=${key}: the key ${problem}`);
     if (!externals.some((c) => c.mountpoint === mountpoint)) {
       const known = externals.map((c) => c.mountpoint).join(', ') || 'none';
-      throw new ExtmountError('usage', `--key ${mountpoint}=${key}: no external mount at ${mountpoint}`, { hint: `external mounts: ${known}` });
+      throw new ExtmountError('usage', `--key ${mountpoint}=${key}: no external mount at ${mountpoint}`, {
+        hint: `external mounts: ${known}`,
+      });
     }
   }
   const used = new Set<string>();
@@ -64,7 +67,9 @@ export function planExternalMounts(classification: Classification, options: Plan
     used.add(key);
   }
   // Sorted by mountpoint so that suffixes (-2, -3) do not depend on mountinfo order.
-  const sorted = [...externals].sort((x, y) => compare(x.mountpoint, y.mountpoint) || x.mount.mountId - y.mount.mountId);
+  const sorted = [...externals].sort(
+    (x, y) => compare(x.mountpoint, y.mountpoint) || x.mount.mountId - y.mount.mountId,
+  );
   const keyById = new Map<number, string>();
   const overridden = new Set<string>();
   for (const c of sorted) {

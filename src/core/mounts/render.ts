@@ -11,7 +11,10 @@ export interface CriuVersion {
 /** Parses `criu --version` output ("Version: 4.1.1\nGitID: …"). */
 export function parseCriuVersion(output: string): CriuVersion {
   const match = /Version:\s*(\d+)\.(\d+)(?:\.(\d+))?/.exec(output);
-  if (!match) throw new ExtmountError('bad-input', `cannot read the CRIU version from "${output.trim().slice(0, 60)}"`, { hint: 'check that `criu --version` works' });
+  if (!match)
+    throw new ExtmountError('bad-input', `cannot read the CRIU version from "${output.trim().slice(0, 60)}"`, {
+      hint: 'check that `criu --version` works',
+    });
   const [major, minor, patch] = [Number(match[1]), Number(match[2]), Number(match[3] ?? 0)];
   return { major, minor, patch, text: `${major}.${minor}.${patch}` };
 }
@@ -55,13 +58,22 @@ export function planCriuOptions(plan: CriuPlanInput, version: CriuVersion, optio
   for (const mount of plan.mounts) {
     // CRIU splits "mnt[PATH]:KEY" at the first "]": a path holding one would be read as another mount.
     if (mount.mountpoint.includes(']')) {
-      throw new ExtmountError('refused', `the external mount ${JSON.stringify(mount.mountpoint)} has "]" in its path, which CRIU's --external syntax cannot carry`, {
-        hint: 'unmount it, or mount it at a path without "]" before checkpointing',
-      });
+      throw new ExtmountError(
+        'refused',
+        `the external mount ${JSON.stringify(mount.mountpoint)} has "]" in its path, which CRIU's --external syntax cannot carry`,
+        {
+          hint: 'unmount it, or mount it at a path without "]" before checkpointing',
+        },
+      );
     }
-    dump.push(modern ? ['external', `mnt[${mount.mountpoint}]:${mount.key}`] : ['ext-mount-map', `${mount.mountpoint}:${mount.key}`]);
+    dump.push(
+      modern
+        ? ['external', `mnt[${mount.mountpoint}]:${mount.key}`]
+        : ['ext-mount-map', `${mount.mountpoint}:${mount.key}`],
+    );
     const target = options.targets?.get(mount.key) ?? mount.hostPath;
-    if (target !== null) restore.push(modern ? ['external', `mnt[${mount.key}]:${target}`] : ['ext-mount-map', `${mount.key}:${target}`]);
+    if (target !== null)
+      restore.push(modern ? ['external', `mnt[${mount.key}]:${target}`] : ['ext-mount-map', `${mount.key}:${target}`]);
   }
   for (const side of [dump, restore]) {
     if (plan.enableExternalMasters) side.push(['enable-external-masters']);
@@ -84,9 +96,13 @@ export function toArgv(options: readonly CriuOption[]): string[] {
 export function toConfigFile(options: readonly CriuOption[]): string {
   for (const [flag, value] of options) {
     if (value !== undefined && /[\s#"'\\]/.test(value)) {
-      throw new ExtmountError('refused', `cannot write "${flag} ${JSON.stringify(value).slice(1, -1)}" to a CRIU config file: it holds whitespace, "#", a quote or a backslash`, {
-        hint: 'a mount at such a path cannot be checkpointed through the runtime; unmount it or use a plain path',
-      });
+      throw new ExtmountError(
+        'refused',
+        `cannot write "${flag} ${JSON.stringify(value).slice(1, -1)}" to a CRIU config file: it holds whitespace, "#", a quote or a backslash`,
+        {
+          hint: 'a mount at such a path cannot be checkpointed through the runtime; unmount it or use a plain path',
+        },
+      );
     }
   }
   return options.map(([flag, value]) => (value === undefined ? flag : `${flag} ${value}`)).join('\n') + '\n';

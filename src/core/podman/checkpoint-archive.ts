@@ -32,7 +32,14 @@ export function compressionOf(head: Buffer): Compression | undefined {
 type RawObject = { [key: string]: RawValue };
 
 /** Removed from spec.dump by every Podman from v4.3 on and made anew on this host. */
-const PODMAN_OWN = new Set(['/dev/shm', '/etc/resolv.conf', '/etc/hostname', '/etc/hosts', '/run/.containerenv', '/run/secrets']);
+const PODMAN_OWN = new Set([
+  '/dev/shm',
+  '/etc/resolv.conf',
+  '/etc/hostname',
+  '/etc/hosts',
+  '/run/.containerenv',
+  '/run/secrets',
+]);
 /** Filesystems Podman mounts for a container that hold nothing of the host's. */
 const KERNEL_TYPES = new Set(['proc', 'sysfs', 'tmpfs', 'devpts', 'mqueue', 'cgroup', 'cgroup2', 'ramfs']);
 const VOLUME_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
@@ -43,7 +50,9 @@ function bad(origin: string, what: string): ExtmountError {
 }
 
 function refused(what: string): ExtmountError {
-  return new ExtmountError('refused', `the archive's spec.dump ${what}`, { hint: 'extmount imports only binds it can check, local volumes and kernel filesystems' });
+  return new ExtmountError('refused', `the archive's spec.dump ${what}`, {
+    hint: 'extmount imports only binds it can check, local volumes and kernel filesystems',
+  });
 }
 
 function mountsOf(object: RawObject, origin: string): RawObject[] {
@@ -64,7 +73,9 @@ function isBind(mount: RawObject): boolean {
 }
 
 function cleanPath(value: RawValue | undefined): string | undefined {
-  return isAbsolutePath(value) && !/[\0\n\r]/.test(value) && !value.split('/').includes('..') ? normalizePath(value) : undefined;
+  return isAbsolutePath(value) && !/[\0\n\r]/.test(value) && !value.split('/').includes('..')
+    ? normalizePath(value)
+    : undefined;
 }
 
 export interface ArchiveDumps {
@@ -86,8 +97,12 @@ export interface ArchiveMounts {
 }
 
 export function parseDumps(config: Buffer, spec: Buffer): ArchiveDumps {
-  const parsed = { config: parseRawJson(config.toString('utf8'), CONFIG_DUMP), spec: parseRawJson(spec.toString('utf8'), SPEC_DUMP) };
-  if (!isRawObject(parsed.config) || !isRawObject(field(parsed.config, 'spec'))) throw bad(CONFIG_DUMP, 'no container spec');
+  const parsed = {
+    config: parseRawJson(config.toString('utf8'), CONFIG_DUMP),
+    spec: parseRawJson(spec.toString('utf8'), SPEC_DUMP),
+  };
+  if (!isRawObject(parsed.config) || !isRawObject(field(parsed.config, 'spec')))
+    throw bad(CONFIG_DUMP, 'no container spec');
   if (!isRawObject(parsed.spec)) throw bad(SPEC_DUMP, 'not an OCI spec');
   return { config: parsed.config, spec: parsed.spec };
 }
@@ -100,7 +115,8 @@ export function parseDumps(config: Buffer, spec: Buffer): ArchiveDumps {
  */
 export function archiveMounts(dumps: ArchiveDumps): ArchiveMounts {
   const namedVolumes = field(dumps.config, 'namedVolumes') ?? [];
-  if (!Array.isArray(namedVolumes) || !namedVolumes.every(isRawObject)) throw bad(CONFIG_DUMP, '"namedVolumes" is not a list');
+  if (!Array.isArray(namedVolumes) || !namedVolumes.every(isRawObject))
+    throw bad(CONFIG_DUMP, '"namedVolumes" is not a list');
   const volumeAt = new Map<string, string>();
   for (const v of namedVolumes as RawObject[]) {
     const name = field(v, 'volumeName');
@@ -111,13 +127,26 @@ export function archiveMounts(dumps: ArchiveDumps): ArchiveMounts {
     volumeAt.set(destination, name);
   }
   const runtime = field(dumps.config, 'runtime');
-  if (runtime !== undefined && runtime !== null && runtime !== '' && (typeof runtime !== 'string' || !RUNTIME_NAME.test(runtime))) {
-    throw new ExtmountError('refused', `the archive names its OCI runtime ${stringifyRawJson(runtime)}, not a runtime name`, {
-      hint: 'Podman would run that path as root; extmount imports only archives naming a runtime configured by name',
-    });
+  if (
+    runtime !== undefined &&
+    runtime !== null &&
+    runtime !== '' &&
+    (typeof runtime !== 'string' || !RUNTIME_NAME.test(runtime))
+  ) {
+    throw new ExtmountError(
+      'refused',
+      `the archive names its OCI runtime ${stringifyRawJson(runtime)}, not a runtime name`,
+      {
+        hint: 'Podman would run that path as root; extmount imports only archives naming a runtime configured by name',
+      },
+    );
   }
   const hooks = field(dumps.spec, 'hooks');
-  if (hooks !== undefined && hooks !== null && !(isRawObject(hooks) && Object.values(hooks).every((h) => h === null || (Array.isArray(h) && h.length === 0)))) {
+  if (
+    hooks !== undefined &&
+    hooks !== null &&
+    !(isRawObject(hooks) && Object.values(hooks).every((h) => h === null || (Array.isArray(h) && h.length === 0)))
+  ) {
     throw refused('has OCI hooks: the runtime would run those commands of another host here');
   }
 
@@ -126,7 +155,8 @@ export function archiveMounts(dumps: ArchiveDumps): ArchiveMounts {
   const seen = new Set<string>();
   for (const mount of mountsOf(dumps.spec, SPEC_DUMP)) {
     const destination = cleanPath(field(mount, 'destination'));
-    if (destination === undefined) throw bad(SPEC_DUMP, `a mount without a clean absolute destination: ${stringifyRawJson(mount)}`);
+    if (destination === undefined)
+      throw bad(SPEC_DUMP, `a mount without a clean absolute destination: ${stringifyRawJson(mount)}`);
     if (PODMAN_OWN.has(destination)) continue;
     if (seen.has(destination)) throw refused(`mounts ${destination} twice`);
     seen.add(destination);
@@ -139,12 +169,18 @@ export function archiveMounts(dumps: ArchiveDumps): ArchiveMounts {
     if (source === undefined) throw bad(SPEC_DUMP, `a bind at ${destination} without a clean absolute source`);
     const volume = volumeAt.get(destination);
     if (volume !== undefined) {
-      if (!source.endsWith(`/${volume}/_data`)) throw refused(`binds volume ${volume} from ${source}, not a local volume's folder`);
+      if (!source.endsWith(`/${volume}/_data`))
+        throw refused(`binds volume ${volume} from ${source}, not a local volume's folder`);
       volumes.push({ name: volume, destination });
       continue;
     }
     const options = optionsOf(mount);
-    binds.push({ source, destination, readOnly: options.includes('ro'), propagation: options.find((o) => /^r?(private|slave|shared|unbindable)$/.test(o)) ?? '' });
+    binds.push({
+      source,
+      destination,
+      readOnly: options.includes('ro'),
+      propagation: options.find((o) => /^r?(private|slave|shared|unbindable)$/.test(o)) ?? '',
+    });
   }
   return { binds, volumes };
 }
@@ -161,9 +197,15 @@ export function localVolumeSource(volumePath: string, name: string): string {
  * with another one conmon failed to write the exporting host's path. Every other value is kept as
  * written. Edits `dumps`.
  */
-export function rewriteDumps(dumps: ArchiveDumps, targets: readonly BindTarget[], volumes: readonly ArchiveVolume[], volumePath: string | undefined): { config: Buffer; spec: Buffer } {
+export function rewriteDumps(
+  dumps: ArchiveDumps,
+  targets: readonly BindTarget[],
+  volumes: readonly ArchiveVolume[],
+  volumePath: string | undefined,
+): { config: Buffer; spec: Buffer } {
   const sourceAt = new Map<string, string>(targets.map((t) => [t.destination, t.target]));
-  if (volumePath !== undefined) for (const v of volumes) sourceAt.set(v.destination, localVolumeSource(volumePath, v.name));
+  if (volumePath !== undefined)
+    for (const v of volumes) sourceAt.set(v.destination, localVolumeSource(volumePath, v.name));
   const rewrite = (mounts: RawObject[]) => {
     for (const mount of mounts) {
       const destination = cleanPath(field(mount, 'destination'));
@@ -173,6 +215,7 @@ export function rewriteDumps(dumps: ArchiveDumps, targets: readonly BindTarget[]
   };
   rewrite(mountsOf(dumps.spec, SPEC_DUMP));
   rewrite(mountsOf(field(dumps.config, 'spec') as RawObject, CONFIG_DUMP));
-  for (const name of ['conmonPidFile', 'pid_file']) if (field(dumps.config, name) !== undefined) setField(dumps.config, name, '');
+  for (const name of ['conmonPidFile', 'pid_file'])
+    if (field(dumps.config, name) !== undefined) setField(dumps.config, name, '');
   return { config: Buffer.from(stringifyRawJson(dumps.config)), spec: Buffer.from(stringifyRawJson(dumps.spec)) };
 }

@@ -14,13 +14,15 @@ export const DROP_IN_MARK = '# Written by `extmount install-runtime --podman`; r
 const RUNTIME_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
 export function checkRuntimeName(name: string): void {
-  if (!RUNTIME_NAME.test(name)) throw new ExtmountError('usage', `--name ${name}: a runtime name holds letters, digits, "_", "." and "-"`);
+  if (!RUNTIME_NAME.test(name))
+    throw new ExtmountError('usage', `--name ${name}: a runtime name holds letters, digits, "_", "." and "-"`);
 }
 
 /** A TOML basic string. Control characters are refused rather than escaped: no path needs them. */
 export function tomlString(value: string): string {
   // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(value)) throw new ExtmountError('bad-input', `${JSON.stringify(value)}: a control character in a path`);
+  if (/[\u0000-\u001f\u007f]/.test(value))
+    throw new ExtmountError('bad-input', `${JSON.stringify(value)}: a control character in a path`);
   return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 }
 
@@ -29,7 +31,9 @@ export function podmanDropIn(name: string, wrapper: string): string {
   checkRuntimeName(name);
   return [
     DROP_IN_MARK,
-    '# Registers the extmount runc wrapper with Podman: podman --runtime ' + name + ' run …; podman container checkpoint/restore.',
+    '# Registers the extmount runc wrapper with Podman: podman --runtime ' +
+      name +
+      ' run …; podman container checkpoint/restore.',
     '[engine.runtimes]',
     `${name} = [${tomlString(wrapper)}]`,
     '',
@@ -51,7 +55,8 @@ export function dropInAction(
 ): DropInAction {
   if (current === undefined) return 'create';
   if (current === wanted) return 'none';
-  if (current.split('\n')[0] !== mark) throw new ExtmountError('refused', `${origin} exists and was not written by extmount`, { hint });
+  if (current.split('\n')[0] !== mark)
+    throw new ExtmountError('refused', `${origin} exists and was not written by extmount`, { hint });
   return 'replace';
 }
 
@@ -74,7 +79,11 @@ export interface RuntimeConfigUpdate {
  * a value that is already absolute is kept (someone chose it), a bare name becomes the path found for it.
  * Every other field stays. A file that is no valid extmount config is not ours to rewrite (exit 2).
  */
-export function updateRuntimeConfig(text: string | undefined, origin: string, found: RuntimePaths): RuntimeConfigUpdate {
+export function updateRuntimeConfig(
+  text: string | undefined,
+  origin: string,
+  found: RuntimePaths,
+): RuntimeConfigUpdate {
   for (const [field, path] of Object.entries(found)) {
     if (!isAbsolutePath(path)) throw new ExtmountError('bad-input', `${field} ${path} is not an absolute path`);
   }
@@ -86,9 +95,14 @@ export function updateRuntimeConfig(text: string | undefined, origin: string, fo
   try {
     doc = JSON.parse(text);
   } catch (err) {
-    throw new ExtmountError('refused', `${origin} is not valid JSON (${(err as Error).message})`, { hint: 'fix it or move it away first; nothing was changed' });
+    throw new ExtmountError('refused', `${origin} is not valid JSON (${(err as Error).message})`, {
+      hint: 'fix it or move it away first; nothing was changed',
+    });
   }
-  if (!isRecord(doc)) throw new ExtmountError('refused', `${origin} must hold a JSON object`, { hint: 'fix it or move it away first; nothing was changed' });
+  if (!isRecord(doc))
+    throw new ExtmountError('refused', `${origin} must hold a JSON object`, {
+      hint: 'fix it or move it away first; nothing was changed',
+    });
   // Unknown fields or bad values: someone else's file, or a broken one; either way not rewritten.
   const config = parseConfig(doc, origin);
   const paths: RuntimePaths = {

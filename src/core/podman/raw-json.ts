@@ -18,7 +18,10 @@ const MAX_DEPTH = 64;
 
 export function parseRawJson(text: string, origin: string): RawValue {
   let at = 0;
-  const fail = (what: string) => new ExtmountError('bad-input', `${origin}: ${what} at offset ${at}`, { hint: 'the archive is not one Podman wrote' });
+  const fail = (what: string) =>
+    new ExtmountError('bad-input', `${origin}: ${what} at offset ${at}`, {
+      hint: 'the archive is not one Podman wrote',
+    });
   const space = () => {
     while (at < text.length && ' \t\n\r'.includes(text[at]!)) at++;
   };
@@ -41,15 +44,20 @@ export function parseRawJson(text: string, origin: string): RawValue {
         space();
         if (text[at++] !== ':') throw fail('expected ":"');
         // What extmount checks must be what Podman reads: no second key for the same field.
-        if (Object.keys(object).some((k) => foldKey(k) === foldKey(key))) throw fail(`a second key ${JSON.stringify(key)} for one field`);
-        Object.defineProperty(object, key, { value: value(depth + 1), enumerable: true, writable: true, configurable: true });
+        if (Object.keys(object).some((k) => foldKey(k) === foldKey(key)))
+          throw fail(`a second key ${JSON.stringify(key)} for one field`);
+        Object.defineProperty(object, key, {
+          value: value(depth + 1),
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
         space();
         if (text[at] === ',') at++;
         else if (text[at] === '}') {
           at++;
           return object;
-        }
-        else throw fail('expected "," or "}"');
+        } else throw fail('expected "," or "}"');
       }
     }
     if (c === '[') {
@@ -67,8 +75,7 @@ export function parseRawJson(text: string, origin: string): RawValue {
         else if (text[at] === ']') {
           at++;
           return array;
-        }
-        else throw fail('expected "," or "]"');
+        } else throw fail('expected "," or "]"');
       }
     }
     if (c === '"') return string();
@@ -102,7 +109,9 @@ export function stringifyRawJson(value: RawValue): string {
   if (value instanceof RawNumber) return value.text;
   if (Array.isArray(value)) return `[${value.map(stringifyRawJson).join(',')}]`;
   if (value !== null && typeof value === 'object') {
-    return `{${Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}:${stringifyRawJson(v)}`).join(',')}}`;
+    return `{${Object.entries(value)
+      .map(([k, v]) => `${JSON.stringify(k)}:${stringifyRawJson(v)}`)
+      .join(',')}}`;
   }
   return JSON.stringify(value);
 }

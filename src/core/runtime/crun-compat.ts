@@ -14,11 +14,17 @@ export function isCrun(runtime: string): boolean {
  * (--root …/runtime-runc/moby) CRIU then stops with "No mapping for …:(null) mountpoint". That one key
  * is mapped to that one folder of the root the restore runs with; nothing else of a runtime root is.
  */
-export function crunEmptyDirectory(runtime: string, invocation: RuncInvocation, mounts: ReadonlyArray<{ externalKey: string | null }>): CriuOption[] {
+export function crunEmptyDirectory(
+  runtime: string,
+  invocation: RuncInvocation,
+  mounts: ReadonlyArray<{ externalKey: string | null }>,
+): CriuOption[] {
   const key = '/run/crun/.empty-directory';
   const root = invocation.globalOptions.get('root');
   if (!isCrun(runtime) || !root?.startsWith('/') || join(root, '.empty-directory') === key) return [];
-  return mounts.some((m) => m.externalKey === key) ? [['external', `mnt[${key}]:${join(root, '.empty-directory')}`]] : [];
+  return mounts.some((m) => m.externalKey === key)
+    ? [['external', `mnt[${key}]:${join(root, '.empty-directory')}`]]
+    : [];
 }
 
 /**
@@ -31,5 +37,8 @@ export function argvForRuntime(argv: readonly string[], runtime: string): string
   const invocation = parseRuncArgv(argv);
   if (!isCrun(runtime) || invocation.verb !== 'restore') return [...argv];
   const verbAt = invocation.globals.length;
-  return argv.filter((a, i) => i <= verbAt || !['--no-subreaper', '-no-subreaper', '--no-subreaper=true', '-no-subreaper=true'].includes(a));
+  return argv.filter(
+    (a, i) =>
+      i <= verbAt || !['--no-subreaper', '-no-subreaper', '--no-subreaper=true', '-no-subreaper=true'].includes(a),
+  );
 }

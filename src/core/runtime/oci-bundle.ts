@@ -34,11 +34,25 @@ export interface OciSpecView {
   mounts?: WalkMount[];
 }
 
-const PROPAGATION_OPTIONS = new Set(['private', 'rprivate', 'slave', 'rslave', 'shared', 'rshared', 'unbindable', 'runbindable']);
+const PROPAGATION_OPTIONS = new Set([
+  'private',
+  'rprivate',
+  'slave',
+  'rslave',
+  'shared',
+  'rshared',
+  'unbindable',
+  'runbindable',
+]);
 
 /** Parses config.json text; `bundle` resolves relative paths as runc does (it runs in the bundle). */
-export function parseOciSpec(text: string, bundle: string, origin = `${bundle}/config.json`): { spec: Record<string, unknown>; view: OciSpecView } {
-  const fail = (what: string) => new ExtmountError('bad-input', `${origin}: ${what}`, { hint: 'the bundle is not a valid OCI runtime bundle' });
+export function parseOciSpec(
+  text: string,
+  bundle: string,
+  origin = `${bundle}/config.json`,
+): { spec: Record<string, unknown>; view: OciSpecView } {
+  const fail = (what: string) =>
+    new ExtmountError('bad-input', `${origin}: ${what}`, { hint: 'the bundle is not a valid OCI runtime bundle' });
   let spec: unknown;
   try {
     spec = JSON.parse(text);
@@ -56,9 +70,11 @@ export function parseOciSpec(text: string, bundle: string, origin = `${bundle}/c
     const options = Array.isArray(m.options) ? m.options.filter((o): o is string => typeof o === 'string') : [];
     // runc treats a mount as a bind when its flags hold MS_BIND (options bind/rbind), whatever the type says.
     const bind = m.type === 'bind' || options.includes('bind') || options.includes('rbind');
-    if (typeof m.destination === 'string') all.push({ specDestination: normalizePath(m.destination), destination: normalizePath(m.destination), bind });
+    if (typeof m.destination === 'string')
+      all.push({ specDestination: normalizePath(m.destination), destination: normalizePath(m.destination), bind });
     if (!bind) continue;
-    if (typeof m.destination !== 'string' || typeof m.source !== 'string') throw fail(`mounts[${i}] has no destination or source`);
+    if (typeof m.destination !== 'string' || typeof m.source !== 'string')
+      throw fail(`mounts[${i}] has no destination or source`);
     binds.push({
       destination: normalizePath(m.destination),
       specDestination: normalizePath(m.destination),
@@ -75,7 +91,16 @@ export function parseOciSpec(text: string, bundle: string, origin = `${bundle}/c
   const maskedPaths = (Array.isArray(linux.maskedPaths) ? linux.maskedPaths : [])
     .filter((p): p is string => typeof p === 'string')
     .map(normalizePath);
-  return { spec, view: { rootfs: root.startsWith('/') ? root : normalizePath(`${bundle}/${root}`), binds, devicePaths, maskedPaths, mounts: all } };
+  return {
+    spec,
+    view: {
+      rootfs: root.startsWith('/') ? root : normalizePath(`${bundle}/${root}`),
+      binds,
+      devicePaths,
+      maskedPaths,
+      mounts: all,
+    },
+  };
 }
 
 /**
@@ -105,7 +130,11 @@ export function runcMappedMountpoints(view: OciSpecView): Set<string> {
 }
 
 /** A copy of config.json with the source of the bind mounted at each given destination (OciBind.destination) replaced. */
-export function rewriteBindSources(spec: Record<string, unknown>, binds: readonly OciBind[], sources: ReadonlyMap<string, string>): string {
+export function rewriteBindSources(
+  spec: Record<string, unknown>,
+  binds: readonly OciBind[],
+  sources: ReadonlyMap<string, string>,
+): string {
   const copy = structuredClone(spec);
   const mounts = Array.isArray(copy.mounts) ? copy.mounts : [];
   for (const bind of binds) {
@@ -138,7 +167,13 @@ export function parseDockerConfigV2(text: string, id?: string): DockerContainerM
   const config = isRecord(doc.Config) ? doc.Config : {};
   const volumes = new Map<string, string>();
   for (const mp of Object.values(isRecord(doc.MountPoints) ? doc.MountPoints : {})) {
-    if (isRecord(mp) && mp.Type === 'volume' && typeof mp.Name === 'string' && mp.Name !== '' && typeof mp.Destination === 'string') {
+    if (
+      isRecord(mp) &&
+      mp.Type === 'volume' &&
+      typeof mp.Name === 'string' &&
+      mp.Name !== '' &&
+      typeof mp.Destination === 'string'
+    ) {
       volumes.set(normalizePath(mp.Destination), mp.Name);
     }
   }
@@ -146,12 +181,15 @@ export function parseDockerConfigV2(text: string, id?: string): DockerContainerM
     name: typeof doc.Name === 'string' ? doc.Name.replace(/^\//, '') : '',
     image: typeof config.Image === 'string' ? config.Image : '',
     volumes,
-    runtimeFiles: [doc.HostsPath, doc.ResolvConfPath, doc.HostnamePath].filter((p): p is string => typeof p === 'string' && p !== ''),
+    runtimeFiles: [doc.HostsPath, doc.ResolvConfPath, doc.HostnamePath].filter(
+      (p): p is string => typeof p === 'string' && p !== '',
+    ),
   };
 }
 
 /** Where moby's graph drivers mount a container's rootfs: <data-root>/overlay2/<layer>/merged and the like. */
-const GRAPH_DRIVER_LAYER = /^(\/.+)\/(?:(?:overlay2|fuse-overlayfs)\/[^/]+\/merged|vfs\/dir\/[^/]+|btrfs\/subvolumes\/[^/]+|zfs\/graph\/[^/]+)$/;
+const GRAPH_DRIVER_LAYER =
+  /^(\/.+)\/(?:(?:overlay2|fuse-overlayfs)\/[^/]+\/merged|vfs\/dir\/[^/]+|btrfs\/subvolumes\/[^/]+|zfs\/graph\/[^/]+)$/;
 
 /**
  * Where Docker's folder for this container (<data-root>/containers/<id>) may be, best guess first; empty
@@ -185,7 +223,11 @@ export function dockerContainerDirs(view: OciSpecView, id: string, engineRoots: 
 }
 
 /** The container as the classifier sees it, from the bundle (the runtime has no engine API to ask). */
-export function containerInfoFromBundle(view: OciSpecView, target: { id: string; pid: number; runtime: string }, meta?: DockerContainerMeta): ContainerInfo {
+export function containerInfoFromBundle(
+  view: OciSpecView,
+  target: { id: string; pid: number; runtime: string },
+  meta?: DockerContainerMeta,
+): ContainerInfo {
   const mounts = view.binds.map((b): ContainerMount => {
     const volumeName = meta?.volumes.get(b.destination);
     return {
@@ -213,7 +255,11 @@ export function containerInfoFromBundle(view: OciSpecView, target: { id: string;
 const PODMAN_USERDATA = /^(\/.+)\/[a-z0-9]+-containers\/([0-9a-f]{64})\/userdata$/;
 /** What Podman binds into every container from those folders, and so the runtime's, not the user's. */
 const PODMAN_RUNTIME_BINDS = new Map([
-  ['/etc/hosts', 'hosts'], ['/etc/hostname', 'hostname'], ['/etc/resolv.conf', 'resolv.conf'], ['/run/.containerenv', '.containerenv'], ['/dev/shm', 'shm'],
+  ['/etc/hosts', 'hosts'],
+  ['/etc/hostname', 'hostname'],
+  ['/etc/resolv.conf', 'resolv.conf'],
+  ['/run/.containerenv', '.containerenv'],
+  ['/dev/shm', 'shm'],
 ]);
 
 /**
@@ -229,7 +275,9 @@ export function isPodmanRuntimeBind(destination: string, source: string, id: str
 /** containers/storage's record of a container's storage: <graphroot>/<driver>-containers/containers.json, beside the bundle. */
 export function podmanContainersJsonPath(bundle: string, id: string): string | undefined {
   const own = PODMAN_USERDATA.exec(normalizePath(bundle));
-  return own && own[2] === id ? `${normalizePath(bundle).slice(0, -`/${id}/userdata`.length)}/containers.json` : undefined;
+  return own && own[2] === id
+    ? `${normalizePath(bundle).slice(0, -`/${id}/userdata`.length)}/containers.json`
+    : undefined;
 }
 
 /**
@@ -239,7 +287,12 @@ export function podmanContainersJsonPath(bundle: string, id: string): string | u
  * folders; a named volume is a bind of `<graphroot>/volumes/<name>/_data`; name and image are the
  * record's metadata (`name`, `image-name`), written by Podman. undefined: not a Podman bundle of this id.
  */
-export function podmanContainerMeta(view: OciSpecView, id: string, bundle: string, containersJson?: string): DockerContainerMeta | undefined {
+export function podmanContainerMeta(
+  view: OciSpecView,
+  id: string,
+  bundle: string,
+  containersJson?: string,
+): DockerContainerMeta | undefined {
   const own = PODMAN_USERDATA.exec(normalizePath(bundle));
   if (!own || own[2] !== id) return undefined;
   const graphRoot = own[1]!;
@@ -259,7 +312,10 @@ export function podmanContainerMeta(view: OciSpecView, id: string, bundle: strin
   return { name, image, volumes, runtimeFiles };
 }
 
-function storageRecord(text: string | undefined, id: string): { names: string[]; metadata: Record<string, unknown> } | undefined {
+function storageRecord(
+  text: string | undefined,
+  id: string,
+): { names: string[]; metadata: Record<string, unknown> } | undefined {
   if (text === undefined) return undefined;
   let doc: unknown;
   try {

@@ -25,23 +25,34 @@ export interface WalkProblem {
   why: string;
 }
 
-const under = (path: string, dir: string) => dir === '/' ? path !== '/' : path.startsWith(`${dir}/`);
+const under = (path: string, dir: string) => (dir === '/' ? path !== '/' : path.startsWith(`${dir}/`));
 
 /**
  * The first mount whose restore would write outside the rootfs, or land where the checkpoint did not
  * have it; undefined when runc's walk stays where the spec and the images say. `checkpointed`: the
  * mountpoints in the checkpoint's images, when read.
  */
-export function restoreWalkProblem(mounts: readonly WalkMount[], checkpointed?: ReadonlySet<string>): WalkProblem | undefined {
+export function restoreWalkProblem(
+  mounts: readonly WalkMount[],
+  checkpointed?: ReadonlySet<string>,
+): WalkProblem | undefined {
   for (const m of mounts) {
     if (m.bind && m.destination === '/') {
-      return { destination: m.specDestination, why: `leads to the container's root ("/") through a symlink in the rootfs: runc would mount the host's bind source over it and make every later mountpoint in that source` };
+      return {
+        destination: m.specDestination,
+        why: `leads to the container's root ("/") through a symlink in the rootfs: runc would mount the host's bind source over it and make every later mountpoint in that source`,
+      };
     }
   }
   for (const bind of mounts) {
     if (!bind.bind) continue;
     for (const other of mounts) {
-      if (other === bind || !under(other.destination, bind.destination) || under(other.specDestination, bind.specDestination)) continue;
+      if (
+        other === bind ||
+        !under(other.destination, bind.destination) ||
+        under(other.specDestination, bind.specDestination)
+      )
+        continue;
       const moved = other.destination !== other.specDestination ? other : bind;
       return {
         destination: moved.specDestination,
@@ -51,8 +62,16 @@ export function restoreWalkProblem(mounts: readonly WalkMount[], checkpointed?: 
   }
   if (checkpointed) {
     for (const m of mounts) {
-      if (m.destination === m.specDestination || !checkpointed.has(m.specDestination) || checkpointed.has(m.destination)) continue;
-      return { destination: m.specDestination, why: `leads to ${m.destination} through a symlink in the rootfs, where the checkpoint has no mount (it was checkpointed at ${m.specDestination})` };
+      if (
+        m.destination === m.specDestination ||
+        !checkpointed.has(m.specDestination) ||
+        checkpointed.has(m.destination)
+      )
+        continue;
+      return {
+        destination: m.specDestination,
+        why: `leads to ${m.destination} through a symlink in the rootfs, where the checkpoint has no mount (it was checkpointed at ${m.specDestination})`,
+      };
     }
   }
   return undefined;

@@ -14,8 +14,19 @@ const GLOBAL_VALUE_FLAGS = new Set(['root', 'log', 'log-format', 'criu', 'rootle
 
 /** Options of `runc checkpoint` and `runc restore` that take a value (runc 1.1 checkpoint.go, restore.go). */
 const VERB_VALUE_FLAGS = new Set([
-  'image-path', 'work-path', 'parent-path', 'page-server', 'manage-cgroups-mode', 'empty-ns', 'status-fd',
-  'lsm-profile', 'lsm-mount-context', 'console-socket', 'bundle', 'b', 'pid-file',
+  'image-path',
+  'work-path',
+  'parent-path',
+  'page-server',
+  'manage-cgroups-mode',
+  'empty-ns',
+  'status-fd',
+  'lsm-profile',
+  'lsm-mount-context',
+  'console-socket',
+  'bundle',
+  'b',
+  'pid-file',
 ]);
 
 /** urfave/cli gives every command a `--help, -h` flag; runc prints the command's help and exits 0. */
@@ -67,7 +78,16 @@ export function parseRuncArgv(argv: readonly string[]): RuncInvocation {
   const positionals = rest[0] === '--' ? rest.slice(1) : rest;
   const help = [...HELP_FLAGS].some((h) => options.has(h) && options.get(h) !== 'false');
   if (!problem && positionals.length !== 1) problem = `"runc ${verb ?? ''}" requires exactly 1 argument`;
-  return { globals, verb, globalOptions, options, positionals, containerId: positionals[0], help, usageProblem: problem };
+  return {
+    globals,
+    verb,
+    globalOptions,
+    options,
+    positionals,
+    containerId: positionals[0],
+    help,
+    usageProblem: problem,
+  };
 }
 
 /** urfave/cli v1.22.1 reorderArgs: flags (each with the next non-flag argument) first, then the rest; `--` ends it. */
@@ -98,12 +118,18 @@ export function reorderArgs(args: readonly string[]): string[] {
 }
 
 /** How many arguments the option at argv[i] takes up (0: not an option), as Go's flag package reads it. */
-function readOption(argv: readonly string[], i: number, valueFlags: ReadonlySet<string>, into: Map<string, string>): { consumed: number; problem?: string } {
+function readOption(
+  argv: readonly string[],
+  i: number,
+  valueFlags: ReadonlySet<string>,
+  into: Map<string, string>,
+): { consumed: number; problem?: string } {
   const arg = argv[i]!;
   if (!arg.startsWith('-') || arg === '-') return { consumed: 0 };
   if (arg === '--') return { consumed: 0 };
   const body = arg.startsWith('--') ? arg.slice(2) : arg.slice(1);
-  if (body === '' || body.startsWith('-') || body.startsWith('=')) return { consumed: 1, problem: `bad flag syntax: ${arg}` };
+  if (body === '' || body.startsWith('-') || body.startsWith('='))
+    return { consumed: 1, problem: `bad flag syntax: ${arg}` };
   const eq = body.indexOf('=');
   if (eq !== -1) {
     into.set(body.slice(0, eq), body.slice(eq + 1));
@@ -160,7 +186,12 @@ export function bundleOf(invocation: RuncInvocation, cwd: string): string {
  * runc's state root: `--root`, else /run/runc, or $XDG_RUNTIME_DIR/runc for a non-root user (runc 1.1
  * main.go, shouldHonorXDGRuntimeDir; the rootless-in-userns case is left out: the wrapper runs as root).
  */
-export function runcRootOf(invocation: RuncInvocation, cwd: string, env: { XDG_RUNTIME_DIR?: string | undefined }, euid: number): string {
+export function runcRootOf(
+  invocation: RuncInvocation,
+  cwd: string,
+  env: { XDG_RUNTIME_DIR?: string | undefined },
+  euid: number,
+): string {
   const given = invocation.globalOptions.get('root');
   if (given) return fromCwd(given, cwd);
   if (euid !== 0 && env.XDG_RUNTIME_DIR) return `${env.XDG_RUNTIME_DIR}/runc`;
@@ -188,9 +219,16 @@ export function parseRuncState(text: string, id: string): RuncState {
     doc = undefined;
   }
   const state = doc as { pid?: unknown; status?: unknown; bundle?: unknown } | undefined;
-  if (!state || typeof state.pid !== 'number' || typeof state.status !== 'string' || typeof state.bundle !== 'string' || !state.bundle.startsWith('/')) {
-    throw new ExtmountError('bad-input', `runc state ${id}: unexpected output "${text.trim().slice(0, 80)}"`, { hint: 'is "runc" in the config the real runc?' });
+  if (
+    !state ||
+    typeof state.pid !== 'number' ||
+    typeof state.status !== 'string' ||
+    typeof state.bundle !== 'string' ||
+    !state.bundle.startsWith('/')
+  ) {
+    throw new ExtmountError('bad-input', `runc state ${id}: unexpected output "${text.trim().slice(0, 80)}"`, {
+      hint: 'is "runc" in the config the real runc?',
+    });
   }
   return { pid: state.pid, status: state.status, bundle: state.bundle };
 }
-

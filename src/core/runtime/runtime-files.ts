@@ -41,7 +41,11 @@ const SAFE_DIR = /^\/[A-Za-z0-9._+@/-]*$/;
 /** <stateDir>/<container id>, refusing a state dir or an ID that could leave it or break CRIU's config. */
 export function containerStateDir(stateDir: string, id: string): string {
   if (!SAFE_DIR.test(stateDir) || stateDir.split('/').includes('..')) {
-    throw new ExtmountError('bad-input', `stateDir "${stateDir}" must be an absolute path of letters, digits and . _ + @ - /`, { hint: 'fix "stateDir" in the config' });
+    throw new ExtmountError(
+      'bad-input',
+      `stateDir "${stateDir}" must be an absolute path of letters, digits and . _ + @ - /`,
+      { hint: 'fix "stateDir" in the config' },
+    );
   }
   if (!isValidContainerId(id)) throw new ExtmountError('bad-input', `"${id}" is not a container ID runc accepts`);
   return `${normalizePath(stateDir)}/${id}`.replace(/^\/\//, '/');
@@ -70,7 +74,10 @@ export function renderMapsFile(maps: ReadonlyMap<string, string>, checkpoint: st
 
 /** Validates like --map on the command line: the wrapper runs as root and trusts nothing in the file. */
 export function parseMapsFile(text: string, origin: string): Map<string, string> {
-  const fail = (what: string) => new ExtmountError('bad-input', `${origin}: ${what}`, { hint: 'write it with `extmount restore CONTAINER --map KEY=PATH`, or delete it' });
+  const fail = (what: string) =>
+    new ExtmountError('bad-input', `${origin}: ${what}`, {
+      hint: 'write it with `extmount restore CONTAINER --map KEY=PATH`, or delete it',
+    });
   let doc: unknown;
   try {
     doc = JSON.parse(text);
@@ -82,7 +89,8 @@ export function parseMapsFile(text: string, origin: string): Map<string, string>
   for (const [key, path] of Object.entries(doc.maps)) {
     const problem = validateKey(key);
     if (problem) throw fail(`key ${JSON.stringify(key)} ${problem}`);
-    if (!isAbsolutePath(path) || /[\n\r]/.test(path)) throw fail(`the path for ${key} must be an absolute path without ".."`);
+    if (!isAbsolutePath(path) || /[\n\r]/.test(path))
+      throw fail(`the path for ${key} must be an absolute path without ".."`);
     maps.set(key, normalizePath(path));
   }
   return maps;
@@ -121,8 +129,15 @@ export function renderRuntimeResult(result: RuntimeResult): string {
 export function parseRuntimeResult(text: string): RuntimeResult | undefined {
   try {
     const doc = JSON.parse(text) as unknown;
-    if (!isRecord(doc) || (doc.verb !== 'checkpoint' && doc.verb !== 'restore') || typeof doc.ok !== 'boolean' || !Array.isArray(doc.mounts)) return undefined;
-    if (!Array.isArray(doc.notes) || typeof doc.at !== 'string' || typeof doc.containerId !== 'string') return undefined;
+    if (
+      !isRecord(doc) ||
+      (doc.verb !== 'checkpoint' && doc.verb !== 'restore') ||
+      typeof doc.ok !== 'boolean' ||
+      !Array.isArray(doc.mounts)
+    )
+      return undefined;
+    if (!Array.isArray(doc.notes) || typeof doc.at !== 'string' || typeof doc.containerId !== 'string')
+      return undefined;
     return doc as unknown as RuntimeResult;
   } catch {
     return undefined;

@@ -26,9 +26,14 @@ export function splitDumpPlan(plan: MountPlan, view: OciSpecView): RuntimeDumpPl
   const bindDestinations = new Set(view.binds.map((b) => b.destination));
   const runcMapped = runcMappedMountpoints(view);
   // Not in config.json means it appeared after start (or the runtime added it): the classifier says propagated.
-  const ours = plan.mounts.filter((m) => !runcMapped.has(m.mountpoint)).map((m) => ({ ...m, kind: 'propagated' as const }));
+  const ours = plan.mounts
+    .filter((m) => !runcMapped.has(m.mountpoint))
+    .map((m) => ({ ...m, kind: 'propagated' as const }));
   const runcBinds = plan.mounts.filter((m) => bindDestinations.has(m.mountpoint));
-  const flags = { enableExternalMasters: plan.enableExternalMasters, enableExternalSharing: plan.enableExternalSharing };
+  const flags = {
+    enableExternalMasters: plan.enableExternalMasters,
+    enableExternalSharing: plan.enableExternalSharing,
+  };
   return {
     ours,
     manifestPlan: { rootHostPath: null, mounts: [...runcBinds, ...ours], ...flags },
@@ -52,9 +57,13 @@ export function dumpPropagationNote(mount: Pick<ExternalMount, 'propagation' | '
  * The note for one of our mounts given the host as it is now: besides what dumpPropagationNote says,
  * a slave whose content no host mount with a peer group shows will come back private.
  */
-export function dumpPropagationNoteOnHost(mount: Pick<ExternalMount, 'propagation' | 'mountpoint' | 'hostPath' | 'key'>, hostMounts: readonly MountInfo[]): string | undefined {
+export function dumpPropagationNoteOnHost(
+  mount: Pick<ExternalMount, 'propagation' | 'mountpoint' | 'hostPath' | 'key'>,
+  hostMounts: readonly MountInfo[],
+): string | undefined {
   const note = dumpPropagationNote(mount);
-  if (note || mount.hostPath === null || (mount.propagation !== 'slave' && mount.propagation !== 'shared+slave')) return note;
+  if (note || mount.hostPath === null || (mount.propagation !== 'slave' && mount.propagation !== 'shared+slave'))
+    return note;
   if (findSharingSource(mount.hostPath, hostMounts).kind !== 'none') return undefined;
   return (
     `${mount.mountpoint} (key ${mount.key}) is a slave, but no host mount that shows ${mount.hostPath} has a peer group ` +
@@ -67,7 +76,10 @@ export function dumpWarnings(plan: RuntimeDumpPlan, hostMounts: readonly MountIn
   const warnings: string[] = [];
   const ours = new Set(plan.ours.map((m) => m.key));
   for (const m of plan.manifestPlan.mounts) {
-    if (m.hostPath === null) warnings.push(`${m.mountpoint} (key ${m.key}): no host mount shows its content; restore needs --map ${m.key}=PATH`);
+    if (m.hostPath === null)
+      warnings.push(
+        `${m.mountpoint} (key ${m.key}): no host mount shows its content; restore needs --map ${m.key}=PATH`,
+      );
     const note = ours.has(m.key) ? dumpPropagationNoteOnHost(m, hostMounts) : dumpPropagationNote(m);
     if (note) warnings.push(note);
   }
@@ -104,11 +116,17 @@ export function planRuntimeRestore(
   const sources = new Map(view.binds.map((b) => [b.destination, b.source]));
   // Every undeclared bind at once, before CRIU runs: a CRI restore takes its mounts from the new Pod only
   // (containerd CRImportCheckpoint), and CRIU would stop at the first with "No mapping for … mountpoint".
-  const undeclared = manifest.mounts.filter((m) => m.kind !== 'propagated' && !sources.has(m.mountpoint)).map((m) => m.mountpoint);
+  const undeclared = manifest.mounts
+    .filter((m) => m.kind !== 'propagated' && !sources.has(m.mountpoint))
+    .map((m) => m.mountpoint);
   if (undeclared.length > 0) {
-    throw new ExtmountError('bad-input', `the checkpoint has bind mounts the new container does not declare: ${undeclared.join(', ')}`, {
-      hint: 'declare them in the Pod (volumeMounts) or container (-v/--mount) and restore again',
-    });
+    throw new ExtmountError(
+      'bad-input',
+      `the checkpoint has bind mounts the new container does not declare: ${undeclared.join(', ')}`,
+      {
+        hint: 'declare them in the Pod (volumeMounts) or container (-v/--mount) and restore again',
+      },
+    );
   }
   const current: Manifest = {
     ...manifest,
@@ -119,7 +137,9 @@ export function planRuntimeRestore(
       return { ...m, hostPath: source };
     }),
   };
-  const targets = resolveRestoreTargets(current, maps, remap).map((t) => (t.mount.kind === 'propagated' && t.from === 'original' ? declaredTarget(t, view, hostMounts) : t));
+  const targets = resolveRestoreTargets(current, maps, remap).map((t) =>
+    t.mount.kind === 'propagated' && t.from === 'original' ? declaredTarget(t, view, hostMounts) : t,
+  );
   const ours: CriuSource[] = [];
   const runcSources = new Map<string, string>();
   const toCheck: RestoreTarget[] = [];
@@ -144,19 +164,31 @@ export function planRuntimeRestore(
  * (CRI-O's rule since cri-o#8793, CVE-2024-8676). --map and the config's remap rules are
  * declarations too, and are taken as given.
  */
-export function declaredTarget(target: RestoreTarget, view: Pick<OciSpecView, 'binds'>, hostMounts: readonly MountInfo[]): RestoreTarget {
+export function declaredTarget(
+  target: RestoreTarget,
+  view: Pick<OciSpecView, 'binds'>,
+  hostMounts: readonly MountInfo[],
+): RestoreTarget {
   const { mount } = target;
   const bind = view.binds
     .filter((b) => b.destination !== mount.mountpoint && isUnder(mount.mountpoint, b.destination))
     .sort((x, y) => y.destination.length - x.destination.length)[0];
   const hint = `restore it with --map ${mount.key}=PATH (extmount restore CONTAINER), or a remap rule in the config`;
   if (!bind) {
-    throw new ExtmountError('refused', `${mount.mountpoint} (key ${mount.key}) is under none of the container's binds: its recorded host path ${mount.hostPath ?? '(none)'} alone is not restored`, { hint });
+    throw new ExtmountError(
+      'refused',
+      `${mount.mountpoint} (key ${mount.key}) is under none of the container's binds: its recorded host path ${mount.hostPath ?? '(none)'} alone is not restored`,
+      { hint },
+    );
   }
   const below = bind.destination === '/' ? mount.mountpoint : mount.mountpoint.slice(bind.destination.length);
   const path = `${bind.source.replace(/\/+$/, '')}${below}`;
   if (!hostMounts.some((m) => m.mountpoint === path)) {
-    throw new ExtmountError('refused', `${mount.mountpoint} (key ${mount.key}): this host shows no mount at ${path}, under the bind ${bind.destination} from ${bind.source}, so there is nothing declared to restore it from`, { hint });
+    throw new ExtmountError(
+      'refused',
+      `${mount.mountpoint} (key ${mount.key}): this host shows no mount at ${path}, under the bind ${bind.destination} from ${bind.source}, so there is nothing declared to restore it from`,
+      { hint },
+    );
   }
   return { mount, path, from: 'bind' };
 }

@@ -26,7 +26,10 @@ describe('analyzeCriuLog', () => {
   it('builds one actionable message', () => {
     const err = criuFailureError('criu dump of pid 42', NO_ROOT, '/x/dump.log');
     assert.equal(err.exitCode, 1);
-    assert.equal(err.message, "criu dump of pid 42 failed: mnt: 68:./bar doesn't have a proper root mount (mount 68 ./bar)");
+    assert.equal(
+      err.message,
+      "criu dump of pid 42 failed: mnt: 68:./bar doesn't have a proper root mount (mount 68 ./bar)",
+    );
     assert.match(err.hint!, /--external mnt\[MOUNTPOINT\]:KEY.*full log: \/x\/dump.log/);
     assert.equal(err.details.length, 2);
   });
@@ -39,14 +42,26 @@ describe('criuFailureError: the first cause, not a later consequence', () => {
   it('a real restore log (issue 27): a restored task\'s "1: Error" line, before Restoring FAILED and cgroupd', () => {
     const log = readFileSync(join(FIXTURES, 'criu-logs/restore-symlinked-bind.log'), 'utf8');
     const err = criuFailureError('restore', log, '/kept/restore.log');
-    assert.match(err.message, /^restore failed: mnt-v2: Can't stat mountpoint \/tmp\/\.criu\.mntns\.\w+\/mnt-\d+\/proc: No such file or directory$/);
+    assert.match(
+      err.message,
+      /^restore failed: mnt-v2: Can't stat mountpoint \/tmp\/\.criu\.mntns\.\w+\/mnt-\d+\/proc: No such file or directory$/,
+    );
     assert.doesNotMatch(err.message, /cgroupd/);
     assert.equal(analyzeCriuLog(log).errorLines.length, 3);
   });
   it('by timestamp where processes interleave; consequences only when nothing else is there', () => {
-    assert.equal(firstCause(['(00.300) Error (a.c:1): late', '(00.100)      7: Error (b.c:2): early']), '(00.100)      7: Error (b.c:2): early');
-    assert.equal(firstCause(['(00.100) Error (c.c:1): cg: cgroupd: recv req error: x', '(00.200) Error (d.c:2): the cause']), '(00.200) Error (d.c:2): the cause');
-    assert.equal(firstCause(['(00.100) Error (c.c:1): Restoring FAILED.']), '(00.100) Error (c.c:1): Restoring FAILED.');
+    assert.equal(
+      firstCause(['(00.300) Error (a.c:1): late', '(00.100)      7: Error (b.c:2): early']),
+      '(00.100)      7: Error (b.c:2): early',
+    );
+    assert.equal(
+      firstCause(['(00.100) Error (c.c:1): cg: cgroupd: recv req error: x', '(00.200) Error (d.c:2): the cause']),
+      '(00.200) Error (d.c:2): the cause',
+    );
+    assert.equal(
+      firstCause(['(00.100) Error (c.c:1): Restoring FAILED.']),
+      '(00.100) Error (c.c:1): Restoring FAILED.',
+    );
     assert.equal(firstCause(['Error (x.c:1): first', 'Error (y.c:2): second']), 'Error (x.c:1): first');
     assert.equal(firstCause([]), undefined);
   });

@@ -19,20 +19,26 @@ describe('the canary program', () => {
     assert.equal(canaryProgram('aarch64'), undefined);
   });
 
-  it('runs here and waits in pause(2) until a signal ends it', { skip: process.arch !== 'x64' && 'x86-64 only' }, async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'extmount-canary-'));
-    try {
-      await writeFile(join(dir, 'canary'), canaryProgram('x86_64')!, { mode: 0o755 });
-      const child = spawn(join(dir, 'canary'));
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      assert.match(await readFile(`/proc/${child.pid}/wchan`, 'utf8').catch(() => 'gone'), /pause/);
-      const ended = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
-      child.kill('SIGTERM');
-      assert.equal(await ended, 'SIGTERM');
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
+  it(
+    'runs here and waits in pause(2) until a signal ends it',
+    { skip: process.arch !== 'x64' && 'x86-64 only' },
+    async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'extmount-canary-'));
+      try {
+        await writeFile(join(dir, 'canary'), canaryProgram('x86_64')!, { mode: 0o755 });
+        const child = spawn(join(dir, 'canary'));
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        assert.match(await readFile(`/proc/${child.pid}/wchan`, 'utf8').catch(() => 'gone'), /pause/);
+        const ended = new Promise<NodeJS.Signals | null>((resolve) =>
+          child.on('exit', (_code, signal) => resolve(signal)),
+        );
+        child.kill('SIGTERM');
+        assert.equal(await ended, 'SIGTERM');
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+  );
 
   it('is the only file of the image archive, executable, at /canary', () => {
     const program = canaryProgram('x86_64')!;

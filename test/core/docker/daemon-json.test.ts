@@ -4,14 +4,24 @@ import { mergeRuntimeEntry, runtimeEntry } from '../../../src/core/docker/daemon
 
 describe('daemon.json runtime entry', () => {
   it('is the runtimes object dockerd reads', () => {
-    assert.deepEqual(runtimeEntry('extmount', '/x/hooks/extmount-runc'), { runtimes: { extmount: { path: '/x/hooks/extmount-runc' } } });
+    assert.deepEqual(runtimeEntry('extmount', '/x/hooks/extmount-runc'), {
+      runtimes: { extmount: { path: '/x/hooks/extmount-runc' } },
+    });
   });
 
   it('merges, keeping other settings and runtimes', () => {
-    const merged = mergeRuntimeEntry('{"debug": true, "runtimes": {"crun": {"path": "/usr/bin/crun"}}}', 'd.json', 'extmount', '/w');
+    const merged = mergeRuntimeEntry(
+      '{"debug": true, "runtimes": {"crun": {"path": "/usr/bin/crun"}}}',
+      'd.json',
+      'extmount',
+      '/w',
+    );
     assert.equal(merged.changed, true);
     assert.equal(merged.replaced, false);
-    assert.deepEqual(JSON.parse(merged.text), { debug: true, runtimes: { crun: { path: '/usr/bin/crun' }, extmount: { path: '/w' } } });
+    assert.deepEqual(JSON.parse(merged.text), {
+      debug: true,
+      runtimes: { crun: { path: '/usr/bin/crun' }, extmount: { path: '/w' } },
+    });
   });
 
   it('changes nothing when the entry is there, replaces one pointing elsewhere', () => {
@@ -21,7 +31,9 @@ describe('daemon.json runtime entry', () => {
   });
 
   it('starts from nothing, and refuses what it cannot merge into', () => {
-    assert.deepEqual(JSON.parse(mergeRuntimeEntry(undefined, 'd', 'extmount', '/w').text), { runtimes: { extmount: { path: '/w' } } });
+    assert.deepEqual(JSON.parse(mergeRuntimeEntry(undefined, 'd', 'extmount', '/w').text), {
+      runtimes: { extmount: { path: '/w' } },
+    });
     assert.throws(() => mergeRuntimeEntry('{', 'd.json', 'extmount', '/w'), /d\.json is not valid JSON/);
     assert.throws(() => mergeRuntimeEntry('[1]', 'd.json', 'extmount', '/w'), /must hold a JSON object/);
     assert.throws(() => mergeRuntimeEntry('{}', 'd.json', 'bad name', '/w'), /runtime name/);

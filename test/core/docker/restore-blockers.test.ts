@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseContainerdVersion, restoreBlocker, restoreRoute, type RestoreShape } from '../../../src/core/docker/restore-blockers.js';
+import {
+  parseContainerdVersion,
+  restoreBlocker,
+  restoreRoute,
+  type RestoreShape,
+} from '../../../src/core/docker/restore-blockers.js';
 
 const none: RestoreShape = { networkMode: 'none', networkDisabled: false, bridgeExists: false };
 
@@ -29,7 +34,8 @@ describe('restoreBlocker (containerd#12141)', () => {
   });
 
   it('blocks nothing on containerd 1.6, 1.7, 2.0 or an unknown version', () => {
-    for (const v of ['1.6.20~ds1', '1.7.24', 'v2.0.5', undefined]) assert.equal(restoreBlocker(v, none), undefined, String(v));
+    for (const v of ['1.6.20~ds1', '1.7.24', 'v2.0.5', undefined])
+      assert.equal(restoreBlocker(v, none), undefined, String(v));
   });
 });
 

@@ -127,7 +127,11 @@ describe('fixed and length-delimited values', () => {
 
 describe('tags and skipping', () => {
   it('splits a key into field number and wire type', () => {
-    assert.deepEqual(reader([0x92, 0x01]).readTag(), { fieldNumber: 18, wireType: WireType.lengthDelimited, offset: 0 });
+    assert.deepEqual(reader([0x92, 0x01]).readTag(), {
+      fieldNumber: 18,
+      wireType: WireType.lengthDelimited,
+      offset: 0,
+    });
   });
 
   it('refuses field 0 and wire types 6 and 7', () => {
@@ -138,11 +142,33 @@ describe('tags and skipping', () => {
 
   it('skips every wire type, including nested groups', () => {
     const message = [
-      0x08, 0x96, 0x01, // 1: varint
-      0x11, 1, 2, 3, 4, 5, 6, 7, 8, // 2: fixed64
-      0x1a, 0x02, 0x68, 0x69, // 3: bytes
-      0x23, 0x2b, 0x08, 0x01, 0x2c, 0x24, // 4: group { 5: group { 1: varint } }
-      0x35, 1, 2, 3, 4, // 6: fixed32
+      0x08,
+      0x96,
+      0x01, // 1: varint
+      0x11,
+      1,
+      2,
+      3,
+      4,
+      5,
+      6,
+      7,
+      8, // 2: fixed64
+      0x1a,
+      0x02,
+      0x68,
+      0x69, // 3: bytes
+      0x23,
+      0x2b,
+      0x08,
+      0x01,
+      0x2c,
+      0x24, // 4: group { 5: group { 1: varint } }
+      0x35,
+      1,
+      2,
+      3,
+      4, // 6: fixed32
     ];
     assert.equal(walkMessage(reader(message)), 5);
   });
@@ -161,7 +187,10 @@ describe('tags and skipping', () => {
   it('names the field when a known field has the wrong wire type', () => {
     const wire = reader([0x32, 0x00]);
     const tag = wire.readTag();
-    assertParseError(() => wire.expectWireType(tag, WireType.varint, 'root'), /field 6 \(root\) has wire type 2, expected 0/);
+    assertParseError(
+      () => wire.expectWireType(tag, WireType.varint, 'root'),
+      /field 6 \(root\) has wire type 2, expected 0/,
+    );
   });
 });
 

@@ -22,11 +22,20 @@ describe('migration digests', () => {
       ['core-1.img', d('b', 301)],
     ]);
     const changed = compareDigests(sent, found);
-    assert.deepEqual(changed.mismatches.map((m) => m.path), ['pages-1.img', 'core-1.img']);
-    assert.match(describeMismatches('checkpoint', changed), /^checkpoint file "pages-1\.img" on the target is not what the source sent \(sent 4096 bytes, sha256 a{16}…; found 4096 bytes, sha256 f{16}…\) \(and 1 more\)$/);
+    assert.deepEqual(
+      changed.mismatches.map((m) => m.path),
+      ['pages-1.img', 'core-1.img'],
+    );
+    assert.match(
+      describeMismatches('checkpoint', changed),
+      /^checkpoint file "pages-1\.img" on the target is not what the source sent \(sent 4096 bytes, sha256 a{16}…; found 4096 bytes, sha256 f{16}…\) \(and 1 more\)$/,
+    );
     const missing = compareDigests(sent, new Map([['pages-1.img', d('a', 4096)]]));
     assert.equal(missing.mismatches.length, 1);
-    assert.match(describeMismatches('writable-layer', missing), /^writable-layer file "core-1\.img" .*found missing\)$/);
+    assert.match(
+      describeMismatches('writable-layer', missing),
+      /^writable-layer file "core-1\.img" .*found missing\)$/,
+    );
   });
 
   it('reads the verification window', () => {
@@ -36,6 +45,7 @@ describe('migration digests', () => {
     assert.equal(parseWindow('3'), 3000);
     assert.equal(parseWindow('0'), 0);
     assert.equal(parseWindow('600s'), 600_000);
-    for (const bad of ['601s', '-1s', '1m', '', 's', '1e3', '2 s', '0x10']) assert.equal(parseWindow(bad), undefined, bad);
+    for (const bad of ['601s', '-1s', '1m', '', 's', '1e3', '2 s', '0x10'])
+      assert.equal(parseWindow(bad), undefined, bad);
   });
 });

@@ -20,7 +20,17 @@ function source(overrides: Partial<SourceInspect['HostConfig']> = {}): SourceIns
     Name: '/web',
     Image: 'sha256:' + 'b'.repeat(64),
     State: { Running: true, Pid: 42 },
-    Config: { Image: 'busybox:1', Cmd: ['sh', '-c', 'loop'], Entrypoint: null, Env: ['A=1'], User: '1000', WorkingDir: '/w', Labels: { app: 'web' }, Tty: false, Hostname: 'web1' },
+    Config: {
+      Image: 'busybox:1',
+      Cmd: ['sh', '-c', 'loop'],
+      Entrypoint: null,
+      Env: ['A=1'],
+      User: '1000',
+      WorkingDir: '/w',
+      Labels: { app: 'web' },
+      Tty: false,
+      Hostname: 'web1',
+    },
     HostConfig: {
       Binds: ['/srv/a:/data', 'vol1:/vol'],
       NetworkMode: 'none',
@@ -32,12 +42,21 @@ function source(overrides: Partial<SourceInspect['HostConfig']> = {}): SourceIns
     },
     Mounts: [
       { Type: 'bind', Source: '/srv/a', Destination: '/data', RW: true, Propagation: 'rprivate' },
-      { Type: 'volume', Name: 'vol1', Source: '/var/lib/docker/volumes/vol1/_data', Destination: '/vol', RW: false, Driver: 'local' },
+      {
+        Type: 'volume',
+        Name: 'vol1',
+        Source: '/var/lib/docker/volumes/vol1/_data',
+        Destination: '/vol',
+        RW: false,
+        Driver: 'local',
+      },
     ],
   };
 }
 
-const binds: BindTarget[] = [{ source: '/srv/a', target: '/srv/b', destination: '/data', readOnly: false, propagation: 'rprivate', from: 'map' }];
+const binds: BindTarget[] = [
+  { source: '/srv/a', target: '/srv/b', destination: '/data', readOnly: false, propagation: 'rprivate', from: 'map' },
+];
 
 describe('migrationRefusal', () => {
   it('accepts a plain container', () => assert.equal(migrationRefusal(source()), undefined));
@@ -102,38 +121,67 @@ describe('targetCreateOptions', () => {
   it('creates a --network none copy with NetworkDisabled when asked, keeping its network mode', () => {
     const none = source();
     none.HostConfig.NetworkMode = 'none';
-    const copy = targetCreateOptions(none, { name: 'x', image: 'i', sourceId: 'a', binds, networkDisabled: true }) as { NetworkDisabled?: boolean; HostConfig: { NetworkMode?: string } };
+    const copy = targetCreateOptions(none, { name: 'x', image: 'i', sourceId: 'a', binds, networkDisabled: true }) as {
+      NetworkDisabled?: boolean;
+      HostConfig: { NetworkMode?: string };
+    };
     assert.equal(copy.NetworkDisabled, true);
     assert.equal(copy.HostConfig.NetworkMode, 'none');
   });
 
-  it('makes a copy\'s network files anew: their binds from the source are left out, the new ones added', () => {
+  it("makes a copy's network files anew: their binds from the source are left out, the new ones added", () => {
     const hop = source();
-    const netfile = { Type: 'bind', Source: '/var/lib/docker/volumes/extmount-netfiles-0123456789ab/_data/hosts', Destination: '/etc/hosts', RW: true };
+    const netfile = {
+      Type: 'bind',
+      Source: '/var/lib/docker/volumes/extmount-netfiles-0123456789ab/_data/hosts',
+      Destination: '/etc/hosts',
+      RW: true,
+    };
     hop.Mounts = [...(hop.Mounts ?? []), netfile];
-    const extra = { Type: 'bind', Source: '/x/volumes/extmount-netfiles-ba9876543210/_data/hosts', Target: '/etc/hosts' };
-    const copy = targetCreateOptions(hop, { name: 'x', image: 'i', sourceId: 'a', binds, extraMounts: [extra] }) as { HostConfig: { Mounts: Array<{ Target: string; Source?: string }> } };
-    assert.deepEqual(copy.HostConfig.Mounts.filter((m) => m.Target === '/etc/hosts'), [extra]);
+    const extra = {
+      Type: 'bind',
+      Source: '/x/volumes/extmount-netfiles-ba9876543210/_data/hosts',
+      Target: '/etc/hosts',
+    };
+    const copy = targetCreateOptions(hop, { name: 'x', image: 'i', sourceId: 'a', binds, extraMounts: [extra] }) as {
+      HostConfig: { Mounts: Array<{ Target: string; Source?: string }> };
+    };
+    assert.deepEqual(
+      copy.HostConfig.Mounts.filter((m) => m.Target === '/etc/hosts'),
+      [extra],
+    );
   });
 
   it('knows a network-files bind by its volume, file and destination only', () => {
-    const ok = { Source: '/d/volumes/extmount-netfiles-0123456789ab/_data/resolv.conf', Destination: '/etc/resolv.conf' };
+    const ok = {
+      Source: '/d/volumes/extmount-netfiles-0123456789ab/_data/resolv.conf',
+      Destination: '/etc/resolv.conf',
+    };
     assert.equal(isNetworkFilesBind(ok), true);
     assert.equal(isNetworkFilesBind({ ...ok, Destination: '/etc/hosts' }), false);
     assert.equal(isNetworkFilesBind({ ...ok, Type: 'volume' }), false);
-    assert.equal(isNetworkFilesBind({ ...ok, Source: '/d/volumes/extmount-netfiles-0123456789ab/_data/shadow' }), false);
+    assert.equal(
+      isNetworkFilesBind({ ...ok, Source: '/d/volumes/extmount-netfiles-0123456789ab/_data/shadow' }),
+      false,
+    );
     assert.equal(isNetworkFilesBind({ ...ok, Source: '/home/me/resolv.conf' }), false);
     assert.equal(networkFilesVolume('0123456789abcdef'), 'extmount-netfiles-0123456789ab');
   });
 
   it('refuses a bind without a planned target', () => {
-    assert.throws(() => targetCreateOptions(source(), { name: 'x', image: 'i', sourceId: 'a', binds: [] }), /no planned target/);
+    assert.throws(
+      () => targetCreateOptions(source(), { name: 'x', image: 'i', sourceId: 'a', binds: [] }),
+      /no planned target/,
+    );
   });
 });
 
 describe('restart policy record and checkpoint name', () => {
   it('round-trips the restart policy; anything unreadable is "no"', () => {
-    assert.deepEqual(decodeRestartPolicy(encodeRestartPolicy({ Name: 'on-failure', MaximumRetryCount: 3 })), { Name: 'on-failure', MaximumRetryCount: 3 });
+    assert.deepEqual(decodeRestartPolicy(encodeRestartPolicy({ Name: 'on-failure', MaximumRetryCount: 3 })), {
+      Name: 'on-failure',
+      MaximumRetryCount: 3,
+    });
     assert.deepEqual(decodeRestartPolicy(encodeRestartPolicy(undefined)), { Name: 'no' });
     assert.deepEqual(decodeRestartPolicy('{"Name":"sometimes"}'), { Name: 'no' });
     assert.deepEqual(decodeRestartPolicy('not json'), { Name: 'no' });
@@ -147,7 +195,14 @@ describe('restart policy record and checkpoint name', () => {
     assert.throws(() => checkpointName(new Date(), 'x y'), /8 hex digits/);
   });
   it('knows its checkpoint names, old and new, and nothing else', () => {
-    for (const ok of ['extmount-migrate-20261127t001010z-0a1b2c3d', 'extmount-migrate-20261127t001010z']) assert.equal(isMigrateCheckpointName(ok), true, ok);
-    for (const no of ['extmount-migrate-x', 'extmount-migrate-20261127t001010z-../x', 'cp1', 'extmount-migrate-20261127t001010z-0A1B2C3D']) assert.equal(isMigrateCheckpointName(no), false, no);
+    for (const ok of ['extmount-migrate-20261127t001010z-0a1b2c3d', 'extmount-migrate-20261127t001010z'])
+      assert.equal(isMigrateCheckpointName(ok), true, ok);
+    for (const no of [
+      'extmount-migrate-x',
+      'extmount-migrate-20261127t001010z-../x',
+      'cp1',
+      'extmount-migrate-20261127t001010z-0A1B2C3D',
+    ])
+      assert.equal(isMigrateCheckpointName(no), false, no);
   });
 });

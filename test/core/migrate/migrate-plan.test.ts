@@ -2,9 +2,21 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DEFAULT_CONFIG } from '../../../src/core/config.js';
 import { ExtmountError } from '../../../src/core/errors.js';
-import { comparePaths, parseMigrateMaps, planBindTargets, planRootfsChanges, unusedMaps, type SourceBind } from '../../../src/core/migrate/migrate-plan.js';
+import {
+  comparePaths,
+  parseMigrateMaps,
+  planBindTargets,
+  planRootfsChanges,
+  unusedMaps,
+  type SourceBind,
+} from '../../../src/core/migrate/migrate-plan.js';
 
-const bind = (source: string, destination = '/data'): SourceBind => ({ source, destination, readOnly: false, propagation: 'rprivate' });
+const bind = (source: string, destination = '/data'): SourceBind => ({
+  source,
+  destination,
+  readOnly: false,
+  propagation: 'rprivate',
+});
 
 describe('parseMigrateMaps', () => {
   it('reads SRC=DST rules, normalised', () => {
@@ -17,7 +29,11 @@ describe('parseMigrateMaps', () => {
 
   it('refuses a map without "=", relative paths, ".." and the same SRC twice (usage, exit 2)', () => {
     for (const flag of ['/srv/a', '=/srv/b', '/srv/a=', 'srv/a=/srv/b', '/srv/a=srv/b', '/srv/a=/srv/../etc']) {
-      assert.throws(() => parseMigrateMaps([flag]), (err: unknown) => err instanceof ExtmountError && err.exitCode === 2 && /expected SRC=DST/.test(err.message), flag);
+      assert.throws(
+        () => parseMigrateMaps([flag]),
+        (err: unknown) => err instanceof ExtmountError && err.exitCode === 2 && /expected SRC=DST/.test(err.message),
+        flag,
+      );
     }
     assert.throws(() => parseMigrateMaps(['/a=/b', '/a/=/c']), /given twice/);
   });
@@ -28,7 +44,12 @@ describe('planBindTargets', () => {
 
   it('maps a path and everything below it, not siblings sharing the prefix', () => {
     const maps = parseMigrateMaps(['/srv/a=/srv/b']);
-    const [exact, below, sibling] = planBindTargets([bind('/srv/a'), bind('/srv/a/x/y', '/y'), bind('/srv/ab', '/ab')], maps, config, ['/var/lib/docker']);
+    const [exact, below, sibling] = planBindTargets(
+      [bind('/srv/a'), bind('/srv/a/x/y', '/y'), bind('/srv/ab', '/ab')],
+      maps,
+      config,
+      ['/var/lib/docker'],
+    );
     assert.equal(exact!.target, '/srv/b');
     assert.equal(exact!.from, 'map');
     assert.equal(below!.target, '/srv/b/x/y');
@@ -47,14 +68,38 @@ describe('planBindTargets', () => {
 
   it('the target decides: refuses paths outside its allowlist, denied ones, and its own data root', () => {
     const strict = { remap: [], hostPaths: { allow: ['/srv/b'], deny: DEFAULT_CONFIG.hostPaths.deny } };
-    assert.throws(() => planBindTargets([bind('/srv/a')], [], strict, ['/var/lib/docker']), (err: unknown) => err instanceof ExtmountError && err.code === 'refused' && /outside the allowed host paths/.test(err.message) && /--map \/srv\/a=/.test(err.hint ?? ''));
-    assert.equal(planBindTargets([bind('/srv/a')], parseMigrateMaps(['/srv/a=/srv/b/c']), strict, ['/var/lib/docker'])[0]!.target, '/srv/b/c');
-    assert.throws(() => planBindTargets([bind('/srv/a')], parseMigrateMaps(['/srv/a=/etc/cron.d']), config, ['/var/lib/docker']), /under the denied host path \/etc/);
-    assert.throws(() => planBindTargets([bind('/srv/a')], parseMigrateMaps(['/srv/a=/mnt/docker/volumes/x']), { remap: [], hostPaths: { allow: [], deny: [] } }, ['/mnt/docker']), /denied host path \/mnt\/docker/);
+    assert.throws(
+      () => planBindTargets([bind('/srv/a')], [], strict, ['/var/lib/docker']),
+      (err: unknown) =>
+        err instanceof ExtmountError &&
+        err.code === 'refused' &&
+        /outside the allowed host paths/.test(err.message) &&
+        /--map \/srv\/a=/.test(err.hint ?? ''),
+    );
+    assert.equal(
+      planBindTargets([bind('/srv/a')], parseMigrateMaps(['/srv/a=/srv/b/c']), strict, ['/var/lib/docker'])[0]!.target,
+      '/srv/b/c',
+    );
+    assert.throws(
+      () => planBindTargets([bind('/srv/a')], parseMigrateMaps(['/srv/a=/etc/cron.d']), config, ['/var/lib/docker']),
+      /under the denied host path \/etc/,
+    );
+    assert.throws(
+      () =>
+        planBindTargets(
+          [bind('/srv/a')],
+          parseMigrateMaps(['/srv/a=/mnt/docker/volumes/x']),
+          { remap: [], hostPaths: { allow: [], deny: [] } },
+          ['/mnt/docker'],
+        ),
+      /denied host path \/mnt\/docker/,
+    );
   });
 
   it('unusedMaps names a --map that matches no bind', () => {
-    assert.deepEqual(unusedMaps(parseMigrateMaps(['/srv/a=/b', '/typo=/c']), [bind('/srv/a/x')]), [{ from: '/typo', to: '/c' }]);
+    assert.deepEqual(unusedMaps(parseMigrateMaps(['/srv/a=/b', '/typo=/c']), [bind('/srv/a/x')]), [
+      { from: '/typo', to: '/c' },
+    ]);
   });
 });
 

@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { emptyBytes, formatBytes, formatDuration, formatRate, formatReport, type MigrationReport } from '../../../src/core/migrate/migrate-report.js';
+import {
+  emptyBytes,
+  formatBytes,
+  formatDuration,
+  formatRate,
+  formatReport,
+  type MigrationReport,
+} from '../../../src/core/migrate/migrate-report.js';
 
 describe('migration report', () => {
   const report: MigrationReport = {
@@ -23,7 +30,10 @@ describe('migration report', () => {
   it('says where it runs, the downtime, what moved, and what stayed behind', () => {
     const text = formatReport(report, 'off');
     assert.match(text, /^m1 now runs on unix:\/\/\/b\.sock \(container bbbbbbbbbbbb\)/);
-    assert.match(text, /downtime: 1\.05 s \(checkpoint 180 ms, prepare 30 ms, copy 500 ms, digest 40 ms, start 300 ms\), total 2\.24 s/);
+    assert.match(
+      text,
+      /downtime: 1\.05 s \(checkpoint 180 ms, prepare 30 ms, copy 500 ms, digest 40 ms, start 300 ms\), total 2\.24 s/,
+    );
     assert.match(text, /moved: 203 KiB \(checkpoint 193 KiB, rootfs 9\.5 KiB\)/);
     assert.match(text, /bind \/data: \/srv\/a → \/srv\/b\n/);
     assert.match(text, /volumes left on unix:\/\/\/a\.sock: vol1/);
@@ -32,21 +42,55 @@ describe('migration report', () => {
   });
 
   it('says how the memory moved when --live was asked for', () => {
-    const postcopy = formatReport({ ...report, live: { mode: 'postcopy', why: '--live=postcopy', pagesBeforeResume: 3, pagesAfterResume: 65536 } }, 'postcopy');
-    assert.match(postcopy, /\n  memory: post-copy, 65536 page\(s\) \(256 MiB\) pulled after the resume, 3 in the images before it\n/);
-    const fellBack = formatReport({ ...report, live: { mode: 'off', why: 'stop-and-copy: post-copy cannot run (fs.pipe-max-size is 1048576)', pagesBeforeResume: 9, pagesAfterResume: 0 } }, 'auto');
+    const postcopy = formatReport(
+      { ...report, live: { mode: 'postcopy', why: '--live=postcopy', pagesBeforeResume: 3, pagesAfterResume: 65536 } },
+      'postcopy',
+    );
+    assert.match(
+      postcopy,
+      /\n  memory: post-copy, 65536 page\(s\) \(256 MiB\) pulled after the resume, 3 in the images before it\n/,
+    );
+    const fellBack = formatReport(
+      {
+        ...report,
+        live: {
+          mode: 'off',
+          why: 'stop-and-copy: post-copy cannot run (fs.pipe-max-size is 1048576)',
+          pagesBeforeResume: 9,
+          pagesAfterResume: 0,
+        },
+      },
+      'auto',
+    );
     assert.match(fellBack, /\n  memory: stop-and-copy: post-copy cannot run \(fs\.pipe-max-size is 1048576\)\n/);
     // Decided by the --live asked for, not by the words of why: an earlier run's checkpoint is said too.
-    const resumed = { ...report, live: { mode: 'off' as const, why: 'an earlier run already checkpointed it: its checkpoint holds the memory', pagesBeforeResume: 9, pagesAfterResume: 0 } };
+    const resumed = {
+      ...report,
+      live: {
+        mode: 'off' as const,
+        why: 'an earlier run already checkpointed it: its checkpoint holds the memory',
+        pagesBeforeResume: 9,
+        pagesAfterResume: 0,
+      },
+    };
     assert.match(formatReport(resumed, 'auto'), /\n  memory: an earlier run already checkpointed it/);
     assert.doesNotMatch(formatReport(resumed, 'off'), /memory:/);
   });
 
   it('says what was verified before the source went', () => {
-    assert.match(formatReport(report, 'off'), /verified before the source was removed: 12 checkpoint file\(s\) and 3 layer file\(s\) as sent \(sha256\), then 2\.00 s running on the target\n/);
-    const notOverlay = formatReport({ ...report, verified: { checkpointFiles: 12, layerFiles: null, windowMs: 500 } }, 'off');
+    assert.match(
+      formatReport(report, 'off'),
+      /verified before the source was removed: 12 checkpoint file\(s\) and 3 layer file\(s\) as sent \(sha256\), then 2\.00 s running on the target\n/,
+    );
+    const notOverlay = formatReport(
+      { ...report, verified: { checkpointFiles: 12, layerFiles: null, windowMs: 500 } },
+      'off',
+    );
     assert.match(notOverlay, /: 12 checkpoint file\(s\) as sent \(sha256\), then 500 ms running/);
-    const finished = formatReport({ ...report, mode: 'finished', verified: { checkpointFiles: null, layerFiles: null, windowMs: 2000 } }, 'off');
+    const finished = formatReport(
+      { ...report, mode: 'finished', verified: { checkpointFiles: null, layerFiles: null, windowMs: 2000 } },
+      'off',
+    );
     assert.match(finished, /verified before the source was removed: 2\.00 s running on the target/);
   });
 

@@ -1,12 +1,40 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { BLOCK, decodeHeader, encodeEntry, entryPath, entryRefusal, parsePaxRecords, TarFormatError } from '../../../src/core/migrate/migrate-tar.js';
+import {
+  BLOCK,
+  decodeHeader,
+  encodeEntry,
+  entryPath,
+  entryRefusal,
+  parsePaxRecords,
+  TarFormatError,
+} from '../../../src/core/migrate/migrate-tar.js';
 
 describe('tar headers', () => {
   it('round-trips a whiteout (0:0 character device)', () => {
-    const block = encodeEntry({ name: 'etc/group', type: 'char', mode: 0, uid: 0, gid: 0, mtime: 1700000000, devmajor: 0, devminor: 0 });
+    const block = encodeEntry({
+      name: 'etc/group',
+      type: 'char',
+      mode: 0,
+      uid: 0,
+      gid: 0,
+      mtime: 1700000000,
+      devmajor: 0,
+      devminor: 0,
+    });
     assert.equal(block.length, BLOCK);
-    assert.deepEqual(decodeHeader(block), { name: 'etc/group', type: 'char', mode: 0, uid: 0, gid: 0, size: 0, mtime: 1700000000, linkname: '', devmajor: 0, devminor: 0 });
+    assert.deepEqual(decodeHeader(block), {
+      name: 'etc/group',
+      type: 'char',
+      mode: 0,
+      uid: 0,
+      gid: 0,
+      size: 0,
+      mtime: 1700000000,
+      linkname: '',
+      devmajor: 0,
+      devminor: 0,
+    });
   });
 
   it('a long name goes into a pax path record', () => {
@@ -21,7 +49,16 @@ describe('tar headers', () => {
 
   it('a zero block ends the archive; a bad checksum or unknown type is refused', () => {
     assert.equal(decodeHeader(Buffer.alloc(BLOCK)), null);
-    const block = encodeEntry({ name: 'x', type: 'dir', mode: 0o755, uid: 0, gid: 0, mtime: 0, devmajor: 0, devminor: 0 });
+    const block = encodeEntry({
+      name: 'x',
+      type: 'dir',
+      mode: 0o755,
+      uid: 0,
+      gid: 0,
+      mtime: 0,
+      devmajor: 0,
+      devminor: 0,
+    });
     const corrupt = Buffer.from(block);
     corrupt[0] = 0x79;
     assert.throws(() => decodeHeader(corrupt), TarFormatError);
@@ -35,7 +72,9 @@ describe('tar headers', () => {
   });
 
   it('reads GNU base-256 numbers', () => {
-    const block = Buffer.from(encodeEntry({ name: 'big', type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: 0, devmajor: 0, devminor: 0 }));
+    const block = Buffer.from(
+      encodeEntry({ name: 'big', type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: 0, devmajor: 0, devminor: 0 }),
+    );
     block.fill(0, 124, 136);
     block[124] = 0x80;
     block.writeUIntBE(2 ** 34, 130, 6);
@@ -70,10 +109,22 @@ describe('entries from the source are data', () => {
   it('a container tree may hold links and devices, but nothing is written through a symlink', () => {
     const links = new Set<string>();
     assert.equal(entryRefusal({ path: 'newdir/link', type: 'symlink', linkname: '/etc' }, rootfs, links), undefined);
-    assert.match(entryRefusal({ path: 'newdir/link/passwd', type: 'file', linkname: '' }, rootfs, links)!, /below the symlink/);
-    assert.equal(entryRefusal({ path: 'newdir/hard', type: 'hardlink', linkname: 'newdir/f' }, rootfs, links), undefined);
-    assert.match(entryRefusal({ path: 'newdir/hard', type: 'hardlink', linkname: '../etc/shadow' }, rootfs, links)!, /hard link/);
-    assert.match(entryRefusal({ path: 'newdir/hard', type: 'hardlink', linkname: 'etc/shadow' }, rootfs, links)!, /outside the archive/);
+    assert.match(
+      entryRefusal({ path: 'newdir/link/passwd', type: 'file', linkname: '' }, rootfs, links)!,
+      /below the symlink/,
+    );
+    assert.equal(
+      entryRefusal({ path: 'newdir/hard', type: 'hardlink', linkname: 'newdir/f' }, rootfs, links),
+      undefined,
+    );
+    assert.match(
+      entryRefusal({ path: 'newdir/hard', type: 'hardlink', linkname: '../etc/shadow' }, rootfs, links)!,
+      /hard link/,
+    );
+    assert.match(
+      entryRefusal({ path: 'newdir/hard', type: 'hardlink', linkname: 'etc/shadow' }, rootfs, links)!,
+      /outside the archive/,
+    );
     assert.equal(entryRefusal({ path: 'newdir/fifo', type: 'fifo', linkname: '' }, rootfs, links), undefined);
   });
 });

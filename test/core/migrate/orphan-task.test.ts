@@ -12,14 +12,24 @@ describe('a copy task seen from the host', () => {
     const text = fixture('orphan-task/cgroup-v1-cgroupfs.txt');
     assert.equal(inContainerCgroup(text, cgroupId), true);
     assert.equal(inContainerCgroup(text, otherId), false);
-    assert.equal(inContainerCgroup('0::/docker/x' + cgroupId + '\n', cgroupId), false, 'a component that only contains the ID');
-    assert.equal(inContainerCgroup(`0::/docker/${cgroupId}/sub\n`, cgroupId), true, 'a cgroup the container made below its own');
+    assert.equal(
+      inContainerCgroup('0::/docker/x' + cgroupId + '\n', cgroupId),
+      false,
+      'a component that only contains the ID',
+    );
+    assert.equal(
+      inContainerCgroup(`0::/docker/${cgroupId}/sub\n`, cgroupId),
+      true,
+      'a cgroup the container made below its own',
+    );
     assert.equal(inContainerCgroup(`0::/system.slice/docker-${cgroupId}.scope\n`, cgroupId), true, "systemd's scope");
     assert.equal(inContainerCgroup(text, cgroupId.slice(0, 12)), false, 'only a full ID');
   });
 
   it("reads containerd's address and namespace from the shim of that task only", () => {
-    const argv = fixture('orphan-task/shim.cmdline').split('\0').filter((a) => a !== '');
+    const argv = fixture('orphan-task/shim.cmdline')
+      .split('\0')
+      .filter((a) => a !== '');
     const id = argv[argv.indexOf('-id') + 1]!;
     assert.deepEqual(shimOf(argv, id), { address: '/tmp/fx/exec/containerd/containerd.sock', namespace: 'moby' });
     assert.equal(shimOf(argv, otherId), undefined);

@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ExtmountError } from '../../../src/core/errors.js';
-import { decideRerun, movedRefusal, preflightRefusals, type MovedObserved, type RerunObserved } from '../../../src/core/migrate/rerun.js';
+import {
+  decideRerun,
+  movedRefusal,
+  preflightRefusals,
+  type MovedObserved,
+  type RerunObserved,
+} from '../../../src/core/migrate/rerun.js';
 
 const sid = 'a'.repeat(64);
 const copy = 'c'.repeat(64);
@@ -32,7 +38,13 @@ const journal = { checkpoint: cp, restartPolicy: always };
 
 describe('the re-run decision of migrate: modes', () => {
   const cases: Array<{ what: string; o: RerunObserved; mode: string; restartPolicy?: object; stale?: string[] }> = [
-    { what: 'a running container, nothing left of an earlier run', o: observed(), mode: 'fresh', restartPolicy: always, stale: [] },
+    {
+      what: 'a running container, nothing left of an earlier run',
+      o: observed(),
+      mode: 'fresh',
+      restartPolicy: always,
+      stale: [],
+    },
     {
       what: 'running, with checkpoints of earlier runs (and one not ours) left on it',
       o: observed({ checkpoints: [older, 'mine', cp] }),
@@ -52,11 +64,19 @@ describe('the re-run decision of migrate: modes', () => {
     },
     {
       what: 'running with a journal and its own policy: that policy wins',
-      o: observed({ journal: { checkpoint: cp, restartPolicy: { Name: 'on-failure', MaximumRetryCount: 3 } }, restartPolicy: { Name: 'unless-stopped' } }),
+      o: observed({
+        journal: { checkpoint: cp, restartPolicy: { Name: 'on-failure', MaximumRetryCount: 3 } },
+        restartPolicy: { Name: 'unless-stopped' },
+      }),
       mode: 'fresh',
       restartPolicy: { Name: 'unless-stopped' },
     },
-    { what: 'no policy at all', o: observed({ restartPolicy: undefined }), mode: 'fresh', restartPolicy: { Name: 'no' } },
+    {
+      what: 'no policy at all',
+      o: observed({ restartPolicy: undefined }),
+      mode: 'fresh',
+      restartPolicy: { Name: 'no' },
+    },
     {
       what: 'a retry count is kept',
       o: observed({ restartPolicy: { Name: 'on-failure', MaximumRetryCount: 5 } }),
@@ -77,13 +97,27 @@ describe('the re-run decision of migrate: modes', () => {
     },
     {
       what: 'stopped in its checkpoint; the copy runs on the target (run killed after the start, before the source went)',
-      o: observed({ state: stopped, journal, checkpoints: [older, cp], targetContainers: [{ id: copy, running: false }, { id: 'e'.repeat(64), running: true }] }),
+      o: observed({
+        state: stopped,
+        journal,
+        checkpoints: [older, cp],
+        targetContainers: [
+          { id: copy, running: false },
+          { id: 'e'.repeat(64), running: true },
+        ],
+      }),
       mode: 'finish',
       stale: [],
     },
     {
       what: 'finish even when the journal checkpoint is a post-copy one: the copy that has the memory runs',
-      o: observed({ state: stopped, journal, checkpoints: [cp], targetContainers: [{ id: copy, running: true }], journalCheckpointLazy: true }),
+      o: observed({
+        state: stopped,
+        journal,
+        checkpoints: [cp],
+        targetContainers: [{ id: copy, running: true }],
+        journalCheckpointLazy: true,
+      }),
       mode: 'finish',
     },
   ];
@@ -105,7 +139,8 @@ describe('the re-run decision of migrate: refusals, with their exact messages an
       o: observed({ state: stopped, journal, checkpoints: [cp], takenOver: rollbackCopy }),
       code: 'refused',
       exit: 2,
-      message: 'an earlier rollback brought web back on unix:///run/a.sock in the copy dddddddddddd, which runs; the stopped original must not be moved as well',
+      message:
+        'an earlier rollback brought web back on unix:///run/a.sock in the copy dddddddddddd, which runs; the stopped original must not be moved as well',
       hint: 'finish that rollback: docker rm aaaaaaaaaaaa extmount-migrate-aaaaaaaaaaaa; docker rename dddddddddddd web (on unix:///run/a.sock)',
     },
     {
@@ -126,7 +161,13 @@ describe('the re-run decision of migrate: refusals, with their exact messages an
     },
     {
       what: "post-copy: every page had moved when the copy died (the target's engine killed it): the checkpoint holds no memory",
-      o: observed({ state: stopped, journal, checkpoints: [cp], targetContainers: [{ id: copy, running: false }], journalCheckpointLazy: true }),
+      o: observed({
+        state: stopped,
+        journal,
+        checkpoints: [cp],
+        targetContainers: [{ id: copy, running: false }],
+        journalCheckpointLazy: true,
+      }),
       code: 'refused',
       exit: 2,
       message: `web is stopped on unix:///run/a.sock with the checkpoint ${cp} of a post-copy migration (--live), which holds no memory: every page had moved to the copy on unix:///run/b.sock, and that copy is not running, so the process it froze is gone`,
@@ -232,43 +273,120 @@ describe('a re-run after the move: where it went', () => {
 describe("preflight's other refusals", () => {
   const unreachable = new ExtmountError('bad-input', 'cannot reach the Docker engine at b (ECONNREFUSED)');
   const cases: Array<{ e: ExtmountError; code: string; message: string; hint?: string }> = [
-    { e: preflightRefusals.sameEndpoint('a'), code: 'usage', message: '--from and --to are the same engine (a)', hint: 'migrate moves a container to another engine; use checkpoint/restore on one host' },
-    { e: preflightRefusals.sameEngine('a', 'b', sid), code: 'usage', message: '--from a and --to b reach the same engine (both have container aaaaaaaaaaaa)', hint: 'give the address of another engine with --to' },
+    {
+      e: preflightRefusals.sameEndpoint('a'),
+      code: 'usage',
+      message: '--from and --to are the same engine (a)',
+      hint: 'migrate moves a container to another engine; use checkpoint/restore on one host',
+    },
+    {
+      e: preflightRefusals.sameEngine('a', 'b', sid),
+      code: 'usage',
+      message: '--from a and --to b reach the same engine (both have container aaaaaaaaaaaa)',
+      hint: 'give the address of another engine with --to',
+    },
     {
       e: preflightRefusals.targetGoneWhileFrozen(unreachable, { name: 'web', source: 'a', checkpoint: cp }),
       code: 'bad-input',
       message: unreachable.message,
       hint: `web is stopped on a in checkpoint ${cp} from an earlier run: run migrate again once the target answers, or bring it back there with docker start --checkpoint ${cp} web`,
     },
-    { e: preflightRefusals.notMigratable('web', 'it uses --volumes-from'), code: 'refused', message: 'cannot migrate web: it uses --volumes-from' },
     {
-      e: preflightRefusals.orphanTask({ name: 'web', source: 'a', target: 'b', copyId: copy, why: 'its shim does not answer' }),
+      e: preflightRefusals.notMigratable('web', 'it uses --volumes-from'),
       code: 'refused',
-      message: 'web is frozen on a by an interrupted post-copy migration, and its copy cccccccccccc on b may still run a process its engine does not show (its shim does not answer)',
+      message: 'cannot migrate web: it uses --volumes-from',
+    },
+    {
+      e: preflightRefusals.orphanTask({
+        name: 'web',
+        source: 'a',
+        target: 'b',
+        copyId: copy,
+        why: 'its shim does not answer',
+      }),
+      code: 'refused',
+      message:
+        'web is frozen on a by an interrupted post-copy migration, and its copy cccccccccccc on b may still run a process its engine does not show (its shim does not answer)',
       hint: `on that host, make sure no task of it runs (ctr -n moby tasks ls; ctr -n moby tasks delete --force ${copy}), remove the copy (docker rm -f cccccccccccc), then run migrate again`,
     },
-    { e: preflightRefusals.badTargetName('-x'), code: 'usage', message: '--name "-x": a container name is [a-zA-Z0-9][a-zA-Z0-9_.-]+', hint: 'see extmount migrate --help' },
-    { e: preflightRefusals.targetNameTaken('b', 'web'), code: 'refused', message: 'b already has a container named web', hint: 'give the migrated container another name with --name NEW' },
-    { e: preflightRefusals.missingRuntime('web', 'crun', 'b'), code: 'refused', message: 'web runs under the runtime "crun", which b does not have', hint: 'register it there (extmount install-runtime --apply --name crun) and reload dockerd' },
-    { e: preflightRefusals.missingNetwork('net1', 'b'), code: 'refused', message: 'the network net1 does not exist on b', hint: 'create it there first (docker network create net1)' },
+    {
+      e: preflightRefusals.badTargetName('-x'),
+      code: 'usage',
+      message: '--name "-x": a container name is [a-zA-Z0-9][a-zA-Z0-9_.-]+',
+      hint: 'see extmount migrate --help',
+    },
+    {
+      e: preflightRefusals.targetNameTaken('b', 'web'),
+      code: 'refused',
+      message: 'b already has a container named web',
+      hint: 'give the migrated container another name with --name NEW',
+    },
+    {
+      e: preflightRefusals.missingRuntime('web', 'crun', 'b'),
+      code: 'refused',
+      message: 'web runs under the runtime "crun", which b does not have',
+      hint: 'register it there (extmount install-runtime --apply --name crun) and reload dockerd',
+    },
+    {
+      e: preflightRefusals.missingNetwork('net1', 'b'),
+      code: 'refused',
+      message: 'the network net1 does not exist on b',
+      hint: 'create it there first (docker network create net1)',
+    },
     {
       e: preflightRefusals.rollbackNameTaken({ source: 'a', copyName: 'web-x', name: 'web' }),
       code: 'refused',
-      message: 'a has a container named web-x, the name a rollback of web needs there (containerd#12141 keeps it from restoring web in place)',
+      message:
+        'a has a container named web-x, the name a rollback of web needs there (containerd#12141 keeps it from restoring web in place)',
       hint: 'remove or rename that container, then run migrate again',
     },
-    { e: preflightRefusals.unusedMap({ from: '/x', to: '/y' }, 'web', []), code: 'usage', message: '--map /x=/y matches no bind of web', hint: 'its binds: none' },
-    { e: preflightRefusals.unusedMap({ from: '/x', to: '/y' }, 'web', ['/a', '/b']), code: 'usage', message: '--map /x=/y matches no bind of web', hint: 'its binds: /a, /b' },
     {
-      e: preflightRefusals.volumeDriver({ volume: 'v', destination: '/data', driver: 'local', options: { type: 'nfs', o: 'addr=x' } }),
+      e: preflightRefusals.unusedMap({ from: '/x', to: '/y' }, 'web', []),
+      code: 'usage',
+      message: '--map /x=/y matches no bind of web',
+      hint: 'its binds: none',
+    },
+    {
+      e: preflightRefusals.unusedMap({ from: '/x', to: '/y' }, 'web', ['/a', '/b']),
+      code: 'usage',
+      message: '--map /x=/y matches no bind of web',
+      hint: 'its binds: /a, /b',
+    },
+    {
+      e: preflightRefusals.volumeDriver({
+        volume: 'v',
+        destination: '/data',
+        driver: 'local',
+        options: { type: 'nfs', o: 'addr=x' },
+      }),
       code: 'refused',
       message: 'volume v (/data) uses the driver local with options type, o',
       hint: 'only plain local volumes are copied; recreate it on the target and migrate a bind instead',
     },
-    { e: preflightRefusals.volumeDriver({ volume: 'v', destination: '/data', driver: 'rexray', options: null }), code: 'refused', message: 'volume v (/data) uses the driver rexray' },
-    { e: preflightRefusals.volumeExists('v', 'b'), code: 'refused', message: 'volume v already exists on b', hint: 'remove or rename it there: migrate copies the volume and will not overwrite one it did not create' },
-    { e: preflightRefusals.deletedFiles('web', 'vfs'), code: 'refused', message: "web deleted files from its image, and the target's storage driver vfs gives the API no way to delete them", hint: 'migrate to an engine with the overlay2 storage driver' },
-    { e: preflightRefusals.bindPathChars('bind /d → /x:y on b'), code: 'refused', message: 'bind /d → /x:y on b: cannot create a path with ":" or "," through the API', hint: 'create it on the target first' },
+    {
+      e: preflightRefusals.volumeDriver({ volume: 'v', destination: '/data', driver: 'rexray', options: null }),
+      code: 'refused',
+      message: 'volume v (/data) uses the driver rexray',
+    },
+    {
+      e: preflightRefusals.volumeExists('v', 'b'),
+      code: 'refused',
+      message: 'volume v already exists on b',
+      hint: 'remove or rename it there: migrate copies the volume and will not overwrite one it did not create',
+    },
+    {
+      e: preflightRefusals.deletedFiles('web', 'vfs'),
+      code: 'refused',
+      message:
+        "web deleted files from its image, and the target's storage driver vfs gives the API no way to delete them",
+      hint: 'migrate to an engine with the overlay2 storage driver',
+    },
+    {
+      e: preflightRefusals.bindPathChars('bind /d → /x:y on b'),
+      code: 'refused',
+      message: 'bind /d → /x:y on b: cannot create a path with ":" or "," through the API',
+      hint: 'create it on the target first',
+    },
   ];
   for (const c of cases) {
     it(c.message, () => {

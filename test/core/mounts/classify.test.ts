@@ -42,14 +42,19 @@ describe('classifyMounts on the seed tree', () => {
 
   it('calls a bind from inside the root internal', () => {
     const root = mounts[0]!;
-    const inside = parseMountinfo(`${root.mountId} 1 254:0 ${root.root} / rw - ext4 /dev/vda rw\n99 ${root.mountId} 254:0 ${root.root}/sub /bar rw - ext4 /dev/vda rw\n`);
+    const inside = parseMountinfo(
+      `${root.mountId} 1 254:0 ${root.root} / rw - ext4 /dev/vda rw\n99 ${root.mountId} 254:0 ${root.root}/sub /bar rw - ext4 /dev/vda rw\n`,
+    );
     const bar = at(classifyMounts(inside, { hostMounts }).mounts, '/bar');
     assert.equal(bar.class, 'internal');
     assert.equal(bar.external, undefined);
   });
 
   it('refuses an unknown --root-mount', () => {
-    assert.throws(() => classifyMounts(mounts, { rootMountId: 4242 }), (err: unknown) => err instanceof ExtmountError && err.exitCode === 2 && /--root-mount 4242/.test(err.message));
+    assert.throws(
+      () => classifyMounts(mounts, { rootMountId: 4242 }),
+      (err: unknown) => err instanceof ExtmountError && err.exitCode === 2 && /--root-mount 4242/.test(err.message),
+    );
   });
 });
 
@@ -109,21 +114,35 @@ describe('classifyMounts on a Docker container (bind, volume, file bind, tmpfs)'
     const id = 'c0ffee'.padEnd(64, '0');
     const run = `/run/containers/storage/overlay-containers/${id}/userdata`;
     const graph = `/var/lib/containers/storage/overlay-containers/${id}/userdata`;
-    const host = parseMountinfo([
-      '27 1 254:0 / / rw shared:1 - ext4 /dev/vda rw',
-      '40 27 0:30 / /run rw shared:2 - tmpfs tmpfs rw',
-      `60 27 0:60 / ${graph}/shm rw shared:30 - tmpfs shm rw,size=64000k`,
-    ].join('\n'));
-    const tree = parseMountinfo([
-      '200 150 0:50 / / rw - overlay overlay rw',
-      `201 200 0:30 /containers/storage/overlay-containers/${id}/userdata/.containerenv /run/.containerenv rw - tmpfs tmpfs rw`,
-      `202 200 0:30 /containers/storage/overlay-containers/${id}/userdata/hosts /etc/hosts rw - tmpfs tmpfs rw`,
-      '203 200 0:60 / /dev/shm rw master:30 - tmpfs shm rw,size=64000k',
-      `204 200 0:30 /containers/storage/overlay-containers/${'f'.repeat(64)}/userdata/.containerenv /other rw - tmpfs tmpfs rw`,
-    ].join('\n'));
-    const container = { id, name: 'p1', image: 'i', pid: 1, running: true, runtime: 'runc', mounts: [], runtimeFiles: [`${run}/hosts`] };
+    const host = parseMountinfo(
+      [
+        '27 1 254:0 / / rw shared:1 - ext4 /dev/vda rw',
+        '40 27 0:30 / /run rw shared:2 - tmpfs tmpfs rw',
+        `60 27 0:60 / ${graph}/shm rw shared:30 - tmpfs shm rw,size=64000k`,
+      ].join('\n'),
+    );
+    const tree = parseMountinfo(
+      [
+        '200 150 0:50 / / rw - overlay overlay rw',
+        `201 200 0:30 /containers/storage/overlay-containers/${id}/userdata/.containerenv /run/.containerenv rw - tmpfs tmpfs rw`,
+        `202 200 0:30 /containers/storage/overlay-containers/${id}/userdata/hosts /etc/hosts rw - tmpfs tmpfs rw`,
+        '203 200 0:60 / /dev/shm rw master:30 - tmpfs shm rw,size=64000k',
+        `204 200 0:30 /containers/storage/overlay-containers/${'f'.repeat(64)}/userdata/.containerenv /other rw - tmpfs tmpfs rw`,
+      ].join('\n'),
+    );
+    const container = {
+      id,
+      name: 'p1',
+      image: 'i',
+      pid: 1,
+      running: true,
+      runtime: 'runc',
+      mounts: [],
+      runtimeFiles: [`${run}/hosts`],
+    };
     const classified = classifyMounts(tree, { hostMounts: host, container }).mounts;
-    for (const mp of ['/run/.containerenv', '/etc/hosts', '/dev/shm']) assert.equal(at(classified, mp).class, 'runtime', mp);
+    for (const mp of ['/run/.containerenv', '/etc/hosts', '/dev/shm'])
+      assert.equal(at(classified, mp).class, 'runtime', mp);
     assert.equal(at(classified, '/other').class, 'external', "another container's file is not this one's runtime file");
   });
 
@@ -135,7 +154,9 @@ describe('classifyMounts on a Docker container (bind, volume, file bind, tmpfs)'
 
   it('finds a host tmpfs bound into the tree external, not special', () => {
     const host = parseMountinfo('27 1 254:0 / / rw - ext4 /dev/vda rw\n25 27 0:23 / /dev/shm rw - tmpfs tmpfs rw\n');
-    const tree = parseMountinfo('100 1 254:0 /srv/root / rw - ext4 /dev/vda rw\n101 100 0:23 / /hostshm rw - tmpfs tmpfs rw\n');
+    const tree = parseMountinfo(
+      '100 1 254:0 /srv/root / rw - ext4 /dev/vda rw\n101 100 0:23 / /hostshm rw - tmpfs tmpfs rw\n',
+    );
     const shm = at(classifyMounts(tree, { hostMounts: host }).mounts, '/hostshm');
     assert.equal(shm.class, 'external');
     assert.equal(shm.external?.hostPath, '/dev/shm');

@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { detachPropagationRisk, findSharingSource, fsPathOf, mountOfPath } from '../../../src/core/mounts/host-mounts.js';
+import {
+  detachPropagationRisk,
+  findSharingSource,
+  fsPathOf,
+  mountOfPath,
+} from '../../../src/core/mounts/host-mounts.js';
 import { parseMountinfo } from '../../../src/core/mounts/mountinfo.js';
 import { fixture } from '../../helpers/fixtures.js';
 
@@ -42,7 +47,10 @@ describe('mountOfPath', () => {
 
 describe('detachPropagationRisk (runc prepareCriuRestoreMounts binds with MS_REC, then detaches)', () => {
   it('flags a source whose copy would hold a submount of a shared mount', () => {
-    assert.match(detachPropagationRisk(PROP, host) ?? '', /prop\/sub sits on \/srv\/extmount-fixtures\/prop, which is shared \(peer group 3\)/);
+    assert.match(
+      detachPropagationRisk(PROP, host) ?? '',
+      /prop\/sub sits on \/srv\/extmount-fixtures\/prop, which is shared \(peer group 3\)/,
+    );
     assert.match(detachPropagationRisk('/srv', systemd) ?? '', /\/srv\/prop sits on \/, which is shared/);
   });
 

@@ -15,8 +15,10 @@ import { fixture, inspectFixture } from '../../helpers/fixtures.js';
 const captured = fixture('mountinfo/docker-propagated.host.mountinfo');
 const extra: string[] = [];
 let id = 5000;
-for (let i = 0; i < 5000; i++) extra.push(`${id++} 27 0:900 /src /var/lib/kubelet/pods/${i}/volumes/token rw,relatime shared:900 - tmpfs tmpfs rw`);
-for (let i = 0; i < 50; i++) extra.push(`${id++} 27 254:0 /srv/extmount-fixtures/disk2 /mnt/k/${i} rw,relatime master:5 - ext4 /dev/vda rw`);
+for (let i = 0; i < 5000; i++)
+  extra.push(`${id++} 27 0:900 /src /var/lib/kubelet/pods/${i}/volumes/token rw,relatime shared:900 - tmpfs tmpfs rw`);
+for (let i = 0; i < 50; i++)
+  extra.push(`${id++} 27 254:0 /srv/extmount-fixtures/disk2 /mnt/k/${i} rw,relatime master:5 - ext4 /dev/vda rw`);
 extra.push(`${id++} 27 0:901 / /opt rw,relatime - tmpfs over-opt rw`);
 extra.push(`${id++} 27 0:901 /data /media/copy rw,relatime shared:79 - tmpfs over-opt rw`);
 extra.push(`${id++} 61 0:902 / /srv/extmount-fixtures/prop/sub/x rw,relatime shared:77 - tmpfs below-sub rw`);
@@ -42,7 +44,10 @@ describe('selectMounts', () => {
   it('classifies the container as on the whole table, from a few lines of it', () => {
     const selected = selectMounts(index, needs);
     assert.ok(selected.length < 100, `${selected.length} of ${big.length} lines parsed`);
-    assert.deepEqual(classifyMounts(containerMounts, { hostMounts: selected, container }), classifyMounts(containerMounts, { hostMounts: big, container }));
+    assert.deepEqual(
+      classifyMounts(containerMounts, { hostMounts: selected, container }),
+      classifyMounts(containerMounts, { hostMounts: big, container }),
+    );
   });
 
   it('takes in the mounts of a peer group the container shares, whatever their device', () => {
@@ -56,8 +61,16 @@ describe('selectMounts', () => {
 
   it('answers findSharingSource and mountOfPath for a path as the whole table does', () => {
     const paths = [
-      '/srv/extmount-fixtures/disk2', '/srv/extmount-fixtures/prop/sub', '/srv/extmount-fixtures/prop/sub/x/y', '/srv/with space/a',
-      '/opt/data/f', '/srv', '/', '/var/lib/kubelet/pods/17/volumes/token', '/mnt/k/3/deeper', '/tmp/nowhere',
+      '/srv/extmount-fixtures/disk2',
+      '/srv/extmount-fixtures/prop/sub',
+      '/srv/extmount-fixtures/prop/sub/x/y',
+      '/srv/with space/a',
+      '/opt/data/f',
+      '/srv',
+      '/',
+      '/var/lib/kubelet/pods/17/volumes/token',
+      '/mnt/k/3/deeper',
+      '/tmp/nowhere',
       ...big.filter((_, i) => i % 331 === 0).map((m) => `${m.mountpoint}/f`),
     ];
     for (const path of paths) {
@@ -73,8 +86,14 @@ describe('selectMounts', () => {
 
   it('still reports a line it cannot scan, and a mount ID twice among the lines it parses', () => {
     const bad = indexMountinfo(`${captured}oops\n`, 'bad');
-    assert.throws(() => selectMounts(bad, { devices: [] }), (err: unknown) => err instanceof ExtmountError && err.code === 'parse' && /bad: line 28/.test(err.message));
+    assert.throws(
+      () => selectMounts(bad, { devices: [] }),
+      (err: unknown) => err instanceof ExtmountError && err.code === 'parse' && /bad: line 28/.test(err.message),
+    );
     const twice = indexMountinfo(`${captured}61 47 254:0 /x /y rw - ext4 /dev/vda rw\n`, 'twice');
-    assert.throws(() => selectMounts(twice, { devices: [254 * 0x100000] }), (err: unknown) => err instanceof ExtmountError && /mount ID 61 appears twice/.test(err.message));
+    assert.throws(
+      () => selectMounts(twice, { devices: [254 * 0x100000] }),
+      (err: unknown) => err instanceof ExtmountError && /mount ID 61 appears twice/.test(err.message),
+    );
   });
 });

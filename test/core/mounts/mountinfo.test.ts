@@ -6,13 +6,16 @@ import { parseMountinfo, unescapeOctal, type MountInfo } from '../../../src/core
 import { fixture } from '../../helpers/fixtures.js';
 
 function parseFails(text: string, pattern: RegExp): void {
-  assert.throws(() => parseMountinfo(text, 'input'), (err: unknown) => {
-    assert.ok(err instanceof ExtmountError, `not an ExtmountError: ${String(err)}`);
-    assert.equal(err.code, 'parse');
-    assert.equal(err.exitCode, 2);
-    assert.match(err.message, pattern);
-    return true;
-  });
+  assert.throws(
+    () => parseMountinfo(text, 'input'),
+    (err: unknown) => {
+      assert.ok(err instanceof ExtmountError, `not an ExtmountError: ${String(err)}`);
+      assert.equal(err.code, 'parse');
+      assert.equal(err.exitCode, 2);
+      assert.match(err.message, pattern);
+      return true;
+    },
+  );
 }
 
 describe('parseMountinfo', () => {
@@ -48,7 +51,9 @@ describe('parseMountinfo', () => {
   });
 
   it('undoes octal escapes in paths and keeps all optional fields', () => {
-    const [m] = parseMountinfo('36 35 98:0 /mnt\\0401 /my\\134dir\\012x rw,noatime shared:7 master:1 propagate_from:2 unbindable - ext3 /dev/root rw,errors=continue\n');
+    const [m] = parseMountinfo(
+      '36 35 98:0 /mnt\\0401 /my\\134dir\\012x rw,noatime shared:7 master:1 propagate_from:2 unbindable - ext3 /dev/root rw,errors=continue\n',
+    );
     assert.equal(m!.root, '/mnt 1');
     assert.equal(m!.mountpoint, '/my\\dir\nx');
     assert.equal(m!.shared, 7);
@@ -77,13 +82,16 @@ describe('parseMountinfo', () => {
     parseFails('x 0 8:1 / / rw - ext4 /dev/sda1 rw\n', /line 1: mount ID is "x"/);
     parseFails('1 0 81 / / rw - ext4 /dev/sda1 rw\n', /line 1: field 3 \(major:minor\)/);
     parseFails('1 0 8:1 / relative rw - ext4 /dev/sda1 rw\n', /line 1: mount point "relative" is not an absolute path/);
-    parseFails('1 0 8:1 / / rw - ext4 /dev/sda1 rw\n1 0 8:1 / /x rw - ext4 /dev/sda1 rw\n', /line 2: mount ID 1 appears twice/);
+    parseFails(
+      '1 0 8:1 / / rw - ext4 /dev/sda1 rw\n1 0 8:1 / /x rw - ext4 /dev/sda1 rw\n',
+      /line 2: mount ID 1 appears twice/,
+    );
     parseFails('1 0 8:1 / / rw - ext4\0 /dev/sda1 rw\n', /control or binary/);
     parseFails('1 0 8:1 / / rw  - ext4 /dev/sda1 rw\n', /line 1:/);
   });
 });
 
-describe('parseMountinfo: the kernel format (issue 11, a raw \\001 in another container\'s mount)', () => {
+describe("parseMountinfo: the kernel format (issue 11, a raw \\001 in another container's mount)", () => {
   // seed.host.mountinfo with, at line 11, the line the kernel writes for
   // `mount -t tmpfs "$(printf 'evil\001src with space')" DIR` (captured here: only the spaces are escaped).
   const text = fixture('mountinfo/control-byte.host.mountinfo');
@@ -106,7 +114,10 @@ describe('parseMountinfo: the kernel format (issue 11, a raw \\001 in another co
     const tree = parseMountinfo(fixture('mountinfo/seed.mountinfo'));
     const withEvil = classifyMounts(tree, { hostMounts: parseMountinfo(text, 'k', { format: 'kernel' }) });
     const clean = classifyMounts(tree, { hostMounts: parseMountinfo(fixture('mountinfo/seed.host.mountinfo')) });
-    assert.deepEqual(withEvil.mounts.map((m) => [m.mountpoint, m.class, m.external?.hostPath]), clean.mounts.map((m) => [m.mountpoint, m.class, m.external?.hostPath]));
+    assert.deepEqual(
+      withEvil.mounts.map((m) => [m.mountpoint, m.class, m.external?.hostPath]),
+      clean.mounts.map((m) => [m.mountpoint, m.class, m.external?.hostPath]),
+    );
   });
 
   it('still refuses what the kernel never writes: a line without its fields', () => {
@@ -137,12 +148,16 @@ describe('parseMountinfo fuzzing', () => {
       case 1: {
         // random characters replaced
         const chars = [...base];
-        for (let n = 0; n < 1 + rand() * 8; n++) chars[Math.floor(rand() * chars.length)] = alphabet[Math.floor(rand() * alphabet.length)]!;
+        for (let n = 0; n < 1 + rand() * 8; n++)
+          chars[Math.floor(rand() * chars.length)] = alphabet[Math.floor(rand() * alphabet.length)]!;
         input = chars.join('');
         break;
       }
       case 2: // random garbage
-        input = Array.from({ length: Math.floor(rand() * 300) }, () => alphabet[Math.floor(rand() * alphabet.length)]).join('');
+        input = Array.from(
+          { length: Math.floor(rand() * 300) },
+          () => alphabet[Math.floor(rand() * alphabet.length)],
+        ).join('');
         break;
       default: {
         // lines shuffled, duplicated or dropped
@@ -167,7 +182,8 @@ describe('parseMountinfo fuzzing', () => {
         parseMountinfo(input, `fuzz#${seed}`, { format: seed % 8 < 4 ? 'file' : 'kernel' });
         parsed++;
       } catch (err) {
-        if (!(err instanceof ExtmountError) || err.code !== 'parse') throw new Error(`seed ${seed}: unexpected ${String(err)}`);
+        if (!(err instanceof ExtmountError) || err.code !== 'parse')
+          throw new Error(`seed ${seed}: unexpected ${String(err)}`);
         assert.match(err.message, new RegExp(`^fuzz#${seed}: line \\d+: `));
         rejected++;
       }
@@ -190,22 +206,34 @@ describe('parseMountinfo fuzzing', () => {
       lines.forEach((raw, i) => {
         const f = raw.split(' ');
         const sep = f.indexOf('-', 6);
-        if (sep === -1) throw new Error(f.length < 7 ? `truncated: only ${f.length} fields` : 'no "-" separator before fstype');
+        if (sep === -1)
+          throw new Error(f.length < 7 ? `truncated: only ${f.length} fields` : 'no "-" separator before fstype');
         if (f.length !== sep + 4) throw new Error(`expected 3 fields after "-", found ${f.length - sep - 1}`);
         const [major, minor, extra] = f[2]!.split(':');
         const m: MountInfo = {
-          mountId: number(f[0], 'mount ID'), parentId: number(f[1], 'parent ID'),
+          mountId: number(f[0], 'mount ID'),
+          parentId: number(f[1], 'parent ID'),
           major: extra === undefined && /^\d{1,10}$/.test(major!) ? Number(major) : NaN,
           minor: extra === undefined && /^\d{1,10}$/.test(minor ?? '') ? Number(minor) : NaN,
-          root: unescapeOctal(f[3]!), mountpoint: unescapeOctal(f[4]!), options: f[5]!.split(','),
-          shared: undefined, master: undefined, propagateFrom: undefined, unbindable: false,
-          fstype: unescapeOctal(f[sep + 1]!), source: unescapeOctal(f[sep + 2]!), superOptions: unescapeOctal(f[sep + 3]!), line: i + 1,
+          root: unescapeOctal(f[3]!),
+          mountpoint: unescapeOctal(f[4]!),
+          options: f[5]!.split(','),
+          shared: undefined,
+          master: undefined,
+          propagateFrom: undefined,
+          unbindable: false,
+          fstype: unescapeOctal(f[sep + 1]!),
+          source: unescapeOctal(f[sep + 2]!),
+          superOptions: unescapeOctal(f[sep + 3]!),
+          line: i + 1,
         };
-        if (Number.isNaN(m.major) || Number.isNaN(m.minor)) throw new Error(`field 3 (major:minor) is "${f[2]!.slice(0, 40)}${f[2]!.length > 40 ? '…' : ''}"`);
+        if (Number.isNaN(m.major) || Number.isNaN(m.minor))
+          throw new Error(`field 3 (major:minor) is "${f[2]!.slice(0, 40)}${f[2]!.length > 40 ? '…' : ''}"`);
         if (f[5] === '') throw new Error('field 6 (mount options) is empty');
         if (f[sep + 1] === '') throw new Error('field 9 (fstype) is empty');
         if (f[3] === '') throw new Error('field root is empty');
-        if (!f[4]!.startsWith('/')) throw new Error(`mount point "${f[4]!.slice(0, 40)}${f[4]!.length > 40 ? '…' : ''}" is not an absolute path`);
+        if (!f[4]!.startsWith('/'))
+          throw new Error(`mount point "${f[4]!.slice(0, 40)}${f[4]!.length > 40 ? '…' : ''}" is not an absolute path`);
         for (const tag of f.slice(6, sep)) {
           const [name, value] = [tag.split(':')[0], tag.includes(':') ? tag.slice(tag.indexOf(':') + 1) : ''];
           if (name === '') throw new Error('empty optional field (double space?)');

@@ -40,19 +40,31 @@ describe('planExternalMounts', () => {
   });
 
   it('makes keys unique in mountpoint order', () => {
-    const tree = parseMountinfo([
-      '1 0 254:0 /r / rw - ext4 /dev/vda rw',
-      '2 1 254:0 /x1 /a/b rw - ext4 /dev/vda rw',
-      '3 1 254:0 /x2 /a-b rw - ext4 /dev/vda rw',
-      '4 1 254:0 /x3 /a_b rw - ext4 /dev/vda rw',
-      '5 1 254:0 /x4 /a:b rw - ext4 /dev/vda rw',
-    ].join('\n'));
+    const tree = parseMountinfo(
+      [
+        '1 0 254:0 /r / rw - ext4 /dev/vda rw',
+        '2 1 254:0 /x1 /a/b rw - ext4 /dev/vda rw',
+        '3 1 254:0 /x2 /a-b rw - ext4 /dev/vda rw',
+        '4 1 254:0 /x3 /a_b rw - ext4 /dev/vda rw',
+        '5 1 254:0 /x4 /a:b rw - ext4 /dev/vda rw',
+      ].join('\n'),
+    );
     const keys = planExternalMounts(classifyMounts(tree)).mounts.map((m) => [m.mountpoint, m.key]);
-    assert.deepEqual(keys, [['/a/b', 'a-b-2'], ['/a-b', 'a-b'], ['/a_b', 'a_b'], ['/a:b', 'a-b-3']]);
+    assert.deepEqual(keys, [
+      ['/a/b', 'a-b-2'],
+      ['/a-b', 'a-b'],
+      ['/a_b', 'a_b'],
+      ['/a:b', 'a-b-3'],
+    ]);
   });
 
   it('applies --key overrides and keeps derived keys clear of them', () => {
-    const plan = planExternalMounts(dockerMixed(), { keys: new Map([['/data', 'etc-hosts'], ['/vol', 'myvol']]) });
+    const plan = planExternalMounts(dockerMixed(), {
+      keys: new Map([
+        ['/data', 'etc-hosts'],
+        ['/vol', 'myvol'],
+      ]),
+    });
     const keys = Object.fromEntries(plan.mounts.map((m) => [m.mountpoint, m.key]));
     assert.equal(keys['/data'], 'etc-hosts');
     assert.equal(keys['/vol'], 'myvol');
@@ -61,13 +73,22 @@ describe('planExternalMounts', () => {
 
   it('refuses bad overrides with exit 2', () => {
     const refuses = (keys: Map<string, string>, pattern: RegExp) =>
-      assert.throws(() => planExternalMounts(dockerMixed(), { keys }), (err: unknown) => err instanceof ExtmountError && err.exitCode === 2 && pattern.test(err.message));
+      assert.throws(
+        () => planExternalMounts(dockerMixed(), { keys }),
+        (err: unknown) => err instanceof ExtmountError && err.exitCode === 2 && pattern.test(err.message),
+      );
     refuses(new Map([['/data', 'da:ta']]), /may only hold/);
     refuses(new Map([['/data', 'a b']]), /may only hold/);
     refuses(new Map([['/data', 'x[1]']]), /may only hold/);
     refuses(new Map([['/data', 'a..b']]), /contains "\.\."/);
     refuses(new Map([['/nope', 'x']]), /no external mount at \/nope/);
-    refuses(new Map([['/data', 'same'], ['/vol', 'same']]), /given twice/);
+    refuses(
+      new Map([
+        ['/data', 'same'],
+        ['/vol', 'same'],
+      ]),
+      /given twice/,
+    );
   });
 
   it('marks a bind of a host file as kind file when the adapter found a file', () => {
@@ -86,7 +107,8 @@ describe('keys', () => {
     assert.equal(deriveKey('/a b/[c]:d'), 'a-b-c-d');
     assert.equal(deriveKey('/'), 'root');
     assert.equal(deriveKey('/../..'), 'root');
-    for (const mp of ['/x y', '/a:b', '/[x]', '/../etc', '/\n', '/' + 'x'.repeat(300)]) assert.equal(validateKey(deriveKey(mp)), undefined, mp);
+    for (const mp of ['/x y', '/a:b', '/[x]', '/../etc', '/\n', '/' + 'x'.repeat(300)])
+      assert.equal(validateKey(deriveKey(mp)), undefined, mp);
   });
   it('validates keys', () => {
     assert.equal(validateKey('barmount'), undefined);
@@ -96,11 +118,16 @@ describe('keys', () => {
   });
   it('deriveKey: its shortcut for plain paths gives what the general rules give (20,000 generated paths)', () => {
     const general = (source: string) => {
-      const key = source.replace(/[^A-Za-z0-9._+@-]+/g, '-').replace(/\.{2,}/g, '.').replace(/^[^A-Za-z0-9]+/, '').replace(/-+$/, '').slice(0, 100);
+      const key = source
+        .replace(/[^A-Za-z0-9._+@-]+/g, '-')
+        .replace(/\.{2,}/g, '.')
+        .replace(/^[^A-Za-z0-9]+/, '')
+        .replace(/-+$/, '')
+        .slice(0, 100);
       return key === '' ? 'root' : key;
     };
     let seed = 3;
-    const rand = () => ((seed = (seed * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+    const rand = () => (seed = (seed * 1664525 + 1013904223) >>> 0) / 2 ** 32;
     const alphabet = 'aZ09._+@-/ :';
     let plain = 0;
     for (let i = 0; i < 20_000; i++) {

@@ -8,11 +8,15 @@ import { archiveMounts, compressionOf, parseDumps, rewriteDumps } from '../../..
 import { parseRawJson, stringifyRawJson } from '../../../src/core/podman/raw-json.js';
 import { fixture } from '../../helpers/fixtures.js';
 
-const dumps = () => parseDumps(Buffer.from(fixture('podman-archive/4.3.1/config.dump')), Buffer.from(fixture('podman-archive/4.3.1/spec.dump')));
+const dumps = () =>
+  parseDumps(
+    Buffer.from(fixture('podman-archive/4.3.1/config.dump')),
+    Buffer.from(fixture('podman-archive/4.3.1/spec.dump')),
+  );
 const config = { remap: [], hostPaths: { allow: [], deny: ['/etc', '/var/lib/containers'] } };
 
 describe('podman checkpoint archive dumps', () => {
-  it('sorts every mount of spec.dump: the container\'s binds, its local volume; Podman\'s own files and kernel filesystems pass', () => {
+  it("sorts every mount of spec.dump: the container's binds, its local volume; Podman's own files and kernel filesystems pass", () => {
     assert.deepEqual(archiveMounts(dumps()), {
       binds: [{ source: '/tmp/pmx/data', destination: '/data', readOnly: false, propagation: 'rprivate' }],
       volumes: [{ name: 'pmvol', destination: '/vol' }],
@@ -23,15 +27,31 @@ describe('podman checkpoint archive dumps', () => {
     const d = dumps();
     const { binds, volumes } = archiveMounts(d);
     const targets = planBindTargets(binds, parseMigrateMaps(['/tmp/pmx=/srv/b']), config, []);
-    assert.deepEqual(targets.map((t) => [t.target, t.from]), [['/srv/b/data', 'map']]);
+    assert.deepEqual(
+      targets.map((t) => [t.target, t.from]),
+      [['/srv/b/data', 'map']],
+    );
     const out = rewriteDumps(d, targets, volumes, '/var/lib/other/volumes');
-    const before = { config: JSON.parse(fixture('podman-archive/4.3.1/config.dump')), spec: JSON.parse(fixture('podman-archive/4.3.1/spec.dump')) };
+    const before = {
+      config: JSON.parse(fixture('podman-archive/4.3.1/config.dump')),
+      spec: JSON.parse(fixture('podman-archive/4.3.1/spec.dump')),
+    };
     const after = { config: JSON.parse(out.config.toString()), spec: JSON.parse(out.spec.toString()) };
-    const sources = (mounts: { destination: string; source: string }[]) => mounts.map((m) => `${m.destination}=${m.source}`);
-    assert.deepEqual(sources(after.config.spec.mounts).filter((m) => m.startsWith('/data=')), ['/data=/srv/b/data']);
-    assert.deepEqual(sources(after.spec.mounts).filter((m) => m.startsWith('/data=') || m.startsWith('/vol=')), ['/data=/srv/b/data', '/vol=/var/lib/other/volumes/pmvol/_data']);
+    const sources = (mounts: { destination: string; source: string }[]) =>
+      mounts.map((m) => `${m.destination}=${m.source}`);
+    assert.deepEqual(
+      sources(after.config.spec.mounts).filter((m) => m.startsWith('/data=')),
+      ['/data=/srv/b/data'],
+    );
+    assert.deepEqual(
+      sources(after.spec.mounts).filter((m) => m.startsWith('/data=') || m.startsWith('/vol=')),
+      ['/data=/srv/b/data', '/vol=/var/lib/other/volumes/pmvol/_data'],
+    );
     // Podman's own files keep their sources (Podman drops them and makes its own).
-    assert.equal(after.spec.mounts.filter((m: { source: string }) => m.source.startsWith('/tmp/pmx/')).length, before.spec.mounts.filter((m: { source: string }) => m.source.startsWith('/tmp/pmx/')).length - 2);
+    assert.equal(
+      after.spec.mounts.filter((m: { source: string }) => m.source.startsWith('/tmp/pmx/')).length,
+      before.spec.mounts.filter((m: { source: string }) => m.source.startsWith('/tmp/pmx/')).length - 2,
+    );
     // The exporting host's pid files (its runroot) are left to Podman to place.
     assert.deepEqual([after.config.conmonPidFile, after.config.pid_file], ['', '']);
     assert.match(before.config.conmonPidFile, new RegExp(`/${before.config.id}/userdata/conmon.pid$`));
@@ -40,50 +60,121 @@ describe('podman checkpoint archive dumps', () => {
     // Put the source back: every other value is as Podman wrote it.
     after.config.spec.mounts.find((m: { destination: string }) => m.destination === '/data').source = '/tmp/pmx/data';
     after.spec.mounts.find((m: { destination: string }) => m.destination === '/data').source = '/tmp/pmx/data';
-    after.spec.mounts.find((m: { destination: string }) => m.destination === '/vol').source = before.spec.mounts.find((m: { destination: string }) => m.destination === '/vol').source;
+    after.spec.mounts.find((m: { destination: string }) => m.destination === '/vol').source = before.spec.mounts.find(
+      (m: { destination: string }) => m.destination === '/vol',
+    ).source;
     assert.deepEqual(after, before);
   });
 
   it('a bind mapped to a denied path is refused with exit 2', () => {
     const d = dumps();
-    assert.throws(() => planBindTargets(archiveMounts(d).binds, parseMigrateMaps(['/tmp/pmx/data=/etc/x']), config, []), (e: unknown) => e instanceof ExtmountError && e.exitCode === 2 && /denied host path \/etc/.test(e.message));
+    assert.throws(
+      () => planBindTargets(archiveMounts(d).binds, parseMigrateMaps(['/tmp/pmx/data=/etc/x']), config, []),
+      (e: unknown) => e instanceof ExtmountError && e.exitCode === 2 && /denied host path \/etc/.test(e.message),
+    );
   });
 
   it('refuses what it cannot check: odd sources, hooks, mounts of other kinds, a runtime by path, a bind hidden by case', () => {
-    const cfg = (extra: object = {}) => Buffer.from(JSON.stringify({ id: 'x', spec: { mounts: [] }, namedVolumes: [{ volumeName: 'v', dest: '/v' }], ...extra }));
+    const cfg = (extra: object = {}) =>
+      Buffer.from(
+        JSON.stringify({ id: 'x', spec: { mounts: [] }, namedVolumes: [{ volumeName: 'v', dest: '/v' }], ...extra }),
+      );
     const spec = (mounts: object[], extra: object = {}) => Buffer.from(JSON.stringify({ mounts, ...extra }));
     const check = (config: Buffer, specDump: Buffer, pattern: RegExp) =>
-      assert.throws(() => archiveMounts(parseDumps(config, specDump)), (e: unknown) => e instanceof ExtmountError && e.exitCode === 2 && pattern.test(e.message), pattern.source);
-    for (const source of ['data', '/a\nb', '/a/../etc', 7]) check(cfg(), spec([{ destination: '/data', type: 'bind', source, options: ['rbind'] }]), /without a clean absolute source/);
+      assert.throws(
+        () => archiveMounts(parseDumps(config, specDump)),
+        (e: unknown) => e instanceof ExtmountError && e.exitCode === 2 && pattern.test(e.message),
+        pattern.source,
+      );
+    for (const source of ['data', '/a\nb', '/a/../etc', 7])
+      check(
+        cfg(),
+        spec([{ destination: '/data', type: 'bind', source, options: ['rbind'] }]),
+        /without a clean absolute source/,
+      );
     check(cfg(), spec([], { hooks: { prestart: [{ path: '/bin/sh' }] } }), /has OCI hooks/);
-    check(cfg(), spec([{ destination: '/x', type: 'overlay', source: 'overlay', options: ['lowerdir=/etc'] }]), /mounts \/x as "overlay"/);
-    check(cfg(), spec([{ destination: '/v', type: 'bind', source: '/etc', options: ['rbind'] }]), /binds volume v from \/etc, not a local volume's folder/);
-    check(cfg(), spec([{ destination: '/d', type: 'bind', source: '/a' }, { destination: '/d', type: 'tmpfs', source: 'tmpfs' }]), /mounts \/d twice/);
+    check(
+      cfg(),
+      spec([{ destination: '/x', type: 'overlay', source: 'overlay', options: ['lowerdir=/etc'] }]),
+      /mounts \/x as "overlay"/,
+    );
+    check(
+      cfg(),
+      spec([{ destination: '/v', type: 'bind', source: '/etc', options: ['rbind'] }]),
+      /binds volume v from \/etc, not a local volume's folder/,
+    );
+    check(
+      cfg(),
+      spec([
+        { destination: '/d', type: 'bind', source: '/a' },
+        { destination: '/d', type: 'tmpfs', source: 'tmpfs' },
+      ]),
+      /mounts \/d twice/,
+    );
     check(cfg({ runtime: '/tmp/evil' }), spec([]), /names its OCI runtime "\/tmp\/evil"/);
     // Go reads "Source" into the same field as "source": two of them are refused, one alone is the source.
-    check(cfg(), Buffer.from('{"mounts":[{"destination":"/d","type":"bind","source":"/srv/a","Source":"/etc"}]}'), /a second key "Source" for one field/);
-    assert.deepEqual(archiveMounts(parseDumps(cfg(), Buffer.from('{"Mounts":[{"Destination":"/d","Type":"bind","Source":"/etc"}]}'))).binds.map((b) => b.source), ['/etc']);
+    check(
+      cfg(),
+      Buffer.from('{"mounts":[{"destination":"/d","type":"bind","source":"/srv/a","Source":"/etc"}]}'),
+      /a second key "Source" for one field/,
+    );
+    assert.deepEqual(
+      archiveMounts(
+        parseDumps(cfg(), Buffer.from('{"Mounts":[{"Destination":"/d","Type":"bind","Source":"/etc"}]}')),
+      ).binds.map((b) => b.source),
+      ['/etc'],
+    );
     assert.throws(() => parseDumps(Buffer.from('{"spec": 1}'), spec([])), /no container spec/);
-    assert.deepEqual(archiveMounts(parseDumps(cfg(), spec([{ destination: '/etc/hosts', type: 'bind', source: '/x/hosts' }, { destination: '/proc', type: 'proc', source: 'proc' }]))), { binds: [], volumes: [] });
+    assert.deepEqual(
+      archiveMounts(
+        parseDumps(
+          cfg(),
+          spec([
+            { destination: '/etc/hosts', type: 'bind', source: '/x/hosts' },
+            { destination: '/proc', type: 'proc', source: 'proc' },
+          ]),
+        ),
+      ),
+      { binds: [], volumes: [] },
+    );
   });
 
   it('knows the archive kinds Podman writes by their first bytes', () => {
     assert.equal(compressionOf(Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0])), 'zstd');
     assert.equal(compressionOf(Buffer.from([0x1f, 0x8b, 8])), 'gzip');
-    assert.equal(compressionOf(encodeEntry({ name: 'checkpoint', type: 'dir', mode: 0o700, uid: 0, gid: 0, mtime: 0, devmajor: 0, devminor: 0 })), 'none');
+    assert.equal(
+      compressionOf(
+        encodeEntry({
+          name: 'checkpoint',
+          type: 'dir',
+          mode: 0o700,
+          uid: 0,
+          gid: 0,
+          mtime: 0,
+          devmajor: 0,
+          devminor: 0,
+        }),
+      ),
+      'none',
+    );
     assert.equal(compressionOf(Buffer.from('PK\x03\x04')), undefined);
   });
 });
 
 describe('raw JSON', () => {
-  it('keeps Go\'s uint64 values exactly (JSON.parse would round them)', () => {
-    const text = '{"rlimits":[{"type":"RLIMIT_NOFILE","hard":18446744073709551615,"soft":1.5e3}],"a":"é\\n\\"<","b":[true,false,null,-0]}';
+  it("keeps Go's uint64 values exactly (JSON.parse would round them)", () => {
+    const text =
+      '{"rlimits":[{"type":"RLIMIT_NOFILE","hard":18446744073709551615,"soft":1.5e3}],"a":"é\\n\\"<","b":[true,false,null,-0]}';
     assert.equal(stringifyRawJson(parseRawJson(text, 'x')), text);
   });
 
   it('refuses malformed or too deeply nested text with exit 2', () => {
-    for (const text of ['{"a":}', '[1,]', '{"a":1} x', '"open', '[' .repeat(100) + ']'.repeat(100), '{a:1}']) {
-      assert.throws(() => parseRawJson(text, 'x'), (e: unknown) => e instanceof ExtmountError && e.exitCode === 2, text.slice(0, 20));
+    for (const text of ['{"a":}', '[1,]', '{"a":1} x', '"open', '['.repeat(100) + ']'.repeat(100), '{a:1}']) {
+      assert.throws(
+        () => parseRawJson(text, 'x'),
+        (e: unknown) => e instanceof ExtmountError && e.exitCode === 2,
+        text.slice(0, 20),
+      );
     }
   });
 

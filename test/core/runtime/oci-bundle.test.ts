@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { containerInfoFromBundle, dockerContainerDirs, parseDockerConfigV2, parseOciSpec, resolveBindDestinations, rewriteBindSources, runcMappedMountpoints } from '../../../src/core/runtime/oci-bundle.js';
+import {
+  containerInfoFromBundle,
+  dockerContainerDirs,
+  parseDockerConfigV2,
+  parseOciSpec,
+  resolveBindDestinations,
+  rewriteBindSources,
+  runcMappedMountpoints,
+} from '../../../src/core/runtime/oci-bundle.js';
 
 const ID = '8d3f2e2848083ade9306a02234348d65b7cc960fc076b9e16deef4c8f1d5d1f6';
 const DATA = '/var/lib/docker';
@@ -10,15 +18,33 @@ const CONFIG = JSON.stringify({
   root: { path: `${DATA}/overlay2/4e39/merged` },
   mounts: [
     { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
-    { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
+    {
+      destination: '/dev',
+      type: 'tmpfs',
+      source: 'tmpfs',
+      options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'],
+    },
     { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['ro', 'nosuid', 'noexec', 'nodev'] },
     { destination: '/prop', type: 'bind', source: '/srv/prop', options: ['rbind', 'rslave'] },
     { destination: '/vol/', type: 'bind', source: `${DATA}/volumes/rtvol/_data`, options: ['rbind', 'ro', 'rprivate'] },
-    { destination: '/etc/resolv.conf', type: 'bind', source: `${DATA}/containers/${ID}/resolv.conf`, options: ['rbind', 'rprivate'] },
-    { destination: '/etc/hostname', type: 'bind', source: `${DATA}/containers/${ID}/hostname`, options: ['rbind', 'rprivate'] },
+    {
+      destination: '/etc/resolv.conf',
+      type: 'bind',
+      source: `${DATA}/containers/${ID}/resolv.conf`,
+      options: ['rbind', 'rprivate'],
+    },
+    {
+      destination: '/etc/hostname',
+      type: 'bind',
+      source: `${DATA}/containers/${ID}/hostname`,
+      options: ['rbind', 'rprivate'],
+    },
     { destination: '/rel', type: 'none', source: 'relative/dir', options: ['bind'] },
   ],
-  linux: { maskedPaths: ['/proc/keys', '/proc/timer_list'], devices: [{ path: '/dev/fuse', type: 'c', major: 10, minor: 229 }] },
+  linux: {
+    maskedPaths: ['/proc/keys', '/proc/timer_list'],
+    devices: [{ path: '/dev/fuse', type: 'c', major: 10, minor: 229 }],
+  },
 });
 const CONFIG_V2 = JSON.stringify({
   ID: ID,
@@ -37,12 +63,22 @@ describe('parseOciSpec', () => {
   const { spec, view } = parseOciSpec(CONFIG, '/run/bundle');
 
   it('keeps the bind mounts, as runc decides them (type bind or a bind/rbind option)', () => {
-    assert.deepEqual(view.binds.map((b) => b.destination), ['/prop', '/vol', '/etc/resolv.conf', '/etc/hostname', '/rel']);
-    assert.deepEqual(view.binds[0], { destination: '/prop', specDestination: '/prop', index: 3, source: '/srv/prop', readOnly: false, propagation: 'rslave' });
+    assert.deepEqual(
+      view.binds.map((b) => b.destination),
+      ['/prop', '/vol', '/etc/resolv.conf', '/etc/hostname', '/rel'],
+    );
+    assert.deepEqual(view.binds[0], {
+      destination: '/prop',
+      specDestination: '/prop',
+      index: 3,
+      source: '/srv/prop',
+      readOnly: false,
+      propagation: 'rslave',
+    });
     assert.equal(view.binds[1]!.readOnly, true);
     assert.equal(view.binds[4]!.source, '/run/bundle/relative/dir');
     assert.equal(view.rootfs, `${DATA}/overlay2/4e39/merged`);
-    assert.equal((spec.ociVersion as string), '1.0.2-dev');
+    assert.equal(spec.ociVersion as string, '1.0.2-dev');
   });
 
   it('lists what runc maps itself: binds, devices, masked paths', () => {
@@ -57,7 +93,16 @@ describe('parseOciSpec', () => {
   });
 
   it('rewrites bind sources by destination and nothing else', () => {
-    const rewritten = JSON.parse(rewriteBindSources(spec, view.binds, new Map([['/prop', '/var/lib/extmount/x/mnt/0'], ['/vol', '/other']])));
+    const rewritten = JSON.parse(
+      rewriteBindSources(
+        spec,
+        view.binds,
+        new Map([
+          ['/prop', '/var/lib/extmount/x/mnt/0'],
+          ['/vol', '/other'],
+        ]),
+      ),
+    );
     assert.equal(rewritten.mounts[3].source, '/var/lib/extmount/x/mnt/0');
     assert.equal(rewritten.mounts[4].source, '/other');
     assert.equal(rewritten.mounts[5].source, `${DATA}/containers/${ID}/resolv.conf`);
@@ -77,12 +122,23 @@ describe('resolveBindDestinations', () => {
     ],
     linux: { devices: [{ path: '/dev/link', type: 'c', major: 1, minor: 3 }], maskedPaths: ['/conf'] },
   });
-  const links = new Map([['/conf', '/real/conf'], ['/up', '../../../..'], ['/dev/link', 'null']]);
+  const links = new Map([
+    ['/conf', '/real/conf'],
+    ['/up', '../../../..'],
+    ['/dev/link', 'null'],
+  ]);
   const parsed = parseOciSpec(config, '/b');
   const view = resolveBindDestinations(parsed.view, (p) => links.get(p));
 
   it('puts each bind where runc mounts it, through symlinks that never leave the rootfs', () => {
-    assert.deepEqual(view.binds.map((b) => [b.specDestination, b.destination]), [['/conf', '/real/conf'], ['/data', '/data'], ['/up/x', '/x']]);
+    assert.deepEqual(
+      view.binds.map((b) => [b.specDestination, b.destination]),
+      [
+        ['/conf', '/real/conf'],
+        ['/data', '/data'],
+        ['/up/x', '/x'],
+      ],
+    );
     assert.deepEqual(view.devicePaths, ['/dev/null']);
     // addMaskPaths keys masked paths as written.
     assert.deepEqual(view.maskedPaths, ['/conf']);
@@ -93,7 +149,10 @@ describe('resolveBindDestinations', () => {
     const failing = resolveBindDestinations(parsed.view, () => {
       throw new Error('EACCES');
     });
-    assert.deepEqual(failing.binds.map((b) => b.destination), ['/conf', '/data', '/up/x']);
+    assert.deepEqual(
+      failing.binds.map((b) => b.destination),
+      ['/conf', '/data', '/up/x'],
+    );
   });
 
   it('rewrites the source of the mount runc will mount there, by its index in config.json', () => {
@@ -114,18 +173,31 @@ describe('Docker metadata for the runtime', () => {
 
   // Docker 28.5.2, container created with NetworkDisabled: no hostname/hosts/resolv.conf binds.
   it('without those files, reads the data root off the layer, the volumes and daemon.json, and nothing else', () => {
-    const bare = parseOciSpec(JSON.stringify({
-      root: { path: '/tmp/d/overlay2/9c1e/merged' },
-      mounts: [
-        { destination: '/vol', type: 'bind', source: '/srv/dr/volumes/v1/_data', options: ['rbind'] },
-        { destination: '/data', type: 'bind', source: '/home/u/data', options: ['rbind', 'rslave'] },
-      ],
-    }), '/run/b').view;
+    const bare = parseOciSpec(
+      JSON.stringify({
+        root: { path: '/tmp/d/overlay2/9c1e/merged' },
+        mounts: [
+          { destination: '/vol', type: 'bind', source: '/srv/dr/volumes/v1/_data', options: ['rbind'] },
+          { destination: '/data', type: 'bind', source: '/home/u/data', options: ['rbind', 'rslave'] },
+        ],
+      }),
+      '/run/b',
+    ).view;
     assert.deepEqual(dockerContainerDirs(bare, ID, ['/big/docker/']), [
-      `/tmp/d/containers/${ID}`, `/srv/dr/containers/${ID}`, `/big/docker/containers/${ID}`, `/var/lib/docker/containers/${ID}`,
+      `/tmp/d/containers/${ID}`,
+      `/srv/dr/containers/${ID}`,
+      `/big/docker/containers/${ID}`,
+      `/var/lib/docker/containers/${ID}`,
     ]);
-    const snapshotter = parseOciSpec(JSON.stringify({ root: { path: 'rootfs' }, mounts: [] }), '/run/containerd/b').view;
-    assert.deepEqual(dockerContainerDirs(snapshotter, ID), [`/var/lib/docker/containers/${ID}`], 'a bundle rootfs names no data root');
+    const snapshotter = parseOciSpec(
+      JSON.stringify({ root: { path: 'rootfs' }, mounts: [] }),
+      '/run/containerd/b',
+    ).view;
+    assert.deepEqual(
+      dockerContainerDirs(snapshotter, ID),
+      [`/var/lib/docker/containers/${ID}`],
+      'a bundle rootfs names no data root',
+    );
   });
 
   it('reads name, image, volumes and runtime files from config.v2.json', () => {
@@ -140,7 +212,11 @@ describe('Docker metadata for the runtime', () => {
   });
 
   it('builds the container the classifier expects, with volumes named', () => {
-    const info = containerInfoFromBundle(view, { id: ID, pid: 42, runtime: 'extmount' }, parseDockerConfigV2(CONFIG_V2));
+    const info = containerInfoFromBundle(
+      view,
+      { id: ID, pid: 42, runtime: 'extmount' },
+      parseDockerConfigV2(CONFIG_V2),
+    );
     assert.equal(info.name, 'q1');
     assert.equal(info.pid, 42);
     const vol = info.mounts.find((m) => m.destination === '/vol');

@@ -1,10 +1,20 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { containerStateDir, parseMapsFile, parseRuntimeResult, renderMapsFile, renderRuntimeResult, runcRootKey } from '../../../src/core/runtime/runtime-files.js';
+import {
+  containerStateDir,
+  parseMapsFile,
+  parseRuntimeResult,
+  renderMapsFile,
+  renderRuntimeResult,
+  runcRootKey,
+} from '../../../src/core/runtime/runtime-files.js';
 
 describe('maps.json', () => {
   it('round-trips --map', () => {
-    const maps = new Map([['prop-sub', '/srv/alt'], ['data', '/srv/data2']]);
+    const maps = new Map([
+      ['prop-sub', '/srv/alt'],
+      ['data', '/srv/data2'],
+    ]);
     assert.deepEqual(parseMapsFile(renderMapsFile(maps, 'cp1'), 'maps.json'), maps);
   });
 
@@ -18,7 +28,7 @@ describe('maps.json', () => {
 });
 
 describe('containerStateDir', () => {
-  it('joins, and refuses what could escape or break CRIU\'s config syntax', () => {
+  it("joins, and refuses what could escape or break CRIU's config syntax", () => {
     assert.equal(containerStateDir('/var/lib/extmount/', 'abc'), '/var/lib/extmount/abc');
     assert.throws(() => containerStateDir('/var/lib/ext mount', 'abc'), /stateDir/);
     assert.throws(() => containerStateDir('relative', 'abc'), /stateDir/);
@@ -34,7 +44,8 @@ describe('runcRootKey', () => {
     // One-to-one: "@" and "+" in a root are escaped, so no two roots share a key.
     assert.notEqual(runcRootKey('/a@b', digest), runcRootKey('/a/b', digest));
     assert.equal(runcRootKey('/a@b+c d', digest), '@a+40b+2bc+20d');
-    for (const root of ['/x/..', '/ü', '/a b']) assert.match(containerStateDir(`/s/${runcRootKey(root, digest)}`, 'id'), /^\/s\/[^/]+\/id$/);
+    for (const root of ['/x/..', '/ü', '/a b'])
+      assert.match(containerStateDir(`/s/${runcRootKey(root, digest)}`, 'id'), /^\/s\/[^/]+\/id$/);
   });
   it('cuts a key too long for a file name and ends it with a digest of the whole root', () => {
     const key = runcRootKey(`/${'r'.repeat(300)}`, digest);
@@ -44,7 +55,14 @@ describe('runcRootKey', () => {
 
 describe('runtime results', () => {
   it('round-trips, and ignores what is not one', () => {
-    const result = { verb: 'restore' as const, containerId: 'x', ok: true, at: '2026-11-27T00:00:00Z', mounts: [], notes: ['n'] };
+    const result = {
+      verb: 'restore' as const,
+      containerId: 'x',
+      ok: true,
+      at: '2026-11-27T00:00:00Z',
+      mounts: [],
+      notes: ['n'],
+    };
     assert.deepEqual(parseRuntimeResult(renderRuntimeResult(result)), result);
     assert.equal(parseRuntimeResult('{"verb":"other"}'), undefined);
     assert.equal(parseRuntimeResult('nope'), undefined);

@@ -6,7 +6,7 @@ import { cleanPath, secureJoin } from '../../../src/core/runtime/secure-join.js'
 const rootfs = (links: Record<string, string>) => (path: string) => links[path];
 
 describe('secureJoin (filepath-securejoin v0.2.3 semantics)', () => {
-  it('follows an absolute link from the rootfs, as runc\'s own checkpoint test sets it up', () => {
+  it("follows an absolute link from the rootfs, as runc's own checkpoint test sets it up", () => {
     assert.equal(secureJoin('/conf', rootfs({ '/conf': '/real/conf' })), '/real/conf');
     assert.equal(secureJoin('/conf/sub/', rootfs({ '/conf': '/real/conf' })), '/real/conf/sub');
   });
@@ -42,7 +42,7 @@ describe('secureJoin (filepath-securejoin v0.2.3 semantics)', () => {
 });
 
 describe('cleanPath', () => {
-  it('is Go\'s filepath.Clean for absolute paths', () => {
+  it("is Go's filepath.Clean for absolute paths", () => {
     assert.equal(cleanPath('/'), '/');
     assert.equal(cleanPath('/a/../..'), '/');
     assert.equal(cleanPath('/a//b/./c/..'), '/a/b');
