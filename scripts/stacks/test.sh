@@ -62,6 +62,15 @@ project_tar() {
     done | tar --null -T - -c)
 }
 
+# The failing tests of a tap log, each with its diagnostics (bounded): CI keeps only this script's
+# output, not the log, so a red stack must say here what failed.
+failures() {
+  awk '
+    /^ *not ok / { shown++; if (shown > 8) exit; printing = 1; lines = 0 }
+    printing { print; if (++lines >= 40 || /^ *\.\.\.$/) { printing = 0; print "" } }
+  ' "$1"
+}
+
 # node --test's totals: "# pass N" (tap reporter) or "ℹ pass N" (spec reporter).
 count() { { grep -aE "^(#|ℹ) $1 [0-9]+$" "$2" || true; } | tail -n1 | grep -oE '[0-9]+$' || echo 0; }
 
@@ -92,6 +101,10 @@ for suite in "${suites[@]}"; do
   else
     failed=1
     if [ "$tests" -gt 0 ]; then result="$pass/$tests pass, $fail fail"; else result="did not run ($(grep -E '^stack: ' "$log_file" | tail -n1 || true); exit $rc)"; fi
+  fi
+  if [ "$fail" != 0 ]; then
+    log "$suite: the failing tests:"
+    failures "$log_file" >&2
   fi
   summaries+=("stack $suite: ${versions:-versions unknown}: $result (suite $((finished - built)) s; log $log_file)")
   log "${summaries[-1]}"
