@@ -64,11 +64,16 @@ project_tar() {
 
 # The failing tests of a tap log, each with its diagnostics (bounded): CI keeps only this script's
 # output, not the log, so a red stack must say here what failed.
+# Node 24 writes the spec reporter's closing "failing tests:" section; Node 20 writes tap "not ok" blocks.
 failures() {
-  awk '
-    /^ *not ok / { shown++; if (shown > 8) exit; printing = 1; lines = 0 }
-    printing { print; if (++lines >= 40 || /^ *\.\.\.$/) { printing = 0; print "" } }
-  ' "$1"
+  if grep -aq 'failing tests:$' "$1"; then
+    sed -n '/failing tests:$/,$p' "$1" | head -n 300
+  else
+    awk '
+      /^ *not ok / { shown++; if (shown > 8) exit; printing = 1; lines = 0 }
+      printing { print; if (++lines >= 40 || /^ *\.\.\.$/) { printing = 0; print "" } }
+    ' "$1"
+  fi
 }
 
 # node --test's totals: "# pass N" (tap reporter) or "ℹ pass N" (spec reporter).
