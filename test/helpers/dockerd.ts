@@ -1,12 +1,12 @@
 // Private dockerd instances ("host a", "host b") for integration tests, demo and benchmarks.
 import { spawn } from 'node:child_process';
 import { mkdtemp, mkdir, writeFile, rm, readFile } from 'node:fs/promises';
-import { existsSync, openSync, closeSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, openSync, closeSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import Docker from 'dockerode';
-import { processState, waitFor } from './processes.js';
+import { parentOf, processState, processes, waitFor } from './processes.js';
 
 export const TEST_IMAGE = 'extmount-busybox:1';
 
@@ -139,6 +139,7 @@ async function stopDaemon(daemon: Daemon, removeDir: string | undefined): Promis
     while (processAlive(daemon.pid) && Date.now() < deadline) await sleep(100);
     if (processAlive(daemon.pid)) process.kill(daemon.pid, 'SIGKILL');
   }
+  await endOrphanShims(daemon.execRoot);
   if (removeDir) {
     // dockerd unmounts its layers on shutdown; a lazy unmount catches what is left before rm.
     await execa(
@@ -306,18 +307,36 @@ export async function killEngine(daemon: Daemon): Promise<void> {
   await rm(join(daemon.execRoot, 'containerd', 'containerd.pid'), { force: true });
 }
 
-function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
+/**
+ * The shims of an engine that was killed (killEngine) outlive it with their containers, and a
+ * restarted engine does not always take them back: once the engine is stopped, whatever
+ * shim still names its exec root ends here, with every process below it.
+ */
+async function endOrphanShims(execRoot: string): Promise<void> {
+  const shims = processes((pid) => {
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return (argv[0] ?? '').includes('containerd-shim') && argv.some((a) => a.startsWith(`${execRoot}/`));
+  });
+  const doomed = [...shims];
+  for (let i = 0; i < doomed.length; i++) doomed.push(...childrenOf(doomed[i]!));
+  for (const pid of doomed) {
     try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(entry));
-    } catch {
-      // gone meanwhile
+      process.kill(pid, 'SIGKILL');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
     }
   }
-  return out;
+  for (const pid of doomed)
+    await waitFor(
+      async () => processState(pid),
+      (s) => s === undefined || s === 'Z',
+      `orphan shim process ${pid} to die`,
+      30_000,
+    );
+}
+
+function childrenOf(pid: number): number[] {
+  return processes((entry) => parentOf(entry) === pid);
 }
 
 /** A test's folder: whatever dockerd left mounted below it (a killed engine unmounts nothing), then the files. */

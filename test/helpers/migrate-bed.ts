@@ -17,7 +17,7 @@ import {
   type DaemonOptions,
 } from './dockerd.js';
 import { WRAPPER } from './e2e.js';
-import { processState, processes, waitFor } from './processes.js';
+import { parentOf, processState, processes, waitFor } from './processes.js';
 
 /** A counter that says which process wrote it: "<token> <n>"; a restarted process has a new token. */
 export const COUNTER_SCRIPT = [
@@ -229,13 +229,19 @@ export class MigrateBed {
  * The counter's shells on this machine, whatever engine knows of them: every `sh` whose /data is
  * SRC's directory (same device and inode, seen through its own root). An engine killed during a
  * start can leave a restored process it does not know of: docker inspect does not show it, this does.
+ * A child of one of them is not a second counter: the loop forks for `sleep`, and until that child
+ * execs it is an `sh` with the same root (seen on a loaded machine).
  */
 export function counterWriters(src: string): number[] {
   const want = statSync(src);
-  return processes((pid) => {
+  const shells = processes((pid) => {
     if (readFileSync(`/proc/${pid}/comm`, 'utf8') !== 'sh\n') return false;
     const data = statSync(`/proc/${pid}/root/data`);
     return data.dev === want.dev && data.ino === want.ino;
+  });
+  return shells.filter((pid) => {
+    const parent = parentOf(pid);
+    return parent !== undefined && !shells.includes(parent);
   });
 }
 

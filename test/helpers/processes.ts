@@ -13,6 +13,16 @@ export function processState(pid: number): string | undefined {
   }
 }
 
+/** The parent's PID, or undefined once the process is gone. */
+export function parentOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return undefined;
+  }
+}
+
 /** The PIDs in /proc for which `keep` holds; a process gone meanwhile (keep throws) is left out. */
 export function processes(keep: (pid: number) => boolean): number[] {
   const out: number[] = [];
