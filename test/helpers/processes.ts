@@ -23,6 +23,18 @@ export function parentOf(pid: number): number | undefined {
   }
 }
 
+/** A process for a failure message: its parent, name and cgroup (which container it is in). */
+export function describeProcess(pid: number): string {
+  const read = (file: string) => {
+    try {
+      return readFileSync(`/proc/${pid}/${file}`, 'utf8').trim();
+    } catch {
+      return '?';
+    }
+  };
+  return `pid ${pid} (parent ${parentOf(pid) ?? '?'}, ${read('comm')}, cgroup ${read('cgroup').split('\n').pop()})`;
+}
+
 /** The PIDs in /proc for which `keep` holds; a process gone meanwhile (keep throws) is left out. */
 export function processes(keep: (pid: number) => boolean): number[] {
   const out: number[] = [];

@@ -15,7 +15,7 @@ import { CLI, runCli, type CliResult } from '../helpers/cli.js';
 import { sleep, startDaemon, type Daemon } from '../helpers/dockerd.js';
 import { missing, requireE2E } from '../helpers/e2e.js';
 import { MigrateBed, assertContinues, counterNow, counterWriters, type Counter } from '../helpers/migrate-bed.js';
-import { processState, processes, runStopped, waitFor } from '../helpers/processes.js';
+import { describeProcess, processState, processes, runStopped, waitFor } from '../helpers/processes.js';
 
 const needs = ['root', 'dockerd', 'criu'] as const;
 const seed = Number(process.env.EXTMOUNT_FAULT_SEED ?? Date.now() % 1_000_000);
@@ -260,7 +260,7 @@ export function faultCampaign(options: { live: boolean }): void {
       assert.equal(
         writers.length,
         1,
-        `${name}: ${writers.length} processes write its counter (pids ${writers.join(', ')})`,
+        `${name}: ${writers.length} processes write its counter: ${writers.map(describeProcess).join('; ')}`,
       );
       outcomes.push(
         `${name}: ${note}; exit ${result.exitCode}${result.exitCode === 0 ? '' : ` (${firstLine(result)})`}; then on ${then}; the re-run completed, same process`,
