@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { lstat, realpath, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
-import { classifyMounts } from '../core/mounts/classify.js';
+import { classifyOnHost } from '../core/mounts/classify-on-host.js';
 import type { ContainerInfo } from '../core/mounts/container.js';
 import {
   defaultCheckpointName,
@@ -53,7 +53,7 @@ import { checkRestoreTargets } from '../adapters/host-paths.js';
 import { READ_LIMITS, readBoundedTextIfExists } from '../adapters/untrusted-file.js';
 import { readManifestIn } from '../adapters/manifest-file.js';
 import { fileTypesOf } from '../adapters/procfs.js';
-import { hostMountTable, processMountTable } from '../adapters/mount-table.js';
+import { hostMountIndex, processMountTable } from '../adapters/mount-table.js';
 import { engineFor } from './docker-target.js';
 import { WRAPPER_PATH } from './install-runtime.js';
 import type { CommandContext } from './context.js';
@@ -303,9 +303,7 @@ async function detectLocally(engine: Engine, container: ContainerInfo, raw: Dock
   if (engine.endpoint.kind !== 'unix' || container.pid <= 0) return undefined;
   const mounts = await processMountTable(container.pid).catch(() => undefined);
   if (mounts === undefined) return undefined;
-  const hostMounts = await hostMountTable();
-  const classification = classifyMounts(mounts, { hostMounts, container });
-  const hostPaths = classification.mounts.flatMap((c) => (c.external?.hostPath ? [c.external.hostPath] : []));
+  const { classification, hostPaths, hostMounts } = classifyOnHost(mounts, await hostMountIndex(), container);
   const plan = planExternalMounts(classification, { fileTypes: await fileTypesOf(hostPaths) });
   const needs = mountsNeedingExtmount(plan, container, raw.HostConfig.MaskedPaths ?? []);
   const ours = new Set(needs.map((m) => m.key));

@@ -5,7 +5,7 @@ import { performance } from 'node:perf_hooks';
 import { writeFileAtomic } from '../adapters/atomic-write.js';
 import { READ_LIMITS, readBoundedText } from '../adapters/untrusted-file.js';
 import { join } from 'node:path';
-import { classifyMounts } from '../core/mounts/classify.js';
+import { classifyOnHost } from '../core/mounts/classify-on-host.js';
 import { analyzeCriuLog, criuFailureError } from '../core/checkpoint/criu-log.js';
 import { ExtmountError, formatError } from '../core/errors.js';
 import { MANIFEST_FILE, manifestFromPlan, renderManifest, type Manifest } from '../core/checkpoint/manifest.js';
@@ -67,8 +67,7 @@ import {
 import { appendRuncLog, writeStderr } from './report.js';
 import { makeWorkPath, requireId, runcEnv, withInheritedCriuConfig, type RuntimeContext } from './context.js';
 import { hostMountIndex, processMountTable } from '../adapters/mount-table.js';
-import { selectMounts, type MountinfoIndex } from '../core/mounts/mountinfo-index.js';
-import { deviceKey } from '../core/mounts/mountinfo.js';
+import type { MountinfoIndex } from '../core/mounts/mountinfo-index.js';
 import { ContainerStateDir } from '../adapters/state-dir.js';
 import { runcAnswers } from './passthrough.js';
 
@@ -373,13 +372,7 @@ async function prepareDump(early: EarlyReads, id: string, pid: number, bundle: s
   const meta = (await findPodmanContainer(view, id, bundle)) ?? (await findDockerContainer(view, id))?.meta;
   const container = containerInfoFromBundle(view, { id, pid, runtime: 'extmount' }, meta);
   // Of the host's table, only what the container's mounts involve (a Kubernetes node has thousands more).
-  const needs = {
-    devices: mounts.map(deviceKey),
-    peerGroups: mounts.flatMap((m) => (m.shared === undefined ? [] : [m.shared])),
-  };
-  const classification = classifyMounts(mounts, { hostMounts: selectMounts(hostIndex, needs), container });
-  const hostPaths = classification.mounts.flatMap((c) => (c.external?.hostPath ? [c.external.hostPath] : []));
-  const hostMounts = selectMounts(hostIndex, { ...needs, paths: hostPaths });
+  const { classification, hostPaths, hostMounts } = classifyOnHost(mounts, hostIndex, container);
   const plan = planExternalMounts(classification, { fileTypes: await fileTypesOf(hostPaths) });
   const split = splitDumpPlan(plan, view);
   const version = await versionRead;

@@ -5,6 +5,7 @@ import { ExtmountError } from '../../../src/core/errors.js';
 import { findSharingSource, mountOfPath } from '../../../src/core/mounts/host-mounts.js';
 import { deviceKey, parseMountinfo, type MountInfo } from '../../../src/core/mounts/mountinfo.js';
 import { indexMountinfo, selectMounts } from '../../../src/core/mounts/mountinfo-index.js';
+import { classifyOnHost } from '../../../src/core/mounts/classify-on-host.js';
 import { containerInfoFromInspect } from '../../../src/adapters/docker.js';
 import { fixture, inspectFixture } from '../../helpers/fixtures.js';
 
@@ -95,5 +96,15 @@ describe('selectMounts', () => {
       () => selectMounts(twice, { devices: [254 * 0x100000] }),
       (err: unknown) => err instanceof ExtmountError && /mount ID 61 appears twice/.test(err.message),
     );
+  });
+});
+
+describe('classifyOnHost', () => {
+  it('classifies as on the whole table, and keeps every host line a sharing lookup of its host paths needs', () => {
+    const { classification, hostPaths, hostMounts } = classifyOnHost(containerMounts, index, container);
+    assert.deepEqual(classification, classifyMounts(containerMounts, { hostMounts: big, container }));
+    assert.ok(hostPaths.length > 0, 'the fixture has external mounts');
+    assert.ok(hostMounts.length < 100, `${hostMounts.length} of ${big.length} lines parsed`);
+    for (const path of hostPaths) same(findSharingSource(path, big), findSharingSource(path, hostMounts), path);
   });
 });
