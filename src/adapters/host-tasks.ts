@@ -1,6 +1,6 @@
 // A container's task on this host, seen from the process table rather than through its engine: for
 // copies whose engine died during their start (core/migrate/orphan-task.ts says why that matters).
-import { closeSync, lstatSync, openSync, readSync, readdirSync, readFileSync } from 'node:fs';
+import { closeSync, lstatSync, openSync, readSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { ExtmountError } from '../core/errors.js';

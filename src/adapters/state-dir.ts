@@ -6,11 +6,10 @@
 // works with — the CRIU config files and the holder mount — keyed by runc root and ID, so that two runc
 // roots with the same container ID never touch each other's (runtime-files.ts runcRootKey).
 import { createHash } from 'node:crypto';
-import { appendFile, copyFile, lstat, mkdir, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { appendFile, copyFile, lstat, mkdir, realpath, rename, stat, writeFile } from 'node:fs/promises';
 import { writeFileAtomic } from './atomic-write.js';
-import { READ_LIMITS, readBoundedTextIfExists } from './untrusted-file.js';
 import { dirname, join } from 'node:path';
-import { ExtmountError, fileError } from '../core/errors.js';
+import { fileError } from '../core/errors.js';
 import { checkStateDirFacts, type PathFacts, type StateDirFacts } from '../core/state-dir-rule.js';
 import {
   containerStateDir,

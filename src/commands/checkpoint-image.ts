@@ -29,7 +29,6 @@ import {
   OCI_MANIFEST,
   ociLayoutTar,
   parseImageRef,
-  type ImageRef,
 } from '../core/kube/oci-image.js';
 import {
   nullSink,

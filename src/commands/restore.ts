@@ -16,7 +16,6 @@ import {
 import { runCriu } from '../adapters/criu.js';
 import { criuVersion } from '../adapters/criu-version.js';
 import { lockImagesDir } from '../adapters/dir-lock.js';
-import { hostMountTable } from '../adapters/mount-table.js';
 import { MountHolder } from '../runtime/holder.js';
 import { restoreHolderDir } from '../adapters/state-dir.js';
 import { configuredEngineRoots } from '../adapters/engine-roots.js';
