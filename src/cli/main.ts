@@ -3,7 +3,7 @@
 import { fileURLToPath } from 'node:url';
 import { ExtmountError, formatError } from '../core/errors.js';
 import { loadConfig } from '../adapters/config-file.js';
-import { checkStateDir } from '../adapters/state-dir.js';
+import { checkStateDir } from '../adapters/fs/state-dir.js';
 import { createLogger } from '../adapters/log.js';
 import { extmountVersion } from '../adapters/package-info.js';
 import type { CommandContext } from '../commands/context.js';
@@ -542,7 +542,7 @@ export async function main(argv: string[], io: CommandIO = processIO): Promise<n
     let dockerCli: DockerCliEngine | undefined;
     if (plugin) {
       // `docker [GLOBAL FLAGS] extmount ARGS…`: the engine is the one the docker CLI means.
-      const { resolvePluginInvocation } = await import('../adapters/docker-cli-config.js');
+      const { resolvePluginInvocation } = await import('../adapters/docker/docker-cli-config.js');
       const invocation = await resolvePluginInvocation(argv.slice(1), io.env);
       argv = invocation.rest;
       debug = invocation.flags.debug || argv.includes('--debug');

@@ -36,8 +36,8 @@ import {
   readCheckpointFiles,
   streamLayer,
   type CheckpointSource,
-} from '../adapters/checkpoint-source.js';
-import { RegistryClient } from '../adapters/registry.js';
+} from '../adapters/kube/checkpoint-source.js';
+import { RegistryClient } from '../adapters/kube/registry.js';
 import type { CommandContext } from './context.js';
 
 export interface CheckpointImageOptions {
