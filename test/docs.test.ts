@@ -1,4 +1,4 @@
-// The docs against the CLI's option tables (src/cli/main.ts COMMANDS, src/cli/options.ts GLOBAL_OPTIONS):
+// The docs against the CLI's option tables (src/cli/commands/ via main.ts COMMANDS, src/cli/options.ts GLOBAL_OPTIONS):
 // every `extmount …` command line in README.md and docs/*.md names a command that exists and only flags it
 // (or the global table) has; docs/cli.md documents every command and exactly the flags of its table; and
 // every relative link in them leads to a file that exists.
@@ -162,7 +162,7 @@ describe('docs/cli.md: every command and exactly the flags of its table', () => 
       assert.deepEqual(
         [...reference.get(name)!].sort(),
         Object.keys(spec.options).sort(),
-        `docs/cli.md, extmount ${name}: documented flags differ from src/cli/main.ts`,
+        `docs/cli.md, extmount ${name}: documented flags differ from src/cli/commands/${name}.ts`,
       );
     });
   }

@@ -2,7 +2,7 @@
 import { fileURLToPath } from 'node:url';
 import { parseConfig, type Config } from '../core/config.js';
 import { ExtmountError } from '../core/errors.js';
-import { READ_LIMITS, readBoundedText, readBoundedTextIfExists } from './untrusted-file.js';
+import { READ_LIMITS, readBoundedText, readBoundedTextIfExists } from './fs/untrusted-file.js';
 
 export const SYSTEM_CONFIG = '/etc/extmount/config.json';
 export const PACKAGED_CONFIG = fileURLToPath(new URL('../../../config.json', import.meta.url));

@@ -29,7 +29,6 @@ import {
   OCI_MANIFEST,
   ociLayoutTar,
   parseImageRef,
-  type ImageRef,
 } from '../core/kube/oci-image.js';
 import {
   nullSink,
@@ -37,8 +36,8 @@ import {
   readCheckpointFiles,
   streamLayer,
   type CheckpointSource,
-} from '../adapters/checkpoint-source.js';
-import { RegistryClient } from '../adapters/registry.js';
+} from '../adapters/kube/checkpoint-source.js';
+import { RegistryClient } from '../adapters/kube/registry.js';
 import type { CommandContext } from './context.js';
 
 export interface CheckpointImageOptions {

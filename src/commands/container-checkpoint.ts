@@ -39,21 +39,21 @@ import {
   engineRestoreBlocker,
   inspectRaw,
   type Engine,
-} from '../adapters/docker.js';
+} from '../adapters/docker/docker.js';
 import {
   createCheckpoint,
   listCheckpoints,
   requireExperimental,
   startFromCheckpoint,
   type EngineInfo,
-} from '../adapters/docker-checkpoint.js';
-import { writeFileAtomic } from '../adapters/atomic-write.js';
-import { runCanary } from '../adapters/restore-canary.js';
-import { checkRestoreTargets } from '../adapters/host-paths.js';
-import { READ_LIMITS, readBoundedTextIfExists } from '../adapters/untrusted-file.js';
-import { readManifestIn } from '../adapters/manifest-file.js';
-import { fileTypesOf } from '../adapters/procfs.js';
-import { hostMountIndex, processMountTable } from '../adapters/mount-table.js';
+} from '../adapters/docker/docker-checkpoint.js';
+import { writeFileAtomic } from '../adapters/fs/atomic-write.js';
+import { runCanary } from '../adapters/docker/restore-canary.js';
+import { checkRestoreTargets } from '../adapters/fs/restore-target-check.js';
+import { READ_LIMITS, readBoundedTextIfExists } from '../adapters/fs/untrusted-file.js';
+import { readManifestIn } from '../adapters/fs/manifest-file.js';
+import { fileTypesOf } from '../adapters/procfs/procfs.js';
+import { hostMountIndex, processMountTable } from '../adapters/procfs/mount-table.js';
 import { engineFor } from './docker-target.js';
 import { WRAPPER_PATH } from './install-runtime.js';
 import type { CommandContext } from './context.js';

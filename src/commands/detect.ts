@@ -6,9 +6,9 @@ import { ExtmountError } from '../core/errors.js';
 import { parseMountinfo, type MountInfo } from '../core/mounts/mountinfo.js';
 import { planExternalMounts, type MountPlan } from '../core/mounts/plan.js';
 import { planCriuOptions, type CriuOptions, type CriuVersion } from '../core/mounts/render.js';
-import { criuVersion } from '../adapters/criu-version.js';
-import { hostMountTable, processMountTable } from '../adapters/mount-table.js';
-import { fileTypesOf, readMountinfoFile } from '../adapters/procfs.js';
+import { criuVersion } from '../adapters/criu/criu-version.js';
+import { hostMountTable, processMountTable } from '../adapters/procfs/mount-table.js';
+import { fileTypesOf, readMountinfoFile } from '../adapters/procfs/procfs.js';
 import type { CommandContext } from './context.js';
 
 export type DetectSource =

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import type { ContainerInfo } from '../core/mounts/container.js';
 import { resolveDockerHost } from '../core/docker/docker-host.js';
 import { ExtmountError } from '../core/errors.js';
-import { connectEngine, inspectContainer, type Engine } from '../adapters/docker.js';
+import { connectEngine, inspectContainer, type Engine } from '../adapters/docker/docker.js';
 import type { CommandContext } from './context.js';
 
 export function engineFor(ctx: CommandContext, host = ctx.host): Engine {

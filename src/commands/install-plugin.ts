@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ExtmountError, fileError } from '../core/errors.js';
 import { planPluginLink, type LinkState, type PluginLinkPlan } from '../core/docker/plugin-link.js';
-import { dockerConfigDir } from '../adapters/docker-cli-config.js';
+import { dockerConfigDir } from '../adapters/docker/docker-cli-config.js';
 import type { CommandContext } from './context.js';
 
 export const PLUGIN_ENTRY = fileURLToPath(new URL('../../../hooks/docker-extmount', import.meta.url));

@@ -8,8 +8,8 @@ import { parseConfig, type Config } from '../core/config.js';
 import { mergeRuntimeEntry, runtimeEntry } from '../core/docker/daemon-json.js';
 import { ExtmountError } from '../core/errors.js';
 import { dropInAction, podmanDropIn, updateRuntimeConfig } from '../core/podman/podman-conf.js';
-import { createFileExclusive, writeFileAtomic } from '../adapters/atomic-write.js';
-import { READ_LIMITS, readUntrustedIfExists } from '../adapters/untrusted-file.js';
+import { createFileExclusive, writeFileAtomic } from '../adapters/fs/atomic-write.js';
+import { READ_LIMITS, readUntrustedIfExists } from '../adapters/fs/untrusted-file.js';
 import type { CommandContext } from './context.js';
 
 export interface InstallRuntimeOptions {

@@ -2,7 +2,7 @@
 import type { RemapRule } from '../core/config.js';
 import { resolveDockerHost } from '../core/docker/docker-host.js';
 import { formatReport } from '../core/migrate/migrate-report.js';
-import { connectEngine } from '../adapters/docker.js';
+import { connectEngine } from '../adapters/docker/docker.js';
 import { faultsFromEnv } from '../migrate/faults.js';
 import { migrate } from '../migrate/migrate.js';
 import { createProgress } from '../migrate/progress.js';

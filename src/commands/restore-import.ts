@@ -25,17 +25,17 @@ import {
   SPEC_DUMP,
   type ArchiveDumps,
 } from '../core/podman/checkpoint-archive.js';
-import { configuredEngineRoots } from '../adapters/engine-roots.js';
-import { checkHostPath } from '../adapters/host-paths.js';
+import { configuredEngineRoots } from '../adapters/fs/engine-roots.js';
+import { checkHostPath } from '../adapters/fs/restore-target-check.js';
 import {
   openArchive,
   podmanRestoreImport,
   podmanStore,
   withTarStream,
   type ArchiveFile,
-} from '../adapters/podman-archive.js';
-import { TarFilter } from '../migrate/tar-filter.js';
-import { CHECKPOINT_POLICY, readCheckpointFiles } from '../adapters/checkpoint-source.js';
+} from '../adapters/podman/podman-archive.js';
+import { TarFilter } from '../core/migrate/tar-filter.js';
+import { CHECKPOINT_POLICY, readCheckpointFiles } from '../adapters/kube/checkpoint-source.js';
 import { createProgress } from '../migrate/progress.js';
 import { formatBytes } from '../core/migrate/migrate-report.js';
 import type { CommandContext } from './context.js';

@@ -12,9 +12,9 @@ import {
   openCheckpointSource,
   registryCheckpointSource,
   type CheckpointSource,
-} from '../adapters/checkpoint-source.js';
-import { RegistryClient } from '../adapters/registry.js';
-import { READ_LIMITS, readUntrusted } from '../adapters/untrusted-file.js';
+} from '../adapters/kube/checkpoint-source.js';
+import { RegistryClient } from '../adapters/kube/registry.js';
+import { READ_LIMITS, readUntrusted } from '../adapters/fs/untrusted-file.js';
 import { readCheckpointInfo } from './checkpoint-image.js';
 import type { CommandContext } from './context.js';
 

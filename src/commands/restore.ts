@@ -13,17 +13,16 @@ import {
   restoreDenials,
   type RestoreTarget,
 } from '../core/checkpoint/restore-targets.js';
-import { runCriu } from '../adapters/criu.js';
-import { criuVersion } from '../adapters/criu-version.js';
-import { lockImagesDir } from '../adapters/dir-lock.js';
-import { hostMountTable } from '../adapters/mount-table.js';
-import { MountHolder } from '../runtime/holder.js';
-import { restoreHolderDir } from '../adapters/state-dir.js';
-import { configuredEngineRoots } from '../adapters/engine-roots.js';
-import { checkRestoreTargets } from '../adapters/host-paths.js';
-import { readManifestIn } from '../adapters/manifest-file.js';
-import { readImageMounts } from '../adapters/images.js';
-import { READ_LIMITS, readBoundedText } from '../adapters/untrusted-file.js';
+import { runCriu } from '../adapters/criu/criu.js';
+import { criuVersion } from '../adapters/criu/criu-version.js';
+import { lockImagesDir } from '../adapters/fs/dir-lock.js';
+import { MountHolder } from '../adapters/mounts/mount-holder.js';
+import { restoreHolderDir } from '../adapters/fs/state-dir.js';
+import { configuredEngineRoots } from '../adapters/fs/engine-roots.js';
+import { checkRestoreTargets } from '../adapters/fs/restore-target-check.js';
+import { readManifestIn } from '../adapters/fs/manifest-file.js';
+import { readImageMounts } from '../adapters/criu/images.js';
+import { READ_LIMITS, readBoundedText } from '../adapters/fs/untrusted-file.js';
 import type { CommandContext } from './context.js';
 
 export interface RestoreOptions {

@@ -6,8 +6,8 @@ import { open, stat } from 'node:fs/promises';
 import { decodeCriuImage, type CriuImage } from '../core/images/criu-image.js';
 import { formatImage } from '../core/images/show-format.js';
 import { compressionOf } from '../core/podman/checkpoint-archive.js';
-import { imageFilesAt, readImageFile } from '../adapters/images.js';
-import { READ_LIMITS } from '../adapters/untrusted-file.js';
+import { imageFilesAt, readImageFile } from '../adapters/criu/images.js';
+import { READ_LIMITS } from '../adapters/fs/untrusted-file.js';
 import type { CommandIO } from './io.js';
 
 export interface ShowOptions {
@@ -20,7 +20,7 @@ const ARCHIVE_IMAGE = /^checkpoint\/(inventory\.img|mountpoints-(\d+)\.img)$/;
 export async function runShow(opts: ShowOptions, io: CommandIO): Promise<void> {
   const images: { path: string; image: CriuImage }[] = [];
   if (await isArchive(opts.path)) {
-    const { openCheckpointSource, readCheckpointFiles } = await import('../adapters/checkpoint-source.js');
+    const { openCheckpointSource, readCheckpointFiles } = await import('../adapters/kube/checkpoint-source.js');
     const source = await openCheckpointSource(opts.path);
     try {
       const files = await readCheckpointFiles(source, (p) => ARCHIVE_IMAGE.test(p), READ_LIMITS.criuImage.maxBytes);

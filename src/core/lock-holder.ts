@@ -1,4 +1,4 @@
-// Who holds one of extmount's lock files (adapters/dir-lock.ts): the record written into it, and read back
+// Who holds one of extmount's lock files (adapters/fs/dir-lock.ts): the record written into it, and read back
 // for the one line that refuses a second run.
 
 export interface LockHolder {

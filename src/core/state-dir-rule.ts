@@ -1,5 +1,5 @@
 // The one rule for extmount's state dir (CLI, runtime, migrate, import): what path it may be, and what the
-// host must show there, decided on facts an adapter reads (adapters/state-dir.ts checkStateDir).
+// host must show there, decided on facts an adapter reads (adapters/fs/state-dir.ts checkStateDir).
 //
 // Everything extmount writes as root goes below it (CRIU config files, kept logs, import copies, locks):
 // a state dir of "/", below /etc, reached through a symlink or writable by another user would let those

@@ -5,9 +5,9 @@ import { ExtmountError } from '../core/errors.js';
 import type { Digests } from '../core/migrate/digests.js';
 import type { TransferKind } from '../core/migrate/migrate-report.js';
 import { encodeEntry, END_OF_ARCHIVE, type EntryPolicy } from '../core/migrate/migrate-tar.js';
-import { engineError, type Engine } from '../adapters/docker.js';
+import { engineError, type Engine } from '../adapters/docker/docker.js';
 import type { Progress } from './progress.js';
-import { TarFilter, type Decide } from './tar-filter.js';
+import { TarFilter, type Decide } from '../core/migrate/tar-filter.js';
 
 export interface ArchiveEnd {
   engine: Engine;

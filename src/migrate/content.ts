@@ -13,11 +13,11 @@ import {
 import { isUnder } from '../core/checkpoint/restore-targets.js';
 import type { TransferKind } from '../core/migrate/migrate-report.js';
 import { TarFormatError, encodeFileEntry } from '../core/migrate/migrate-tar.js';
-import { containerChanges, engineError, type Engine } from '../adapters/docker.js';
+import { containerChanges, engineError, type Engine } from '../adapters/docker/docker.js';
 import { CHECKPOINT_ATTEMPT_FILE, CHECKPOINT_MAPS_FILE } from '../core/runtime/runtime-files.js';
 import { compareDigests, describeMismatches, type DigestCheck, type Digests } from '../core/migrate/digests.js';
 import { copyArchive, digestArchive, putEntries, whiteoutEntry } from './archives.js';
-import { statPath, withHelper, type HelperMount, type HelperPool } from './engine.js';
+import { statPath, withHelper, type HelperMount, type HelperPool } from '../adapters/docker/migrate-engine.js';
 import type { VolumePlan } from './preflight.js';
 import type { Progress } from './progress.js';
 

@@ -8,8 +8,8 @@ import {
   encodeRestartPolicy,
   type RestartPolicy,
 } from '../core/migrate/migrate-config.js';
-import { engineError, type Engine } from '../adapters/docker.js';
-import { HELPER_ENTRYPOINT, listLabelled, removeContainer } from './engine.js';
+import { engineError, type Engine } from '../adapters/docker/docker.js';
+import { HELPER_ENTRYPOINT, listLabelled, removeContainer } from '../adapters/docker/migrate-engine.js';
 
 /**
  * Written before the restart policy is cleared and the checkpoint taken: it keeps the policy to give

@@ -31,9 +31,9 @@ import {
   writeLiveRequest,
   writeLiveTls,
   type LiveTls,
-} from '../adapters/live-files.js';
-import { opensslProblem } from '../adapters/live-tls.js';
-import { writeFileAtomic } from '../adapters/atomic-write.js';
+} from '../adapters/live/live-files.js';
+import { opensslProblem } from '../adapters/live/live-tls.js';
+import { writeFileAtomic } from '../adapters/fs/atomic-write.js';
 import type { MigrationPlan } from './preflight.js';
 
 const execFileAsync = promisify(execFile);
@@ -142,7 +142,7 @@ export interface LiveSession {
   port: number;
   stateDir: string;
   sourceId: string;
-  /** The page server's TLS files, made for this migration (adapters/live-tls.ts). */
+  /** The page server's TLS files, made for this migration (adapters/live/live-tls.ts). */
   tls: LiveTls;
 }
 

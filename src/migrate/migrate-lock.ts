@@ -7,11 +7,11 @@
 // The lock is this host's: two migrates started on two hosts against one engine do not see each other's.
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { lockFile, type DirLock } from '../adapters/dir-lock.js';
-import type { Engine } from '../adapters/docker.js';
+import { lockFile, type DirLock } from '../adapters/fs/dir-lock.js';
+import type { Engine } from '../adapters/docker/docker.js';
 import { ExtmountError } from '../core/errors.js';
 import { describeLockHolder } from '../core/lock-holder.js';
-import { inspectSource } from './engine.js';
+import { inspectSource } from '../adapters/docker/migrate-engine.js';
 
 /**
  * Takes the lock of the container `ref` names on the source; undefined when the source does not show it

@@ -24,13 +24,13 @@ import {
   unseenTaskRefusal,
   type RollbackFacts,
 } from '../core/migrate/rollback-decision.js';
-import { engineError, type Engine } from '../adapters/docker.js';
+import { engineError, type Engine } from '../adapters/docker/docker.js';
 import {
   createCheckpoint,
   deleteCheckpoint,
   listCheckpoints,
   startFromCheckpoint,
-} from '../adapters/docker-checkpoint.js';
+} from '../adapters/docker/docker-checkpoint.js';
 import {
   applyRootfs,
   copyData,
@@ -54,8 +54,8 @@ import {
   setRestartPolicy,
   unreachableCode,
   verifyRunning,
-} from './engine.js';
-import { endUnknownTask } from '../adapters/host-tasks.js';
+} from '../adapters/docker/migrate-engine.js';
+import { endUnknownTask } from '../adapters/procfs/host-tasks.js';
 import { needsNetworkFiles, networkFilesVolumesOf, prepareNetworkFiles, removeOurVolume } from './network-files.js';
 import { restoreInCopy } from './rollback-copy.js';
 import type { Faults } from './faults.js';
@@ -66,8 +66,8 @@ import { lockContainer, lockMigration } from './migrate-lock.js';
 import type { Progress } from './progress.js';
 import type { Digests } from '../core/migrate/digests.js';
 import type { LiveReady } from '../core/live/live-request.js';
-import { removeLive, requestLazyAbort, writeLiveRelease } from '../adapters/live-files.js';
-import { makeLiveTls } from '../adapters/live-tls.js';
+import { removeLive, requestLazyAbort, writeLiveRelease } from '../adapters/live/live-files.js';
+import { makeLiveTls } from '../adapters/live/live-tls.js';
 import {
   PAGE_SERVER_ADDRESS,
   PAGES_TIMEOUT_MS,

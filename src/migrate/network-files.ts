@@ -13,9 +13,9 @@ import {
 } from '../core/migrate/migrate-config.js';
 import { ExtmountError } from '../core/errors.js';
 import { TarFormatError } from '../core/migrate/migrate-tar.js';
-import { engineError, type Engine } from '../adapters/docker.js';
+import { engineError, type Engine } from '../adapters/docker/docker.js';
 import { copyArchive } from './archives.js';
-import { withHelper } from './engine.js';
+import { withHelper } from '../adapters/docker/migrate-engine.js';
 import type { Progress } from './progress.js';
 
 /** At most this many bytes per network file copied from the source. */

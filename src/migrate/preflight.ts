@@ -1,13 +1,13 @@
 // Everything checked before the container stops: engines, container, what a crashed earlier run left, image, mounts on the target.
 import type { LiveRequestMode } from '../core/live/live-request.js';
-import { endUnknownTask } from '../adapters/host-tasks.js';
+import { endUnknownTask } from '../adapters/procfs/host-tasks.js';
 import {
   isLazyCheckpoint,
   readLiveReady,
   removeLive,
   requestLazyAbort,
   writeLiveRelease,
-} from '../adapters/live-files.js';
+} from '../adapters/live/live-files.js';
 import type { Config, RemapRule } from '../core/config.js';
 import { describeEndpoint } from '../core/docker/docker-host.js';
 import { ExtmountError } from '../core/errors.js';
@@ -39,13 +39,20 @@ import {
   engineError,
   engineRestoreRoute,
   type Engine,
-} from '../adapters/docker.js';
-import { runCanary, type CanaryShape } from '../adapters/restore-canary.js';
+} from '../adapters/docker/docker.js';
+import { runCanary, type CanaryShape } from '../adapters/docker/restore-canary.js';
 import { rollbackCopyName } from './rollback-copy.js';
-import { listCheckpoints, requireExperimental, type EngineInfo } from '../adapters/docker-checkpoint.js';
+import { listCheckpoints, requireExperimental, type EngineInfo } from '../adapters/docker/docker-checkpoint.js';
 import { transferImage } from './archives.js';
-import { inspectMaybe, inspectSource, isDirectoryMode, listLabelled, statPath, statusOf } from './engine.js';
-import { hostPathRefused, inspectHostPath } from './host-paths.js';
+import {
+  inspectMaybe,
+  inspectSource,
+  isDirectoryMode,
+  listLabelled,
+  statPath,
+  statusOf,
+} from '../adapters/docker/migrate-engine.js';
+import { hostPathRefused, inspectHostPath } from '../adapters/docker/engine-host-paths.js';
 import type { Progress } from './progress.js';
 import { WAIT_MS, pollUntil } from './best-effort.js';
 

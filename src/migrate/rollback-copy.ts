@@ -10,10 +10,16 @@ import {
   targetCreateOptions,
 } from '../core/migrate/migrate-config.js';
 import type { BindTarget } from '../core/migrate/migrate-plan.js';
-import { engineError } from '../adapters/docker.js';
-import { startFromCheckpoint } from '../adapters/docker-checkpoint.js';
+import { engineError } from '../adapters/docker/docker.js';
+import { startFromCheckpoint } from '../adapters/docker/docker-checkpoint.js';
 import { applyRootfs, copyData, prepareTransfers, readRootfsPlan, type Sides } from './content.js';
-import { inspectMaybe, removeContainer, setRestartPolicy, verifyRunning, type HelperPool } from './engine.js';
+import {
+  inspectMaybe,
+  removeContainer,
+  setRestartPolicy,
+  verifyRunning,
+  type HelperPool,
+} from '../adapters/docker/migrate-engine.js';
 import { prepareNetworkFiles, removeOurVolume } from './network-files.js';
 import type { MigrationPlan } from './preflight.js';
 import type { Progress } from './progress.js';

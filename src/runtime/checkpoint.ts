@@ -2,17 +2,17 @@
 // images, and make a failure say what is wrong instead of "criu failed: type NOTIFY errno 0".
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
-import { writeFileAtomic } from '../adapters/atomic-write.js';
-import { READ_LIMITS, readBoundedText } from '../adapters/untrusted-file.js';
+import { writeFileAtomic } from '../adapters/fs/atomic-write.js';
+import { READ_LIMITS, readBoundedText } from '../adapters/fs/untrusted-file.js';
 import { join } from 'node:path';
 import { classifyOnHost } from '../core/mounts/classify-on-host.js';
 import { analyzeCriuLog, criuFailureError } from '../core/checkpoint/criu-log.js';
 import { ExtmountError, formatError } from '../core/errors.js';
 import { MANIFEST_FILE, manifestFromPlan, renderManifest, type Manifest } from '../core/checkpoint/manifest.js';
 import { containerInfoFromBundle, parseOciSpec, resolveBindDestinations } from '../core/runtime/oci-bundle.js';
-import { findDockerContainer } from '../adapters/docker-container-dir.js';
-import { findPodmanContainer } from '../adapters/podman-container-dir.js';
-import { rootfsReadlink } from '../adapters/rootfs.js';
+import { findDockerContainer } from '../adapters/docker/docker-container-dir.js';
+import { findPodmanContainer } from '../adapters/podman/podman-container-dir.js';
+import { rootfsReadlink } from '../adapters/fs/rootfs.js';
 import { planExternalMounts } from '../core/mounts/plan.js';
 import { planCriuOptions, toConfigFile, type CriuVersion } from '../core/mounts/render.js';
 import {
@@ -35,8 +35,8 @@ import {
   dumpWarnings,
   splitDumpPlan,
 } from '../core/runtime/runtime-plan.js';
-import { criuVersion } from '../adapters/criu-version.js';
-import { fileTypesOf } from '../adapters/procfs.js';
+import { criuVersion } from '../adapters/criu/criu-version.js';
+import { fileTypesOf } from '../adapters/procfs/procfs.js';
 import {
   destroyAfterCheckpoint,
   runcKill,
@@ -45,7 +45,7 @@ import {
   runcState,
   runRunc,
   statusFdFor,
-} from '../adapters/runc.js';
+} from '../adapters/criu/runc.js';
 import {
   lazyAbortRequested,
   liveDir,
@@ -54,9 +54,9 @@ import {
   readLiveRelease,
   takeLiveRequest,
   writeLiveReady,
-} from '../adapters/live-files.js';
-import { statusFifo } from '../adapters/status-fifo.js';
-import { killChildren, tcpEstablishedOn } from '../adapters/procfs.js';
+} from '../adapters/live/live-files.js';
+import { statusFifo } from '../adapters/criu/status-fifo.js';
+import { killChildren, tcpEstablishedOn } from '../adapters/procfs/procfs.js';
 import {
   tlsCriuOptions,
   withVerbFlags,
@@ -66,9 +66,9 @@ import {
 } from '../core/live/live-request.js';
 import { appendRuncLog, writeStderr } from './report.js';
 import { makeWorkPath, requireId, runcEnv, withInheritedCriuConfig, type RuntimeContext } from './context.js';
-import { hostMountIndex, processMountTable } from '../adapters/mount-table.js';
+import { hostMountIndex, processMountTable } from '../adapters/procfs/mount-table.js';
 import type { MountinfoIndex } from '../core/mounts/mountinfo-index.js';
-import { ContainerStateDir } from '../adapters/state-dir.js';
+import { ContainerStateDir } from '../adapters/fs/state-dir.js';
 import { runcAnswers } from './passthrough.js';
 
 const DUMP_CONFIG = 'criu-dump.conf';

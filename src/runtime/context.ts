@@ -7,7 +7,7 @@
 // default RPC config file) is shared by every container, and the org.criu.config annotation is fixed
 // when the container is created.
 import { mkdir } from 'node:fs/promises';
-import { READ_LIMITS, readBoundedText } from '../adapters/untrusted-file.js';
+import { READ_LIMITS, readBoundedText } from '../adapters/fs/untrusted-file.js';
 import type { Config } from '../core/config.js';
 import { ExtmountError } from '../core/errors.js';
 import { workPathOf, type RuncInvocation } from '../core/runtime/runc-argv.js';

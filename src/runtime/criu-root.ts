@@ -3,8 +3,8 @@
 // and a retry is not refused with "already exists". runc's state of a container it does have is kept.
 import { realpath, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { hostMountTable } from '../adapters/mount-table.js';
-import { runFile } from '../adapters/run-file.js';
+import { hostMountTable } from '../adapters/procfs/mount-table.js';
+import { runFile } from '../adapters/criu/run-file.js';
 import { CRIU_ROOT, criuRootLeftovers } from '../core/runtime/criu-root.js';
 
 /**

@@ -8,7 +8,7 @@
 // container, whoever else is still there to notice.
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { writeLivePages } from '../adapters/live-files.js';
+import { writeLivePages } from '../adapters/live/live-files.js';
 import {
   LAZY_SUPERVISOR_ENV,
   tlsCriuArgs,

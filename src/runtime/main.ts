@@ -6,7 +6,7 @@
 // Where extmount stops runc from running (a manifest or restore target it refuses), it exits 2 (refused)
 // or 1 (failed) with one `extmount: ` line.
 import { loadConfig } from '../adapters/config-file.js';
-import { checkStateDir } from '../adapters/state-dir.js';
+import { checkStateDir } from '../adapters/fs/state-dir.js';
 import { extmountVersion } from '../adapters/package-info.js';
 import { ExtmountError, formatError } from '../core/errors.js';
 import { parseRuncArgv } from '../core/runtime/runc-argv.js';

@@ -1,5 +1,5 @@
 // runc alone, as the caller called it (crun: its restore argv as argvForRuntime reads it): for whatever extmount has nothing to add to.
-import { runRunc } from '../adapters/runc.js';
+import { runRunc } from '../adapters/criu/runc.js';
 import { argvForRuntime } from '../core/runtime/crun-compat.js';
 import { runcEnv, type RuntimeContext } from './context.js';
 import { writeStderr } from './report.js';

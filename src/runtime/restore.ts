@@ -9,8 +9,8 @@ import { spawn } from 'node:child_process';
 import { readFile, realpath, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { liveDir, missingLiveTls, readLivePages, takeLiveRequest } from '../adapters/live-files.js';
-import { killChildren } from '../adapters/procfs.js';
+import { liveDir, missingLiveTls, readLivePages, takeLiveRequest } from '../adapters/live/live-files.js';
+import { killChildren } from '../adapters/procfs/procfs.js';
 import {
   LAZY_SUPERVISOR_ENV,
   LIVE_LAZY_LOG,
@@ -19,21 +19,21 @@ import {
   type LiveRequest,
   type SupervisorJob,
 } from '../core/live/live-request.js';
-import { writeFileAtomic } from '../adapters/atomic-write.js';
-import { READ_LIMITS, readBoundedText } from '../adapters/untrusted-file.js';
+import { writeFileAtomic } from '../adapters/fs/atomic-write.js';
+import { READ_LIMITS, readBoundedText } from '../adapters/fs/untrusted-file.js';
 import { join } from 'node:path';
-import { checkRestoreTargets } from '../adapters/host-paths.js';
-import { runRunc } from '../adapters/runc.js';
+import { checkRestoreTargets } from '../adapters/fs/restore-target-check.js';
+import { runRunc } from '../adapters/criu/runc.js';
 import { criuFailureError } from '../core/checkpoint/criu-log.js';
 import { ExtmountError, formatError } from '../core/errors.js';
 import { detachPropagationRisk } from '../core/mounts/host-mounts.js';
 import { checkManifestAgainstImages } from '../core/checkpoint/image-check.js';
-import { readImageMounts } from '../adapters/images.js';
+import { readImageMounts } from '../adapters/criu/images.js';
 import type { MountEntry } from '../core/images/criu-image.js';
 import { MANIFEST_FILE, type Manifest } from '../core/checkpoint/manifest.js';
-import { findDockerContainer } from '../adapters/docker-container-dir.js';
+import { findDockerContainer } from '../adapters/docker/docker-container-dir.js';
 import { parseOciSpec, resolveBindDestinations, rewriteBindSources, type OciBind } from '../core/runtime/oci-bundle.js';
-import { rootfsReadlink } from '../adapters/rootfs.js';
+import { rootfsReadlink } from '../adapters/fs/rootfs.js';
 import { planCriuOptions, toConfigFile, type CriuOption, type CriuVersion } from '../core/mounts/render.js';
 import { restoreDenials } from '../core/checkpoint/restore-targets.js';
 import { restoreWalkProblem } from '../core/runtime/restore-walk.js';
@@ -54,13 +54,13 @@ import {
 } from '../core/runtime/runtime-files.js';
 import { planFromManifest, planRuntimeRestore, type RuntimeRestorePlan } from '../core/runtime/runtime-plan.js';
 import { makeWorkPath, requireId, runcEnv, withInheritedCriuConfig, type RuntimeContext } from './context.js';
-import { MountHolder } from './holder.js';
+import { MountHolder } from '../adapters/mounts/mount-holder.js';
 import { argvForRuntime, crunEmptyDirectory } from '../core/runtime/crun-compat.js';
-import { hostMountTable } from '../adapters/mount-table.js';
-import { readManifestIn, readMapsIn } from '../adapters/manifest-file.js';
+import { hostMountTable } from '../adapters/procfs/mount-table.js';
+import { readManifestIn, readMapsIn } from '../adapters/fs/manifest-file.js';
 import { appendRuncLog, writeStderr } from './report.js';
 import { runcAnswers } from './passthrough.js';
-import { ContainerStateDir } from '../adapters/state-dir.js';
+import { ContainerStateDir } from '../adapters/fs/state-dir.js';
 import { failedRestoreCleanup } from './criu-root.js';
 
 const RESTORE_CONFIG = 'criu-restore.conf';

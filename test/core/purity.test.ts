@@ -1,6 +1,7 @@
 // src/core stays pure (docs/architecture.md, "Layout"): no file system, child processes, network, the
 // process global, the heavy clients (execa, dockerode, pino), nor the shells over the core. What touches
 // the system lives in src/adapters and reaches the core as values or injected functions.
+// The layers above keep their order too: cli → commands → migrate | runtime → adapters → core.
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, posix, relative } from 'node:path';
@@ -9,30 +10,54 @@ import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const CORE = join(ROOT, 'src/core');
 
 /** Modules the core must not load, with or without the node: prefix, and their subpaths (fs/promises). */
 const FORBIDDEN_MODULES = ['fs', 'child_process', 'process', 'net', 'execa', 'dockerode', 'pino'];
-/** The shells over the core: it must not depend on them. */
-const FORBIDDEN_DIRS = ['src/adapters/', 'src/commands/', 'src/runtime/', 'src/migrate/', 'src/cli/'];
+
+interface Layer {
+  /** The layer's folder, relative to the repository, with a trailing slash. */
+  dir: string;
+  /** Folders of src/ it must not import from. */
+  forbiddenDirs: string[];
+  /** The core alone: no system modules, no process global. */
+  pure: boolean;
+}
+
+const LAYERS: Layer[] = [
+  {
+    dir: 'src/core/',
+    forbiddenDirs: ['src/adapters/', 'src/commands/', 'src/runtime/', 'src/migrate/', 'src/cli/'],
+    pure: true,
+  },
+  // Adapters touch the system for the shells above; they know nothing of them.
+  { dir: 'src/adapters/', forbiddenDirs: ['src/commands/', 'src/runtime/', 'src/migrate/', 'src/cli/'], pure: false },
+  { dir: 'src/migrate/', forbiddenDirs: ['src/commands/', 'src/runtime/', 'src/cli/'], pure: false },
+  // The runtime handler is its own program (bundled apart): the CLI's code is not in it.
+  { dir: 'src/runtime/', forbiddenDirs: ['src/commands/', 'src/migrate/', 'src/cli/'], pure: false },
+  // Commands use the runtime's files through the adapters, never the handler's internals.
+  { dir: 'src/commands/', forbiddenDirs: ['src/runtime/', 'src/cli/'], pure: false },
+];
+
+const CORE = LAYERS[0]!;
 
 interface Violation {
   line: number;
   what: string;
 }
 
-function forbiddenSpecifier(specifier: string, file: string): string | undefined {
+function forbiddenSpecifier(specifier: string, file: string, layer: Layer): string | undefined {
   if (specifier.startsWith('.')) {
     const target = posix.normalize(posix.join(posix.dirname(file), specifier));
-    const dir = FORBIDDEN_DIRS.find((d) => target.startsWith(d));
+    const dir = layer.forbiddenDirs.find((d) => target.startsWith(d));
     return dir ? `imports ${specifier} (${dir.replace(/[/.]$/, '')})` : undefined;
   }
+  if (!layer.pure) return undefined;
   const bare = specifier.replace(/^node:/, '');
   return FORBIDDEN_MODULES.some((m) => bare === m || bare.startsWith(`${m}/`)) ? `imports ${specifier}` : undefined;
 }
 
-/** What in one core file (`file` relative to the repository, posix) breaks the rule, by line. */
-function violations(file: string, text: string): Violation[] {
+/** What in one file of `layer` (`file` relative to the repository, posix) breaks its rule, by line. */
+function violations(file: string, text: string, layer: Layer): Violation[] {
   const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS);
   const found: Violation[] = [];
   const add = (node: ts.Node, what: string | undefined): void => {
@@ -44,28 +69,28 @@ function violations(file: string, text: string): Violation[] {
       node.moduleSpecifier &&
       ts.isStringLiteral(node.moduleSpecifier)
     ) {
-      add(node, forbiddenSpecifier(node.moduleSpecifier.text, file));
+      add(node, forbiddenSpecifier(node.moduleSpecifier.text, file, layer));
     } else if (
       ts.isImportEqualsDeclaration(node) &&
       ts.isExternalModuleReference(node.moduleReference) &&
       ts.isStringLiteral(node.moduleReference.expression)
     ) {
-      add(node, forbiddenSpecifier(node.moduleReference.expression.text, file));
+      add(node, forbiddenSpecifier(node.moduleReference.expression.text, file, layer));
     } else if (
       ts.isCallExpression(node) &&
       (node.expression.kind === ts.SyntaxKind.ImportKeyword ||
         (ts.isIdentifier(node.expression) && node.expression.text === 'require'))
     ) {
       const [arg] = node.arguments;
-      if (arg && ts.isStringLiteralLike(arg)) add(node, forbiddenSpecifier(arg.text, file));
+      if (arg && ts.isStringLiteralLike(arg)) add(node, forbiddenSpecifier(arg.text, file, layer));
       else add(node, 'loads a module chosen at run time');
     } else if (
       ts.isImportTypeNode(node) &&
       ts.isLiteralTypeNode(node.argument) &&
       ts.isStringLiteral(node.argument.literal)
     ) {
-      add(node, forbiddenSpecifier(node.argument.literal.text, file));
-    } else if (ts.isIdentifier(node) && node.text === 'process' && usesGlobal(node)) {
+      add(node, forbiddenSpecifier(node.argument.literal.text, file, layer));
+    } else if (layer.pure && ts.isIdentifier(node) && node.text === 'process' && usesGlobal(node)) {
       add(node, 'uses the process global');
     }
     ts.forEachChild(node, visit);
@@ -95,32 +120,42 @@ function usesGlobal(node: ts.Identifier): boolean {
   return true;
 }
 
-function coreFiles(dir: string): string[] {
+function tsFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true })
     .flatMap((entry) =>
-      entry.isDirectory()
-        ? coreFiles(join(dir, entry.name))
-        : entry.name.endsWith('.ts')
-          ? [join(dir, entry.name)]
-          : [],
+      entry.isDirectory() ? tsFiles(join(dir, entry.name)) : entry.name.endsWith('.ts') ? [join(dir, entry.name)] : [],
     )
     .sort();
 }
 
+/** Each breach of `layer`'s rule in its files, as `file:line: what`. */
+function layerReport(layer: Layer): { files: number; report: string[] } {
+  const files = tsFiles(join(ROOT, layer.dir));
+  const report = files.flatMap((path) => {
+    const file = relative(ROOT, path).split('\\').join('/');
+    return violations(file, readFileSync(path, 'utf8'), layer).map((v) => `${file}:${v.line}: ${v.what}`);
+  });
+  return { files: files.length, report };
+}
+
 describe('src/core is pure', () => {
   it('no core file loads the system, the heavy clients or the shells, nor uses process', () => {
-    const files = coreFiles(CORE);
-    assert.ok(files.length > 20, `read ${files.length} files under ${CORE}`);
-    const report = files.flatMap((path) => {
-      const file = relative(ROOT, path).split('\\').join('/');
-      return violations(file, readFileSync(path, 'utf8')).map((v) => `${file}:${v.line}: ${v.what}`);
-    });
+    const { files, report } = layerReport(CORE);
+    assert.ok(files > 20, `read ${files} files under ${CORE.dir}`);
     assert.deepEqual(
       report,
       [],
       `src/core must stay pure (move the effect to src/adapters and pass it in):\n${report.join('\n')}`,
     );
   });
+
+  for (const layer of LAYERS.slice(1)) {
+    it(`${layer.dir} imports nothing from ${layer.forbiddenDirs.join(', ')}`, () => {
+      const { files, report } = layerReport(layer);
+      assert.ok(files > 3, `read ${files} files under ${layer.dir}`);
+      assert.deepEqual(report, [], `a layer reaches above itself:\n${report.join('\n')}`);
+    });
+  }
 
   it('the check can fail: each kind of violation, by line', () => {
     const text = [
@@ -138,7 +173,7 @@ describe('src/core is pure', () => {
       'const o = { process: 1 }; o.process;',
       'function f(process: number) { return 2; }',
     ].join('\n');
-    assert.deepEqual(violations('src/core/mounts/sample.ts', text), [
+    assert.deepEqual(violations('src/core/mounts/sample.ts', text, CORE), [
       { line: 1, what: 'imports node:fs/promises' },
       { line: 2, what: 'imports execa' },
       { line: 3, what: 'imports ../../adapters/runc.js (src/adapters)' },
@@ -146,6 +181,32 @@ describe('src/core is pure', () => {
       { line: 5, what: 'uses the process global' },
       { line: 6, what: 'imports child_process' },
       { line: 7, what: 'uses the process global' },
+    ]);
+  });
+
+  it('the layer rules can fail: an adapter importing migrate, a command reaching into the runtime', () => {
+    const adapters = LAYERS.find((l) => l.dir === 'src/adapters/')!;
+    const commands = LAYERS.find((l) => l.dir === 'src/commands/')!;
+    const adapter = [
+      "import { readFile } from 'node:fs/promises';",
+      "import { TarFilter } from '../../migrate/archives.js';",
+      "import { isRecord } from '../../core/json.js';",
+      "import { atomic } from '../fs/atomic-write.js';",
+      "const cli = await import('../../cli/main.js');",
+      'const env = process.env;',
+    ].join('\n');
+    assert.deepEqual(violations('src/adapters/docker/sample.ts', adapter, adapters), [
+      { line: 2, what: 'imports ../../migrate/archives.js (src/migrate)' },
+      { line: 5, what: 'imports ../../cli/main.js (src/cli)' },
+    ]);
+    const command = [
+      "import { MountHolder } from '../runtime/holder.js';",
+      "import { MountHolder as M } from '../adapters/mounts/mount-holder.js';",
+      "export type { RuntimeContext } from '../runtime/context.js';",
+    ].join('\n');
+    assert.deepEqual(violations('src/commands/sample.ts', command, commands), [
+      { line: 1, what: 'imports ../runtime/holder.js (src/runtime)' },
+      { line: 3, what: 'imports ../runtime/context.js (src/runtime)' },
     ]);
   });
 });

@@ -4,7 +4,7 @@
 // (The CLI-level fault tests in migrate.test.ts kill the process instead, and re-run it.)
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { connectEngine } from '../../src/adapters/docker.js';
+import { connectEngine } from '../../src/adapters/docker/docker.js';
 import { textLogger } from '../../src/adapters/log.js';
 import { parseConfig } from '../../src/core/config.js';
 import { resolveDockerHost } from '../../src/core/docker/docker-host.js';

@@ -294,7 +294,7 @@ describe('migrate --live (post-copy) through the extmount runtime', () => {
   // The moments post-copy changes: frozen with the page server waiting (after the checkpoint, before the
   // start), and the pages moving without migrate (after the start). Before the freeze it is stop-and-copy's (migrate.test.ts).
   // CRIU's page server serves the first client that connects. Before its TLS (one certificate per
-  // migration: adapters/live-tls.ts) this request for a page of the frozen source was answered with it.
+  // migration: adapters/live/live-tls.ts) this request for a page of the frozen source was answered with it.
   it("a client without the migration's certificate, first on the page server, gets no page: the source runs on with its memory (exit 1)", async (t) => {
     if (!(await requireE2E(t, needs))) return;
     const { src, dst, log } = await startClock('l7', 16);

@@ -11,7 +11,7 @@ import {
 } from '../../../src/core/docker/docker-checkpoint.js';
 import { parseMountinfo } from '../../../src/core/mounts/mountinfo.js';
 import { planExternalMounts } from '../../../src/core/mounts/plan.js';
-import { containerInfoFromInspect } from '../../../src/adapters/docker.js';
+import { containerInfoFromInspect } from '../../../src/adapters/docker/docker.js';
 import { fixture, inspectFixture } from '../../helpers/fixtures.js';
 
 describe('checkpoint names', () => {

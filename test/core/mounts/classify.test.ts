@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { classifyMounts, type ClassifiedMount } from '../../../src/core/mounts/classify.js';
 import { ExtmountError } from '../../../src/core/errors.js';
 import { parseMountinfo } from '../../../src/core/mounts/mountinfo.js';
-import { containerInfoFromInspect } from '../../../src/adapters/docker.js';
+import { containerInfoFromInspect } from '../../../src/adapters/docker/docker.js';
 import { fixture, inspectFixture } from '../../helpers/fixtures.js';
 
 function classifyFixture(name: string, withContainer = true) {

@@ -6,7 +6,7 @@ import { findSharingSource, mountOfPath } from '../../../src/core/mounts/host-mo
 import { deviceKey, parseMountinfo, type MountInfo } from '../../../src/core/mounts/mountinfo.js';
 import { indexMountinfo, selectMounts } from '../../../src/core/mounts/mountinfo-index.js';
 import { classifyOnHost } from '../../../src/core/mounts/classify-on-host.js';
-import { containerInfoFromInspect } from '../../../src/adapters/docker.js';
+import { containerInfoFromInspect } from '../../../src/adapters/docker/docker.js';
 import { fixture, inspectFixture } from '../../helpers/fixtures.js';
 
 // The captured host of docker-propagated (prop shared:3, disk2 on prop/sub shared:5), grown as a Kubernetes

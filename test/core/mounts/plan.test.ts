@@ -4,7 +4,7 @@ import { classifyMounts } from '../../../src/core/mounts/classify.js';
 import { ExtmountError } from '../../../src/core/errors.js';
 import { parseMountinfo } from '../../../src/core/mounts/mountinfo.js';
 import { deriveKey, planExternalMounts, validateKey } from '../../../src/core/mounts/plan.js';
-import { containerInfoFromInspect } from '../../../src/adapters/docker.js';
+import { containerInfoFromInspect } from '../../../src/adapters/docker/docker.js';
 import { fixture, inspectFixture } from '../../helpers/fixtures.js';
 
 function dockerMixed() {

@@ -17,7 +17,7 @@ import {
   planRuntimeRestore,
   splitDumpPlan,
 } from '../../../src/core/runtime/runtime-plan.js';
-import { containerInfoFromInspect } from '../../../src/adapters/docker.js';
+import { containerInfoFromInspect } from '../../../src/adapters/docker/docker.js';
 import { fixture, inspectFixture } from '../../helpers/fixtures.js';
 
 const PROP = '/srv/extmount-fixtures/prop';

@@ -1,0 +1,45 @@
+// Reads a mount table that other processes change meanwhile: parallel restores mount and unmount on the host.
+//
+// /proc/PID/mountinfo is a seq_file read a page at a time; when mounts change between two reads the text
+// can hold an entry twice or miss one (seen here: "mount ID 78 appears twice" during 10 parallel restores).
+// Two reads in a row that agree were not torn.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { readMountinfo, readOwnMountinfo, readOwnMountinfoSync } from './procfs.js';
+import { parseMountinfo, type MountInfo } from '../../core/mounts/mountinfo.js';
+import { indexMountinfo, type MountinfoIndex } from '../../core/mounts/mountinfo-index.js';
+
+const ATTEMPTS = 20;
+/** Read from /proc: raw bytes in other mounts' sources are data, not damage (mountinfo.ts). */
+const KERNEL = { format: 'kernel' } as const;
+
+export async function stableMountinfo(read: () => Promise<string>, origin: string): Promise<MountInfo[]> {
+  return parseMountinfo(await stableText(read), origin, KERNEL);
+}
+
+async function stableText(read: () => string | Promise<string>): Promise<string> {
+  let previous = await read();
+  for (let attempt = 1; attempt < ATTEMPTS; attempt++) {
+    const current = await read();
+    if (current === previous) return current;
+    previous = current;
+    await sleep(attempt * 5);
+  }
+  return previous;
+}
+
+export function hostMountTable(): Promise<MountInfo[]> {
+  return stableMountinfo(readOwnMountinfo, '/proc/self/mountinfo');
+}
+
+/**
+ * The host's table scanned, not parsed: the runtime's checkpoint parses only the lines its container
+ * needs (mountinfo-index.ts). Read synchronously: the first read before this returns, the second as soon
+ * as the caller awaits anything (spawn what should run meanwhile first).
+ */
+export async function hostMountIndex(): Promise<MountinfoIndex> {
+  return indexMountinfo(await stableText(readOwnMountinfoSync), '/proc/self/mountinfo');
+}
+
+export function processMountTable(pid: number): Promise<MountInfo[]> {
+  return stableMountinfo(() => readMountinfo(pid), `/proc/${pid}/mountinfo`);
+}
