@@ -118,7 +118,7 @@ export async function migrate(
   let lock = await lockMigration(deps.config.stateDir, source, request.ref);
   let plan: MigrationPlan;
   try {
-    plan = await preflight(request, source, target, deps.config, deps.progress);
+    plan = await preflight(request, source, target, deps.config, deps.progress, deps.log);
   } catch (err) {
     await lock?.release();
     throw err;
@@ -126,10 +126,12 @@ export async function migrate(
   if (!lock) {
     // The source did not show the container a moment ago, preflight did: lock it now and look again.
     lock = await lockContainer(deps.config.stateDir, source, plan.container);
-    plan = await preflight(request, source, target, deps.config, deps.progress).catch(async (err: unknown) => {
-      await lock!.release();
-      throw err;
-    });
+    plan = await preflight(request, source, target, deps.config, deps.progress, deps.log).catch(
+      async (err: unknown) => {
+        await lock!.release();
+        throw err;
+      },
+    );
   }
   try {
     return await migrateLocked(request, plan, deps, startedAt);

@@ -361,6 +361,36 @@ describe('migrate between two engines', () => {
     });
   }
 
+  it('fault: migrate killed after the source is removed → the re-run says where it went and leaves nothing of the move', async (t) => {
+    if (!(await requireE2E(t, needs))) return;
+    faults.tried++;
+    const name = 'k-after-source-removed';
+    const { src, dst } = await bed.startCounter(name);
+    const before = await counterNow(src);
+    const r = await runCli(bed.migrateArgs(name, src, dst), {
+      env: { EXTMOUNT_MIGRATE_FAULT: 'after-source-removed' },
+    });
+    assert.equal(r.exitCode, 137, r.stderr);
+    assert.deepEqual(await bed.whereRunning(name), ['b']);
+    const from = (await bed.b.docker.getContainer(name).inspect()).Config.Labels['extmount.migrate.from']!;
+    assert.equal(
+      (await bed.a.docker.listContainers({ all: true, filters: { label: [`extmount.migrate.journal=${from}`] } }))
+        .length,
+      1,
+      'the killed run had not removed its journal yet',
+    );
+    const rerun = await runCli(bed.migrateArgs(name, src, dst));
+    assertOneLineError(
+      rerun,
+      2,
+      new RegExp(`no container "${name}" on .*; it was migrated: ${name} \\(\\w+\\) is on `),
+    );
+    await bed.assertNothingLeft(name);
+    assert.equal((await assertContinues(dst, before, name)).token, before.token);
+    faults.survived++;
+    faults.notes.push('killed after the source was removed: the re-run said where it went and removed the journal');
+  });
+
   it('fault: the checkpoint on the source fails → it keeps running on a, nothing on b, the re-run says why', async (t) => {
     if (!(await requireE2E(t, needs))) return;
     faults.tried++;
