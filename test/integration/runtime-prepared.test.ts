@@ -21,6 +21,11 @@ import {
   writeTestConfig,
 } from '../helpers/e2e.js';
 
+/** Two busybox nc ends talking over loopback (CRIU refuses established TCP without --tcp-established), and a counter. */
+const TCP_LOOP =
+  'sleep 100000 | nc -l -p 1234 >/dev/null & usleep 300000; sleep 100000 | nc 127.0.0.1 1234 >/dev/null & ' +
+  'i=0; while :; do i=$((i+1)); echo "x $i" > /data/counter; usleep 100000; done';
+
 /**
  * A runtime in front of the wrapper that, on `pause`, runs the wrapper's pause and then, when `trigger`
  * names a change, makes it: the window between the pause and the checkpoint, from the host's side.
@@ -137,9 +142,47 @@ test('a checkpoint prepared on pause: taken under dockerd, dropped on a change, 
         continued(await read(), atDump),
       );
     });
+
+    await t.test("(d) runc failing on the fast path: extmount's explanation and runc's status", async () => {
+      const tcpData = join(box.dir, 'tcp');
+      await mkdir(tcpData);
+      const tcpId = await runDetached(daemon!, [
+        '--name',
+        'tcp1',
+        '--runtime',
+        'extmount',
+        '-v',
+        `${tcpData}:/data`,
+        TEST_IMAGE,
+        'sh',
+        '-c',
+        TCP_LOOP,
+      ]);
+      await waitFor('the counter to pass 5', async () => (await readCount(join(tcpData, 'counter'))).n > 5);
+      const dump = await daemon!.cli(['checkpoint', 'create', 'tcp1', 'bad'], { reject: false });
+      assert.notEqual(dump.exitCode, 0);
+      assert.match(
+        dump.stderr,
+        /exit status 1: extmount: checkpoint failed: inet: Connected TCP socket, consider using --tcp-established option\.; full log: \S+criu-dump-\S+\.log/,
+      );
+      const r = JSON.parse(await readFile(join(box.dir, 'state', tcpId, 'last-checkpoint.json'), 'utf8')) as {
+        ok: boolean;
+        preparedAt?: string;
+        criuLog?: string;
+      };
+      assert.ok(!r.ok && r.preparedAt && r.criuLog, JSON.stringify(r));
+      assert.match(
+        await readFile(join(box.dir, 'state', tcpId, 'runtime.log'), 'utf8'),
+        /prepared on pause; runc exited with 1/,
+      );
+      assert.equal(
+        (await daemon!.cli(['inspect', '-f', '{{.State.Status}} {{.State.Paused}}', 'tcp1'])).stdout.trim(),
+        'running false',
+      );
+    });
   } finally {
     await execa('umount', [data], { reject: false });
-    await daemon?.cli(['rm', '-f', 'pc1'], { reject: false });
+    await daemon?.cli(['rm', '-f', 'pc1', 'tcp1'], { reject: false });
     await daemon?.stop();
     await box.cleanup();
   }
