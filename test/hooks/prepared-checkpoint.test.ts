@@ -3,7 +3,16 @@
 // checkpointRoute and preparationValid say so, and otherwise hand the call to the handler.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -192,6 +201,18 @@ describe('hooks/extmount-runc: a checkpoint prepared on pause', () => {
       }
     });
   }
+
+  it('a config without "runc": the stamp names "runc", and the sh runs runc from PATH', () => {
+    const p = paths();
+    writeFileSync(p.config, `${JSON.stringify({ stateDir: p.state }, null, 2)}\n`);
+    mkdirSync(join(dir, 'bin'));
+    symlinkSync(p.runc, join(dir, 'bin', 'runc'));
+    prep = { ...prep, runc: 'runc' };
+    writeFileSync(join(prepared, 'expected'), renderExpected(preparedSources(prep).map((s) => read(s)!)));
+    writeFileSync(join(prepared, 'stamp'), renderStamp(prep));
+    const { calls } = wrapper(checkpoint(), { PATH: `${join(dir, 'bin')}:${process.env.PATH!}` });
+    assert.deepEqual(calls, [`runc ${checkpoint().join(' ')} criu=${join(prepared, 'criu-dump.conf')}`]);
+  });
 
   it('without a prepared CRIU config, runc runs without CRIU_CONFIG_FILE', () => {
     rmSync(join(prepared, 'criu-dump.conf'));
