@@ -45,10 +45,14 @@ export async function benchFreeze(options: { runs?: number } = {}): Promise<Benc
       ours: join(sandbox.dir, 'trace-ours'),
       runc: join(sandbox.dir, 'trace-runc'),
       real: join(sandbox.dir, 'trace-real'),
+      runcReal: join(sandbox.dir, 'trace-runc-real'),
     };
+    // Two tracers on each side, so that both pay the same for them: ours → the wrapper → real → runc, and
+    // runc → runc-real → runc. What differs is the wrapper alone.
     await writeFile(scripts.ours, tracer(log, 'ours', WRAPPER));
-    await writeFile(scripts.runc, tracer(log, 'runc', 'runc'));
+    await writeFile(scripts.runc, tracer(log, 'runc', scripts.runcReal));
     await writeFile(scripts.real, tracer(log, 'real', 'runc'));
+    await writeFile(scripts.runcReal, tracer(log, 'runc-real', 'runc'));
     for (const s of Object.values(scripts)) await chmod(s, 0o755);
     const config = await writeTestConfig(sandbox.dir, { runc: scripts.real });
     daemon = await startRuntimeDaemon('freeze', {
@@ -97,7 +101,7 @@ export async function benchFreeze(options: { runs?: number } = {}): Promise<Benc
         // The freeze starts when runc pause runs and ends when runc resume runs: for extmount, as the real
         // runc behind the wrapper is called (the wrapper prepares the checkpoint before it execs runc pause,
         // while the task still runs, and its own time on resume counts).
-        const runc = rt === 'ours' ? 'real' : 'runc';
+        const runc = rt === 'ours' ? 'real' : 'runc-real';
         freeze[rt]!.push(at(runc, 'resume') - at(runc, 'pause'));
         gap[rt]!.push(at(rt, 'checkpoint') - at(runc, 'pause'));
         if (rt === 'ours') {
