@@ -2,7 +2,8 @@
 //
 // containerd's client (dockerd, the CRI) pauses the task, asks the runtime to checkpoint, and resumes it
 // (client task.Checkpoint: Pause, then the request, then a deferred Resume): the freeze runs from the
-// runtime's `pause` to its `resume`, and all the handler does before it calls runc falls inside it.
+// runtime's `pause` to its `resume`, and all the handler does before it calls runc falls inside it. The
+// wrapper prepares the checkpoint on `pause` before it execs runc pause (docs/docker-runtime.md).
 // Each runtime call is logged with its time by a bash tracer in front of the runtime (EPOCHREALTIME: no
 // fork), and the real runc behind the wrapper by another (the config's "runc"), so the log shows
 // pause → checkpoint → (the handler's runc checkpoint) → resume. Baseline: the same container shape with
@@ -44,10 +45,14 @@ export async function benchFreeze(options: { runs?: number } = {}): Promise<Benc
       ours: join(sandbox.dir, 'trace-ours'),
       runc: join(sandbox.dir, 'trace-runc'),
       real: join(sandbox.dir, 'trace-real'),
+      runcReal: join(sandbox.dir, 'trace-runc-real'),
     };
+    // Two tracers on each side, so that both pay the same for them: ours → the wrapper → real → runc, and
+    // runc → runc-real → runc. What differs is the wrapper alone.
     await writeFile(scripts.ours, tracer(log, 'ours', WRAPPER));
-    await writeFile(scripts.runc, tracer(log, 'runc', 'runc'));
+    await writeFile(scripts.runc, tracer(log, 'runc', scripts.runcReal));
     await writeFile(scripts.real, tracer(log, 'real', 'runc'));
+    await writeFile(scripts.runcReal, tracer(log, 'runc-real', 'runc'));
     for (const s of Object.values(scripts)) await chmod(s, 0o755);
     const config = await writeTestConfig(sandbox.dir, { runc: scripts.real });
     daemon = await startRuntimeDaemon('freeze', {
@@ -75,6 +80,7 @@ export async function benchFreeze(options: { runs?: number } = {}): Promise<Benc
     const freeze: Record<string, number[]> = { ours: [], runc: [] };
     const gap: Record<string, number[]> = { ours: [], runc: [] };
     const handler: number[] = [];
+    const prepare: number[] = [];
     for (let i = 0; i < 1 + runs; i++) {
       for (const rt of ['ours', 'runc']) {
         await writeFile(log, '');
@@ -92,9 +98,16 @@ export async function benchFreeze(options: { runs?: number } = {}): Promise<Benc
           return e.t;
         };
         if (i === 0) continue;
-        freeze[rt]!.push(at(rt, 'resume') - at(rt, 'pause'));
-        gap[rt]!.push(at(rt, 'checkpoint') - at(rt, 'pause'));
-        if (rt === 'ours') handler.push(at('real', 'checkpoint') - at('ours', 'checkpoint'));
+        // The freeze starts when runc pause runs and ends when runc resume runs: for extmount, as the real
+        // runc behind the wrapper is called (the wrapper prepares the checkpoint before it execs runc pause,
+        // while the task still runs, and its own time on resume counts).
+        const runc = rt === 'ours' ? 'real' : 'runc-real';
+        freeze[rt]!.push(at(runc, 'resume') - at(runc, 'pause'));
+        gap[rt]!.push(at(rt, 'checkpoint') - at(runc, 'pause'));
+        if (rt === 'ours') {
+          handler.push(at('real', 'checkpoint') - at('ours', 'checkpoint'));
+          prepare.push(at('real', 'pause') - at('ours', 'pause'));
+        }
       }
     }
     return [
@@ -107,7 +120,7 @@ export async function benchFreeze(options: { runs?: number } = {}): Promise<Benc
         runs,
       },
       {
-        case: '  of it: pause → checkpoint called (containerd)',
+        case: '  of it: runc pause → checkpoint called (containerd)',
         ms: median(gap.ours!),
         baselineMs: median(gap.runc!),
         baseline: 'the same under runc',
@@ -115,8 +128,14 @@ export async function benchFreeze(options: { runs?: number } = {}): Promise<Benc
         runs,
       },
       {
-        case: '  of it: checkpoint called → runc checkpoint (wrapper + handler)',
+        case: '  of it: checkpoint called → runc checkpoint (wrapper, or wrapper + handler)',
         ms: median(handler),
+        goal: '(report)',
+        runs,
+      },
+      {
+        case: 'before it: pause called → runc pause (the analysis prepared on pause)',
+        ms: median(prepare),
         goal: '(report)',
         runs,
       },

@@ -66,7 +66,7 @@ import {
 } from '../core/live/live-request.js';
 import { appendRuncLog, writeStderr } from './report.js';
 import { makeWorkPath, requireId, runcEnv, withInheritedCriuConfig, type RuntimeContext } from './context.js';
-import { hostMountIndex, processMountTable } from '../adapters/procfs/mount-table.js';
+import { hostMountIndex, processMountText } from '../adapters/procfs/mount-table.js';
 import type { MountinfoIndex } from '../core/mounts/mountinfo-index.js';
 import { ContainerStateDir } from '../adapters/fs/state-dir.js';
 import { runcAnswers } from './passthrough.js';
@@ -162,6 +162,30 @@ export async function handleCheckpoint(
     return 0;
   }
 
+  return checkpointFailed({ invocation, ctx, id, state, before: before.status, run, manifestPath, started, result });
+}
+
+export interface FailedCheckpoint {
+  invocation: RuncInvocation;
+  ctx: RuntimeContext;
+  id: string;
+  state: ContainerStateDir;
+  /** The container's status before the dump (runc state's word). */
+  before: string;
+  run: { exitCode: number; stderr: string };
+  manifestPath: string;
+  /** When runc was started (ms since the epoch): a CRIU log older than that is an earlier call's. */
+  started: number;
+  result: RuntimeResult;
+}
+
+/**
+ * After a failed `runc checkpoint` (the handler's own, or the sh's fast path): the manifest taken back, the
+ * CRIU log kept and explained, the container left as its caller had it, the result written. Returns runc's status.
+ */
+export async function checkpointFailed(f: FailedCheckpoint): Promise<number> {
+  const { invocation, ctx, id, state, run, manifestPath, started, result } = f;
+  const runcStderr = run.stderr ? [run.stderr.replace(/\n$/, '')] : [];
   await rm(manifestPath, { force: true });
   const kept = await state.keepLog(join(workPathOf(invocation, ctx.cwd), 'dump.log'), 'dump', started);
   const logText = kept ? await readFile(kept, 'utf8').catch(() => '') : '';
@@ -182,7 +206,7 @@ export async function handleCheckpoint(
   // A failed dump must not leave the container frozen. containerd pauses it before and resumes it after
   // (client task.Checkpoint); a direct `runc checkpoint` of a running container has nobody to do that.
   const after = await runcState(ctx.runc, invocation, id).catch(() => undefined);
-  if (before.status === 'running' && after?.status === 'paused') {
+  if (f.before === 'running' && after?.status === 'paused') {
     const resumed = await runcResume(ctx.runc, invocation, id);
     await state.log(`checkpoint failed with the container paused: resume ${resumed ? 'done' : 'FAILED'}`);
   }
@@ -190,7 +214,7 @@ export async function handleCheckpoint(
   // CRIU that died (killed during a lazy dump's page transfer) could not give the freezer back the state it
   // found: CRIU thaws the cgroup once ptrace holds every task. containerd's resume then fails with
   // "container not paused" and dockerd shows the container Paused for good, `docker unpause` failing the same.
-  if (before.status === 'paused' && after?.status === 'running') {
+  if (f.before === 'paused' && after?.status === 'running') {
     const paused = await runcPause(ctx.runc, invocation, id);
     await state.log(
       `checkpoint failed with the container running, which its caller had paused: pause ${paused ? 'done (the caller resumes it)' : 'FAILED'}`,
@@ -333,22 +357,24 @@ async function lazyDump(
   };
 }
 
-interface PreparedDump {
+export interface PreparedDump {
   manifest: Manifest;
+  /** The texts the analysis read: what a checkpoint prepared on pause compares before it uses it. */
+  sources: { containerMountinfo: string; hostMountinfo: string; bundleConfig: string };
   /** CRIU config file text; undefined when CRIU needs nothing beyond what runc passes. */
   criuConfig: string | undefined;
   mounts: RuntimeMountResult[];
   notes: string[];
 }
 
-interface EarlyReads {
+export interface EarlyReads {
   ctx: RuntimeContext;
   version: Promise<CriuVersion>;
   hostMounts: Promise<MountinfoIndex>;
 }
 
 /** Started before `runc state`; a failure surfaces where the value is awaited. */
-function startEarlyReads(invocation: RuncInvocation, ctx: RuntimeContext): EarlyReads {
+export function startEarlyReads(invocation: RuncInvocation, ctx: RuntimeContext): EarlyReads {
   const version = criuVersion(invocation.globalOptions.get('criu') ?? ctx.config.criu, {
     stateDir: ctx.config.stateDir,
   });
@@ -357,14 +383,15 @@ function startEarlyReads(invocation: RuncInvocation, ctx: RuntimeContext): Early
   return { ctx, version, hostMounts };
 }
 
-async function prepareDump(early: EarlyReads, id: string, pid: number, bundle: string): Promise<PreparedDump> {
+export async function prepareDump(early: EarlyReads, id: string, pid: number, bundle: string): Promise<PreparedDump> {
   const { ctx } = early;
   const versionRead = early.version;
-  const [bundleText, mounts, hostIndex] = await Promise.all([
+  const [bundleText, table, hostIndex] = await Promise.all([
     readBundleConfig(bundle),
-    processMountTable(pid),
+    processMountText(pid),
     early.hostMounts,
   ]);
+  const mounts = table.mounts;
   const spec = parseOciSpec(bundleText, bundle).view;
   const view = resolveBindDestinations(spec, rootfsReadlink(spec.rootfs));
   // Podman's bundles are known by their path (no I/O for any other): asked first, so that a Podman
@@ -390,6 +417,7 @@ async function prepareDump(early: EarlyReads, id: string, pid: number, bundle: s
   }
   return {
     manifest,
+    sources: { containerMountinfo: table.text, hostMountinfo: hostIndex.text, bundleConfig: bundleText },
     criuConfig: dump.length > 0 ? toConfigFile(dump) : undefined,
     mounts: manifest.mounts.map((m) => ({
       key: m.key,

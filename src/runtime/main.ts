@@ -29,6 +29,9 @@ export async function runWrapper(
   io?: Partial<WrapperIo>,
 ): Promise<number> {
   const invocation = parseRuncArgv(argv);
+  // hooks/extmount-runc on `pause`, before it execs runc pause: prepare the checkpoint that may follow.
+  if (invocation.verb === 'pause' && env.EXTMOUNT_PREPARE === '1')
+    return (await import('./prepare.js')).prepareOnPause(invocation, env, io?.cwd ?? process.cwd());
   try {
     const config = await loadConfig(env.EXTMOUNT_CONFIG || undefined);
     const ctx: RuntimeContext = {
@@ -46,6 +49,9 @@ export async function runWrapper(
       !invocation.usageProblem;
     if (!ours) return await runcAnswers(argv, ctx);
     await checkStateDir(config.stateDir);
+    const preparedStatus = Number(env.EXTMOUNT_PREPARED_STATUS);
+    if (invocation.verb === 'checkpoint' && Number.isInteger(preparedStatus) && preparedStatus > 0)
+      return await (await import('./prepare.js')).preparedCheckpointFailed(invocation, ctx, preparedStatus);
     if (invocation.verb === 'checkpoint') return await handleCheckpoint(invocation, argv, ctx);
     // Loaded only for restore: it brings the YAML parser, whose loading a checkpoint (inside the
     // container's freeze) does not need to pay.

@@ -43,3 +43,10 @@ export async function hostMountIndex(): Promise<MountinfoIndex> {
 export function processMountTable(pid: number): Promise<MountInfo[]> {
   return stableMountinfo(() => readMountinfo(pid), `/proc/${pid}/mountinfo`);
 }
+
+/** The same with the text it was parsed from (a checkpoint prepared on pause keeps that text to compare). */
+export async function processMountText(pid: number): Promise<{ text: string; mounts: MountInfo[] }> {
+  const origin = `/proc/${pid}/mountinfo`;
+  const text = await stableText(() => readMountinfo(pid));
+  return { text, mounts: parseMountinfo(text, origin, KERNEL) };
+}

@@ -118,6 +118,8 @@ export interface RuntimeResult {
   error?: string;
   /** The CRIU log kept in the state dir after a failure. */
   criuLog?: string;
+  /** A checkpoint analysed on `pause` (prepared-checkpoint.ts): when; absent when the full handler analysed it. */
+  preparedAt?: string;
   mounts: RuntimeMountResult[];
   notes: string[];
 }
