@@ -7,7 +7,7 @@ import { execa } from 'execa';
 import { assertOneLineError, runCli } from '../helpers/cli.js';
 import { runStopped } from '../helpers/processes.js';
 import { TEST_IMAGE, runDetached } from '../helpers/dockerd.js';
-import { MigrateBed, assertContinues, counterNow } from '../helpers/migrate-bed.js';
+import { MigrateBed, assertContinues, counterNow, withDefaultWindow } from '../helpers/migrate-bed.js';
 import { missing, requireE2E } from '../helpers/e2e.js';
 
 const needs = ['root', 'dockerd', 'criu'] as const;
@@ -27,7 +27,7 @@ describe('migrate between two engines', () => {
     if (!(await requireE2E(t, needs))) return;
     const { src, dst, id } = await bed.startCounter('m1');
     const before = await counterNow(src);
-    const r = await runCli(bed.migrateArgs('m1', src, dst, ['--json']));
+    const r = await runCli(withDefaultWindow(bed.migrateArgs('m1', src, dst, ['--json'])));
     assert.equal(r.exitCode, 0, r.stderr);
     const report = JSON.parse(r.stdout);
     assert.equal(report.to, bed.b.host);
