@@ -28,6 +28,7 @@ import {
   readLivePages,
   readLiveReady,
   removeLive,
+  writeLiveRelease,
   writeLiveRequest,
   writeLiveTls,
   type LiveTls,
@@ -35,6 +36,8 @@ import {
 import { opensslProblem } from '../adapters/live/live-tls.js';
 import { writeFileAtomic } from '../adapters/fs/atomic-write.js';
 import type { MigrationPlan } from './preflight.js';
+import type { MigrateDeps } from './migrate.js';
+import { describeFailure } from '../adapters/docker/migrate-engine.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -260,4 +263,89 @@ export async function awaitPages(
 export async function endLiveSession(session: LiveSession, targetId: string | undefined): Promise<void> {
   await removeLive(session.stateDir, session.sourceId).catch(() => undefined);
   if (targetId) await removeLive(session.stateDir, targetId).catch(() => undefined);
+}
+
+/** A post-copy checkpoint under way: the source is frozen, its page server listens, the images are announced. */
+export interface LazyCheckpoint {
+  session: LiveSession;
+  ready: LiveReady;
+  /** The engine's checkpoint call: it returns once every page has been pulled (or the dump failed). */
+  created: Promise<void>;
+  /** Set once the source was told to end (every page on the target, the copy verified): from then on the memory is on the target only. */
+  released: boolean;
+}
+
+/** Pages in the page images CRIU wrote (pages-N.img: 4 KiB each). */
+export function pagesIn(files: Digests): number {
+  let bytes = 0;
+  for (const [name, d] of files) if (/^pages-\d+\.img$/.test(name)) bytes += d.size;
+  return Math.floor(bytes / 4096);
+}
+
+/**
+ * Post-copy's end, part one: the target's supervisor says its daemon got every page the container
+ * needs. The source's checkpoint call fails meanwhile only if its side failed (its CRIU died).
+ */
+export async function pagesPulled(
+  plan: MigrationPlan,
+  lazy: LazyCheckpoint,
+  targetId: string,
+  deps: MigrateDeps,
+): Promise<number> {
+  let failed: unknown;
+  lazy.created.catch((err: unknown) => {
+    failed = err ?? new Error('checkpoint failed');
+  });
+  for (const deadline = Date.now() + PAGES_TIMEOUT_MS; ; await new Promise((resolve) => setTimeout(resolve, 20))) {
+    const pages = await awaitPages(lazy.session.stateDir, targetId, 0);
+    if (pages?.ok) {
+      deps.log.debug({ pages: pages.transferred }, 'every page on the target');
+      return pages.transferred ?? 0;
+    }
+    if (pages) {
+      throw new ExtmountError(
+        'criu-failed',
+        `post-copy: the target's lazy-pages daemon ${pages.exitCode === 0 ? 'ended, but its container had stopped' : `ended with ${pages.signal ?? `exit ${pages.exitCode}`}`} after ${pages.transferred ?? '?'} of ${pages.total ?? '?'} pages${pages.killed ? `; its container was killed (${pages.killed})` : ''}`,
+      );
+    }
+    if (failed !== undefined) {
+      const late = await awaitPages(lazy.session.stateDir, targetId, 5000);
+      throw new ExtmountError(
+        'criu-failed',
+        `post-copy failed: the source's page server ended before every page reached the target (${describeFailure(failed, plan.source)})${late ? `; the target's lazy-pages daemon got ${late.transferred ?? '?'} of ${late.total ?? '?'} pages${late.killed ? `, its container was killed (${late.killed})` : ''}` : ''}`,
+        { cause: failed },
+      );
+    }
+    if (Date.now() > deadline)
+      throw new ExtmountError(
+        'docker-failed',
+        `the pages did not all reach ${plan.target.where} within ${PAGES_TIMEOUT_MS / 1000} s`,
+      );
+  }
+}
+
+/** Part two, after the copy's verification window: the source's wrapper is told to end the source, and its checkpoint call then returns. */
+export async function releaseSource(plan: MigrationPlan, lazy: LazyCheckpoint): Promise<void> {
+  lazy.released = true;
+  await writeLiveRelease(lazy.session.stateDir, lazy.session.sourceId, { action: 'end' });
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      lazy.created,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () =>
+            reject(
+              new ExtmountError(
+                'docker-failed',
+                `the checkpoint on ${plan.source.where} did not end within 60 s of the release`,
+              ),
+            ),
+          60_000,
+        );
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

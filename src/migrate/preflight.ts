@@ -42,27 +42,21 @@ import {
 } from '../adapters/docker/docker.js';
 import { runCanary, type CanaryShape } from '../adapters/docker/restore-canary.js';
 import { rollbackCopyName } from './rollback-copy.js';
-import {
-  deleteCheckpoint,
-  listCheckpoints,
-  requireExperimental,
-  type EngineInfo,
-} from '../adapters/docker/docker-checkpoint.js';
+import { listCheckpoints, requireExperimental, type EngineInfo } from '../adapters/docker/docker-checkpoint.js';
 import { transferImage } from './archives.js';
 import {
   inspectMaybe,
   inspectSource,
   isDirectoryMode,
   listLabelled,
-  removeHelpers,
   statPath,
   statusOf,
 } from '../adapters/docker/migrate-engine.js';
 import { hostPathRefused, inspectHostPath } from '../adapters/docker/engine-host-paths.js';
 import type { Progress } from './progress.js';
-import { WAIT_MS, bestEffortWith, pollUntil } from './best-effort.js';
+import { WAIT_MS, pollUntil } from './best-effort.js';
 import type { Log } from '../adapters/log.js';
-import { removeJournals } from './journal.js';
+import { removeLeftoversOfMove } from './leftovers.js';
 
 export interface MigrateRequest {
   ref: string;
@@ -395,30 +389,6 @@ async function restoreRoutes(
       throw canaryFailedError(name, engine.where, why, result.reason, shape(false));
   }
   return routes;
-}
-
-/**
- * The move completed (the source is gone, its copy runs), but the run that made it was killed before
- * it had cleared up: what complete() removes after the source, removed here, so that a re-run leaves
- * nothing of the migration behind. The checkpoint is kept where the copy does not run: it is the way back.
- */
-async function removeLeftoversOfMove(
-  source: Engine,
-  target: Engine,
-  sourceId: string,
-  targetId: string,
-  config: Config,
-  log: Log,
-): Promise<void> {
-  const bestEffort = bestEffortWith(log);
-  await bestEffort(removeJournals(source, sourceId), 'removing the journal of the completed move');
-  await bestEffort(removeHelpers(source, sourceId), 'removing helpers on the source');
-  await bestEffort(removeHelpers(target, sourceId), 'removing helpers on the target');
-  for (const id of [sourceId, targetId])
-    await bestEffort(removeLive(config.stateDir, id), `removing the live files of ${id.slice(0, 12)}`);
-  const kept = (await bestEffort(listCheckpoints(target, targetId), "listing the copy's checkpoints")) ?? [];
-  for (const name of kept.filter((c) => c.startsWith(CHECKPOINT_PREFIX)))
-    await bestEffort(deleteCheckpoint(target, targetId, name), `removing checkpoint ${name} on the target`);
 }
 
 /** What the target shows of a copy migrated there, for movedRefusal: its migration checkpoints are looked at only when it does not run. */

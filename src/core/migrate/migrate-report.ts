@@ -1,5 +1,6 @@
 // What a migration reports when it is done: where the container runs, how long it was down, what moved.
 import type { LiveMode, LiveRequestMode } from '../live/live-request.js';
+import type { RootfsPlan } from './migrate-plan.js';
 
 export type TransferKind = 'image' | 'checkpoint' | 'rootfs' | 'volumes' | 'binds';
 
@@ -111,4 +112,67 @@ export function formatRate(bytes: number, ms: number): string {
 
 export function formatDuration(ms: number): string {
   return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(2)} s`;
+}
+
+/** What of the migration's plan the report shows (MigrationPlan has it). */
+export interface ReportedPlan {
+  targetName: string;
+  container: { Id: string };
+  source: { where: string };
+  target: { where: string };
+  binds: ReadonlyArray<{ destination: string; source: string; target: string }>;
+  volumes: ReadonlyArray<{ destination: string; name: string }>;
+  copyBinds: boolean;
+}
+
+/** How a run ended, for migrationReport. */
+export interface RunOutcome {
+  targetId: string;
+  checkpoint: string;
+  mode: MigrationReport['mode'];
+  downtimeMs: number | null;
+  durationMs: number;
+  rootfs: RootfsPlan | undefined;
+  timings: MigrationReport['timings'] | undefined;
+  verified: MigrationReport['verified'];
+  live?: MigrationReport['live'];
+  bytes: MigrationReport['bytes'];
+}
+
+export function migrationReport(plan: ReportedPlan, r: RunOutcome): MigrationReport {
+  return {
+    container: { name: plan.targetName, sourceId: plan.container.Id, targetId: r.targetId },
+    from: plan.source.where,
+    to: plan.target.where,
+    checkpoint: r.checkpoint,
+    mode: r.mode,
+    downtimeMs: r.downtimeMs,
+    durationMs: r.durationMs,
+    timings: r.timings ?? null,
+    verified: r.verified,
+    bytes: { ...r.bytes },
+    rootfs: {
+      copied: r.rootfs?.fetch.length ?? 0,
+      deleted: r.rootfs?.deletions.length ?? 0,
+      skipped: r.rootfs?.skipped ?? 0,
+    },
+    mounts: [
+      ...plan.binds.map((b) => ({
+        destination: b.destination,
+        kind: 'bind' as const,
+        source: b.source,
+        target: b.target,
+        copied: plan.copyBinds,
+      })),
+      ...plan.volumes.map((v) => ({
+        destination: v.destination,
+        kind: 'volume' as const,
+        source: v.name,
+        target: v.name,
+        copied: true,
+      })),
+    ],
+    volumesLeftOnSource: plan.volumes.map((v) => v.name),
+    live: r.live ?? null,
+  };
 }
