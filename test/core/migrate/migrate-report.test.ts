@@ -6,6 +6,7 @@ import {
   formatDuration,
   formatRate,
   formatReport,
+  migrationReport,
   type MigrationReport,
 } from '../../../src/core/migrate/migrate-report.js';
 
@@ -101,5 +102,41 @@ describe('migration report', () => {
     assert.equal(formatRate(2048, 1000), '2.0 KiB/s');
     assert.equal(formatRate(1, 0), '-');
     assert.equal(formatDuration(250), '250 ms');
+  });
+
+  it('is built from the plan and how the run ended: binds and volumes as mounts, the volumes left on the source', () => {
+    const bytes = { ...emptyBytes(), checkpoint: 10, total: 10 };
+    const plan = {
+      targetName: 'm1',
+      container: { Id: 'a'.repeat(64) },
+      source: { where: 'unix:///a.sock' },
+      target: { where: 'unix:///b.sock' },
+      binds: [{ destination: '/data', source: '/srv/a', target: '/srv/b' }],
+      volumes: [{ destination: '/v', name: 'vol1' }],
+      copyBinds: false,
+    };
+    const built = migrationReport(plan, {
+      targetId: 'b'.repeat(64),
+      checkpoint: 'extmount-migrate-x',
+      mode: 'finished',
+      downtimeMs: null,
+      durationMs: 5,
+      rootfs: undefined,
+      timings: undefined,
+      verified: { checkpointFiles: null, layerFiles: null, windowMs: 1000 },
+      bytes,
+    });
+    assert.deepEqual(built.mounts, [
+      { destination: '/data', kind: 'bind', source: '/srv/a', target: '/srv/b', copied: false },
+      { destination: '/v', kind: 'volume', source: 'vol1', target: 'vol1', copied: true },
+    ]);
+    assert.deepEqual(built.volumesLeftOnSource, ['vol1']);
+    assert.deepEqual(built.rootfs, { copied: 0, deleted: 0, skipped: 0 });
+    assert.equal(built.timings, null);
+    assert.equal(built.live, null);
+    assert.deepEqual(built.container, { name: 'm1', sourceId: 'a'.repeat(64), targetId: 'b'.repeat(64) });
+    // A copy: the progress counters go on after the report is made.
+    bytes.total = 99;
+    assert.equal(built.bytes.total, 10);
   });
 });
