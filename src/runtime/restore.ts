@@ -56,7 +56,8 @@ import { planFromManifest, planRuntimeRestore, type RuntimeRestorePlan } from '.
 import { makeWorkPath, requireId, runcEnv, withInheritedCriuConfig, type RuntimeContext } from './context.js';
 import { MountHolder } from '../adapters/mounts/mount-holder.js';
 import { argvForRuntime, crunEmptyDirectory } from '../core/runtime/crun-compat.js';
-import { hostMountTable } from '../adapters/procfs/mount-table.js';
+import { hostMountIndex } from '../adapters/procfs/mount-table.js';
+import { selectMounts } from '../core/mounts/mountinfo-index.js';
 import { readManifestIn, readMapsIn } from '../adapters/fs/manifest-file.js';
 import { appendRuncLog, writeStderr } from './report.js';
 import { runcAnswers } from './passthrough.js';
@@ -158,9 +159,10 @@ async function restore(
       },
     );
   }
-  const hostMounts = await hostMountTable();
+  // Only the host mounts the container's binds involve are parsed: a Kubernetes node's table is long.
+  const hostIndex = await hostMountIndex();
   const plan: RuntimeRestorePlan = manifest
-    ? planRuntimeRestore(manifest, view, maps, ctx.config.remap, hostMounts)
+    ? planRuntimeRestore(manifest, view, maps, ctx.config.remap, hostIndex)
     : { ours: [], runcSources: new Map(), toCheck: [] };
   // Docker's data root is never a place to restore a mount from.
   const docker = await findDockerContainer(view, call.id);
@@ -171,12 +173,13 @@ async function restore(
   // those whose detach would propagate to the host come from rslave copies.
   const sources = new Map<string, string>();
   const atRisk: Array<{ bind: OciBind; reason: string }> = [];
-  for (const bind of view.binds) {
-    if (plan.runcSources.has(bind.destination)) continue;
-    const source = await realpath(bind.source).catch(() => bind.source);
-    const reason = detachPropagationRisk(source, hostMounts);
+  const kept = view.binds.filter((b) => !plan.runcSources.has(b.destination));
+  const realSources = await Promise.all(kept.map((b) => realpath(b.source).catch(() => b.source)));
+  const underSources = selectMounts(hostIndex, { devices: [], paths: realSources, subtrees: realSources });
+  kept.forEach((bind, i) => {
+    const reason = detachPropagationRisk(realSources[i]!, underSources);
     if (reason) atRisk.push({ bind, reason });
-  }
+  });
   const needHolder = atRisk.length > 0 || plan.ours.length > 0 || plan.runcSources.size > 0;
   const holder = needHolder ? await MountHolder.create(state.rootPath('mnt')) : undefined;
   let restoreConfig: (() => Promise<void>) | undefined;

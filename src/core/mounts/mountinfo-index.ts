@@ -39,6 +39,11 @@ export interface MountNeeds {
   peerGroups?: Iterable<number>;
   /** Absolute paths whose mount (and sharing source) will be asked for. */
   paths?: Iterable<string>;
+  /**
+   * Absolute paths whose whole subtree will be walked (detachPropagationRisk), or whose submounts will be
+   * asked about as paths: every mount below one, and every mount of their devices.
+   */
+  subtrees?: Iterable<string>;
 }
 
 export function indexMountinfo(text: string, origin: string): MountinfoIndex {
@@ -87,6 +92,13 @@ export function selectMounts(index: MountinfoIndex, needs: MountNeeds): MountInf
   const devices = new Set(needs.devices);
   const peerGroups = new Set(needs.peerGroups ?? []);
   const paths = [...(needs.paths ?? [])];
+  const below = [...(needs.subtrees ?? [])].map((p) => (p.endsWith('/') ? p : `${p}/`));
+  if (below.length > 0) {
+    // Their devices first: a submount's sharing source is looked up by its device.
+    const picked = pickBelow(index, below);
+    for (let i = 0; i < picked.length; i++) if (picked[i]) devices.add(index.devices[i]!);
+    paths.push(...[...(needs.subtrees ?? [])]);
+  }
   for (;;) {
     const selected = parseLines(index, pickLines(index, devices, peerGroups, paths));
     const landed = paths
@@ -119,6 +131,22 @@ function pickLines(
     if (picked[i] || !(index.escaped[i] || lengths.has(index.mountpointEnds[i]! - index.mountpointStarts[i]!)))
       continue;
     if (onTheWay.has(mountpointAt(index, i))) picked[i] = true;
+  }
+  return picked;
+}
+
+/** The lines whose mount point lies below one of PREFIXES (each ending in "/"). */
+function pickBelow(index: MountinfoIndex, prefixes: readonly string[]): boolean[] {
+  const picked = new Array<boolean>(index.starts.length).fill(false);
+  for (let i = 0; i < picked.length; i++) {
+    if (index.devices[i] === -1) continue;
+    const start = index.mountpointStarts[i]!;
+    if (index.escaped[i]) {
+      const mountpoint = mountpointAt(index, i);
+      picked[i] = prefixes.some((p) => mountpoint.startsWith(p));
+    } else {
+      picked[i] = prefixes.some((p) => index.mountpointEnds[i]! - start > p.length && index.text.startsWith(p, start));
+    }
   }
   return picked;
 }

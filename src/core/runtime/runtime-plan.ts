@@ -9,6 +9,7 @@ import { ExtmountError } from '../errors.js';
 import { findSharingSource } from '../mounts/host-mounts.js';
 import type { Manifest, ManifestMount } from '../checkpoint/manifest.js';
 import type { MountInfo } from '../mounts/mountinfo.js';
+import { selectMounts, type MountinfoIndex } from '../mounts/mountinfo-index.js';
 import { runcMappedMountpoints, type OciSpecView } from './oci-bundle.js';
 import type { ExternalMount, MountPlan } from '../mounts/plan.js';
 import { isUnder, resolveRestoreTargets, type RestoreTarget } from '../checkpoint/restore-targets.js';
@@ -111,7 +112,7 @@ export function planRuntimeRestore(
   view: OciSpecView,
   maps: ReadonlyMap<string, string>,
   remap: Config['remap'],
-  hostMounts: readonly MountInfo[],
+  host: MountinfoIndex | readonly MountInfo[],
 ): RuntimeRestorePlan {
   const sources = new Map(view.binds.map((b) => [b.destination, b.source]));
   // Every undeclared bind at once, before CRIU runs: a CRI restore takes its mounts from the new Pod only
@@ -137,7 +138,14 @@ export function planRuntimeRestore(
       return { ...m, hostPath: source };
     }),
   };
-  const targets = resolveRestoreTargets(current, maps, remap).map((t) =>
+  const resolved = resolveRestoreTargets(current, maps, remap);
+  // What the answers below depend on: a declared path lies under a bind's source; the others are given.
+  const bindSources = view.binds.map((b) => b.source);
+  const hostMounts =
+    'text' in host
+      ? selectMounts(host, { devices: [], paths: resolved.map((t) => t.path), subtrees: bindSources })
+      : host;
+  const targets = resolved.map((t) =>
     t.mount.kind === 'propagated' && t.from === 'original' ? declaredTarget(t, view, hostMounts) : t,
   );
   const ours: CriuSource[] = [];

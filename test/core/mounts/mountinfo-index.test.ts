@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { classifyMounts } from '../../../src/core/mounts/classify.js';
 import { ExtmountError } from '../../../src/core/errors.js';
-import { findSharingSource, mountOfPath } from '../../../src/core/mounts/host-mounts.js';
+import { detachPropagationRisk, findSharingSource, mountOfPath } from '../../../src/core/mounts/host-mounts.js';
 import { deviceKey, parseMountinfo, type MountInfo } from '../../../src/core/mounts/mountinfo.js';
 import { indexMountinfo, selectMounts } from '../../../src/core/mounts/mountinfo-index.js';
 import { classifyOnHost } from '../../../src/core/mounts/classify-on-host.js';
@@ -83,6 +83,30 @@ describe('selectMounts', () => {
     // at /media/copy is where CRIU can copy sharing from.
     const opt = findSharingSource('/opt/data/f', selectMounts(index, { devices: [], paths: ['/opt/data/f'] }));
     assert.deepEqual([opt.kind, 'path' in opt ? opt.path : ''], ['peer', '/media/copy/f']);
+  });
+
+  it("answers detachPropagationRisk for a bind's source, and sharing lookups below it, as the whole table does", () => {
+    const sources = [
+      '/srv/extmount-fixtures/prop',
+      '/srv/extmount-fixtures/prop/sub',
+      '/srv/extmount-fixtures',
+      '/srv/with space',
+      '/opt',
+      '/var/lib/kubelet/pods/17',
+      '/tmp/nowhere',
+      '/',
+    ];
+    for (const source of sources) {
+      const selected = selectMounts(index, { devices: [], paths: [source], subtrees: [source] });
+      assert.equal(detachPropagationRisk(source, selected), detachPropagationRisk(source, big), source);
+      // The fixture's 5,000 token mounts are binds of one tmpfs device: one of them takes in all.
+      if (source !== '/' && !source.startsWith('/var/lib/kubelet'))
+        assert.ok(selected.length < 200, `${source}: ${selected.length} of ${big.length} lines`);
+      for (const m of big.filter((x) => x.mountpoint.startsWith(`${source === '/' ? '' : source}/`)).slice(0, 20))
+        same(findSharingSource(m.mountpoint, big), findSharingSource(m.mountpoint, selected), m.mountpoint);
+    }
+    // The shared prop with disk2 on prop/sub: a detached copy would unmount it on the host.
+    assert.match(detachPropagationRisk('/srv/extmount-fixtures/prop', big) ?? '', /shared/);
   });
 
   it('still reports a line it cannot scan, and a mount ID twice among the lines it parses', () => {

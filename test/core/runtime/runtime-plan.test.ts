@@ -4,6 +4,7 @@ import { ExtmountError } from '../../../src/core/errors.js';
 import { classifyMounts } from '../../../src/core/mounts/classify.js';
 import { manifestFromPlan } from '../../../src/core/checkpoint/manifest.js';
 import { parseMountinfo } from '../../../src/core/mounts/mountinfo.js';
+import { indexMountinfo } from '../../../src/core/mounts/mountinfo-index.js';
 import type { OciSpecView } from '../../../src/core/runtime/oci-bundle.js';
 import { planExternalMounts } from '../../../src/core/mounts/plan.js';
 import { planCriuOptions, toConfigFile } from '../../../src/core/mounts/render.js';
@@ -112,6 +113,16 @@ describe('planRuntimeRestore', () => {
     criu: '4.1.1',
     createdAt: '2026-11-27T00:00:00Z',
     target: { kind: 'container', id: inspect.Id, name: 'c2', image: 'i' },
+  });
+
+  it('plans from the indexed host table as from the parsed one (only the lines its binds involve are parsed)', () => {
+    const text = fixture('mountinfo/docker-propagated.host.mountinfo');
+    const indexed = indexMountinfo(text, 'host');
+    for (const maps of [new Map<string, string>(), new Map([['prop', '/srv/other']]), new Map([['prop-sub', DISK2]])])
+      assert.deepEqual(
+        planRuntimeRestore(manifest, view, maps, [], indexed),
+        planRuntimeRestore(manifest, view, maps, [], hostMounts),
+      );
   });
 
   it("gives CRIU a slave copy of the host mount in the submount's peer group, and leaves runc's binds to runc", () => {
