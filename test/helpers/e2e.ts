@@ -10,6 +10,9 @@ import { execa } from 'execa';
 import { importTestImage, startDaemon, type Daemon } from './dockerd.js';
 import { stackTool } from './stack-tool.js';
 
+// The one poll of the tests (test/helpers/wait.ts), here for the many tests that import the gate's tools.
+export { waitFor } from './wait.js';
+
 export type Need =
   | 'root'
   | 'criu'
@@ -164,29 +167,6 @@ export function skipE2E(t: TestContext, reason: string, declaredAbsentHere = fal
 
 /** hooks/extmount-runc in this checkout: the runtime tests register with their private dockerd. */
 export const WRAPPER = fileURLToPath(new URL('../../../hooks/extmount-runc', import.meta.url));
-
-export async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined | false>,
-  timeoutMs = 15_000,
-  intervalMs = 100,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined && value !== false) return value;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`,
-      );
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
-}
 
 /** One mount of /proc/self/mountinfo: what identifies it, and its propagation fields. */
 export interface HostMount {
