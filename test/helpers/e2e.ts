@@ -268,6 +268,48 @@ export async function startRuntimeDaemon(
   }
 }
 
+/** What a runtime test runs on: a host sandbox, an extmount config in it, a private dockerd with the runtime. */
+export interface RuntimeBed {
+  box: HostSandbox;
+  /** The config file the wrapper reads (writeTestConfig). */
+  config: string;
+  daemon: Daemon;
+  /** Stops the daemon, then unmounts and removes the sandbox. */
+  close(): Promise<void>;
+}
+
+/** The runtime tests' setup: hostSandbox(prefix), writeTestConfig(box.dir, config), startRuntimeDaemon(name). */
+export async function runtimeBed(
+  prefix: string,
+  name: string,
+  options: { config?: Record<string, unknown>; runtimes?: Record<string, string> } = {},
+): Promise<RuntimeBed> {
+  const box = await hostSandbox(prefix);
+  try {
+    const config = await writeTestConfig(box.dir, options.config);
+    const daemon = await startRuntimeDaemon(name, {
+      config,
+      dir: box.dir,
+      ...(options.runtimes ? { runtimes: options.runtimes } : {}),
+    });
+    return {
+      box,
+      config,
+      daemon,
+      async close() {
+        try {
+          await daemon.stop();
+        } finally {
+          await box.cleanup();
+        }
+      },
+    };
+  } catch (err) {
+    await box.cleanup();
+    throw err;
+  }
+}
+
 /**
  * A busybox shell loop that writes "<token> <n>" into each file every 100 ms. The token is drawn once
  * at start: a restored process goes on with the same token, a restarted one shows a new token.
