@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import Docker from 'dockerode';
-import { parentOf, processState, processes, waitFor } from './processes.js';
+import { parentOf, processState, processes } from './processes.js';
+import { waitFor } from './wait.js';
 
 export const TEST_IMAGE = 'extmount-busybox:1';
 
@@ -296,9 +297,8 @@ export async function killEngine(daemon: Daemon): Promise<void> {
   }
   for (const pid of [daemon.pid, ...children])
     await waitFor(
-      async () => processState(pid),
-      (s) => s === undefined || s === 'Z',
       `pid ${pid} of dockerd ${daemon.name} to die`,
+      async () => [undefined, 'Z'].includes(processState(pid)),
       30_000,
     );
   // This sandbox's pid 1 does not reap orphans: the dead containerd stays a zombie, which the next
@@ -328,9 +328,8 @@ async function endOrphanShims(execRoot: string): Promise<void> {
   }
   for (const pid of doomed)
     await waitFor(
-      async () => processState(pid),
-      (s) => s === undefined || s === 'Z',
       `orphan shim process ${pid} to die`,
+      async () => [undefined, 'Z'].includes(processState(pid)),
       30_000,
     );
 }

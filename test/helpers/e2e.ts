@@ -10,6 +10,9 @@ import { execa } from 'execa';
 import { importTestImage, startDaemon, type Daemon } from './dockerd.js';
 import { stackTool } from './stack-tool.js';
 
+// The one poll of the tests (test/helpers/wait.ts), here for the many tests that import the gate's tools.
+export { waitFor } from './wait.js';
+
 export type Need =
   | 'root'
   | 'criu'
@@ -165,29 +168,6 @@ export function skipE2E(t: TestContext, reason: string, declaredAbsentHere = fal
 /** hooks/extmount-runc in this checkout: the runtime tests register with their private dockerd. */
 export const WRAPPER = fileURLToPath(new URL('../../../hooks/extmount-runc', import.meta.url));
 
-export async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined | false>,
-  timeoutMs = 15_000,
-  intervalMs = 100,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined && value !== false) return value;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`,
-      );
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
-}
-
 /** One mount of /proc/self/mountinfo: what identifies it, and its propagation fields. */
 export interface HostMount {
   id: number;
@@ -285,6 +265,48 @@ export async function startRuntimeDaemon(
       if (v === undefined) delete process.env[k];
       else process.env[k] = v;
     }
+  }
+}
+
+/** What a runtime test runs on: a host sandbox, an extmount config in it, a private dockerd with the runtime. */
+export interface RuntimeBed {
+  box: HostSandbox;
+  /** The config file the wrapper reads (writeTestConfig). */
+  config: string;
+  daemon: Daemon;
+  /** Stops the daemon, then unmounts and removes the sandbox. */
+  close(): Promise<void>;
+}
+
+/** The runtime tests' setup: hostSandbox(prefix), writeTestConfig(box.dir, config), startRuntimeDaemon(name). */
+export async function runtimeBed(
+  prefix: string,
+  name: string,
+  options: { config?: Record<string, unknown>; runtimes?: Record<string, string> } = {},
+): Promise<RuntimeBed> {
+  const box = await hostSandbox(prefix);
+  try {
+    const config = await writeTestConfig(box.dir, options.config);
+    const daemon = await startRuntimeDaemon(name, {
+      config,
+      dir: box.dir,
+      ...(options.runtimes ? { runtimes: options.runtimes } : {}),
+    });
+    return {
+      box,
+      config,
+      daemon,
+      async close() {
+        try {
+          await daemon.stop();
+        } finally {
+          await box.cleanup();
+        }
+      },
+    };
+  } catch (err) {
+    await box.cleanup();
+    throw err;
   }
 }
 

@@ -17,7 +17,8 @@ import {
   type DaemonOptions,
 } from './dockerd.js';
 import { WRAPPER } from './e2e.js';
-import { parentOf, processState, processes, waitFor } from './processes.js';
+import { parentOf, processState, processes } from './processes.js';
+import { waitFor } from './wait.js';
 
 /** A counter that says which process wrote it: "<token> <n>"; a restarted process has a new token. */
 export const COUNTER_SCRIPT = [
@@ -125,11 +126,7 @@ export class MigrateBed {
       '-c',
       COUNTER_SCRIPT,
     ]);
-    await waitFor(
-      async () => (await readCounter(src))?.n ?? 0,
-      (n) => n >= 3,
-      `${name} counting`,
-    );
+    await waitFor(`${name} counting`, async () => ((await readCounter(src))?.n ?? 0) >= 3, 10_000);
     return { src, dst, id };
   }
 
@@ -217,9 +214,8 @@ export class MigrateBed {
   async stopDaemon(daemon: Daemon): Promise<void> {
     process.kill(daemon.pid, 'SIGTERM');
     await waitFor(
-      async () => processState(daemon.pid),
-      (s) => s === undefined || s === 'Z',
       `dockerd ${daemon.name} to exit`,
+      async () => [undefined, 'Z'].includes(processState(daemon.pid)),
       30_000,
     );
   }
@@ -264,21 +260,19 @@ export async function readCounter(dir: string): Promise<Counter | undefined> {
 
 /** The counter as it is now; `echo > file` truncates before it writes, so an empty read is retried. */
 export async function counterNow(dir: string): Promise<Counter> {
-  return (await waitFor(
-    () => readCounter(dir),
-    (c) => c !== undefined,
-    `a counter in ${dir}`,
-    3000,
-  ))!;
+  return waitFor(`a counter in ${dir}`, () => readCounter(dir), 3000);
 }
 
 /** The counter keeps going with the same process: the same token, a higher number. */
 export async function assertContinues(dir: string, before: Counter, what: string): Promise<Counter> {
   const now = await waitFor(
-    () => readCounter(dir),
-    (c) => c !== undefined && c.n > before.n + 2,
     `${what}: the counter in ${dir} moves on`,
+    async () => {
+      const c = await readCounter(dir);
+      return c !== undefined && c.n > before.n + 2 && c;
+    },
+    10_000,
   );
-  assert.equal(now!.token, before.token, `${what}: the counter was restarted (new process), not restored`);
-  return now!;
+  assert.equal(now.token, before.token, `${what}: the counter was restarted (new process), not restored`);
+  return now;
 }

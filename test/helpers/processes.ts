@@ -2,7 +2,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { execa } from 'execa';
 import { CLI, type CliResult } from './cli.js';
-import { sleep } from './dockerd.js';
+import { waitFor } from './wait.js';
 
 export function processState(pid: number): string | undefined {
   try {
@@ -49,21 +49,6 @@ export function processes(keep: (pid: number) => boolean): number[] {
   return out;
 }
 
-export async function waitFor<T>(
-  probe: () => Promise<T> | T,
-  ok: (value: T) => boolean,
-  what: string,
-  timeoutMs = 10_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (ok(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(value)})`);
-    await sleep(50);
-  }
-}
-
 /** Runs the CLI with EXTMOUNT_MIGRATE_FAULT=`point`:stop, does `meanwhile` while it is stopped there, then continues it. */
 export async function runStopped(args: string[], point: string, meanwhile: () => Promise<void>): Promise<CliResult> {
   const child = execa(process.execPath, [CLI, ...args], {
@@ -72,12 +57,7 @@ export async function runStopped(args: string[], point: string, meanwhile: () =>
     env: { EXTMOUNT_MIGRATE_FAULT: `${point}:stop` },
   });
   const pid = child.pid!;
-  await waitFor(
-    async () => processState(pid),
-    (s) => s === 'T' || s === undefined,
-    `migrate to stop at ${point}`,
-    60_000,
-  );
+  await waitFor(`migrate to stop at ${point}`, async () => [undefined, 'T'].includes(processState(pid)), 60_000);
   try {
     await meanwhile();
   } finally {

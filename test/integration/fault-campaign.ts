@@ -16,7 +16,8 @@ import { CLI, runCli, type CliResult } from '../helpers/cli.js';
 import { sleep, startDaemon, type Daemon } from '../helpers/dockerd.js';
 import { missing, requireE2E } from '../helpers/e2e.js';
 import { MigrateBed, assertContinues, counterNow, counterWriters, type Counter } from '../helpers/migrate-bed.js';
-import { describeProcess, processState, processes, runStopped, waitFor } from '../helpers/processes.js';
+import { describeProcess, processState, processes, runStopped } from '../helpers/processes.js';
+import { waitFor } from '../helpers/wait.js';
 
 const needs = ['root', 'dockerd', 'criu'] as const;
 const seed = Number(process.env.EXTMOUNT_FAULT_SEED ?? Date.now() % 1_000_000);
@@ -158,7 +159,7 @@ export function faultCampaign(options: { live: boolean }): void {
               .inspect()
               .catch(() => undefined)
           )?.State.Paused === true && (await bed.state(to, name))?.running === true;
-        await waitFor(pulling, (p) => !p, `${name}: the pages moving to b`, 120_000);
+        await waitFor(`${name}: the pages moving to b`, async () => !(await pulling()), 120_000);
       }
       const where = await bed.whereRunning(name, to);
       assert.ok(where.length <= 1, `${name}: runs on ${where.join(' and ')}`);
@@ -233,9 +234,12 @@ export function faultCampaign(options: { live: boolean }): void {
         await bed.assertNothingLeft(name, to);
         // The process goes on from the checkpoint's count, below what the killed copy wrote: counted from its first write.
         const first = await waitFor(
-          async () => counterNow(c.dst),
-          (k) => k.n !== dead.n,
           `${name}: the restored process writes its counter`,
+          async () => {
+            const k = await counterNow(c.dst);
+            return k.n !== dead.n && k;
+          },
+          10_000,
         );
         last = await assertContinues(c.dst, first, `${name} on ${to.name}`);
       } else if (live && /every page of its memory had moved/.test(result.stderr)) {
@@ -273,12 +277,7 @@ export function faultCampaign(options: { live: boolean }): void {
         `${name}: ${note}; exit ${result.exitCode}${result.exitCode === 0 ? '' : ` (${firstLine(result)})`}; then on ${then}; the re-run completed, same process`,
       );
       await to.cli(['rm', '-f', name]);
-      await waitFor(
-        async () => counterWriters(c.src),
-        (w) => w.length === 0,
-        `${name}: its counter written after docker rm -f`,
-        15_000,
-      );
+      await waitFor(`${name}: its counter written after docker rm -f`, writersAre(c.src, 0), 15_000);
     }
 
     const count = (kind: Kind) =>
@@ -356,9 +355,8 @@ export function faultCampaign(options: { live: boolean }): void {
       let r;
       try {
         await waitFor(
-          async () => processState(child.pid!),
-          (s) => s === 'T' || s === undefined,
           `migrate to stop at ${point}`,
+          async () => [undefined, 'T'].includes(processState(child.pid!)),
           60_000,
         );
         await whileStopped();
@@ -433,12 +431,7 @@ export function faultCampaign(options: { live: boolean }): void {
             restorer = await firstSeen(() => runcRestoreUnder(bed.b.execRoot), ended);
             assert.ok(restorer !== undefined, "no runc restore seen under b's exec root during the start");
             process.kill(bed.b.pid, 'SIGSTOP');
-            await waitFor(
-              async () => counterWriters(src),
-              (w) => w.length === 1,
-              'the restored process on b',
-              30_000,
-            );
+            await waitFor('the restored process on b', writersAre(src, 1), 30_000);
             // containerd has passed the task's start on to the stopped dockerd by now: it dies with it.
             await sleep(500);
           });
@@ -476,9 +469,8 @@ export function faultCampaign(options: { live: boolean }): void {
           let r;
           try {
             await waitFor(
-              async () => processState(child.pid!),
-              (s) => s === 'T' || s === undefined,
               'migrate to stop after the source is removed',
+              async () => [undefined, 'T'].includes(processState(child.pid!)),
               60_000,
             );
             await bed.killDaemon(bed.b);
@@ -682,6 +674,16 @@ export function faultCampaign(options: { live: boolean }): void {
       if (!short && !kinds) assert.ok(injected >= (live ? 24 : 27), `${injected} faults`);
     });
   });
+}
+
+/** A probe for waitFor: until SRC's counter has `count` writers it throws, so a timeout names the ones there are. */
+function writersAre(src: string, count: number): () => Promise<true> {
+  return async () => {
+    const writers = counterWriters(src);
+    if (writers.length !== count)
+      throw new Error(`${writers.length} writers: ${writers.map(describeProcess).join('; ')}`);
+    return true;
+  };
 }
 
 function firstLine(r: CliResult): string {

@@ -10,7 +10,8 @@ import { restoreBlocker } from '../../src/core/docker/restore-blockers.js';
 import { assertOneLineError, runCli, type CliResult } from '../helpers/cli.js';
 import { startPair, TEST_IMAGE, type Daemon, type EnginePair } from '../helpers/dockerd.js';
 import { missing, requireE2E } from '../helpers/e2e.js';
-import { runStopped, waitFor } from '../helpers/processes.js';
+import { runStopped } from '../helpers/processes.js';
+import { waitFor } from '../helpers/wait.js';
 
 const needs = ['root', 'dockerd', 'criu'] as const;
 
@@ -186,12 +187,14 @@ async function waitForCounter(
   dir: string,
   ok: (c: { token: string; n: number }) => boolean = () => true,
 ): Promise<{ token: string; n: number }> {
-  return (await waitFor(
-    () => readCounter(dir),
-    (c) => c !== undefined && ok(c),
+  return waitFor(
     `the counter in ${dir}`,
+    async () => {
+      const c = await readCounter(dir);
+      return c !== undefined && ok(c) && c;
+    },
     10_000,
-  ))!;
+  );
 }
 
 const counter = (dir: string) => waitForCounter(dir);

@@ -12,11 +12,11 @@ import {
   hostSandbox,
   readCount,
   requireE2E,
-  startRuntimeDaemon,
+  runtimeBed,
   waitFor,
   writeTestConfig,
 } from '../helpers/e2e.js';
-import { TEST_IMAGE, runDetached, type Daemon } from '../helpers/dockerd.js';
+import { TEST_IMAGE, runDetached } from '../helpers/dockerd.js';
 import { assertOneLineError } from '../helpers/cli.js';
 import { makeBundle, runtime } from '../helpers/runc-bundle.js';
 
@@ -100,11 +100,8 @@ test('restore refuses a bind destination the container made a symlink out of pla
 
 test('docker start --checkpoint through the extmount runtime: the same refusal, nothing in the bind source, no criu-root left', async (t) => {
   if (!(await requireE2E(t, ['root', 'dockerd', 'criu']))) return;
-  const box = await hostSandbox('extmount-walk-d-');
-  let daemon: Daemon | undefined;
+  const { box, daemon, close } = await runtimeBed('extmount-walk-d-', 'w');
   try {
-    const config = await writeTestConfig(box.dir);
-    daemon = await startRuntimeDaemon('w', { config, dir: box.dir });
     const source = join(box.dir, 'host-data');
     await mkdir(source);
     await writeFile(join(source, 'marker'), 'host\n');
@@ -133,7 +130,7 @@ test('docker start --checkpoint through the extmount runtime: the same refusal, 
       const start = (await waitFor(
         'docker start --checkpoint to reach the runtime',
         async () => {
-          const r = await daemon!.cli(['start', '--checkpoint', 'cp1', 'w1'], { reject: false });
+          const r = await daemon.cli(['start', '--checkpoint', 'cp1', 'w1'], { reject: false });
           return /failed to upload checkpoint to containerd/.test(r.stderr) ? undefined : r;
         },
         10_000,
@@ -154,7 +151,6 @@ test('docker start --checkpoint through the extmount runtime: the same refusal, 
       assert.equal((await daemon.cli(['inspect', '-f', '{{.State.Running}}', 'w1'])).stdout.trim(), 'false');
     }
   } finally {
-    await daemon?.stop();
-    await box.cleanup();
+    await close();
   }
 });

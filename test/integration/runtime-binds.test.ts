@@ -5,25 +5,13 @@ import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { runCli } from '../helpers/cli.js';
-import { TEST_IMAGE, type Daemon, runDetached } from '../helpers/dockerd.js';
-import {
-  hostSandbox,
-  requireE2E,
-  startRuntimeDaemon,
-  waitFor,
-  writeTestConfig,
-  counterLoop,
-  readCount,
-  continued,
-} from '../helpers/e2e.js';
+import { TEST_IMAGE, runDetached } from '../helpers/dockerd.js';
+import { continued, counterLoop, readCount, requireE2E, runtimeBed, waitFor, writeTestConfig } from '../helpers/e2e.js';
 
 test('a bind mount and a named volume survive checkpoint/restore through the extmount runtime', async (t) => {
   if (!(await requireE2E(t, ['root', 'dockerd', 'criu']))) return;
-  const box = await hostSandbox('extmount-rt-binds-');
-  let daemon: Daemon | undefined;
+  const { box, config, daemon, close } = await runtimeBed('extmount-rt-binds-', 'b');
   try {
-    const config = await writeTestConfig(box.dir);
-    daemon = await startRuntimeDaemon('b', { config, dir: box.dir });
     const data = join(box.dir, 'data');
     const data2 = join(box.dir, 'data2');
     await mkdir(data);
@@ -48,13 +36,13 @@ test('a bind mount and a named volume survive checkpoint/restore through the ext
     await waitFor('the counters to pass 5', async () => (await read(data)).n > 5 && (await read(volume)).n > 5);
 
     await t.test('docker checkpoint create / docker start --checkpoint', async () => {
-      const dump = await daemon!.cli(['checkpoint', 'create', 'bc1', 'cp1'], { reject: false });
+      const dump = await daemon.cli(['checkpoint', 'create', 'bc1', 'cp1'], { reject: false });
       assert.equal(dump.exitCode, 0, dump.stderr);
       const atDump = await read(data);
       await waitFor(
         'docker start --checkpoint',
         async () =>
-          (await daemon!.cli(['start', '--checkpoint', 'cp1', 'bc1'], { reject: false })).exitCode === 0 || undefined,
+          (await daemon.cli(['start', '--checkpoint', 'cp1', 'bc1'], { reject: false })).exitCode === 0 || undefined,
         10_000,
         500,
       );
@@ -69,7 +57,7 @@ test('a bind mount and a named volume survive checkpoint/restore through the ext
         '--config',
         config,
         '--host',
-        daemon!.host,
+        daemon.host,
         '--json',
         'checkpoint',
         'bc1',
@@ -79,7 +67,7 @@ test('a bind mount and a named volume survive checkpoint/restore through the ext
       ]);
       assert.equal(dump.exitCode, 0, dump.stderr);
       assert.equal((JSON.parse(dump.stdout) as { leftRunning: boolean }).leftRunning, true);
-      assert.equal((await daemon!.cli(['inspect', '-f', '{{.State.Status}}', 'bc1'])).stdout.trim(), 'running');
+      assert.equal((await daemon.cli(['inspect', '-f', '{{.State.Status}}', 'bc1'])).stdout.trim(), 'running');
       const n = await read(data);
       await waitFor('the counter to go on', async () => continued(await read(data), n));
     });
@@ -89,7 +77,7 @@ test('a bind mount and a named volume survive checkpoint/restore through the ext
         '--config',
         config,
         '--host',
-        daemon!.host,
+        daemon.host,
         '--json',
         'checkpoint',
         'bc1',
@@ -116,7 +104,7 @@ test('a bind mount and a named volume survive checkpoint/restore through the ext
         '--config',
         config,
         '--host',
-        daemon!.host,
+        daemon.host,
         '--json',
         'restore',
         'bc1',
@@ -145,13 +133,13 @@ test('a bind mount and a named volume survive checkpoint/restore through the ext
         const other = await writeTestConfig(join(box.dir, 'elsewhere'));
         const data3 = join(box.dir, 'data3');
         await mkdir(data3);
-        const dump = await runCli(['--config', other, '--host', daemon!.host, 'checkpoint', 'bc1', '--name', 'cp3']);
+        const dump = await runCli(['--config', other, '--host', daemon.host, 'checkpoint', 'bc1', '--name', 'cp3']);
         assert.equal(dump.exitCode, 0, dump.stderr);
         const atDump = await read(data2);
         const checkpoint = join(
-          daemon!.dataRoot,
+          daemon.dataRoot,
           'containers',
-          (await daemon!.docker.getContainer('bc1').inspect()).Id,
+          (await daemon.docker.getContainer('bc1').inspect()).Id,
           'checkpoints',
           'cp3',
         );
@@ -159,7 +147,7 @@ test('a bind mount and a named volume survive checkpoint/restore through the ext
           '--config',
           other,
           '--host',
-          daemon!.host,
+          daemon.host,
           '--json',
           'restore',
           'bc1',
@@ -181,7 +169,6 @@ test('a bind mount and a named volume survive checkpoint/restore through the ext
       },
     );
   } finally {
-    await daemon?.stop();
-    await box.cleanup();
+    await close();
   }
 });

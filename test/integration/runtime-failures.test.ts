@@ -7,18 +7,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { execa } from 'execa';
 import { assertOneLineError, runCli } from '../helpers/cli.js';
-import { TEST_IMAGE, type Daemon, runDetached } from '../helpers/dockerd.js';
-import {
-  hostMounts,
-  hostSandbox,
-  lostMounts,
-  requireE2E,
-  startRuntimeDaemon,
-  waitFor,
-  writeTestConfig,
-  counterLoop,
-  readCount,
-} from '../helpers/e2e.js';
+import { TEST_IMAGE, runDetached } from '../helpers/dockerd.js';
+import { counterLoop, hostMounts, lostMounts, readCount, requireE2E, runtimeBed, waitFor } from '../helpers/e2e.js';
 
 const TCP_LOOP =
   'sleep 100000 | nc -l -p 1234 >/dev/null & usleep 300000; sleep 100000 | nc 127.0.0.1 1234 >/dev/null & ' +
@@ -26,22 +16,19 @@ const TCP_LOOP =
 
 test('failures through the extmount runtime leave containers and host as they were', async (t) => {
   if (!(await requireE2E(t, ['root', 'dockerd', 'criu']))) return;
-  const box = await hostSandbox('extmount-rt-fail-');
-  let daemon: Daemon | undefined;
+  const { box, config, daemon, close } = await runtimeBed('extmount-rt-fail-', 'f');
   try {
-    const config = await writeTestConfig(box.dir);
-    daemon = await startRuntimeDaemon('f', { config, dir: box.dir });
-    const cli = (args: string[]) => runCli(['--config', config, '--host', daemon!.host, ...args]);
-    const id = async (name: string) => (await daemon!.cli(['inspect', '-f', '{{.Id}}', name])).stdout.trim();
+    const cli = (args: string[]) => runCli(['--config', config, '--host', daemon.host, ...args]);
+    const id = async (name: string) => (await daemon.cli(['inspect', '-f', '{{.Id}}', name])).stdout.trim();
     const status = async (name: string) =>
-      (await daemon!.cli(['inspect', '-f', '{{.State.Status}} {{.State.Paused}}', name])).stdout.trim();
+      (await daemon.cli(['inspect', '-f', '{{.State.Status}} {{.State.Paused}}', name])).stdout.trim();
 
     await t.test(
       'a checkpoint CRIU refuses (established TCP) fails with the CRIU reason and leaves the container running',
       async () => {
         const data = join(box.dir, 'tcp');
         await mkdir(data);
-        await runDetached(daemon!, [
+        await runDetached(daemon, [
           '--name',
           'tcp1',
           '--runtime',
@@ -55,7 +42,7 @@ test('failures through the extmount runtime leave containers and host as they we
         ]);
         const counter = async () => Number((await readFile(join(data, 'counter'), 'utf8')).trim());
         await waitFor('the counter to pass 5', async () => (await counter()) > 5);
-        const dump = await daemon!.cli(['checkpoint', 'create', 'tcp1', 'bad'], { reject: false });
+        const dump = await daemon.cli(['checkpoint', 'create', 'tcp1', 'bad'], { reject: false });
         assert.notEqual(dump.exitCode, 0);
         // Instead of "criu failed: type NOTIFY errno 0": the Error line of CRIU's log and where the log is kept.
         assert.match(
@@ -90,7 +77,7 @@ test('failures through the extmount runtime leave containers and host as they we
     await t.test(
       'extmount checkpoint refuses a container that needs the extmount runtime and runs under runc',
       async () => {
-        await runDetached(daemon!, ['--name', 'plain1', '-v', `${prop}:/prop:rslave`, TEST_IMAGE, 'sleep', '100000']);
+        await runDetached(daemon, ['--name', 'plain1', '-v', `${prop}:/prop:rslave`, TEST_IMAGE, 'sleep', '100000']);
         const other = join(box.dir, 'other');
         await mkdir(other);
         await mkdir(join(prop, 'plainsub'));
@@ -103,7 +90,7 @@ test('failures through the extmount runtime leave containers and host as they we
           );
           assert.equal(await status('plain1'), 'running false');
           assert.equal(
-            (await daemon!.cli(['checkpoint', 'ls', 'plain1'])).stdout.trim().split('\n').length,
+            (await daemon.cli(['checkpoint', 'ls', 'plain1'])).stdout.trim().split('\n').length,
             1,
             'a checkpoint was created',
           );
@@ -114,7 +101,7 @@ test('failures through the extmount runtime leave containers and host as they we
     );
 
     await t.test('a restore refused by preflight exits 2 and changes nothing', async () => {
-      await runDetached(daemon!, [
+      await runDetached(daemon, [
         '--name',
         'pf1',
         '--runtime',
@@ -130,7 +117,7 @@ test('failures through the extmount runtime leave containers and host as they we
       await waitFor('the counter', async () => (await readCount(join(prop, 'counter'))).n > 3);
       const dump = await cli(['checkpoint', 'pf1', '--name', 'cp1']);
       assert.equal(dump.exitCode, 0, dump.stderr);
-      const images = join(daemon!.dataRoot, 'containers', await id('pf1'), 'checkpoints', 'cp1');
+      const images = join(daemon.dataRoot, 'containers', await id('pf1'), 'checkpoints', 'cp1');
       const fingerprint = await digestDir(images);
       const mountsBefore = hostMounts();
 
@@ -157,7 +144,7 @@ test('failures through the extmount runtime leave containers and host as they we
 
       assert.equal(await status('pf1'), 'exited false');
       assert.equal(await digestDir(images), fingerprint, 'the checkpoint images changed');
-      assert.deepEqual(lostMounts(mountsBefore, hostMounts(), { ignoreUnder: [daemon!.dir], mine: box.dir }), []);
+      assert.deepEqual(lostMounts(mountsBefore, hostMounts(), { ignoreUnder: [daemon.dir], mine: box.dir }), []);
       assert.ok(!(await readdir(images)).includes('extmount.maps.json'), 'a maps file was left behind');
 
       // The wrapper refuses on its own too (here: maps pointing nowhere, beside the images), before runc runs.
@@ -165,7 +152,7 @@ test('failures through the extmount runtime leave containers and host as they we
         join(images, 'extmount.maps.json'),
         JSON.stringify({ maps: { 'prop-sub': join(box.dir, 'missing') } }),
       );
-      const start = await daemon!.cli(['start', '--checkpoint', 'cp1', 'pf1'], { reject: false });
+      const start = await daemon.cli(['start', '--checkpoint', 'cp1', 'pf1'], { reject: false });
       assert.notEqual(start.exitCode, 0);
       assert.match(
         start.stderr,
@@ -174,7 +161,7 @@ test('failures through the extmount runtime leave containers and host as they we
       assert.equal(await status('pf1'), 'exited false');
       await rm(join(images, 'extmount.maps.json'));
       assert.equal(await digestDir(images), fingerprint, 'the checkpoint images changed');
-      assert.deepEqual(lostMounts(mountsBefore, hostMounts(), { ignoreUnder: [daemon!.dir], mine: box.dir }), []);
+      assert.deepEqual(lostMounts(mountsBefore, hostMounts(), { ignoreUnder: [daemon.dir], mine: box.dir }), []);
 
       // Nothing was damaged: the same checkpoint restores. Even with the manifest's host path for
       // /prop/sub edited to /root: a propagated mount comes back only from the mount this host shows
@@ -185,15 +172,14 @@ test('failures through the extmount runtime leave containers and host as they we
       await writeFile(manifestFile, manifest.replace(`hostPath: ${disk2}\n`, 'hostPath: /root\n'));
       const restore = await cli(['--json', 'restore', 'pf1', '--name', 'cp1']);
       assert.equal(restore.exitCode, 0, restore.stderr);
-      assert.equal((await daemon!.cli(['exec', 'pf1', 'cat', '/prop/sub/hello.txt'])).stdout, 'from disk2');
+      assert.equal((await daemon.cli(['exec', 'pf1', 'cat', '/prop/sub/hello.txt'])).stdout, 'from disk2');
       const sub = (JSON.parse(restore.stdout) as { mounts: Array<{ mountpoint: string; path: string }> }).mounts.find(
         (m) => m.mountpoint === '/prop/sub',
       );
       assert.equal(sub?.path, join(prop, 'sub'));
     });
   } finally {
-    await daemon?.stop();
-    await box.cleanup();
+    await close();
   }
 });
 

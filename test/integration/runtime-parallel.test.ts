@@ -7,29 +7,24 @@ import { test } from 'node:test';
 import { execa } from 'execa';
 import { parseManifest } from '../../src/core/checkpoint/manifest-read.js';
 import { runCli } from '../helpers/cli.js';
-import { TEST_IMAGE, type Daemon, runDetached } from '../helpers/dockerd.js';
+import { TEST_IMAGE, runDetached } from '../helpers/dockerd.js';
 import {
-  hostMounts,
-  hostSandbox,
-  lostMounts,
-  requireE2E,
-  startRuntimeDaemon,
-  waitFor,
-  writeTestConfig,
-  counterLoop,
-  readCount,
   continued,
+  counterLoop,
+  hostMounts,
+  lostMounts,
+  readCount,
+  requireE2E,
+  runtimeBed,
+  waitFor,
 } from '../helpers/e2e.js';
 
 const COUNT = 10;
 
 test(`${COUNT} containers checkpointed in parallel restore with their own mounts`, async (t) => {
   if (!(await requireE2E(t, ['root', 'dockerd', 'criu']))) return;
-  const box = await hostSandbox('extmount-rt-par-');
-  let daemon: Daemon | undefined;
+  const { box, config, daemon, close } = await runtimeBed('extmount-rt-par-', 'n');
   try {
-    const config = await writeTestConfig(box.dir);
-    daemon = await startRuntimeDaemon('n', { config, dir: box.dir });
     // One shared host folder; container i binds its own subfolder rslave and later gets disk i below it.
     const shared = join(box.dir, 'shared');
     await mkdir(shared);
@@ -45,7 +40,7 @@ test(`${COUNT} containers checkpointed in parallel restore with their own mounts
           await mkdir(join(box.dir, `${kind}${i}`));
           await writeFile(join(box.dir, `${kind}${i}`, 'id.txt'), `${kind} ${i}\n`);
         }
-        await runDetached(daemon!, [
+        await runDetached(daemon, [
           '--name',
           name(i),
           '--runtime',
@@ -66,7 +61,7 @@ test(`${COUNT} containers checkpointed in parallel restore with their own mounts
 
     const started = Date.now();
     const dumps = await Promise.all(
-      all.map((i) => daemon!.cli(['checkpoint', 'create', name(i), 'cp'], { reject: false })),
+      all.map((i) => daemon.cli(['checkpoint', 'create', name(i), 'cp'], { reject: false })),
     );
     t.diagnostic(`${COUNT} parallel checkpoints: ${Date.now() - started} ms`);
     dumps.forEach((d, i) => assert.equal(d.exitCode, 0, `${name(i)}: ${d.stderr}`));
@@ -92,7 +87,7 @@ test(`${COUNT} containers checkpointed in parallel restore with their own mounts
           return waitFor(
             `docker start --checkpoint ${name(i)}`,
             async () => {
-              const r = await daemon!.cli(['start', '--checkpoint', 'cp', name(i)], { reject: false });
+              const r = await daemon.cli(['start', '--checkpoint', 'cp', name(i)], { reject: false });
               return r.exitCode === 0 ? r : /already exists/.test(r.stderr) ? undefined : r;
             },
             10_000,
@@ -103,7 +98,7 @@ test(`${COUNT} containers checkpointed in parallel restore with their own mounts
           '--config',
           config,
           '--host',
-          daemon!.host,
+          daemon.host,
           '--json',
           'restore',
           name(i),
@@ -143,7 +138,6 @@ test(`${COUNT} containers checkpointed in parallel restore with their own mounts
       'host mounts were lost',
     );
   } finally {
-    await daemon?.stop();
-    await box.cleanup();
+    await close();
   }
 });

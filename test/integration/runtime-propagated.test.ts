@@ -9,25 +9,20 @@ import { execa } from 'execa';
 import { parseManifest } from '../../src/core/checkpoint/manifest-read.js';
 import { TEST_IMAGE, type Daemon, runDetached } from '../helpers/dockerd.js';
 import {
-  hostMounts,
-  hostSandbox,
-  lostMounts,
-  requireE2E,
-  startRuntimeDaemon,
-  waitFor,
-  writeTestConfig,
-  counterLoop,
-  readCount,
   continued,
+  counterLoop,
+  hostMounts,
+  lostMounts,
+  readCount,
+  requireE2E,
+  runtimeBed,
+  waitFor,
 } from '../helpers/e2e.js';
 
 test('a propagated mount survives docker checkpoint create / docker start --checkpoint through the extmount runtime', async (t) => {
   if (!(await requireE2E(t, ['root', 'dockerd', 'criu']))) return;
-  const box = await hostSandbox('extmount-rt-prop-');
-  let daemon: Daemon | undefined;
+  const { box, daemon, close } = await runtimeBed('extmount-rt-prop-', 'p');
   try {
-    const config = await writeTestConfig(box.dir);
-    daemon = await startRuntimeDaemon('p', { config, dir: box.dir });
     const prop = join(box.dir, 'prop');
     const disk2 = join(box.dir, 'disk2');
     const disk3 = join(box.dir, 'disk3');
@@ -83,7 +78,7 @@ test('a propagated mount survives docker checkpoint create / docker start --chec
     await waitFor(
       'docker start --checkpoint',
       async () =>
-        (await daemon!.cli(['start', '--checkpoint', 'cp1', 'pc1'], { reject: false })).exitCode === 0 || undefined,
+        (await daemon.cli(['start', '--checkpoint', 'cp1', 'pc1'], { reject: false })).exitCode === 0 || undefined,
       10_000,
       500,
     );
@@ -101,7 +96,7 @@ test('a propagated mount survives docker checkpoint create / docker start --chec
     await waitFor(
       'a new host mount to propagate into the restored container',
       async () =>
-        (await daemon!.cli(['exec', 'pc1', 'cat', '/prop/new/x.txt'], { reject: false })).stdout === 'from disk3' ||
+        (await daemon.cli(['exec', 'pc1', 'cat', '/prop/new/x.txt'], { reject: false })).stdout === 'from disk3' ||
         undefined,
       5000,
     );
@@ -120,8 +115,7 @@ test('a propagated mount survives docker checkpoint create / docker start --chec
       'the wrapper left mounts behind',
     );
   } finally {
-    await daemon?.stop();
-    await box.cleanup();
+    await close();
   }
 });
 

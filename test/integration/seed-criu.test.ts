@@ -8,23 +8,13 @@ import { after, describe, it } from 'node:test';
 import { execa } from 'execa';
 import { assertOneLineError, runCli } from '../helpers/cli.js';
 import { requireE2E } from '../helpers/e2e.js';
-import { sleep } from '../helpers/dockerd.js';
 import { killTree, startSeedTree, type SeedTree } from '../helpers/seed-tree.js';
+import { waitFor } from '../helpers/wait.js';
 
 async function digest(dir: string): Promise<string> {
   const hash = createHash('sha256');
   for (const name of (await readdir(dir)).sort()) hash.update(name).update(await readFile(join(dir, name)));
   return hash.digest('hex');
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
 }
 
 describe('seed tree with real CRIU', () => {
@@ -101,16 +91,24 @@ describe('seed tree with real CRIU', () => {
     assert.equal(restored.exitCode, 0, restored.stderr);
     const { pid } = JSON.parse(restored.stdout) as { pid: number };
     cleanup.push(() => killTree(pid));
-    const first = await waitFor('the counter in OTHERDIR', async () => {
-      const n = await tree.readCounter(other);
-      return n > 0 ? n : undefined;
-    });
+    const first = await waitFor(
+      'the counter in OTHERDIR',
+      async () => {
+        const n = await tree.readCounter(other);
+        return n > 0 ? n : undefined;
+      },
+      10_000,
+    );
     // It continues from the dumped value: not from 1, and not past what a few ticks add.
     assert.ok(first > atDump - 3 && first <= atDump + 20, `counter restarted at ${first}, dumped at ${atDump}`);
-    const later = await waitFor('the counter to advance', async () => {
-      const n = await tree.readCounter(other);
-      return n > first ? n : undefined;
-    });
+    const later = await waitFor(
+      'the counter to advance',
+      async () => {
+        const n = await tree.readCounter(other);
+        return n > first ? n : undefined;
+      },
+      10_000,
+    );
     assert.ok(later > first);
     assert.equal(await tree.readCounter(), atDump, 'the old host folder is no longer written');
   });
