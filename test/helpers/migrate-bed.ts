@@ -16,19 +16,18 @@ import {
   type Daemon,
   type DaemonOptions,
 } from './dockerd.js';
-import { WRAPPER } from './e2e.js';
+import { WRAPPER, counterLoop } from './e2e.js';
 import { parentOf, processState, processes } from './processes.js';
 import { waitFor } from './wait.js';
 
 /** A counter that says which process wrote it: "<token> <n>"; a restarted process has a new token. */
 export const COUNTER_SCRIPT = [
-  'tok=$(cat /proc/sys/kernel/random/uuid)',
   'echo hello > /root/new.txt',
   'rm /etc/group',
   'mkdir -p /newdir/sub && echo x > /newdir/sub/f',
   'echo in-volume > /vol/v.txt',
   'echo in-shm > /dev/shm/seg',
-  'i=0; while true; do i=$((i+1)); echo "$tok $i" > /data/counter; sleep 0.1; done',
+  counterLoop('/data/counter'),
 ].join('; ');
 
 export interface Counter {

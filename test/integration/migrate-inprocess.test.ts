@@ -17,12 +17,11 @@ import { execa } from 'execa';
 import { CLI, runCli } from '../helpers/cli.js';
 import { runDetached, startPair, TEST_IMAGE, type Daemon, type EnginePair } from '../helpers/dockerd.js';
 import { processState } from '../helpers/processes.js';
-import { missing, requireE2E, waitFor } from '../helpers/e2e.js';
+import { counterLoop, missing, requireE2E, waitFor } from '../helpers/e2e.js';
 
 const needs = ['root', 'dockerd', 'criu'] as const;
 // A counter in the container's own layer: "<token> <n>"; a restarted process has a new token.
-const COUNTER =
-  'tok=$(cat /proc/sys/kernel/random/uuid); i=0; while true; do i=$((i+1)); echo "$tok $i" > /counter; sleep 0.1; done';
+const COUNTER = counterLoop('/counter');
 
 describe('migrate in-process: a failing port after the freeze rolls back', () => {
   let pair: EnginePair | undefined;

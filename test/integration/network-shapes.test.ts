@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { restoreBlocker } from '../../src/core/docker/restore-blockers.js';
 import { assertOneLineError, runCli, type CliResult } from '../helpers/cli.js';
 import { startPair, TEST_IMAGE, type Daemon, type EnginePair } from '../helpers/dockerd.js';
-import { missing, requireE2E } from '../helpers/e2e.js';
+import { counterLoop, missing, requireE2E } from '../helpers/e2e.js';
 import { runStopped } from '../helpers/processes.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -60,8 +60,7 @@ describe('network shapes an engine cannot restore', () => {
   async function counting(name: string): Promise<{ src: string; dst: string }> {
     const src = await mkdtemp(join(base, `${name}-src-`));
     const dst = join(base, `${name}-dst`);
-    const script =
-      'tok=$(cat /proc/sys/kernel/random/uuid); i=0; while true; do i=$((i+1)); echo "$tok $i" > /data/counter; sleep 0.1; done';
+    const script = counterLoop('/data/counter');
     await a!.cli([
       'run',
       '-d',
