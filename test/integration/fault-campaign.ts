@@ -3,8 +3,8 @@
 // on either side and in transit), each followed by the re-run the README describes. Every round:
 // never two copies, the same process (not a restart) on exactly one side, nothing of the migration left.
 // EXTMOUNT_FAULT_CAMPAIGN=short runs one round of each kind (the stacks); EXTMOUNT_FAULT_SEED repeats a run;
-// EXTMOUNT_FAULT_KINDS picks kinds; EXTMOUNT_FAULT_CAMPAIGNS=stop-and-copy,postcopy names the campaigns
-// this run makes (default both; CI gives each newer stack one of them, docs/testing.md). Run by migrate-faults.test.ts (stop-and-copy) and migrate-faults-live.test.ts.
+// EXTMOUNT_FAULT_KINDS picks kinds; EXTMOUNT_FAULT_CAMPAIGNS=stop-and-copy,postcopy (or none) names the
+// campaigns this run makes (default both; CI makes each on one stack, docs/testing.md). Run by migrate-faults.test.ts (stop-and-copy) and migrate-faults-live.test.ts.
 import assert from 'node:assert/strict';
 import { createConnection, createServer, type Server } from 'node:net';
 import { mkdir, open, readdir, rm, stat, truncate, writeFile } from 'node:fs/promises';
@@ -86,6 +86,9 @@ export function faultCampaign(options: { live: boolean }): void {
   const short = campaign === 'short' || (live && campaign !== 'full');
   const mode = live ? 'postcopy' : 'stop-and-copy';
   const chosen = process.env.EXTMOUNT_FAULT_CAMPAIGNS?.split(',') ?? ['stop-and-copy', 'postcopy'];
+  const unknown = chosen.filter((c) => !['stop-and-copy', 'postcopy', 'none'].includes(c));
+  if (unknown.length > 0)
+    throw new Error(`EXTMOUNT_FAULT_CAMPAIGNS: ${unknown.join(',')}? expected stop-and-copy, postcopy or none`);
   const skip = chosen.includes(mode)
     ? false
     : `EXTMOUNT_FAULT_CAMPAIGNS=${chosen.join(',')}: the ${mode} campaign is not part of this run`;
