@@ -61,7 +61,12 @@ export async function runStopped(args: string[], point: string, meanwhile: () =>
   try {
     await meanwhile();
   } finally {
-    process.kill(pid, 'SIGCONT');
+    try {
+      process.kill(pid, 'SIGCONT');
+    } catch (err) {
+      // Gone already (it ended before the point): its own exit code and stderr then say why.
+      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+    }
   }
   const result = await child;
   return { exitCode: result.exitCode ?? -1, stdout: String(result.stdout), stderr: String(result.stderr) };

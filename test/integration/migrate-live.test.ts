@@ -201,7 +201,9 @@ describe('migrate --live (post-copy) through the extmount runtime', () => {
         return dumpers.length;
       })();
     });
-    const killed = await killer!;
+    const killed = await killer!.catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}; migrate exit ${r.exitCode}: ${r.stderr}`);
+    });
     assert.ok(killed >= 1, `a CRIU of the source was killed: ${seen}; migrate exit ${r.exitCode}: ${r.stderr}`);
     assert.equal(r.exitCode, 1, r.stderr);
     assert.match(r.stderr, /post-copy|page server|lazy/);
