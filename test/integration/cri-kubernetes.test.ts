@@ -211,6 +211,15 @@ describe('Kubernetes: CRI checkpoint on node a, restore on node b (containerd 2.
       return c.n >= 5 ? c : undefined;
     });
     await bedNow.a.cri.checkpointContainer(id, archive);
+    // containerd's CRI pauses the task before it asks for the checkpoint: the analysis ran on pause,
+    // outside the freeze, and runc ran from the sh with it (docs/docker-runtime.md).
+    const state = join(bedNow.a.dir, 'state', id);
+    const last = JSON.parse(await readFile(join(state, 'last-checkpoint.json'), 'utf8')) as {
+      ok: boolean;
+      preparedAt?: string;
+    };
+    assert.ok(last.ok && last.preparedAt, `the checkpoint was not the one prepared on pause: ${JSON.stringify(last)}`);
+    assert.match(await readFile(join(state, 'runtime.log'), 'utf8'), /pause: checkpoint prepared in \d+ ms/);
     await assertCheckpointctlReads(archive, ['/data', '/prop', '/cache', '/etc/cfg', '/etc/creds', '/etc/node-token']);
     const image = await cli(['checkpoint-image', archive, '--tag', checkpointImage, '--push']);
     assert.equal(image.exitCode, 0, `checkpoint-image: ${image.stderr}`);
