@@ -1,13 +1,19 @@
 // Benchmark: the longest pause a process sees while `extmount migrate` moves it, post-copy (--live) vs
-// stop-and-copy (--live=off), the same container shape in the same run. The process measures it itself:
-// test/fixtures/live/memclock.c writes a timestamp every 10 ms and checks its memory page by page.
-import { readFile, writeFile } from 'node:fs/promises';
+// stop-and-copy (--live=off), the same container shape in the same run, and against the floor: CRIU's own
+// lazy migration of the same program as a plain process tree on this host (criu dump --lazy-pages, criu
+// lazy-pages, criu restore --lazy-pages), with no engine, runtime or extmount in between. The process
+// measures it itself: test/fixtures/live/memclock.c writes a timestamp every 10 ms and checks its memory
+// page by page.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { runCli } from '../test/helpers/cli.js';
 import { importTestImage, runDetached, startDaemon, TEST_IMAGE, type Daemon } from '../test/helpers/dockerd.js';
 import { WRAPPER, hostSandbox } from '../test/helpers/e2e.js';
 import { buildMemclock, longestPause, readClockLog } from '../test/helpers/memclock.js';
+import { freePort } from '../src/migrate/live.js';
 import { median } from './measure.js';
 import type { BenchRow } from './run.js';
 
@@ -39,7 +45,7 @@ export async function benchLive(options: { memories: number[]; runs: number }): 
     // One storage at two paths (as the migrate tests' bed): the log file is the same file on both sides.
     await execa('mount', ['--bind', src, dst]);
     for (const mib of options.memories) {
-      const pauses = { postcopy: [] as number[], off: [] as number[] };
+      const pauses = { postcopy: [] as number[], off: [] as number[], criu: [] as number[] };
       const downtimes = { postcopy: [] as number[], off: [] as number[] };
       for (let i = 0; i < options.runs; i++) {
         for (const mode of ['postcopy', 'off'] as const) {
@@ -95,7 +101,16 @@ export async function benchLive(options: { memories: number[]; runs: number }): 
           pauses[mode].push(longestPause(clock, before));
           await b.cli(['rm', '-f', name]);
         }
+        pauses.criu.push(await criuOwnLazyPause(join(sandbox.dir, `criu-${mib}-${i}`), memclock, mib));
       }
+      rows.push({
+        case: `longest pause the process saw, post-copy, ${mib} MiB, vs the floor`,
+        ms: median(pauses.postcopy),
+        baselineMs: median(pauses.criu),
+        baseline: "CRIU's own lazy migration of the same program (no engine)",
+        goal: '<= 2x',
+        runs: options.runs,
+      });
       rows.push({
         case: `longest pause the process saw, post-copy, ${mib} MiB`,
         ms: median(pauses.postcopy),
@@ -120,4 +135,101 @@ export async function benchLive(options: { memories: number[]; runs: number }): 
     await sandbox.cleanup();
   }
   return rows;
+}
+
+/**
+ * The floor: memclock as a plain process tree, moved by CRIU's own lazy migration on this host, as CRIU's
+ * docs give it: `criu dump --lazy-pages` (freezes, writes all but the lazy pages, then serves them), `criu
+ * lazy-pages --page-server` and `criu restore --lazy-pages` on the same images. The longest pause the
+ * process saw.
+ */
+export async function criuOwnLazyPause(dir: string, memclock: string, mib: number): Promise<number> {
+  const images = join(dir, 'images');
+  await mkdir(images, { recursive: true });
+  const log = join(dir, 'clock.log');
+  // In a PID namespace of its own, as in a container: the restore runs while the dumped task is still
+  // frozen (it serves its pages) and needs its PIDs. setsid: the session is the tree's own.
+  const holder = spawn('unshare', ['--pid', '--fork', 'setsid', memclock, String(mib), log], {
+    detached: true,
+    stdio: 'ignore',
+  });
+  let pid = 0;
+  await waitFor(
+    async () => {
+      const children = await readFile(`/proc/${holder.pid}/task/${holder.pid}/children`, 'utf8').catch(() => '');
+      pid = Number(children.trim().split(' ')[0]);
+      return pid > 0;
+    },
+    'unshare --pid --fork: the process',
+    10_000,
+  );
+  const pidfile = join(dir, 'restored.pid');
+  await waitFor(async () => (await readClockLog(log)).passes.length >= 1, `${log}: a full pass`, 60_000);
+  const port = await freePort();
+  const before = Date.now();
+  // --status-fd: a byte once the images but the lazy pages are written and the page server listens.
+  const dump = execa(
+    'criu',
+    [
+      'dump',
+      '-t',
+      String(pid),
+      '-D',
+      images,
+      '-o',
+      'dump.log',
+      '--lazy-pages',
+      '--address',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--status-fd',
+      '3',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe', 'pipe'], reject: false },
+  );
+  const ready = new Promise<boolean>((resolve) => {
+    dump.stdio[3]!.once('data', () => resolve(true));
+    dump.stdio[3]!.once('end', () => resolve(false));
+  });
+  let daemon: ReturnType<typeof execa> | undefined;
+  try {
+    if (!(await ready)) throw new Error(`criu dump --lazy-pages failed: see ${images}/dump.log`);
+    daemon = execa(
+      'criu',
+      ['lazy-pages', '--page-server', '--address', '127.0.0.1', '--port', String(port), '-D', images, '-o', 'lazy.log'],
+      { reject: false },
+    );
+    await waitFor(async () => existsSync(join(images, 'lazy-pages.socket')), 'the lazy-pages daemon', 30_000);
+    const restore = await execa(
+      'criu',
+      ['restore', '-D', images, '-o', 'restore.log', '--lazy-pages', '-d', '--pidfile', pidfile],
+      { reject: false },
+    );
+    if (restore.exitCode !== 0) throw new Error(`criu restore --lazy-pages failed: see ${images}/restore.log`);
+    const movedAt = Date.now();
+    await waitFor(
+      async () => (await readClockLog(log)).passes.filter((p) => p.at > movedAt).length >= 2,
+      `${log}: two full passes after the restore`,
+      120_000,
+    );
+    const after = await readClockLog(log);
+    if (after.passes.some((p) => !p.ok)) throw new Error(`${log}: damaged pages after CRIU's lazy migration`);
+    return longestPause(after, before);
+  } finally {
+    const restored = Number((await readFile(pidfile, 'utf8').catch(() => '')).trim());
+    for (const p of [pid, restored].filter((p) => p > 0)) {
+      try {
+        process.kill(p, 'SIGKILL');
+      } catch {
+        // gone already
+      }
+    }
+    await Promise.all([dump, daemon]);
+  }
+}
+
+async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs: number): Promise<void> {
+  for (const deadline = Date.now() + timeoutMs; !(await check()); await new Promise((r) => setTimeout(r, 50)))
+    if (Date.now() > deadline) throw new Error(`waited ${timeoutMs / 1000} s for ${what}`);
 }

@@ -36,7 +36,7 @@ const CASES: Record<string, BenchCase> = {
   scale: () => benchScale(),
   freeze: () => benchFreeze(),
   migrate: () => benchMigrate({ memories: [16, 512], runs: 3 }),
-  live: () => benchLive({ memories: [256, 512], runs: 2 }),
+  live: () => benchLive({ memories: [256, 1024], runs: 2 }),
   detect: async () => {
     const r = await benchDetect();
     return [{ case: r.name, ms: r.medianMs, goal: '< 20 ms', runs: r.runs }];
