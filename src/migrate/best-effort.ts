@@ -24,6 +24,8 @@ export const WAIT_MS = {
   lazyDumpGiveUp: 60_000,
   /** This run's lazy dump, given up after a failure: until the engine's checkpoint call returns. */
   lazyDumpSettle: 60_000,
+  /** The source, once moved: until its engine shows it stopped (no longer paused) and lets it be removed. */
+  sourceEnded: 30_000,
 } as const;
 
 /**

@@ -43,7 +43,7 @@ import {
 } from '../adapters/docker/migrate-engine.js';
 import { needsNetworkFiles, networkFilesVolumesOf, prepareNetworkFiles, removeOurVolume } from './network-files.js';
 import type { Faults } from './faults.js';
-import { bestEffortWith } from './best-effort.js';
+import { WAIT_MS, bestEffortWith, pollUntil } from './best-effort.js';
 import { removeJournals, writeJournal } from './journal.js';
 import { preflight, type MigrateRequest, type MigrationPlan } from './preflight.js';
 import { lockContainer, lockMigration } from './migrate-lock.js';
@@ -519,6 +519,16 @@ async function complete(plan: MigrationPlan, targetId: string, checkpoint: strin
   const { source, target } = plan;
   const sid = plan.container.Id;
   if (plan.restartPolicy.Name !== 'no') await setRestartPolicy(target, targetId, plan.restartPolicy);
+  // After a post-copy the engine learns that the source's task ended a while after its checkpoint call
+  // returned (the more memory the task freed, the longer: seen at 1 GiB); until then it refuses to remove
+  // "a paused container".
+  await pollUntil(
+    async () => {
+      const now = await inspectMaybe(source, sid).catch(() => undefined);
+      return now === undefined || (!now.State.Paused && !now.State.Running) ? true : undefined;
+    },
+    { timeoutMs: WAIT_MS.sourceEnded, intervalMs: 100 },
+  );
   try {
     await removeContainer(source, sid, { force: false });
   } catch (err) {

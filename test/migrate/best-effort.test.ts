@@ -48,6 +48,11 @@ describe('pollUntil', () => {
   });
 
   it('names its limits', () => {
-    assert.deepEqual(WAIT_MS, { lazyDumpEnd: 600_000, lazyDumpGiveUp: 60_000, lazyDumpSettle: 60_000 });
+    assert.deepEqual(WAIT_MS, {
+      lazyDumpEnd: 600_000,
+      lazyDumpGiveUp: 60_000,
+      lazyDumpSettle: 60_000,
+      sourceEnded: 30_000,
+    });
   });
 });
