@@ -13,6 +13,7 @@ import { runCli } from '../test/helpers/cli.js';
 import { importTestImage, runDetached, startDaemon, TEST_IMAGE, type Daemon } from '../test/helpers/dockerd.js';
 import { WRAPPER, hostSandbox } from '../test/helpers/e2e.js';
 import { buildMemclock, longestPause, readClockLog } from '../test/helpers/memclock.js';
+import { waitFor } from '../test/helpers/wait.js';
 import { freePort } from '../src/migrate/live.js';
 import { median } from './measure.js';
 import type { BenchRow } from './run.js';
@@ -153,18 +154,12 @@ export async function criuOwnLazyPause(dir: string, memclock: string, mib: numbe
     detached: true,
     stdio: 'ignore',
   });
-  let pid = 0;
-  await waitFor(
-    async () => {
-      const children = await readFile(`/proc/${holder.pid}/task/${holder.pid}/children`, 'utf8').catch(() => '');
-      pid = Number(children.trim().split(' ')[0]);
-      return pid > 0;
-    },
-    'unshare --pid --fork: the process',
-    10_000,
-  );
+  const pid = await waitFor('unshare --pid --fork: the process', async () => {
+    const children = await readFile(`/proc/${holder.pid}/task/${holder.pid}/children`, 'utf8');
+    return Number(children.trim().split(' ')[0]) || undefined;
+  });
   const pidfile = join(dir, 'restored.pid');
-  await waitFor(async () => (await readClockLog(log)).passes.length >= 1, `${log}: a full pass`, 60_000);
+  await waitFor(`${log}: a full pass`, async () => (await readClockLog(log)).passes.length >= 1, 60_000);
   const port = await freePort();
   const before = Date.now();
   // --status-fd: a byte once the images but the lazy pages are written and the page server listens.
@@ -200,7 +195,7 @@ export async function criuOwnLazyPause(dir: string, memclock: string, mib: numbe
       ['lazy-pages', '--page-server', '--address', '127.0.0.1', '--port', String(port), '-D', images, '-o', 'lazy.log'],
       { reject: false },
     );
-    await waitFor(async () => existsSync(join(images, 'lazy-pages.socket')), 'the lazy-pages daemon', 30_000);
+    await waitFor('the lazy-pages daemon', async () => existsSync(join(images, 'lazy-pages.socket')), 30_000);
     const restore = await execa(
       'criu',
       ['restore', '-D', images, '-o', 'restore.log', '--lazy-pages', '-d', '--pidfile', pidfile],
@@ -209,8 +204,8 @@ export async function criuOwnLazyPause(dir: string, memclock: string, mib: numbe
     if (restore.exitCode !== 0) throw new Error(`criu restore --lazy-pages failed: see ${images}/restore.log`);
     const movedAt = Date.now();
     await waitFor(
-      async () => (await readClockLog(log)).passes.filter((p) => p.at > movedAt).length >= 2,
       `${log}: two full passes after the restore`,
+      async () => (await readClockLog(log)).passes.filter((p) => p.at > movedAt).length >= 2,
       120_000,
     );
     const after = await readClockLog(log);
@@ -227,9 +222,4 @@ export async function criuOwnLazyPause(dir: string, memclock: string, mib: numbe
     }
     await Promise.all([dump, daemon]);
   }
-}
-
-async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs: number): Promise<void> {
-  for (const deadline = Date.now() + timeoutMs; !(await check()); await new Promise((r) => setTimeout(r, 50)))
-    if (Date.now() > deadline) throw new Error(`waited ${timeoutMs / 1000} s for ${what}`);
 }
