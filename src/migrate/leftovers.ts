@@ -72,9 +72,10 @@ export async function cleanLeftovers(plan: MigrationPlan, deps: MigrateDeps): Pr
 }
 
 /**
- * The move completed (the source is gone, its copy runs), but the run that made it was killed before
- * it had cleared up: what complete() removes after the source, removed here, so that a re-run leaves
- * nothing of the migration behind. The checkpoint is kept where the copy does not run: it is the way back.
+ * What a completed move leaves once the source container is gone: its journal, helpers on both sides,
+ * the live files, the migration's checkpoints on the copy. complete() calls it; so does the re-run of a
+ * move whose run was killed before it had cleared up (the copy runs, the source is gone). A failure is
+ * a warning: something stays on that host.
  */
 export async function removeLeftoversOfMove(
   source: Engine,
@@ -84,13 +85,23 @@ export async function removeLeftoversOfMove(
   config: Config,
   log: Log,
 ): Promise<void> {
-  const bestEffort = bestEffortWith(log);
-  await bestEffort(removeJournals(source, sourceId), 'removing the journal of the completed move');
-  await bestEffort(removeHelpers(source, sourceId), 'removing helpers on the source');
-  await bestEffort(removeHelpers(target, sourceId), 'removing helpers on the target');
+  const warnIfFails = async (work: Promise<unknown>, what: string) => {
+    try {
+      await work;
+    } catch (err) {
+      log.warn(`${what} not removed: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  };
+  await warnIfFails(removeJournals(source, sourceId), 'journal');
+  await warnIfFails(removeHelpers(source, sourceId), 'helpers on the source');
+  await warnIfFails(removeHelpers(target, sourceId), 'helpers on the target');
   for (const id of [sourceId, targetId])
-    await bestEffort(removeLive(config.stateDir, id), `removing the live files of ${id.slice(0, 12)}`);
-  const kept = (await bestEffort(listCheckpoints(target, targetId), "listing the copy's checkpoints")) ?? [];
+    await warnIfFails(removeLive(config.stateDir, id), `live files of ${id.slice(0, 12)}`);
+  let kept: string[] = [];
+  await warnIfFails(
+    listCheckpoints(target, targetId).then((names) => (kept = names)),
+    "the migration's checkpoints on the target",
+  );
   for (const name of kept.filter((c) => c.startsWith(CHECKPOINT_PREFIX)))
-    await bestEffort(deleteCheckpoint(target, targetId, name), `removing checkpoint ${name} on the target`);
+    await warnIfFails(deleteCheckpoint(target, targetId, name), `checkpoint ${name} on the target`);
 }

@@ -36,7 +36,6 @@ import {
   describeFailure,
   inspectMaybe,
   removeContainer,
-  removeHelpers,
   setRestartPolicy,
   unreachableCode,
   verifyRunning,
@@ -66,7 +65,7 @@ import {
   type LiveSession,
 } from './live.js';
 import { discardTarget, rollback, rollbackLive, type TargetState } from './rollback.js';
-import { cleanLeftovers, endLeftoverTasks } from './leftovers.js';
+import { cleanLeftovers, endLeftoverTasks, removeLeftoversOfMove } from './leftovers.js';
 
 export interface MigrateDeps {
   config: Config;
@@ -131,7 +130,7 @@ async function migrateLocked(
     deps.log.info(`an earlier run already started ${plan.name} on ${target.where}: finishing it`);
     const windowMs = deps.verifyMs ?? DEFAULT_VERIFY_MS;
     await verifyRunning(target, running.id, windowMs, 'the copy on the target');
-    await complete(plan, running.id, plan.journal!.checkpoint, deps);
+    await complete(plan, running.id, deps);
     return migrationReport(plan, {
       targetId: running.id,
       checkpoint: plan.journal!.checkpoint,
@@ -227,7 +226,7 @@ async function migrateLocked(
       : await rollback(plan, checkpoint, made, pool, err, deps);
   }
   deps.progress.done();
-  await complete(plan, moved.targetId, checkpoint, deps);
+  await complete(plan, moved.targetId, deps);
   return migrationReport(plan, {
     targetId: moved.targetId,
     checkpoint,
@@ -514,8 +513,7 @@ async function settleBoth<A, B>(a: Promise<A>, b: Promise<B>): Promise<[A, B]> {
 }
 
 /** Success: the target keeps the container's restart policy, the source container (and its checkpoint) go. */
-async function complete(plan: MigrationPlan, targetId: string, checkpoint: string, deps: MigrateDeps): Promise<void> {
-  const bestEffort = bestEffortWith(deps.log);
+async function complete(plan: MigrationPlan, targetId: string, deps: MigrateDeps): Promise<void> {
   const { source, target } = plan;
   const sid = plan.container.Id;
   if (plan.restartPolicy.Name !== 'no') await setRestartPolicy(target, targetId, plan.restartPolicy);
@@ -542,21 +540,12 @@ async function complete(plan: MigrationPlan, targetId: string, checkpoint: strin
     );
   }
   await deps.faults.at('after-source-removed');
-  await removeJournals(source, sid).catch((err: unknown) => deps.log.warn(`journal not removed: ${String(err)}`));
-  // A post-copy's files in the wrapper's state dir (also those of an earlier, interrupted run this one finishes).
-  for (const id of [sid, targetId])
-    await bestEffort(removeLive(deps.config.stateDir, id), `removing the live files of ${id.slice(0, 12)}`);
+  // Also what an earlier, interrupted run this one finishes left (its helpers, its live files).
+  await removeLeftoversOfMove(source, target, sid, targetId, deps.config, deps.log);
   // The network files of a source that was itself a NetworkDisabled copy (network-files.ts) went with it.
   for (const volume of networkFilesVolumesOf(plan.container)) {
     await removeOurVolume(source, volume).catch((err: unknown) =>
       deps.log.warn(`volume ${volume} not removed: ${String(err)}`),
     );
   }
-  // Helpers a run killed after the start left behind (this run's are gone already).
-  await Promise.all([removeHelpers(source, sid), removeHelpers(target, sid)]).catch((err: unknown) =>
-    deps.log.warn(`helpers not removed: ${String(err)}`),
-  );
-  await deleteCheckpoint(target, targetId, checkpoint).catch((err: unknown) =>
-    deps.log.warn(`checkpoint not removed from the target: ${String(err)}`),
-  );
 }
