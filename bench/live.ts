@@ -19,6 +19,8 @@ import { median } from './measure.js';
 import type { BenchRow } from './run.js';
 
 const PIPE_MAX = '/proc/sys/fs/pipe-max-size';
+const PHASES = ['checkpoint', 'prepare', 'copy', 'digest', 'start'] as const;
+type Phase = (typeof PHASES)[number];
 
 export async function benchLive(options: { memories: number[]; runs: number }): Promise<BenchRow[]> {
   const sandbox = await hostSandbox('extmount-bench-live-');
@@ -48,6 +50,8 @@ export async function benchLive(options: { memories: number[]; runs: number }): 
     for (const mib of options.memories) {
       const pauses = { postcopy: [] as number[], off: [] as number[], criu: [] as number[] };
       const downtimes = { postcopy: [] as number[], off: [] as number[] };
+      const phases: Record<Phase, number[]> = { checkpoint: [], prepare: [], copy: [], digest: [], start: [] };
+      const engine: number[] = [];
       for (let i = 0; i < options.runs; i++) {
         for (const mode of ['postcopy', 'off'] as const) {
           const name = `${mode}-${mib}-${i}`;
@@ -88,7 +92,9 @@ export async function benchLive(options: { memories: number[]; runs: number }): 
             '--json',
           ]);
           if (r.exitCode !== 0) throw new Error(`migrate --live=${mode} failed: ${r.stderr}`);
-          downtimes[mode].push((JSON.parse(r.stdout) as { downtimeMs: number }).downtimeMs);
+          const report = JSON.parse(r.stdout) as { downtimeMs: number; timings: Record<Phase, number> };
+          downtimes[mode].push(report.downtimeMs);
+          if (mode === 'postcopy') for (const phase of PHASES) phases[phase].push(report.timings[phase]);
           // Two full passes on b: the pause is over, and every page came back intact.
           const movedAt = Date.now();
           for (let t = 0; (await readClockLog(join(src, log))).passes.filter((p) => p.at > movedAt).length < 2; t++) {
@@ -103,6 +109,7 @@ export async function benchLive(options: { memories: number[]; runs: number }): 
           await b.cli(['rm', '-f', name]);
         }
         pauses.criu.push(await criuOwnLazyPause(join(sandbox.dir, `criu-${mib}-${i}`), memclock, mib));
+        if (mib === options.memories[0]) engine.push(await engineOwnPause(a, memclock, src, `engine-${i}`));
       }
       rows.push({
         case: `longest pause the process saw, post-copy, ${mib} MiB, vs the floor`,
@@ -112,6 +119,24 @@ export async function benchLive(options: { memories: number[]; runs: number }): 
         goal: '<= 2x',
         runs: options.runs,
       });
+      if (engine.length > 0)
+        rows.push({
+          case: `  dockerd's own checkpoint create + start --checkpoint, 1 MiB, runtime runc: the pause`,
+          ms: median(engine),
+          baselineMs: median(pauses.criu),
+          baseline: "CRIU's own lazy migration (the floor above)",
+          goal: '(report)',
+          runs: options.runs,
+        });
+      for (const phase of PHASES)
+        rows.push({
+          case: `  of the post-copy downtime: ${phase}`,
+          ms: median(phases[phase]),
+          baselineMs: median(downtimes.postcopy),
+          baseline: 'that downtime',
+          goal: '(report)',
+          runs: options.runs,
+        });
       rows.push({
         case: `longest pause the process saw, post-copy, ${mib} MiB`,
         ms: median(pauses.postcopy),
@@ -136,6 +161,42 @@ export async function benchLive(options: { memories: number[]; runs: number }): 
     await sandbox.cleanup();
   }
   return rows;
+}
+
+/**
+ * What dockerd itself costs any move through it, with no extmount and almost no memory: memclock (1 MiB, the
+ * same bind) under runc, `docker checkpoint create` then `docker start --checkpoint` on the same daemon. The
+ * longest pause the process saw.
+ */
+async function engineOwnPause(daemon: Daemon, memclock: string, src: string, name: string): Promise<number> {
+  const log = join(src, `${name}.log`);
+  await runDetached(daemon, [
+    '--name',
+    name,
+    '-v',
+    `${src}:/data`,
+    '-v',
+    `${memclock}:/memclock:ro`,
+    TEST_IMAGE,
+    '/memclock',
+    '1',
+    `/data/${name}.log`,
+  ]);
+  try {
+    await waitFor(`${log}: a full pass`, async () => (await readClockLog(log)).passes.length >= 1, 60_000);
+    const before = Date.now();
+    await daemon.cli(['checkpoint', 'create', name, 'cp']);
+    await daemon.cli(['start', '--checkpoint', 'cp', name]);
+    const movedAt = Date.now();
+    await waitFor(
+      `${log}: two full passes after the restore`,
+      async () => (await readClockLog(log)).passes.filter((p) => p.at > movedAt).length >= 2,
+      60_000,
+    );
+    return longestPause(await readClockLog(log), before);
+  } finally {
+    await daemon.cli(['rm', '-f', name], { reject: false });
+  }
 }
 
 /**

@@ -64,7 +64,7 @@ async function restoreLocked(options: RestoreOptions, ctx: CommandContext): Prom
   const pidfile = join(imagesDir, 'restore.pid');
   await rm(pidfile, { force: true });
   // CRIU gets our verified binds, never the paths themselves: what it mounts is what was checked.
-  const holder = await MountHolder.create(restoreHolderDir(ctx.config.stateDir, imagesDir));
+  const holder = await MountHolder.create(await restoreHolderDir(ctx.config.stateDir, imagesDir));
   try {
     const criuTargets = await bindVerifiedTargets(holder, targets);
     // The root too: CRIU builds the tree's filesystem from it, so it gets the checked bind, not the path.

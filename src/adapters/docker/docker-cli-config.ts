@@ -1,5 +1,4 @@
 // Reads what the docker CLI reads to pick an engine (config.json, the context store) for the CLI plugin.
-import { createHash } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -44,7 +43,9 @@ export async function resolvePluginInvocation(
   }
   if (selection.kind === 'default')
     return { flags, rest, engine: defaultContextEngine(flags, env, configDir, selection) };
-  // cli/context/store: a context's folders are named by the sha256 of its name.
+  // cli/context/store: a context's folders are named by the sha256 of its name. (node:crypto only here:
+  // the default context, an offline command's, does not load it.)
+  const { createHash } = await import('node:crypto');
   const id = createHash('sha256').update(selection.name).digest('hex');
   const metaPath = join(configDir, 'contexts', 'meta', id, 'meta.json');
   const tlsDir = join(configDir, 'contexts', 'tls', id, 'docker');

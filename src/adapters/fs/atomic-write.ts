@@ -4,7 +4,6 @@
 // the same folder (a name nobody can plant a symlink or FIFO at in advance, unlike "daemon.json.extmount.tmp"),
 // is fsynced, and is renamed over the target; rename replaces a symlink at the target instead of
 // following it. Readers see the old file or the new one, never half of one.
-import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
@@ -23,6 +22,8 @@ export async function writeFileAtomic(
   data: string | Uint8Array,
   options: WriteOptions = {},
 ): Promise<void> {
+  // node:crypto on first use, not at load: the CLI's entry imports this module (state-dir.ts says why).
+  const { randomBytes } = await import('node:crypto');
   const temp = join(dirname(path), `.${basename(path)}.${randomBytes(8).toString('hex')}.tmp`);
   try {
     await writeNewFile(temp, data, options.mode ?? 0o600);

@@ -5,7 +5,6 @@
 // kept CRIU logs and a short log. <stateDir>/<container id>/roots/<runc root key>/ holds what one call
 // works with — the CRIU config files and the holder mount — keyed by runc root and ID, so that two runc
 // roots with the same container ID never touch each other's (runtime-files.ts runcRootKey).
-import { createHash } from 'node:crypto';
 import { appendFile, copyFile, lstat, mkdir, realpath, rename, stat, writeFile } from 'node:fs/promises';
 import { writeFileAtomic } from './atomic-write.js';
 import { dirname, join } from 'node:path';
@@ -24,8 +23,15 @@ import {
  * `<stateDir>/restore/<hash of DIR>`: the private holder of `extmount restore --images-dir DIR`, one per
  * images dir (one restore at a time holds it, under the lock): a crashed run's is cleared by the next.
  */
-export function restoreHolderDir(stateDir: string, imagesDir: string): string {
-  return join(stateDir, 'restore', createHash('sha256').update(imagesDir).digest('hex').slice(0, 16));
+export async function restoreHolderDir(stateDir: string, imagesDir: string): Promise<string> {
+  return join(stateDir, 'restore', (await sha256Hex(imagesDir)).slice(0, 16));
+}
+
+// node:crypto is loaded when first used: the CLI's entry imports this module, and loading it at start costs
+// the offline commands (detect, show, --help) a share of their start (docs/performance.md).
+async function sha256Hex(text: string): Promise<string> {
+  const { createHash } = await import('node:crypto');
+  return createHash('sha256').update(text).digest('hex');
 }
 
 /**
@@ -66,6 +72,7 @@ export class ContainerStateDir {
   static async open(stateDir: string, id: string, runcRoot: string): Promise<ContainerStateDir> {
     const dir = containerStateDir(stateDir, id);
     const root = await realRoot(runcRoot);
+    const { createHash } = await import('node:crypto');
     const rootDir = join(
       dir,
       'roots',
