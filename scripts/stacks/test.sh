@@ -8,6 +8,9 @@
 #
 # EXTMOUNT_STACK_TESTS="build/test/integration/a.test.js …" runs just those files (after a build)
 # instead of the whole suite: for a developer chasing one failure; CI never sets it.
+# EXTMOUNT_STACK_BENCH="freeze-cri" (a bench/run.ts --only list) runs those benchmark cases instead
+# (after a build; no tests), e.g. the CRI freeze, which needs the sid stack's containerd: the summary
+# line says whether it ran, and the table it printed follows. CI never sets it either.
 #
 # Logs: $EXTMOUNT_STACKS_LOGS (default /var/cache/extmount/stacks/logs)/SUITE-<UTC time>.log, and
 # SUITE.log pointing at the newest. npm's cache lives in the root (/root/.npm): reruns are fast.
@@ -45,7 +48,10 @@ echo "stack-step: npm ci"
 npm ci --no-audit --no-fund || { echo "stack: npm ci failed" >&2; exit 3; }
 echo "stack-step: criu check"
 criu check || echo "stack: criu check failed (the suite will say so)" >&2
-if [ -n "${EXTMOUNT_STACK_TESTS:-}" ]; then
+if [ -n "${EXTMOUNT_STACK_BENCH:-}" ]; then
+  echo "stack-step: npm run build; node build/bench/run.js --only $EXTMOUNT_STACK_BENCH"
+  npm run build && node build/bench/run.js --only "$EXTMOUNT_STACK_BENCH"
+elif [ -n "${EXTMOUNT_STACK_TESTS:-}" ]; then
   echo "stack-step: npm run build; node --test $EXTMOUNT_STACK_TESTS"
   npm run build && EXTMOUNT_E2E=required node --test --test-concurrency=1 $EXTMOUNT_STACK_TESTS
 else
@@ -101,7 +107,17 @@ for suite in "${suites[@]}"; do
   finished=$(date +%s)
   versions=$(sed -n 's/^stack-versions: //p' "$log_file" | head -n1)
   tests=$(count tests "$log_file"); pass=$(count pass "$log_file"); fail=$(count fail "$log_file")
-  if [ "$rc" = 0 ] && [ "$fail" = 0 ] && [ "$tests" -gt 0 ]; then
+  if [ -n "${EXTMOUNT_STACK_BENCH:-}" ]; then
+    # The table, and what a case said on stderr (e.g. why it did not run here); the log's end when it failed.
+    if [ "$rc" = 0 ] && ! grep -aq 'NOT RUN' "$log_file"; then
+      result="bench $EXTMOUNT_STACK_BENCH ran"
+    else
+      failed=1
+      result="bench $EXTMOUNT_STACK_BENCH failed or did not run (exit $rc)"
+      tail -n 40 "$log_file" >&2
+    fi
+    grep -aE '^\||NOT RUN' "$log_file" || true
+  elif [ "$rc" = 0 ] && [ "$fail" = 0 ] && [ "$tests" -gt 0 ]; then
     result="$pass/$tests pass"
   else
     failed=1

@@ -40,6 +40,14 @@ export interface CriNode {
   log: string;
 }
 
+/** What a bench changes in the bed (the tests use none of it). */
+export interface CriBedOptions {
+  /** Per handler, the runtime binary the runc v2 shim runs (options.BinaryName) instead of runc or the wrapper. */
+  binaryNames?: Partial<Record<'runc' | 'extmount', string>>;
+  /** Fields added to each node's extmount config (e.g. "runc": what the wrapper runs as runc). */
+  extmountConfig?: Record<string, unknown>;
+}
+
 interface Started {
   child: ChildProcess;
   exited: Promise<void>;
@@ -50,7 +58,11 @@ interface Started {
  * not share. The `extmount` handler itself comes from `extmount install-runtime --containerd --apply`
  * (a drop-in through `imports`); this config gives it only the node's runc root, merged key by key.
  */
-function containerdConfig(node: { dir: string; socket: string; runcRoot: string }, certsDir: string): string {
+function containerdConfig(
+  node: { dir: string; socket: string; runcRoot: string },
+  certsDir: string,
+  runcBinary: string | undefined,
+): string {
   const q = (s: string) => JSON.stringify(s);
   return [
     'version = 3',
@@ -83,6 +95,7 @@ function containerdConfig(node: { dir: string; socket: string; runcRoot: string 
     '  runtime_type = "io.containerd.runc.v2"',
     '[plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc.options]',
     `  Root = ${q(node.runcRoot)}`,
+    ...(runcBinary ? [`  BinaryName = ${q(runcBinary)}`] : []),
     '[plugins."io.containerd.cri.v1.runtime".containerd.runtimes.extmount.options]',
     `  Root = ${q(node.runcRoot)}`,
     '[plugins."io.containerd.grpc.v1.cri"]',
@@ -178,6 +191,7 @@ export class CriBed {
   private constructor(
     readonly dir: string,
     readonly netns: string,
+    private readonly options: CriBedOptions,
   ) {}
 
   get a(): CriNode {
@@ -188,9 +202,9 @@ export class CriBed {
     return this.nodes[1]!;
   }
 
-  static async start(): Promise<CriBed> {
+  static async start(options: CriBedOptions = {}): Promise<CriBed> {
     const dir = await mkdtemp(join(tmpdir(), 'extmount-cri-'));
-    const bed = new CriBed(dir, basename(dir));
+    const bed = new CriBed(dir, basename(dir), options);
     const t0 = Date.now();
     try {
       await bed.setUp();
@@ -290,7 +304,8 @@ export class CriBed {
         for (const sub of ['root', 'state', 'tmp', 'cni', 'conf.d', 'host', 'kubelet', 'pod-logs', 'runc'])
           await mkdir(join(ndir, sub), { recursive: true });
         await writeFile(join(ndir, 'cni', '10-bed.conflist'), cniConfig(node, index));
-        await writeFile(join(ndir, 'config.toml'), containerdConfig(node, certs));
+        const { binaryNames = {}, extmountConfig = {} } = this.options;
+        await writeFile(join(ndir, 'config.toml'), containerdConfig(node, certs, binaryNames.runc));
         const install = await runCli([
           'install-runtime',
           '--containerd',
@@ -304,10 +319,12 @@ export class CriBed {
           throw new Error(
             `install-runtime --containerd --apply on node ${name}: exit ${install.exitCode}: ${install.stderr}`,
           );
+        // The drop-in sets BinaryName to the wrapper, and containerd merges an import over the main config: replaced there.
+        if (binaryNames.extmount) await replaceBinaryName(join(ndir, 'conf.d/extmount.toml'), binaryNames.extmount);
         // The wrapper (through the shim) reads its node's config: a state dir of its own.
-        const extmountConfig = await writeTestConfig(ndir);
+        const configFile = await writeTestConfig(ndir, extmountConfig);
         const proc = this.spawnInNetns('containerd', ['--config', join(ndir, 'config.toml')], node.log, {
-          EXTMOUNT_CONFIG: extmountConfig,
+          EXTMOUNT_CONFIG: configFile,
           TMPDIR: join(ndir, 'tmp'),
         });
         return { node, proc };
@@ -442,6 +459,15 @@ export class CriBed {
     process.stderr.write(`cri-bed: down in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
     if (problems.length > 0) throw new Error(`cri-bed teardown:\n${problems.join('\n')}`);
   }
+}
+
+/** The drop-in with its one BinaryName set to `binary`. */
+async function replaceBinaryName(dropIn: string, binary: string): Promise<void> {
+  const text = await readFile(dropIn, 'utf8');
+  const line = /^ *BinaryName = .*$/m;
+  if ((text.match(new RegExp(line.source, 'gm')) ?? []).length !== 1)
+    throw new Error(`${dropIn}: not one BinaryName line to replace:\n${text}`);
+  await writeFile(dropIn, text.replace(line, `  BinaryName = ${JSON.stringify(binary)}`));
 }
 
 /** The containers in the node's runc root: the shim adds the containerd namespace (k8s.io) to Root. */
