@@ -138,6 +138,17 @@ export async function missing(needs: readonly Need[]): Promise<string | undefine
 }
 
 export const e2eRequired = process.env.EXTMOUNT_E2E === 'required';
+
+/**
+ * Rounds of a symlink-flip race test: its own count, capped by EXTMOUNT_FLIP_ROUNDS when set (CI's time;
+ * docs/testing.md). A value that is not a positive integer throws: a typo must not turn a race test off.
+ */
+export function flipRounds(rounds: number): number {
+  const cap = process.env.EXTMOUNT_FLIP_ROUNDS;
+  if (cap === undefined) return rounds;
+  if (!/^[1-9][0-9]*$/.test(cap)) throw new Error(`EXTMOUNT_FLIP_ROUNDS=${cap}: not a positive integer`);
+  return Math.min(rounds, Number(cap));
+}
 /** Needs a stack of the matrix declares it lacks (.ci/run: EXTMOUNT_E2E_ABSENT=crun-criu on Debian 12): skipped loudly even when required. */
 const declaredAbsent = new Set((process.env.EXTMOUNT_E2E_ABSENT ?? '').split(',').filter(Boolean));
 

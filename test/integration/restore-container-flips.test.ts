@@ -14,6 +14,7 @@ import { TEST_IMAGE, runDetached, type Daemon } from '../helpers/dockerd.js';
 import {
   continued,
   counterLoop,
+  flipRounds,
   hostMounts,
   hostSandbox,
   readCount,
@@ -23,7 +24,7 @@ import {
   writeTestConfig,
 } from '../helpers/e2e.js';
 
-const ROUNDS = 12;
+const ROUNDS = flipRounds(12);
 
 test('restore CONTAINER --map to a path whose folder is swapped for a symlink and back: the symlink target is never bound', async (t) => {
   if (!(await requireE2E(t, ['root', 'dockerd', 'criu']))) return;

@@ -8,8 +8,10 @@ import { after, describe, it, type TestContext } from 'node:test';
 import { execa } from 'execa';
 import { DEFAULT_DENY } from '../../src/core/config.js';
 import { CLI, assertOneLineError, runCli } from '../helpers/cli.js';
-import { hostMounts, hostSandbox, requireE2E, waitFor } from '../helpers/e2e.js';
+import { flipRounds, hostMounts, hostSandbox, requireE2E, waitFor } from '../helpers/e2e.js';
 import { killTree, startSeedTree, type SeedTree } from '../helpers/seed-tree.js';
+
+const FLIP_ROUNDS = flipRounds(30);
 
 /** The counter of a restored tree, once it writes again into `from`. */
 async function counterMovesOn(tree: SeedTree, from: string, atDump: number): Promise<number> {
@@ -169,7 +171,7 @@ describe('restore trust (issue 11) with real CRIU', () => {
   });
 
   /**
-   * 30 restores (argv) while `DIR/NAME` is swapped for a symlink to TARGET and back as fast as the shell
+   * FLIP_ROUNDS restores (argv) while `DIR/NAME` is swapped for a symlink to TARGET and back as fast as the shell
    * can; each restored tree is checked, then killed; refusals must be one `extmount:` line, exit 1 or 2.
    * NAME is put back whatever moment the flipper was stopped at. Returns the exit codes counted.
    */
@@ -204,7 +206,7 @@ describe('restore trust (issue 11) with real CRIU', () => {
     const outcomes = new Map<number, number>();
     const reasons = new Set<string>();
     try {
-      for (let i = 0; i < 30; i++) {
+      for (let i = 0; i < FLIP_ROUNDS; i++) {
         const r = await runCli(argv);
         outcomes.set(r.exitCode, (outcomes.get(r.exitCode) ?? 0) + 1);
         if (r.exitCode === 0) {
@@ -235,12 +237,14 @@ describe('restore trust (issue 11) with real CRIU', () => {
         name,
       ]);
     }
-    t.diagnostic(`exit codes of 30 restores during the flips: ${JSON.stringify(Object.fromEntries(outcomes))}`);
+    t.diagnostic(
+      `exit codes of ${FLIP_ROUNDS} restores during the flips: ${JSON.stringify(Object.fromEntries(outcomes))}`,
+    );
     for (const reason of reasons) t.diagnostic(`refused: ${reason}`);
     return outcomes;
   }
 
-  it('--map to a path whose folder is swapped for a symlink and back during 30 restores: the symlink target is never mounted', async (t) => {
+  it('--map to a path whose folder is swapped for a symlink and back during the restores: the symlink target is never mounted', async (t) => {
     if (!(await requireE2E(t, ['root', 'criu']))) return;
     const { tree, images } = await checkpointedSeed();
     const real = join(tree.dir, 'x', 'a', 't');
@@ -280,7 +284,7 @@ describe('restore trust (issue 11) with real CRIU', () => {
     assert.deepEqual(lostHolders(), [], 'a holder mount was left behind');
   });
 
-  it("the tree's root swapped for a symlink and back during 30 restores: the tree is only ever rebuilt from the real root", async (t) => {
+  it("the tree's root swapped for a symlink and back during the restores: the tree is only ever rebuilt from the real root", async (t) => {
     if (!(await requireE2E(t, ['root', 'criu']))) return;
     const { tree, images } = await checkpointedSeed();
     const evil = join(tree.dir, 'evilroot'); // stands for another tree's filesystem, or /
