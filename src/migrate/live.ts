@@ -240,7 +240,8 @@ export async function copyLazyImages(ready: LiveReady, targetDir: string): Promi
         `the lazy checkpoint in ${ready.imagePath} holds more than ${MAX_IMAGE_BYTES} bytes: not a checkpoint without its pages`,
       );
     const bytes = await readFile(path);
-    await writeFileAtomic(join(targetDir, name), bytes, { mode: info.mode & 0o777 });
+    // Not synced: CRIU reads them at once, and a crash ends the frozen source they describe too.
+    await writeFileAtomic(join(targetDir, name), bytes, { mode: info.mode & 0o777, sync: false });
     digests.set(name, { sha256: createHash('sha256').update(bytes).digest('hex'), size: bytes.length });
   }
   return digests;

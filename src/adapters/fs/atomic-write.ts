@@ -14,6 +14,11 @@ const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL |
 export interface WriteOptions {
   /** Permission bits of the new file (default 0600), set exactly (not reduced by the umask). */
   mode?: number;
+  /**
+   * fsync the file and its folder (default true). false only for files read at once on this host and
+   * worthless after a crash: a post-copy checkpoint's images, whose frozen source does not survive one either.
+   */
+  sync?: boolean;
 }
 
 /** Replaces `path` atomically with `data`. */
@@ -25,14 +30,15 @@ export async function writeFileAtomic(
   // node:crypto on first use, not at load: the CLI's entry imports this module (state-dir.ts says why).
   const { randomBytes } = await import('node:crypto');
   const temp = join(dirname(path), `.${basename(path)}.${randomBytes(8).toString('hex')}.tmp`);
+  const sync = options.sync ?? true;
   try {
-    await writeNewFile(temp, data, options.mode ?? 0o600);
+    await writeNewFile(temp, data, options.mode ?? 0o600, sync);
     await rename(temp, path);
   } catch (err) {
     await unlink(temp).catch(() => undefined);
     throw fileError('write', path, err);
   }
-  await syncFolder(dirname(path));
+  if (sync) await syncFolder(dirname(path));
 }
 
 /** Creates `path` with `data`; refuses (exit 2) when anything, a symlink included, is already there. */
@@ -55,13 +61,13 @@ export async function createFileExclusive(
   await syncFolder(dirname(path));
 }
 
-async function writeNewFile(path: string, data: string | Uint8Array, mode: number): Promise<void> {
+async function writeNewFile(path: string, data: string | Uint8Array, mode: number, sync = true): Promise<void> {
   const handle = await open(path, CREATE_FLAGS, mode);
   let ok = false;
   try {
     await handle.writeFile(data);
     await handle.chmod(mode);
-    await handle.sync();
+    if (sync) await handle.sync();
     ok = true;
   } finally {
     await handle.close();

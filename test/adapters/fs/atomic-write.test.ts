@@ -1,6 +1,6 @@
 // The atomic writer on real files: planted symlinks and FIFOs, modes, no leftovers.
 import assert from 'node:assert/strict';
-import { lstat, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -15,14 +15,18 @@ describe('writeFileAtomic / createFileExclusive', () => {
   });
   after(() => rm(dir, { recursive: true, force: true }));
 
-  it('writes the file whole with the mode asked, and leaves no temporary file', async () => {
-    const path = join(dir, 'a.json');
-    await writeFileAtomic(path, '{"a": 1}\n', { mode: 0o640 });
-    await writeFileAtomic(path, '{"a": 2}\n', { mode: 0o640 });
-    assert.equal(await readFile(path, 'utf8'), '{"a": 2}\n');
-    assert.equal((await lstat(path)).mode & 0o777, 0o640);
-    assert.deepEqual(await readdir(dir), ['a.json']);
-  });
+  for (const sync of [true, false]) {
+    it(`writes the file whole with the mode asked, and leaves no temporary file (sync: ${sync})`, async () => {
+      const sub = join(dir, `sync-${sync}`);
+      await mkdir(sub);
+      const path = join(sub, 'a.json');
+      await writeFileAtomic(path, '{"a": 1}\n', { mode: 0o640, sync });
+      await writeFileAtomic(path, '{"a": 2}\n', { mode: 0o640, sync });
+      assert.equal(await readFile(path, 'utf8'), '{"a": 2}\n');
+      assert.equal((await lstat(path)).mode & 0o777, 0o640);
+      assert.deepEqual(await readdir(sub), ['a.json']);
+    });
+  }
 
   it('replaces a symlink at the target instead of writing through it', async () => {
     const victim = join(dir, 'victim');
