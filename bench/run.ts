@@ -92,14 +92,25 @@ async function main(): Promise<void> {
       .join('\n'),
   );
   console.log('');
+  for (const name of selected)
+    if (!CASES[name]) throw new Error(`unknown case ${name} (known: ${Object.keys(CASES).join(', ')})`);
   const rows: BenchRow[] = [];
+  const failed: string[] = [];
+  // A case that fails is said at once and the others still run: a run's other rows are not lost with it.
   for (const name of selected) {
-    const run = CASES[name];
-    if (!run) throw new Error(`unknown case ${name} (known: ${Object.keys(CASES).join(', ')})`);
-    rows.push(...(await run()));
+    try {
+      rows.push(...(await CASES[name]!()));
+    } catch (err) {
+      failed.push(name);
+      console.error(`bench ${name} FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    }
   }
   console.log(formatTable(rows));
-  if (values.json) await writeFile(values.json, `${JSON.stringify({ machine: info, rows }, null, 2)}\n`);
+  if (values.json) await writeFile(values.json, `${JSON.stringify({ machine: info, rows, failed }, null, 2)}\n`);
+  if (failed.length > 0) {
+    console.error(`bench: ${failed.join(', ')} failed (above); the table has the other cases`);
+    process.exitCode = 1;
+  }
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();

@@ -257,7 +257,7 @@ async function findFile(dir: string, name: string): Promise<string | undefined> 
 }
 
 /** dockerd 20.10 + containerd 1.6 sometimes refuse the first start after a checkpoint ("already exists"). */
-async function startWithRetry(daemon: Daemon, name: string, checkpoint: string): Promise<void> {
+export async function startWithRetry(daemon: Daemon, name: string, checkpoint: string): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     const r = await daemon.cli(['start', '--checkpoint', checkpoint, name], { reject: false });
     if (r.exitCode === 0) return;
