@@ -10,9 +10,9 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { runCli } from '../test/helpers/cli.js';
-import { importTestImage, runDetached, startDaemon, TEST_IMAGE, type Daemon } from '../test/helpers/dockerd.js';
+import { importTestImage, startDaemon, type Daemon } from '../test/helpers/dockerd.js';
 import { WRAPPER, hostSandbox } from '../test/helpers/e2e.js';
-import { buildMemclock, longestPause, readClockLog } from '../test/helpers/memclock.js';
+import { buildMemclock, longestPause, readClockLog, runMemclock } from '../test/helpers/memclock.js';
 import { waitFor } from '../test/helpers/wait.js';
 import { freePort } from '../src/migrate/live.js';
 import { median } from './measure.js';
@@ -57,20 +57,7 @@ export async function benchLive(options: { memories: number[]; runs: number }): 
         for (const mode of ['postcopy', 'off'] as const) {
           const name = `${mode}-${mib}-${i}`;
           const log = `${name}.log`;
-          await runDetached(a, [
-            '--name',
-            name,
-            '--runtime',
-            'extmount',
-            '-v',
-            `${src}:/data`,
-            '-v',
-            `${memclock}:/memclock:ro`,
-            TEST_IMAGE,
-            '/memclock',
-            String(mib),
-            `/data/${log}`,
-          ]);
+          await runMemclock(a, { name, runtime: 'extmount', memclock, src, mib, log });
           for (let t = 0; (await readClockLog(join(src, log))).passes.length < 1; t++) {
             if (t > 600) throw new Error(`${name}: no full pass over its memory in 60 s`);
             await new Promise((resolve) => setTimeout(resolve, 100));
@@ -171,18 +158,7 @@ export async function benchLive(options: { memories: number[]; runs: number }): 
  */
 async function engineOwnPause(daemon: Daemon, memclock: string, src: string, name: string): Promise<number> {
   const log = join(src, `${name}.log`);
-  await runDetached(daemon, [
-    '--name',
-    name,
-    '-v',
-    `${src}:/data`,
-    '-v',
-    `${memclock}:/memclock:ro`,
-    TEST_IMAGE,
-    '/memclock',
-    '1',
-    `/data/${name}.log`,
-  ]);
+  await runMemclock(daemon, { name, memclock, src, mib: 1, log: `${name}.log` });
   try {
     await waitFor(`${log}: a full pass`, async () => (await readClockLog(log)).passes.length >= 1, 60_000);
     const before = Date.now();

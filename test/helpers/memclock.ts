@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
+import { TEST_IMAGE, runDetached, type Daemon } from './dockerd.js';
 
 export const MEMCLOCK_SOURCE = fileURLToPath(new URL('../../../test/fixtures/live/memclock.c', import.meta.url));
 
@@ -40,4 +41,27 @@ export function longestPause(log: ClockLog, from = 0): number {
   for (let i = 1; i < log.ticks.length; i++)
     if (log.ticks[i]! >= from) longest = Math.max(longest, log.ticks[i]! - log.ticks[i - 1]!);
   return longest;
+}
+
+/**
+ * `docker run -d` of memclock holding `mib` MiB, its log `/data/<log>` in the bind `src`:/data, under
+ * `runtime` (the daemon's default when absent).
+ */
+export async function runMemclock(
+  daemon: Daemon,
+  c: { name: string; memclock: string; src: string; mib: number; log: string; runtime?: string },
+): Promise<void> {
+  await runDetached(daemon, [
+    '--name',
+    c.name,
+    ...(c.runtime ? ['--runtime', c.runtime] : []),
+    '-v',
+    `${c.src}:/data`,
+    '-v',
+    `${c.memclock}:/memclock:ro`,
+    TEST_IMAGE,
+    '/memclock',
+    String(c.mib),
+    `/data/${c.log}`,
+  ]);
 }

@@ -5,10 +5,9 @@ import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { assertOneLineError, runCli } from '../helpers/cli.js';
-import { TEST_IMAGE, runDetached } from '../helpers/dockerd.js';
 import { MigrateBed } from '../helpers/migrate-bed.js';
 import { missing, requireE2E, startRuntimeDaemon, waitFor } from '../helpers/e2e.js';
-import { buildMemclock, readClockLog, type ClockLog } from '../helpers/memclock.js';
+import { buildMemclock, readClockLog, runMemclock, type ClockLog } from '../helpers/memclock.js';
 import { processes, runStopped } from '../helpers/processes.js';
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -80,20 +79,7 @@ describe('migrate --live (post-copy) through the extmount runtime', () => {
     const src = join(bed.base, 'srv', name, 'a');
     const dst = join(bed.base, 'srv', name, 'b');
     await bed.sharedStorage(src, dst);
-    await runDetached(bed.a, [
-      '--name',
-      name,
-      '--runtime',
-      'extmount',
-      '-v',
-      `${src}:/data`,
-      '-v',
-      `${memclock}:/memclock:ro`,
-      TEST_IMAGE,
-      '/memclock',
-      String(mib),
-      '/data/clock.log',
-    ]);
+    await runMemclock(bed.a, { name, runtime: 'extmount', memclock, src, mib, log: 'clock.log' });
     const log = join(src, 'clock.log');
     await waitFor(
       `${name}: a full pass over its memory`,
