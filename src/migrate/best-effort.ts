@@ -2,15 +2,18 @@
 // and waiting for a condition with a named limit.
 import type { Log } from '../adapters/log.js';
 
-/** Runs WORK; a failure is logged at debug (--debug shows it) with WHAT, and swallowed: undefined. */
+/**
+ * Runs WORK; a failure is logged with WHAT and swallowed: undefined. At debug (--debug shows it) by default;
+ * at warn where the failure leaves something behind the user should know of.
+ */
 export type BestEffort = <T>(work: Promise<T>, what: string) => Promise<T | undefined>;
 
-export function bestEffortWith(log: Log): BestEffort {
+export function bestEffortWith(log: Log, level: 'debug' | 'warn' = 'debug'): BestEffort {
   return async (work, what) => {
     try {
       return await work;
     } catch (err) {
-      log.debug(`${what} failed, ignored: ${err instanceof Error ? err.message : String(err)}`);
+      log[level](`${what} failed, ignored: ${err instanceof Error ? err.message : String(err)}`);
       return undefined;
     }
   };

@@ -85,23 +85,13 @@ export async function removeLeftoversOfMove(
   config: Config,
   log: Log,
 ): Promise<void> {
-  const warnIfFails = async (work: Promise<unknown>, what: string) => {
-    try {
-      await work;
-    } catch (err) {
-      log.warn(`${what} not removed: ${err instanceof Error ? err.message : String(err)}`);
-    }
-  };
-  await warnIfFails(removeJournals(source, sourceId), 'journal');
-  await warnIfFails(removeHelpers(source, sourceId), 'helpers on the source');
-  await warnIfFails(removeHelpers(target, sourceId), 'helpers on the target');
+  const warnIfFails = bestEffortWith(log, 'warn');
+  await warnIfFails(removeJournals(source, sourceId), 'removing the journal');
+  await warnIfFails(removeHelpers(source, sourceId), 'removing helpers on the source');
+  await warnIfFails(removeHelpers(target, sourceId), 'removing helpers on the target');
   for (const id of [sourceId, targetId])
-    await warnIfFails(removeLive(config.stateDir, id), `live files of ${id.slice(0, 12)}`);
-  let kept: string[] = [];
-  await warnIfFails(
-    listCheckpoints(target, targetId).then((names) => (kept = names)),
-    "the migration's checkpoints on the target",
-  );
+    await warnIfFails(removeLive(config.stateDir, id), `removing the live files of ${id.slice(0, 12)}`);
+  const kept = (await warnIfFails(listCheckpoints(target, targetId), "listing the copy's checkpoints")) ?? [];
   for (const name of kept.filter((c) => c.startsWith(CHECKPOINT_PREFIX)))
-    await warnIfFails(deleteCheckpoint(target, targetId, name), `checkpoint ${name} on the target`);
+    await warnIfFails(deleteCheckpoint(target, targetId, name), `removing checkpoint ${name} on the target`);
 }

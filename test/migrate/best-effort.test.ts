@@ -16,6 +16,16 @@ describe('bestEffort', () => {
     assert.deepEqual(lines, ['extmount: debug: removing volume v on the target failed, ignored: no such volume: v']);
   });
 
+  it("at 'warn', says it without --debug", async () => {
+    const lines: string[] = [];
+    const bestEffort = bestEffortWith(
+      textLogger('warn', (line) => lines.push(line)),
+      'warn',
+    );
+    assert.equal(await bestEffort(Promise.reject(new Error('gone')), 'removing the journal'), undefined);
+    assert.deepEqual(lines, ['extmount: warning: removing the journal failed, ignored: gone']);
+  });
+
   it('is silent without --debug', async () => {
     const lines: string[] = [];
     const bestEffort = bestEffortWith(textLogger('warn', (line) => lines.push(line)));
