@@ -12,7 +12,7 @@ import { execa } from 'execa';
 import { runCli } from '../test/helpers/cli.js';
 import { importTestImage, startDaemon, type Daemon } from '../test/helpers/dockerd.js';
 import { WRAPPER, hostSandbox } from '../test/helpers/e2e.js';
-import { buildMemclock, longestPause, readClockLog, runMemclock } from '../test/helpers/memclock.js';
+import { buildMemclock, longestPause, runMemclock, waitForPasses } from '../test/helpers/memclock.js';
 import { waitFor } from '../test/helpers/wait.js';
 import { freePort } from '../src/migrate/live.js';
 import { median } from './measure.js';
@@ -58,10 +58,7 @@ export async function benchLive(options: { memories: number[]; runs: number }): 
           const name = `${mode}-${mib}-${i}`;
           const log = `${name}.log`;
           await runMemclock(a, { name, runtime: 'extmount', memclock, src, mib, log });
-          for (let t = 0; (await readClockLog(join(src, log))).passes.length < 1; t++) {
-            if (t > 600) throw new Error(`${name}: no full pass over its memory in 60 s`);
-            await new Promise((resolve) => setTimeout(resolve, 100));
-          }
+          await waitForPasses(join(src, log), 1);
           const before = Date.now();
           const r = await runCli([
             '--config',
@@ -85,11 +82,7 @@ export async function benchLive(options: { memories: number[]; runs: number }): 
           if (mode === 'postcopy') for (const phase of PHASES) phases[phase].push(report.timings[phase]);
           // Two full passes on b: the pause is over, and every page came back intact.
           const movedAt = Date.now();
-          for (let t = 0; (await readClockLog(join(src, log))).passes.filter((p) => p.at > movedAt).length < 2; t++) {
-            if (t > 1200) throw new Error(`${name}: no two full passes on b in 120 s`);
-            await new Promise((resolve) => setTimeout(resolve, 100));
-          }
-          const clock = await readClockLog(join(src, log));
+          const clock = await waitForPasses(join(src, log), 2, { after: movedAt, timeoutMs: 120_000 });
           const bad = clock.passes.filter((p) => !p.ok);
           if (bad.length > 0)
             throw new Error(`${name}: ${bad.length} pass(es) found damaged pages after --live=${mode}`);
@@ -160,18 +153,12 @@ async function engineOwnPause(daemon: Daemon, memclock: string, src: string, nam
   const log = join(src, `${name}.log`);
   await runMemclock(daemon, { name, memclock, src, mib: 1, log: `${name}.log` });
   try {
-    await waitFor(`${log}: a full pass`, async () => (await readClockLog(log)).passes.length >= 1, 60_000);
+    await waitForPasses(log, 1);
     const before = Date.now();
     await daemon.cli(['checkpoint', 'create', name, 'cp']);
     // dockerd 20.10 may refuse the first start right after a checkpoint ("already exists"): retried, as migrate does.
     await startWithRetry(daemon, name, 'cp');
-    const movedAt = Date.now();
-    await waitFor(
-      `${log}: two full passes after the restore`,
-      async () => (await readClockLog(log)).passes.filter((p) => p.at > movedAt).length >= 2,
-      60_000,
-    );
-    return longestPause(await readClockLog(log), before);
+    return longestPause(await waitForPasses(log, 2, { after: Date.now() }), before);
   } finally {
     await daemon.cli(['rm', '-f', name], { reject: false });
   }
@@ -198,7 +185,7 @@ export async function criuOwnLazyPause(dir: string, memclock: string, mib: numbe
     return Number(children.trim().split(' ')[0]) || undefined;
   });
   const pidfile = join(dir, 'restored.pid');
-  await waitFor(`${log}: a full pass`, async () => (await readClockLog(log)).passes.length >= 1, 60_000);
+  await waitForPasses(log, 1);
   const port = await freePort();
   const before = Date.now();
   // --status-fd: a byte once the images but the lazy pages are written and the page server listens.
@@ -241,13 +228,7 @@ export async function criuOwnLazyPause(dir: string, memclock: string, mib: numbe
       { reject: false },
     );
     if (restore.exitCode !== 0) throw new Error(`criu restore --lazy-pages failed: see ${images}/restore.log`);
-    const movedAt = Date.now();
-    await waitFor(
-      `${log}: two full passes after the restore`,
-      async () => (await readClockLog(log)).passes.filter((p) => p.at > movedAt).length >= 2,
-      120_000,
-    );
-    const after = await readClockLog(log);
+    const after = await waitForPasses(log, 2, { after: Date.now(), timeoutMs: 120_000 });
     if (after.passes.some((p) => !p.ok)) throw new Error(`${log}: damaged pages after CRIU's lazy migration`);
     return longestPause(after, before);
   } finally {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { TEST_IMAGE, runDetached, type Daemon } from './dockerd.js';
+import { waitFor } from './wait.js';
 
 export const MEMCLOCK_SOURCE = fileURLToPath(new URL('../../../test/fixtures/live/memclock.c', import.meta.url));
 
@@ -64,4 +65,24 @@ export async function runMemclock(
     String(c.mib),
     `/data/${c.log}`,
   ]);
+}
+
+/**
+ * Waits until LOG shows COUNT full passes ended after `after` (ms since the epoch; 0: any), and gives the log.
+ * `what` names the wait in the timeout's message.
+ */
+export async function waitForPasses(
+  log: string,
+  count: number,
+  options: { after?: number; timeoutMs?: number; what?: string } = {},
+): Promise<ClockLog> {
+  const after = options.after ?? 0;
+  return waitFor(
+    options.what ?? `${log}: ${count} full pass(es)${after > 0 ? ' after the move' : ''}`,
+    async () => {
+      const clock = await readClockLog(log);
+      return clock.passes.filter((p) => p.at > after).length >= count ? clock : undefined;
+    },
+    options.timeoutMs ?? 60_000,
+  );
 }

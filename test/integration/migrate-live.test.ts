@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { assertOneLineError, runCli } from '../helpers/cli.js';
 import { MigrateBed } from '../helpers/migrate-bed.js';
 import { missing, requireE2E, startRuntimeDaemon, waitFor } from '../helpers/e2e.js';
-import { buildMemclock, readClockLog, runMemclock, type ClockLog } from '../helpers/memclock.js';
+import { buildMemclock, runMemclock, waitForPasses, type ClockLog } from '../helpers/memclock.js';
 import { processes, runStopped } from '../helpers/processes.js';
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -81,11 +81,7 @@ describe('migrate --live (post-copy) through the extmount runtime', () => {
     await bed.sharedStorage(src, dst);
     await runMemclock(bed.a, { name, runtime: 'extmount', memclock, src, mib, log: 'clock.log' });
     const log = join(src, 'clock.log');
-    await waitFor(
-      `${name}: a full pass over its memory`,
-      async () => (await readClockLog(log)).passes.length >= 1 || undefined,
-      30_000,
-    );
+    await waitForPasses(log, 1, { timeoutMs: 30_000, what: `${name}: a full pass over its memory` });
     return { src, dst, log };
   }
 
@@ -106,14 +102,7 @@ describe('migrate --live (post-copy) through the extmount runtime', () => {
     assert.equal(await bed.state(bed.a, 'l1'), undefined, 'the source container is removed');
     // The same process (no new S line) goes on ticking, and completes full passes over its memory, all intact.
     const migratedAt = Date.now();
-    const clock = await waitFor(
-      'l1 on b: two full passes after the move',
-      async () => {
-        const c = await readClockLog(log);
-        return c.passes.filter((p) => p.at > migratedAt).length >= 2 ? c : undefined;
-      },
-      60_000,
-    );
+    const clock = await waitForPasses(log, 2, { after: migratedAt, what: 'l1 on b: two full passes after the move' });
     assert.deepEqual(
       clock.passes.filter((p) => !p.ok),
       [],
@@ -405,12 +394,5 @@ async function pageServerGet(port: number, vaddr: bigint): Promise<Buffer> {
 
 /** The clock's log once it has a full pass over its memory that ended after SINCE (60 s at most). */
 function passAfter(log: string, since: number, what: string): Promise<ClockLog> {
-  return waitFor(
-    what,
-    async () => {
-      const c = await readClockLog(log);
-      return c.passes.some((p) => p.at > since) ? c : undefined;
-    },
-    60_000,
-  );
+  return waitForPasses(log, 1, { after: since, what });
 }
