@@ -14,7 +14,7 @@ import { TEST_IMAGE, runDetached, type Daemon } from '../helpers/dockerd.js';
 import {
   continued,
   counterLoop,
-  flipRounds,
+  anotherFlipRound,
   hostMounts,
   hostSandbox,
   readCount,
@@ -24,7 +24,8 @@ import {
   writeTestConfig,
 } from '../helpers/e2e.js';
 
-const ROUNDS = flipRounds(12);
+/** Restores during the flips (CI caps them: anotherFlipRound). */
+const ROUNDS = 12;
 
 test('restore CONTAINER --map to a path whose folder is swapped for a symlink and back: the symlink target is never bound', async (t) => {
   if (!(await requireE2E(t, ['root', 'dockerd', 'criu']))) return;
@@ -76,7 +77,7 @@ test('restore CONTAINER --map to a path whose folder is swapped for a symlink an
 
     const outcomes = new Map<number, number>();
     const reasons = new Set<string>();
-    for (let i = 0; i < ROUNDS; i++) {
+    for (let i = 0; anotherFlipRound(i, ROUNDS, (outcomes.get(0) ?? 0) > 0); i++) {
       const dump = await cli(['checkpoint', 'fl', '--name', `c${i}`]);
       assert.equal(dump.exitCode, 0, dump.stderr);
       const atDump = await readCount(join(real, 'counter')).catch(() => readCount(join(data, 'counter')));
@@ -113,7 +114,9 @@ test('restore CONTAINER --map to a path whose folder is swapped for a symlink an
         continued(await readCount(join(real, 'counter')), atDump),
       );
     }
-    t.diagnostic(`exit codes of ${ROUNDS} restores during the flips: ${JSON.stringify(Object.fromEntries(outcomes))}`);
+    t.diagnostic(
+      `exit codes of ${[...outcomes.values()].reduce((a, b) => a + b, 0)} restores during the flips: ${JSON.stringify(Object.fromEntries(outcomes))}`,
+    );
     for (const reason of reasons) t.diagnostic(`refused: ${reason}`);
     assert.ok((outcomes.get(0) ?? 0) > 0, 'no restore got through: the test proves nothing');
     assert.deepEqual(await readdir(evil), [], 'the container wrote into the symlink target');
