@@ -20,8 +20,13 @@ import { WRAPPER, counterLoop } from './e2e.js';
 import { parentOf, processState, processes } from './processes.js';
 import { waitFor } from './wait.js';
 
-/** A counter that says which process wrote it: "<token> <n>"; a restarted process has a new token. */
+/**
+ * A counter that says which process wrote it: "<token> <n>"; a restarted process has a new token. It ends
+ * on SIGTERM as a service does: a shell as a container's pid 1 ignores it otherwise, and an engine that
+ * stops then waits the full stop timeout (10 s) for every such container before it kills it.
+ */
 export const COUNTER_SCRIPT = [
+  'trap "exit 143" TERM',
   'echo hello > /root/new.txt',
   'rm /etc/group',
   'mkdir -p /newdir/sub && echo x > /newdir/sub/f',

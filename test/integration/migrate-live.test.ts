@@ -242,8 +242,13 @@ describe('migrate --live (post-copy) through the extmount runtime', () => {
         killedAt = Date.now();
       })().catch(() => undefined);
     });
-    // A migrate that ended on its own before the copy ran left nothing to kill: say what it said.
-    assert.ok(killedAt > 0, `the copy on b was killed; migrate exit ${r.exitCode}: ${r.stderr}`);
+    // A migrate that ended on its own before the copy ran left nothing to kill: say what it and b's engine said.
+    if (killedAt === 0) {
+      const engine = await readFile(join(bed.b.dir, 'dockerd.log'), 'utf8').catch(() => '');
+      assert.fail(
+        `the copy on b never ran to be killed; migrate exit ${r.exitCode}: ${r.stderr}\nb's dockerd.log, last lines:\n${engine.split('\n').slice(-25).join('\n')}`,
+      );
+    }
     assert.equal(r.exitCode, 1, r.stderr);
     assert.match(r.stderr, /rolled back: it runs again on .*, where its memory never left/);
     const a = await bed.a.docker.getContainer('l4').inspect();
