@@ -16,5 +16,5 @@ COPY package.json package-lock.json config.json ./
 COPY node_modules ./node_modules
 COPY hooks ./hooks
 COPY build/src ./build/src
-ENTRYPOINT ["node", "/opt/extmount/build/src/cli-bundle/cli.mjs"]
+ENTRYPOINT ["node", "/opt/extmount/build/src/cli/extmount.cjs"]
 CMD ["--help"]

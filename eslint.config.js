@@ -7,7 +7,7 @@ export default defineConfig(
   { ignores: ['build/', 'node_modules/'] },
   tseslint.configs.recommended,
   {
-    files: ['**/*.ts'],
+    files: ['**/*.ts', '**/*.cts'],
     languageOptions: {
       parserOptions: { project: './tsconfig.json', tsconfigRootDir: import.meta.dirname },
     },

@@ -5,7 +5,7 @@ import { FIXTURES } from '../test/helpers/fixtures.js';
 import { paired } from './measure.js';
 import type { BenchRow } from './run.js';
 
-const CLI = fileURLToPath(new URL('../src/cli-bundle/cli.mjs', import.meta.url));
+const CLI = fileURLToPath(new URL('../src/cli/extmount.cjs', import.meta.url));
 
 function run(args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {

@@ -118,7 +118,9 @@ describe('npm pack + npm install -g of the tarball: a working extmount on PATH',
       assert.fail(`npm pack printed no package: ${String(packed.stdout)}`);
     const paths = new Set(files.map((f) => f.path));
     for (const needed of [
-      'build/src/cli-bundle/cli.mjs',
+      'build/src/cli/extmount.cjs',
+      'build/src/cli-bundle/cli.cjs',
+      'build/src/cli-bundle/cli.cjs.cache',
       'build/src/runtime/main.bundle.mjs',
       'hooks/extmount-runc',
       'hooks/docker-extmount',
@@ -168,7 +170,7 @@ describe('npm pack + npm install -g of the tarball: a working extmount on PATH',
 
     const bin = join(prefix, 'bin', 'extmount');
     const installed = join(prefix, 'lib', 'node_modules', PACKAGE.name);
-    assert.equal(realpathSync(bin), join(installed, 'build/src/cli-bundle/cli.mjs'));
+    assert.equal(realpathSync(bin), join(installed, 'build/src/cli/extmount.cjs'));
     const env = { ...npmEnv(), EXTMOUNT_CONFIG: join(dir, 'no-config.json') };
 
     const version = await execa(bin, ['--version'], { env, extendEnv: false, reject: false });

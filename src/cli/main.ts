@@ -1,7 +1,5 @@
-#!/usr/bin/env node
 // The extmount command line: finds the command (its spec in src/cli/commands/), parses its flags, wires it to
 // its context, maps errors to exit codes.
-import { fileURLToPath } from 'node:url';
 import { ExtmountError, formatError } from '../core/errors.js';
 import { loadConfig } from '../adapters/config-file.js';
 import { checkStateDir } from '../adapters/fs/state-dir.js';
@@ -132,28 +130,4 @@ ${EXIT_CODES}
 Run "extmount help COMMAND" (or "extmount COMMAND --help") for a command's own options.
 As a docker CLI plugin (extmount install-plugin): docker [-H HOST | --context NAME] extmount COMMAND …
 uses the engine the docker CLI would: --host, --context, DOCKER_HOST, DOCKER_CONTEXT, currentContext.`;
-}
-
-if (process.argv[1] && fileURLToPath(import.meta.url) === (await import('node:fs')).realpathSync(process.argv[1])) {
-  // `extmount detect --json | head -1`: a closed pipe ends the output, not with a stack trace.
-  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-    throw err;
-  });
-  // A command whose promise never settles would otherwise end with exit 0 once nothing is left to run.
-  let done = false;
-  process.once('beforeExit', () => {
-    if (done) return;
-    process.exitCode = 1;
-    process.stderr.write(
-      'extmount: internal error: the command stopped before it finished; please report it with --debug output\n',
-    );
-  });
-  process.exitCode = await main(process.argv.slice(2));
-  done = true;
-  // Settled is done: a request still open to an engine must not keep the process (a post-copy
-  // migration that holds its source frozen leaves dockerd's checkpoint call pending for a re-run to
-  // end; dockerd carries on with it when its client goes, as a killed migrate showed). stdout and
-  // stderr are synchronous on Linux for files, pipes and terminals: nothing written is lost.
-  process.exit();
 }

@@ -2,7 +2,7 @@
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 
-export const CLI = fileURLToPath(new URL('../../src/cli-bundle/cli.mjs', import.meta.url));
+export const CLI = fileURLToPath(new URL('../../src/cli/extmount.cjs', import.meta.url));
 
 export interface CliResult {
   exitCode: number;

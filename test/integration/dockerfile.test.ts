@@ -91,7 +91,7 @@ describe('the Dockerfile, built on a local base and run', () => {
     );
     // Built on the given base: the base's layers are the image's first layers.
     assert.deepEqual(image!.RootFS.Layers!.slice(0, baseImage!.RootFS.Layers!.length), baseImage!.RootFS.Layers);
-    assert.deepEqual(image!.Config.Entrypoint, ['node', '/opt/extmount/build/src/cli-bundle/cli.mjs']);
+    assert.deepEqual(image!.Config.Entrypoint, ['node', '/opt/extmount/build/src/cli/extmount.cjs']);
     // What .dockerignore leaves out is not in the image.
     const ls = await runImage(['--entrypoint', 'ls'], ['/opt/extmount/node_modules']);
     assert.equal(ls.exitCode, 0, ls.stderr);

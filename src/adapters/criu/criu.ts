@@ -3,6 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ExtmountError } from '../../core/errors.js';
+import { loadExeca } from '../execa-import.js';
 
 export interface CriuRun {
   exitCode: number;
@@ -23,7 +24,7 @@ export async function runCriu(
 ): Promise<CriuRun> {
   const logName = `${action}.log`;
   const logPath = join(imagesDir, logName);
-  const { execa } = await import('execa');
+  const { execa } = await loadExeca();
   const result = await execa(criu, [action, '-D', imagesDir, '-o', logName, '-v4', ...args], {
     reject: false,
     stdin: 'ignore',

@@ -4,7 +4,7 @@ import { createReadStream, type Stats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { PassThrough, type Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { execa } from 'execa';
+import { loadExeca } from '../execa-import.js';
 import { ExtmountError } from '../../core/errors.js';
 import { compressionOf, type Compression } from '../../core/podman/checkpoint-archive.js';
 import { openUntrusted, requireRegularFile } from '../fs/untrusted-file.js';
@@ -76,7 +76,7 @@ export async function withTarStream<T>(archive: ArchiveFile, consume: (tar: Read
         gunzip.destroy();
       }
     }
-    const zstd = startZstd(archive, damaged);
+    const zstd = await startZstd(archive, damaged);
     file.on('error', (err) => fail(zstd.tar, unreadable(err)));
     file.pipe(zstd.stdin);
     // zstd missing, or failing before the consumer has seen a broken stream: the consumer gets that error.
@@ -100,7 +100,8 @@ export async function withTarStream<T>(archive: ArchiveFile, consume: (tar: Read
   }
 }
 
-function startZstd(archive: ArchiveFile, damaged: (detail: string) => ExtmountError) {
+async function startZstd(archive: ArchiveFile, damaged: (detail: string) => ExtmountError) {
+  const { execa } = await loadExeca();
   const child = execa('zstd', ['-dcq'], {
     stdin: 'pipe',
     stdout: 'pipe',
@@ -177,6 +178,7 @@ export interface PodmanStore {
 
 /** Where this host's Podman keeps its storage, run state and local volumes (`podman info`). */
 export async function podmanStore(): Promise<PodmanStore> {
+  const { execa } = await loadExeca();
   const result = await execa(
     'podman',
     ['info', '--format', '{{.Store.GraphRoot}}\n{{.Store.RunRoot}}\n{{.Store.VolumePath}}'],
@@ -216,6 +218,7 @@ function podmanMissing(): ExtmountError {
  * restores with the runtime the archive names (cmd/podman/root.go, CRGetRuntimeFromArchive).
  */
 export async function podmanRestoreImport(archive: string, args: readonly string[]): Promise<PodmanResult> {
+  const { execa } = await loadExeca();
   const result = await execa('podman', ['container', 'restore', '--import', archive, ...args], {
     reject: false,
     stdin: 'ignore',

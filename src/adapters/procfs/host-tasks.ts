@@ -2,7 +2,7 @@
 // copies whose engine died during their start (core/migrate/orphan-task.ts says why that matters).
 import { closeSync, lstatSync, openSync, readSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { execa } from 'execa';
+import { loadExeca } from '../execa-import.js';
 import { ExtmountError } from '../../core/errors.js';
 import { inContainerCgroup, isContainerId, isCopyRecord, shimOf } from '../../core/migrate/orphan-task.js';
 import { READ_LIMITS, readBoundedTextIfExists } from '../fs/untrusted-file.js';
@@ -144,6 +144,7 @@ export async function endUnknownTask(
     if (!rootOnly(address) || !lstatSync(address, { throwIfNoEntry: false })?.isSocket()) {
       recordLeft = `its shim names ${address}, not a socket of root's`;
     } else {
+      const { execa } = await loadExeca();
       const ctr = (...args: string[]) =>
         execa('ctr', ['--address', address, '--namespace', namespace, ...args], {
           reject: false,
