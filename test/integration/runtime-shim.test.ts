@@ -118,7 +118,7 @@ describe('hooks/extmount-runc', () => {
   });
 
   it('hands checkpoint and restore to the Node handler next to it, with the same argv', async () => {
-    const main = await realpath(join(REPO_WRAPPER, '../../build/src/runtime/main.bundle.mjs'));
+    const main = await realpath(join(REPO_WRAPPER, '../../build/src/runtime/handler.cjs'));
     for (const args of [
       [
         '--root',
