@@ -165,7 +165,7 @@ describe('hooks/extmount-runc', () => {
     }
     // A value that looks like help is a value: the handler gets the call.
     const value = await run(['checkpoint', '--image-path', '--help', 'id1']);
-    assert.match(String(value.stdout).split('\n')[0]!, /main\.bundle\.mjs$/);
+    assert.match(String(value.stdout).split('\n')[0]!, /runtime\/handler\.cjs$/);
   });
 
   it('takes runc from the config ("runc"), and EXTMOUNT_RUNC over it', async () => {
@@ -188,7 +188,7 @@ describe('hooks/extmount-runc', () => {
       EXTMOUNT_CONFIG: config,
     });
     assert.equal(r.exitCode, 0, String(r.stderr));
-    assert.match(String(r.stdout).split('\n')[0]!, /main\.bundle\.mjs$/);
+    assert.match(String(r.stdout).split('\n')[0]!, /runtime\/handler\.cjs$/);
     // No PATH: runc still gets one (it looks CRIU up there).
     const printer = join(dir, 'print-path');
     await writeFile(printer, '#!/bin/sh\nprintf "%s" "$PATH"\n');
