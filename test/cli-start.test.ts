@@ -12,7 +12,7 @@ import { CLI } from './helpers/cli.js';
 import { FIXTURES } from './helpers/fixtures.js';
 
 const LOAD_LOG = fileURLToPath(new URL('./helpers/load-log.cjs', import.meta.url));
-// execa is bundled into the CLI: node:child_process, which it needs, says whether it ran.
+// node:child_process, which execa needs, would also show execa if it were ever bundled into the CLI.
 const HEAVY =
   /\/node_modules\/(dockerode|docker-modem|execa|pino|ssh2|@grpc|protobufjs)\/|^node:(crypto|child_process)$/;
 
