@@ -205,7 +205,7 @@ async function sameContainerCheckpoint(
   const log = await readFile(join(containerStateDir(join(o.dir, 'state'), id), 'runtime.log'), 'utf8');
   const calls = [
     ...log.matchAll(
-      /runc called (\d+) ms after Node\.js started \(start (\d+), runc state (\d+), analysis (\d+), writes (\d+)\)/g,
+      /runc called (\d+) ms after Node\.js started \(start (\d+), state (\d+), analysis (\d+), writes (\d+)\)/g,
     ),
   ].map((m) => m.slice(1).map(Number));
   const handler = calls.map((c) => c[0]!);
@@ -236,7 +236,7 @@ async function sameContainerCheckpoint(
     ...(
       [
         [1, "Node.js, the handler's modules and its config"],
-        [2, 'runc state'],
+        [2, "the container's state (runc's state.json)"],
         [3, 'reads and analysis (bundle, mount tables, engine files)'],
         [4, 'CRIU config and manifest written'],
       ] as const

@@ -42,6 +42,7 @@ import {
   runcKill,
   runcPause,
   runcResume,
+  containerState,
   runcState,
   runRunc,
   statusFdFor,
@@ -80,21 +81,20 @@ export async function handleCheckpoint(
 ): Promise<number> {
   const id = requireId(invocation);
   // containerd has paused the container before calling us (client task.Checkpoint): everything here is
-  // downtime, so what does not depend on runc's answer is read while runc state runs.
+  // downtime, so what does not depend on the container's state is read while that is read.
   const marks = [performance.now()];
-  // runc state is spawned first: the host's mount table is read (synchronously) while it runs.
-  const stateRead = isValidContainerId(id) ? runcState(ctx.runc, invocation, id).catch(() => undefined) : undefined;
+  const runcRoot = runcRootOf(invocation, ctx.cwd, ctx.env, process.geteuid?.() ?? 0);
+  // Asked first: the host's mount table is read (synchronously) while its reads (or runc state) run.
+  const stateRead = isValidContainerId(id)
+    ? containerState(ctx.runc, invocation, id, runcRoot).catch(() => undefined)
+    : undefined;
   const early = startEarlyReads(invocation, ctx);
   // A container runc does not know, or cannot checkpoint (created, stopped): runc's own error and exit code.
   const before = await stateRead;
   if (!before || (before.status !== 'running' && before.status !== 'paused')) return runcAnswers(argv, ctx);
   marks.push(performance.now());
   const images = imagePathOf(invocation, ctx.cwd);
-  const state = await ContainerStateDir.open(
-    ctx.config.stateDir,
-    id,
-    runcRootOf(invocation, ctx.cwd, ctx.env, process.geteuid?.() ?? 0),
-  );
+  const state = await ContainerStateDir.open(ctx.config.stateDir, id, runcRoot);
   const [prepared, live] = await Promise.all([
     prepareDump(early, id, before.pid, before.bundle),
     liveDumpRequest(ctx, id, invocation),
@@ -113,11 +113,11 @@ export async function handleCheckpoint(
   await writeManifest(images, manifestPath, renderManifest(prepared.manifest));
   marks.push(performance.now());
   // The handler's own share of the freeze, for whoever tunes it (bench/runtime.ts reads it): Node.js and
-  // the handler's modules, runc state, the reads and analysis, the CRIU config and manifest written.
+  // the handler's modules, the container's state, the reads and analysis, the CRIU config and manifest written.
   const [entered, stated, analysed, written] = marks.map(Math.round) as [number, number, number, number];
   await state.log(
     `checkpoint: ${prepared.mounts.filter((m) => m.mappedBy === 'extmount').length} mount(s) mapped by extmount${configPath ? ` (${configPath})` : ''}; runtime ${ctx.runc}; ` +
-      `runc called ${Math.round(performance.now())} ms after Node.js started (start ${entered}, runc state ${stated - entered}, analysis ${analysed - stated}, writes ${written - analysed})`,
+      `runc called ${Math.round(performance.now())} ms after Node.js started (start ${entered}, state ${stated - entered}, analysis ${analysed - stated}, writes ${written - analysed})`,
   );
 
   await makeWorkPath(invocation, ctx.cwd);

@@ -11,7 +11,7 @@ import { writeFileAtomic } from '../adapters/fs/atomic-write.js';
 import { loadConfig, SYSTEM_CONFIG } from '../adapters/config-file.js';
 import { extmountVersion } from '../adapters/package-info.js';
 import { liveDir } from '../adapters/live/live-files.js';
-import { runcState } from '../adapters/criu/runc.js';
+import { containerState } from '../adapters/criu/runc.js';
 import { checkStateDir, ContainerStateDir } from '../adapters/fs/state-dir.js';
 import { READ_LIMITS, readBoundedTextIfExists } from '../adapters/fs/untrusted-file.js';
 import { MANIFEST_FILE, renderManifest } from '../core/checkpoint/manifest.js';
@@ -72,16 +72,13 @@ export async function prepareOnPause(invocation: RuncInvocation, env: NodeJS.Pro
       configPresent: configText !== undefined,
       liveRequestPending: await exists(liveRequest),
     });
-    state = await ContainerStateDir.open(
-      config.stateDir,
-      id,
-      runcRootOf(invocation, cwd, env, process.geteuid?.() ?? 0),
-    );
+    const runcRoot = runcRootOf(invocation, cwd, env, process.geteuid?.() ?? 0);
+    state = await ContainerStateDir.open(config.stateDir, id, runcRoot);
     if (refusal) {
       await state.log(`pause: no checkpoint prepared (${refusal})`);
       return 0;
     }
-    const before = await runcState(runc, invocation, id);
+    const before = await containerState(runc, invocation, id, runcRoot);
     if (before.status !== 'running') return 0;
     const ctx: RuntimeContext = { config, runc, env, version: extmountVersion(), cwd, fds: [] };
     const prep: Preparation = {

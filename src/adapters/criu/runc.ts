@@ -1,10 +1,20 @@
 // Runs the real runc for the wrapper: its state, resume, and the checkpoint/restore call itself.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { lstat, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { constants } from 'node:os';
 import { runFile } from './run-file.js';
 import { isCrun } from '../../core/runtime/crun-compat.js';
 import { ExtmountError } from '../../core/errors.js';
 import { optionSet, parseRuncState, type RuncInvocation, type RuncState } from '../../core/runtime/runc-argv.js';
+import {
+  EXEC_FIFO,
+  freezerFile,
+  parseRuncStateFile,
+  STATE_JSON,
+  statusOf,
+} from '../../core/runtime/runc-state-file.js';
+import { READ_LIMITS, readBoundedTextIfExists } from '../fs/untrusted-file.js';
 
 /** Global options worth repeating on our own runc calls (--log would mix our calls into the shim's log). */
 function stateGlobals(invocation: RuncInvocation): string[] {
@@ -29,6 +39,43 @@ export async function runcState(runc: string, invocation: RuncInvocation, id: st
     );
   }
   return parseRuncState(result.stdout, id);
+}
+
+/**
+ * runcState without a runc start: from runc's own files under its root (`root`/`id`), when they are runc's
+ * and say something runc would say; otherwise (crun, another layout, FREEZING) `runc state` itself.
+ * `id` must be a valid container ID (isValidContainerId): it names a folder.
+ */
+export async function containerState(
+  runc: string,
+  invocation: RuncInvocation,
+  id: string,
+  root: string,
+): Promise<RuncState> {
+  const read = isCrun(runc) ? undefined : await stateFromRuncFiles(join(root, id)).catch(() => undefined);
+  return read ?? runcState(runc, invocation, id);
+}
+
+/** The status from runc's files in its folder for the container, or undefined where runc's own answer is needed. */
+export async function stateFromRuncFiles(dir: string): Promise<RuncState | undefined> {
+  const text = await readBoundedTextIfExists(join(dir, STATE_JSON), READ_LIMITS.runcStateFile);
+  const file = text === undefined ? undefined : parseRuncStateFile(text);
+  if (!file) return undefined;
+  const [freezer, stat, execFifo] = await Promise.all([
+    readFile(freezerFile(file.freezer), 'utf8'),
+    readFile(`/proc/${file.pid}/stat`, 'utf8').catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT' || err.code === 'ESRCH') return undefined;
+      throw err;
+    }),
+    lstat(join(dir, EXEC_FIFO)).then(
+      () => true,
+      (err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return false;
+        throw err;
+      },
+    ),
+  ]);
+  return statusOf(file, { freezer, stat, execFifo });
 }
 
 export async function runcResume(runc: string, invocation: RuncInvocation, id: string): Promise<boolean> {

@@ -30,6 +30,7 @@ export const READ_LIMITS = {
   runtimeResult: { what: 'runtime result file', maxBytes: 1 * MiB },
   criuConfig: { what: 'CRIU config file', maxBytes: 1 * MiB },
   ociConfig: { what: 'OCI bundle config', maxBytes: 16 * MiB },
+  runcStateFile: { what: "runc's state.json", maxBytes: 16 * MiB },
   dockerConfig: { what: 'Docker container config', maxBytes: 16 * MiB },
   storageContainers: { what: 'containers/storage containers.json', maxBytes: 16 * MiB },
   criuImage: { what: 'CRIU image', maxBytes: 64 * MiB },
