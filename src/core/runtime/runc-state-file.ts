@@ -56,7 +56,7 @@ export function parseRuncStateFile(text: string): RuncStateFile | undefined {
       : typeof v2 === 'string'
         ? { cgroup: 'v2' as const, path: v2 }
         : undefined;
-  if (!freezer?.path.startsWith('/sys/fs/cgroup/')) return undefined;
+  if (!freezer?.path.startsWith('/sys/fs/cgroup/') || freezer.path.split('/').includes('..')) return undefined;
   return { pid: pid as number, startTime: startTime as number, bundle, freezer };
 }
 

@@ -87,6 +87,10 @@ describe('parseRuncStateFile', () => {
       edited((d) => (d.cgroup_paths = { '': '/etc' })),
       undefined,
     );
+    assert.equal(
+      edited((d) => (d.cgroup_paths = { '': '/sys/fs/cgroup/../../etc' })),
+      undefined,
+    );
   });
 });
 
