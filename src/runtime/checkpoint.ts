@@ -81,10 +81,10 @@ export async function handleCheckpoint(
 ): Promise<number> {
   const id = requireId(invocation);
   // containerd has paused the container before calling us (client task.Checkpoint): everything here is
-  // downtime, so what does not depend on the container's state is read while that is read.
+  // downtime. The container's state is asked first: its first read (or runc state) is under way in the
+  // thread pool while the host's mount table is read synchronously, which blocks the rest until it ends.
   const marks = [performance.now()];
   const runcRoot = runcRootOf(invocation, ctx.cwd, ctx.env, process.geteuid?.() ?? 0);
-  // Asked first: the host's mount table is read (synchronously) while its reads (or runc state) run.
   const stateRead = isValidContainerId(id)
     ? containerState(ctx.runc, invocation, id, runcRoot).catch(() => undefined)
     : undefined;
@@ -373,7 +373,7 @@ export interface EarlyReads {
   hostMounts: Promise<MountinfoIndex>;
 }
 
-/** Started before `runc state`; a failure surfaces where the value is awaited. */
+/** Started right after the container's state is asked for; a failure surfaces where the value is awaited. */
 export function startEarlyReads(invocation: RuncInvocation, ctx: RuntimeContext): EarlyReads {
   const version = criuVersion(invocation.globalOptions.get('criu') ?? ctx.config.criu, {
     stateDir: ctx.config.stateDir,

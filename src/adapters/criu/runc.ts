@@ -1,6 +1,6 @@
 // Runs the real runc for the wrapper: its state, resume, and the checkpoint/restore call itself.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { lstat, readFile } from 'node:fs/promises';
+import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { constants } from 'node:os';
 import { runFile } from './run-file.js';
@@ -9,7 +9,7 @@ import { ExtmountError } from '../../core/errors.js';
 import { optionSet, parseRuncState, type RuncInvocation, type RuncState } from '../../core/runtime/runc-argv.js';
 import {
   EXEC_FIFO,
-  freezerFile,
+  freezerFiles,
   parseRuncStateFile,
   STATE_JSON,
   statusOf,
@@ -56,15 +56,22 @@ export async function containerState(
   return read ?? runcState(runc, invocation, id);
 }
 
-/** The status from runc's files in its folder for the container, or undefined where runc's own answer is needed. */
+/**
+ * The status from runc's files in its folder for the container; undefined where runc's own answer is
+ * needed. Rejects when a read fails otherwise than with ENOENT (containerState then asks runc).
+ */
 export async function stateFromRuncFiles(dir: string): Promise<RuncState | undefined> {
   const text = await readBoundedTextIfExists(join(dir, STATE_JSON), READ_LIMITS.runcStateFile);
   const file = text === undefined ? undefined : parseRuncStateFile(text);
   if (!file) return undefined;
-  const [freezer, stat, execFifo] = await Promise.all([
-    readFile(freezerFile(file.freezer), 'utf8'),
-    readFile(`/proc/${file.pid}/stat`, 'utf8').catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT' || err.code === 'ESRCH') return undefined;
+  const freezer = freezerFiles(file.freezer);
+  // The cgroup files through the untrusted reader too: no symlink, no FIFO, a few bytes.
+  const [freezerState, freezerDetail, stat, execFifo] = await Promise.all([
+    readBoundedTextIfExists(freezer.state, READ_LIMITS.cgroupFile),
+    readBoundedTextIfExists(freezer.detail, READ_LIMITS.cgroupFile),
+    readBoundedTextIfExists(`/proc/${file.pid}/stat`, READ_LIMITS.procStat).catch((err: ExtmountError) => {
+      // A process that ends while its stat is read.
+      if ((err.cause as NodeJS.ErrnoException | undefined)?.code === 'ESRCH') return undefined;
       throw err;
     }),
     lstat(join(dir, EXEC_FIFO)).then(
@@ -75,7 +82,8 @@ export async function stateFromRuncFiles(dir: string): Promise<RuncState | undef
       },
     ),
   ]);
-  return statusOf(file, { freezer, stat, execFifo });
+  if (freezerState === undefined) return undefined;
+  return statusOf(file, { freezer: freezerState, freezerDetail, stat, execFifo });
 }
 
 export async function runcResume(runc: string, invocation: RuncInvocation, id: string): Promise<boolean> {

@@ -31,6 +31,8 @@ export const READ_LIMITS = {
   criuConfig: { what: 'CRIU config file', maxBytes: 1 * MiB },
   ociConfig: { what: 'OCI bundle config', maxBytes: 16 * MiB },
   runcStateFile: { what: "runc's state.json", maxBytes: 16 * MiB },
+  cgroupFile: { what: 'cgroup freezer file', maxBytes: 4 * KiB },
+  procStat: { what: '/proc/PID/stat', maxBytes: 4 * KiB },
   dockerConfig: { what: 'Docker container config', maxBytes: 16 * MiB },
   storageContainers: { what: 'containers/storage containers.json', maxBytes: 16 * MiB },
   criuImage: { what: 'CRIU image', maxBytes: 64 * MiB },

@@ -19,8 +19,15 @@ export interface RuncStateFile {
 export const STATE_JSON = 'state.json';
 export const EXEC_FIFO = 'exec.fifo';
 
-export function freezerFile(freezer: RuncStateFile['freezer']): string {
-  return `${freezer.path}/${freezer.cgroup === 'v1' ? 'freezer.state' : 'cgroup.freeze'}`;
+/**
+ * The freezer's files runc reads: the state, then what tells it apart (libcontainer/cgroups fs and fs2
+ * freezer.go): under v1 whether FROZEN is the cgroup's own freeze or an ancestor's; under v2 whether the
+ * freeze asked for has taken effect.
+ */
+export function freezerFiles(freezer: RuncStateFile['freezer']): { state: string; detail: string } {
+  return freezer.cgroup === 'v1'
+    ? { state: `${freezer.path}/freezer.state`, detail: `${freezer.path}/freezer.self_freezing` }
+    : { state: `${freezer.path}/cgroup.freeze`, detail: `${freezer.path}/cgroup.events` };
 }
 
 export function parseRuncStateFile(text: string): RuncStateFile | undefined {
@@ -41,8 +48,9 @@ export function parseRuncStateFile(text: string): RuncStateFile | undefined {
   const startTime = state.init_process_start;
   if (!Number.isSafeInteger(pid) || (pid as number) <= 0 || !Number.isSafeInteger(startTime)) return undefined;
   const labels = Array.isArray(state.config?.labels) ? (state.config.labels as unknown[]) : [];
-  // runc keeps the bundle as a label (utils.SearchLabels(config.Labels, "bundle")).
-  const label = labels.find((l): l is string => typeof l === 'string' && l.startsWith('bundle='));
+  // runc keeps the bundle as a label after the spec's annotations (specconv), and `runc state` takes the
+  // last one (utils.Annotations): an annotation named "bundle" comes first and is not the bundle.
+  const label = [...labels].reverse().find((l): l is string => typeof l === 'string' && l.startsWith('bundle='));
   const bundle = label?.slice('bundle='.length);
   if (!bundle?.startsWith('/')) return undefined;
   const paths = state.cgroup_paths && typeof state.cgroup_paths === 'object' ? state.cgroup_paths : {};
@@ -69,31 +77,43 @@ export function isSameLiveProcess(statText: string, startTime: number): boolean 
   return state !== undefined && state !== 'Z' && state !== 'X' && start === startTime;
 }
 
+/** What was read for statusOf: the freezer's two files (undefined: missing) and the init's stat (undefined: no such process). */
+export interface SeenState {
+  freezer: string;
+  freezerDetail: string | undefined;
+  stat: string | undefined;
+  execFifo: boolean;
+}
+
 /**
  * runc's status from what was read: paused first (runc asks the freezer before the init), then stopped
- * (`stat` undefined: no such process), created (the exec fifo is still there), running.
+ * (pid 0, as runc reports it), created (the exec fifo is still there), running.
  */
-export function statusOf(
-  file: RuncStateFile,
-  seen: { freezer: string; stat: string | undefined; execFifo: boolean },
-): RuncState | undefined {
-  const freezer = seen.freezer.trim();
-  const frozen =
-    file.freezer.cgroup === 'v1'
-      ? freezer === 'FROZEN'
-        ? true
-        : freezer === 'THAWED'
-          ? false
-          : undefined
-      : freezer === '1'
-        ? true
-        : freezer === '0'
-          ? false
-          : undefined;
-  // FREEZING, or a file runc would read otherwise: runc's own answer.
+export function statusOf(file: RuncStateFile, seen: SeenState): RuncState | undefined {
+  const frozen = file.freezer.cgroup === 'v1' ? frozenV1(seen) : frozenV2(seen);
+  // FREEZING, a freeze not yet in effect, or a file runc would read otherwise: runc's own answer.
   if (frozen === undefined) return undefined;
-  const state = (status: string): RuncState => ({ pid: file.pid, status, bundle: file.bundle });
+  const state = (status: string, pid = file.pid): RuncState => ({ pid, status, bundle: file.bundle });
   if (frozen) return state('paused');
-  if (seen.stat === undefined || !isSameLiveProcess(seen.stat, file.startTime)) return state('stopped');
+  if (seen.stat === undefined || !isSameLiveProcess(seen.stat, file.startTime)) return state('stopped', 0);
   return state(seen.execFifo ? 'created' : 'running');
+}
+
+function frozenV1(seen: SeenState): boolean | undefined {
+  const state = seen.freezer.trim();
+  if (state === 'THAWED') return false;
+  if (state !== 'FROZEN') return undefined;
+  // Frozen by an ancestor is not paused; a kernel without the file: frozen (runc's rule).
+  if (seen.freezerDetail === undefined) return true;
+  const self = seen.freezerDetail.trim();
+  return self === '1' ? true : self === '0' ? false : undefined;
+}
+
+function frozenV2(seen: SeenState): boolean | undefined {
+  const state = seen.freezer.trim();
+  if (state === '0') return false;
+  if (state !== '1') return undefined;
+  // runc waits for cgroup.events to say "frozen 1"; not there yet: runc state waits for it.
+  const events = (seen.freezerDetail ?? '').split('\n').map((line) => line.trim());
+  return events.includes('frozen 1') ? true : undefined;
 }

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
-  freezerFile,
+  freezerFiles,
   isSameLiveProcess,
   parseRuncStateFile,
   statusOf,
@@ -29,7 +29,7 @@ describe('parseRuncStateFile', () => {
       assert.equal(file.pid, want.pid);
       assert.equal(file.startTime, want.startTime);
       assert.equal(file.bundle, '/tmp/cap-bundle');
-      assert.equal(freezerFile(file.freezer), want.freezer);
+      assert.equal(freezerFiles(file.freezer).state, want.freezer);
     });
   }
 
@@ -39,6 +39,23 @@ describe('parseRuncStateFile', () => {
     };
     assert.equal(doc.cgroup_paths[''], '/sys/fs/cgroup/unified/capstate');
     assert.equal(v1().freezer.cgroup, 'v1');
+  });
+
+  it("takes runc's own bundle label, the last: an annotation named bundle comes before it", () => {
+    const doc = JSON.parse(fixture('runc-state/runc-1.3.6-cgroup-v1.state.json')) as { config: { labels: string[] } };
+    doc.config.labels = ['bundle=/elsewhere', 'other=1', ...doc.config.labels];
+    assert.equal(parseRuncStateFile(JSON.stringify(doc))?.bundle, '/tmp/cap-bundle');
+  });
+
+  it('names the files that tell a freeze apart', () => {
+    assert.deepEqual(freezerFiles(v1().freezer), {
+      state: '/sys/fs/cgroup/freezer/capstate/freezer.state',
+      detail: '/sys/fs/cgroup/freezer/capstate/freezer.self_freezing',
+    });
+    assert.deepEqual(freezerFiles(v2().freezer), {
+      state: '/sys/fs/cgroup/capv2/cgroup.freeze',
+      detail: '/sys/fs/cgroup/capv2/cgroup.events',
+    });
   });
 
   it('gives up (undefined) on anything it does not recognise', () => {
@@ -108,24 +125,41 @@ describe('isSameLiveProcess', () => {
 });
 
 describe('statusOf', () => {
-  const running = { freezer: 'THAWED\n', stat: stat(), execFifo: false };
+  const running = { freezer: 'THAWED\n', freezerDetail: '0\n', stat: stat(), execFifo: false };
+  const frozen = { ...running, freezer: 'FROZEN\n', freezerDetail: '1\n' };
 
   it('says what runc state says, in runc order: paused, stopped, created, running', () => {
     assert.deepEqual(statusOf(v1(), running), { pid: 3115, status: 'running', bundle: '/tmp/cap-bundle' });
-    assert.equal(statusOf(v1(), { ...running, freezer: 'FROZEN\n' })?.status, 'paused');
+    assert.equal(statusOf(v1(), frozen)?.status, 'paused');
     // runc asks the freezer first: a frozen cgroup is paused whatever its init.
-    assert.equal(statusOf(v1(), { ...running, freezer: 'FROZEN\n', stat: undefined })?.status, 'paused');
-    assert.equal(statusOf(v1(), { ...running, stat: undefined })?.status, 'stopped');
+    assert.equal(statusOf(v1(), { ...frozen, stat: undefined })?.status, 'paused');
+    // runc reports a stopped container with pid 0.
+    assert.deepEqual(statusOf(v1(), { ...running, stat: undefined }), {
+      pid: 0,
+      status: 'stopped',
+      bundle: '/tmp/cap-bundle',
+    });
     assert.equal(statusOf(v1(), { ...running, execFifo: true })?.status, 'created');
     assert.equal(statusOf(v1(), { ...running, stat: undefined, execFifo: true })?.status, 'stopped');
   });
 
-  it('reads cgroup v2 freezer values', () => {
+  it('under cgroup v1, a freeze of an ancestor is not a pause; a kernel without self_freezing is', () => {
+    assert.equal(statusOf(v1(), { ...frozen, freezerDetail: '0\n' })?.status, 'running');
+    assert.equal(statusOf(v1(), { ...frozen, freezerDetail: '0\n', execFifo: true })?.status, 'created');
+    assert.equal(statusOf(v1(), { ...frozen, freezerDetail: undefined })?.status, 'paused');
+    assert.equal(statusOf(v1(), { ...frozen, freezerDetail: '2\n' }), undefined);
+  });
+
+  it('under cgroup v2, paused once cgroup.events says frozen', () => {
     const init = { stat: stat().replace(' 5659907 ', ' 5669599 '), execFifo: false };
-    assert.equal(statusOf(v2(), { ...init, freezer: '0\n' })?.status, 'running');
-    assert.equal(statusOf(v2(), { ...init, freezer: '1\n' })?.status, 'paused');
+    const events = (n: number) => `populated 1\nfrozen ${n}\n`;
+    assert.equal(statusOf(v2(), { ...init, freezer: '0\n', freezerDetail: events(0) })?.status, 'running');
+    assert.equal(statusOf(v2(), { ...init, freezer: '1\n', freezerDetail: events(1) })?.status, 'paused');
+    // Asked to freeze, not frozen yet: runc waits for it, so runc answers.
+    assert.equal(statusOf(v2(), { ...init, freezer: '1\n', freezerDetail: events(0) }), undefined);
+    assert.equal(statusOf(v2(), { ...init, freezer: '1\n', freezerDetail: undefined }), undefined);
     // v1 words under v2, and the other way round, are not understood.
-    assert.equal(statusOf(v2(), { ...init, freezer: 'FROZEN\n' }), undefined);
+    assert.equal(statusOf(v2(), { ...init, freezer: 'FROZEN\n', freezerDetail: events(1) }), undefined);
     assert.equal(statusOf(v1(), { ...running, freezer: '1\n' }), undefined);
   });
 
