@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { loadExeca } from '../execa-import.js';
 import { ExtmountError } from '../../core/errors.js';
 import { inContainerCgroup, isContainerId, isCopyRecord, shimOf } from '../../core/migrate/orphan-task.js';
+import { procStatFields } from '../../core/proc-stat.js';
 import { READ_LIMITS, readBoundedTextIfExists } from '../fs/untrusted-file.js';
 
 export type UnknownTaskOutcome =
@@ -40,7 +41,7 @@ function hostProcesses(): HostProcess[] {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = readProcFile(`/proc/${entry}/stat`, 4096);
-      const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const [state, ppid] = procStatFields(stat);
       if (state === 'Z' || state === 'X') continue;
       const uid = Number(/^Uid:\s+(\d+)/m.exec(readProcFile(`/proc/${entry}/status`, 8192))?.[1] ?? -1);
       const argv = readProcFile(`/proc/${entry}/cmdline`, 8192).split('\0').slice(0, 64);

@@ -4,6 +4,7 @@ import { lstat, open, readdir, readFile } from 'node:fs/promises';
 import { formatBytes, READ_LIMITS, readAtMost } from '../fs/untrusted-file.js';
 import { ExtmountError } from '../../core/errors.js';
 import type { FileType } from '../../core/mounts/plan.js';
+import { procStatFields } from '../../core/proc-stat.js';
 
 export async function readMountinfo(pid: number): Promise<string> {
   try {
@@ -91,8 +92,7 @@ export async function childrenOf(pid: number): Promise<number[]> {
   for (const entry of await readdir('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
-    // "pid (comm) state ppid …": comm may hold spaces and parentheses, the last ") " ends it.
-    const ppid = Number(stat.slice(stat.lastIndexOf(') ') + 2).split(' ')[1]);
+    const ppid = Number(procStatFields(stat)[1]);
     if (ppid === pid) out.push(Number(entry));
   }
   return out;

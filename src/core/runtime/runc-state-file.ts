@@ -3,6 +3,7 @@
 // refreshState). `runc state` costs a runc start, and runc 1.1 probes intel RDT by reading the whole host
 // mount table (18 ms on an idle host, 44-70 ms with 5,000 extra mounts), inside a checkpoint's freeze.
 // Anything this does not recognise is undefined: the caller asks `runc state` instead.
+import { procStatFields } from '../proc-stat.js';
 import type { RuncState } from './runc-argv.js';
 
 /** What state.json says, as far as the status needs it. */
@@ -70,10 +71,9 @@ export function parseRuncStateFile(text: string): RuncStateFile | undefined {
 
 /** Whether /proc/PID/stat is the init state.json names: alive (not a zombie) and started when it did. */
 export function isSameLiveProcess(statText: string, startTime: number): boolean {
-  // The comm (field 2) may hold spaces and parentheses: the fields that follow start after the last ')'.
-  const rest = statText.slice(statText.lastIndexOf(')') + 2).split(' ');
-  const [state] = rest;
-  const start = Number(rest[19]);
+  const fields = procStatFields(statText);
+  const [state] = fields;
+  const start = Number(fields[19]);
   return state !== undefined && state !== 'Z' && state !== 'X' && start === startTime;
 }
 
