@@ -2,11 +2,14 @@
 //
 // /proc/PID/mountinfo is a seq_file read a page at a time; when mounts change between two reads the text
 // can hold an entry twice or miss one (seen here: "mount ID 78 appears twice" during 10 parallel restores).
-// Two reads in a row that agree were not torn.
+// Two reads in a row that agree were not torn. The host's table, thousands of lines on a Kubernetes node,
+// is read once where the kernel shows every lasting mount in one read (mountinfo-reads.ts).
+import { release } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readMountinfo, readOwnMountinfo, readOwnMountinfoSync } from './procfs.js';
 import { parseMountinfo, type MountInfo } from '../../core/mounts/mountinfo.js';
 import { indexMountinfo, type MountinfoIndex } from '../../core/mounts/mountinfo-index.js';
+import { oneReadSuffices } from '../../core/mounts/mountinfo-reads.js';
 
 const ATTEMPTS = 20;
 /** Read from /proc: raw bytes in other mounts' sources are data, not damage (mountinfo.ts). */
@@ -33,11 +36,16 @@ export function hostMountTable(): Promise<MountInfo[]> {
 
 /**
  * The host's table scanned, not parsed: the runtime's checkpoint parses only the lines its container
- * needs (mountinfo-index.ts). Read synchronously: the first read before this returns, the second as soon
- * as the caller awaits anything (spawn what should run meanwhile first).
+ * needs (mountinfo-index.ts). Read synchronously, before this returns (spawn what should run meanwhile
+ * first); where one read does not suffice, the reads after the first as soon as the caller awaits anything.
  */
 export async function hostMountIndex(): Promise<MountinfoIndex> {
-  return indexMountinfo(await stableText(readOwnMountinfoSync), '/proc/self/mountinfo');
+  const origin = '/proc/self/mountinfo';
+  if (oneReadSuffices(release())) {
+    const index = indexMountinfo(readOwnMountinfoSync(), origin);
+    if (!index.repeatsMountId) return index;
+  }
+  return indexMountinfo(await stableText(readOwnMountinfoSync), origin);
 }
 
 export function processMountTable(pid: number): Promise<MountInfo[]> {

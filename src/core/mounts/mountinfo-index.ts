@@ -30,6 +30,8 @@ export interface MountinfoIndex {
   escaped: boolean[];
   /** Per line: where its optional fields end (the " - " separator), for peer-group needs. */
   separators: number[];
+  /** Whether two lines show one mount ID: a read torn by a mount that came and went (mountinfo-reads.ts). */
+  repeatsMountId: boolean;
 }
 
 export interface MountNeeds {
@@ -57,7 +59,9 @@ export function indexMountinfo(text: string, origin: string): MountinfoIndex {
     mountpointEnds: [],
     escaped: [],
     separators: [],
+    repeatsMountId: false,
   };
+  const mountIds = new Set<number>();
   // Mount points are not sliced here (most lines are never asked about); the next backslash is tracked
   // instead, so that telling an escaped one stays one pass over the text.
   let backslash = text.indexOf('\\');
@@ -74,6 +78,11 @@ export function indexMountinfo(text: string, origin: string): MountinfoIndex {
     const major = colon === -1 || colon > e2 ? -1 : decimal(text, e1 + 1, colon);
     const minor = colon === -1 || colon > e2 ? -1 : decimal(text, colon + 1, e2);
     const scans = separator !== -1 && separator < end && major >= 0 && minor >= 0;
+    if (scans) {
+      const mountId = decimal(text, start, e0);
+      if (mountId >= 0 && mountIds.has(mountId)) index.repeatsMountId = true;
+      mountIds.add(mountId);
+    }
     index.starts.push(start);
     index.ends.push(end);
     index.devices.push(scans ? major * 0x100000 + minor : -1);

@@ -41,6 +41,17 @@ function same(a: ReturnType<typeof findSharingSource>, b: ReturnType<typeof find
   );
 }
 
+describe('indexMountinfo', () => {
+  it('tells a table that shows one mount ID twice (a read torn by a mount that came and went)', () => {
+    assert.equal(index.repeatsMountId, false);
+    const line = (id: number, at: string) => `${id} 27 0:900 / ${at} rw - tmpfs tmpfs rw`;
+    const torn = indexMountinfo(`${captured}${line(9000, '/a')}\n${line(9001, '/b')}\n${line(9000, '/c')}\n`, 'torn');
+    assert.equal(torn.repeatsMountId, true);
+    // A line that does not scan is reported where it is parsed, not taken for a repeat.
+    assert.equal(indexMountinfo(`${captured}x y\nx y\n`, 'broken').repeatsMountId, false);
+  });
+});
+
 describe('selectMounts', () => {
   it('classifies the container as on the whole table, from a few lines of it', () => {
     const selected = selectMounts(index, needs);
