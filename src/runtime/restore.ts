@@ -12,8 +12,11 @@ import { fileURLToPath } from 'node:url';
 import { liveDir, missingLiveTls, readLivePages, takeLiveRequest } from '../adapters/live/live-files.js';
 import { killChildren } from '../adapters/procfs/procfs.js';
 import {
+  LAZY_PAGES_SHELL,
   LAZY_SUPERVISOR_ENV,
   LIVE_LAZY_LOG,
+  LIVE_LAZY_STATUS,
+  lazyPagesArgv,
   LIVE_PAGES,
   withVerbFlags,
   type LiveRequest,
@@ -316,8 +319,9 @@ async function restoreMapped(
 
 /**
  * Post-copy: `criu lazy-pages` pulls the pages from the source's page server; runc restore (with
- * --lazy-pages) finds it by the socket it makes in the work dir. It runs under a detached supervisor
- * (lazy-supervisor.ts) that outlives this call and kills the container if the daemon fails.
+ * --lazy-pages) finds it by the socket it makes in the work dir. It runs in a detached shell
+ * (LAZY_PAGES_SHELL) beside a supervisor (lazy-supervisor.ts) that outlives this call and kills the
+ * container if the daemon fails.
  */
 async function startLazyPages(
   invocation: RuncInvocation,
@@ -346,21 +350,28 @@ async function startLazyPages(
     stateDir: ctx.config.stateDir,
     tlsDir: dir,
   };
-  const supervisor = spawn(process.execPath, [join(dirname(fileURLToPath(import.meta.url)), 'lazy-supervisor.mjs')], {
-    detached: true,
-    stdio: 'ignore',
-    env: { PATH: ctx.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', [LAZY_SUPERVISOR_ENV]: JSON.stringify(job) },
-  });
+  const status = join(dir, LIVE_LAZY_STATUS);
+  await rm(status, { force: true });
+  const supervisorScript = join(dirname(fileURLToPath(import.meta.url)), 'lazy-supervisor.mjs');
+  const spawned = performance.now();
+  const supervisor = spawn(
+    '/bin/sh',
+    ['-c', LAZY_PAGES_SHELL, 'extmount-lazy-pages', process.execPath, supervisorScript, status, ...lazyPagesArgv(job)],
+    {
+      detached: true,
+      stdio: 'ignore',
+      env: { PATH: ctx.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', [LAZY_SUPERVISOR_ENV]: JSON.stringify(job) },
+    },
+  );
   supervisor.unref();
   const stop = () => {
-    // Its process group: the supervisor and the daemon it started.
+    // Its process group: the shell, the daemon and the supervisor.
     try {
       if (supervisor.pid) process.kill(-supervisor.pid, 'SIGKILL');
     } catch {
       // gone already
     }
   };
-  const spawned = performance.now();
   let handedToRunc = false;
   const socket = join(work, 'lazy-pages.socket');
   let watching: Promise<void> | undefined;
@@ -372,27 +383,21 @@ async function startLazyPages(
     },
     async ready() {
       const asked = performance.now();
-      for (let waited = 0; ; waited += 20) {
-        if (
-          await stat(socket).then(
-            () => true,
-            () => false,
-          )
-        )
-          break;
-        const gone = supervisor.exitCode !== null || supervisor.signalCode !== null;
-        if (gone || waited >= 10_000) {
+      for (;;) {
+        if (await exists(socket)) break;
+        const gone = supervisor.exitCode !== null || supervisor.signalCode !== null || (await exists(status));
+        if (gone || performance.now() - asked >= 10_000) {
           stop();
           throw new ExtmountError(
             'restore-failed',
             `criu lazy-pages ${gone ? 'ended' : 'made no socket in 10 s'} before the restore (pages from ${live.address}:${live.port}): see ${job.log}`,
           );
         }
-        await new Promise((resolve) => setTimeout(resolve, 20));
+        await new Promise((resolve) => setTimeout(resolve, 5));
       }
       const now = performance.now();
       await call.state.log(
-        `restore: post-copy, criu lazy-pages pulls from ${live.address}:${live.port} (supervisor ${supervisor.pid}; its socket ${Math.round(now - spawned)} ms after it was started, ${Math.round(now - asked)} ms of that waited for)`,
+        `restore: post-copy, criu lazy-pages pulls from ${live.address}:${live.port} (its shell ${supervisor.pid}; the socket ${Math.round(now - spawned)} ms after it started, ${Math.round(now - asked)} ms of that waited for)`,
       );
     },
     // The daemon failed (the supervisor killed the container) while runc restore still runs: CRIU's
@@ -419,6 +424,12 @@ async function startLazyPages(
     },
   };
 }
+
+const exists = (path: string): Promise<boolean> =>
+  stat(path).then(
+    () => true,
+    () => false,
+  );
 
 interface LazyPages {
   /** Kills the supervisor and its daemon. */

@@ -3,7 +3,10 @@
 //
 // dockerd's checkpoint API has no lazy option (moby: `checkpoint create` calls the runtime with
 // --image-path and --work-path only), so the request travels beside the call, in the wrapper's state dir.
+import { constants } from 'node:os';
 import { ExtmountError } from '../errors.js';
+
+const signalNumbers: Readonly<Record<string, number>> = constants.signals;
 
 /** `dump`: serve the frozen container's memory from a page server; `restore`: pull it from there after the restore. */
 export interface LiveRequest {
@@ -54,6 +57,50 @@ export interface LivePages {
 /** The supervisor's job (runtime/lazy-supervisor.ts), in its environment. */
 export const LAZY_SUPERVISOR_ENV = 'EXTMOUNT_LAZY_SUPERVISE';
 
+/**
+ * What the restore handler starts, detached, for post-copy: a shell that starts the supervisor's Node.js
+ * in the background and runs `criu lazy-pages` itself at once, so that the daemon's socket (what runc
+ * restore waits for) does not wait for a Node.js start; the daemon's exit status then goes to the
+ * supervisor through the status file (LIVE_LAZY_STATUS). Its arguments: NODE SUPERVISOR STATUS-FILE and
+ * the daemon's argv (lazyPagesArgv); nothing in it is built from them.
+ */
+export const LAZY_PAGES_SHELL =
+  'node=$1 supervisor=$2 status=$3; shift 3; "$node" "$supervisor" & "$@"; echo "$?" > "$status"; wait';
+
+/** `criu lazy-pages` for a supervisor's job: pulls from the source's page server, over TLS. */
+export function lazyPagesArgv(job: SupervisorJob): string[] {
+  return [
+    job.criu,
+    'lazy-pages',
+    '--page-server',
+    '--address',
+    job.address,
+    '--port',
+    String(job.port),
+    '--images-dir',
+    job.images,
+    '--work-dir',
+    job.work,
+    ...tlsCriuArgs(job.tlsDir),
+    '-o',
+    job.log,
+    '-v4',
+  ];
+}
+
+/**
+ * How the daemon ended, from the status file LAZY_PAGES_SHELL writes ("$?" and a newline): a status
+ * above 128 is the shell's word for a death by signal 128+N. undefined until the line is whole.
+ */
+export function daemonEnd(text: string): { exitCode: number | null; signal: string | null } | undefined {
+  const match = /^(\d{1,3})\n$/.exec(text);
+  if (!match) return undefined;
+  const status = Number(match[1]);
+  if (status <= 128) return { exitCode: status, signal: null };
+  const signal = Object.entries(signalNumbers).find(([, n]) => n === status - 128)?.[0];
+  return { exitCode: null, signal: signal ?? `signal ${status - 128}` };
+}
+
 export interface SupervisorJob {
   criu: string;
   address: string;
@@ -73,6 +120,8 @@ export const LIVE_REQUEST = 'request.json';
 export const LIVE_READY = 'ready.json';
 export const LIVE_PAGES = 'pages.json';
 export const LIVE_LAZY_LOG = 'lazy-pages.log';
+/** The daemon's exit status, written by LAZY_PAGES_SHELL for the supervisor. */
+export const LIVE_LAZY_STATUS = 'lazy-pages.status';
 /** Written by migrate to end a lazy dump whose page server has not been pulled from (the wrapper polls for it). */
 export const LIVE_ABORT = 'abort';
 export const LIVE_RELEASE = 'release.json';

@@ -4,6 +4,8 @@ import { ExtmountError } from '../../../src/core/errors.js';
 import {
   LAZY_PIPE_BYTES,
   chooseLiveMode,
+  daemonEnd,
+  lazyPagesArgv,
   parseLivePages,
   parseLiveReady,
   parseLiveRequest,
@@ -193,5 +195,50 @@ describe('live migration files', () => {
       'id',
     ]);
     assert.deepEqual(withVerbFlags(['restore', 'id'], 0, ['--lazy-pages']), ['restore', '--lazy-pages', 'id']);
+  });
+});
+
+describe("the lazy-pages daemon's start and end", () => {
+  const job = {
+    criu: '/opt/extmount/criu',
+    address: '10.0.0.2',
+    port: 41000,
+    images: '/img',
+    work: '/work',
+    log: '/live/lazy-pages.log',
+    runc: 'runc',
+    runcGlobals: [],
+    id: 'c1',
+    stateDir: '/var/lib/extmount',
+    tlsDir: '/live',
+  };
+
+  it('runs criu lazy-pages against the page server, over TLS, logging to the live dir', () => {
+    const argv = lazyPagesArgv(job);
+    assert.deepEqual(argv.slice(0, 11), [
+      '/opt/extmount/criu',
+      'lazy-pages',
+      '--page-server',
+      '--address',
+      '10.0.0.2',
+      '--port',
+      '41000',
+      '--images-dir',
+      '/img',
+      '--work-dir',
+      '/work',
+    ]);
+    assert.deepEqual(argv.slice(11, -3), tlsCriuArgs('/live'));
+    assert.deepEqual(argv.slice(-3), ['-o', '/live/lazy-pages.log', '-v4']);
+  });
+
+  it("reads the shell's status line: an exit code, a death by signal (128+N), nothing until the line is whole", () => {
+    assert.deepEqual(daemonEnd('0\n'), { exitCode: 0, signal: null });
+    assert.deepEqual(daemonEnd('1\n'), { exitCode: 1, signal: null });
+    assert.deepEqual(daemonEnd('127\n'), { exitCode: 127, signal: null });
+    assert.deepEqual(daemonEnd('137\n'), { exitCode: null, signal: 'SIGKILL' });
+    assert.deepEqual(daemonEnd('143\n'), { exitCode: null, signal: 'SIGTERM' });
+    for (const partial of ['', '1', '13', 'x\n', '1\n2\n', '-1\n', '1000\n'])
+      assert.equal(daemonEnd(partial), undefined, partial);
   });
 });
