@@ -1,7 +1,7 @@
 // The supervisor of `criu lazy-pages` on the restoring side of a post-copy migration (bundled as
 // lazy-supervisor.mjs). The restore handler starts LAZY_PAGES_SHELL detached, in its own session, before
-// runc restore: the shell starts this in the background, runs the daemon itself, and writes the daemon's
-// exit status to a file this waits for (a Node.js start before the daemon's was most of runc's wait).
+// runc restore: its pipeline runs the daemon and this side by side (a Node.js start before the daemon's
+// was most of runc's wait), and sends this the daemon's exit status down the pipe.
 //
 // Until the daemon has pulled every page the restored container runs on memory that is only partly
 // there. When the daemon exits before that, its userfaultfd goes away and every page not yet copied
@@ -9,24 +9,20 @@
 // and 4.2.1: docs/lazy-pages.md; criu#1933). So a daemon that does not end with success kills the
 // container, whoever else is still there to notice.
 import { spawn } from 'node:child_process';
-import { readFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { writeLivePages } from '../adapters/live/live-files.js';
+import { readFile } from 'node:fs/promises';
+import { writeLivePages, writeLiveSupervisor } from '../adapters/live/live-files.js';
 import {
   LAZY_SUPERVISOR_ENV,
-  LIVE_LAZY_STATUS,
   daemonEnd,
   transferredPages,
   type LivePages,
   type SupervisorJob,
 } from '../core/live/live-request.js';
 
-/** Polled: the daemon ends once, after every page (seconds to minutes); the container is killed within this of a failure. */
-const STATUS_POLL_MS = 10;
-
 export async function supervise(job: SupervisorJob): Promise<void> {
-  const { exitCode, signal } = await daemonEnded(join(job.tlsDir, LIVE_LAZY_STATUS));
+  // The restore handler reports no success before it has read this (else it kills the container).
+  await writeLiveSupervisor(job.stateDir, job.id, process.pid);
+  const { exitCode, signal } = await daemonEnded();
   const counts = transferredPages(await readFile(job.log, 'utf8').catch(() => ''));
   // The page counts are no verdict: a daemon that ends well counts, in the total, the pages of restored
   // processes that exited before touching them (seen: 8 of 9, exit 0, with a shell loop's short-lived
@@ -74,19 +70,15 @@ async function containerStatus(job: SupervisorJob): Promise<string | undefined> 
   }
 }
 
-/** The daemon's end as the shell wrote it; a shell gone without writing it (killed alone) counts as a failed daemon. */
-async function daemonEnded(statusFile: string): Promise<{ exitCode: number | null; signal: string | null }> {
-  const shell = process.ppid;
-  for (;;) {
-    const orphaned = process.ppid !== shell;
-    const end = daemonEnd(await readFile(statusFile, 'utf8').catch(() => ''));
-    if (end) {
-      await rm(statusFile, { force: true });
-      return end;
-    }
-    if (orphaned) return { exitCode: null, signal: null };
-    await sleep(STATUS_POLL_MS);
+/** The daemon's end as the shell sends it; the pipe's end without it (the daemon's side killed) is a failed daemon. */
+async function daemonEnded(): Promise<{ exitCode: number | null; signal: string | null }> {
+  let text = '';
+  process.stdin.setEncoding('utf8');
+  for await (const chunk of process.stdin) {
+    text += chunk as string;
+    if (text.length > 16) break;
   }
+  return daemonEnd(text) ?? { exitCode: null, signal: null };
 }
 
 const job = process.env[LAZY_SUPERVISOR_ENV];

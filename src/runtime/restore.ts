@@ -7,15 +7,22 @@
 // mounts as a copy from which it can take the master back (host-mounts.ts findSharingSource).
 import { spawn } from 'node:child_process';
 import { readFile, realpath, rm, stat } from 'node:fs/promises';
+import { setTimeout as sleepMs } from 'node:timers/promises';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { liveDir, missingLiveTls, readLivePages, takeLiveRequest } from '../adapters/live/live-files.js';
+import {
+  liveDir,
+  missingLiveTls,
+  readLivePages,
+  removeLiveSupervisor,
+  takeLiveRequest,
+  takeLiveSupervisor,
+} from '../adapters/live/live-files.js';
 import { killChildren } from '../adapters/procfs/procfs.js';
 import {
   LAZY_PAGES_SHELL,
   LAZY_SUPERVISOR_ENV,
   LIVE_LAZY_LOG,
-  LIVE_LAZY_STATUS,
   lazyPagesArgv,
   LIVE_PAGES,
   withVerbFlags,
@@ -26,7 +33,7 @@ import { writeFileAtomic } from '../adapters/fs/atomic-write.js';
 import { READ_LIMITS, readBoundedText } from '../adapters/fs/untrusted-file.js';
 import { join } from 'node:path';
 import { checkRestoreTargets } from '../adapters/fs/restore-target-check.js';
-import { runRunc } from '../adapters/criu/runc.js';
+import { runRunc, runcKill } from '../adapters/criu/runc.js';
 import { criuFailureError } from '../core/checkpoint/criu-log.js';
 import { ExtmountError, formatError } from '../core/errors.js';
 import { detachPropagationRisk } from '../core/mounts/host-mounts.js';
@@ -286,6 +293,19 @@ async function restoreMapped(
     );
     await lazy?.unwatch();
     if (run.exitCode !== 0) lazy?.stop();
+    // The container runs on pages still to come: without its supervisor a daemon that fails would leave it
+    // on zeros (criu#1933), so it does not run at all.
+    if (run.exitCode === 0 && lazy && !(await lazy.supervised())) {
+      const killed = await runcKill(ctx.runc, invocation, call.id);
+      lazy.stop();
+      throw new ExtmountError(
+        'restore-failed',
+        `post-copy: the lazy-pages supervisor did not start within 10 s; the restored container was ${killed ? 'killed' : 'to be killed, but runc kill FAILED'}`,
+        {
+          hint: 'the supervisor is lazy-supervisor.mjs beside the runtime handler, run by the same Node.js: check that it runs, then run extmount migrate --live again',
+        },
+      );
+    }
     result.ok = run.exitCode === 0;
     if (run.exitCode === 0) {
       for (const note of result.notes) await appendRuncLog(invocation, 'warning', `extmount: ${note}`);
@@ -350,13 +370,12 @@ async function startLazyPages(
     stateDir: ctx.config.stateDir,
     tlsDir: dir,
   };
-  const status = join(dir, LIVE_LAZY_STATUS);
-  await rm(status, { force: true });
+  await removeLiveSupervisor(ctx.config.stateDir, call.id);
   const supervisorScript = join(dirname(fileURLToPath(import.meta.url)), 'lazy-supervisor.mjs');
   const spawned = performance.now();
   const supervisor = spawn(
     '/bin/sh',
-    ['-c', LAZY_PAGES_SHELL, 'extmount-lazy-pages', process.execPath, supervisorScript, status, ...lazyPagesArgv(job)],
+    ['-c', LAZY_PAGES_SHELL, 'extmount-lazy-pages', process.execPath, supervisorScript, ...lazyPagesArgv(job)],
     {
       detached: true,
       stdio: 'ignore',
@@ -364,18 +383,24 @@ async function startLazyPages(
     },
   );
   supervisor.unref();
+  const ended = () => supervisor.exitCode !== null || supervisor.signalCode !== null;
+  let stopped = false;
   const stop = () => {
-    // Its process group: the shell, the daemon and the supervisor.
+    // Its process group: the shell, the daemon and the supervisor; not once the shell is reaped (its pid
+    // may be another's by then).
+    if (stopped) return;
+    stopped = true;
     try {
-      if (supervisor.pid) process.kill(-supervisor.pid, 'SIGKILL');
+      if (supervisor.pid && !ended()) process.kill(-supervisor.pid, 'SIGKILL');
     } catch {
       // gone already
     }
+    void removeLiveSupervisor(ctx.config.stateDir, call.id).catch(() => undefined);
   };
   let handedToRunc = false;
   const socket = join(work, 'lazy-pages.socket');
   let watching: Promise<void> | undefined;
-  let ended = false;
+  let unwatched = false;
   return {
     stop,
     cancel() {
@@ -385,7 +410,7 @@ async function startLazyPages(
       const asked = performance.now();
       for (;;) {
         if (await exists(socket)) break;
-        const gone = supervisor.exitCode !== null || supervisor.signalCode !== null || (await exists(status));
+        const gone = ended();
         if (gone || performance.now() - asked >= 10_000) {
           stop();
           throw new ExtmountError(
@@ -406,7 +431,7 @@ async function startLazyPages(
     watch(runcPid: number) {
       handedToRunc = true;
       watching = (async () => {
-        for (; !ended; await new Promise((resolve) => setTimeout(resolve, 50))) {
+        for (; !unwatched; await new Promise((resolve) => setTimeout(resolve, 50))) {
           const pages = await readLivePages(ctx.config.stateDir, call.id).catch(() => undefined);
           if (pages && !pages.ok) {
             const criu = await killChildren(runcPid);
@@ -418,8 +443,13 @@ async function startLazyPages(
         }
       })();
     },
+    async supervised() {
+      for (const deadline = performance.now() + 10_000; performance.now() < deadline; await sleepMs(20))
+        if (await takeLiveSupervisor(ctx.config.stateDir, call.id)) return true;
+      return false;
+    },
     async unwatch() {
-      ended = true;
+      unwatched = true;
       await watching;
     },
   };
@@ -438,6 +468,8 @@ interface LazyPages {
   cancel(): void;
   /** Waits for the daemon's socket (what runc restore --lazy-pages connects to); fails after 10 s. */
   ready(): Promise<void>;
+  /** Whether the supervisor has said it runs (it starts beside the daemon); false after 10 s. */
+  supervised(): Promise<boolean>;
   /** While runc restore (RUNC_PID) runs, ends its CRIU once the daemon is known to have failed. */
   watch(runcPid: number): void;
   unwatch(): Promise<void>;

@@ -7,6 +7,7 @@ import { READ_LIMITS, readBoundedTextIfExists } from '../fs/untrusted-file.js';
 import { ExtmountError } from '../../core/errors.js';
 import {
   LIVE_ABORT,
+  LIVE_LAZY_SUPERVISOR,
   LIVE_PAGES,
   LIVE_READY,
   LIVE_RELEASE,
@@ -54,6 +55,19 @@ export const writeLiveReady = (stateDir: string, id: string, ready: LiveReady) =
   writeLive(stateDir, id, LIVE_READY, ready);
 export const writeLivePages = (stateDir: string, id: string, pages: LivePages) =>
   writeLive(stateDir, id, LIVE_PAGES, pages);
+export const writeLiveSupervisor = (stateDir: string, id: string, pid: number) =>
+  writeLive(stateDir, id, LIVE_LAZY_SUPERVISOR, { pid });
+
+/** Whether the lazy-pages supervisor has said it runs; the word is removed when read. */
+export async function takeLiveSupervisor(stateDir: string, id: string): Promise<boolean> {
+  const path = join(liveDir(stateDir, id), LIVE_LAZY_SUPERVISOR);
+  if ((await readLive(stateDir, id, LIVE_LAZY_SUPERVISOR)) === undefined) return false;
+  await rm(path, { force: true });
+  return true;
+}
+
+export const removeLiveSupervisor = (stateDir: string, id: string) =>
+  rm(join(liveDir(stateDir, id), LIVE_LAZY_SUPERVISOR), { force: true });
 
 /** The request for this container's next checkpoint or restore; undefined when there is none (the usual case: one stat). */
 export async function readLiveRequest(stateDir: string, id: string): Promise<LiveRequest | undefined> {

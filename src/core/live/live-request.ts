@@ -58,14 +58,14 @@ export interface LivePages {
 export const LAZY_SUPERVISOR_ENV = 'EXTMOUNT_LAZY_SUPERVISE';
 
 /**
- * What the restore handler starts, detached, for post-copy: a shell that starts the supervisor's Node.js
- * in the background and runs `criu lazy-pages` itself at once, so that the daemon's socket (what runc
- * restore waits for) does not wait for a Node.js start; the daemon's exit status then goes to the
- * supervisor through the status file (LIVE_LAZY_STATUS). Its arguments: NODE SUPERVISOR STATUS-FILE and
- * the daemon's argv (lazyPagesArgv); nothing in it is built from them.
+ * What the restore handler starts, detached, for post-copy: a shell whose pipeline runs `criu lazy-pages`
+ * and the supervisor's Node.js side by side, so that the daemon's socket (what runc restore waits for)
+ * does not wait for a Node.js start. The daemon's exit status ("$?" and a newline) goes down the pipe;
+ * the supervisor reads it, or the pipe's end without it (the daemon's side killed). Its arguments: NODE
+ * SUPERVISOR and the daemon's argv (lazyPagesArgv); nothing in the shell's text is built from them.
  */
 export const LAZY_PAGES_SHELL =
-  'node=$1 supervisor=$2 status=$3; shift 3; "$node" "$supervisor" & "$@"; echo "$?" > "$status"; wait';
+  'node=$1 supervisor=$2; shift 2; { "$@" </dev/null >/dev/null 2>&1; echo "$?"; } | "$node" "$supervisor"';
 
 /** `criu lazy-pages` for a supervisor's job: pulls from the source's page server, over TLS. */
 export function lazyPagesArgv(job: SupervisorJob): string[] {
@@ -89,8 +89,8 @@ export function lazyPagesArgv(job: SupervisorJob): string[] {
 }
 
 /**
- * How the daemon ended, from the status file LAZY_PAGES_SHELL writes ("$?" and a newline): a status
- * above 128 is the shell's word for a death by signal 128+N. undefined until the line is whole.
+ * How the daemon ended, from what LAZY_PAGES_SHELL sends its supervisor ("$?" and a newline): a status
+ * above 128 is the shell's word for a death by signal 128+N. undefined unless the line is whole.
  */
 export function daemonEnd(text: string): { exitCode: number | null; signal: string | null } | undefined {
   const match = /^(\d{1,3})\n$/.exec(text);
@@ -120,8 +120,8 @@ export const LIVE_REQUEST = 'request.json';
 export const LIVE_READY = 'ready.json';
 export const LIVE_PAGES = 'pages.json';
 export const LIVE_LAZY_LOG = 'lazy-pages.log';
-/** The daemon's exit status, written by LAZY_PAGES_SHELL for the supervisor. */
-export const LIVE_LAZY_STATUS = 'lazy-pages.status';
+/** Written by the supervisor once it runs (its pid); the restore handler takes it before it reports success. */
+export const LIVE_LAZY_SUPERVISOR = 'lazy-pages.supervisor';
 /** Written by migrate to end a lazy dump whose page server has not been pulled from (the wrapper polls for it). */
 export const LIVE_ABORT = 'abort';
 export const LIVE_RELEASE = 'release.json';

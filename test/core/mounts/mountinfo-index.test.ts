@@ -47,8 +47,9 @@ describe('indexMountinfo', () => {
     const line = (id: number, at: string) => `${id} 27 0:900 / ${at} rw - tmpfs tmpfs rw`;
     const torn = indexMountinfo(`${captured}${line(9000, '/a')}\n${line(9001, '/b')}\n${line(9000, '/c')}\n`, 'torn');
     assert.equal(torn.repeatsMountId, true);
-    // A line that does not scan is reported where it is parsed, not taken for a repeat.
-    assert.equal(indexMountinfo(`${captured}x y\nx y\n`, 'broken').repeatsMountId, false);
+    // A line whose mount ID does not read is reported where it is parsed, not taken for a repeat.
+    const noId = `x 27 0:900 / /d rw - tmpfs tmpfs rw`;
+    assert.equal(indexMountinfo(`${captured}${noId}\n${noId}\n`, 'broken').repeatsMountId, false);
   });
 });
 
