@@ -2,36 +2,32 @@
 //
 // A Kubernetes node's table holds thousands of mounts (a tmpfs per projected volume, an overlay per
 // container, nsfs per pod); the runtime handler's checkpoint, inside the container's freeze, asks about
-// the handful of devices and paths its container's mounts involve. Parsing and indexing every line made
-// its time grow with the host (issue 26: +50 ms at 5,000 extra mounts). indexMountinfo scans each line
-// once for its device and mount point; selectMounts parses only the lines that can change an answer of
-// classifyMounts (classify.ts) and findSharingSource / mountOfPath (host-mounts.ts) for the given needs:
+// the handful of devices and paths its container's mounts involve. Parsing every line made its time grow
+// with the host (issue 26: +50 ms at 5,000 extra mounts), and so did a scan of every line's fields (10–15
+// ms there). indexMountinfo only notes where each line starts (and whether one mount ID shows twice);
+// selectMounts finds its lines with the string search of the JavaScript engine, the field each hit must
+// be in checked, and parses only the lines that can change an answer of classifyMounts (classify.ts) and
+// findSharingSource / mountOfPath (host-mounts.ts) for the given needs:
 // - every mount of a needed device (host paths, providers, sharing candidates are looked up by device);
 // - every mount at a needed path or at any ancestor of one, and of every selected mount's mount point
 //   (mountOfPath walks down from / through exactly those, stacked mounts included);
 // - every mount in or receiving from a needed peer group (classify: "has peers outside the tree");
 // - the device of the mount each needed path lands on (findSharingSource's candidates), to a fixpoint.
 // On that set those functions answer as on the whole table (test/core/mounts/mountinfo-index.test.ts).
+// It reads the kernel's own text: a mount point is searched for as the kernel escapes it, and is always
+// followed by the mount's options, which start with "rw" or "ro" (fs/proc_namespace.c show_mountinfo).
 import { mountOfPath } from './host-mounts.js';
-import { deviceKey, parseError, parseLine, unescapeOctal, type MountInfo } from './mountinfo.js';
+import { deviceKey, parseError, parseLine, type MountInfo } from './mountinfo.js';
 
 export interface MountinfoIndex {
   text: string;
   origin: string;
-  /** Per line: where it starts and ends in text. */
+  /** Per line: where it starts in text (it ends at the next newline, or at the end). */
   starts: number[];
-  ends: number[];
-  /** Per line: deviceKey of its major:minor, or -1 when the line does not scan (it is then always parsed, to report it). */
-  devices: number[];
-  /** Per line: where its mount point (as the kernel escaped it) starts and ends in text. */
-  mountpointStarts: number[];
-  mountpointEnds: number[];
-  /** Per line: whether its mount point holds a "\\" escape. */
-  escaped: boolean[];
-  /** Per line: where its optional fields end (the " - " separator), for peer-group needs. */
-  separators: number[];
   /** Whether two lines show one mount ID: a read torn by a mount that came and went (mountinfo-reads.ts). */
   repeatsMountId: boolean;
+  /** The lines each string searched for so far was found on (selectMounts searches again as its needs grow). */
+  found: Map<string, number[]>;
 }
 
 export interface MountNeeds {
@@ -48,49 +44,20 @@ export interface MountNeeds {
   subtrees?: Iterable<string>;
 }
 
+/** Fields are separated by single spaces: a hit at the space before field N has N - 1 spaces up to it. */
+const DEVICE_FIELD = 3;
+const MOUNTPOINT_FIELD = 5;
+
 export function indexMountinfo(text: string, origin: string): MountinfoIndex {
-  const index: MountinfoIndex = {
-    text,
-    origin,
-    starts: [],
-    ends: [],
-    devices: [],
-    mountpointStarts: [],
-    mountpointEnds: [],
-    escaped: [],
-    separators: [],
-    repeatsMountId: false,
-  };
+  const index: MountinfoIndex = { text, origin, starts: [], repeatsMountId: false, found: new Map() };
   const mountIds = new Set<number>();
-  // Mount points are not sliced here (most lines are never asked about); the next backslash is tracked
-  // instead, so that telling an escaped one stays one pass over the text.
-  let backslash = text.indexOf('\\');
   for (let start = 0; start < text.length;) {
     let end = text.indexOf('\n', start);
     if (end === -1) end = text.length;
-    const e0 = text.indexOf(' ', start);
-    const e1 = e0 === -1 || e0 >= end ? -1 : text.indexOf(' ', e0 + 1);
-    const e2 = e1 === -1 || e1 >= end ? -1 : text.indexOf(' ', e1 + 1);
-    const e3 = e2 === -1 || e2 >= end ? -1 : text.indexOf(' ', e2 + 1);
-    const e4 = e3 === -1 || e3 >= end ? -1 : text.indexOf(' ', e3 + 1);
-    const separator = e4 === -1 || e4 >= end ? -1 : text.indexOf(' - ', e4);
-    const colon = e1 === -1 ? -1 : text.indexOf(':', e1 + 1);
-    const major = colon === -1 || colon > e2 ? -1 : decimal(text, e1 + 1, colon);
-    const minor = colon === -1 || colon > e2 ? -1 : decimal(text, colon + 1, e2);
-    const scans = separator !== -1 && separator < end && major >= 0 && minor >= 0;
-    if (scans) {
-      const mountId = decimal(text, start, e0);
-      if (mountId >= 0 && mountIds.has(mountId)) index.repeatsMountId = true;
-      mountIds.add(mountId);
-    }
     index.starts.push(start);
-    index.ends.push(end);
-    index.devices.push(scans ? major * 0x100000 + minor : -1);
-    index.mountpointStarts.push(scans ? e3 + 1 : start);
-    index.mountpointEnds.push(scans ? e4 : start);
-    while (backslash !== -1 && backslash <= e3) backslash = text.indexOf('\\', backslash + 1);
-    index.escaped.push(scans && backslash !== -1 && backslash < e4);
-    index.separators.push(scans ? separator : -1);
+    const mountId = decimal(text, start, text.indexOf(' ', start));
+    if (mountId >= 0 && mountIds.has(mountId)) index.repeatsMountId = true;
+    mountIds.add(mountId);
     start = end + 1;
   }
   return index;
@@ -98,15 +65,22 @@ export function indexMountinfo(text: string, origin: string): MountinfoIndex {
 
 /** The mounts of `index` that `needs` can depend on, parsed, in table order. */
 export function selectMounts(index: MountinfoIndex, needs: MountNeeds): MountInfo[] {
+  if (index.starts.length === 0) throw parseError(index.origin, 1, 'no mounts (empty input)');
   const devices = new Set(needs.devices);
   const peerGroups = new Set(needs.peerGroups ?? []);
   const paths = [...(needs.paths ?? [])];
-  const below = [...(needs.subtrees ?? [])].map((p) => (p.endsWith('/') ? p : `${p}/`));
-  if (below.length > 0) {
+  const subtrees = [...(needs.subtrees ?? [])];
+  if (subtrees.length > 0) {
     // Their devices first: a submount's sharing source is looked up by its device.
-    const picked = pickBelow(index, below);
-    for (let i = 0; i < picked.length; i++) if (picked[i]) devices.add(index.devices[i]!);
-    paths.push(...[...(needs.subtrees ?? [])]);
+    const below = new Set<number>();
+    const prefixes = subtrees.map((p) => ` ${escapeMountpoint(p.endsWith('/') ? p : `${p}/`)}`);
+    addHits(
+      index,
+      prefixes.map((lead) => ({ lead, trail: '', field: MOUNTPOINT_FIELD })),
+      below,
+    );
+    for (const mount of parseLines(index, below)) devices.add(deviceKey(mount));
+    paths.push(...subtrees);
   }
   for (;;) {
     const selected = parseLines(index, pickLines(index, devices, peerGroups, paths));
@@ -123,70 +97,121 @@ function pickLines(
   devices: ReadonlySet<number>,
   peerGroups: ReadonlySet<number>,
   paths: readonly string[],
-): boolean[] {
-  const picked = new Array<boolean>(index.starts.length).fill(false);
+): Set<number> {
+  const picked = new Set<number>();
+  const device = (key: number) => ` ${Math.floor(key / 0x100000)}:${key % 0x100000}`;
+  addHits(
+    index,
+    [...devices].map((key) => ({ lead: device(key), trail: ' ', field: DEVICE_FIELD })),
+    picked,
+  );
+  const inGroups = new Set<number>();
+  const tags = [...peerGroups].flatMap((group) => [` shared:${group}`, ` master:${group}`]);
+  addHits(
+    index,
+    tags.map((lead) => ({ lead, trail: ' ', field: undefined })),
+    inGroups,
+  );
+  for (const i of inGroups) {
+    const mount = parseAt(index, i);
+    if (
+      (mount.shared !== undefined && peerGroups.has(mount.shared)) ||
+      (mount.master !== undefined && peerGroups.has(mount.master))
+    )
+      picked.add(i);
+  }
   const onTheWay = new Set<string>();
   for (const p of paths) addAncestors(onTheWay, p);
-  for (let i = 0; i < picked.length; i++) {
-    const device = index.devices[i]!;
-    if (device === -1 || devices.has(device) || (peerGroups.size > 0 && inPeerGroup(index, i, peerGroups))) {
-      picked[i] = true;
-      addAncestors(onTheWay, mountpointAt(index, i));
-    }
-  }
-  // Most lines are told apart by the length of their mount point alone.
-  const lengths = new Set([...onTheWay].map((p) => p.length));
-  for (let i = 0; i < picked.length; i++) {
-    if (picked[i] || !(index.escaped[i] || lengths.has(index.mountpointEnds[i]! - index.mountpointStarts[i]!)))
-      continue;
-    if (onTheWay.has(mountpointAt(index, i))) picked[i] = true;
-  }
+  for (const i of picked) addAncestors(onTheWay, parseAt(index, i).mountpoint);
+  const mountpoints = [...onTheWay].map((path) => ` ${escapeMountpoint(path)}`);
+  addHits(
+    index,
+    mountpoints.map((lead) => ({ lead, trail: ' r', field: MOUNTPOINT_FIELD })),
+    picked,
+  );
   return picked;
 }
 
-/** The lines whose mount point lies below one of PREFIXES (each ending in "/"). */
-function pickBelow(index: MountinfoIndex, prefixes: readonly string[]): boolean[] {
-  const picked = new Array<boolean>(index.starts.length).fill(false);
-  for (let i = 0; i < picked.length; i++) {
-    if (index.devices[i] === -1) continue;
-    const start = index.mountpointStarts[i]!;
-    if (index.escaped[i]) {
-      const mountpoint = mountpointAt(index, i);
-      picked[i] = prefixes.some((p) => mountpoint.startsWith(p));
-    } else {
-      picked[i] = prefixes.some((p) => index.mountpointEnds[i]! - start > p.length && index.text.startsWith(p, start));
-    }
+/** A string to find in the table: LEAD (from the space before a field) followed by TRAIL. */
+interface Needle {
+  lead: string;
+  trail: string;
+  /** The field LEAD must be (any, if undefined). */
+  field: number | undefined;
+}
+
+/**
+ * Adds to INTO the lines where one of NEEDLES is found as its field. Those not searched for before are
+ * searched in one pass of one regular expression per TRAIL (a pass per string took 0.3 ms each on 5,000
+ * lines), and remembered; but not those without a TRAIL (prefixes: one can hide another at a place).
+ * A LEAD holds no space but its first (the kernel escapes them), so no match can hide another.
+ */
+function addHits(index: MountinfoIndex, needles: readonly Needle[], into: Set<number>): void {
+  const { text, starts } = index;
+  const byTrail = new Map<string, Map<string, Needle>>();
+  for (const needle of needles) {
+    const known = index.found.get(keyOf(needle));
+    if (known) for (const line of known) into.add(line);
+    else byTrail.set(needle.trail, (byTrail.get(needle.trail) ?? new Map<string, Needle>()).set(needle.lead, needle));
   }
-  return picked;
+  for (const [trail, leads] of byTrail) {
+    const hits = new Map<string, number[]>([...leads.keys()].map((lead) => [lead, []]));
+    const alternatives = [...leads.keys()].sort((a, b) => b.length - a.length).map(escapeRegExp);
+    const pattern = new RegExp(`(?:${alternatives.join('|')})${trail ? `(?=${escapeRegExp(trail)})` : ''}`, 'g');
+    for (const match of text.matchAll(pattern)) {
+      const { field } = leads.get(match[0])!;
+      const line = lineAt(starts, match.index!);
+      if (field === undefined || spacesBetween(text, starts[line]!, match.index!) === field - 1) {
+        hits.get(match[0])!.push(line);
+        into.add(line);
+      }
+    }
+    if (trail) for (const [lead, lines] of hits) index.found.set(keyOf(leads.get(lead)!), lines);
+  }
 }
 
-function mountpointAt(index: MountinfoIndex, i: number): string {
-  const raw = index.text.slice(index.mountpointStarts[i]!, index.mountpointEnds[i]!);
-  return index.escaped[i] ? unescapeOctal(raw) : raw;
+const keyOf = (needle: Needle) => `${needle.field ?? ''}|${needle.trail}|${needle.lead}`;
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
+
+/** The spaces in text[from..at], `at` included (a field's leading space). */
+function spacesBetween(text: string, from: number, at: number): number {
+  let count = 0;
+  for (let i = text.indexOf(' ', from); i !== -1 && i <= at; i = text.indexOf(' ', i + 1)) count++;
+  return count;
 }
 
-/** Whether line i's optional fields (between its mount options and " - ") name one of the peer groups. */
-function inPeerGroup(index: MountinfoIndex, i: number, peerGroups: ReadonlySet<number>): boolean {
-  const fields = index.text.slice(index.starts[i]!, index.separators[i]!).split(' ').slice(6);
-  return fields.some((f) => {
-    const colon = f.indexOf(':');
-    const tag = f.slice(0, colon);
-    return (tag === 'shared' || tag === 'master') && peerGroups.has(Number(f.slice(colon + 1)));
-  });
+/** The line holding offset AT (binary search over the line starts). */
+function lineAt(starts: readonly number[], at: number): number {
+  let low = 0;
+  let high = starts.length - 1;
+  while (low < high) {
+    const middle = (low + high + 1) >> 1;
+    if (starts[middle]! <= at) low = middle;
+    else high = middle - 1;
+  }
+  return low;
 }
 
-function parseLines(index: MountinfoIndex, picked: readonly boolean[]): MountInfo[] {
+function parseAt(index: MountinfoIndex, i: number): MountInfo {
+  const end = index.text.indexOf('\n', index.starts[i]!);
+  return parseLine(index.text.slice(index.starts[i]!, end === -1 ? index.text.length : end), i + 1, index.origin);
+}
+
+function parseLines(index: MountinfoIndex, picked: ReadonlySet<number>): MountInfo[] {
   const mounts: MountInfo[] = [];
   const seen = new Set<number>();
-  for (let i = 0; i < picked.length; i++) {
-    if (!picked[i]) continue;
-    const mount = parseLine(index.text.slice(index.starts[i]!, index.ends[i]!), i + 1, index.origin);
+  for (const i of [...picked].sort((a, b) => a - b)) {
+    const mount = parseAt(index, i);
     if (seen.has(mount.mountId)) throw parseError(index.origin, i + 1, `mount ID ${mount.mountId} appears twice`);
     seen.add(mount.mountId);
     mounts.push(mount);
   }
-  if (index.starts.length === 0) throw parseError(index.origin, 1, 'no mounts (empty input)');
   return mounts;
+}
+
+/** A path as the kernel writes it in mountinfo (seq_path_root with " \t\n\\" escaped as octal). */
+function escapeMountpoint(path: string): string {
+  return path.replace(/[\\ \t\n]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
 }
 
 /** "/", "/a", "/a/b" for "/a/b". */

@@ -121,17 +121,38 @@ describe('selectMounts', () => {
     assert.match(detachPropagationRisk('/srv/extmount-fixtures/prop', big) ?? '', /shared/);
   });
 
-  it('still reports a line it cannot scan, and a mount ID twice among the lines it parses', () => {
-    const bad = indexMountinfo(`${captured}oops\n`, 'bad');
-    assert.throws(
-      () => selectMounts(bad, { devices: [] }),
-      (err: unknown) => err instanceof ExtmountError && err.code === 'parse' && /bad: line 28/.test(err.message),
-    );
+  it('reports a mount ID twice among the lines it parses, and an empty table', () => {
     const twice = indexMountinfo(`${captured}61 47 254:0 /x /y rw - ext4 /dev/vda rw\n`, 'twice');
     assert.throws(
       () => selectMounts(twice, { devices: [254 * 0x100000] }),
       (err: unknown) => err instanceof ExtmountError && /mount ID 61 appears twice/.test(err.message),
     );
+    assert.throws(
+      () => selectMounts(indexMountinfo('', 'empty'), { devices: [] }),
+      (err: unknown) =>
+        err instanceof ExtmountError && err.code === 'parse' && /empty: line 1: no mounts/.test(err.message),
+    );
+  });
+
+  it('finds a field only where it is that field: a device, a mount point (escaped as the kernel does), a peer group', () => {
+    // Lines whose other fields hold the strings searched for: a root named like a mount point, a source
+    // and an option named like a device, a mount point with a backslash, a tab and a space.
+    const decoys = [
+      `9001 27 0:950 /srv/decoy /srv/other rw - tmpfs 0:951 rw`,
+      `9002 27 0:951 / /srv/real rw - tmpfs x rw`,
+      `9003 27 0:952 /srv/real /srv/a\\134b\\011c\\040d rw shared:951 - tmpfs /srv/decoy rw`,
+    ];
+    const small = indexMountinfo(`${captured}${decoys.join('\n')}\n`, 'decoys');
+    const ids = (needs: Parameters<typeof selectMounts>[1]) =>
+      selectMounts(small, needs)
+        .map((m) => m.mountId)
+        .filter((id) => id > 9000);
+    assert.deepEqual(ids({ devices: [951] }), [9002]);
+    assert.deepEqual(ids({ devices: [], paths: ['/srv/decoy'] }), []);
+    assert.deepEqual(ids({ devices: [], paths: ['/srv/a\\b\tc d/f'] }), [9003]);
+    assert.deepEqual(ids({ devices: [], peerGroups: [951] }), [9003]);
+    assert.deepEqual(ids({ devices: [], subtrees: ['/srv/a\\b\tc d'] }), [9003]);
+    assert.deepEqual(ids({ devices: [], subtrees: ['/srv'] }).sort(), [9001, 9002, 9003]);
   });
 });
 
