@@ -14,6 +14,8 @@
 // - every mount in or receiving from a needed peer group (classify: "has peers outside the tree");
 // - the device of the mount each needed path lands on (findSharingSource's candidates), to a fixpoint.
 // On that set those functions answer as on the whole table (test/core/mounts/mountinfo-index.test.ts).
+// A line the kernel would not write (too few fields, say) is parsed, and reported, only where a search
+// finds it.
 // It reads the kernel's own text: a mount point is searched for as the kernel escapes it, and is always
 // followed by the mount's options, which start with "rw" or "ro" (fs/proc_namespace.c show_mountinfo).
 import { mountOfPath } from './host-mounts.js';
@@ -156,6 +158,20 @@ function addHits(index: MountinfoIndex, needles: readonly Needle[], into: Set<nu
   }
   for (const [trail, leads] of byTrail) {
     const hits = new Map<string, number[]>([...leads.keys()].map((lead) => [lead, []]));
+    const field = exactField(leads.values());
+    if (trail && field !== undefined && leads.size > MAX_ALTERNATIVES) {
+      // Many at once (the mount points above thousands of picked mounts, say): V8 builds a regular
+      // expression of thousands of alternatives in seconds; one pass over every line's field is linear.
+      for (let line = 0; line < starts.length; line++) {
+        const lines = hits.get(fieldLead(text, starts[line]!, field) ?? '');
+        if (lines) {
+          lines.push(line);
+          into.add(line);
+        }
+      }
+      for (const [lead, lines] of hits) index.found.set(keyOf(leads.get(lead)!), lines);
+      continue;
+    }
     const alternatives = [...leads.keys()].sort((a, b) => b.length - a.length).map(escapeRegExp);
     const pattern = new RegExp(`(?:${alternatives.join('|')})${trail ? `(?=${escapeRegExp(trail)})` : ''}`, 'g');
     for (const match of text.matchAll(pattern)) {
@@ -168,6 +184,32 @@ function addHits(index: MountinfoIndex, needles: readonly Needle[], into: Set<nu
     }
     if (trail) for (const [lead, lines] of hits) index.found.set(keyOf(leads.get(lead)!), lines);
   }
+}
+
+/** Above this many strings to find at once, addHits reads each line's field instead. */
+const MAX_ALTERNATIVES = 64;
+
+/** The one field all NEEDLES must be; undefined if they differ or any may be anywhere. */
+function exactField(needles: Iterable<Needle>): number | undefined {
+  let field: number | undefined;
+  for (const needle of needles) {
+    if (needle.field === undefined || (field !== undefined && needle.field !== field)) return undefined;
+    field = needle.field;
+  }
+  return field;
+}
+
+/** Field FIELD of the line at START with the space before it (a Needle's lead); undefined if the line has fewer. */
+function fieldLead(text: string, start: number, field: number): string | undefined {
+  let end = text.indexOf('\n', start);
+  if (end === -1) end = text.length;
+  let at = start - 1;
+  for (let spaces = 0; spaces < field - 1; spaces++) {
+    at = text.indexOf(' ', at + 1);
+    if (at === -1 || at >= end) return undefined;
+  }
+  const next = text.indexOf(' ', at + 1);
+  return text.slice(at, next === -1 || next > end ? end : next);
 }
 
 const keyOf = (needle: Needle) => `${needle.field ?? ''}|${needle.trail}|${needle.lead}`;

@@ -47,7 +47,7 @@ describe('indexMountinfo', () => {
     const line = (id: number, at: string) => `${id} 27 0:900 / ${at} rw - tmpfs tmpfs rw`;
     const torn = indexMountinfo(`${captured}${line(9000, '/a')}\n${line(9001, '/b')}\n${line(9000, '/c')}\n`, 'torn');
     assert.equal(torn.repeatsMountId, true);
-    // A line whose mount ID does not read is reported where it is parsed, not taken for a repeat.
+    // A line whose mount ID does not read is not taken for a repeat.
     const noId = `x 27 0:900 / /d rw - tmpfs tmpfs rw`;
     assert.equal(indexMountinfo(`${captured}${noId}\n${noId}\n`, 'broken').repeatsMountId, false);
   });
@@ -132,6 +132,22 @@ describe('selectMounts', () => {
       (err: unknown) =>
         err instanceof ExtmountError && err.code === 'parse' && /empty: line 1: no mounts/.test(err.message),
     );
+  });
+
+  it('finds as many mount points at once as one at a time, past the number it puts in one regular expression', () => {
+    const lines = Array.from({ length: 200 }, (_, i) => `${9100 + i} 27 0:${1000 + i} / /m/${i} rw - tmpfs m${i} rw`);
+    const table = `${captured}${lines.join('\n')}\n`;
+    const paths = lines.map((_, i) => `/m/${i}/f`);
+    const all = selectMounts(indexMountinfo(table, 'many'), { devices: [], paths }).map((m) => m.mountId);
+    const single = indexMountinfo(table, 'single');
+    const oneByOne = new Set(
+      paths.flatMap((p) => selectMounts(single, { devices: [], paths: [p] }).map((m) => m.mountId)),
+    );
+    assert.deepEqual(
+      [...all].sort((a, b) => a - b),
+      [...oneByOne].sort((a, b) => a - b),
+    );
+    assert.equal(all.filter((id) => id >= 9100).length, 200);
   });
 
   it('finds a field only where it is that field: a device, a mount point (escaped as the kernel does), a peer group', () => {
