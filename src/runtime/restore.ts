@@ -33,7 +33,7 @@ import { writeFileAtomic } from '../adapters/fs/atomic-write.js';
 import { READ_LIMITS, readBoundedText } from '../adapters/fs/untrusted-file.js';
 import { join } from 'node:path';
 import { checkRestoreTargets } from '../adapters/fs/restore-target-check.js';
-import { runRunc, runcKill } from '../adapters/criu/runc.js';
+import { runRunc, runcDelete } from '../adapters/criu/runc.js';
 import { criuFailureError } from '../core/checkpoint/criu-log.js';
 import { ExtmountError, formatError } from '../core/errors.js';
 import { detachPropagationRisk } from '../core/mounts/host-mounts.js';
@@ -175,10 +175,7 @@ async function restore(
   if (
     live?.role !== 'restore' &&
     !invocation.options.has('lazy-pages') &&
-    (await stat(join(call.images, CHECKPOINT_LAZY_FILE)).then(
-      () => true,
-      () => false,
-    ))
+    (await exists(join(call.images, CHECKPOINT_LAZY_FILE)))
   ) {
     throw new ExtmountError(
       'refused',
@@ -294,13 +291,13 @@ async function restoreMapped(
     await lazy?.unwatch();
     if (run.exitCode !== 0) lazy?.stop();
     // The container runs on pages still to come: without its supervisor a daemon that fails would leave it
-    // on zeros (criu#1933), so it does not run at all.
+    // on zeros (criu#1933), so it does not run at all, and nothing of it stays (as after a failed restore).
     if (run.exitCode === 0 && lazy && !(await lazy.supervised())) {
-      const killed = await runcKill(ctx.runc, invocation, call.id);
+      const removed = await runcDelete(ctx.runc, invocation, call.id);
       lazy.stop();
       throw new ExtmountError(
         'restore-failed',
-        `post-copy: the lazy-pages supervisor did not start within 10 s; the restored container was ${killed ? 'killed' : 'to be killed, but runc kill FAILED'}`,
+        `post-copy: the lazy-pages supervisor did not start within 10 s; the restored container was ${removed ? 'killed and deleted' : 'to be deleted, but runc delete --force FAILED'}`,
         {
           hint: 'the supervisor is lazy-supervisor.mjs beside the runtime handler, run by the same Node.js: check that it runs, then run extmount migrate --live again',
         },

@@ -107,7 +107,12 @@ export async function runcPause(runc: string, invocation: RuncInvocation, id: st
 export async function destroyAfterCheckpoint(runc: string, invocation: RuncInvocation, id: string): Promise<void> {
   if (!isCrun(runc)) return;
   if (optionSet(invocation, 'leave-running') || optionSet(invocation, 'pre-dump')) return;
-  await runFile(runc, [...stateGlobals(invocation), 'delete', '--force', id]).catch(() => undefined);
+  await runcDelete(runc, invocation, id).catch(() => undefined);
+}
+
+/** `runc delete --force`: the container killed and its state removed, as runc does after a restore it fails. */
+export async function runcDelete(runc: string, invocation: RuncInvocation, id: string): Promise<boolean> {
+  return (await runFile(runc, [...stateGlobals(invocation), 'delete', '--force', id])).exitCode === 0;
 }
 
 export interface RuncRun {
